@@ -1,0 +1,178 @@
+import { ErrorCodes } from '../errors/SSHDaemonError';
+import type { EventHub } from '../daemon/EventHub';
+import { afterDecision } from '../daemon/EventHub';
+import type { SSHUserAuthRequestEventArgs } from '../daemon/events';
+import type { ConnectionRecord } from '../registry/ConnectionRecord';
+import type {
+  Ssh2AuthContext,
+  Ssh2KeyboardContext,
+  Ssh2PasswordContext,
+  Ssh2PublicKeyContext,
+} from '../engine/ssh2Types';
+import { describePublicKey, type PublicKeyInfo, verifyUserSignature } from './publicKey';
+import { type KeyboardInteractivePrompt, parsePromptSetting } from './keyboardPrompts';
+
+/** What authentication needs from the daemon for one connection. */
+export interface AuthHost {
+  readonly hub: EventHub;
+  defaultAuthMethods(): string[];
+  maxAuthAttempts(): number;
+  allowedSignatureAlgorithms(): string[];
+  keyboardPrompts(conn: ConnectionRecord): KeyboardInteractivePrompt[];
+  keyboardMessage(): string;
+  /** Sends a pending UserAuthBanner[connId] before the next auth reply. */
+  flushBanner(conn: ConnectionRecord): void;
+  /** Fires SSHServiceRequest for the service named in a successful auth request. */
+  serviceGranted(conn: ConnectionRecord, service: string): boolean | Promise<boolean>;
+  tooManyFailures(conn: ConnectionRecord): void;
+  authenticated(conn: ConnectionRecord, user: string): void;
+}
+
+const RSA_HASH_ALGOS: Record<string, string> = { sha256: 'rsa-sha2-256', sha512: 'rsa-sha2-512', sha1: 'ssh-rsa' };
+
+/** The signature algorithm a publickey request names (ssh2 reports rsa-sha2-* as ssh-rsa plus a hash). */
+function signatureAlgorithm(ctx: Ssh2PublicKeyContext): string {
+  if (ctx.key.algo === 'ssh-rsa' && ctx.hashAlgo) return RSA_HASH_ALGOS[ctx.hashAlgo] ?? ctx.key.algo;
+  return ctx.key.algo;
+}
+
+function parseMethods(list: string): string[] {
+  return list.split(',').map((m) => m.trim()).filter(Boolean);
+}
+
+/** Turns ssh2's authentication contexts into IPWorks-style SSHUserAuthRequest events for one connection. */
+export class AuthFlow {
+  private methods: string[];
+  private failures = 0;
+
+  constructor(
+    private readonly conn: ConnectionRecord,
+    private readonly host: AuthHost,
+  ) {
+    this.methods = host.defaultAuthMethods();
+  }
+
+  handle(ctx: Ssh2AuthContext): void {
+    const method = ctx.method;
+    if (method !== 'none' && !this.methods.includes(method)) return this.refuse(ctx, true);
+    switch (method) {
+      case 'none':
+        return this.ask(ctx, 'none', '', '');
+      case 'password':
+        return this.ask(ctx, 'password', (ctx as Ssh2PasswordContext).password, '');
+      case 'publickey':
+        return this.publicKey(ctx as Ssh2PublicKeyContext);
+      case 'keyboard-interactive':
+        return this.keyboard(ctx as Ssh2KeyboardContext);
+      default:
+        return this.refuse(ctx, true);
+    }
+  }
+
+  private args(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo): SSHUserAuthRequestEventArgs {
+    return {
+      connectionId: this.conn.id,
+      user: ctx.username,
+      service: ctx.service,
+      authMethod,
+      authParam,
+      accept: false,
+      partialSuccess: false,
+      availableMethods: this.methods.join(','),
+      keyAlgorithm,
+      publicKey,
+    };
+  }
+
+  /** Fires one SSHUserAuthRequest; resolves to the decided args, or undefined when a handler failed. */
+  private fire(args: SSHUserAuthRequestEventArgs): SSHUserAuthRequestEventArgs | undefined | Promise<SSHUserAuthRequestEventArgs | undefined> {
+    return afterDecision(this.host.hub.decide('SSHUserAuthRequest', args), (ok) => {
+      this.methods = parseMethods(args.availableMethods);
+      return ok ? args : undefined;
+    });
+  }
+
+  private ask(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo, isQuery = false): void {
+    const decided = this.fire(this.args(ctx, authMethod, authParam, keyAlgorithm, publicKey));
+    const conclude = (args: SSHUserAuthRequestEventArgs | undefined) => this.conclude(ctx, args, isQuery);
+    if (decided instanceof Promise) decided.then(conclude, () => conclude(undefined));
+    else conclude(decided);
+  }
+
+  private conclude(ctx: Ssh2AuthContext, args: SSHUserAuthRequestEventArgs | undefined, isQuery: boolean): void {
+    if (this.conn.closed) return;
+    this.host.flushBanner(this.conn);
+    if (!args || !args.accept) return this.refuse(ctx, ctx.method !== 'none');
+    if (isQuery) return ctx.accept(); // USERAUTH_PK_OK: the key is acceptable, the signed request follows
+    if (args.partialSuccess) {
+      ctx.reject(this.methods, true);
+      return;
+    }
+    const granted = this.host.serviceGranted(this.conn, ctx.service);
+    afterDecision(granted, (ok) => {
+      if (this.conn.closed) return;
+      if (!ok) return this.refuse(ctx, true);
+      this.host.authenticated(this.conn, ctx.username);
+      ctx.accept();
+    });
+  }
+
+  private refuse(ctx: Ssh2AuthContext, counts: boolean): void {
+    if (counts && ++this.failures > this.host.maxAuthAttempts()) {
+      this.host.hub.error(this.conn.id, ErrorCodes.AuthAttemptsExceeded, `Too many authentication failures for '${ctx.username}' (MaxAuthAttempts ${this.host.maxAuthAttempts()})`);
+      this.host.tooManyFailures(this.conn);
+      return;
+    }
+    ctx.reject(this.methods.filter((m) => m !== 'none'));
+  }
+
+  private publicKey(ctx: Ssh2PublicKeyContext): void {
+    const algorithm = signatureAlgorithm(ctx);
+    if (!this.host.allowedSignatureAlgorithms().includes(algorithm)) {
+      this.host.hub.log(this.conn.id, 1, `publickey with signature algorithm ${algorithm} refused (not in SSHPubKeyAuthSigAlgorithms)`);
+      return this.refuse(ctx, true);
+    }
+    const info = describePublicKey(Buffer.from(ctx.key.data));
+    if (ctx.signature) {
+      if (!ctx.blob || !verifyUserSignature(info.blob, ctx.blob, ctx.signature, ctx.hashAlgo)) {
+        this.host.hub.error(this.conn.id, ErrorCodes.SignatureInvalid, `publickey signature for '${ctx.username}' does not verify with key ${info.fingerprint}`);
+        return this.refuse(ctx, true);
+      }
+    }
+    this.ask(ctx, 'publickey', info.blob.toString('base64'), algorithm, info, !ctx.signature);
+  }
+
+  /** IPWorks multi-fire: one event per answer (`keyboard-interactive-N`), then `keyboard-interactive`; all must accept. */
+  private keyboard(ctx: Ssh2KeyboardContext): void {
+    const prompts = this.host.keyboardPrompts(this.conn);
+    ctx.prompt(prompts, '', this.host.keyboardMessage(), (responses) => {
+      if (this.conn.closed || responses instanceof Error) return;
+      const answers = Array.isArray(responses) ? responses : [];
+      if (answers.length !== prompts.length) return this.refuse(ctx, true);
+      const step = (i: number): void => {
+        if (i === answers.length) return this.ask(ctx, 'keyboard-interactive', '', '');
+        const decided = this.fire(this.args(ctx, `keyboard-interactive-${i + 1}`, answers[i], ''));
+        const next = (args: SSHUserAuthRequestEventArgs | undefined) => {
+          if (this.conn.closed) return;
+          if (!args || !args.accept) {
+            this.host.flushBanner(this.conn);
+            return this.refuse(ctx, true);
+          }
+          step(i + 1);
+        };
+        if (decided instanceof Promise) decided.then(next, () => next(undefined));
+        else next(decided);
+      };
+      step(0);
+    });
+  }
+
+  static promptsFromSetting(text: string | undefined, fallback: KeyboardInteractivePrompt[]): KeyboardInteractivePrompt[] {
+    if (!text) return fallback;
+    try {
+      return parsePromptSetting(text);
+    } catch {
+      return fallback;
+    }
+  }
+}

@@ -1,0 +1,23 @@
+/** One keyboard-interactive prompt. */
+export interface KeyboardInteractivePrompt {
+  prompt: string;
+  echo: boolean;
+}
+
+/**
+ * Parses the KeyboardInteractivePrompts[connId] setting: a JSON array of {prompt, echo}, or a comma
+ * list of 'text', 'text|echo' or 'text|noecho' (no echo unless asked).
+ */
+export function parsePromptSetting(text: string): KeyboardInteractivePrompt[] {
+  const t = text.trim();
+  if (!t) return [];
+  if (t.startsWith('[')) {
+    const parsed: unknown = JSON.parse(t);
+    if (!Array.isArray(parsed)) throw new Error('expects a JSON array of {prompt, echo}');
+    return parsed.map((p) => ({ prompt: String((p as KeyboardInteractivePrompt).prompt ?? p), echo: Boolean((p as KeyboardInteractivePrompt).echo) }));
+  }
+  return t.split(',').map((item) => {
+    const [prompt, flag] = item.split('|');
+    return { prompt, echo: flag?.trim().toLowerCase() === 'echo' };
+  });
+}

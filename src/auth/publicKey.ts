@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { engineParseKey } from '../engine/ssh2Internals';
+import type { ParsedKey } from '../engine/ssh2Types';
+
+/** A client's public key as presented in publickey authentication. */
+export interface PublicKeyInfo {
+  /** Key type from the blob: `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, ... */
+  readonly algorithm: string;
+  /** The SSH wire-format public key blob. */
+  readonly blob: Buffer;
+  /** `SHA256:...` exactly as `ssh-keygen -l` prints it. */
+  readonly fingerprint: string;
+  /** The `authorized_keys` form: `type base64`. */
+  readonly openSSH: string;
+}
+
+/** OpenSSH's SHA256 fingerprint of a key blob. */
+export function sha256Fingerprint(blob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+export function describePublicKey(blob: Buffer): PublicKeyInfo {
+  const typeLen = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+  const algorithm = blob.subarray(4, 4 + typeLen).toString('latin1');
+  return {
+    algorithm,
+    blob,
+    fingerprint: sha256Fingerprint(blob),
+    openSSH: `${algorithm} ${blob.toString('base64')}`,
+  };
+}
+
+/** Parses a public key blob with the engine's parser; undefined when it is not a key the engine knows. */
+export function parsePublicKeyBlob(blob: Buffer): ParsedKey | undefined {
+  const parsed = engineParseKey(blob);
+  return parsed instanceof Error ? undefined : parsed;
+}
+
+/** Verifies a publickey-auth signature over `signedData` with the presented key. */
+export function verifyUserSignature(blob: Buffer, signedData: Buffer, signature: Buffer, hashAlgo?: string): boolean {
+  const key = parsePublicKeyBlob(blob);
+  if (!key) return false;
+  try {
+    return key.verify(signedData, signature, hashAlgo) === true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,22 @@
+/** Certificate store types, numbered as in IPWorks. */
+export enum CertStoreTypes {
+  cstUser = 0,
+  cstMachine = 1,
+  cstPFXFile = 2,
+  cstPFXBlob = 3,
+  cstJKSFile = 4,
+  cstJKSBlob = 5,
+  cstPEMKeyFile = 6,
+  cstPEMKeyBlob = 7,
+  cstPublicKeyFile = 8,
+  cstPublicKeyBlob = 9,
+  cstSSHPublicKeyBlob = 10,
+  cstP7BFile = 11,
+  cstP7BBlob = 12,
+  cstSSHPublicKeyFile = 13,
+  cstPPKFile = 14,
+  cstPPKBlob = 15,
+  cstXMLFile = 16,
+  cstXMLBlob = 17,
+  cstAuto = 99,
+}

@@ -1,0 +1,243 @@
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import type { EventHub } from '../daemon/EventHub';
+import { afterDecision } from '../daemon/EventHub';
+import type { ChannelMessageHandlers } from '../engine/ssh2Internals';
+import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Protocol } from '../engine/ssh2Types';
+import { tagPayload } from '../packet/layouts';
+import { encodeString, encodeUint32, WireReader } from '../packet/wire';
+import type { ConnectionRecord } from '../registry/ConnectionRecord';
+import { nextId } from '../registry/ids';
+import type { Registry } from '../registry/Registry';
+import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW } from './ChannelState';
+import { decodeRequestParams } from './requestParams';
+
+/** RFC 4254 channel open failure reasons. */
+const OPEN_FAILURE = { ADMINISTRATIVELY_PROHIBITED: 1, CONNECT_FAILED: 2, UNKNOWN_CHANNEL_TYPE: 3, RESOURCE_SHORTAGE: 4 };
+
+/** What the channel layer needs from the daemon. */
+export interface ChannelHost {
+  readonly hub: EventHub;
+  readonly registry: Registry;
+  outBufferSize(): number;
+  maxChannels(): number;
+  sendRaw(conn: ConnectionRecord, payload: Buffer): void;
+  /** The client broke the protocol: report and drop the connection. */
+  violation(conn: ConnectionRecord, code: number, description: string): void;
+  /** Channel activity, for the idle timeout. */
+  activity(conn: ConnectionRecord): void;
+}
+
+interface PendingOpen {
+  state: ChannelState;
+  resolve: (channelId: string) => void;
+  reject: (err: Error) => void;
+}
+
+/** The channel multiplexer of one connection: replaces ssh2's session glue (see docs/engine.md). */
+export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
+  private readonly drainWaiters = new Set<() => void>();
+  private readonly pendingOpens = new Map<number, PendingOpen>();
+
+  constructor(
+    private readonly conn: ConnectionRecord,
+    private readonly proto: Ssh2Protocol,
+    private readonly host: ChannelHost,
+  ) {
+    conn.socket.on('drain', () => {
+      const waiters = [...this.drainWaiters];
+      this.drainWaiters.clear();
+      for (const w of waiters) w();
+    });
+  }
+
+  // ---- client → server ------------------------------------------------------
+
+  onOpen(info: ChannelOpenInfo, payload: Buffer): void {
+    const { conn, host } = this;
+    if (!conn.authenticated) {
+      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'not authenticated');
+    }
+    if (conn.channels.size >= host.maxChannels()) {
+      host.hub.log(conn.id, 1, `channel open refused: MaxSessionsPerConnection (${host.maxChannels()}) reached`);
+      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.RESOURCE_SHORTAGE, 'too many channels');
+    }
+    const r = new WireReader(payload, 1);
+    r.bytes();
+    r.uint32();
+    r.uint32();
+    r.uint32();
+    const parameters = tagPayload(Buffer.from(r.rest()), { kind: 'channel-open', channelType: info.type });
+    const state = new ChannelState(nextId(), conn.allocateLocalChannel(), conn, info.type, this);
+    conn.channels.set(state.localId, state);
+    const args = { connectionId: conn.id, channelId: state.id, service: info.type, parameters, accept: false };
+    afterDecision(host.hub.decide('SSHChannelOpenRequest', args), (ok) => {
+      if (conn.closed) return;
+      if (!ok || !args.accept) {
+        conn.channels.delete(state.localId);
+        return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'refused by server');
+      }
+      this.proto.channelOpenConfirm(info.sender, state.localId, LOCAL_WINDOW, LOCAL_PACKET_SIZE);
+      this.opened(state, info.sender, info.window, info.packetSize);
+    });
+  }
+
+  private opened(state: ChannelState, remoteId: number, window: number, packetSize: number): void {
+    this.host.registry.addChannel(state);
+    state.open(remoteId, window, packetSize);
+    const ids = { connectionId: this.conn.id, channelId: state.id };
+    this.host.hub.fire('SSHChannelOpened', ids);
+    if (state.readyToSend) this.host.hub.fire('SSHChannelReadyToSend', ids);
+  }
+
+  onRequest(recipient: number, payload: Buffer): void {
+    const state = this.live(recipient);
+    if (!state) return;
+    this.host.activity(this.conn);
+    let requestType: string;
+    let wantReply: boolean;
+    let params;
+    try {
+      const r = new WireReader(payload, 1);
+      r.uint32();
+      requestType = r.string();
+      wantReply = r.boolean();
+      params = decodeRequestParams(requestType, r);
+    } catch (err) {
+      return this.host.violation(this.conn, ErrorCodes.ProtocolError, `malformed channel request: ${(err as Error).message}`);
+    }
+    const packet = tagPayload(Buffer.from(payload.subarray(1)), { kind: 'channel-request' });
+    const ids = { connectionId: this.conn.id, channelId: state.id };
+    state.inbound.run(() => {
+      const args = { ...ids, requestType, packet, params, success: false };
+      return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
+        if (state.finished || this.conn.closed) return;
+        const granted = ok && args.success;
+        if (wantReply && !state.closeSent) {
+          if (granted) this.proto.channelSuccess(state.remoteId);
+          else this.proto.channelFailure(state.remoteId);
+        }
+        if (granted) this.host.hub.fire('SSHChannelRequested', { ...ids, requestType, packet, params });
+      });
+    });
+  }
+
+  onData(recipient: number, data: Buffer, extended: number): void {
+    const state = this.live(recipient);
+    if (!state || !state.accept(data.length)) return;
+    this.host.activity(this.conn);
+    state.inbound.run(() => state.consume(data, extended));
+  }
+
+  onWindowAdjust(recipient: number, amount: number): void {
+    this.live(recipient)?.windowAdjust(amount);
+  }
+
+  onRequestReply(): void {
+    // Replies to server-sent channel requests (sendSSHPacket with want-reply) carry nothing we track.
+  }
+
+  onEof(recipient: number): void {
+    const state = this.live(recipient);
+    if (!state) return;
+    state.inbound.run(() => {
+      state.flushRecord();
+      this.host.hub.fire('SSHChannelEOF', { connectionId: this.conn.id, channelId: state.id });
+    });
+  }
+
+  onClose(recipient: number): void {
+    const state = this.live(recipient);
+    if (!state) return;
+    state.inbound.run(() => state.remoteClose());
+  }
+
+  onOpenConfirmation(info: ChannelOpenConfirmInfo): void {
+    const pending = this.pendingOpens.get(info.recipient);
+    if (!pending) return;
+    this.pendingOpens.delete(info.recipient);
+    this.opened(pending.state, info.sender, info.window, info.packetSize);
+    pending.resolve(pending.state.id);
+  }
+
+  onOpenFailure(recipient: number, reason: number, description: string): void {
+    const pending = this.pendingOpens.get(recipient);
+    if (!pending) return;
+    this.pendingOpens.delete(recipient);
+    this.conn.channels.delete(recipient);
+    pending.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, `The client refused the ${pending.state.service} channel (reason ${reason}${description ? `: ${description}` : ''})`));
+  }
+
+  private live(recipient: number): ChannelState | undefined {
+    const state = this.conn.channels.get(recipient);
+    return state && state.opened && !state.closeReceived ? state : undefined;
+  }
+
+  // ---- server → client ------------------------------------------------------
+
+  /** Opens a server-initiated channel (forwarded-tcpip, x11, auth-agent@openssh.com, ...). */
+  openChannel(channelType: string, params: Buffer): Promise<string> {
+    const state = new ChannelState(nextId(), this.conn.allocateLocalChannel(), this.conn, channelType, this);
+    this.conn.channels.set(state.localId, state);
+    return new Promise<string>((resolve, reject) => {
+      this.pendingOpens.set(state.localId, { state, resolve, reject });
+      const payload = Buffer.concat([
+        Buffer.from([90]), // SSH_MSG_CHANNEL_OPEN
+        encodeString(channelType),
+        encodeUint32(state.localId),
+        encodeUint32(LOCAL_WINDOW),
+        encodeUint32(LOCAL_PACKET_SIZE),
+        params,
+      ]);
+      this.host.sendRaw(this.conn, payload);
+    });
+  }
+
+  /** The connection is gone: every channel and pending open ends. */
+  abortAll(): void {
+    for (const p of this.pendingOpens.values()) p.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, 'The connection closed before the channel opened'));
+    this.pendingOpens.clear();
+    for (const state of [...this.conn.channels.values()]) state.abort();
+    this.conn.channels.clear();
+    this.drainWaiters.clear();
+  }
+
+  // ---- ChannelSink ------------------------------------------------------------
+
+  sendData(remoteId: number, data: Buffer, extended: number): void {
+    if (extended) this.proto.channelExtData(remoteId, data, extended);
+    else this.proto.channelData(remoteId, data);
+  }
+  sendPacket(payload: Buffer): void {
+    this.host.sendRaw(this.conn, payload);
+  }
+  sendEof(remoteId: number): void {
+    this.proto.channelEOF(remoteId);
+  }
+  sendClose(remoteId: number): void {
+    this.proto.channelClose(remoteId);
+  }
+  sendWindowAdjust(remoteId: number, amount: number): void {
+    this.proto.channelWindowAdjust(remoteId, amount);
+  }
+  congested(): boolean {
+    return this.conn.socket.writableLength > this.host.outBufferSize();
+  }
+  waitForDrain(resume: () => void): void {
+    this.drainWaiters.add(resume);
+  }
+  deliver(channel: ChannelState, data: Buffer, extended: number): void {
+    this.host.hub.fire('SSHChannelDataIn', { connectionId: this.conn.id, channelId: channel.id, data, extended });
+  }
+  readyToSend(channel: ChannelState): void {
+    this.host.hub.fire('SSHChannelReadyToSend', { connectionId: this.conn.id, channelId: channel.id });
+  }
+  violation(channel: ChannelState, description: string): void {
+    this.host.violation(this.conn, ErrorCodes.WindowOverrun, `channel ${channel.id}: ${description}`);
+  }
+  finished(channel: ChannelState): void {
+    this.conn.channels.delete(channel.localId);
+    if (this.host.registry.channels.delete(channel.id)) {
+      this.host.hub.fire('SSHChannelClosed', { connectionId: this.conn.id, channelId: channel.id });
+    }
+  }
+}

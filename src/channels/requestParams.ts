@@ -1,0 +1,66 @@
+import { WireReader } from '../packet/wire';
+
+/** Decoded terminal modes: opcode (RFC 4254 section 8) to value. */
+export type TerminalModes = Record<number, number>;
+
+/** `params` of a channel request, by request type; unknown types decode to `{}`. */
+export interface ChannelRequestParamsMap {
+  'pty-req': { term: string; cols: number; rows: number; width: number; height: number; modes: TerminalModes };
+  'x11-req': { single: boolean; protocol: string; cookie: string; screen: number };
+  env: { name: string; value: string };
+  shell: Record<string, never>;
+  exec: { command: string };
+  subsystem: { subsystem: string };
+  'window-change': { cols: number; rows: number; width: number; height: number };
+  'xon-xoff': { clientCanDo: boolean };
+  signal: { signal: string };
+  break: { length: number };
+  'exit-status': { exitStatus: number };
+  'exit-signal': { signal: string; coreDumped: boolean; message: string };
+}
+
+/** Any decoded request; a union of the known shapes, or an empty object. */
+export type ChannelRequestParams = ChannelRequestParamsMap[keyof ChannelRequestParamsMap] | Record<string, never>;
+
+function decodeModes(raw: Buffer): TerminalModes {
+  const modes: TerminalModes = {};
+  const r = new WireReader(raw);
+  while (r.remaining > 0) {
+    const op = r.byte();
+    if (op === 0 || op >= 160) break; // TTY_OP_END, or opcodes 160-255 whose encoding is undefined
+    if (r.remaining < 4) break;
+    modes[op] = r.uint32();
+  }
+  return modes;
+}
+
+type Decoder = (r: WireReader) => ChannelRequestParams;
+
+const windowSize = (r: WireReader) => ({ cols: r.uint32(), rows: r.uint32(), width: r.uint32(), height: r.uint32() });
+
+const DECODERS: Readonly<Record<string, Decoder>> = {
+  'pty-req': (r) => {
+    const term = r.string();
+    const size = windowSize(r);
+    return { term, ...size, modes: decodeModes(r.bytes()) };
+  },
+  'x11-req': (r) => ({ single: r.boolean(), protocol: r.string(), cookie: r.string(), screen: r.uint32() }),
+  env: (r) => ({ name: r.string(), value: r.string() }),
+  exec: (r) => ({ command: r.string() }),
+  subsystem: (r) => ({ subsystem: r.string() }),
+  'window-change': windowSize,
+  'xon-xoff': (r) => ({ clientCanDo: r.boolean() }),
+  signal: (r) => ({ signal: r.string() }),
+  break: (r) => ({ length: r.uint32() }),
+  'exit-status': (r) => ({ exitStatus: r.uint32() }),
+  'exit-signal': (r) => ({ signal: r.string(), coreDumped: r.boolean(), message: r.string() }),
+};
+
+/**
+ * Decodes the type-specific part of a channel request body (after channel id, type, want-reply).
+ * Throws SSHDaemonError on a truncated body, which the caller treats as a protocol error.
+ */
+export function decodeRequestParams(requestType: string, r: WireReader): ChannelRequestParams {
+  const decode = DECODERS[requestType];
+  return decode ? decode(r) : {};
+}

@@ -1,0 +1,61 @@
+import { SUPPORTED_ALGORITHMS } from '../engine/ssh2Internals';
+
+/** ssh2 advertises group exchange but cannot serve it as a server: never offered, never accepted. */
+const UNSERVABLE = /^diffie-hellman-group-exchange-/;
+
+export const SUPPORTED = {
+  kex: SUPPORTED_ALGORITHMS.kex.filter((k) => !UNSERVABLE.test(k)),
+  cipher: SUPPORTED_ALGORITHMS.cipher,
+  mac: SUPPORTED_ALGORITHMS.hmac,
+  hostKey: SUPPORTED_ALGORITHMS.serverHostKey,
+  compression: SUPPORTED_ALGORITHMS.compress,
+};
+
+/** Secure defaults: no SHA-1, no CBC, no encrypt-and-MAC, no group exchange (see docs/security.md). */
+export const DEFAULTS = {
+  kex: [
+    'curve25519-sha256',
+    'curve25519-sha256@libssh.org',
+    'ecdh-sha2-nistp256',
+    'ecdh-sha2-nistp384',
+    'ecdh-sha2-nistp521',
+    'diffie-hellman-group16-sha512',
+    'diffie-hellman-group18-sha512',
+    'diffie-hellman-group14-sha256',
+  ],
+  cipher: [
+    'chacha20-poly1305@openssh.com',
+    'aes256-gcm@openssh.com',
+    'aes128-gcm@openssh.com',
+    'aes256-ctr',
+    'aes192-ctr',
+    'aes128-ctr',
+  ],
+  mac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
+  hostKey: [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+  ],
+  userSig: [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+  ],
+  compression: ['none', 'zlib@openssh.com', 'zlib'],
+};
+
+/** Signature algorithms a client may use for publickey authentication. */
+export const SUPPORTED_USER_SIG = [...DEFAULTS.userSig, 'ssh-rsa', 'ssh-dss'];
+
+const onNode = (list: string[], supported: string[]) => list.filter((a) => supported.includes(a));
+DEFAULTS.kex = onNode(DEFAULTS.kex, SUPPORTED.kex);
+DEFAULTS.cipher = onNode(DEFAULTS.cipher, SUPPORTED.cipher);
+DEFAULTS.mac = onNode(DEFAULTS.mac, SUPPORTED.mac);
+DEFAULTS.hostKey = onNode(DEFAULTS.hostKey, SUPPORTED.hostKey);

@@ -1,0 +1,79 @@
+import { DEFAULTS, SUPPORTED, SUPPORTED_USER_SIG } from './algorithms';
+import { anyText, bool, intRange, listOf, oneLine, pattern, type SettingParser } from './settingTypes';
+
+/** How a setting is addressed: plain, `Name[connectionId]`, or `Name[i]` (a list index). */
+export type SettingIndex = 'none' | 'connection' | 'list';
+
+/** One row of the settings table: everything `config()` and the generated reference need. */
+export interface SettingRow {
+  readonly name: string;
+  readonly type: 'int' | 'bool' | 'string' | 'list';
+  readonly default: string;
+  readonly index: SettingIndex;
+  readonly readOnly?: boolean;
+  /** Validates and normalises a new value; throws with the valid range. */
+  readonly parse: SettingParser;
+  /** What the setting does on Node (generated into docs/settings.md). */
+  readonly effect: string;
+}
+
+const WINDOWS_ONLY = 'Accepted and readable for ported code; has no effect on Node.js (Windows-only in IPWorks).';
+const SECONDS = intRange(0, 2_147_483);
+const int = (min: number, max: number) => intRange(min, max);
+
+const row = (r: Omit<SettingRow, 'index'> & { index?: SettingIndex }): SettingRow => ({ index: 'none', ...r });
+
+/** Every `Config()` setting, one row each. */
+export const SETTINGS: readonly SettingRow[] = [
+  // Host keys
+  row({ name: 'AltSSHCertCount', type: 'int', default: '0', parse: int(0, 16), effect: 'Number of additional host keys (AltSSHCertStore[i] etc.) offered next to SSHCert; read when listening starts.' }),
+  row({ name: 'AltSSHCertStore', type: 'string', default: '', index: 'list', parse: anyText, effect: 'Store (file path or PEM text) of additional host key i.' }),
+  row({ name: 'AltSSHCertStorePassword', type: 'string', default: '', index: 'list', parse: anyText, effect: 'Password of additional host key i.' }),
+  row({ name: 'AltSSHCertStoreType', type: 'int', default: '99', index: 'list', parse: int(0, 99), effect: 'Store type of additional host key i (CertStoreTypes).' }),
+  row({ name: 'AltSSHCertSubject', type: 'string', default: '*', index: 'list', parse: anyText, effect: 'Subject of additional host key i.' }),
+  // Per connection
+  row({ name: 'ClientSSHVersionString', type: 'string', default: '', index: 'connection', readOnly: true, parse: anyText, effect: "Read-only: the identification line the client sent, e.g. 'SSH-2.0-OpenSSH_9.2p1'." }),
+  row({ name: 'ConnectionUID', type: 'string', default: '', index: 'connection', readOnly: true, parse: anyText, effect: 'Read-only: a unique id for the connection (its connectionId, never reused while the process runs).' }),
+  row({ name: 'KeyboardInteractivePrompts', type: 'string', default: '', index: 'connection', parse: anyText, effect: "Per-connection keyboard-interactive prompts, set inside SSHUserAuthRequest: comma list, each 'text' or 'text|echo' / 'text|noecho' (default noecho), or a JSON array of {prompt, echo}." }),
+  row({ name: 'UserAuthBanner', type: 'string', default: '', index: 'connection', parse: anyText, effect: 'Banner sent to that connection (SSH_MSG_USERAUTH_BANNER); set it in SSHUserAuthRequest (it is sent before the reply) or in Connected.' }),
+  // Timeouts and limits
+  row({ name: 'DefaultIdleTimeout', type: 'int', default: '0', parse: SECONDS, effect: 'Seconds without channel data or requests after which an authenticated connection is closed; 0 never.' }),
+  row({ name: 'DefaultConnectionTimeout', type: 'int', default: '0', parse: SECONDS, effect: 'Seconds within which the handshake and login must finish; a silent socket is closed; 0 = AuthTimeout alone applies.' }),
+  row({ name: 'AuthTimeout', type: 'int', default: '120', parse: SECONDS, effect: 'Login grace time in seconds (OpenSSH LoginGraceTime): a connection not authenticated by then is closed; 0 never.' }),
+  row({ name: 'MaxAuthAttempts', type: 'int', default: '6', parse: int(1, 1000), effect: "Failed authentication attempts allowed; the next failure disconnects. Counted as OpenSSH counts: every refused attempt except the initial 'none' probe." }),
+  row({ name: 'MaxConnections', type: 'int', default: '1000', parse: int(1, 100_000), effect: 'Simultaneous connections; past it new sockets are closed before any SSH byte.' }),
+  row({ name: 'MaxSessionsPerConnection', type: 'int', default: '10', parse: int(1, 100_000), effect: 'Open channels allowed per connection (OpenSSH MaxSessions); further opens are refused with RESOURCE_SHORTAGE.' }),
+  row({ name: 'KeyRenegotiationThreshold', type: 'int', default: '1073741824', parse: int(0, Number.MAX_SAFE_INTEGER), effect: 'Bytes (either direction) after which the server re-keys; 0 off.' }),
+  row({ name: 'KeyRenegotiationInterval', type: 'int', default: '3600', parse: SECONDS, effect: '(beyond) Seconds after which the server re-keys; 0 off.' }),
+  row({ name: 'SSHKeepAliveInterval', type: 'int', default: '0', parse: SECONDS, effect: 'Seconds between SSH keep-alive requests to an authenticated client; 0 disables them.' }),
+  row({ name: 'SSHKeepAliveCountMax', type: 'int', default: '5', parse: int(0, 1000), effect: 'Unanswered keep-alives before the connection is dropped.' }),
+  // Protocol identity and algorithms
+  row({ name: 'ServerSSHVersionString', type: 'string', default: 'SSH-2.0-sshdaemon_0.1', parse: pattern(/^SSH-2\.0-[\x21-\x7e]+( [\x20-\x7e]*)?$/, "one line 'SSH-2.0-softwareversion [comments]' of printable ASCII"), effect: 'Identification line sent to clients (new connections).' }),
+  row({ name: 'SSHVersionPattern', type: 'string', default: '*SSH-1.99-*,*SSH-2.0-*', parse: oneLine(1024), effect: 'Comma list of * / ? patterns the client identification must match; others are disconnected before key exchange.' }),
+  row({ name: 'SSHKeyExchangeAlgorithms', type: 'list', default: DEFAULTS.kex.join(','), parse: listOf(SUPPORTED.kex), effect: `Key exchange algorithms offered. Supported: ${SUPPORTED.kex.join(', ')}.` }),
+  row({ name: 'SSHMacAlgorithms', type: 'list', default: DEFAULTS.mac.join(','), parse: listOf(SUPPORTED.mac), effect: `MAC algorithms offered. Supported: ${SUPPORTED.mac.join(', ')}.` }),
+  row({ name: 'SSHPublicKeyAlgorithms', type: 'list', default: DEFAULTS.hostKey.join(','), parse: listOf(SUPPORTED.hostKey), effect: 'Host key algorithms offered (only those a loaded host key can serve).' }),
+  row({ name: 'SSHPubKeyAuthSigAlgorithms', type: 'list', default: DEFAULTS.userSig.join(','), parse: listOf(SUPPORTED_USER_SIG), effect: 'Signature algorithms accepted from clients in publickey authentication; others are refused before SSHUserAuthRequest fires.' }),
+  // Listener
+  row({ name: 'AllowedClients', type: 'string', default: '', parse: anyText, effect: "Comma list of addresses allowed to connect ('*' and '?' wildcards, CIDR); empty allows all. Checked before ConnectionRequest." }),
+  row({ name: 'DeniedClients', type: 'string', default: '', parse: anyText, effect: "(beyond) Comma list of addresses refused (same syntax as AllowedClients); checked first." }),
+  row({ name: 'TcpNoDelay', type: 'bool', default: 'true', parse: bool, effect: "Disables Nagle's algorithm on accepted sockets." }),
+  row({ name: 'KeepAliveTime', type: 'int', default: '0', parse: int(0, 2_147_483_647), effect: 'Milliseconds of idle before TCP keep-alive probes; 0 leaves TCP keep-alive off.' }),
+  row({ name: 'KeepAliveInterval', type: 'int', default: '0', parse: int(0, 2_147_483_647), effect: 'Accepted; Node.js cannot set the probe interval per socket (the OS default applies).' }),
+  row({ name: 'KeepAliveRetryCount', type: 'int', default: '0', parse: int(0, 1000), effect: 'Accepted; Node.js cannot set the probe count per socket (the OS default applies).' }),
+  row({ name: 'InBufferSize', type: 'int', default: '0', parse: int(0, 1 << 30), effect: 'Accepted; Node.js has no per-socket receive buffer size (the OS default applies).' }),
+  row({ name: 'OutBufferSize', type: 'int', default: '1048576', parse: int(16_384, 1 << 30), effect: 'Bytes queued on a socket above which channel output pauses (readyToSend false) until the client reads.' }),
+  row({ name: 'UseIPv6', type: 'bool', default: 'false', parse: bool, effect: "With an empty LocalHost, listen on '::' (dual stack) instead of 0.0.0.0." }),
+  row({ name: 'LogLevel', type: 'int', default: '1', parse: int(0, 3), effect: 'Detail of the Log event: 0 none, 1 info, 2 verbose, 3 debug (engine trace).' }),
+  row({ name: 'BuildInfo', type: 'string', default: '', readOnly: true, parse: anyText, effect: 'Read-only: package, ssh2 and Node.js versions, and whether the native crypto binding is loaded.' }),
+  // Windows-only IPWorks settings
+  ...['UseIOCP', 'UseWindowsMessages', 'ProcessIdleEvents', 'UseInternalSecurityAPI'].map((name) =>
+    row({ name, type: 'bool', default: 'false', parse: bool, effect: WINDOWS_ONLY }),
+  ),
+  row({ name: 'BindExclusively', type: 'bool', default: 'true', parse: bool, effect: WINDOWS_ONLY }),
+  row({ name: 'CodePage', type: 'int', default: '0', parse: int(0, 65535), effect: WINDOWS_ONLY + ' Strings are UTF-8.' }),
+  row({ name: 'SelectWaitMillis', type: 'int', default: '20', parse: int(0, 2_147_483_647), effect: WINDOWS_ONLY }),
+  row({ name: 'LicenseInfo', type: 'string', default: 'sshdaemon is open source (MIT); no license key is needed.', readOnly: true, parse: anyText, effect: 'Read-only; kept for ported code.' }),
+];
+
+export const SETTINGS_BY_NAME: ReadonlyMap<string, SettingRow> = new Map(SETTINGS.map((r) => [r.name.toLowerCase(), r]));

@@ -1,0 +1,154 @@
+import { AuthFlow } from '../auth/AuthFlow';
+import { ChannelLayer } from '../channels/ChannelLayer';
+import { ErrorCodes } from '../errors/SSHDaemonError';
+import {
+  DISCONNECT_REASON,
+  disconnectWithReason,
+  sendRawPacket,
+  takeOverChannels,
+  wrapConnectionHandler,
+} from '../engine/ssh2Internals';
+import type { ClientInfo, NegotiatedAlgorithms, Ssh2AuthContext, Ssh2Connection } from '../engine/ssh2Types';
+import { encodeString } from '../packet/wire';
+import { versionMatches } from '../policy/addressMatch';
+import type { ConnectionRecord } from '../registry/ConnectionRecord';
+import type { DaemonCore } from './DaemonCore';
+import { afterDecision } from './EventHub';
+
+function errorCode(err: Error & { level?: string }): number {
+  if (err.level === 'socket') return ErrorCodes.SocketError;
+  if (err.level === 'client-timeout') return ErrorCodes.Timeout;
+  if (/no matching|handshake failed/i.test(err.message)) return ErrorCodes.NegotiationFailed;
+  return ErrorCodes.ProtocolError;
+}
+
+/** Wires one engine connection to the daemon: version check, service and auth decisions, channels, timers. */
+export class ConnectionSession {
+  private channels?: ChannelLayer;
+  private auth?: AuthFlow;
+  private bannerSent = false;
+  private idleTimer?: NodeJS.Timeout;
+  private bytesAtRekey = 0;
+  private rekeying = false;
+
+  constructor(
+    private readonly conn: ConnectionRecord,
+    private readonly core: DaemonCore,
+  ) {}
+
+  /** ssh2 parsed the client's identification line; key exchange starts when this returns. */
+  attach(engine: Ssh2Connection, info: ClientInfo): void {
+    const { conn, core } = this;
+    conn.engine = engine;
+    conn.clientVersion = info.header.identRaw;
+    engine.on('error', (err: Error & { level?: string }) => {
+      if (!conn.closeReason) conn.closeReason = { statusCode: errorCode(err), description: err.message };
+      core.hub.error(conn.id, errorCode(err), err.message);
+    });
+    core.hub.fire('SSHStatus', { connectionId: conn.id, message: `Client identification: ${info.header.identRaw}` });
+    if (!versionMatches(core.settings.text('SSHVersionPattern'), info.header.identRaw)) {
+      core.hub.log(conn.id, 1, `client version '${info.header.identRaw}' does not match SSHVersionPattern; disconnecting`);
+      conn.closeReason = { statusCode: ErrorCodes.NegotiationFailed, description: 'client version refused by SSHVersionPattern' };
+      disconnectWithReason(engine, DISCONNECT_REASON.PROTOCOL_VERSION_NOT_SUPPORTED);
+      return;
+    }
+    this.channels = takeOverChannels(engine, (proto) => {
+      conn.proto = proto;
+      return new ChannelLayer(conn, proto, this.channelHost());
+    });
+    this.auth = new AuthFlow(conn, core.authHost(this));
+    wrapConnectionHandler<(p: unknown, service: string) => void>(engine, 'SERVICE_REQUEST', (original) => (p, service) => {
+      const args = { connectionId: conn.id, service, accept: false };
+      afterDecision(core.hub.decide('SSHServiceRequest', args), (ok) => {
+        if (conn.closed) return;
+        if (ok && args.accept) return original(p, service);
+        core.hub.log(conn.id, 1, `service '${service}' refused`);
+        disconnectWithReason(engine, DISCONNECT_REASON.SERVICE_NOT_AVAILABLE);
+      });
+    });
+    engine.on('handshake', (negotiated: NegotiatedAlgorithms) => {
+      conn.negotiated = negotiated;
+      this.rekeying = false;
+      this.bytesAtRekey = conn.bytesIn + conn.bytesOut;
+      core.hub.fire('SSHStatus', {
+        connectionId: conn.id,
+        message: `Key exchange complete: kex=${negotiated.kex}, hostkey=${negotiated.serverHostKey}, cipher=${negotiated.sc.cipher}, mac=${negotiated.sc.mac}, compression=${negotiated.sc.compress}`,
+      });
+    });
+    engine.on('rekey', () => core.hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
+    engine.on('authentication', (ctx: Ssh2AuthContext) => this.auth!.handle(ctx));
+  }
+
+  private channelHost() {
+    const { core } = this;
+    return {
+      hub: core.hub,
+      registry: core.registry,
+      outBufferSize: () => core.settings.int('OutBufferSize'),
+      maxChannels: () => core.settings.int('MaxSessionsPerConnection'),
+      sendRaw: (c: ConnectionRecord, payload: Buffer) => sendRawPacket(c.engine!, payload),
+      violation: (_c: ConnectionRecord, code: number, description: string) => this.violation(code, description),
+      activity: () => this.activity(),
+    };
+  }
+
+  /** The client broke the protocol: report, then drop with PROTOCOL_ERROR. */
+  violation(code: number, description: string): void {
+    const { conn } = this;
+    if (conn.closed) return;
+    conn.closeReason ??= { statusCode: code, description };
+    this.core.hub.error(conn.id, code, description);
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR);
+    else conn.socket.destroy();
+  }
+
+  /** Channel traffic: resets the idle timer and re-keys past KeyRenegotiationThreshold. */
+  activity(): void {
+    this.idleTimer?.refresh();
+    const threshold = this.core.settings.int('KeyRenegotiationThreshold');
+    if (threshold > 0 && !this.rekeying && this.conn.bytesIn + this.conn.bytesOut - this.bytesAtRekey > threshold) {
+      this.rekeying = true;
+      this.conn.engine?.rekey(() => undefined);
+    }
+  }
+
+  /** Sends UserAuthBanner[connId] once, before the next authentication reply. */
+  flushBanner(): void {
+    const banner = this.conn.settings.get('UserAuthBanner');
+    if (!banner || this.bannerSent || !this.conn.engine) return;
+    this.bannerSent = true;
+    const text = banner.endsWith('\n') ? banner : banner + '\r\n';
+    sendRawPacket(this.conn.engine, Buffer.concat([Buffer.from([53]), encodeString(text), encodeString('')]));
+  }
+
+  authenticated(user: string): void {
+    const { conn, core } = this;
+    conn.user = user;
+    conn.authenticated = true;
+    conn.clearTimer(conn.loginTimer);
+    core.hub.fire('SSHStatus', { connectionId: conn.id, message: `User '${user}' authenticated` });
+    core.hub.log(conn.id, 1, `user '${user}' authenticated`);
+    const idle = core.settings.int('DefaultIdleTimeout');
+    if (idle > 0) {
+      this.idleTimer = conn.addTimer(idle * 1000, () => {
+        core.hub.log(conn.id, 1, `idle for ${idle} s; disconnecting`);
+        conn.closeReason = { statusCode: ErrorCodes.Timeout, description: `idle timeout (${idle} s)` };
+        core.disconnectNow(conn);
+      });
+    }
+  }
+
+  tooManyFailures(): void {
+    this.conn.closeReason = { statusCode: ErrorCodes.AuthAttemptsExceeded, description: 'too many authentication failures' };
+    if (this.conn.engine) disconnectWithReason(this.conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE);
+  }
+
+  openChannel(channelType: string, params: Buffer): Promise<string> {
+    return this.channels!.openChannel(channelType, params);
+  }
+
+  /** The socket is gone: end every channel. */
+  closed(): void {
+    this.channels?.abortAll();
+  }
+}

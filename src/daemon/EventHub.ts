@@ -1,0 +1,86 @@
+import { TypedEmitter } from 'tiny-typed-emitter';
+import { ErrorCodes } from '../errors/SSHDaemonError';
+import type { DecisionEventName, EventArgs, SSHDaemonEvents } from './events';
+
+/** 1 info, 2 verbose, 3 debug. */
+export type LogLevel = 1 | 2 | 3;
+const LOG_TYPES = ['None', 'Info', 'Verbose', 'Debug'] as const;
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Fires the daemon's events. A listener that throws never reaches the protocol code: it becomes an
+ * `Error` event. Decision events wait for listeners that return a Promise.
+ */
+export class EventHub extends TypedEmitter<SSHDaemonEvents> {
+  logLevel: () => number = () => 1;
+
+  /** Fires a notification event; a throwing listener fires `Error` instead of propagating. */
+  fire<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): void {
+    for (const listener of this.listeners(name)) {
+      try {
+        const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
+        if (r instanceof Promise) r.catch((err) => this.listenerFailed(name, args, err));
+      } catch (err) {
+        this.listenerFailed(name, args, err);
+      }
+    }
+  }
+
+  /**
+   * Runs the listeners of a decision event. Returns true when every listener completed, false when
+   * one threw or rejected (the caller then refuses); a Promise of that when a listener was asynchronous.
+   */
+  decide<E extends DecisionEventName>(name: E, args: EventArgs<E>): boolean | Promise<boolean> {
+    const pending: Promise<unknown>[] = [];
+    let ok = true;
+    for (const listener of this.listeners(name)) {
+      try {
+        const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
+        if (r && typeof (r as Promise<unknown>).then === 'function') pending.push(r as Promise<unknown>);
+      } catch (err) {
+        ok = false;
+        this.listenerFailed(name, args, err);
+      }
+    }
+    if (pending.length === 0) return ok;
+    return Promise.allSettled(pending).then((results) => {
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          ok = false;
+          this.listenerFailed(name, args, r.reason);
+        }
+      }
+      return ok;
+    });
+  }
+
+  error(connectionId: string, errorCode: number, description: string): void {
+    if (this.listenerCount('Error') === 0) return;
+    for (const listener of this.listeners('Error')) {
+      try {
+        listener.call(this, { connectionId, errorCode, description });
+      } catch {
+        // an Error listener that throws has nowhere left to report to
+      }
+    }
+  }
+
+  log(connectionId: string, level: LogLevel, message: string): void {
+    if (level > this.logLevel() || this.listenerCount('Log') === 0) return;
+    this.fire('Log', { connectionId, logLevel: level, message, logType: LOG_TYPES[level] });
+  }
+
+  private listenerFailed(name: string, args: unknown, err: unknown): void {
+    const connectionId = (args as { connectionId?: string }).connectionId ?? '';
+    if (name === 'Error') return;
+    this.error(connectionId, ErrorCodes.HandlerFailed, `${name} handler failed: ${describe(err)}`);
+  }
+}
+
+/** Continues with `then` synchronously when the decision was synchronous, keeping the fast path free of microtasks. */
+export function afterDecision<T>(result: boolean | Promise<boolean>, then: (ok: boolean) => T): T | Promise<T> {
+  return typeof result === 'boolean' ? then(result) : result.then(then);
+}

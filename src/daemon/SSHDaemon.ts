@@ -1,0 +1,483 @@
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { AuthFlow, type AuthHost } from '../auth/AuthFlow';
+import { Certificate } from '../certs/Certificate';
+import type { CertStoreTypes } from '../certs/CertStoreTypes';
+import { ConfigStore } from '../config/ConfigStore';
+import { createEngineServer } from '../engine/EngineServer';
+import {
+  cryptoBindingAvailable,
+  DISCONNECT_REASON,
+  disconnectWithReason,
+  ssh2Version,
+} from '../engine/ssh2Internals';
+import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../packet/sshParam';
+import { encodeString, encodeUint32, WireReader } from '../packet/wire';
+import { AddressList, normaliseAddress } from '../policy/addressMatch';
+import { ConnectionRecord } from '../registry/ConnectionRecord';
+import { nextId } from '../registry/ids';
+import { Registry } from '../registry/Registry';
+import { SSHChannel, SSHConnection } from '../registry/views';
+import { ConnectionSession } from './ConnectionSession';
+import type { DaemonCore } from './DaemonCore';
+import { afterDecision, EventHub } from './EventHub';
+import { PACKAGE_VERSION } from '../version';
+import { PROPERTIES, type PropertyMethods, type SSHDaemonProperties } from './properties';
+
+
+/** Grace before a connection that was asked to close is torn down hard. */
+const CLOSE_GRACE_MS = 2000;
+
+type StoredProps = Omit<SSHDaemonProperties, 'listening' | 'sshConnections' | 'sshChannels'>;
+
+/**
+ * An SSH server with the IPWorks SSHDaemon API: set properties, handle typed events, call methods,
+ * tune with `config()`.
+ */
+export class SSHDaemon extends EventHub {
+  private readonly props = {} as StoredProps;
+  private readonly registry = new Registry();
+  private readonly settings: ConfigStore;
+  private readonly sessions = new Map<string, ConnectionSession>();
+  private readonly core: DaemonCore;
+  private netServer?: NetServer;
+  private engine?: Ssh2Server;
+  private engineKey = '';
+  private readonly engineConnections = new WeakMap<Socket, ConnectionRecord>();
+
+  constructor() {
+    super();
+    this.settings = new ConfigStore(
+      {
+        getConnectionSetting: (id, name) => this.connectionSetting(id, name),
+        setConnectionSetting: (id, name, value) => this.record(id).settings.set(name, value),
+      },
+      { BuildInfo: () => `sshdaemon ${PACKAGE_VERSION}; ssh2 ${ssh2Version}; Node.js ${process.version}; native crypto binding ${cryptoBindingAvailable() ? 'loaded' : 'NOT loaded'}` },
+    );
+    this.logLevel = () => this.settings.int('LogLevel');
+    this.resetProperties();
+    const self = this;
+    this.core = {
+      hub: this,
+      registry: this.registry,
+      settings: this.settings,
+      authHost: (session) => self.authHost(session),
+      disconnectNow: (conn) => self.disconnectNow(conn),
+    };
+  }
+
+  private resetProperties(): void {
+    for (const [name, row] of Object.entries(PROPERTIES)) {
+      if ('initial' in row) (this.props as Record<string, unknown>)[name] = row.initial();
+    }
+  }
+
+  private connectionSetting(id: string, name: string): string | undefined {
+    const conn = this.record(id);
+    if (name === 'ClientSSHVersionString') return conn.clientVersion;
+    if (name === 'ConnectionUID') return conn.id;
+    return conn.settings.get(name);
+  }
+
+  // ---- listening ----------------------------------------------------------
+
+  get listening(): boolean {
+    return this.netServer?.listening === true;
+  }
+  set listening(v: boolean) {
+    const op = v ? this.startListening() : this.stopListening();
+    op.catch((err: SSHDaemonError) => this.error('', err.code ?? ErrorCodes.ListenFailed, err.message));
+  }
+
+  /** Starts listening on localHost:localPort; resolves once bound (localPort then holds the real port). */
+  async startListening(): Promise<void> {
+    if (this.netServer) return;
+    if (!this.props.sshCert) {
+      throw new SSHDaemonError(ErrorCodes.NoHostKey, 'No host key: set sshCert (e.g. Certificate.generate()) before listening');
+    }
+    this.engineFor();
+    const server = createServer({ pauseOnConnect: true, noDelay: false }, (socket) => this.onSocket(socket));
+    server.on('error', (err) => this.error('', ErrorCodes.ListenFailed, `listener error: ${err.message}`));
+    const host = this.props.localHost || (this.settings.bool('UseIPv6') ? '::' : '0.0.0.0');
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: Error) => reject(new SSHDaemonError(ErrorCodes.ListenFailed, `Cannot listen on ${host}:${this.props.localPort}: ${err.message}`));
+      server.once('error', fail);
+      server.listen({ host, port: this.props.localPort, backlog: this.props.connectionBacklog }, () => {
+        server.off('error', fail);
+        resolve();
+      });
+    });
+    this.netServer = server;
+    const address = server.address();
+    if (address && typeof address === 'object') this.props.localPort = address.port;
+    this.log('', 1, `listening on ${host}:${this.props.localPort}${cryptoBindingAvailable() ? '' : ' (warning: ssh2 native crypto binding not loaded; throughput will be lower)'}`);
+  }
+
+  /** Stops accepting connections; existing ones stay. */
+  async stopListening(): Promise<void> {
+    const server = this.netServer;
+    if (!server) return;
+    this.netServer = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+    });
+  }
+
+  /** The bound address, once listening. */
+  address(): { address: string; family: string; port: number } | undefined {
+    const a = this.netServer?.address();
+    return a && typeof a === 'object' ? a : undefined;
+  }
+
+  /** The engine server for new connections, rebuilt when host keys or algorithm settings changed. */
+  private engineFor(): Ssh2Server {
+    const certs = this.hostCertificates();
+    const hostKeyTypes = new Set(certs.map((c) => (c.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [c.keyType])).flat());
+    const serverHostKey = this.settings.list('SSHPublicKeyAlgorithms').filter((a) => hostKeyTypes.has(a));
+    if (serverHostKey.length === 0) {
+      throw new SSHDaemonError(ErrorCodes.NoHostKey, `No host key matches SSHPublicKeyAlgorithms (${this.settings.text('SSHPublicKeyAlgorithms')}); keys loaded: ${certs.map((c) => c.keyType).join(', ')}`);
+    }
+    const options = {
+      hostKeys: certs.map((c) => c.toOpenSSH()),
+      kex: this.settings.list('SSHKeyExchangeAlgorithms'),
+      cipher: this.props.sshEncryptionAlgorithms.split(','),
+      hmac: this.settings.list('SSHMacAlgorithms'),
+      serverHostKey,
+      compress: this.props.sshCompressionAlgorithms.split(','),
+      ident: this.settings.text('ServerSSHVersionString').replace(/^SSH-2\.0-/, ''),
+      keepaliveInterval: this.settings.int('SSHKeepAliveInterval') * 1000,
+      keepaliveCountMax: this.settings.int('SSHKeepAliveCountMax'),
+    };
+    const key = JSON.stringify(options);
+    if (this.engine && key === this.engineKey) return this.engine;
+    const debug = this.settings.int('LogLevel') >= 3 ? (line: string) => this.log('', 3, line) : undefined;
+    const engine = createEngineServer({ ...options, debug });
+    engine.on('connection', (conn: Ssh2Connection, info: ClientInfo) => this.onEngineConnection(conn, info));
+    engine.on('error', (err: Error) => this.error('', ErrorCodes.ProtocolError, err.message));
+    this.engine = engine;
+    this.engineKey = key;
+    return engine;
+  }
+
+  private hostCertificates(): Certificate[] {
+    const certs = [this.props.sshCert!];
+    const count = this.settings.int('AltSSHCertCount');
+    for (let i = 0; i < count; i++) {
+      const store = this.settings.text('AltSSHCertStore', i);
+      if (!store) continue;
+      certs.push(new Certificate(this.settings.int('AltSSHCertStoreType', i) as CertStoreTypes, store, this.settings.text('AltSSHCertStorePassword', i), this.settings.text('AltSSHCertSubject', i)));
+    }
+    return certs;
+  }
+
+  // ---- accepting ----------------------------------------------------------
+
+  private onSocket(socket: Socket): void {
+    socket.on('error', () => undefined); // reported through the engine or the close path
+    const address = normaliseAddress(socket.remoteAddress ?? '');
+    const port = socket.remotePort ?? 0;
+    const refuse = (why: string) => {
+      this.log('', 1, `connection from ${address}:${port} refused: ${why}`);
+      socket.destroy();
+    };
+    const denied = new AddressList(this.settings.text('DeniedClients'));
+    const allowed = new AddressList(this.settings.text('AllowedClients'));
+    if (denied.matches(address)) return refuse('DeniedClients');
+    if (!allowed.empty && !allowed.matches(address)) return refuse('not in AllowedClients');
+    if (this.registry.connections.size >= this.settings.int('MaxConnections')) return refuse(`MaxConnections (${this.settings.int('MaxConnections')}) reached`);
+    const args = { address, port, accept: true };
+    afterDecision(this.decide('ConnectionRequest', args), (ok) => {
+      if (socket.destroyed) return;
+      if (!ok || !args.accept) return refuse('ConnectionRequest handler');
+      this.admit(socket, address, port);
+    });
+  }
+
+  private admit(socket: Socket, address: string, port: number): void {
+    let engine: Ssh2Server;
+    try {
+      engine = this.engineFor();
+    } catch (err) {
+      this.error('', (err as SSHDaemonError).code ?? ErrorCodes.NoHostKey, (err as Error).message);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(this.settings.bool('TcpNoDelay'));
+    const keepAlive = this.settings.int('KeepAliveTime');
+    if (keepAlive > 0) socket.setKeepAlive(true, keepAlive);
+    const conn = new ConnectionRecord(nextId(), socket, address, port, normaliseAddress(socket.localAddress ?? ''), this.props.defaultTimeout);
+    const session = new ConnectionSession(conn, this.core);
+    this.registry.addConnection(conn);
+    this.sessions.set(conn.id, session);
+    this.engineConnections.set(socket, conn);
+    socket.once('close', () => this.onSocketClosed(conn, session));
+    const grace = [this.settings.int('AuthTimeout'), this.settings.int('DefaultConnectionTimeout')].filter((s) => s > 0);
+    if (grace.length) {
+      const seconds = Math.min(...grace);
+      conn.loginTimer = conn.addTimer(seconds * 1000, () => {
+        this.log(conn.id, 1, `not authenticated within ${seconds} s; disconnecting`);
+        conn.closeReason = { statusCode: ErrorCodes.Timeout, description: `login grace time (${seconds} s) exceeded` };
+        this.disconnectNow(conn);
+      });
+    }
+    this.fire('Connected', { connectionId: conn.id, statusCode: 0, description: 'OK' });
+    this.log(conn.id, 1, `connection from ${address}:${port}`);
+    if (socket.destroyed) return;
+    engine.injectSocket(socket);
+    socket.resume();
+  }
+
+  private onEngineConnection(engine: Ssh2Connection, info: ClientInfo): void {
+    const socket = (engine as unknown as { _sock: Socket })._sock;
+    const conn = this.engineConnections.get(socket);
+    const session = conn && this.sessions.get(conn.id);
+    if (!conn || !session || conn.closed) {
+      engine.on('error', () => undefined);
+      engine.end();
+      return;
+    }
+    session.attach(engine, info);
+  }
+
+  private onSocketClosed(conn: ConnectionRecord, session: ConnectionSession): void {
+    conn.closed = true;
+    conn.clearTimers();
+    session.closed();
+    this.sessions.delete(conn.id);
+    this.registry.removeConnection(conn.id);
+    const reason = conn.closeReason ?? { statusCode: 0, description: 'OK' };
+    this.log(conn.id, 1, `disconnected: ${reason.description}`);
+    this.fire('Disconnected', { connectionId: conn.id, statusCode: reason.statusCode, description: reason.description });
+  }
+
+  private authHost(session: ConnectionSession): AuthHost {
+    return {
+      hub: this,
+      defaultAuthMethods: () => this.props.defaultAuthMethods.split(','),
+      maxAuthAttempts: () => this.settings.int('MaxAuthAttempts'),
+      allowedSignatureAlgorithms: () => this.settings.list('SSHPubKeyAuthSigAlgorithms'),
+      keyboardPrompts: (conn) => AuthFlow.promptsFromSetting(conn.settings.get('KeyboardInteractivePrompts'), this.props.keyboardInteractivePrompts),
+      keyboardMessage: () => this.props.keyboardInteractiveMessage,
+      flushBanner: () => session.flushBanner(),
+      serviceGranted: (conn, service) => {
+        const args = { connectionId: conn.id, service, accept: false };
+        return afterDecision(this.decide('SSHServiceRequest', args), (ok) => ok && args.accept);
+      },
+      tooManyFailures: () => session.tooManyFailures(),
+      authenticated: (_conn, user) => session.authenticated(user),
+    };
+  }
+
+  // ---- lookups ------------------------------------------------------------
+
+  private record(connectionId: string): ConnectionRecord {
+    const conn = this.registry.connections.get(String(connectionId));
+    if (!conn) throw new SSHDaemonError(ErrorCodes.UnknownConnection, `Unknown connection id '${connectionId}'`);
+    return conn;
+  }
+
+  private channel(channelId: string) {
+    const ch = this.registry.channels.get(String(channelId));
+    if (!ch) throw new SSHDaemonError(ErrorCodes.UnknownChannel, `Unknown channel id '${channelId}'`);
+    return ch;
+  }
+
+  get sshConnections(): ReadonlyMap<string, SSHConnection> {
+    return new Map([...this.registry.connections].map(([id, c]) => [id, new SSHConnection(c, this)]));
+  }
+
+  get sshChannels(): ReadonlyMap<string, SSHChannel> {
+    return new Map([...this.registry.channels].map(([id, c]) => [id, new SSHChannel(c, this)]));
+  }
+
+  // ---- methods ------------------------------------------------------------
+
+  /** `'Name=Value'` sets (returns ''), `'Name'` reads; unknown names and bad values throw and change nothing. */
+  config(statement: string): string {
+    return this.settings.config(statement);
+  }
+
+  /** Disconnects a client (DISCONNECT by application); resolves once its socket closed. */
+  disconnect(connectionId: string): Promise<void> {
+    let conn: ConnectionRecord;
+    try {
+      conn = this.record(connectionId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    conn.closeReason ??= { statusCode: 0, description: 'disconnected by server' };
+    return this.closeAndWait(conn);
+  }
+
+  private closeAndWait(conn: ConnectionRecord): Promise<void> {
+    if (conn.socket.destroyed && conn.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const hard = setTimeout(() => conn.socket.destroy(), CLOSE_GRACE_MS);
+      conn.socket.once('close', () => {
+        clearTimeout(hard);
+        resolve();
+      });
+      this.disconnectNow(conn);
+    });
+  }
+
+  private disconnectNow(conn: ConnectionRecord): void {
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.BY_APPLICATION);
+    else conn.socket.end();
+    const t = setTimeout(() => conn.socket.destroy(), CLOSE_GRACE_MS);
+    t.unref();
+    conn.socket.once('close', () => clearTimeout(t));
+  }
+
+  /** Sends EOF and CLOSE on a channel after the data already queued. */
+  async closeChannel(channelId: string): Promise<void> {
+    this.channel(channelId).close();
+  }
+
+  /** Sends data; resolves once handed to the transport. While the client's window is full `readyToSend` is false. */
+  sendChannelData(channelId: string, data: Buffer | Uint8Array | string): Promise<void> {
+    try {
+      const p = this.channel(channelId).send(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength), 0);
+      p.catch(() => undefined); // unawaited sends on a closing channel must not become unhandled rejections
+      return p;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Sends data as stderr (extended data type 1). */
+  sendStderr(channelId: string, data: Buffer | string): Promise<void> {
+    try {
+      const p = this.channel(channelId).send(typeof data === 'string' ? Buffer.from(data) : data, 1);
+      p.catch(() => undefined);
+      return p;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Sends an `exit-status` channel request (after any queued data). */
+  sendExitStatus(channelId: string, code: number): Promise<void> {
+    const payload = Buffer.concat([encodeString('exit-status'), Buffer.from([0]), encodeUint32(code)]);
+    return this.sendSSHPacket(channelId, 98, payload);
+  }
+
+  /**
+   * Sends a channel message; `payload` omits the recipient channel (added here). Data (94/95),
+   * EOF (96) and CLOSE (97) go through the channel's flow control.
+   */
+  async sendSSHPacket(channelId: string, packetType: number, payload: Buffer | Uint8Array): Promise<void> {
+    const ch = this.channel(channelId);
+    if (!Number.isInteger(packetType) || packetType < 90 || packetType > 127) {
+      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `sendSSHPacket: packetType ${packetType} is not a channel message (90-127)`);
+    }
+    const body = Buffer.from(payload);
+    if (packetType === 94) return ch.send(new WireReader(body).bytes(), 0);
+    if (packetType === 95) {
+      const r = new WireReader(body);
+      const type = r.uint32();
+      return ch.send(r.bytes(), type);
+    }
+    if (packetType === 96) return ch.eof();
+    if (packetType === 97) return ch.close();
+    return ch.sendPacket(Buffer.concat([Buffer.from([packetType]), encodeUint32(ch.remoteId), body]));
+  }
+
+  /** Re-keys now; resolves when the new keys are in use. */
+  exchangeKeys(connectionId: string): Promise<void> {
+    let conn: ConnectionRecord;
+    try {
+      conn = this.record(connectionId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const engine = conn.engine;
+    if (!engine) return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${connectionId} has not finished its first key exchange`));
+    return new Promise<void>((resolve, reject) => {
+      engine.rekey((err?: Error) => (err ? reject(new SSHDaemonError(ErrorCodes.ProtocolError, `re-key failed: ${err.message}`)) : resolve()));
+    });
+  }
+
+  /** Opens a server-initiated channel; `params` is the type-specific rest of CHANNEL_OPEN (build it with setSSHParam). */
+  openChannel(connectionId: string, channelType: string, params: Buffer | Uint8Array = Buffer.alloc(0)): Promise<string> {
+    try {
+      const conn = this.record(connectionId);
+      const session = this.sessions.get(conn.id);
+      if (!conn.authenticated || !session) {
+        throw new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${connectionId} is not authenticated; cannot open a channel`);
+      }
+      return session.openChannel(channelType, Buffer.from(params));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  getSSHParam(payload: Buffer | Uint8Array, field: string): string {
+    return getSSHParam(payload, field);
+  }
+  getSSHParamBytes(payload: Buffer | Uint8Array, field: string): Buffer {
+    return getSSHParamBytes(payload, field);
+  }
+  setSSHParam(payload: Buffer | Uint8Array | null | undefined, fieldType: SSHParamFieldType, value: string | number | boolean | bigint): Buffer {
+    return setSSHParam(payload, fieldType, value);
+  }
+
+  /** Stops listening and closes every connection; resolves when all are gone. */
+  async shutdown(): Promise<void> {
+    await this.stopListening();
+    await Promise.all([...this.registry.connections.values()].map((c) => {
+      c.closeReason ??= { statusCode: 0, description: 'server shutdown' };
+      return this.closeAndWait(c);
+    }));
+  }
+
+  /** Shuts down and returns every property and setting to its default. */
+  async reset(): Promise<void> {
+    await this.shutdown();
+    this.resetProperties();
+    this.settings.reset();
+    this.engine = undefined;
+    this.engineKey = '';
+  }
+
+  /** Node runs events on its own loop; kept for ported code. */
+  async doEvents(): Promise<void> {}
+}
+
+export interface SSHDaemon extends Omit<SSHDaemonProperties, 'listening' | 'sshConnections' | 'sshChannels'>, PropertyMethods {}
+
+// Generate the camelCase accessors and the IPWorks getX()/setX() twins from the one table.
+for (const [name, row] of Object.entries(PROPERTIES) as [keyof SSHDaemonProperties, (typeof PROPERTIES)[keyof SSHDaemonProperties]][]) {
+  const proto = SSHDaemon.prototype as unknown as Record<string, unknown>;
+  const own = Object.getOwnPropertyDescriptor(SSHDaemon.prototype, name);
+  const get = own?.get ?? function (this: SSHDaemon) {
+    return (this as unknown as { props: Record<string, unknown> }).props[name];
+  };
+  const set =
+    own?.set ??
+    (!('readOnly' in row)
+      ? function (this: SSHDaemon, v: unknown) {
+          if ('fixedWhileListening' in row && this.listening) {
+            throw new SSHDaemonError(ErrorCodes.NotWhileListening, `Property ${name} cannot change while listening; call stopListening() first`);
+          }
+          const value = 'validate' in row ? row.validate(v) : v;
+          (this as unknown as { props: Record<string, unknown> }).props[name] = value;
+        }
+      : function () {
+          throw new SSHDaemonError(ErrorCodes.InvalidPropertyValue, `Property ${name} is read-only`);
+        });
+  if (!own) Object.defineProperty(SSHDaemon.prototype, name, { get, set, configurable: true, enumerable: false });
+  proto[`get${row.ipworks}`] = function (this: SSHDaemon) {
+    return get.call(this);
+  };
+  if (!('readOnly' in row)) {
+    proto[`set${row.ipworks}`] = function (this: SSHDaemon, v: unknown) {
+      set.call(this, v);
+    };
+  }
+}
+
+/** IPWorks 2022+ name of the same component. */
+export const SSHServer = SSHDaemon;
+export type SSHServer = SSHDaemon;

@@ -1,0 +1,105 @@
+import { Certificate } from '../certs/Certificate';
+import { SUPPORTED } from '../config/algorithms';
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
+import type { SSHChannel, SSHConnection } from '../registry/views';
+
+/** The daemon's properties and their types. */
+export interface SSHDaemonProperties {
+  /** True starts listening (errors arrive on `Error`); false stops accepting, existing connections stay. Prefer `await startListening()`. */
+  listening: boolean;
+  /** Bind address; '' = all interfaces. */
+  localHost: string;
+  /** TCP port; 0 = any free port, readable once listening. */
+  localPort: number;
+  connectionBacklog: number;
+  /** Comma list of methods offered: none, password, publickey, keyboard-interactive. */
+  defaultAuthMethods: string;
+  /** Seconds, copied to each new connection's `timeout`. */
+  defaultTimeout: number;
+  keyboardInteractiveMessage: string;
+  keyboardInteractivePrompts: KeyboardInteractivePrompt[];
+  /** The host key; required before listening. */
+  sshCert: Certificate | undefined;
+  sshCompressionAlgorithms: string;
+  sshEncryptionAlgorithms: string;
+  readonly sshConnections: ReadonlyMap<string, SSHConnection>;
+  readonly sshChannels: ReadonlyMap<string, SSHChannel>;
+}
+
+/** How the daemon stores and reacts to one property. */
+export interface PropertyRow<K extends keyof SSHDaemonProperties> {
+  /** The IPWorks name, used for getX()/setX(). */
+  readonly ipworks: string;
+  readonly initial?: () => SSHDaemonProperties[K];
+  /** Validates and normalises; throws SSHDaemonError naming the valid values. */
+  readonly validate?: (v: unknown) => SSHDaemonProperties[K];
+  /** Cannot change while listening (bind settings). */
+  readonly fixedWhileListening?: boolean;
+  readonly readOnly?: boolean;
+}
+
+function bad(name: string, valid: string, got: unknown): SSHDaemonError {
+  return new SSHDaemonError(ErrorCodes.InvalidPropertyValue, `Property ${name} expects ${valid}; got ${JSON.stringify(got)}`);
+}
+const integer = (name: string, min: number, max: number) => (v: unknown): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(name, `an integer from ${min} to ${max}`, v);
+  return v;
+};
+const text = (name: string) => (v: unknown): string => {
+  if (typeof v !== 'string') throw bad(name, 'a string', v);
+  return v;
+};
+const commaList = (name: string, supported: readonly string[]) => (v: unknown): string => {
+  if (typeof v !== 'string') throw bad(name, `a comma list of: ${supported.join(', ')}`, v);
+  const items = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+  const unknown = items.filter((i) => !supported.includes(i));
+  if (unknown.length || items.length === 0) throw bad(name, `a comma list of: ${supported.join(', ')}`, v);
+  return items.join(',');
+};
+
+export const AUTH_METHODS = ['none', 'password', 'publickey', 'keyboard-interactive'] as const;
+export const DEFAULT_ENCRYPTION = 'chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr';
+
+/** ONE table of properties: camelCase accessors and IPWorks getX()/setX() are both generated from it. */
+export const PROPERTIES = {
+  listening: { ipworks: 'Listening' },
+  localHost: { ipworks: 'LocalHost', initial: () => '', validate: text('localHost'), fixedWhileListening: true },
+  localPort: { ipworks: 'LocalPort', initial: () => 22, validate: integer('localPort', 0, 65535), fixedWhileListening: true },
+  connectionBacklog: { ipworks: 'ConnectionBacklog', initial: () => 5, validate: integer('connectionBacklog', 0, 65535), fixedWhileListening: true },
+  defaultAuthMethods: { ipworks: 'DefaultAuthMethods', initial: () => 'password,publickey', validate: commaList('defaultAuthMethods', AUTH_METHODS) },
+  defaultTimeout: { ipworks: 'DefaultTimeout', initial: () => 0, validate: integer('defaultTimeout', 0, 2_147_483) },
+  keyboardInteractiveMessage: { ipworks: 'KeyboardInteractiveMessage', initial: () => '', validate: text('keyboardInteractiveMessage') },
+  keyboardInteractivePrompts: {
+    ipworks: 'KeyboardInteractivePrompts',
+    initial: () => [],
+    validate: (v) => {
+      if (!Array.isArray(v) || !v.every((p) => p && typeof p.prompt === 'string')) {
+        throw bad('keyboardInteractivePrompts', 'an array of {prompt: string, echo: boolean}', v);
+      }
+      return v.map((p: KeyboardInteractivePrompt) => ({ prompt: p.prompt, echo: Boolean(p.echo) }));
+    },
+  },
+  sshCert: {
+    ipworks: 'SSHCert',
+    initial: () => undefined,
+    validate: (v) => {
+      if (v !== undefined && !(v instanceof Certificate)) throw bad('sshCert', 'a Certificate', typeof v);
+      return v as Certificate | undefined;
+    },
+  },
+  sshCompressionAlgorithms: { ipworks: 'SSHCompressionAlgorithms', initial: () => 'none,zlib@openssh.com,zlib', validate: commaList('sshCompressionAlgorithms', SUPPORTED.compression) },
+  sshEncryptionAlgorithms: { ipworks: 'SSHEncryptionAlgorithms', initial: () => DEFAULT_ENCRYPTION, validate: commaList('sshEncryptionAlgorithms', SUPPORTED.cipher) },
+  sshConnections: { ipworks: 'SSHConnections', readOnly: true },
+  sshChannels: { ipworks: 'SSHChannels', readOnly: true },
+} as const satisfies { readonly [K in keyof SSHDaemonProperties]: PropertyRow<K> };
+
+type IPWorksName<K extends keyof SSHDaemonProperties> = (typeof PROPERTIES)[K]['ipworks'];
+type Writable<K extends keyof SSHDaemonProperties> = (typeof PROPERTIES)[K] extends { readOnly: true } ? never : K;
+
+/** The generated IPWorks-style accessors: getLocalPort(), setLocalPort(v), ... */
+export type PropertyMethods = {
+  [K in keyof SSHDaemonProperties as `get${IPWorksName<K> & string}`]: () => SSHDaemonProperties[K];
+} & {
+  [K in keyof SSHDaemonProperties as `set${IPWorksName<Writable<K>> & string}`]: (value: SSHDaemonProperties[K]) => void;
+};

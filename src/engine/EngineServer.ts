@@ -1,0 +1,34 @@
+import { Ssh2ServerClass } from './ssh2Internals';
+import type { Ssh2Server } from './ssh2Types';
+
+/** What the daemon decides for the ssh2 Server that serves new connections. */
+export interface EngineOptions {
+  /** Host keys as openssh-key-v1 text. */
+  hostKeys: string[];
+  kex: string[];
+  cipher: string[];
+  hmac: string[];
+  serverHostKey: string[];
+  compress: string[];
+  /** The software part of the identification line (after `SSH-2.0-`). */
+  ident: string;
+  /** Keep-alive interval in ms; 0 disables. */
+  keepaliveInterval: number;
+  keepaliveCountMax: number;
+  debug?: (line: string) => void;
+}
+
+/** ssh2 treats 0 as "use the 15 s default"; the largest timer Node allows (~24.8 days) is effectively off. */
+const KEEPALIVE_OFF = 2_147_483_647;
+
+/** An ssh2 Server used only as a protocol engine: sockets are injected, it never listens itself. */
+export function createEngineServer(o: EngineOptions): Ssh2Server {
+  return new Ssh2ServerClass({
+    hostKeys: o.hostKeys,
+    ident: o.ident,
+    algorithms: { kex: o.kex, cipher: o.cipher, hmac: o.hmac, serverHostKey: o.serverHostKey, compress: o.compress },
+    keepaliveInterval: o.keepaliveInterval > 0 ? o.keepaliveInterval : KEEPALIVE_OFF,
+    keepaliveCountMax: o.keepaliveCountMax,
+    debug: o.debug,
+  });
+}

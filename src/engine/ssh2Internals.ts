@@ -1,0 +1,195 @@
+/**
+ * The one module that reaches into ssh2's internals. Every private field, deep require and
+ * handler-table patch lives here, checked against the pinned version, so that a version bump
+ * fails loudly in test/engine.test.ts instead of misbehaving quietly. See docs/engine.md.
+ */
+import type { Socket } from 'node:net';
+import type {
+  ChannelOpenConfirmInfo,
+  ChannelOpenInfo,
+  Ssh2Connection,
+  Ssh2Protocol,
+} from './ssh2Types';
+
+/** The exact ssh2 version this adapter was written and tested against. */
+export const PINNED_SSH2_VERSION = '1.17.0';
+
+// Deep requires: ssh2 has no `exports` map, so these resolve, but they are unsupported surface.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const ssh2Package: { version: string } = require('ssh2/package.json');
+const MESSAGE_HANDLERS: Array<((proto: object, payload: Buffer) => void) | undefined> = require('ssh2/lib/protocol/handlers.js');
+const protocolUtils: { sendPacket(proto: object, packet: Buffer, bypass?: boolean): boolean } = require('ssh2/lib/protocol/utils.js');
+const cryptoModule: { bindingAvailable: boolean } = require('ssh2/lib/protocol/crypto.js');
+const constants: {
+  MESSAGE: Record<string, number>;
+  DISCONNECT_REASON: Record<string, number>;
+  SUPPORTED_KEX: string[];
+  SUPPORTED_CIPHER: string[];
+  SUPPORTED_MAC: string[];
+  SUPPORTED_SERVER_HOST_KEY: string[];
+  SUPPORTED_COMPRESSION: string[];
+} = require('ssh2/lib/protocol/constants.js');
+const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, passphrase?: string) => unknown } } = require('ssh2');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** ssh2's Server class, used only as a protocol engine (sockets are injected). */
+export const Ssh2ServerClass = ssh2Root.Server as new (cfg: object) => import('./ssh2Types').Ssh2Server;
+
+/** ssh2's key parser: OpenSSH, PEM (PKCS#1/SEC1), PPK and public-key formats. */
+export function engineParseKey(data: Buffer | string, passphrase?: string): import('./ssh2Types').ParsedKey | Error {
+  const parsed = ssh2Root.utils.parseKey(data, passphrase) as import('./ssh2Types').ParsedKey | import('./ssh2Types').ParsedKey[] | Error;
+  return Array.isArray(parsed) ? parsed[0] : parsed;
+}
+
+export const MESSAGE = constants.MESSAGE;
+export const DISCONNECT_REASON = constants.DISCONNECT_REASON;
+export const SUPPORTED_ALGORITHMS = {
+  kex: constants.SUPPORTED_KEX,
+  cipher: constants.SUPPORTED_CIPHER,
+  hmac: constants.SUPPORTED_MAC,
+  serverHostKey: constants.SUPPORTED_SERVER_HOST_KEY,
+  compress: constants.SUPPORTED_COMPRESSION,
+} as const;
+
+/** Whether ssh2's native crypto binding (sshcrypto.node) is loaded; throughput roughly halves without it. */
+export function cryptoBindingAvailable(): boolean {
+  return cryptoModule.bindingAvailable === true;
+}
+
+interface InternalProtocol extends Ssh2Protocol {
+  _handlers: Record<string, unknown>;
+  _packetRW: { write: { allocStart: number; alloc(len: number): Buffer; finalize(packet: Buffer): Buffer } };
+  _banner: string | undefined;
+}
+
+interface InternalConnection {
+  _protocol: InternalProtocol;
+  _sock: Socket;
+}
+
+function internals(conn: Ssh2Connection): InternalConnection {
+  return conn as unknown as InternalConnection;
+}
+
+/** Per-connection channel message handlers that replace ssh2's server.js glue (see docs/engine.md). */
+export interface ChannelMessageHandlers {
+  onOpen(info: ChannelOpenInfo, payload: Buffer): void;
+  onOpenConfirmation(info: ChannelOpenConfirmInfo): void;
+  onOpenFailure(recipient: number, reason: number, description: string): void;
+  onData(recipient: number, data: Buffer, extendedType: number): void;
+  onWindowAdjust(recipient: number, amount: number): void;
+  onRequestReply(recipient: number, success: boolean): void;
+  onRequest(recipient: number, payload: Buffer): void;
+  onEof(recipient: number): void;
+  onClose(recipient: number): void;
+}
+
+// ssh2's message parsers drop the raw payload; we tap the global dispatch table to keep it,
+// but only for protocols that belong to our connections (in-process ssh2 clients share the table).
+const tappedProtocols = new WeakSet<object>();
+let currentPayload: Buffer | undefined;
+let tapInstalled = false;
+
+function installPayloadTap(): void {
+  if (tapInstalled) return;
+  tapInstalled = true;
+  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
+    const original = MESSAGE_HANDLERS[type];
+    if (typeof original !== 'function') {
+      throw new Error(`sshdaemon engine: ssh2 handler table has no entry for message ${type}; ssh2 version changed?`);
+    }
+    MESSAGE_HANDLERS[type] = (proto: object, payload: Buffer) => {
+      if (!tappedProtocols.has(proto)) return original(proto, payload);
+      currentPayload = payload;
+      try {
+        return original(proto, payload);
+      } finally {
+        currentPayload = undefined;
+      }
+    };
+  }
+}
+
+function takePayload(): Buffer {
+  // Copy: ssh2 may reuse the decipher's buffer for the next packet.
+  return Buffer.from(currentPayload ?? Buffer.alloc(0));
+}
+
+/**
+ * Takes over channel handling on one connection: ssh2's session/channel glue is replaced by
+ * `handlers`; transport, key exchange and authentication stay with ssh2.
+ */
+export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Connection, create: (proto: Ssh2Protocol) => H): H {
+  installPayloadTap();
+  const proto = internals(conn)._protocol;
+  const handlers = create(proto);
+  tappedProtocols.add(proto);
+  const table = proto._handlers;
+  table.CHANNEL_OPEN = (_p: unknown, info: ChannelOpenInfo) => handlers.onOpen(info, takePayload());
+  table.CHANNEL_OPEN_CONFIRMATION = (_p: unknown, info: ChannelOpenConfirmInfo) => handlers.onOpenConfirmation(info);
+  table.CHANNEL_OPEN_FAILURE = (_p: unknown, recipient: number, reason: number, desc: string) =>
+    handlers.onOpenFailure(recipient, reason, desc);
+  table.CHANNEL_DATA = (_p: unknown, recipient: number, data: Buffer) => handlers.onData(recipient, data, 0);
+  table.CHANNEL_EXTENDED_DATA = (_p: unknown, recipient: number, data: Buffer, type: number) =>
+    handlers.onData(recipient, data, type);
+  table.CHANNEL_WINDOW_ADJUST = (_p: unknown, recipient: number, amount: number) => handlers.onWindowAdjust(recipient, amount);
+  table.CHANNEL_SUCCESS = (_p: unknown, recipient: number) => handlers.onRequestReply(recipient, true);
+  table.CHANNEL_FAILURE = (_p: unknown, recipient: number) => handlers.onRequestReply(recipient, false);
+  table.CHANNEL_REQUEST = (_p: unknown, recipient: number) => handlers.onRequest(recipient, takePayload());
+  table.CHANNEL_EOF = (_p: unknown, recipient: number) => handlers.onEof(recipient);
+  table.CHANNEL_CLOSE = (_p: unknown, recipient: number) => handlers.onClose(recipient);
+  return handlers;
+}
+
+/** Sends an arbitrary SSH message (payload starts with the message number); queued during re-keys, compressed when negotiated. */
+export function sendRawPacket(conn: Ssh2Connection, payload: Buffer): void {
+  const proto = internals(conn)._protocol;
+  const writer = proto._packetRW.write;
+  const start = writer.allocStart;
+  const packet = writer.alloc(payload.length);
+  packet.set(payload, start);
+  protocolUtils.sendPacket(proto, writer.finalize(packet));
+}
+
+/** Sets the USERAUTH_BANNER this connection gets when it asks for ssh-userauth (ssh2 only has a server-wide one). */
+export function setConnectionBanner(conn: Ssh2Connection, text: string | undefined): void {
+  internals(conn)._protocol._banner = text ? (text.endsWith('\r\n') ? text : text + '\r\n') : undefined;
+}
+
+/** Sends SSH_MSG_DISCONNECT with a reason code, then ends the socket. */
+export function disconnectWithReason(conn: Ssh2Connection, reason: number): void {
+  const { _protocol: proto, _sock: sock } = internals(conn);
+  try {
+    proto.disconnect(reason);
+  } catch {
+    // the transport may already be torn down
+  }
+  sock.end();
+}
+
+/** Replaces the handler of an ssh2 message on one connection, keeping the original to delegate to. */
+export function wrapConnectionHandler<F extends (...args: never[]) => unknown>(
+  conn: Ssh2Connection,
+  name: string,
+  wrap: (original: F) => F,
+): void {
+  const table = internals(conn)._protocol._handlers;
+  const original = table[name] as F | undefined;
+  if (typeof original !== 'function') {
+    throw new Error(`sshdaemon engine: ssh2 connection has no '${name}' handler; ssh2 version changed?`);
+  }
+  table[name] = wrap(original);
+}
+
+/** Checks that the installed ssh2 is the one this adapter knows. */
+export function engineVersionProblem(): string | undefined {
+  if (ssh2Package.version !== PINNED_SSH2_VERSION) {
+    return `ssh2 ${ssh2Package.version} is installed, the engine adapter is written for ${PINNED_SSH2_VERSION}`;
+  }
+  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
+    if (typeof MESSAGE_HANDLERS[type] !== 'function') return `ssh2 handler table lacks message ${type}`;
+  }
+  return undefined;
+}
+
+export const ssh2Version = ssh2Package.version;

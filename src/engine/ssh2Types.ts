@@ -1,0 +1,98 @@
+/**
+ * Our own typings for the subset of ssh2 1.17.0 the engine uses (ssh2 ships none, and
+ * @types/ssh2 disagrees with the runtime in places). Internal: never part of the public API.
+ */
+import type { Socket } from 'node:net';
+import type { EventEmitter } from 'node:events';
+
+export interface ParsedKey {
+  readonly type: string;
+  readonly comment: string;
+  getPublicSSH(): Buffer;
+  verify(data: Buffer, signature: Buffer, hashAlgo?: string): boolean | Error;
+  isPrivateKey(): boolean;
+  getPrivatePEM(): string;
+}
+
+export interface NegotiatedAlgorithms {
+  kex: string;
+  serverHostKey: string;
+  cs: { cipher: string; mac: string; compress: string; lang: string };
+  sc: { cipher: string; mac: string; compress: string; lang: string };
+}
+
+export interface ClientInfo {
+  ip: string;
+  family: string;
+  port: number;
+  header: { identRaw: string; versions: { protocol: string; software: string }; comments?: string };
+}
+
+export interface Ssh2AuthContextBase extends EventEmitter {
+  readonly username: string;
+  readonly service: string;
+  readonly method: string;
+  accept(): void;
+  reject(methodsLeft?: string[], isPartial?: boolean): void;
+}
+export interface Ssh2PasswordContext extends Ssh2AuthContextBase {
+  readonly method: 'password';
+  readonly password: string;
+}
+export interface Ssh2PublicKeyContext extends Ssh2AuthContextBase {
+  readonly method: 'publickey';
+  readonly key: { algo: string; data: Buffer };
+  readonly signature?: Buffer;
+  readonly blob?: Buffer;
+  readonly hashAlgo?: string;
+}
+export interface Ssh2KeyboardContext extends Ssh2AuthContextBase {
+  readonly method: 'keyboard-interactive';
+  readonly submethods: string[];
+  prompt(
+    prompts: { prompt: string; echo: boolean }[],
+    title: string,
+    instructions: string,
+    cb: (responses: string[] | Error) => void,
+  ): void;
+}
+export type Ssh2AuthContext = Ssh2AuthContextBase | Ssh2PasswordContext | Ssh2PublicKeyContext | Ssh2KeyboardContext;
+
+/** The ssh2 server-side connection object (`Client` in server.js). */
+export interface Ssh2Connection extends EventEmitter {
+  authenticated: boolean;
+  end(): this;
+  rekey(cb?: (err?: Error) => void): void;
+}
+
+export interface Ssh2Server extends EventEmitter {
+  injectSocket(socket: Socket): void;
+}
+
+/** What ssh2's Protocol passes to the per-connection channel message handlers. */
+export interface ChannelOpenInfo {
+  type: string;
+  sender: number;
+  window: number;
+  packetSize: number;
+}
+export interface ChannelOpenConfirmInfo {
+  recipient: number;
+  sender: number;
+  window: number;
+  packetSize: number;
+}
+
+/** ssh2's Protocol methods the channel layer calls. */
+export interface Ssh2Protocol {
+  channelOpenConfirm(remote: number, local: number, window: number, packetSize: number): void;
+  channelOpenFail(remote: number, reason: number, description: string): void;
+  channelData(remote: number, data: Buffer): void;
+  channelExtData(remote: number, data: Buffer, type: number): void;
+  channelEOF(remote: number): void;
+  channelClose(remote: number): void;
+  channelWindowAdjust(remote: number, amount: number): void;
+  channelSuccess(remote: number): void;
+  channelFailure(remote: number): void;
+  disconnect(reason: number): void;
+}

@@ -1,0 +1,13 @@
+export { SSHDaemon, SSHServer } from './daemon/SSHDaemon';
+export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
+export type * from './daemon/events';
+export { Certificate, type GeneratedKeyKind } from './certs/Certificate';
+export { CertStoreTypes } from './certs/CertStoreTypes';
+export { SSHDaemonError, ErrorCodes, type ErrorCode } from './errors/SSHDaemonError';
+export { SSHConnection, SSHChannel } from './registry/views';
+export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from './packet/sshParam';
+export type { ChannelRequestParams, ChannelRequestParamsMap, TerminalModes } from './channels/requestParams';
+export type { PublicKeyInfo } from './auth/publicKey';
+export type { KeyboardInteractivePrompt } from './auth/keyboardPrompts';
+export { SETTINGS, type SettingRow } from './config/settings';
+export { cryptoBindingAvailable } from './engine/ssh2Internals';

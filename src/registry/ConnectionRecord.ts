@@ -1,0 +1,70 @@
+import type { Socket } from 'node:net';
+import type { NegotiatedAlgorithms, Ssh2Connection, Ssh2Protocol } from '../engine/ssh2Types';
+import type { ChannelState } from '../channels/ChannelState';
+
+/** Everything the daemon knows about one connection; internal, exposed through {@link SSHConnection}. */
+export class ConnectionRecord {
+  engine?: Ssh2Connection;
+  proto?: Ssh2Protocol;
+  user = '';
+  authenticated = false;
+  clientVersion = '';
+  negotiated?: NegotiatedAlgorithms;
+  timeout: number;
+  /** Per-connection Config() settings: UserAuthBanner, KeyboardInteractivePrompts. */
+  readonly settings = new Map<string, string>();
+  /** Open and opening channels by our local (wire) channel number. */
+  readonly channels = new Map<number, ChannelState>();
+  private nextLocalId = 0;
+  closed = false;
+  /** Set once the daemon decided to drop the connection (reason for Disconnected). */
+  closeReason?: { statusCode: number; description: string };
+  readonly timers = new Set<NodeJS.Timeout>();
+  /** Login grace timer (AuthTimeout / DefaultConnectionTimeout), cleared on authentication. */
+  loginTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly id: string,
+    readonly socket: Socket,
+    readonly remoteHost: string,
+    readonly remotePort: number,
+    readonly localAddress: string,
+    timeout: number,
+  ) {
+    this.timeout = timeout;
+  }
+
+  allocateLocalChannel(): number {
+    // Wire channel numbers are per connection; uint32 wrap is unreachable in practice.
+    return this.nextLocalId++;
+  }
+
+  get bytesIn(): number {
+    return this.socket.bytesRead;
+  }
+  get bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  /** A timer that is cleared when the connection goes, so none outlives it. */
+  addTimer(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+    return t;
+  }
+
+  clearTimer(t: NodeJS.Timeout | undefined): void {
+    if (!t) return;
+    clearTimeout(t);
+    this.timers.delete(t);
+  }
+
+  clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
