@@ -1,0 +1,165 @@
+/**
+ * Interoperability with AsyncSSH (Debian: python3-asyncssh), driven through /usr/bin/python3 -c.
+ * Each snippet gets its settings as JSON in argv[1] and prints one JSON line as its result.
+ * AsyncSSH's CryptographyDeprecationWarning lines on stderr are ignored.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import type { SSHUserAuthRequestEventArgs } from '../src';
+import { requirePythonModule, run } from './fixtures/clients';
+import { KBD_ANSWERS, PASSWORD, USER, patternBytes, registryDrained, sha256Hex, startTestServer, type TestServer } from './fixtures/testServer';
+
+const TIMEOUT = { timeout: 60_000 };
+
+/**
+ * Shared by every snippet: settings, connect() with one auth method and no user config, agent or
+ * default keys, and the JSON result line. `main()` is the snippet's coroutine.
+ */
+const PRELUDE = `
+import asyncio, hashlib, json, sys, warnings
+warnings.simplefilter('ignore')
+import asyncssh
+cfg = json.loads(sys.argv[1])
+def connect(method, **kw):
+    opts = dict(host='127.0.0.1', port=cfg['port'], username=cfg['user'], known_hosts=None, config=[],
+                agent_path=None, client_keys=None, preferred_auth=method, connect_timeout=10)
+    opts.update(kw)
+    return asyncssh.connect(**opts)
+def host_key(conn):
+    return conn.get_server_host_key().get_fingerprint('sha256')
+def result(r):
+    out = r.stdout if isinstance(r.stdout, str) else r.stdout.decode('latin-1')
+    return {'stdout': out, 'stderr': r.stderr or '', 'status': r.exit_status}
+def done(value):
+    print(json.dumps(value))
+`;
+const MAIN = `
+try:
+    done(asyncio.run(main()))
+except (asyncssh.PermissionDenied, asyncssh.DisconnectError) as e:
+    done({'denied': type(e).__name__, 'reason': str(e)})
+`;
+
+interface Harness {
+  server: TestServer;
+  /** Every auth request, by reference: `accept` holds the handler's final decision. */
+  auths: SSHUserAuthRequestEventArgs[];
+  /** Runs PRELUDE + code (which defines `async def main()`) + MAIN; returns the parsed last stdout line. */
+  py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
+}
+
+async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
+  requirePythonModule('asyncssh');
+  const server = await startTestServer({ asyncHandlers });
+  const auths: SSHUserAuthRequestEventArgs[] = [];
+  server.daemon.on('SSHUserAuthRequest', (e) => void auths.push(e));
+  const py = async (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => {
+    const cfg = { port: server.port, user: USER, password: PASSWORD, key: server.userKey.privateKeyPath, ...extra };
+    const r = await run('/usr/bin/python3', ['-c', PRELUDE + code + MAIN, JSON.stringify(cfg)], { input, timeoutMs: 45_000 });
+    const last = r.stdout.toString().trim().split('\n').pop() ?? '';
+    try {
+      return JSON.parse(last);
+    } catch {
+      throw new Error(`python exited ${r.code} without a result:\n${r.stdout.toString().slice(-2000)}\n${r.stderr.slice(-4000)}`);
+    }
+  };
+  try {
+    await body({ server, auths, py });
+    await registryDrained(server.daemon);
+  } finally {
+    await server.close();
+  }
+}
+
+const accepted = (auths: SSHUserAuthRequestEventArgs[]) => auths.filter((a) => a.accept).map((a) => a.authMethod);
+
+test('asyncssh: password exec with stdout, stderr and exit status; the host key is ours', TIMEOUT, () =>
+  withServer(false, async ({ py, auths, server }) => {
+    const r = await py(`
+async def main():
+    async with connect('password', password=cfg['password']) as conn:
+        runs = [result(await conn.run(c)) for c in ('echo hi', 'exit 7', 'stderr oops')]
+        return {'hostKey': host_key(conn), 'runs': runs}`);
+    assert.equal(r.hostKey, server.hostKey.fingerprint);
+    assert.deepEqual(r.runs, [
+      { stdout: 'hi\n', stderr: '', status: 0 },
+      { stdout: '', stderr: '', status: 7 },
+      { stdout: '', stderr: 'oops\n', status: 0 },
+    ]);
+    assert.deepEqual(accepted(auths), ['password']);
+  }),
+);
+
+test('asyncssh: a wrong password is refused', TIMEOUT, () =>
+  withServer(false, async ({ py, auths, server }) => {
+    const r = await py(`
+async def main():
+    async with connect('password', password='not-the-password') as conn:
+        return {'denied': None}`);
+    assert.equal(r.denied, 'PermissionDenied', r.reason);
+    assert.ok(auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'), 'the daemon saw the password attempt');
+    assert.deepEqual(accepted(auths), []);
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
+  }),
+);
+
+test('asyncssh: publickey with the ed25519 key read by read_private_key', TIMEOUT, () =>
+  withServer(false, async ({ py, auths, server }) => {
+    const r = await py(`
+async def main():
+    key = asyncssh.read_private_key(cfg['key'])
+    async with connect('publickey', client_keys=[key]) as conn:
+        return result(await conn.run('echo key'))`);
+    assert.deepEqual(r, { stdout: 'key\n', stderr: '', status: 0 });
+    assert.deepEqual([...new Set(accepted(auths))], ['publickey']);
+    assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
+  }),
+);
+
+test('asyncssh: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, () =>
+  withServer(true, async ({ py, auths }) => {
+    const kbd = `
+class Client(asyncssh.SSHClient):
+    challenges = []
+    def kbdint_auth_requested(self):
+        return ''
+    def kbdint_challenge_received(self, name, instructions, lang, prompts):
+        Client.challenges.append([p for p, echo in prompts])
+        return cfg['answers']
+async def main():
+    async with connect('keyboard-interactive', kbdint_auth=True, client_factory=Client) as conn:
+        return {'run': result(await conn.run('echo kbd')), 'challenges': Client.challenges}`;
+    const right = await py(kbd, { answers: KBD_ANSWERS });
+    assert.deepEqual(right, { run: { stdout: 'kbd\n', stderr: '', status: 0 }, challenges: [['First: ', 'Second: ']] });
+    assert.deepEqual(accepted(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
+
+    auths.length = 0;
+    const wrong = await py(kbd, { answers: [KBD_ANSWERS[0], 'wrong'] });
+    assert.equal(wrong.denied, 'PermissionDenied', wrong.reason);
+    assert.ok(auths.some((a) => a.authMethod === 'keyboard-interactive-2' && a.authParam === 'wrong' && !a.accept));
+    assert.ok(!auths.some((a) => a.authMethod === 'keyboard-interactive' && a.accept));
+  }),
+);
+
+test('asyncssh: 16 MiB upload through sha256 and 32 MiB download from bytes (async handlers)', TIMEOUT, () =>
+  withServer(true, async ({ py }) => {
+    const up = randomBytes(16 * 1024 * 1024);
+    const n = 32 * 1024 * 1024;
+    const r = await py(
+      `
+async def main():
+    data = sys.stdin.buffer.read()
+    async with connect('password', password=cfg['password']) as conn:
+        up = result(await conn.run('sha256', input=data, encoding=None))
+        down = await conn.run('bytes %d' % cfg['n'], encoding=None)
+        return {'up': up, 'downLength': len(down.stdout), 'downSha256': hashlib.sha256(down.stdout).hexdigest(), 'downStatus': down.exit_status}`,
+      { n },
+      up,
+    );
+    assert.deepEqual(r.up, { stdout: sha256Hex(up) + '\n', stderr: '', status: 0 });
+    assert.equal(r.downLength, n);
+    assert.equal(r.downSha256, sha256Hex(patternBytes(n)));
+    assert.equal(r.downStatus, 0);
+  }),
+);

@@ -1,0 +1,136 @@
+/**
+ * Interoperability with Dropbear's client `dbclient` (Debian: dropbear-bin).
+ *
+ * - dbclient tries keyboard-interactive before password and DROPBEAR_PASSWORD only answers password
+ *   auth, so these daemons offer `password,publickey`.
+ * - dbclient runs under `setsid` (no controlling terminal): after a refused password it would
+ *   otherwise ask for another one on /dev/tty when the tests run in a terminal.
+ * - dbclient sends a guessed KEX_ECDH_INIT right behind its KEXINIT (first_kex_packet_follows).
+ *   When the guess is right, ssh2 1.17 still throws the guessed packet away (kex.js compares the
+ *   negotiated name with `remote.kex[0]` after overwriting `remote.kex` with that name), so the
+ *   handshake stalls until AuthTimeout. The daemon's default KEX list starts with
+ *   `curve25519-sha256`, dbclient's first choice, so the guess is right. `dropbearDaemon()` puts
+ *   `curve25519-sha256@libssh.org` first, which makes dbclient's guess wrong (RFC 4253 s7) and it
+ *   resends; the todo test below shows the default configuration still stalls.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ErrorCodes, type SSHUserAuthRequestEventArgs } from '../src';
+import { requireBinary, run, type RunResult } from './fixtures/clients';
+import { PASSWORD, USER, patternBytes, registryDrained, sha256Hex, startTestServer, type TestServer } from './fixtures/testServer';
+
+const TIMEOUT = { timeout: 60_000 };
+/** dbclient reads and may write ~/.ssh/known_hosts; keep it out of the real home. */
+const HOME = mkdtempSync(join(tmpdir(), 'dropbear-home-'));
+after(() => rmSync(HOME, { recursive: true, force: true }));
+
+interface Harness {
+  server: TestServer;
+  /** Every auth request, by reference: `accept` holds the handler's final decision. */
+  auths: SSHUserAuthRequestEventArgs[];
+  dbclient(command: string, opts?: { password?: string; key?: string; input?: Buffer; timeoutMs?: number }): Promise<RunResult>;
+}
+
+interface ServerOptions {
+  asyncHandlers?: boolean;
+  /** Keep the daemon's default KEX order (see the header comment). */
+  defaultKex?: boolean;
+}
+
+/** Runs `body` against a fresh daemon, then checks the registry drained and closes the daemon. */
+async function withServer(options: ServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  const dbclientPath = requireBinary('dbclient');
+  const setsid = requireBinary('setsid');
+  const server = await startTestServer({ asyncHandlers: options.asyncHandlers, authMethods: 'password,publickey' });
+  if (!options.defaultKex) {
+    const kex = server.daemon.config('SSHKeyExchangeAlgorithms').split(',');
+    const first = 'curve25519-sha256@libssh.org';
+    server.daemon.config(`SSHKeyExchangeAlgorithms=${[first, ...kex.filter((k) => k !== first)].join(',')}`);
+  }
+  const auths: SSHUserAuthRequestEventArgs[] = [];
+  server.daemon.on('SSHUserAuthRequest', (e) => void auths.push(e));
+  const dbclient: Harness['dbclient'] = (command, o = {}) =>
+    run(setsid, ['-w', dbclientPath, '-y', '-y', '-p', String(server.port), '-l', USER, ...(o.key ? ['-i', o.key] : []), '127.0.0.1', command], {
+      input: o.input,
+      timeoutMs: o.timeoutMs ?? 45_000,
+      env: { HOME, DROPBEAR_PASSWORD: o.password ?? '' },
+    });
+  try {
+    await body({ server, auths, dbclient });
+    await registryDrained(server.daemon);
+  } finally {
+    await server.close();
+  }
+}
+
+const accepted = (auths: SSHUserAuthRequestEventArgs[]) => auths.filter((a) => a.accept).map((a) => a.authMethod);
+
+test('dbclient: password exec prints stdout and exits 0; exit N gives status N (async handlers)', TIMEOUT, () =>
+  withServer({ asyncHandlers: true }, async ({ dbclient, auths }) => {
+    const r = await dbclient('echo hi', { password: PASSWORD });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'hi\n');
+    const seven = await dbclient('exit 7', { password: PASSWORD });
+    assert.equal(seven.code, 7, seven.stderr);
+    assert.equal(seven.stdout.length, 0);
+    assert.deepEqual(accepted(auths), ['password', 'password']);
+  }),
+);
+
+test('dbclient: a wrong password is refused and never accepted', TIMEOUT, () =>
+  withServer({}, async ({ dbclient, auths, server }) => {
+    // dbclient retries with empty passwords until the daemon drops it at MaxAuthAttempts; it then
+    // exits 0 ("Disconnect received" is a clean close for Dropbear), so the exit code says nothing.
+    const r = await dbclient('echo hi', { password: 'not-the-password' });
+    assert.equal(r.stdout.length, 0);
+    assert.match(r.stderr, /Disconnect received|denied|fail/i);
+    assert.ok(auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'), 'the daemon saw the password attempt');
+    assert.deepEqual(accepted(auths), []);
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
+    assert.ok(server.events.some((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.AuthAttemptsExceeded));
+  }),
+);
+
+test('dbclient: publickey with a key converted by dropbearconvert', TIMEOUT, () =>
+  withServer({}, async ({ dbclient, auths, server }) => {
+    const convert = requireBinary('dropbearconvert');
+    const key = join(HOME, 'id_ed25519.dropbear');
+    const conv = await run(convert, ['openssh', 'dropbear', server.userKey.privateKeyPath, key], { timeoutMs: 15_000 });
+    assert.equal(conv.code, 0, `dropbearconvert: ${conv.stderr}`);
+    const r = await dbclient('echo key', { key });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'key\n');
+    assert.deepEqual([...new Set(accepted(auths))], ['publickey']);
+    assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
+  }),
+);
+
+test('dbclient: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, () =>
+  withServer({}, async ({ dbclient }) => {
+    const up = randomBytes(16 * 1024 * 1024);
+    const u = await dbclient('sha256', { password: PASSWORD, input: up });
+    assert.equal(u.code, 0, u.stderr);
+    assert.equal(u.stdout.toString(), sha256Hex(up) + '\n');
+
+    const n = 32 * 1024 * 1024;
+    const d = await dbclient(`bytes ${n}`, { password: PASSWORD });
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(d.stdout.length, n);
+    assert.equal(sha256Hex(d.stdout), sha256Hex(patternBytes(n)));
+  }),
+);
+
+test(
+  'dbclient: handshake with the default KEX order (ssh2 discards a correct first_kex_packet_follows guess)',
+  { ...TIMEOUT, todo: 'ssh2 kex.js drops the correctly guessed KEX_ECDH_INIT; see header comment' },
+  () =>
+    withServer({ defaultKex: true }, async ({ dbclient }) => {
+      const r = await dbclient('echo hi', { password: PASSWORD, timeoutMs: 8_000 });
+      assert.equal(r.code, 0, `dbclient stalled or failed: ${r.stderr}`);
+      assert.equal(r.stdout.toString(), 'hi\n');
+    }),
+);

@@ -1,0 +1,208 @@
+/**
+ * Interoperability with Paramiko (Debian: python3-paramiko), driven through /usr/bin/python3 -c.
+ * Each snippet gets its settings as JSON in argv[1] and prints one JSON line as its result.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import type { SSHUserAuthRequestEventArgs } from '../src';
+import { requirePythonModule, run } from './fixtures/clients';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, registryDrained, sha256Hex, startTestServer, type TestServer } from './fixtures/testServer';
+
+const TIMEOUT = { timeout: 60_000 };
+
+/** Shared by every snippet: settings, a host-key-checking client, and the JSON result line. */
+const PRELUDE = `
+import base64, hashlib, json, sys, paramiko
+cfg = json.loads(sys.argv[1])
+def client(**auth):
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.RejectPolicy())
+    c.get_host_keys().add('[127.0.0.1]:%d' % cfg['port'], 'ssh-ed25519', paramiko.Ed25519Key(data=base64.b64decode(cfg['hostKey'])))
+    c.connect('127.0.0.1', cfg['port'], cfg['user'], look_for_keys=False, allow_agent=False, timeout=10, **auth)
+    return c
+def run(c, command, data=None):
+    i, o, e = c.exec_command(command)
+    if data is not None:
+        i.write(data)
+    i.channel.shutdown_write()
+    out = o.read()
+    return {'stdout': out.decode('latin-1'), 'stderr': e.read().decode(), 'status': o.channel.recv_exit_status()}
+def done(result):
+    print(json.dumps(result))
+`;
+
+interface Harness {
+  server: TestServer;
+  /** Every auth request, by reference: `accept` holds the handler's final decision. */
+  auths: SSHUserAuthRequestEventArgs[];
+  /** Runs PRELUDE + code; returns the parsed last stdout line. */
+  py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
+}
+
+async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
+  requirePythonModule('paramiko');
+  const server = await startTestServer({ asyncHandlers });
+  const auths: SSHUserAuthRequestEventArgs[] = [];
+  server.daemon.on('SSHUserAuthRequest', (e) => void auths.push(e));
+  const py = async (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => {
+    const cfg = { port: server.port, user: USER, password: PASSWORD, hostKey: server.hostKey.publicKeyOpenSSH.split(' ')[1], key: server.userKey.privateKeyPath, ...extra };
+    const r = await run('/usr/bin/python3', ['-c', PRELUDE + code, JSON.stringify(cfg)], { input, timeoutMs: 45_000 });
+    const last = r.stdout.toString().trim().split('\n').pop() ?? '';
+    try {
+      return JSON.parse(last);
+    } catch {
+      throw new Error(`python exited ${r.code} without a result:\n${r.stdout.toString().slice(-2000)}\n${r.stderr.slice(-4000)}`);
+    }
+  };
+  try {
+    await body({ server, auths, py });
+    await registryDrained(server.daemon);
+  } finally {
+    await server.close();
+  }
+}
+
+const accepted = (auths: SSHUserAuthRequestEventArgs[]) => auths.filter((a) => a.accept).map((a) => a.authMethod);
+
+test('paramiko: password exec with stdout, stderr and exit status', TIMEOUT, () =>
+  withServer(false, async ({ py, auths }) => {
+    const r = await py(`
+c = client(password=cfg['password'])
+done([run(c, 'echo hi'), run(c, 'exit 7'), run(c, 'stderr oops')])
+c.close()`);
+    assert.deepEqual(r, [
+      { stdout: 'hi\n', stderr: '', status: 0 },
+      { stdout: '', stderr: '', status: 7 },
+      { stdout: '', stderr: 'oops\n', status: 0 },
+    ]);
+    assert.deepEqual(accepted(auths), ['password']);
+  }),
+);
+
+test('paramiko: publickey with the ed25519 key; an unknown key is refused', TIMEOUT, () =>
+  withServer(false, async ({ py, auths, server }) => {
+    const good = await py(`
+c = client(pkey=paramiko.Ed25519Key.from_private_key_file(cfg['key']))
+done(run(c, 'echo key'))
+c.close()`);
+    assert.deepEqual(good, { stdout: 'key\n', stderr: '', status: 0 });
+    assert.deepEqual([...new Set(accepted(auths))], ['publickey']);
+
+    const stranger = makeUserKey('ed25519');
+    auths.length = 0;
+    const bad = await py(
+      `
+t = paramiko.Transport(('127.0.0.1', cfg['port']))
+t.start_client(timeout=10)
+try:
+    t.auth_publickey(cfg['user'], paramiko.Ed25519Key.from_private_key_file(cfg['key']))
+    done({'refused': False})
+except paramiko.AuthenticationException as e:
+    done({'refused': True, 'error': str(e)})
+finally:
+    t.close()`,
+      { key: stranger.privateKeyPath },
+    );
+    assert.equal(bad.refused, true, bad.error);
+    assert.ok(auths.some((a) => a.authMethod === 'publickey' && a.authParam === stranger.blobBase64), 'the daemon saw the unknown key');
+    assert.ok(auths.every((a) => a.authParam !== server.userKey.blobBase64));
+    assert.deepEqual(accepted(auths), []);
+  }),
+);
+
+test('paramiko: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, () =>
+  withServer(true, async ({ py, auths }) => {
+    const kbd = `
+t = paramiko.Transport(('127.0.0.1', cfg['port']))
+t.start_client(timeout=10)
+prompts = []
+def handler(title, instructions, ps):
+    prompts.append([p for p, echo in ps])
+    return cfg['answers']
+try:
+    t.auth_interactive(cfg['user'], handler)
+    done({'ok': t.is_authenticated(), 'prompts': prompts})
+except paramiko.AuthenticationException as e:
+    done({'ok': False, 'prompts': prompts, 'error': str(e)})
+finally:
+    t.close()`;
+    const right = await py(kbd, { answers: KBD_ANSWERS });
+    assert.deepEqual(right, { ok: true, prompts: [['First: ', 'Second: ']] });
+    assert.deepEqual(accepted(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
+
+    auths.length = 0;
+    const wrong = await py(kbd, { answers: [KBD_ANSWERS[0], 'wrong'] });
+    assert.equal(wrong.ok, false);
+    assert.deepEqual(wrong.prompts, [['First: ', 'Second: ']]);
+    assert.ok(auths.some((a) => a.authMethod === 'keyboard-interactive-2' && a.authParam === 'wrong' && !a.accept));
+    assert.ok(!auths.some((a) => a.authMethod === 'keyboard-interactive' && a.accept));
+  }),
+);
+
+test('paramiko: 20 channels open at once on one connection (async handlers)', TIMEOUT, () =>
+  withServer(true, async ({ py, server }) => {
+    server.daemon.config('MaxSessionsPerConnection=20'); // the default (10, as OpenSSH MaxSessions) is too few
+    const r = await py(`
+c = client(password=cfg['password'])
+chans = [c.get_transport().open_session() for n in range(20)]
+for n, ch in enumerate(chans):
+    ch.exec_command('echo %d' % n)
+outs = [ch.makefile('rb').read().decode() for ch in chans]
+done({'outs': outs, 'status': [ch.recv_exit_status() for ch in chans]})
+c.close()`);
+    assert.deepEqual(r.outs, Array.from({ length: 20 }, (_, n) => `${n}\n`));
+    assert.deepEqual(r.status, Array(20).fill(0));
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 20);
+  }),
+);
+
+test('paramiko: pty shell greets, echoes a line and exits', TIMEOUT, () =>
+  withServer(false, async ({ py, server }) => {
+    const requests: { requestType: string; term?: string }[] = [];
+    server.daemon.on('SSHChannelRequested', (e) => void requests.push({ requestType: e.requestType, term: (e.params as { term?: string }).term }));
+    const r = await py(`
+c = client(password=cfg['password'])
+sh = c.invoke_shell()
+sh.settimeout(10)
+def until(text, buf=b''):
+    while text not in buf:
+        chunk = sh.recv(4096)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+out = until(b'welcome')
+sh.send(b'hello shell\\n')
+out = until(b'> hello shell\\n', out)
+sh.send(b'exit\\n')
+done({'out': out.decode(), 'status': sh.recv_exit_status()})
+c.close()`);
+    assert.equal(r.out, 'welcome\r\n> hello shell\n');
+    assert.equal(r.status, 0);
+    assert.deepEqual(requests.map((q) => q.requestType), ['pty-req', 'shell']);
+    assert.equal(requests[0].term, 'vt100');
+  }),
+);
+
+test('paramiko: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, () =>
+  withServer(false, async ({ py }) => {
+    const up = randomBytes(16 * 1024 * 1024);
+    const n = 32 * 1024 * 1024;
+    const r = await py(
+      `
+c = client(password=cfg['password'])
+up = run(c, 'sha256', sys.stdin.buffer.read())
+i, o, e = c.exec_command('bytes %d' % cfg['n'])
+down = o.read()
+done({'up': up, 'downLength': len(down), 'downSha256': hashlib.sha256(down).hexdigest(), 'downStatus': o.channel.recv_exit_status()})
+c.close()`,
+      { n },
+      up,
+    );
+    assert.deepEqual(r.up, { stdout: sha256Hex(up) + '\n', stderr: '', status: 0 });
+    assert.equal(r.downLength, n);
+    assert.equal(r.downSha256, sha256Hex(patternBytes(n)));
+    assert.equal(r.downStatus, 0);
+  }),
+);
