@@ -6,15 +6,26 @@
  * - dbclient runs under `setsid` (no controlling terminal): after a refused password it would
  *   otherwise ask for another one on /dev/tty when the tests run in a terminal.
  * - dbclient sends a guessed KEX_ECDH_INIT right behind its KEXINIT (first_kex_packet_follows).
- *   When the guess is right, ssh2 1.17 still throws the guessed packet away (kex.js compares the
- *   negotiated name with `remote.kex[0]` after overwriting `remote.kex` with that name), so the
- *   handshake stalls until AuthTimeout. The daemon's default KEX list starts with
- *   `curve25519-sha256`, dbclient's first choice, so the guess is right. `dropbearDaemon()` puts
- *   `curve25519-sha256@libssh.org` first, which makes dbclient's guess wrong (RFC 4253 s7) and it
- *   resends; the todo test below shows the default configuration still stalls.
+ *   ssh2 1.17 (lib/protocol/kex.js handleKexInit) sets `init.kex` to the negotiated name before
+ *   testing `clientList[i] !== remote.kex[0]`; `init` is `remote`, so it compares against the
+ *   first character and always skips the packet after KEXINIT. That is right only when the guess
+ *   is wrong. The daemon's default KEX list starts with `curve25519-sha256`, dbclient's first
+ *   choice (and both prefer ssh-ed25519), so the guess is right, dbclient sends nothing more and
+ *   the handshake stalls until AuthTimeout (120 s). `withServer()` puts KEX_FIRST first, which
+ *   makes the guess wrong (RFC 4253 s7: first kex and host key entries must match) so dbclient
+ *   resends; a todo test below keeps the default order.
+ * - dbclient sends its identification and KEXINIT the moment it connects. While ssh2's crypto init
+ *   (a WebAssembly poly1305 module, compiled asynchronously at load) is still pending, ssh2 keeps
+ *   the socket paused and attaches its 'data' listener only once the init resolves, but
+ *   SSHDaemon.admit() resumes the socket right after injectSocket(): the client's first bytes are
+ *   emitted to no listener and lost, and the handshake stalls until AuthTimeout. This hits the
+ *   first connections after the process starts, about one run in four here. `withServer()` waits
+ *   for the init first; a todo test below reproduces the loss deterministically.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +35,10 @@ import { requireBinary, run, type RunResult } from './fixtures/clients';
 import { PASSWORD, USER, patternBytes, registryDrained, sha256Hex, startTestServer, type TestServer } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
+/** ssh2's crypto init (see the header comment); test-only reach into ssh2's internals. */
+const ssh2CryptoReady: Promise<void> = require('ssh2/lib/protocol/crypto.js').init;
+/** A KEX order whose first entry is not dbclient's first choice (see the header comment). */
+const KEX_FIRST = 'curve25519-sha256@libssh.org';
 /** dbclient reads and may write ~/.ssh/known_hosts; keep it out of the real home. */
 const HOME = mkdtempSync(join(tmpdir(), 'dropbear-home-'));
 after(() => rmSync(HOME, { recursive: true, force: true }));
@@ -45,11 +60,11 @@ interface ServerOptions {
 async function withServer(options: ServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
   const dbclientPath = requireBinary('dbclient');
   const setsid = requireBinary('setsid');
+  await ssh2CryptoReady;
   const server = await startTestServer({ asyncHandlers: options.asyncHandlers, authMethods: 'password,publickey' });
   if (!options.defaultKex) {
     const kex = server.daemon.config('SSHKeyExchangeAlgorithms').split(',');
-    const first = 'curve25519-sha256@libssh.org';
-    server.daemon.config(`SSHKeyExchangeAlgorithms=${[first, ...kex.filter((k) => k !== first)].join(',')}`);
+    server.daemon.config(`SSHKeyExchangeAlgorithms=${[KEX_FIRST, ...kex.filter((k) => k !== KEX_FIRST)].join(',')}`);
   }
   const auths: SSHUserAuthRequestEventArgs[] = [];
   server.daemon.on('SSHUserAuthRequest', (e) => void auths.push(e));
@@ -126,11 +141,52 @@ test('dbclient: 16 MiB upload through sha256 and 32 MiB download from bytes', TI
 
 test(
   'dbclient: handshake with the default KEX order (ssh2 discards a correct first_kex_packet_follows guess)',
-  { ...TIMEOUT, todo: 'ssh2 kex.js drops the correctly guessed KEX_ECDH_INIT; see header comment' },
+  { ...TIMEOUT, todo: 'ssh2 lib/protocol/kex.js discards a correctly guessed KEX_ECDH_INIT; see header comment' },
   () =>
     withServer({ defaultKex: true }, async ({ dbclient }) => {
       const r = await dbclient('echo hi', { password: PASSWORD, timeoutMs: 8_000 });
       assert.equal(r.code, 0, `dbclient stalled or failed: ${r.stderr}`);
       assert.equal(r.stdout.toString(), 'hi\n');
     }),
+);
+
+/** Runs in a child node: delays WebAssembly compilation so ssh2's crypto init is still pending when dbclient connects. */
+const EARLY_DAEMON = `
+const instantiate = WebAssembly.instantiate;
+WebAssembly.instantiate = (...args) => new Promise((r) => setTimeout(r, 1500)).then(() => instantiate(...args));
+const { startTestServer, registryDrained } = require(process.argv[1]);
+startTestServer({ authMethods: 'password,publickey' }).then((s) => {
+  s.daemon.config('SSHKeyExchangeAlgorithms=' + process.argv[2]);
+  console.log(s.port);
+  process.stdin.on('data', () => undefined).on('end', () =>
+    registryDrained(s.daemon).then(() => console.log('drained'), (e) => console.log(e.message)).then(() => s.close()));
+});
+`;
+
+test(
+  'dbclient: connecting while ssh2 crypto init is pending (SSHDaemon.admit resumes the socket too early)',
+  { ...TIMEOUT, todo: 'src/daemon/SSHDaemon.ts admit(): socket.resume() after injectSocket() loses the first bytes; see header comment' },
+  async () => {
+    const dbclientPath = requireBinary('dbclient');
+    const setsid = requireBinary('setsid');
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', EARLY_DAEMON, join(__dirname, 'fixtures', 'testServer.ts'), KEX_FIRST], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      while (!/^\d+\n/.test(out)) {
+        if (child.exitCode !== null) throw new Error(`daemon child exited: ${out}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const port = out.split('\n')[0];
+      const r = await run(setsid, ['-w', dbclientPath, '-y', '-y', '-p', port, '-l', USER, '127.0.0.1', 'echo hi'], { timeoutMs: 5_000, env: { HOME, DROPBEAR_PASSWORD: PASSWORD } });
+      assert.equal(r.code, 0, `dbclient stalled or failed: ${r.stderr}`);
+      assert.equal(r.stdout.toString(), 'hi\n');
+    } finally {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      if (child.exitCode === null) await once(child, 'exit');
+      clearTimeout(timer);
+    }
+    assert.match(out, /drained/);
+  },
 );

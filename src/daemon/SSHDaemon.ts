@@ -225,7 +225,6 @@ export class SSHDaemon extends EventHub {
     this.log(conn.id, 1, `connection from ${address}:${port}`);
     if (socket.destroyed) return;
     engine.injectSocket(socket);
-    socket.resume();
   }
 
   private onEngineConnection(engine: Ssh2Connection, info: ClientInfo): void {
