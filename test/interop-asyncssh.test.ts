@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import type { SSHUserAuthRequestEventArgs } from '../src';
-import { requirePythonModule, run } from './fixtures/clients';
-import { KBD_ANSWERS, PASSWORD, USER, patternBytes, registryDrained, sha256Hex, startTestServer, type TestServer } from './fixtures/testServer';
+import { requirePythonModule } from './fixtures/clients';
+import { acceptedMethods, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, patternBytes, sha256Hex } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -41,38 +41,19 @@ except (asyncssh.PermissionDenied, asyncssh.DisconnectError) as e:
     done({'denied': type(e).__name__, 'reason': str(e)})
 `;
 
-interface Harness {
-  server: TestServer;
-  /** Every auth request, by reference: `accept` holds the handler's final decision. */
-  auths: SSHUserAuthRequestEventArgs[];
+interface Harness extends ServerScope {
   /** Runs PRELUDE + code (which defines `async def main()`) + MAIN; returns the parsed last stdout line. */
   py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
 }
 
 async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
   requirePythonModule('asyncssh');
-  const server = await startTestServer({ asyncHandlers });
-  const auths: SSHUserAuthRequestEventArgs[] = [];
-  server.daemon.on('SSHUserAuthRequest', (e) => void auths.push(e));
-  const py = async (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => {
-    const cfg = { port: server.port, user: USER, password: PASSWORD, key: server.userKey.privateKeyPath, ...extra };
-    const r = await run('/usr/bin/python3', ['-c', PRELUDE + code + MAIN, JSON.stringify(cfg)], { input, timeoutMs: 45_000 });
-    const last = r.stdout.toString().trim().split('\n').pop() ?? '';
-    try {
-      return JSON.parse(last);
-    } catch {
-      throw new Error(`python exited ${r.code} without a result:\n${r.stdout.toString().slice(-2000)}\n${r.stderr.slice(-4000)}`);
-    }
-  };
-  try {
-    await body({ server, auths, py });
-    await registryDrained(server.daemon);
-  } finally {
-    await server.close();
-  }
+  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
+    const cfg = { port: server.port, user: USER, password: PASSWORD, key: server.userKey.privateKeyPath };
+    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code + MAIN, { ...cfg, ...extra }, input);
+    return body({ server, auths, py });
+  });
 }
-
-const accepted = (auths: SSHUserAuthRequestEventArgs[]) => auths.filter((a) => a.accept).map((a) => a.authMethod);
 
 test('asyncssh: password exec with stdout, stderr and exit status; the host key is ours', TIMEOUT, () =>
   withServer(false, async ({ py, auths, server }) => {
@@ -87,7 +68,7 @@ async def main():
       { stdout: '', stderr: '', status: 7 },
       { stdout: '', stderr: 'oops\n', status: 0 },
     ]);
-    assert.deepEqual(accepted(auths), ['password']);
+    assert.deepEqual(acceptedMethods(auths), ['password']);
   }),
 );
 
@@ -99,7 +80,7 @@ async def main():
         return {'denied': None}`);
     assert.equal(r.denied, 'PermissionDenied', r.reason);
     assert.ok(auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'), 'the daemon saw the password attempt');
-    assert.deepEqual(accepted(auths), []);
+    assert.deepEqual(acceptedMethods(auths), []);
     assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
   }),
 );
@@ -112,7 +93,7 @@ async def main():
     async with connect('publickey', client_keys=[key]) as conn:
         return result(await conn.run('echo key'))`);
     assert.deepEqual(r, { stdout: 'key\n', stderr: '', status: 0 });
-    assert.deepEqual([...new Set(accepted(auths))], ['publickey']);
+    assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
     assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
   }),
 );
@@ -132,7 +113,7 @@ async def main():
         return {'run': result(await conn.run('echo kbd')), 'challenges': Client.challenges}`;
     const right = await py(kbd, { answers: KBD_ANSWERS });
     assert.deepEqual(right, { run: { stdout: 'kbd\n', stderr: '', status: 0 }, challenges: [['First: ', 'Second: ']] });
-    assert.deepEqual(accepted(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
+    assert.deepEqual(acceptedMethods(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
 
     auths.length = 0;
     const wrong = await py(kbd, { answers: [KBD_ANSWERS[0], 'wrong'] });

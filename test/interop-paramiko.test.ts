@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import type { SSHUserAuthRequestEventArgs } from '../src';
-import { requirePythonModule, run } from './fixtures/clients';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, registryDrained, sha256Hex, startTestServer, type TestServer } from './fixtures/testServer';
+import { requirePythonModule } from './fixtures/clients';
+import { acceptedMethods, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -32,38 +32,19 @@ def done(result):
     print(json.dumps(result))
 `;
 
-interface Harness {
-  server: TestServer;
-  /** Every auth request, by reference: `accept` holds the handler's final decision. */
-  auths: SSHUserAuthRequestEventArgs[];
+interface Harness extends ServerScope {
   /** Runs PRELUDE + code; returns the parsed last stdout line. */
   py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
 }
 
 async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
   requirePythonModule('paramiko');
-  const server = await startTestServer({ asyncHandlers });
-  const auths: SSHUserAuthRequestEventArgs[] = [];
-  server.daemon.on('SSHUserAuthRequest', (e) => void auths.push(e));
-  const py = async (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => {
-    const cfg = { port: server.port, user: USER, password: PASSWORD, hostKey: server.hostKey.publicKeyOpenSSH.split(' ')[1], key: server.userKey.privateKeyPath, ...extra };
-    const r = await run('/usr/bin/python3', ['-c', PRELUDE + code, JSON.stringify(cfg)], { input, timeoutMs: 45_000 });
-    const last = r.stdout.toString().trim().split('\n').pop() ?? '';
-    try {
-      return JSON.parse(last);
-    } catch {
-      throw new Error(`python exited ${r.code} without a result:\n${r.stdout.toString().slice(-2000)}\n${r.stderr.slice(-4000)}`);
-    }
-  };
-  try {
-    await body({ server, auths, py });
-    await registryDrained(server.daemon);
-  } finally {
-    await server.close();
-  }
+  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
+    const cfg = { port: server.port, user: USER, password: PASSWORD, hostKey: server.hostKey.publicKeyOpenSSH.split(' ')[1], key: server.userKey.privateKeyPath };
+    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code, { ...cfg, ...extra }, input);
+    return body({ server, auths, py });
+  });
 }
-
-const accepted = (auths: SSHUserAuthRequestEventArgs[]) => auths.filter((a) => a.accept).map((a) => a.authMethod);
 
 test('paramiko: password exec with stdout, stderr and exit status', TIMEOUT, () =>
   withServer(false, async ({ py, auths }) => {
@@ -76,7 +57,7 @@ c.close()`);
       { stdout: '', stderr: '', status: 7 },
       { stdout: '', stderr: 'oops\n', status: 0 },
     ]);
-    assert.deepEqual(accepted(auths), ['password']);
+    assert.deepEqual(acceptedMethods(auths), ['password']);
   }),
 );
 
@@ -87,7 +68,7 @@ c = client(pkey=paramiko.Ed25519Key.from_private_key_file(cfg['key']))
 done(run(c, 'echo key'))
 c.close()`);
     assert.deepEqual(good, { stdout: 'key\n', stderr: '', status: 0 });
-    assert.deepEqual([...new Set(accepted(auths))], ['publickey']);
+    assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
 
     const stranger = makeUserKey('ed25519');
     auths.length = 0;
@@ -107,7 +88,7 @@ finally:
     assert.equal(bad.refused, true, bad.error);
     assert.ok(auths.some((a) => a.authMethod === 'publickey' && a.authParam === stranger.blobBase64), 'the daemon saw the unknown key');
     assert.ok(auths.every((a) => a.authParam !== server.userKey.blobBase64));
-    assert.deepEqual(accepted(auths), []);
+    assert.deepEqual(acceptedMethods(auths), []);
   }),
 );
 
@@ -129,7 +110,7 @@ finally:
     t.close()`;
     const right = await py(kbd, { answers: KBD_ANSWERS });
     assert.deepEqual(right, { ok: true, prompts: [['First: ', 'Second: ']] });
-    assert.deepEqual(accepted(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
+    assert.deepEqual(acceptedMethods(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
 
     auths.length = 0;
     const wrong = await py(kbd, { answers: [KBD_ANSWERS[0], 'wrong'] });

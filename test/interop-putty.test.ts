@@ -11,43 +11,32 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { SSHUserAuthRequestEventArgs } from '../src';
 import { requireBinary, run, type RunResult } from './fixtures/clients';
-import { PASSWORD, USER, patternBytes, registryDrained, sha256Hex, startTestServer, type TestServer } from './fixtures/testServer';
+import { acceptedMethods, type ServerScope, withTestServer } from './fixtures/interop';
+import { PASSWORD, USER, patternBytes, sha256Hex } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 /** PuTTY keeps its random seed under $HOME/.putty; keep it out of the real home. */
 const HOME = mkdtempSync(join(tmpdir(), 'putty-home-'));
 after(() => rmSync(HOME, { recursive: true, force: true }));
 
-interface Harness {
-  server: TestServer;
-  /** Every auth request, by reference: `accept` holds the handler's final decision. */
-  auths: SSHUserAuthRequestEventArgs[];
+interface Harness extends ServerScope {
   plink(command: string, auth: string[], input?: Buffer): Promise<RunResult>;
 }
 
-/** Runs `body` against a fresh daemon, then checks the registry drained and closes the daemon. */
+/** Runs `body` with a `plink` bound to a fresh daemon (see withTestServer). */
 async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
   const plinkPath = requireBinary('plink');
-  const server = await startTestServer({ asyncHandlers, authMethods: 'password,publickey' });
-  const auths: SSHUserAuthRequestEventArgs[] = [];
-  server.daemon.on('SSHUserAuthRequest', (e) => void auths.push(e));
-  const plink = (command: string, auth: string[], input?: Buffer) =>
-    run(plinkPath, ['-batch', '-ssh', '-noagent', '-P', String(server.port), '-l', USER, ...auth, '-hostkey', server.hostKey.fingerprint, '127.0.0.1', command], {
-      input,
-      timeoutMs: 45_000,
-      env: { HOME },
-    });
-  try {
-    await body({ server, auths, plink });
-    await registryDrained(server.daemon);
-  } finally {
-    await server.close();
-  }
+  await withTestServer({ asyncHandlers, authMethods: 'password,publickey' }, ({ server, auths }) => {
+    const plink = (command: string, auth: string[], input?: Buffer) =>
+      run(plinkPath, ['-batch', '-ssh', '-noagent', '-P', String(server.port), '-l', USER, ...auth, '-hostkey', server.hostKey.fingerprint, '127.0.0.1', command], {
+        input,
+        timeoutMs: 45_000,
+        env: { HOME },
+      });
+    return body({ server, auths, plink });
+  });
 }
-
-const accepted = (auths: SSHUserAuthRequestEventArgs[]) => auths.filter((a) => a.accept).map((a) => a.authMethod);
 
 test('plink: password exec prints stdout and exits 0; exit N gives status N', TIMEOUT, () =>
   withServer(false, async ({ plink, auths }) => {
@@ -57,7 +46,7 @@ test('plink: password exec prints stdout and exits 0; exit N gives status N', TI
     const seven = await plink('exit 7', ['-pw', PASSWORD]);
     assert.equal(seven.code, 7, seven.stderr);
     assert.equal(seven.stdout.length, 0);
-    assert.deepEqual(accepted(auths), ['password', 'password']);
+    assert.deepEqual(acceptedMethods(auths), ['password', 'password']);
   }),
 );
 
@@ -68,7 +57,7 @@ test('plink: a wrong password is refused and never accepted', TIMEOUT, () =>
     assert.equal(r.stdout.length, 0);
     assert.match(r.stderr, /password was not accepted|Access denied/i);
     assert.ok(auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'), 'the daemon saw the password attempt');
-    assert.deepEqual(accepted(auths), []);
+    assert.deepEqual(acceptedMethods(auths), []);
     assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
   }),
 );
@@ -82,7 +71,7 @@ test('plink: publickey with a .ppk converted by puttygen (async handlers)', TIME
     const r = await plink('echo key', ['-i', ppk]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.toString(), 'key\n');
-    assert.deepEqual([...new Set(accepted(auths))], ['publickey']);
+    assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
     assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
   }),
 );

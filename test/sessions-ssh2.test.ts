@@ -36,7 +36,7 @@ test('publickey: the right key logs in; a key signed by another key is refused',
   const authorised = utils.parseKey(server.userKey.privateKeyText) as ReturnType<typeof utils.parseKey> & { sign: (d: Buffer) => Buffer };
   const other = utils.generateKeyPairSync('ed25519');
   const forger = utils.parseKey(other.private) as typeof authorised;
-  const forged = Object.assign(Object.create(Object.getPrototypeOf(authorised)), authorised, { sign: (d: Buffer, a?: string) => forger.sign(d, a as never) });
+  const forged = Object.assign(Object.create(Object.getPrototypeOf(authorised)), authorised, { sign: (d: Buffer, a?: string) => (forger.sign as (d: Buffer, a?: string) => Buffer)(d, a) });
   const errorsBefore = server.events.filter((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.SignatureInvalid).length;
   await assert.rejects(connect(server.port, { authHandler: [{ type: 'publickey', username: 'tester', key: forged } as never] }), /authentication methods failed/);
   const errorsAfter = server.events.filter((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.SignatureInvalid).length;
