@@ -149,9 +149,10 @@ export class SSHDaemon extends EventHub {
       keepaliveInterval: this.settings.int('SSHKeepAliveInterval') * 1000,
       keepaliveCountMax: this.settings.int('SSHKeepAliveCountMax'),
     };
-    const key = JSON.stringify(options);
+    const tracing = this.settings.int('LogLevel') >= 3;
+    const key = JSON.stringify({ ...options, tracing });
     if (this.engine && key === this.engineKey) return this.engine;
-    const debug = this.settings.int('LogLevel') >= 3 ? (line: string) => this.log('', 3, line) : undefined;
+    const debug = tracing ? (line: string) => this.log('', 3, line) : undefined;
     const engine = createEngineServer({ ...options, debug });
     engine.on('connection', (conn: Ssh2Connection, info: ClientInfo) => this.onEngineConnection(conn, info));
     engine.on('error', (err: Error) => this.error('', ErrorCodes.ProtocolError, err.message));
