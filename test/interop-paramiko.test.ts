@@ -155,11 +155,11 @@ def until(text, buf=b''):
     return buf
 out = until(b'welcome')
 sh.send(b'hello shell\\n')
-out = until(b'> hello shell\\n', out)
+out = until(b'> hello shell\\r\\n', out)
 sh.send(b'exit\\n')
 done({'out': out.decode(), 'status': sh.recv_exit_status()})
 c.close()`);
-    assert.equal(r.out, 'welcome\r\n> hello shell\n');
+    assert.equal(r.out, 'welcome\r\n> hello shell\r\n');
     assert.equal(r.status, 0);
     assert.deepEqual(requests.map((q) => q.requestType), ['pty-req', 'shell']);
     assert.equal(requests[0].term, 'vt100');
