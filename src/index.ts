@@ -6,7 +6,7 @@ export { CertStoreTypes } from './certs/CertStoreTypes';
 export { SSHDaemonError, ErrorCodes, type ErrorCode } from './errors/SSHDaemonError';
 export { SSHConnection, SSHChannel } from './registry/views';
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from './packet/sshParam';
-export type { ChannelRequestParams, ChannelRequestParamsMap, TerminalModes } from './channels/requestParams';
+export { requestParamsOf, type ChannelRequestParams, type ChannelRequestParamsMap, type TerminalModes } from './channels/requestParams';
 export type { PublicKeyInfo } from './auth/publicKey';
 export type { KeyboardInteractivePrompt } from './auth/keyboardPrompts';
 export { SETTINGS, type SettingRow } from './config/settings';

@@ -11,7 +11,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { SSHChannelRequestEventArgs } from '../src';
+import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { opensshArgs, requireBinary, run, type RunResult } from './fixtures/clients';
 import { acceptedMethods, type ServerScope, withTestServer } from './fixtures/interop';
 import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
@@ -141,9 +141,9 @@ test('ssh -tt: a pty shell gets the terminal, answers lines and returns the exit
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout.toString(), /^welcome\r\n> hello\r\n/);
-    const pty = requests.find((q) => q.requestType === 'pty-req');
+    const pty = requests.map((q) => requestParamsOf(q, 'pty-req')).find(Boolean);
     assert.ok(pty, 'pty-req reached SSHChannelRequest');
-    assert.equal(pty.params.term, 'xterm-256color');
+    assert.equal(pty.term, 'xterm-256color');
     assert.ok(requests.some((q) => q.requestType === 'shell'));
   }),
 );

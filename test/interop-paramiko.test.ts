@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { requestParamsOf } from '../src';
 import { requirePythonModule } from './fixtures/clients';
 import { acceptedMethods, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
 import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
@@ -141,7 +142,7 @@ c.close()`);
 test('paramiko: pty shell greets, echoes a line and exits', TIMEOUT, () =>
   withServer(false, async ({ py, server }) => {
     const requests: { requestType: string; term?: string }[] = [];
-    server.daemon.on('SSHChannelRequested', (e) => void requests.push({ requestType: e.requestType, term: (e.params as { term?: string }).term }));
+    server.daemon.on('SSHChannelRequested', (e) => void requests.push({ requestType: e.requestType, term: requestParamsOf(e, 'pty-req')?.term }));
     const r = await py(`
 c = client(password=cfg['password'])
 sh = c.invoke_shell()
