@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { firstProposals } from '../src/engine/guessedKexPacketFix';
 import { cryptoBindingAvailable, engineVersionProblem, PINNED_SSH2_VERSION, SUPPORTED_ALGORITHMS } from '../src/engine/ssh2Internals';
 
 test('the installed ssh2 is the version the engine adapter was written for', () => {
@@ -15,4 +16,15 @@ test('the engine still lists the algorithms our defaults rely on', () => {
   for (const a of ['curve25519-sha256', 'ecdh-sha2-nistp256']) assert.ok(SUPPORTED_ALGORITHMS.kex.includes(a), a);
   for (const a of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) assert.ok(SUPPORTED_ALGORITHMS.cipher.includes(a), a);
   assert.ok(SUPPORTED_ALGORITHMS.hmac.includes('hmac-sha2-256-etm@openssh.com'));
+});
+
+test('the guessed-KEX-packet fix is installed on ssh2 Protocol and reads KEXINIT name-lists', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Protocol: { prototype: object } = require('ssh2/lib/protocol/Protocol.js');
+  const d = Object.getOwnPropertyDescriptor(Protocol.prototype, '_skipNextInboundPacket');
+  assert.ok(d && d.get && d.set, 'accessor installed by src/engine/guessedKexPacketFix.ts');
+  const list = (s: string) => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
+  const kexinit = Buffer.concat([Buffer.from([20]), Buffer.alloc(16), list('curve25519-sha256,ext-info-c'), list('ssh-ed25519,rsa-sha2-512')]);
+  assert.deepEqual(firstProposals(kexinit), { kex: 'curve25519-sha256', hostKey: 'ssh-ed25519' });
+  assert.equal(firstProposals(kexinit.subarray(0, 30)), undefined);
 });

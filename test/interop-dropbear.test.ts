@@ -6,21 +6,15 @@
  * - dbclient runs under `setsid` (no controlling terminal): after a refused password it would
  *   otherwise ask for another one on /dev/tty when the tests run in a terminal.
  * - dbclient sends a guessed KEX_ECDH_INIT right behind its KEXINIT (first_kex_packet_follows).
- *   ssh2 1.17 (lib/protocol/kex.js handleKexInit) sets `init.kex` to the negotiated name before
- *   testing `clientList[i] !== remote.kex[0]`; `init` is `remote`, so it compares against the
- *   first character and always skips the packet after KEXINIT. That is right only when the guess
- *   is wrong. The daemon's default KEX list starts with `curve25519-sha256`, dbclient's first
- *   choice (and both prefer ssh-ed25519), so the guess is right, dbclient sends nothing more and
- *   the handshake stalls until AuthTimeout (120 s). `withServer()` puts KEX_FIRST first, which
- *   makes the guess wrong (RFC 4253 s7: first kex and host key entries must match) so dbclient
- *   resends; a todo test below keeps the default order.
+ *   ssh2 1.17 discards every guess, right or wrong; the engine adapter fixes that
+ *   (src/engine/guessedKexPacketFix.ts). Both paths are tested: the default order (the guess is
+ *   right and must be used) and an order starting with another KEX (the guess is wrong and must
+ *   be skipped, dbclient then sends a fresh init).
  * - dbclient sends its identification and KEXINIT the moment it connects. While ssh2's crypto init
  *   (a WebAssembly poly1305 module, compiled asynchronously at load) is still pending, ssh2 keeps
- *   the socket paused and attaches its 'data' listener only once the init resolves, but
- *   SSHDaemon.admit() resumes the socket right after injectSocket(): the client's first bytes are
- *   emitted to no listener and lost, and the handshake stalls until AuthTimeout. This hits the
- *   first connections after the process starts, about one run in four here. `withServer()` waits
- *   for the init first; a todo test below reproduces the loss deterministically.
+ *   the socket paused and attaches its 'data' listener only once the init resolves. SSHDaemon.admit()
+ *   used to resume the socket right after injectSocket(), so the client's first bytes were lost;
+ *   a regression test below delays the init deterministically.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -37,9 +31,8 @@ import { PASSWORD, USER, patternBytes, sha256Hex } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 /** ssh2's crypto init (see the header comment); test-only reach into ssh2's internals. */
-const ssh2CryptoReady: Promise<void> = require('ssh2/lib/protocol/crypto.js').init;
-/** A KEX order whose first entry is not dbclient's first choice (see the header comment). */
-const KEX_FIRST = 'curve25519-sha256@libssh.org';
+/** A KEX that is not dbclient's first choice: put first, it makes dbclient's guess wrong. */
+const OTHER_KEX_FIRST = 'curve25519-sha256@libssh.org';
 /** dbclient reads and may write ~/.ssh/known_hosts; keep it out of the real home. */
 const HOME = mkdtempSync(join(tmpdir(), 'dropbear-home-'));
 after(() => rmSync(HOME, { recursive: true, force: true }));
@@ -50,19 +43,18 @@ interface Harness extends ServerScope {
 
 interface ServerOptions {
   asyncHandlers?: boolean;
-  /** Keep the daemon's default KEX order (see the header comment). */
-  defaultKex?: boolean;
+  /** Put OTHER_KEX_FIRST first, so that dbclient's guessed KEX packet is wrong. */
+  wrongGuess?: boolean;
 }
 
 /** Runs `body` with a `dbclient` bound to a fresh daemon (see withTestServer). */
 async function withServer(options: ServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
   const dbclientPath = requireBinary('dbclient');
   const setsid = requireBinary('setsid');
-  await ssh2CryptoReady;
   await withTestServer({ asyncHandlers: options.asyncHandlers, authMethods: 'password,publickey' }, ({ server, auths }) => {
-    if (!options.defaultKex) {
+    if (options.wrongGuess) {
       const kex = server.daemon.config('SSHKeyExchangeAlgorithms').split(',');
-      server.daemon.config(`SSHKeyExchangeAlgorithms=${[KEX_FIRST, ...kex.filter((k) => k !== KEX_FIRST)].join(',')}`);
+      server.daemon.config(`SSHKeyExchangeAlgorithms=${[OTHER_KEX_FIRST, ...kex.filter((k) => k !== OTHER_KEX_FIRST)].join(',')}`);
     }
     const dbclient: Harness['dbclient'] = (command, o = {}) =>
       run(setsid, ['-w', dbclientPath, '-y', '-y', '-p', String(server.port), '-l', USER, ...(o.key ? ['-i', o.key] : []), '127.0.0.1', command], {
@@ -129,16 +121,15 @@ test('dbclient: 16 MiB upload through sha256 and 32 MiB download from bytes', TI
   }),
 );
 
-test(
-  'dbclient: handshake with the default KEX order (ssh2 discards a correct first_kex_packet_follows guess)',
-  { ...TIMEOUT, todo: 'ssh2 lib/protocol/kex.js discards a correctly guessed KEX_ECDH_INIT; see header comment' },
-  () =>
-    withServer({ defaultKex: true }, async ({ dbclient }) => {
+test('dbclient: its guessed KEX packet is used when right and skipped when wrong (RFC 4253 s7.1)', TIMEOUT, async () => {
+  for (const wrongGuess of [false, true]) {
+    await withServer({ wrongGuess }, async ({ dbclient }) => {
       const r = await dbclient('echo hi', { password: PASSWORD, timeoutMs: 8_000 });
-      assert.equal(r.code, 0, `dbclient stalled or failed: ${r.stderr}`);
+      assert.equal(r.code, 0, `dbclient stalled or failed (wrong guess: ${wrongGuess}): ${r.stderr}`);
       assert.equal(r.stdout.toString(), 'hi\n');
-    }),
-);
+    });
+  }
+});
 
 /** Runs in a child node: delays WebAssembly compilation so ssh2's crypto init is still pending when dbclient connects. */
 const EARLY_DAEMON = `
@@ -146,7 +137,6 @@ const instantiate = WebAssembly.instantiate;
 WebAssembly.instantiate = (...args) => new Promise((r) => setTimeout(r, 1500)).then(() => instantiate(...args));
 const { registryDrained, startTestServer } = require(process.argv[1]);
 startTestServer({ authMethods: 'password,publickey' }).then((s) => {
-  s.daemon.config('SSHKeyExchangeAlgorithms=' + process.argv[2]);
   console.log(s.port);
   process.stdin.on('data', () => undefined).on('end', () =>
     registryDrained(s.daemon).then(() => console.log('drained'), (e) => console.log(e.message)).then(() => s.close()));
@@ -159,7 +149,7 @@ test(
   async () => {
     const dbclientPath = requireBinary('dbclient');
     const setsid = requireBinary('setsid');
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', EARLY_DAEMON, join(__dirname, 'fixtures', 'testServer.ts'), KEX_FIRST], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', EARLY_DAEMON, join(__dirname, 'fixtures', 'testServer.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {

@@ -10,6 +10,7 @@ import type {
   Ssh2Connection,
   Ssh2Protocol,
 } from './ssh2Types';
+import { installGuessedKexPacketFix } from './guessedKexPacketFix';
 
 /** The exact ssh2 version this adapter was written and tested against. */
 export const PINNED_SSH2_VERSION = '1.17.0';
@@ -20,6 +21,7 @@ const ssh2Package: { version: string } = require('ssh2/package.json');
 const MESSAGE_HANDLERS: Array<((proto: object, payload: Buffer) => void) | undefined> = require('ssh2/lib/protocol/handlers.js');
 const protocolUtils: { sendPacket(proto: object, packet: Buffer, bypass?: boolean): boolean } = require('ssh2/lib/protocol/utils.js');
 const cryptoModule: { bindingAvailable: boolean } = require('ssh2/lib/protocol/crypto.js');
+const ProtocolClass: { prototype: object } = require('ssh2/lib/protocol/Protocol.js');
 const constants: {
   MESSAGE: Record<string, number>;
   DISCONNECT_REASON: Record<string, number>;
@@ -31,6 +33,9 @@ const constants: {
 } = require('ssh2/lib/protocol/constants.js');
 const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, passphrase?: string) => unknown } } = require('ssh2');
 /* eslint-enable @typescript-eslint/no-require-imports */
+
+// Engine fixes that must be in place before the first connection (see each module's header).
+installGuessedKexPacketFix(ProtocolClass);
 
 /** ssh2's Server class, used only as a protocol engine (sockets are injected). */
 export const Ssh2ServerClass = ssh2Root.Server as new (cfg: object) => import('./ssh2Types').Ssh2Server;
