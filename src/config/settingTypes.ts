@@ -1,47 +1,55 @@
-/** Parses and validates a setting's text; returns the normalised text or throws an Error naming the valid values. */
-export type SettingParser = (text: string) => string;
-
-export function intRange(min: number, max: number): SettingParser {
-  return (text) => {
-    const t = text.trim();
-    if (!/^-?\d+$/.test(t) || Number(t) < min || Number(t) > max) {
-      throw new Error(`expects an integer from ${min} to ${max}`);
-    }
-    return String(Number(t));
-  };
+/**
+ * Parses and validates a setting's text; returns the normalised text or throws an Error naming the
+ * valid values. `range` describes the valid values for the generated reference and the error text.
+ */
+export interface SettingParser {
+  (text: string): string;
+  readonly range: string;
 }
 
-export const bool: SettingParser = (text) => {
+function parser(range: string, parse: (text: string) => string | undefined): SettingParser {
+  const fn = (text: string): string => {
+    const out = parse(text);
+    if (out === undefined) throw new Error(`expects ${range}`);
+    return out;
+  };
+  return Object.assign(fn, { range });
+}
+
+export function intRange(min: number, max: number): SettingParser {
+  return parser(`an integer from ${min} to ${max}`, (text) => {
+    const t = text.trim();
+    return /^-?\d+$/.test(t) && Number(t) >= min && Number(t) <= max ? String(Number(t)) : undefined;
+  });
+}
+
+export const bool: SettingParser = parser('true or false', (text) => {
   const t = text.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(t)) return 'true';
   if (['false', '0', 'no', 'off'].includes(t)) return 'false';
-  throw new Error('expects true or false');
-};
+  return undefined;
+});
 
-export const anyText: SettingParser = (text) => text;
+export const anyText: SettingParser = parser('any text', (text) => text);
 
 export function oneLine(maxLength: number): SettingParser {
-  return (text) => {
-    if (/[\r\n]/.test(text) || text.length > maxLength) throw new Error(`expects one line of at most ${maxLength} characters`);
-    return text;
-  };
+  return parser(`one line of at most ${maxLength} characters`, (text) => (/[\r\n]/.test(text) || text.length > maxLength ? undefined : text));
 }
 
 /** A comma list whose every entry must be in `supported` (order kept, duplicates dropped). */
 export function listOf(supported: readonly string[], allowEmpty = false): SettingParser {
-  return (text) => {
+  const range = `a comma list of: ${supported.join(', ')}`;
+  const fn = (text: string): string => {
     const items = [...new Set(text.split(',').map((s) => s.trim()).filter(Boolean))];
     const bad = items.filter((i) => !supported.includes(i));
     if (bad.length || (!allowEmpty && items.length === 0)) {
-      throw new Error(`expects a comma list of: ${supported.join(', ')}${bad.length ? ` (not supported: ${bad.join(', ')})` : ''}`);
+      throw new Error(`expects ${range}${bad.length ? ` (not supported: ${bad.join(', ')})` : ''}`);
     }
     return items.join(',');
   };
+  return Object.assign(fn, { range });
 }
 
 export function pattern(re: RegExp, description: string): SettingParser {
-  return (text) => {
-    if (!re.test(text.trim())) throw new Error(`expects ${description}`);
-    return text.trim();
-  };
+  return parser(description, (text) => (re.test(text.trim()) ? text.trim() : undefined));
 }
