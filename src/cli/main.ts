@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * The demo server: `npm start` (or `sshdaemon`) serves ssh on 127.0.0.1:2222 with a host key generated
- * on first run into ./data, user demo/demo, and a tiny line shell.
+ * on first run into ./data, user demo/demo, and a small shell (src/cli/demoShell.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Certificate, CertStoreTypes, SSHDaemon } from '../index';
+import { Certificate, CertStoreTypes, requestParamsOf, SSHDaemon } from '../index';
+import { DemoShell, type ShellContext } from './demoShell';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,25 +27,39 @@ async function main(): Promise<void> {
   daemon.sshCert = new Certificate(CertStoreTypes.cstPEMKeyFile, keyFile);
   daemon.localHost = host;
   daemon.localPort = port;
+  const shells = new Map<string, DemoShell>();
+  const terminals = new Map<string, ShellContext['terminal']>();
+  const finish = (channelId: string, code: number) =>
+    void daemon.sendExitStatus(channelId, code).then(() => daemon.closeChannel(channelId), () => undefined);
+  const context = (connectionId: string, channelId: string): ShellContext => {
+    const conn = daemon.sshConnections.get(connectionId);
+    return { user: conn?.user ?? user, remote: `${conn?.remoteHost}:${conn?.remotePort}`, terminal: terminals.get(channelId) };
+  };
   daemon
     .on('SSHServiceRequest', (e) => void (e.accept = true))
     .on('SSHUserAuthRequest', (e) => void (e.accept = e.user === user && e.authMethod === 'password' && e.authParam === password))
     .on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'))
     .on('SSHChannelRequest', (e) => void (e.success = ['pty-req', 'env', 'shell', 'exec', 'window-change'].includes(e.requestType)))
     .on('SSHChannelRequested', (e) => {
-      if (e.requestType === 'shell') void daemon.sendChannelData(e.channelId, `Welcome to the sshdaemon demo, ${user}. Type a line; 'exit' quits.\r\n$ `);
+      const pty = requestParamsOf(e, 'pty-req');
+      if (pty) terminals.set(e.channelId, { term: pty.term, cols: pty.cols, rows: pty.rows });
+      const size = requestParamsOf(e, 'window-change');
+      if (size) shells.get(e.channelId)?.resize(size.cols, size.rows);
+      if (e.requestType === 'shell') {
+        const shell = new DemoShell({ write: (text) => void daemon.sendChannelData(e.channelId, text).catch(() => undefined), exit: (code) => finish(e.channelId, code) }, context(e.connectionId, e.channelId));
+        shells.set(e.channelId, shell);
+        shell.start();
+      }
       if (e.requestType === 'exec') {
-        const command = daemon.getSSHParam(e.packet, 'Command');
-        void daemon.sendChannelData(e.channelId, `you ran: ${command}\n`).then(() => daemon.sendExitStatus(e.channelId, 0)).then(() => daemon.closeChannel(e.channelId));
+        const { output, code } = DemoShell.execute(daemon.getSSHParam(e.packet, 'Command'), context(e.connectionId, e.channelId));
+        void daemon.sendChannelData(e.channelId, output).then(() => finish(e.channelId, code), () => undefined);
       }
     })
-    .on('SSHChannelDataIn', (e) => {
-      const text = e.data.toString();
-      if (/^exit\b/.test(text.trim())) {
-        void daemon.sendChannelData(e.channelId, '\r\nbye\r\n').then(() => daemon.sendExitStatus(e.channelId, 0)).then(() => daemon.closeChannel(e.channelId));
-      } else {
-        void daemon.sendChannelData(e.channelId, text.replace(/\r/g, '\r\n') + (text.includes('\r') ? '$ ' : ''));
-      }
+    .on('SSHChannelDataIn', (e) => shells.get(e.channelId)?.input(Buffer.from(e.data)))
+    .on('SSHChannelEOF', (e) => shells.get(e.channelId)?.end())
+    .on('SSHChannelClosed', (e) => {
+      shells.delete(e.channelId);
+      terminals.delete(e.channelId);
     })
     .on('Log', (e) => console.log(`[${e.connectionId || '-'}] ${e.message}`))
     .on('Error', (e) => console.error(`[${e.connectionId || '-'}] error ${e.errorCode}: ${e.description}`));

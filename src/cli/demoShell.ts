@@ -1,0 +1,108 @@
+/**
+ * The demo's shell: a line editor for terminal input (characters arrive one by one, Enter is CR,
+ * Backspace is DEL) and a few commands. Without a pty, input lines are read the same way and the
+ * echo is left out, as a real shell would.
+ */
+export interface ShellIO {
+  write(text: string): void;
+  exit(code: number): void;
+}
+
+export interface ShellContext {
+  user: string;
+  remote: string;
+  terminal?: { term: string; cols: number; rows: number };
+}
+
+type Command = (args: string[], ctx: ShellContext) => string | number;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  help: () => 'commands: help, whoami, date, echo TEXT, term, uptime, exit [N]',
+  whoami: (_a, ctx) => ctx.user,
+  date: () => new Date().toISOString(),
+  echo: (args) => args.join(' '),
+  term: (_a, ctx) => (ctx.terminal ? `${ctx.terminal.term} ${ctx.terminal.cols}x${ctx.terminal.rows}` : 'no terminal'),
+  uptime: () => `server up ${Math.round(process.uptime())} s`,
+  exit: (args) => Number(args[0] ?? 0) || 0,
+};
+
+export class DemoShell {
+  private line = '';
+  private closed = false;
+  private lastWasCR = false;
+
+  constructor(
+    private readonly io: ShellIO,
+    private readonly ctx: ShellContext,
+  ) {}
+
+  private get nl(): string {
+    return this.ctx.terminal ? '\r\n' : '\n';
+  }
+
+  start(): void {
+    this.io.write(`Welcome to the sshdaemon demo, ${this.ctx.user}. Type 'help'; 'exit' quits.${this.nl}$ `);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (this.ctx.terminal) this.ctx.terminal = { ...this.ctx.terminal, cols, rows };
+  }
+
+  input(data: Buffer): void {
+    const echo = this.ctx.terminal !== undefined;
+    for (const ch of data.toString('utf8')) {
+      if (this.closed) return;
+      const wasCR = this.lastWasCR;
+      this.lastWasCR = ch === '\r';
+      if (ch === '\n' && wasCR) continue; // CR LF is one Enter
+      if (ch === '\r' || ch === '\n') {
+        if (echo) this.io.write('\r\n');
+        this.run(this.line);
+        this.line = '';
+      } else if (ch === '\x7f' || ch === '\b') {
+        if (this.line.length > 0) {
+          this.line = [...this.line].slice(0, -1).join('');
+          if (echo) this.io.write('\b \b');
+        }
+      } else if (ch === '\x03') {
+        this.line = '';
+        this.io.write(`^C${this.nl}$ `);
+      } else if (ch === '\x04') {
+        if (this.line === '') return this.finish(0);
+      } else if (ch >= ' ') {
+        this.line += ch;
+        if (echo) this.io.write(ch);
+      }
+    }
+  }
+
+  /** Runs one command line without a terminal, as for `ssh host 'command'`. */
+  static execute(text: string, ctx: ShellContext): { output: string; code: number } {
+    const [name, ...args] = text.trim().split(/\s+/);
+    const command = COMMANDS[name];
+    if (!command) return { output: `${name}: command not found\n`, code: 127 };
+    const result = command(args, ctx);
+    return name === 'exit' ? { output: '', code: Number(result) } : { output: `${result}\n`, code: 0 };
+  }
+
+  /** The client closed its input (EOF): end like a shell reading end of file. */
+  end(): void {
+    if (!this.closed) this.finish(0);
+  }
+
+  private run(text: string): void {
+    const [name, ...args] = text.trim().split(/\s+/);
+    if (!name) return this.io.write('$ ');
+    const command = COMMANDS[name];
+    if (!command) return this.io.write(`${name}: command not found${this.nl}$ `);
+    const result = command(args, this.ctx);
+    if (name === 'exit') return this.finish(Number(result));
+    this.io.write(`${result}${this.nl}$ `);
+  }
+
+  private finish(code: number): void {
+    this.closed = true;
+    this.io.write(`bye${this.nl}`);
+    this.io.exit(code);
+  }
+}
