@@ -44,6 +44,7 @@ function parseMethods(list: string): string[] {
 export class AuthFlow {
   private methods: string[];
   private failures = 0;
+  private attempts = 0;
 
   constructor(
     private readonly conn: ConnectionRecord,
@@ -54,6 +55,7 @@ export class AuthFlow {
 
   handle(ctx: Ssh2AuthContext): void {
     const method = ctx.method;
+    this.attempts++;
     if (method !== 'none' && !this.methods.includes(method)) return this.refuse(ctx, true);
     switch (method) {
       case 'none':
@@ -102,7 +104,7 @@ export class AuthFlow {
   private conclude(ctx: Ssh2AuthContext, args: SSHUserAuthRequestEventArgs | undefined, isQuery: boolean): void {
     if (this.conn.closed) return;
     this.host.flushBanner(this.conn);
-    if (!args || !args.accept) return this.refuse(ctx, ctx.method !== 'none');
+    if (!args || !args.accept) return this.refuse(ctx, ctx.method !== 'none' || this.attempts > 1);
     if (isQuery) return ctx.accept(); // USERAUTH_PK_OK: the key is acceptable, the signed request follows
     if (args.partialSuccess) {
       ctx.reject(this.methods, true);
@@ -117,8 +119,9 @@ export class AuthFlow {
     });
   }
 
+  /** Counts as OpenSSH's userauth_finish: every refusal but an initial 'none'; reaching the limit disconnects. */
   private refuse(ctx: Ssh2AuthContext, counts: boolean): void {
-    if (counts && ++this.failures > this.host.maxAuthAttempts()) {
+    if (counts && ++this.failures >= this.host.maxAuthAttempts()) {
       this.host.hub.error(this.conn.id, ErrorCodes.AuthAttemptsExceeded, `Too many authentication failures for '${ctx.username}' (MaxAuthAttempts ${this.host.maxAuthAttempts()})`);
       this.host.tooManyFailures(this.conn);
       return;

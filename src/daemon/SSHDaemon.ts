@@ -42,6 +42,10 @@ export class SSHDaemon extends EventHub {
   private readonly sessions = new Map<string, ConnectionSession>();
   private readonly core: DaemonCore;
   private netServer?: NetServer;
+  /** Settles when the listener has closed and every socket it accepted has ended. */
+  private serverClosed: Promise<void> = Promise.resolve();
+  /** Accepted sockets whose ConnectionRequest decision is pending (not yet in the registry). */
+  private readonly undecided = new Set<Socket>();
   private engine?: Ssh2Server;
   private engineKey = '';
   private readonly engineConnections = new WeakMap<Socket, ConnectionRecord>();
@@ -114,14 +118,14 @@ export class SSHDaemon extends EventHub {
     this.log('', 1, `listening on ${host}:${this.props.localPort}${cryptoBindingAvailable() ? '' : ' (warning: ssh2 native crypto binding not loaded; throughput will be lower)'}`);
   }
 
-  /** Stops accepting connections; existing ones stay. */
+  /** Stops accepting connections; existing ones stay. Resolves once the port is released. */
   async stopListening(): Promise<void> {
     const server = this.netServer;
     if (!server) return;
     this.netServer = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-    });
+    // close() releases the port at once; its callback waits for every accepted socket to end,
+    // so it is awaited only by shutdown(), after the connections are closed.
+    this.serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** The bound address, once listening. */
@@ -188,7 +192,9 @@ export class SSHDaemon extends EventHub {
     if (!allowed.empty && !allowed.matches(address)) return refuse('not in AllowedClients');
     if (this.registry.connections.size >= this.settings.int('MaxConnections')) return refuse(`MaxConnections (${this.settings.int('MaxConnections')}) reached`);
     const args = { address, port, accept: true };
+    this.undecided.add(socket);
     afterDecision(this.decide('ConnectionRequest', args), (ok) => {
+      this.undecided.delete(socket);
       if (socket.destroyed) return;
       if (!ok || !args.accept) return refuse('ConnectionRequest handler');
       this.admit(socket, address, port);
@@ -426,10 +432,13 @@ export class SSHDaemon extends EventHub {
   /** Stops listening and closes every connection; resolves when all are gone. */
   async shutdown(): Promise<void> {
     await this.stopListening();
+    for (const socket of this.undecided) socket.destroy();
+    this.undecided.clear();
     await Promise.all([...this.registry.connections.values()].map((c) => {
       c.closeReason ??= { statusCode: 0, description: 'server shutdown' };
       return this.closeAndWait(c);
     }));
+    await this.serverClosed;
   }
 
   /** Shuts down and returns every property and setting to its default. */
