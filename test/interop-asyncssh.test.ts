@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { requirePythonModule } from './fixtures/clients';
 import { acceptedMethods, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, patternBytes, sha256Hex } from './fixtures/testServer';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -98,6 +99,28 @@ async def main():
   }),
 );
 
+test('asyncssh: a foreign key is refused', TIMEOUT, () =>
+  withServer(false, async ({ py, auths, server }) => {
+    const foreign = makeUserKey('ed25519');
+    const r = await py(
+      `
+async def main():
+    key = asyncssh.read_private_key(cfg['key'])
+    async with connect('publickey', client_keys=[key]) as conn:
+        return {'denied': None}`,
+      { key: foreign.privateKeyPath },
+    );
+    assert.equal(r.denied, 'PermissionDenied', r.reason);
+    assert.ok(
+      auths.some((a) => a.authMethod === 'publickey' && a.authParam === foreign.blobBase64 && a.publicKey?.openSSH === foreign.publicKeyOpenSSH && !a.accept),
+      'the daemon saw the foreign key and refused it',
+    );
+    assert.ok(auths.every((a) => a.authParam !== server.userKey.blobBase64));
+    assert.deepEqual(acceptedMethods(auths), []);
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
+  }),
+);
+
 test('asyncssh: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, () =>
   withServer(true, async ({ py, auths }) => {
     const kbd = `
@@ -142,5 +165,51 @@ async def main():
     assert.equal(r.downLength, n);
     assert.equal(r.downSha256, sha256Hex(patternBytes(n)));
     assert.equal(r.downStatus, 0);
+  }),
+);
+
+test('asyncssh: pty shell (term_type, term_size) greets, echoes a line and exits 0 (async handlers)', TIMEOUT, () =>
+  withServer(true, async ({ py, server }) => {
+    const requests: SSHChannelRequestEventArgs[] = [];
+    server.daemon.on('SSHChannelRequest', (e) => void requests.push(e));
+    const r = await py(`
+async def main():
+    async with connect('password', password=cfg['password']) as conn:
+        proc = await conn.create_process(term_type='xterm-256color', term_size=(100, 40), request_pty='force', encoding=None)
+        out = await asyncio.wait_for(proc.stdout.readuntil(b'welcome\\r\\n'), 10)
+        proc.stdin.write(b'hello shell\\n')
+        out += await asyncio.wait_for(proc.stdout.readuntil(b'> hello shell\\r\\n'), 10)
+        proc.stdin.write(b'exit\\n')
+        await asyncio.wait_for(proc.wait_closed(), 10)
+        return {'out': out.decode(), 'status': proc.exit_status}`);
+    assert.deepEqual(r, { out: 'welcome\r\n> hello shell\r\n', status: 0 });
+    assert.deepEqual(requests.map((q) => q.requestType), ['pty-req', 'shell']);
+    const pty = requestParamsOf(requests[0], 'pty-req');
+    assert.ok(pty, 'pty-req reached SSHChannelRequest');
+    assert.equal(pty.term, 'xterm-256color');
+    assert.deepEqual([pty.cols, pty.rows], [100, 40]);
+  }),
+);
+
+test('asyncssh: 20 channels open at once on one connection, each a cat echoing its own data (async handlers)', TIMEOUT, () =>
+  withServer(true, async ({ py, server }) => {
+    server.daemon.config('MaxSessionsPerConnection=32'); // the default (10) is OpenSSH's MaxSessions
+    let peak = 0;
+    server.daemon.on('SSHChannelOpened', () => void (peak = Math.max(peak, server.daemon.sshChannels.size)));
+    const r = await py(`
+async def main():
+    async with connect('password', password=cfg['password']) as conn:
+        procs = await asyncio.gather(*[conn.create_process('cat') for n in range(20)])
+        for n, p in enumerate(procs):
+            p.stdin.write('channel-%d\\n' % n)
+            p.stdin.write_eof()
+        outs = await asyncio.gather(*[p.stdout.read() for p in procs])
+        await asyncio.gather(*[p.wait_closed() for p in procs])
+        return {'outs': outs, 'status': [p.exit_status for p in procs]}`);
+    assert.deepEqual(r.outs, Array.from({ length: 20 }, (_, n) => `channel-${n}\n`));
+    assert.deepEqual(r.status, Array(20).fill(0));
+    assert.equal(server.events.filter((e) => e.name === 'Connected').length, 1);
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 20);
+    assert.equal(peak, 20, 'all 20 channels were open at the same time');
   }),
 );

@@ -1,10 +1,16 @@
 /**
  * Interoperability with Dropbear's client `dbclient` (Debian: dropbear-bin).
  *
- * - dbclient tries keyboard-interactive before password and DROPBEAR_PASSWORD only answers password
- *   auth, so these daemons offer `password,publickey`.
+ * - dbclient tries keyboard-interactive before password. Without a terminal it answers echoed
+ *   prompts from stdin and hidden ones from DROPBEAR_PASSWORD, so it would eat a command's stdin:
+ *   these daemons offer `password,publickey`, except the keyboard-interactive test's, which offers
+ *   only `keyboard-interactive` (our 'First: ' is echoed, 'Second: ' hidden).
  * - dbclient runs under `setsid` (no controlling terminal): after a refused password it would
  *   otherwise ask for another one on /dev/tty when the tests run in a terminal.
+ * - `dbclient -t` needs a terminal on stdin (it reads the terminal modes and sets it raw), so the pty
+ *   test drives it through a pseudo-terminal made by a small Python (/usr/bin/python3) script.
+ * - dbclient opens one session channel per connection and has no multiplexing (nothing like
+ *   OpenSSH's ControlMaster), so there is no concurrent-channels test for it.
  * - dbclient sends a guessed KEX_ECDH_INIT right behind its KEXINIT (first_kex_packet_follows).
  *   ssh2 1.17 discards every guess, right or wrong; the engine adapter fixes that
  *   (src/engine/guessedKexPacketFix.ts). Both paths are tested: the default order (the guess is
@@ -24,10 +30,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ErrorCodes } from '../src';
+import { ErrorCodes, requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { requireBinary, run, type RunResult } from './fixtures/clients';
-import { acceptedMethods, type ServerScope, withTestServer } from './fixtures/interop';
-import { PASSWORD, USER, patternBytes, sha256Hex } from './fixtures/testServer';
+import { acceptedMethods, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 /** ssh2's crypto init (see the header comment); test-only reach into ssh2's internals. */
@@ -39,30 +45,47 @@ after(() => rmSync(HOME, { recursive: true, force: true }));
 
 interface Harness extends ServerScope {
   dbclient(command: string, opts?: { password?: string; key?: string; input?: Buffer; timeoutMs?: number }): Promise<RunResult>;
+  /** The argv of `setsid -w dbclient …` against the daemon (no command: a shell), for other drivers. */
+  dbclientArgv(command: string | undefined, opts?: { key?: string; flags?: string[] }): string[];
 }
 
 interface ServerOptions {
   asyncHandlers?: boolean;
   /** Put OTHER_KEX_FIRST first, so that dbclient's guessed KEX packet is wrong. */
   wrongGuess?: boolean;
+  /** The daemon's auth methods; `password,publickey` unless told. */
+  authMethods?: string;
 }
 
 /** Runs `body` with a `dbclient` bound to a fresh daemon (see withTestServer). */
 async function withServer(options: ServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
   const dbclientPath = requireBinary('dbclient');
   const setsid = requireBinary('setsid');
-  await withTestServer({ asyncHandlers: options.asyncHandlers, authMethods: 'password,publickey' }, ({ server, auths }) => {
+  await withTestServer({ asyncHandlers: options.asyncHandlers, authMethods: options.authMethods ?? 'password,publickey' }, ({ server, auths }) => {
     if (options.wrongGuess) {
       const kex = server.daemon.config('SSHKeyExchangeAlgorithms').split(',');
       server.daemon.config(`SSHKeyExchangeAlgorithms=${[OTHER_KEX_FIRST, ...kex.filter((k) => k !== OTHER_KEX_FIRST)].join(',')}`);
     }
-    const dbclient: Harness['dbclient'] = (command, o = {}) =>
-      run(setsid, ['-w', dbclientPath, '-y', '-y', '-p', String(server.port), '-l', USER, ...(o.key ? ['-i', o.key] : []), '127.0.0.1', command], {
-        input: o.input,
-        timeoutMs: o.timeoutMs ?? 45_000,
-        env: { HOME, DROPBEAR_PASSWORD: o.password ?? '' },
-      });
-    return body({ server, auths, dbclient });
+    const dbclientArgv: Harness['dbclientArgv'] = (command, o = {}) => [
+      setsid,
+      '-w',
+      dbclientPath,
+      ...(o.flags ?? []),
+      '-y',
+      '-y',
+      '-p',
+      String(server.port),
+      '-l',
+      USER,
+      ...(o.key ? ['-i', o.key] : []),
+      '127.0.0.1',
+      ...(command === undefined ? [] : [command]),
+    ];
+    const dbclient: Harness['dbclient'] = (command, o = {}) => {
+      const [cmd, ...args] = dbclientArgv(command, o);
+      return run(cmd, args, { input: o.input, timeoutMs: o.timeoutMs ?? 45_000, env: { HOME, DROPBEAR_PASSWORD: o.password ?? '' } });
+    };
+    return body({ server, auths, dbclient, dbclientArgv });
   });
 }
 
@@ -103,6 +126,113 @@ test('dbclient: publickey with a key converted by dropbearconvert', TIMEOUT, () 
     assert.equal(r.stdout.toString(), 'key\n');
     assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
     assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
+  }),
+);
+
+test('dbclient: a foreign key converted by dropbearconvert is refused', TIMEOUT, () =>
+  withServer({ authMethods: 'publickey' }, async ({ dbclient, auths, server }) => {
+    const foreign = makeUserKey('ed25519');
+    const key = join(HOME, 'foreign.dropbear');
+    const conv = await run(requireBinary('dropbearconvert'), ['openssh', 'dropbear', foreign.privateKeyPath, key], { timeoutMs: 15_000 });
+    assert.equal(conv.code, 0, `dropbearconvert: ${conv.stderr}`);
+    const r = await dbclient('echo key', { key });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout.length, 0);
+    assert.match(r.stderr, /No auth methods could be used/);
+    assert.ok(
+      auths.some((a) => a.authMethod === 'publickey' && a.authParam === foreign.blobBase64 && a.publicKey?.openSSH === foreign.publicKeyOpenSSH && !a.accept),
+      'the daemon saw the foreign key and refused it',
+    );
+    assert.ok(auths.every((a) => a.authParam !== server.userKey.blobBase64));
+    assert.deepEqual(acceptedMethods(auths), []);
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
+  }),
+);
+
+test('dbclient: keyboard-interactive (echoed prompt from stdin, hidden one from DROPBEAR_PASSWORD): right answers log in, a wrong one is refused', TIMEOUT, () =>
+  withServer({ authMethods: 'keyboard-interactive', asyncHandlers: true }, async ({ dbclient, auths, server }) => {
+    const right = await dbclient('echo kbd', { password: KBD_ANSWERS[1], input: Buffer.from(`${KBD_ANSWERS[0]}\n`) });
+    assert.equal(right.code, 0, right.stderr);
+    assert.equal(right.stdout.toString(), 'kbd\n');
+    assert.match(right.stderr, /First: /);
+    assert.deepEqual(
+      auths.filter((a) => a.authMethod.startsWith('keyboard-interactive-')).map((a) => [a.authMethod, a.authParam, a.accept]),
+      [
+        ['keyboard-interactive-1', KBD_ANSWERS[0], true],
+        ['keyboard-interactive-2', KBD_ANSWERS[1], true],
+      ],
+    );
+    assert.deepEqual(acceptedMethods(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
+
+    // dbclient retries the challenge (with an empty first answer: stdin is at EOF) until the daemon
+    // drops it at MaxAuthAttempts, then exits 0 ("Disconnect received"), as with a wrong password.
+    auths.length = 0;
+    const wrong = await dbclient('echo kbd', { password: 'wrong', input: Buffer.from(`${KBD_ANSWERS[0]}\n`) });
+    assert.equal(wrong.stdout.length, 0);
+    assert.match(wrong.stderr, /Disconnect received/);
+    assert.ok(auths.some((a) => a.authMethod === 'keyboard-interactive-2' && a.authParam === 'wrong' && !a.accept), 'the daemon saw the wrong answer');
+    assert.ok(!auths.some((a) => a.authMethod === 'keyboard-interactive' && a.accept));
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 1, 'only the first run opened a channel');
+    assert.ok(server.events.some((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.AuthAttemptsExceeded));
+  }),
+);
+
+/**
+ * Runs cfg.argv with a pseudo-terminal (cfg.rows x cfg.cols) on stdin and pipes for stdout and
+ * stderr; waits for each of cfg.steps' `expect` on stdout before typing its `send`.
+ */
+const PTY_DRIVER = `
+import fcntl, json, os, pty, select, struct, subprocess, sys, termios, time
+cfg = json.loads(sys.argv[1])
+master, slave = pty.openpty()
+fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', cfg['rows'], cfg['cols'], 0, 0))
+p = subprocess.Popen(cfg['argv'], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, **cfg['env']))
+os.close(slave)
+out = b''
+def until(text):
+    global out
+    end = time.time() + 10
+    while text not in out and time.time() < end:
+        if select.select([p.stdout], [], [], 0.2)[0]:
+            chunk = os.read(p.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+    return text in out
+for step in cfg['steps']:
+    if not until(step['expect'].encode()):
+        break
+    os.write(master, step['send'].encode())
+try:
+    rest, err = p.communicate(timeout=10)
+except subprocess.TimeoutExpired:
+    p.kill()
+    rest, err = p.communicate()
+print(json.dumps({'out': (out + rest).decode('latin-1'), 'code': p.returncode, 'stderr': err.decode('latin-1')}))
+`;
+
+test('dbclient -t: a pty shell gets the terminal, answers a line and exits 0', TIMEOUT, () =>
+  withServer({ asyncHandlers: true }, async ({ dbclientArgv, server }) => {
+    const requests: SSHChannelRequestEventArgs[] = [];
+    server.daemon.on('SSHChannelRequest', (e) => void requests.push(e));
+    const r = await runPythonJson(PTY_DRIVER, {
+      argv: dbclientArgv(undefined, { flags: ['-t'] }),
+      env: { HOME, DROPBEAR_PASSWORD: PASSWORD, TERM: 'xterm-256color' },
+      rows: 40,
+      cols: 100,
+      steps: [
+        { expect: 'welcome\r\n', send: 'hello\n' },
+        { expect: '> hello\r\n', send: 'exit\n' },
+      ],
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.out, 'welcome\r\n> hello\r\n');
+    assert.deepEqual(requests.map((q) => q.requestType), ['pty-req', 'shell']);
+    const pty = requestParamsOf(requests[0], 'pty-req');
+    assert.ok(pty, 'pty-req reached SSHChannelRequest');
+    assert.equal(pty.term, 'xterm-256color');
+    assert.deepEqual([pty.cols, pty.rows], [100, 40]);
+    assert.equal(pty.modes[1], 3, 'the terminal modes came along (VINTR is ^C)');
   }),
 );
 
