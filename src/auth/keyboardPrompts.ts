@@ -9,7 +9,8 @@ export interface KeyboardInteractivePrompt {
  * list of 'text', 'text|echo' or 'text|noecho' (no echo unless asked).
  */
 export function parsePromptSetting(text: string): KeyboardInteractivePrompt[] {
-  const t = text.trim();
+  // Only leading blanks go: prompts usually end in ': '.
+  const t = text.trimStart();
   if (!t) return [];
   if (t.startsWith('[')) {
     const parsed: unknown = JSON.parse(t);
@@ -17,7 +18,7 @@ export function parsePromptSetting(text: string): KeyboardInteractivePrompt[] {
     return parsed.map((p) => ({ prompt: String((p as KeyboardInteractivePrompt).prompt ?? p), echo: Boolean((p as KeyboardInteractivePrompt).echo) }));
   }
   return t.split(',').map((item) => {
-    const [prompt, flag] = item.split('|');
+    const [prompt, flag] = item.trimStart().split('|');
     return { prompt, echo: flag?.trim().toLowerCase() === 'echo' };
   });
 }

@@ -204,6 +204,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   // ---- ChannelSink ------------------------------------------------------------
 
   sendData(remoteId: number, data: Buffer, extended: number): void {
+    this.host.activity(this.conn);
     if (extended) this.proto.channelExtData(remoteId, data, extended);
     else this.proto.channelData(remoteId, data);
   }

@@ -4,12 +4,15 @@ import { ErrorCodes } from '../errors/SSHDaemonError';
 import {
   DISCONNECT_REASON,
   disconnectWithReason,
+  prepareHandshake,
   sendRawPacket,
+  type HandshakeControl,
+  type KexLists,
   takeOverChannels,
   wrapConnectionHandler,
 } from '../engine/ssh2Internals';
 import type { ClientInfo, NegotiatedAlgorithms, Ssh2AuthContext, Ssh2Connection } from '../engine/ssh2Types';
-import { encodeString } from '../packet/wire';
+import { encodeString, encodeUint32 } from '../packet/wire';
 import { versionMatches } from '../policy/addressMatch';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { DaemonCore } from './DaemonCore';
@@ -22,6 +25,18 @@ function errorCode(err: Error & { level?: string }): number {
   return ErrorCodes.ProtocolError;
 }
 
+/** ssh2's negotiation failure messages, and which lists each one compares. */
+const NEGOTIATION_STEPS: { match: RegExp; client: (l: KexLists) => string[]; setting?: string }[] = [
+  { match: /no matching key exchange/, client: (l) => l.kex.filter((k) => !/^(ext-info-|kex-strict-)/.test(k)), setting: 'SSHKeyExchangeAlgorithms' },
+  { match: /no matching host key/, client: (l) => l.hostKey },
+  { match: /no matching C->S cipher/, client: (l) => l.cipherCS, setting: 'SSHEncryptionAlgorithms' },
+  { match: /no matching S->C cipher/, client: (l) => l.cipherSC, setting: 'SSHEncryptionAlgorithms' },
+  { match: /no matching C->S MAC/, client: (l) => l.macCS, setting: 'SSHMacAlgorithms' },
+  { match: /no matching S->C MAC/, client: (l) => l.macSC, setting: 'SSHMacAlgorithms' },
+  { match: /no matching C->S compression/, client: (l) => l.compressCS, setting: 'SSHCompressionAlgorithms' },
+  { match: /no matching S->C compression/, client: (l) => l.compressSC, setting: 'SSHCompressionAlgorithms' },
+];
+
 /** Wires one engine connection to the daemon: version check, service and auth decisions, channels, timers. */
 export class ConnectionSession {
   private channels?: ChannelLayer;
@@ -30,6 +45,9 @@ export class ConnectionSession {
   private idleTimer?: NodeJS.Timeout;
   private bytesAtRekey = 0;
   private rekeying = false;
+  private handshake?: HandshakeControl;
+  private handshakes = 0;
+  private rekeyTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly conn: ConnectionRecord,
@@ -42,16 +60,20 @@ export class ConnectionSession {
     conn.engine = engine;
     conn.clientVersion = info.header.identRaw;
     engine.on('error', (err: Error & { level?: string }) => {
-      if (!conn.closeReason) conn.closeReason = { statusCode: errorCode(err), description: err.message };
-      core.hub.error(conn.id, errorCode(err), err.message);
+      const code = errorCode(err);
+      const description = code === ErrorCodes.NegotiationFailed ? this.describeNegotiationFailure(err.message) : err.message;
+      if (!conn.closeReason) conn.closeReason = { statusCode: code, description };
+      core.hub.error(conn.id, code, description);
+      conn.destroyAfter(); // ssh2 ends the connection after every error; a peer that never closes must not keep it
     });
     core.hub.fire('SSHStatus', { connectionId: conn.id, message: `Client identification: ${info.header.identRaw}` });
     if (!versionMatches(core.settings.text('SSHVersionPattern'), info.header.identRaw)) {
       core.hub.log(conn.id, 1, `client version '${info.header.identRaw}' does not match SSHVersionPattern; disconnecting`);
       conn.closeReason = { statusCode: ErrorCodes.NegotiationFailed, description: 'client version refused by SSHVersionPattern' };
-      disconnectWithReason(engine, DISCONNECT_REASON.PROTOCOL_VERSION_NOT_SUPPORTED);
+      disconnectWithReason(engine, DISCONNECT_REASON.PROTOCOL_VERSION_NOT_SUPPORTED, 'Client version not allowed');
       return;
     }
+    this.handshake = prepareHandshake(engine, core.settings.list('SSHPublicKeyAlgorithms'));
     this.channels = takeOverChannels(engine, (proto) => {
       conn.proto = proto;
       return new ChannelLayer(conn, proto, this.channelHost());
@@ -63,13 +85,18 @@ export class ConnectionSession {
         if (conn.closed) return;
         if (ok && args.accept) return original(p, service);
         core.hub.log(conn.id, 1, `service '${service}' refused`);
-        disconnectWithReason(engine, DISCONNECT_REASON.SERVICE_NOT_AVAILABLE);
+        disconnectWithReason(engine, DISCONNECT_REASON.SERVICE_NOT_AVAILABLE, `Service '${service}' not available`);
       });
     });
     engine.on('handshake', (negotiated: NegotiatedAlgorithms) => {
+      // First thing after NEWKEYS (RFC 8308 2.4): our EXT_INFO replaces ssh2's malformed one.
+      if (this.handshakes++ === 0 && this.handshake?.extInfoWanted()) this.sendExtInfo();
       conn.negotiated = negotiated;
       this.rekeying = false;
       this.bytesAtRekey = conn.bytesIn + conn.bytesOut;
+      conn.clearTimer(this.rekeyTimer);
+      const interval = core.settings.int('KeyRenegotiationInterval');
+      if (interval > 0) this.rekeyTimer = conn.addTimer(interval * 1000, () => this.rekey(`${interval} s since the last key exchange`));
       core.hub.fire('SSHStatus', {
         connectionId: conn.id,
         message: `Key exchange complete: kex=${negotiated.kex}, hostkey=${negotiated.serverHostKey}, cipher=${negotiated.sc.cipher}, mac=${negotiated.sc.mac}, compression=${negotiated.sc.compress}`,
@@ -77,6 +104,21 @@ export class ConnectionSession {
     });
     engine.on('rekey', () => core.hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
     engine.on('authentication', (ctx: Ssh2AuthContext) => this.auth!.handle(ctx));
+  }
+
+  /** EXT_INFO with `server-sig-algs`: the publickey signature algorithms this daemon accepts. */
+  private sendExtInfo(): void {
+    const sigAlgs = this.core.settings.list('SSHPubKeyAuthSigAlgorithms').join(',');
+    sendRawPacket(this.conn.engine!, Buffer.concat([Buffer.from([7]), encodeUint32(1), encodeString('server-sig-algs'), encodeString(sigAlgs)]));
+  }
+
+  /** Adds both sides' lists to ssh2's "Handshake failed: no matching ..." message. */
+  private describeNegotiationFailure(message: string): string {
+    const client = this.handshake?.clientKexInit();
+    const row = NEGOTIATION_STEPS.find((r) => r.match.test(message));
+    if (!client || !row) return message;
+    const ours = row.setting ? this.core.settings.list(row.setting) : this.handshake!.hostKeyAlgorithms;
+    return `${message}; client offered [${row.client(client).join(', ')}], server offers [${ours.join(', ')}]`;
   }
 
   private channelHost() {
@@ -98,7 +140,7 @@ export class ConnectionSession {
     if (conn.closed) return;
     conn.closeReason ??= { statusCode: code, description };
     this.core.hub.error(conn.id, code, description);
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR);
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR, description);
     else conn.socket.destroy();
   }
 
@@ -107,9 +149,15 @@ export class ConnectionSession {
     this.idleTimer?.refresh();
     const threshold = this.core.settings.int('KeyRenegotiationThreshold');
     if (threshold > 0 && !this.rekeying && this.conn.bytesIn + this.conn.bytesOut - this.bytesAtRekey > threshold) {
-      this.rekeying = true;
-      this.conn.engine?.rekey(() => undefined);
+      this.rekey(`${threshold} bytes since the last key exchange`);
     }
+  }
+
+  private rekey(why: string): void {
+    if (this.rekeying || this.conn.closed || !this.conn.engine) return;
+    this.rekeying = true;
+    this.core.hub.log(this.conn.id, 2, `re-keying: ${why}`);
+    this.conn.engine.rekey(() => undefined);
   }
 
   /** Sends UserAuthBanner[connId] once, before the next authentication reply. */
@@ -140,7 +188,7 @@ export class ConnectionSession {
 
   tooManyFailures(): void {
     this.conn.closeReason = { statusCode: ErrorCodes.AuthAttemptsExceeded, description: 'too many authentication failures' };
-    if (this.conn.engine) disconnectWithReason(this.conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE);
+    if (this.conn.engine) disconnectWithReason(this.conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures');
   }
 
   openChannel(channelType: string, params: Buffer): Promise<string> {

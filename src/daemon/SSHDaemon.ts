@@ -3,7 +3,7 @@ import { AuthFlow, type AuthHost } from '../auth/AuthFlow';
 import { Certificate } from '../certs/Certificate';
 import type { CertStoreTypes } from '../certs/CertStoreTypes';
 import { ConfigStore } from '../config/ConfigStore';
-import { createEngineServer } from '../engine/EngineServer';
+import { createEngineServer, injectEngineSocket } from '../engine/EngineServer';
 import {
   cryptoBindingAvailable,
   DISCONNECT_REASON,
@@ -15,7 +15,7 @@ import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../packet/sshParam';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
 import { AddressList, normaliseAddress } from '../policy/addressMatch';
-import { ConnectionRecord } from '../registry/ConnectionRecord';
+import { CLOSE_GRACE_MS, ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import { Registry } from '../registry/Registry';
 import { SSHChannel, SSHConnection } from '../registry/views';
@@ -27,7 +27,6 @@ import { PROPERTIES, type PropertyMethods, type SSHDaemonProperties } from './pr
 
 
 /** Grace before a connection that was asked to close is torn down hard. */
-const CLOSE_GRACE_MS = 2000;
 
 type StoredProps = Omit<SSHDaemonProperties, 'listening' | 'sshConnections' | 'sshChannels'>;
 
@@ -145,10 +144,10 @@ export class SSHDaemon extends EventHub {
     const options = {
       hostKeys: certs.map((c) => c.toOpenSSH()),
       kex: this.settings.list('SSHKeyExchangeAlgorithms'),
-      cipher: this.props.sshEncryptionAlgorithms.split(','),
+      cipher: this.settings.list('SSHEncryptionAlgorithms'),
       hmac: this.settings.list('SSHMacAlgorithms'),
       serverHostKey,
-      compress: this.props.sshCompressionAlgorithms.split(','),
+      compress: this.settings.list('SSHCompressionAlgorithms'),
       ident: this.settings.text('ServerSSHVersionString').replace(/^SSH-2\.0-/, ''),
       keepaliveInterval: this.settings.int('SSHKeepAliveInterval') * 1000,
       keepaliveCountMax: this.settings.int('SSHKeepAliveCountMax'),
@@ -231,7 +230,7 @@ export class SSHDaemon extends EventHub {
     this.fire('Connected', { connectionId: conn.id, statusCode: 0, description: 'OK' });
     this.log(conn.id, 1, `connection from ${address}:${port}`);
     if (socket.destroyed) return;
-    engine.injectSocket(socket);
+    injectEngineSocket(engine, socket, this.settings.int('SSHKeepAliveInterval') * 1000);
   }
 
   private onEngineConnection(engine: Ssh2Connection, info: ClientInfo): void {
@@ -329,7 +328,7 @@ export class SSHDaemon extends EventHub {
   }
 
   private disconnectNow(conn: ConnectionRecord): void {
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.BY_APPLICATION);
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.BY_APPLICATION, conn.closeReason?.description ?? '');
     else conn.socket.end();
     const t = setTimeout(() => conn.socket.destroy(), CLOSE_GRACE_MS);
     t.unref();
@@ -460,11 +459,23 @@ export interface SSHDaemon extends Omit<SSHDaemonProperties, 'listening' | 'sshC
 for (const [name, row] of Object.entries(PROPERTIES) as [keyof SSHDaemonProperties, (typeof PROPERTIES)[keyof SSHDaemonProperties]][]) {
   const proto = SSHDaemon.prototype as unknown as Record<string, unknown>;
   const own = Object.getOwnPropertyDescriptor(SSHDaemon.prototype, name);
-  const get = own?.get ?? function (this: SSHDaemon) {
-    return (this as unknown as { props: Record<string, unknown> }).props[name];
-  };
+  const setting = 'setting' in row ? row.setting : undefined;
+  const get =
+    own?.get ??
+    (setting
+      ? function (this: SSHDaemon) {
+          return this.config(setting);
+        }
+      : function (this: SSHDaemon) {
+          return (this as unknown as { props: Record<string, unknown> }).props[name];
+        });
   const set =
     own?.set ??
+    (setting
+      ? function (this: SSHDaemon, v: unknown) {
+          this.config(`${setting}=${String(v)}`);
+        }
+      : undefined) ??
     (!('readOnly' in row)
       ? function (this: SSHDaemon, v: unknown) {
           if ('fixedWhileListening' in row && this.listening) {

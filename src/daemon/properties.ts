@@ -1,5 +1,4 @@
 import { Certificate } from '../certs/Certificate';
-import { SUPPORTED } from '../config/algorithms';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
 import type { SSHChannel, SSHConnection } from '../registry/views';
@@ -37,6 +36,8 @@ export interface PropertyRow<K extends keyof SSHDaemonProperties> {
   /** Cannot change while listening (bind settings). */
   readonly fixedWhileListening?: boolean;
   readonly readOnly?: boolean;
+  /** Stored in this Config() setting: the property reads and writes it (one value, two names). */
+  readonly setting?: string;
 }
 
 function bad(name: string, valid: string, got: unknown): SSHDaemonError {
@@ -59,7 +60,6 @@ const commaList = (name: string, supported: readonly string[]) => (v: unknown): 
 };
 
 export const AUTH_METHODS = ['none', 'password', 'publickey', 'keyboard-interactive'] as const;
-export const DEFAULT_ENCRYPTION = 'chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr';
 
 /** ONE table of properties: camelCase accessors and IPWorks getX()/setX() are both generated from it. */
 export const PROPERTIES = {
@@ -88,8 +88,8 @@ export const PROPERTIES = {
       return v as Certificate | undefined;
     },
   },
-  sshCompressionAlgorithms: { ipworks: 'SSHCompressionAlgorithms', initial: () => 'none,zlib@openssh.com,zlib', validate: commaList('sshCompressionAlgorithms', SUPPORTED.compression) },
-  sshEncryptionAlgorithms: { ipworks: 'SSHEncryptionAlgorithms', initial: () => DEFAULT_ENCRYPTION, validate: commaList('sshEncryptionAlgorithms', SUPPORTED.cipher) },
+  sshCompressionAlgorithms: { ipworks: 'SSHCompressionAlgorithms', setting: 'SSHCompressionAlgorithms' },
+  sshEncryptionAlgorithms: { ipworks: 'SSHEncryptionAlgorithms', setting: 'SSHEncryptionAlgorithms' },
   sshConnections: { ipworks: 'SSHConnections', readOnly: true },
   sshChannels: { ipworks: 'SSHChannels', readOnly: true },
 } as const satisfies { readonly [K in keyof SSHDaemonProperties]: PropertyRow<K> };

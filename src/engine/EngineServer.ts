@@ -1,4 +1,6 @@
 import { Ssh2ServerClass } from './ssh2Internals';
+
+export { injectEngineSocket } from './ssh2Internals';
 import type { Ssh2Server } from './ssh2Types';
 
 /** What the daemon decides for the ssh2 Server that serves new connections. */
@@ -18,16 +20,13 @@ export interface EngineOptions {
   debug?: (line: string) => void;
 }
 
-/** ssh2 treats 0 as "use the 15 s default"; the largest timer Node allows (~24.8 days) is effectively off. */
-const KEEPALIVE_OFF = 2_147_483_647;
-
 /** An ssh2 Server used only as a protocol engine: sockets are injected, it never listens itself. */
 export function createEngineServer(o: EngineOptions): Ssh2Server {
   return new Ssh2ServerClass({
     hostKeys: o.hostKeys,
     ident: o.ident,
     algorithms: { kex: o.kex, cipher: o.cipher, hmac: o.hmac, serverHostKey: o.serverHostKey, compress: o.compress },
-    keepaliveInterval: o.keepaliveInterval > 0 ? o.keepaliveInterval : KEEPALIVE_OFF,
+    keepaliveInterval: o.keepaliveInterval, // 0: see injectEngineSocket
     keepaliveCountMax: o.keepaliveCountMax,
     debug: o.debug,
   });

@@ -11,6 +11,7 @@ import type {
   Ssh2Protocol,
 } from './ssh2Types';
 import { installGuessedKexPacketFix } from './guessedKexPacketFix';
+import { installKexAccessor } from './handshakeControl';
 
 /** The exact ssh2 version this adapter was written and tested against. */
 export const PINNED_SSH2_VERSION = '1.17.0';
@@ -36,9 +37,29 @@ const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, pa
 
 // Engine fixes that must be in place before the first connection (see each module's header).
 installGuessedKexPacketFix(ProtocolClass);
+installKexAccessor(ProtocolClass);
+
+export { prepareHandshake, type HandshakeControl, type KexLists } from './handshakeControl';
 
 /** ssh2's Server class, used only as a protocol engine (sockets are injected). */
 export const Ssh2ServerClass = ssh2Root.Server as new (cfg: object) => import('./ssh2Types').Ssh2Server;
+const ServerStatics = ssh2Root.Server as { KEEPALIVE_CLIENT_INTERVAL: number };
+
+/**
+ * Hands an accepted socket to the engine. ssh2 reads a keep-alive interval of 0 as "use the global
+ * default (15 s)"; only a non-positive global turns keep-alives off. The connection object is built
+ * synchronously inside injectSocket, so the global is switched for exactly that call.
+ */
+export function injectEngineSocket(engine: import('./ssh2Types').Ssh2Server, socket: Socket, keepaliveInterval: number): void {
+  if (keepaliveInterval > 0) return engine.injectSocket(socket);
+  const saved = ServerStatics.KEEPALIVE_CLIENT_INTERVAL;
+  ServerStatics.KEEPALIVE_CLIENT_INTERVAL = 0;
+  try {
+    engine.injectSocket(socket);
+  } finally {
+    ServerStatics.KEEPALIVE_CLIENT_INTERVAL = saved;
+  }
+}
 
 /** ssh2's key parser: OpenSSH, PEM (PKCS#1/SEC1), PPK and public-key formats. */
 export function engineParseKey(data: Buffer | string, passphrase?: string): import('./ssh2Types').ParsedKey | Error {
@@ -63,7 +84,9 @@ export function cryptoBindingAvailable(): boolean {
 
 interface InternalProtocol extends Ssh2Protocol {
   _handlers: Record<string, unknown>;
-  _packetRW: { write: { allocStart: number; alloc(len: number): Buffer; finalize(packet: Buffer): Buffer } };
+  _packetRW: {
+    write: { allocStart: number; allocStartKEX: number; alloc(len: number, forceKEX?: boolean): Buffer; finalize(packet: Buffer, forceKEX?: boolean): Buffer };
+  };
   _banner: string | undefined;
 }
 
@@ -162,10 +185,20 @@ export function setConnectionBanner(conn: Ssh2Connection, text: string | undefin
 }
 
 /** Sends SSH_MSG_DISCONNECT with a reason code, then ends the socket. */
-export function disconnectWithReason(conn: Ssh2Connection, reason: number): void {
+export function disconnectWithReason(conn: Ssh2Connection, reason: number, description = ''): void {
   const { _protocol: proto, _sock: sock } = internals(conn);
   try {
-    proto.disconnect(reason);
+    // As ssh2's own disconnect(), which sends no description: allocated so it can go out even mid key exchange.
+    const text = Buffer.from(description);
+    const writer = proto._packetRW.write;
+    const start = writer.allocStartKEX;
+    const packet = writer.alloc(1 + 4 + 4 + text.length + 4, true);
+    packet[start] = MESSAGE.DISCONNECT;
+    packet.writeUInt32BE(reason, start + 1);
+    packet.writeUInt32BE(text.length, start + 5);
+    packet.set(text, start + 9);
+    packet.writeUInt32BE(0, start + 9 + text.length); // language tag
+    protocolUtils.sendPacket(proto, writer.finalize(packet, true), true);
   } catch {
     // the transport may already be torn down
   }

@@ -2,6 +2,9 @@ import type { Socket } from 'node:net';
 import type { NegotiatedAlgorithms, Ssh2Connection, Ssh2Protocol } from '../engine/ssh2Types';
 import type { ChannelState } from '../channels/ChannelState';
 
+/** How long a closing connection may take before its socket is destroyed. */
+export const CLOSE_GRACE_MS = 2000;
+
 /** Everything the daemon knows about one connection; internal, exposed through {@link SSHConnection}. */
 export class ConnectionRecord {
   engine?: Ssh2Connection;
@@ -56,6 +59,13 @@ export class ConnectionRecord {
     this.timers.add(t);
     return t;
   }
+
+  /** Destroys the socket if it has not closed within `ms` (a peer that never answers our FIN). */
+  destroyAfter(ms: number = CLOSE_GRACE_MS): void {
+    if (this.hardClose || this.socket.destroyed) return;
+    this.hardClose = this.addTimer(ms, () => this.socket.destroy());
+  }
+  private hardClose?: NodeJS.Timeout;
 
   clearTimer(t: NodeJS.Timeout | undefined): void {
     if (!t) return;

@@ -1,0 +1,157 @@
+/**
+ * Per-connection control of ssh2's key exchange, installed when the client's identification line
+ * has been read (ssh2 sends its KEXINIT right after that callback returns):
+ *
+ * - the host-key algorithm list is rebuilt in the configured order, and SHA-1 `ssh-rsa` is left out
+ *   unless configured (ssh2 always adds it for an RSA key);
+ * - the client's KEXINIT is kept, so a failed negotiation can name both sides' lists;
+ * - ssh2's EXT_INFO is suppressed (its `server-sig-algs` lacks a comma and ignores configuration)
+ *   and the daemon sends its own, listing the signature algorithms it really accepts.
+ */
+import type { Ssh2Connection } from './ssh2Types';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const kexModule: { KexInit: new (algorithms: KexAlgorithms) => KexInitInstance } = require('ssh2/lib/protocol/kex.js');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+interface KexAlgorithms {
+  kex: string[];
+  serverHostKey: string[];
+  cs: { cipher: string[]; mac: string[]; compress: string[]; lang: string[] };
+  sc: { cipher: string[]; mac: string[]; compress: string[]; lang: string[] };
+}
+
+interface KexInitInstance {
+  lists: {
+    kex: { array: string[] };
+    serverHostKey: { array: string[] };
+    cs: { cipher: { array: string[] }; mac: { array: string[] }; compress: { array: string[] }; lang: { array: string[] } };
+    sc: { cipher: { array: string[] }; mac: { array: string[] }; compress: { array: string[] }; lang: { array: string[] } };
+  };
+}
+
+interface ProtocolInternals {
+  _offer: KexInitInstance;
+  _decipher?: { _onPayload?: (payload: Buffer) => unknown };
+}
+
+/** The algorithm name-lists of a KEXINIT, as sent by one side. */
+export interface KexLists {
+  kex: string[];
+  hostKey: string[];
+  cipherCS: string[];
+  cipherSC: string[];
+  macCS: string[];
+  macSC: string[];
+  compressCS: string[];
+  compressSC: string[];
+}
+
+/** Reads the ten name-lists of a KEXINIT payload (message byte and cookie first). */
+export function parseKexInit(payload: Buffer): KexLists | undefined {
+  const lists: string[][] = [];
+  let pos = 17;
+  for (let i = 0; i < 10; i++) {
+    if (pos + 4 > payload.length) return undefined;
+    const len = payload.readUInt32BE(pos);
+    pos += 4;
+    if (pos + len > payload.length) return undefined;
+    lists.push(len ? payload.toString('latin1', pos, pos + len).split(',') : []);
+    pos += len;
+  }
+  const [kex, hostKey, cipherCS, cipherSC, macCS, macSC, compressCS, compressSC] = lists;
+  return { kex, hostKey, cipherCS, cipherSC, macCS, macSC, compressCS, compressSC };
+}
+
+/** Per-protocol state the `_kex` accessor needs. */
+interface ExtInfoState {
+  wanted: boolean;
+}
+const extInfo = new WeakMap<object, ExtInfoState>();
+const kexObjects = new WeakMap<object, object | undefined>();
+let accessorInstalled = false;
+
+/**
+ * Puts an accessor for `_kex` on ssh2's Protocol prototype: for connections under our control the
+ * new key-exchange object reports `remoteExtInfoEnabled` as false to ssh2 (so ssh2 sends no EXT_INFO)
+ * while the real value is kept for the daemon.
+ */
+export function installKexAccessor(protocolClass: { prototype: object }): void {
+  if (accessorInstalled) return;
+  if (Object.getOwnPropertyDescriptor(protocolClass.prototype, '_kex')) {
+    throw new Error('sshdaemon engine: ssh2 Protocol already defines _kex; ssh2 version changed?');
+  }
+  accessorInstalled = true;
+  Object.defineProperty(protocolClass.prototype, '_kex', {
+    configurable: true,
+    get(this: object) {
+      return kexObjects.get(this);
+    },
+    set(this: object, kex: object | undefined) {
+      kexObjects.set(this, kex);
+      const state = extInfo.get(this);
+      if (!state || !kex) return;
+      Object.defineProperty(kex, 'remoteExtInfoEnabled', {
+        configurable: true,
+        get: () => false,
+        set: (v: boolean) => void (v === true && (state.wanted = true)),
+      });
+    },
+  });
+}
+
+const offers = new WeakMap<KexInitInstance, Map<string, KexInitInstance>>();
+
+/** ssh2's offer with the host-key list replaced (cached per engine offer and list). */
+function offerWithHostKeys(base: KexInitInstance, hostKeyAlgorithms: string[]): KexInitInstance {
+  const key = hostKeyAlgorithms.join(',');
+  let byList = offers.get(base);
+  if (!byList) offers.set(base, (byList = new Map()));
+  const cached = byList.get(key);
+  if (cached) return cached;
+  const l = base.lists;
+  const side = (s: KexInitInstance['lists']['cs']) => ({ cipher: s.cipher.array, mac: s.mac.array, compress: s.compress.array, lang: s.lang.array });
+  const offer = new kexModule.KexInit({ kex: l.kex.array, serverHostKey: hostKeyAlgorithms, cs: side(l.cs), sc: side(l.sc) });
+  byList.set(key, offer);
+  return offer;
+}
+
+export interface HandshakeControl {
+  /** The client's first KEXINIT lists, once received. */
+  clientKexInit(): KexLists | undefined;
+  /** The host-key algorithms this connection offers. */
+  readonly hostKeyAlgorithms: string[];
+  /** True once the client asked for EXT_INFO (`ext-info-c`) in the first key exchange. */
+  extInfoWanted(): boolean;
+}
+
+/**
+ * Takes control of one connection's handshake. `hostKeyAlgorithms` is the configured order; only
+ * the algorithms ssh2 can serve with the loaded keys are kept.
+ */
+export function prepareHandshake(conn: Ssh2Connection, hostKeyAlgorithms: readonly string[]): HandshakeControl {
+  const proto = (conn as unknown as { _protocol: ProtocolInternals })._protocol;
+  const servable = new Set(proto._offer.lists.serverHostKey.array);
+  const chosen = hostKeyAlgorithms.filter((a) => servable.has(a));
+  proto._offer = offerWithHostKeys(proto._offer, chosen);
+
+  let client: KexLists | undefined;
+  const decipher = proto._decipher;
+  const original = decipher?._onPayload;
+  if (decipher && original) {
+    decipher._onPayload = (payload: Buffer) => {
+      if (client === undefined && payload.length > 0 && payload[0] === 20) {
+        client = parseKexInit(payload);
+        decipher._onPayload = original;
+      }
+      return original(payload);
+    };
+  }
+  const state: ExtInfoState = { wanted: false };
+  extInfo.set(proto, state);
+  return {
+    clientKexInit: () => client,
+    hostKeyAlgorithms: chosen,
+    extInfoWanted: () => state.wanted,
+  };
+}
