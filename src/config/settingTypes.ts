@@ -38,7 +38,8 @@ export function oneLine(maxLength: number): SettingParser {
 
 /** A comma list whose every entry must be in `supported` (order kept, duplicates dropped). */
 export function listOf(supported: readonly string[], allowEmpty = false): SettingParser {
-  const range = `a comma list of: ${supported.join(', ')}`;
+  // Sorted: ssh2 orders its supported lists by what the crypto build offers, which varies by machine.
+  const range = `a comma list of: ${[...supported].sort().join(', ')}`;
   const fn = (text: string): string => {
     const items = [...new Set(text.split(',').map((s) => s.trim()).filter(Boolean))];
     const bad = items.filter((i) => !supported.includes(i));
