@@ -11,11 +11,11 @@ import { once } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { Client } from 'ssh2';
-import { Certificate, ErrorCodes, SSHDaemonError, type DisconnectedEventArgs } from '../src';
+import { Certificate, ErrorCodes, SSHDaemon, SSHDaemonError, type DisconnectedEventArgs } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { withTestServer } from './fixtures/interop';
-import { PASSWORD, USER, patternBytes, sha256Hex } from './fixtures/testServer';
+import { PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
 import { connect, exec } from './helpers-ssh2';
 
 const TIMEOUT = { timeout: 90_000 };
@@ -377,3 +377,62 @@ test('bad settings throw SSHDaemonError naming the setting and its valid values;
     }
   }),
 );
+
+test('SSHKeyExchangeAlgorithms, SSHMacAlgorithms, SSHCompressionAlgorithms decide what OpenSSH negotiates', TIMEOUT, () =>
+  withTestServer({}, async ({ server }) => {
+    const negotiated: string[] = [];
+    server.daemon.on('SSHStatus', (e) => void (/^Key exchange complete/.test(e.message) && negotiated.push(e.message)));
+    server.daemon.config('SSHKeyExchangeAlgorithms=diffie-hellman-group14-sha256');
+    server.daemon.config('SSHMacAlgorithms=hmac-sha2-512-etm@openssh.com');
+    server.daemon.config('SSHEncryptionAlgorithms=aes128-ctr');
+    server.daemon.config('SSHCompressionAlgorithms=zlib@openssh.com,none');
+    const r = await sshPassword(server.port, ['-C', target, 'echo hi']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(negotiated, [
+      'Key exchange complete: kex=diffie-hellman-group14-sha256, hostkey=ssh-ed25519, cipher=aes128-ctr, mac=hmac-sha2-512-etm@openssh.com, compression=zlib@openssh.com',
+    ]);
+    const kexRefused = await sshPassword(server.port, ['-o', 'KexAlgorithms=curve25519-sha256', target, 'echo hi']);
+    assert.notEqual(kexRefused.code, 0);
+  }),
+);
+
+test('SSHPubKeyAuthSigAlgorithms: an RSA user key signing with SHA-1 ssh-rsa is refused until listed', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    const key = makeUserKey('rsa');
+    daemon.defaultAuthMethods = 'publickey';
+    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'publickey' && e.authParam === key.blobBase64));
+    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+    daemon.on('SSHChannelRequest', (e) => void (e.success = true));
+    daemon.on('SSHChannelRequested', (e) => void daemon.sendExitStatus(e.channelId, 0).then(() => daemon.closeChannel(e.channelId)));
+    const ssh = (algorithm: string) =>
+      run(requireBinary('ssh'), [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', `PubkeyAcceptedAlgorithms=${algorithm}`, '-i', key.privateKeyPath, 'u@127.0.0.1', 'true'], { timeoutMs: 30_000 });
+    assert.equal((await ssh('rsa-sha2-512')).code, 0, 'SHA-2 signatures are accepted');
+    assert.notEqual((await ssh('ssh-rsa')).code, 0, 'SHA-1 is refused by default');
+    daemon.config(`SSHPubKeyAuthSigAlgorithms=${daemon.config('SSHPubKeyAuthSigAlgorithms')},ssh-rsa`);
+    assert.equal((await ssh('ssh-rsa')).code, 0, 'and accepted once listed');
+  }),
+);
+
+test('UseIPv6 with an empty LocalHost listens on both stacks; Windows-only settings are accepted and readable', TIMEOUT, async () => {
+  const daemon = new SSHDaemon();
+  daemon.sshCert = Certificate.generate('ed25519');
+  daemon.localPort = 0;
+  daemon.config('UseIPv6=true');
+  await daemon.startListening();
+  try {
+    assert.equal(daemon.address()?.address, '::');
+    const v4 = await rawExchange(daemon.localPort, '', 300);
+    assert.match(v4.received.toString('latin1'), /^SSH-2\.0-/);
+    const v6 = tcpConnect({ host: '::1', port: daemon.localPort });
+    const [line] = (await once(v6, 'data')) as [Buffer];
+    v6.destroy();
+    assert.match(line.toString('latin1'), /^SSH-2\.0-/);
+  } finally {
+    await daemon.shutdown();
+  }
+  for (const name of ['UseIOCP', 'UseWindowsMessages', 'ProcessIdleEvents', 'UseInternalSecurityAPI', 'BindExclusively', 'CodePage', 'SelectWaitMillis', 'LicenseInfo']) {
+    assert.notEqual(daemon.config(name), undefined, name);
+  }
+  daemon.config('CodePage=65001');
+  assert.equal(daemon.config('CodePage'), '65001');
+});
