@@ -24,7 +24,8 @@ test('the guessed-KEX-packet fix is installed on ssh2 Protocol and reads KEXINIT
   const d = Object.getOwnPropertyDescriptor(Protocol.prototype, '_skipNextInboundPacket');
   assert.ok(d && d.get && d.set, 'accessor installed by src/engine/guessedKexPacketFix.ts');
   const list = (s: string) => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
-  const kexinit = Buffer.concat([Buffer.from([20]), Buffer.alloc(16), list('curve25519-sha256,ext-info-c'), list('ssh-ed25519,rsa-sha2-512')]);
+  const rest = ['aes128-ctr', 'aes128-ctr', 'hmac-sha2-256', 'hmac-sha2-256', 'none', 'none', '', ''].map(list);
+  const kexinit = Buffer.concat([Buffer.from([20]), Buffer.alloc(16), list('curve25519-sha256,ext-info-c'), list('ssh-ed25519,rsa-sha2-512'), ...rest, Buffer.alloc(5)]);
   assert.deepEqual(firstProposals(kexinit), { kex: 'curve25519-sha256', hostKey: 'ssh-ed25519' });
   assert.equal(firstProposals(kexinit.subarray(0, 30)), undefined);
 });

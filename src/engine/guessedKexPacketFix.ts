@@ -14,6 +14,8 @@
  * in-process ssh2 clients get the correct behaviour too.
  */
 
+import { parseKexInit } from './kexInitLists';
+
 interface GuessState {
   pending: boolean;
   skip: boolean;
@@ -26,19 +28,10 @@ interface ProtocolInternals {
 
 const state = new WeakMap<object, GuessState>();
 
-/** First entries of the kex and host-key name-lists of a KEXINIT payload (type byte + 16-byte cookie first). */
+/** First entries of the kex and host-key name-lists of a KEXINIT payload. */
 export function firstProposals(payload: Buffer): { kex: string; hostKey: string } | undefined {
-  const lists: string[] = [];
-  let pos = 17;
-  for (let i = 0; i < 2; i++) {
-    if (pos + 4 > payload.length) return undefined;
-    const len = payload.readUInt32BE(pos);
-    pos += 4;
-    if (pos + len > payload.length) return undefined;
-    lists.push(payload.toString('latin1', pos, pos + len).split(',')[0]);
-    pos += len;
-  }
-  return { kex: lists[0], hostKey: lists[1] };
+  const lists = parseKexInit(payload);
+  return lists && { kex: lists.kex[0] ?? '', hostKey: lists.hostKey[0] ?? '' };
 }
 
 /** RFC 4253 §7.1: the guess is wrong unless both sides prefer the same kex and host-key algorithm. */

@@ -8,7 +8,10 @@
  * - ssh2's EXT_INFO is suppressed (its `server-sig-algs` lacks a comma and ignores configuration)
  *   and the daemon sends its own, listing the signature algorithms it really accepts.
  */
+import { parseKexInit, type KexLists } from './kexInitLists';
 import type { Ssh2Connection } from './ssh2Types';
+
+export type { KexLists } from './kexInitLists';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const kexModule: { KexInit: new (algorithms: KexAlgorithms) => KexInitInstance } = require('ssh2/lib/protocol/kex.js');
@@ -33,34 +36,6 @@ interface KexInitInstance {
 interface ProtocolInternals {
   _offer: KexInitInstance;
   _decipher?: { _onPayload?: (payload: Buffer) => unknown };
-}
-
-/** The algorithm name-lists of a KEXINIT, as sent by one side. */
-export interface KexLists {
-  kex: string[];
-  hostKey: string[];
-  cipherCS: string[];
-  cipherSC: string[];
-  macCS: string[];
-  macSC: string[];
-  compressCS: string[];
-  compressSC: string[];
-}
-
-/** Reads the ten name-lists of a KEXINIT payload (message byte and cookie first). */
-export function parseKexInit(payload: Buffer): KexLists | undefined {
-  const lists: string[][] = [];
-  let pos = 17;
-  for (let i = 0; i < 10; i++) {
-    if (pos + 4 > payload.length) return undefined;
-    const len = payload.readUInt32BE(pos);
-    pos += 4;
-    if (pos + len > payload.length) return undefined;
-    lists.push(len ? payload.toString('latin1', pos, pos + len).split(',') : []);
-    pos += len;
-  }
-  const [kex, hostKey, cipherCS, cipherSC, macCS, macSC, compressCS, compressSC] = lists;
-  return { kex, hostKey, cipherCS, cipherSC, macCS, macSC, compressCS, compressSC };
 }
 
 /** Per-protocol state the `_kex` accessor needs. */
