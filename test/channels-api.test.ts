@@ -136,6 +136,59 @@ test('flow control: a client that stops reading turns readyToSend off; reading a
     c.end();
   }));
 
+/**
+ * What the server writes while the client's TCP socket is paused and its SSH window is huge:
+ * only the socket queue limits it. Returns the bytes the channel handed to the transport once it stalled.
+ */
+async function bytesHandedOverWhileStalled(outBufferSize: number): Promise<{ sent: number; settled: boolean }> {
+  let result = { sent: 0, settled: true };
+  await withBareDaemon(async ({ daemon, port }) => {
+    daemon.config(`OutBufferSize=${outBufferSize}`);
+    openDoors(daemon);
+    let channelId = '';
+    let sent: Promise<void> | undefined;
+    daemon.on('SSHChannelRequested', (e) => {
+      channelId = e.channelId;
+      sent = daemon.sendChannelData(e.channelId, Buffer.alloc(96 * 1024 * 1024, 7));
+    });
+    const c = await login(port);
+    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('flood', (err, s) => (err ? reject(err) : resolve(s))));
+    // Test-only reach into the ssh2 client: stop reading the TCP socket, then grant a 1 GiB window
+    // so that the SSH window cannot be what stops the server.
+    const internals = c as unknown as { _sock: { pause(): void }; _protocol: { channelWindowAdjust(id: number, n: number): void } };
+    const remote = stream as unknown as { outgoing: { id: number } };
+    internals._sock.pause();
+    internals._protocol.channelWindowAdjust(remote.outgoing.id, 1024 * 1024 * 1024);
+    await until('the channel to exist', () => channelId !== '');
+    const channel = daemon.sshChannels.get(channelId)!;
+    // Stalled: nothing more handed over for 500 ms.
+    let last = -1;
+    const end = Date.now() + 20_000;
+    while (channel.bytesSent !== last && Date.now() < end) {
+      last = channel.bytesSent;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    let settled = false;
+    void sent!.then(() => (settled = true), () => (settled = true));
+    await new Promise((r) => setTimeout(r, 50));
+    result = { sent: channel.bytesSent, settled };
+    assert.equal(channel.readyToSend, false, 'readyToSend is off while the socket is congested');
+    c.destroy();
+  });
+  return result;
+}
+
+test('OutBufferSize bounds what the daemon queues on a socket whose client stops reading', { timeout: 90_000 }, async () => {
+  const MiB = 1024 * 1024;
+  const small = await bytesHandedOverWhileStalled(64 * 1024);
+  const large = await bytesHandedOverWhileStalled(48 * MiB);
+  assert.equal(small.settled, false, 'sendChannelData is still waiting with a small OutBufferSize');
+  assert.equal(large.settled, false, 'sendChannelData is still waiting with a large OutBufferSize');
+  // Both include what the kernel's socket buffers took; the difference is the daemon's own queue.
+  assert.ok(large.sent - small.sent > 32 * MiB, `48 MiB lets the daemon queue far more than 64 KiB (small ${small.sent}, large ${large.sent})`);
+  assert.ok(small.sent < 24 * MiB, `with 64 KiB the daemon stops after the kernel buffers are full (${small.sent} bytes)`);
+});
+
 test('recordLength delivers SSHChannelDataIn in records of that size, the rest at EOF', () =>
   withBareDaemon(async ({ daemon, port }) => {
     openDoors(daemon);
