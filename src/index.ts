@@ -8,6 +8,8 @@ export { SSHConnection, SSHChannel } from './registry/views';
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from './packet/sshParam';
 export { requestParamsOf, type ChannelRequestParams, type ChannelRequestParamsMap, type TerminalModes } from './channels/requestParams';
 export type { PublicKeyInfo } from './auth/publicKey';
+export { AuthorizedKeys, type AuthorizedKey, type AuthorizedKeyMatch, type AuthorizedKeysProblem, type AuthorizationContext } from './auth/authorizedKeys';
+export type { SessionRestrictions } from './policy/SessionRestrictions';
 export type { KeyboardInteractivePrompt } from './auth/keyboardPrompts';
 export { SETTINGS, type SettingRow } from './config/settings';
 export { cryptoBindingAvailable } from './engine/ssh2Internals';

@@ -9,6 +9,7 @@ import type {
   Ssh2PasswordContext,
   Ssh2PublicKeyContext,
 } from '../engine/ssh2Types';
+import { combineRestrictions, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 import { describePublicKey, type PublicKeyInfo, verifyUserSignature } from './publicKey';
 import { type KeyboardInteractivePrompt, parsePromptSetting } from './keyboardPrompts';
 
@@ -45,6 +46,8 @@ export class AuthFlow {
   private methods: string[];
   private failures = 0;
   private attempts = 0;
+  /** Restrictions of the steps accepted so far (two-factor: all of them apply). */
+  private granted: SessionRestrictions = UNRESTRICTED;
 
   constructor(
     private readonly conn: ConnectionRecord,
@@ -106,14 +109,20 @@ export class AuthFlow {
     this.host.flushBanner(this.conn);
     if (!args || !args.accept) return this.refuse(ctx, ctx.method !== 'none' || this.attempts > 1);
     if (isQuery) return ctx.accept(); // USERAUTH_PK_OK: the key is acceptable, the signed request follows
+    const granted = combineRestrictions(this.granted, args.restrictions ?? UNRESTRICTED);
+    if (!granted) {
+      this.host.hub.log(this.conn.id, 1, `authentication for '${ctx.username}' refused: conflicting forced commands`);
+      return this.refuse(ctx, true);
+    }
+    this.granted = granted;
     if (args.partialSuccess) {
       ctx.reject(this.methods, true);
       return;
     }
-    const granted = this.host.serviceGranted(this.conn, ctx.service);
-    afterDecision(granted, (ok) => {
+    afterDecision(this.host.serviceGranted(this.conn, ctx.service), (ok) => {
       if (this.conn.closed) return;
       if (!ok) return this.refuse(ctx, true);
+      this.conn.restrictions = this.granted;
       this.host.authenticated(this.conn, ctx.username);
       ctx.accept();
     });

@@ -10,6 +10,19 @@ import { nextId } from '../registry/ids';
 import type { Registry } from '../registry/Registry';
 import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW } from './ChannelState';
 import { decodeRequestParams } from './requestParams';
+import { forceCommand, type RewrittenRequest } from './forcedCommand';
+import { refusedChannelOpen, refusedRequest } from '../policy/SessionRestrictions';
+
+/** host:port a direct-tcpip open asks for (RFC 4254 7.2); undefined for other types or a short payload. */
+function directTarget(channelType: string, parameters: Buffer): { host: string; port: number } | undefined {
+  if (channelType !== 'direct-tcpip') return undefined;
+  try {
+    const r = new WireReader(parameters);
+    return { host: r.string(), port: r.uint32() };
+  } catch {
+    return undefined;
+  }
+}
 
 /** RFC 4254 channel open failure reasons. */
 const OPEN_FAILURE = { ADMINISTRATIVELY_PROHIBITED: 1, CONNECT_FAILED: 2, UNKNOWN_CHANNEL_TYPE: 3, RESOURCE_SHORTAGE: 4 };
@@ -67,6 +80,11 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     r.uint32();
     r.uint32();
     const parameters = tagPayload(Buffer.from(r.rest()), { kind: 'channel-open', channelType: info.type });
+    const prohibited = refusedChannelOpen(conn.restrictions, info.type, directTarget(info.type, parameters));
+    if (prohibited) {
+      host.hub.log(conn.id, 1, `channel open refused: ${prohibited}`);
+      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, prohibited);
+    }
     const state = new ChannelState(nextId(), conn.allocateLocalChannel(), conn, info.type, this);
     conn.channels.set(state.localId, state);
     const args = { connectionId: conn.id, channelId: state.id, service: info.type, parameters, accept: false };
@@ -93,20 +111,29 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const state = this.live(recipient);
     if (!state) return;
     this.host.activity(this.conn);
-    let requestType: string;
+    let request: RewrittenRequest;
     let wantReply: boolean;
-    let params;
     try {
       const r = new WireReader(payload, 1);
       r.uint32();
-      requestType = r.string();
+      const requestType = r.string();
       wantReply = r.boolean();
-      params = decodeRequestParams(requestType, r);
+      request = { requestType, params: decodeRequestParams(requestType, r), body: payload.subarray(1) };
     } catch (err) {
       return this.host.violation(this.conn, ErrorCodes.ProtocolError, `malformed channel request: ${(err as Error).message}`);
     }
-    const packet = tagPayload(Buffer.from(payload.subarray(1)), { kind: 'channel-request' });
     const ids = { connectionId: this.conn.id, channelId: state.id };
+    const prohibited = refusedRequest(this.conn.restrictions, request.requestType);
+    if (prohibited) {
+      this.host.hub.log(this.conn.id, 1, `channel ${state.id}: ${prohibited}`);
+      state.inbound.run(() => {
+        if (wantReply && !state.closeSent && !this.conn.closed) this.proto.channelFailure(state.remoteId);
+      });
+      return;
+    }
+    request = forceCommand(this.conn.restrictions.forceCommand, request, wantReply);
+    const { requestType, params } = request;
+    const packet = tagPayload(Buffer.from(request.body), { kind: 'channel-request' });
     state.inbound.run(() => {
       const args = { ...ids, requestType, packet, params, success: false };
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {

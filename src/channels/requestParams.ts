@@ -9,7 +9,8 @@ export interface ChannelRequestParamsMap {
   'x11-req': { single: boolean; protocol: string; cookie: string; screen: number };
   env: { name: string; value: string };
   shell: Record<string, never>;
-  exec: { command: string };
+  /** `originalCommand`: what the client asked for when a forced command replaced it. */
+  exec: { command: string; originalCommand?: string };
   subsystem: { subsystem: string };
   'window-change': { cols: number; rows: number; width: number; height: number };
   'xon-xoff': { clientCanDo: boolean };

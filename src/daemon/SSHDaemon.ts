@@ -47,6 +47,8 @@ export class SSHDaemon extends EventHub {
   private readonly undecided = new Set<Socket>();
   private engine?: Ssh2Server;
   private engineKey = '';
+  private hostKeysCache?: { sshCert: Certificate | undefined; key: string; certs: Certificate[] };
+  private hostKeyTexts: string[] = [];
   private readonly engineConnections = new WeakMap<Socket, ConnectionRecord>();
 
   constructor() {
@@ -135,14 +137,14 @@ export class SSHDaemon extends EventHub {
 
   /** The engine server for new connections, rebuilt when host keys or algorithm settings changed. */
   private engineFor(): Ssh2Server {
-    const certs = this.hostCertificates();
+    const certs = this.loadedHostCertificates();
     const hostKeyTypes = new Set(certs.map((c) => (c.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [c.keyType])).flat());
     const serverHostKey = this.settings.list('SSHPublicKeyAlgorithms').filter((a) => hostKeyTypes.has(a));
     if (serverHostKey.length === 0) {
       throw new SSHDaemonError(ErrorCodes.NoHostKey, `No host key matches SSHPublicKeyAlgorithms (${this.settings.text('SSHPublicKeyAlgorithms')}); keys loaded: ${certs.map((c) => c.keyType).join(', ')}`);
     }
     const options = {
-      hostKeys: certs.map((c) => c.toOpenSSH()),
+      hostKeys: this.hostKeyTexts,
       kex: this.settings.list('SSHKeyExchangeAlgorithms'),
       cipher: this.settings.list('SSHEncryptionAlgorithms'),
       hmac: this.settings.list('SSHMacAlgorithms'),
@@ -162,6 +164,25 @@ export class SSHDaemon extends EventHub {
     this.engine = engine;
     this.engineKey = key;
     return engine;
+  }
+
+  /**
+   * The host keys, parsed again only when sshCert or an AltSSHCert* setting changed: parsing a PFX
+   * or an encrypted key per connection would cost more than the handshake.
+   */
+  private loadedHostCertificates(): Certificate[] {
+    const count = this.settings.int('AltSSHCertCount');
+    const source: unknown[] = [];
+    for (let i = 0; i < count; i++) {
+      source.push(['AltSSHCertStore', 'AltSSHCertStorePassword', 'AltSSHCertStoreType', 'AltSSHCertSubject'].map((n) => this.settings.text(n, i)));
+    }
+    const key = JSON.stringify(source);
+    const cached = this.hostKeysCache;
+    if (cached && cached.sshCert === this.props.sshCert && cached.key === key) return cached.certs;
+    const certs = this.hostCertificates();
+    this.hostKeysCache = { sshCert: this.props.sshCert, key, certs };
+    this.hostKeyTexts = certs.map((c) => c.toOpenSSH());
+    return certs;
   }
 
   private hostCertificates(): Certificate[] {

@@ -1,5 +1,6 @@
 import type { ChannelRequestParams } from '../channels/requestParams';
 import type { PublicKeyInfo } from '../auth/publicKey';
+import type { SessionRestrictions } from '../policy/SessionRestrictions';
 
 /** `Connected`: a TCP connection was accepted and registered (statusCode 0), before the SSH handshake. */
 export interface ConnectedEventArgs {
@@ -119,6 +120,11 @@ export interface SSHUserAuthRequestEventArgs {
   readonly keyAlgorithm: string;
   /** For publickey: the parsed key. */
   readonly publicKey?: PublicKeyInfo;
+  /**
+   * With `accept`: what the session may do (authorized_keys options, certificate restrictions);
+   * the daemon enforces them. {@link AuthorizedKeys.authorize} fills it. Undefined = no restriction.
+   */
+  restrictions?: SessionRestrictions;
 }
 
 /** The daemon's events, by IPWorks name. Listeners may return a Promise for decision events. */

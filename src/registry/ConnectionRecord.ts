@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { NegotiatedAlgorithms, Ssh2Connection, Ssh2Protocol } from '../engine/ssh2Types';
 import type { ChannelState } from '../channels/ChannelState';
+import { type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 
 /** How long a closing connection may take before its socket is destroyed. */
 export const CLOSE_GRACE_MS = 2000;
@@ -11,6 +12,8 @@ export class ConnectionRecord {
   proto?: Ssh2Protocol;
   user = '';
   authenticated = false;
+  /** What the accepted keys or certificates allow; enforced by the channel layer. */
+  restrictions: SessionRestrictions = UNRESTRICTED;
   clientVersion = '';
   negotiated?: NegotiatedAlgorithms;
   timeout: number;

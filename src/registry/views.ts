@@ -1,3 +1,4 @@
+import type { SessionRestrictions } from '../policy/SessionRestrictions';
 import type { ChannelState } from '../channels/ChannelState';
 import type { ConnectionRecord } from './ConnectionRecord';
 
@@ -45,6 +46,10 @@ export class SSHConnection {
   }
   get user(): string {
     return this.record.user;
+  }
+  /** What the session may do, from the accepted key's options or certificate. */
+  get restrictions(): SessionRestrictions {
+    return this.record.restrictions;
   }
   get authenticated(): boolean {
     return this.record.authenticated;

@@ -1,0 +1,41 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { normaliseAddress } from './addressMatch';
+
+/** OpenSSH's glob: `*` any run, `?` one character, case-insensitive (match.c). */
+function globRegExp(pattern: string): RegExp {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, 'i');
+}
+
+function cidrContains(pattern: string, address: string): boolean | undefined {
+  const [net, bits] = pattern.split('/');
+  if (bits === undefined || !(isIPv4(net) || isIPv6(net)) || !/^\d+$/.test(bits)) return undefined;
+  const family = isIPv6(net) ? 'ipv6' : 'ipv4';
+  if (!(family === 'ipv6' ? isIPv6(address) : isIPv4(address))) return false;
+  const list = new BlockList();
+  list.addSubnet(net, Number(bits), family);
+  return list.check(address, family);
+}
+
+/**
+ * OpenSSH pattern-list semantics (match_pattern_list, addr_match_list): comma-separated globs or
+ * CIDR blocks, `!` negates; a negated match wins over any positive one.
+ * Returns 1 for a positive match, -1 for a negated match, 0 for no match.
+ */
+export function matchPatternList(value: string, list: string): 1 | 0 | -1 {
+  const subject = normaliseAddress(value);
+  let found: 1 | 0 = 0;
+  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const negated = raw.startsWith('!');
+    const pattern = negated ? raw.slice(1) : raw;
+    const hit = cidrContains(pattern, subject) ?? globRegExp(pattern).test(subject);
+    if (hit && negated) return -1;
+    if (hit) found = 1;
+  }
+  return found;
+}
+
+/** True when `value` matches the list positively and no negated entry. */
+export function patternListAllows(value: string, list: string): boolean {
+  return matchPatternList(value, list) === 1;
+}
