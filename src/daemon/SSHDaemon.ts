@@ -157,6 +157,12 @@ export class SSHDaemon extends EventHub {
     const tracing = this.settings.int('LogLevel') >= 3;
     const key = JSON.stringify({ ...options, tracing });
     if (this.engine && key === this.engineKey) return this.engine;
+    for (const c of certs) {
+      const algs = c.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [c.keyType];
+      if (!algs.some((a) => serverHostKey.includes(a))) {
+        this.log('', 1, `host key ${c.fingerprint} (${c.keyType}) is not offered: SSHPublicKeyAlgorithms does not list ${algs.join(' or ')}`);
+      }
+    }
     const debug = tracing ? (line: string) => this.log('', 3, line) : undefined;
     const engine = createEngineServer({ ...options, debug });
     engine.on('connection', (conn: Ssh2Connection, info: ClientInfo) => this.onEngineConnection(conn, info));
