@@ -1,7 +1,7 @@
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
-import type { ChannelMessageHandlers } from '../engine/ssh2Internals';
+import { type ChannelMessageHandlers, queuedDuringKex } from '../engine/ssh2Internals';
 import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Protocol } from '../engine/ssh2Types';
 import { tagPayload } from '../packet/layouts';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
@@ -248,7 +248,13 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.proto.channelWindowAdjust(remoteId, amount);
   }
   congested(): boolean {
-    return this.conn.socket.writableLength > this.host.outBufferSize();
+    return this.conn.socket.writableLength + queuedDuringKex(this.proto) > this.host.outBufferSize();
+  }
+  /** After a key exchange ssh2 flushed its queue; the socket may not emit 'drain', so channels retry now. */
+  resumeAfterKex(): void {
+    const waiters = [...this.drainWaiters];
+    this.drainWaiters.clear();
+    for (const w of waiters) w();
   }
   waitForDrain(resume: () => void): void {
     this.drainWaiters.add(resume);

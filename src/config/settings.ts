@@ -64,6 +64,7 @@ export const SETTINGS: readonly SettingRow[] = [
   row({ name: 'KeepAliveInterval', type: 'int', default: '0', parse: int(0, 2_147_483_647), effect: 'Accepted; Node.js cannot set the probe interval per socket (the OS default applies).' }),
   row({ name: 'KeepAliveRetryCount', type: 'int', default: '0', parse: int(0, 1000), effect: 'Accepted; Node.js cannot set the probe count per socket (the OS default applies).' }),
   row({ name: 'InBufferSize', type: 'int', default: '0', parse: int(0, 1 << 30), effect: 'Accepted; Node.js has no per-socket receive buffer size (the OS default applies).' }),
+  row({ name: 'OutBufferHardLimit', type: 'int', default: '16777216', parse: int(65_536, 1 << 30), effect: '(beyond) Bytes queued for a client (socket plus re-key queue) above which a client that keeps sending without reading is disconnected; at least twice OutBufferSize applies.' }),
   row({ name: 'OutBufferSize', type: 'int', default: '1048576', parse: int(16_384, 1 << 30), effect: 'Bytes queued on a socket above which channel output pauses (readyToSend false) until the client reads.' }),
   row({ name: 'UseIPv6', type: 'bool', default: 'false', parse: bool, effect: "With an empty LocalHost, listen on '::' (dual stack) instead of 0.0.0.0." }),
   row({ name: 'LogLevel', type: 'int', default: '1', parse: int(0, 3), effect: 'Detail of the Log event: 0 none, 1 info, 2 verbose, 3 debug (engine trace).' }),

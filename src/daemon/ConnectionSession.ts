@@ -5,6 +5,7 @@ import {
   DISCONNECT_REASON,
   disconnectWithReason,
   prepareHandshake,
+  queuedDuringKex,
   sendRawPacket,
   type HandshakeControl,
   type KexLists,
@@ -93,6 +94,7 @@ export class ConnectionSession {
       if (this.handshakes++ === 0 && this.handshake?.extInfoWanted()) this.sendExtInfo();
       conn.negotiated = negotiated;
       this.rekeying = false;
+      this.channels?.resumeAfterKex();
       this.bytesAtRekey = conn.bytesIn + conn.bytesOut;
       conn.clearTimer(this.rekeyTimer);
       const interval = core.settings.int('KeyRenegotiationInterval');
@@ -104,6 +106,22 @@ export class ConnectionSession {
     });
     engine.on('rekey', () => core.hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
     engine.on('authentication', (ctx: Ssh2AuthContext) => this.auth!.handle(ctx));
+    conn.socket.on('data', () => this.checkOutboundBound());
+  }
+
+  /**
+   * Channel output stops at OutBufferSize, but replies to the client's own requests do not: a
+   * client that keeps sending while it reads nothing is dropped once OutBufferHardLimit is queued.
+   */
+  private checkOutboundBound(): void {
+    const { conn } = this;
+    const queued = conn.socket.writableLength + (conn.proto ? queuedDuringKex(conn.proto) : 0);
+    const limit = Math.max(this.core.settings.int('OutBufferHardLimit'), 2 * this.core.settings.int('OutBufferSize'));
+    if (queued <= limit || conn.closed || conn.closeReason) return;
+    const description = `client does not read: ${queued} bytes queued for it (OutBufferHardLimit ${limit})`;
+    conn.closeReason = { statusCode: ErrorCodes.BufferLimit, description };
+    this.core.hub.error(conn.id, ErrorCodes.BufferLimit, description);
+    conn.socket.destroy();
   }
 
   /** EXT_INFO with `server-sig-algs`: the publickey signature algorithms this daemon accepts. */

@@ -169,6 +169,18 @@ export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Con
   return handlers;
 }
 
+/**
+ * Bytes ssh2 holds back while a key exchange runs (Protocol._queue, unbounded in the engine): they
+ * reach the socket only after NEWKEYS, so they count against OutBufferSize like unsent socket bytes.
+ */
+export function queuedDuringKex(proto: Ssh2Protocol): number {
+  const queue = (proto as unknown as { _queue?: Uint8Array[] })._queue;
+  if (!queue) return 0;
+  let total = 0;
+  for (const packet of queue) total += packet.length;
+  return total;
+}
+
 /** Sends an arbitrary SSH message (payload starts with the message number); queued during re-keys, compressed when negotiated. */
 export function sendRawPacket(conn: Ssh2Connection, payload: Buffer): void {
   const proto = internals(conn)._protocol;

@@ -1,0 +1,101 @@
+/**
+ * Memory bounds under clients that do not read: the daemon holds about OutBufferSize per connection,
+ * also while a re-key holds packets back, and drops a client that floods requests without reading.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import type { Client, ClientChannel } from 'ssh2';
+import { ErrorCodes, type SSHDaemon } from '../src';
+import { withBareDaemon } from './fixtures/bareDaemon';
+import { connect } from './helpers-ssh2';
+
+const MiB = 1024 * 1024;
+
+function openDoors(daemon: SSHDaemon): void {
+  daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
+  daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+  daemon.on('SSHChannelRequest', (e) => void (e.success = true));
+}
+
+/** Test-only reach into the ssh2 client: its TCP socket and its protocol writer. */
+interface ClientInternals {
+  _sock: { pause(): void };
+  _protocol: { channelWindowAdjust(id: number, n: number): void; ping(): void };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a non-reading client with a 1 GiB window, re-keying under way: the daemon holds a bounded amount, memory stays under 64 MiB above baseline', { timeout: 90_000 }, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    openDoors(daemon);
+    // Re-key after 2 MiB: the client never answers our KEXINIT, so ssh2 queues everything after it.
+    daemon.config('KeyRenegotiationThreshold=2097152');
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    let handedOver = 0;
+    let producing = true;
+    let channelId = '';
+    daemon.on('SSHChannelRequested', async (e) => {
+      channelId = e.channelId;
+      // The IPWorks producer: send, wait until the daemon took it, repeat (up to 1 GiB).
+      while (producing && handedOver < 1024 * MiB) {
+        try {
+          await daemon.sendChannelData(e.channelId, chunk);
+        } catch {
+          return;
+        }
+        handedOver += chunk.length;
+      }
+    });
+    global.gc?.();
+    const baseline = process.memoryUsage().rss;
+    const c: Client = await connect(port, { password: 'pw' });
+    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('flood', (err, s) => (err ? reject(err) : resolve(s))));
+    const internals = c as unknown as ClientInternals;
+    internals._sock.pause();
+    internals._protocol.channelWindowAdjust((stream as unknown as { outgoing: { id: number } }).outgoing.id, 1024 * MiB);
+    // Let the producer run until it stalls.
+    let last = -1;
+    while (handedOver !== last) {
+      last = handedOver;
+      await sleep(750);
+    }
+    const grown = process.memoryUsage().rss - baseline;
+    const channel = daemon.sshChannels.get(channelId);
+    assert.ok(channel, 'the channel is open');
+    assert.equal(channel.readyToSend, false, 'readyToSend is off');
+    assert.ok(handedOver < 32 * MiB, `the producer was paused after ${handedOver} bytes (kernel buffers + OutBufferSize), not 1 GiB`);
+    assert.ok(grown < 64 * MiB, `RSS grew ${(grown / MiB).toFixed(1)} MiB`);
+    producing = false;
+    c.destroy();
+  }),
+);
+
+test('a client that floods requests and reads nothing is dropped at OutBufferHardLimit with a BufferLimit error', { timeout: 90_000 }, () =>
+  withBareDaemon(async ({ daemon, port, errors }) => {
+    openDoors(daemon);
+    daemon.config('OutBufferHardLimit=65536');
+    const c = await connect(port, { password: 'pw' });
+    c.on('error', () => undefined);
+    const internals = c as unknown as ClientInternals;
+    internals._sock.pause();
+    const closed = once(c, 'close');
+    // Each keepalive@openssh.com with want-reply earns a REQUEST_FAILURE the client never reads.
+    for (let i = 0; i < 400_000 && daemon.sshConnections.size > 0; i++) {
+      internals._protocol.ping();
+      if (i % 2000 === 0) await sleep(5);
+    }
+    await until(() => daemon.sshConnections.size === 0, 20_000);
+    assert.ok(errors.some((e) => e.startsWith(`${ErrorCodes.BufferLimit} client does not read`)), errors.join('\n'));
+    c.destroy();
+    await closed;
+  }),
+);
+
+async function until(check: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(20);
+  }
+}
