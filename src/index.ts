@@ -1,7 +1,7 @@
 export { SSHDaemon, SSHServer } from './daemon/SSHDaemon';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';
-export { Certificate, type GeneratedKeyKind } from './certs/Certificate';
+export { Certificate, type GeneratedKeyKind, type CertStoreFormat } from './certs/Certificate';
 export { CertStoreTypes } from './certs/CertStoreTypes';
 export { SSHDaemonError, ErrorCodes, type ErrorCode } from './errors/SSHDaemonError';
 export { SSHConnection, SSHChannel } from './registry/views';
@@ -10,6 +10,7 @@ export { requestParamsOf, type ChannelRequestParams, type ChannelRequestParamsMa
 export type { PublicKeyInfo } from './auth/publicKey';
 export { AuthorizedKeys, type AuthorizedKey, type AuthorizedKeyMatch, type AuthorizedKeysProblem, type AuthorizationContext } from './auth/authorizedKeys';
 export type { SessionRestrictions } from './policy/SessionRestrictions';
+export { parseOpenSSHCertificate, checkUserCertificate, type OpenSSHCertificate, type CertificateOption, type CertificateRestrictions, type UserCertificateResult, type UserCertificateCheckOptions, type CertificateRefusal, type CertificateParseResult } from './auth/openSSHCertificate';
 export type { KeyboardInteractivePrompt } from './auth/keyboardPrompts';
 export { SETTINGS, type SettingRow } from './config/settings';
 export { cryptoBindingAvailable } from './engine/ssh2Internals';

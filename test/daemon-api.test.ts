@@ -77,9 +77,9 @@ test('Certificate: generated keys, fingerprints, PEM and OpenSSH round trips, cl
     assert.match(c.fingerprint, /^SHA256:[A-Za-z0-9+/]{43}$/);
     const again = new Certificate(99, c.toOpenSSH());
     assert.equal(again.fingerprint, c.fingerprint);
-    const pkcs8 = new Certificate(7, c.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString(), 'pw');
+    const pkcs8 = new Certificate(7, c.privateKey!.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString(), 'pw');
     assert.equal(pkcs8.fingerprint, c.fingerprint);
-    assert.throws(() => new Certificate(7, c.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString(), 'wrong'), (e: unknown) => (e as SSHDaemonError).code === ErrorCodes.BadKeyPassword);
+    assert.throws(() => new Certificate(7, c.privateKey!.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }).toString(), 'wrong'), (e: unknown) => (e as SSHDaemonError).code === ErrorCodes.BadKeyPassword);
   }
   assert.throws(() => new Certificate(6, '/nonexistent/key'), (e: unknown) => (e as SSHDaemonError).code === ErrorCodes.KeyFileNotFound);
   assert.throws(() => new Certificate(7, 'garbage'), (e: unknown) => (e as SSHDaemonError).code === ErrorCodes.CorruptKey);

@@ -10,7 +10,10 @@ import type {
   Ssh2PublicKeyContext,
 } from '../engine/ssh2Types';
 import { combineRestrictions, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
-import { describePublicKey, type PublicKeyInfo, verifyUserSignature } from './publicKey';
+import { certificateKeyType, parseOpenSSHCertificate } from './openSSHCertificate';
+import { checkSshSignature, signatureAlgorithmFor } from './sshSignature';
+import { acceptCertificate } from './userCertificates';
+import { describeCertificate, describePublicKey, type PublicKeyInfo, verifyUserSignature } from './publicKey';
 import { type KeyboardInteractivePrompt, parsePromptSetting } from './keyboardPrompts';
 
 /** What authentication needs from the daemon for one connection. */
@@ -19,6 +22,8 @@ export interface AuthHost {
   defaultAuthMethods(): string[];
   maxAuthAttempts(): number;
   allowedSignatureAlgorithms(): string[];
+  /** CA key blobs from TrustedUserCAKeys (read at each use). */
+  trustedUserCAs(): Buffer[];
   keyboardPrompts(conn: ConnectionRecord): KeyboardInteractivePrompt[];
   keyboardMessage(): string;
   /** Sends a pending UserAuthBanner[connId] before the next auth reply. */
@@ -39,6 +44,12 @@ function signatureAlgorithm(ctx: Ssh2PublicKeyContext): string {
 
 function parseMethods(list: string): string[] {
   return list.split(',').map((m) => m.trim()).filter(Boolean);
+}
+
+/** Decision fields set before the event fires (a certificate TrustedUserCAKeys accepts). */
+interface Preset {
+  accept: boolean;
+  restrictions?: SessionRestrictions;
 }
 
 /** Turns ssh2's authentication contexts into IPWorks-style SSHUserAuthRequest events for one connection. */
@@ -74,18 +85,19 @@ export class AuthFlow {
     }
   }
 
-  private args(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo): SSHUserAuthRequestEventArgs {
+  private args(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo, preset?: Preset): SSHUserAuthRequestEventArgs {
     return {
       connectionId: this.conn.id,
       user: ctx.username,
       service: ctx.service,
       authMethod,
       authParam,
-      accept: false,
       partialSuccess: false,
       availableMethods: this.methods.join(','),
       keyAlgorithm,
       publicKey,
+      accept: preset?.accept ?? false,
+      restrictions: preset?.restrictions,
     };
   }
 
@@ -97,8 +109,8 @@ export class AuthFlow {
     });
   }
 
-  private ask(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo, isQuery = false): void {
-    const decided = this.fire(this.args(ctx, authMethod, authParam, keyAlgorithm, publicKey));
+  private ask(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo, isQuery = false, preset?: Preset): void {
+    const decided = this.fire(this.args(ctx, authMethod, authParam, keyAlgorithm, publicKey, preset));
     const conclude = (args: SSHUserAuthRequestEventArgs | undefined) => this.conclude(ctx, args, isQuery);
     if (decided instanceof Promise) decided.then(conclude, () => conclude(undefined));
     else conclude(decided);
@@ -139,6 +151,7 @@ export class AuthFlow {
   }
 
   private publicKey(ctx: Ssh2PublicKeyContext): void {
+    if (certificateKeyType(ctx.key.algo)) return this.certificateKey(ctx);
     const algorithm = signatureAlgorithm(ctx);
     if (!this.host.allowedSignatureAlgorithms().includes(algorithm)) {
       this.host.hub.log(this.conn.id, 1, `publickey with signature algorithm ${algorithm} refused (not in SSHPubKeyAuthSigAlgorithms)`);
@@ -152,6 +165,42 @@ export class AuthFlow {
       }
     }
     this.ask(ctx, 'publickey', info.blob.toString('base64'), algorithm, info, !ctx.signature);
+  }
+
+  /**
+   * An OpenSSH certificate: ssh2 passes the certificate blob, the signed data and the whole SSH
+   * signature untouched; we verify the signature with the certified key, then check the
+   * certificate against TrustedUserCAKeys (the handler may still use authorized_keys instead).
+   */
+  private certificateKey(ctx: Ssh2PublicKeyContext): void {
+    const sigAlgorithm = signatureAlgorithmFor(ctx.key.algo) ?? ctx.key.algo;
+    const allowed = this.host.allowedSignatureAlgorithms();
+    if (!allowed.includes(sigAlgorithm)) {
+      this.host.hub.log(this.conn.id, 1, `publickey with certificate algorithm ${ctx.key.algo} refused (${sigAlgorithm} not in SSHPubKeyAuthSigAlgorithms)`);
+      return this.refuse(ctx, true);
+    }
+    const parsed = parseOpenSSHCertificate(Buffer.from(ctx.key.data));
+    if (!parsed.ok || parsed.certificate.certKeyType !== certificateKeyType(ctx.key.algo)) {
+      this.host.hub.log(this.conn.id, 1, `certificate from '${ctx.username}' refused: ${parsed.ok ? `${parsed.certificate.certKeyType} presented as ${ctx.key.algo}` : parsed.reason}`);
+      return this.refuse(ctx, true);
+    }
+    const cert = parsed.certificate;
+    const info = describeCertificate(cert);
+    if (ctx.signature) {
+      const verified = ctx.blob ? checkSshSignature(cert.publicKey, ctx.blob, ctx.signature, { expectedAlgorithm: sigAlgorithm, allowedAlgorithms: allowed }) : { ok: false as const, reason: 'no signed data' };
+      if (!verified.ok) {
+        this.host.hub.error(this.conn.id, ErrorCodes.SignatureInvalid, `publickey signature for '${ctx.username}' with certificate ${info.fingerprint} does not verify: ${verified.reason}`);
+        return this.refuse(ctx, true);
+      }
+    }
+    let preset: Preset | undefined;
+    const trusted = this.host.trustedUserCAs();
+    if (trusted.length > 0) {
+      const verdict = acceptCertificate(cert, { user: ctx.username, address: this.conn.remoteHost, trustedCAs: trusted, allowedSignatureAlgorithms: allowed });
+      if (verdict.ok) preset = { accept: true, restrictions: verdict.restrictions };
+      else this.host.hub.log(this.conn.id, 1, `certificate ${info.fingerprint} (ID "${cert.keyId}", serial ${cert.serial}) for '${ctx.username}' not accepted by TrustedUserCAKeys: ${verdict.reason}`);
+    }
+    this.ask(ctx, 'publickey', cert.blob.toString('base64'), ctx.key.algo, info, !ctx.signature, preset);
   }
 
   /** IPWorks multi-fire: one event per answer (`keyboard-interactive-N`), then `keyboard-interactive`; all must accept. */

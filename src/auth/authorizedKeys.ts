@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { SSHUserAuthRequestEventArgs } from '../daemon/events';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { patternListAllows } from '../policy/patternList';
-import { RESTRICTED, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
+import { combineRestrictions, RESTRICTED, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
+import type { OpenSSHCertificate } from './openSSHCertificate';
+import { acceptCertificate } from './userCertificates';
 
 /** One usable line of an OpenSSH `authorized_keys` file. */
 export interface AuthorizedKey {
@@ -229,6 +231,21 @@ export class AuthorizedKeys {
   }
 
   /**
+   * A user certificate signed by a `cert-authority` key of this file, checked as sshd does
+   * (validity, principals or the line's `principals=`, critical options, source-address); the
+   * restrictions are the line's options and the certificate's, whichever is stricter.
+   */
+  findCertificate(cert: OpenSSHCertificate, ctx: AuthorizationContext): AuthorizedKeyMatch {
+    const ca = this.findCertificateAuthority(cert.signatureKey, ctx);
+    if (!ca.ok) return ca;
+    const verdict = acceptCertificate(cert, { user: ctx.user, address: ctx.address, trustedCAs: [ca.entry.blob], principals: ca.entry.principals });
+    if (!verdict.ok) return { ok: false, reason: `${this.source} line ${ca.entry.line}: ${verdict.reason}` };
+    const restrictions = combineRestrictions(ca.entry.restrictions, verdict.restrictions);
+    if (!restrictions) return { ok: false, reason: `${this.source} line ${ca.entry.line}: command= and the certificate's force-command differ` };
+    return { ok: true, entry: ca.entry, restrictions };
+  }
+
+  /**
    * The one-call use from an `SSHUserAuthRequest` handler: for a publickey request whose key (or
    * certificate authority) this file authorises for the client at `address`, sets `e.accept` and
    * `e.restrictions`; otherwise leaves the event alone. Returns the match or the reason.
@@ -241,7 +258,9 @@ export class AuthorizedKeys {
    */
   authorize(e: SSHUserAuthRequestEventArgs, address: string, now?: Date): AuthorizedKeyMatch {
     if (e.authMethod !== 'publickey' || !e.publicKey) return { ok: false, reason: 'not a publickey request' };
-    const match = this.find(e.publicKey.blob, { user: e.user, address, now });
+    const ctx = { user: e.user, address, now };
+    const cert = e.publicKey.certificate;
+    const match = cert ? this.findCertificate(cert, ctx) : this.find(e.publicKey.blob, ctx);
     if (match.ok) {
       e.accept = true;
       e.restrictions = match.restrictions;

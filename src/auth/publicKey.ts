@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { engineParseKey } from '../engine/ssh2Internals';
 import type { ParsedKey } from '../engine/ssh2Types';
+import type { OpenSSHCertificate } from './openSSHCertificate';
 
 /** A client's public key as presented in publickey authentication. */
 export interface PublicKeyInfo {
@@ -12,11 +13,26 @@ export interface PublicKeyInfo {
   readonly fingerprint: string;
   /** The `authorized_keys` form: `type base64`. */
   readonly openSSH: string;
+  /**
+   * For an OpenSSH certificate (`*-cert-v01@openssh.com`): the parsed certificate. `blob` and
+   * `openSSH` are then the certificate's, `fingerprint` is the certified key's (as sshd logs it).
+   */
+  readonly certificate?: OpenSSHCertificate;
 }
 
 /** OpenSSH's SHA256 fingerprint of a key blob. */
 export function sha256Fingerprint(blob: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '');
+}
+
+export function describeCertificate(cert: OpenSSHCertificate): PublicKeyInfo {
+  return {
+    algorithm: cert.certKeyType,
+    blob: cert.blob,
+    fingerprint: sha256Fingerprint(cert.publicKey),
+    openSSH: `${cert.certKeyType} ${cert.blob.toString('base64')}`,
+    certificate: cert,
+  };
 }
 
 export function describePublicKey(blob: Buffer): PublicKeyInfo {

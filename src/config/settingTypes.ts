@@ -51,6 +51,16 @@ export function listOf(supported: readonly string[], allowEmpty = false): Settin
   return Object.assign(fn, { range });
 }
 
+/** Text checked by `problem` (which names what is wrong, or returns undefined when the text is fine). */
+export function checkedText(range: string, problem: (text: string) => string | undefined): SettingParser {
+  const fn = (text: string): string => {
+    const why = problem(text);
+    if (why !== undefined) throw new Error(`expects ${range} (${why})`);
+    return text;
+  };
+  return Object.assign(fn, { range });
+}
+
 export function pattern(re: RegExp, description: string): SettingParser {
   return parser(description, (text) => (re.test(text.trim()) ? text.trim() : undefined));
 }

@@ -1,5 +1,7 @@
 import { DEFAULTS, SUPPORTED, SUPPORTED_USER_SIG } from './algorithms';
-import { anyText, bool, intRange, listOf, oneLine, pattern, type SettingParser } from './settingTypes';
+import { trustedCAsProblem } from '../auth/userCertificates';
+import { parseMaxStartups, parseNetBlockSize, parsePenalties, parsePorts, parseRateLimit } from '../policy/policySettings';
+import { anyText, bool, checkedText, intRange, listOf, oneLine, pattern, type SettingParser } from './settingTypes';
 
 /** How a setting is addressed: plain, `Name[connectionId]`, or `Name[i]` (a list index). */
 export type SettingIndex = 'none' | 'connection' | 'list';
@@ -21,13 +23,24 @@ const WINDOWS_ONLY = 'Accepted and readable for ported code; has no effect on No
 const SECONDS = intRange(0, 2_147_483);
 const int = (min: number, max: number) => intRange(min, max);
 
+/** A setting whose text a policy parser must accept (its error says what is wrong). */
+const parsedBy = (range: string, parse: (text: string) => unknown) =>
+  checkedText(range, (text) => {
+    try {
+      parse(text);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  });
+
 const row = (r: Omit<SettingRow, 'index'> & { index?: SettingIndex }): SettingRow => ({ index: 'none', ...r });
 
 /** Every `Config()` setting, one row each. */
 export const SETTINGS: readonly SettingRow[] = [
   // Host keys
   row({ name: 'AltSSHCertCount', type: 'int', default: '0', parse: int(0, 16), effect: 'Number of additional host keys (AltSSHCertStore[i] etc.) offered next to SSHCert; read when listening starts.' }),
-  row({ name: 'AltSSHCertStore', type: 'string', default: '', index: 'list', parse: anyText, effect: 'Store (file path or PEM text) of additional host key i.' }),
+  row({ name: 'AltSSHCertStore', type: 'string', default: '', index: 'list', parse: anyText, effect: 'Store of additional host key i: a file path, key text (PEM, OpenSSH, PPK), or base64 of a binary store (PFX).' }),
   row({ name: 'AltSSHCertStorePassword', type: 'string', default: '', index: 'list', parse: anyText, effect: 'Password of additional host key i.' }),
   row({ name: 'AltSSHCertStoreType', type: 'int', default: '99', index: 'list', parse: int(0, 99), effect: 'Store type of additional host key i (CertStoreTypes).' }),
   row({ name: 'AltSSHCertSubject', type: 'string', default: '*', index: 'list', parse: anyText, effect: 'Subject of additional host key i.' }),
@@ -56,6 +69,18 @@ export const SETTINGS: readonly SettingRow[] = [
   row({ name: 'SSHMacAlgorithms', type: 'list', default: DEFAULTS.mac.join(','), parse: listOf(SUPPORTED.mac), effect: 'MAC algorithms offered, in order of preference.' }),
   row({ name: 'SSHPublicKeyAlgorithms', type: 'list', default: DEFAULTS.hostKey.join(','), parse: listOf(SUPPORTED.hostKey), effect: 'Host key algorithms offered, in this order, among those the loaded host keys can serve. SHA-1 ssh-rsa and the ECDSA (NIST) algorithms are off by default (see docs/security.md); list them to switch them on.' }),
   row({ name: 'SSHPubKeyAuthSigAlgorithms', type: 'list', default: DEFAULTS.userSig.join(','), parse: listOf(SUPPORTED_USER_SIG), effect: 'Signature algorithms accepted from clients in publickey authentication; others are refused before SSHUserAuthRequest fires.' }),
+  row({ name: 'TrustedUserCAKeys', type: 'string', default: '', parse: checkedText('OpenSSH public key lines, or the path of a file of them', trustedCAsProblem), effect: "(beyond) Certificate authorities whose OpenSSH user certificates are trusted, as sshd's TrustedUserCAKeys: a certificate signed by one of them, valid now, naming the user as a principal (and passing source-address) arrives in SSHUserAuthRequest with accept already true and its restrictions set. A file is read at each login." }),
+  // Access control (beyond): OpenSSH and xinetd limits, checked before any SSH byte
+  row({ name: 'MaxConnectionsPerClient', type: 'int', default: '0', parse: int(0, 100_000), effect: '(beyond) Simultaneous connections from one address (xinetd per_source); more are refused before any SSH byte. 0 = no limit.' }),
+  row({ name: 'ConnectionRateLimit', type: 'string', default: '', parse: parsedBy("'' (off) or N:M", parseRateLimit), effect: '(beyond) xinetd cps: more than N new connections in one second make the daemon refuse every new connection for M seconds. Empty = off.' }),
+  row({ name: 'MaxStartups', type: 'string', default: '10:30:100', parse: parsedBy('start:rate:full or N', parseMaxStartups), effect: "(beyond) OpenSSH MaxStartups for unauthenticated connections: from 'start' on, a new one is refused with probability 'rate'% rising linearly to 100% at 'full'." }),
+  row({ name: 'PerSourcePenalties', type: 'string', default: 'no', parse: parsedBy("no, yes, or OpenSSH's key:duration list", parsePenalties), effect: "(beyond) OpenSSH PerSourcePenalties: connections that fail to authenticate (authfail), never try (noauth), exceed AuthTimeout (grace-exceeded) or are refused by a limit (refuseconnection) add time to their source's record; past 'min' the source is refused until it expires (capped at 'max'). 'yes' = OpenSSH's defaults (authfail:5 noauth:1 grace-exceeded:10 refuseconnection:10 min:15 max:600 max-sources:65536)." }),
+  row({ name: 'FailedAuthPenalty', type: 'int', default: '0', parse: SECONDS, effect: '(beyond) Seconds of penalty per connection that failed to authenticate; above 0 it switches penalties on (with PerSourcePenalties=no: only this one) and replaces the authfail amount.' }),
+  row({ name: 'PerSourcePenaltyExemptList', type: 'string', default: '', parse: anyText, effect: '(beyond) Addresses never penalised or banned (AllowedClients syntax: addresses, wildcards, CIDR).' }),
+  row({ name: 'PerSourceNetBlockSize', type: 'string', default: '32:128', parse: parsedBy('IPV4BITS[:IPV6BITS]', parseNetBlockSize), effect: '(beyond) Penalties and sensor bans apply to this block around the address (OpenSSH PerSourceNetBlockSize), e.g. 24:64.' }),
+  row({ name: 'SensorPorts', type: 'string', default: '', parse: parsedBy('a comma list of TCP ports', parsePorts), effect: '(beyond) xinetd SENSOR: extra ports opened on LocalHost when listening starts; any connection to one bans its source (block) from every port for SensorDenyTime.' }),
+  row({ name: 'SensorDenyTime', type: 'int', default: '600', parse: SECONDS, effect: '(beyond) Seconds a sensor-port visitor stays banned (xinetd deny_time).' }),
+  row({ name: 'RefusalCounts', type: 'string', default: '', readOnly: true, parse: anyText, effect: '(beyond) Read-only: connections refused since listening started, by reason, as reason=count pairs (also refusalCounts()).' }),
   // Listener
   row({ name: 'AllowedClients', type: 'string', default: '', parse: anyText, effect: "Comma list of addresses allowed to connect ('*' and '?' wildcards, CIDR); empty allows all. Checked before ConnectionRequest." }),
   row({ name: 'DeniedClients', type: 'string', default: '', parse: anyText, effect: "(beyond) Comma list of addresses refused (same syntax as AllowedClients); checked first." }),

@@ -1,5 +1,6 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { AuthFlow, type AuthHost } from '../auth/AuthFlow';
+import { trustedCAsFromSetting } from '../auth/userCertificates';
 import { Certificate } from '../certs/Certificate';
 import type { CertStoreTypes } from '../certs/CertStoreTypes';
 import { ConfigStore } from '../config/ConfigStore';
@@ -197,7 +198,9 @@ export class SSHDaemon extends EventHub {
     for (let i = 0; i < count; i++) {
       const store = this.settings.text('AltSSHCertStore', i);
       if (!store) continue;
-      certs.push(new Certificate(this.settings.int('AltSSHCertStoreType', i) as CertStoreTypes, store, this.settings.text('AltSSHCertStorePassword', i), this.settings.text('AltSSHCertSubject', i)));
+      const cert = new Certificate(this.settings.int('AltSSHCertStoreType', i) as CertStoreTypes, store, this.settings.text('AltSSHCertStorePassword', i), this.settings.text('AltSSHCertSubject', i));
+      cert.requirePrivateKey(`AltSSHCertStore[${i}]`);
+      certs.push(cert);
     }
     return certs;
   }
@@ -289,6 +292,7 @@ export class SSHDaemon extends EventHub {
       defaultAuthMethods: () => this.props.defaultAuthMethods.split(','),
       maxAuthAttempts: () => this.settings.int('MaxAuthAttempts'),
       allowedSignatureAlgorithms: () => this.settings.list('SSHPubKeyAuthSigAlgorithms'),
+      trustedUserCAs: () => this.trustedUserCAs(),
       keyboardPrompts: (conn) => AuthFlow.promptsFromSetting(conn.settings.get('KeyboardInteractivePrompts'), this.props.keyboardInteractivePrompts),
       keyboardMessage: () => this.props.keyboardInteractiveMessage,
       flushBanner: () => session.flushBanner(),
@@ -299,6 +303,16 @@ export class SSHDaemon extends EventHub {
       tooManyFailures: () => session.tooManyFailures(),
       authenticated: (_conn, user) => session.authenticated(user),
     };
+  }
+
+  /** TrustedUserCAKeys, read at each use so a rotated CA file applies to the next login. */
+  private trustedUserCAs(): Buffer[] {
+    try {
+      return trustedCAsFromSetting(this.settings.text('TrustedUserCAKeys'));
+    } catch (err) {
+      this.error('', ErrorCodes.KeyFileNotFound, `TrustedUserCAKeys cannot be read: ${(err as Error).message}; no certificate is trusted`);
+      return [];
+    }
   }
 
   // ---- lookups ------------------------------------------------------------

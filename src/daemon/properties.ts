@@ -85,6 +85,8 @@ export const PROPERTIES = {
     initial: () => undefined,
     validate: (v) => {
       if (v !== undefined && !(v instanceof Certificate)) throw bad('sshCert', 'a Certificate', typeof v);
+      // A public-only Certificate (SSH public key, X.509 store) cannot sign the key exchange.
+      v?.requirePrivateKey('sshCert');
       return v as Certificate | undefined;
     },
   },

@@ -1,0 +1,38 @@
+/** What every key-store loader takes and returns, and the errors they share. */
+import type { KeyObject } from 'node:crypto';
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+
+/** The store formats a {@link Certificate} can be loaded from (what `cstAuto` detects). */
+export type CertStoreFormat = 'pem' | 'pfx' | 'ppk' | 'ssh-public-key' | 'x509' | 'p7b';
+
+export interface LoadContext {
+  /** The store password ('' = none). */
+  readonly password: string;
+  /** The IPWorks subject selector ('*' or '' = first). */
+  readonly subject: string;
+  /** Where the bytes came from, for messages: `file /x/y.pfx`, `the PFX blob`. */
+  readonly where: string;
+}
+
+export interface LoadedKey {
+  /** Absent for public-only stores (SSH public key, X.509 certificate). */
+  readonly privateKey?: KeyObject;
+  readonly publicKey: KeyObject;
+  /** Subject of the X.509 certificate that came with the key ('' when none). */
+  readonly certificateSubject?: string;
+}
+
+export type KeyLoader = (content: Buffer, ctx: LoadContext) => LoadedKey;
+
+export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** A CorruptKey error: the store could be read but its content is not a usable key of that format. */
+export function corruptKey(format: string, where: string, why: unknown): SSHDaemonError {
+  return new SSHDaemonError(ErrorCodes.CorruptKey, `${format}: cannot parse ${where}: ${messageOf(why)}`, { cause: why });
+}
+
+/** A BadKeyPassword error. */
+export function badPassword(format: string, where: string, detail: string, password: string): SSHDaemonError {
+  const which = password ? 'wrong password' : 'a password is required';
+  return new SSHDaemonError(ErrorCodes.BadKeyPassword, `${format}: ${which} for ${where} (${detail})`);
+}

@@ -1,0 +1,171 @@
+import { AddressList } from './addressMatch';
+import { PenaltyBox, type PenaltyPolicy } from './PenaltyBox';
+import { parseMaxStartups, parseNetBlockSize, parsePenalties, parseRateLimit } from './policySettings';
+
+/** The setting names a refusal is reported under (Log, ConnectionRequest.refusedBy, refusalCounts()). */
+export type RefusalReason =
+  | 'DeniedClients'
+  | 'AllowedClients'
+  | 'PerSourcePenalties'
+  | 'SensorPorts'
+  | 'ConnectionRateLimit'
+  | 'MaxConnections'
+  | 'MaxConnectionsPerClient'
+  | 'MaxStartups'
+  | 'ConnectionRequest';
+
+export interface Refusal {
+  readonly reason: RefusalReason;
+  readonly detail: string;
+}
+
+/** How a connection ended, for penalties. */
+export interface ConnectionOutcome {
+  readonly authenticated: boolean;
+  readonly authFailures: number;
+  readonly graceExceeded: boolean;
+}
+
+/** What the gate reads: the daemon's settings. */
+export interface GateSettings {
+  text(name: string): string;
+  int(name: string): number;
+}
+
+/** Limits that also earn the refused source a refuseconnection penalty. */
+const PENALISED: ReadonlySet<RefusalReason> = new Set(['ConnectionRateLimit', 'MaxConnectionsPerClient', 'MaxStartups']);
+
+/**
+ * Decides, before any SSH byte, whether a new TCP connection may proceed, and keeps the state that
+ * needs: live connections per source, unauthenticated connections, the rate window, penalties and
+ * refusal counters. All bounded; no timers.
+ */
+export class ConnectionGate {
+  private readonly refusalCounts = new Map<RefusalReason, number>();
+  private readonly perSource = new Map<string, number>();
+  private unauthenticated = 0;
+  private windowStart = 0;
+  private windowCount = 0;
+  private pausedUntil = 0;
+  readonly penalties: PenaltyBox;
+
+  constructor(
+    private readonly settings: GateSettings,
+    private readonly liveConnections: () => number,
+    private readonly clock: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.penalties = new PenaltyBox(clock);
+  }
+
+  /** Why a connection from `address` is refused now, or undefined to let it through. */
+  check(address: string): Refusal | undefined {
+    const s = this.settings;
+    if (new AddressList(s.text('DeniedClients')).matches(address)) return { reason: 'DeniedClients', detail: 'address in DeniedClients' };
+    const allowed = new AddressList(s.text('AllowedClients'));
+    if (!allowed.empty && !allowed.matches(address)) return { reason: 'AllowedClients', detail: 'address not in AllowedClients' };
+    const banned = this.penalties.refusedFor(address, this.blocks());
+    if (banned !== undefined) return { reason: 'PerSourcePenalties', detail: `source penalised for another ${banned} s` };
+    const rate = this.rateRefusal();
+    if (rate) return rate;
+    const max = s.int('MaxConnections');
+    if (this.liveConnections() >= max) return { reason: 'MaxConnections', detail: `MaxConnections (${max}) reached` };
+    const perClient = s.int('MaxConnectionsPerClient');
+    if (perClient > 0 && (this.perSource.get(address) ?? 0) >= perClient) {
+      return { reason: 'MaxConnectionsPerClient', detail: `${perClient} connections from this address already` };
+    }
+    return this.startupsRefusal();
+  }
+
+  private rateRefusal(): Refusal | undefined {
+    const limit = parseRateLimit(this.settings.text('ConnectionRateLimit'));
+    if (!limit) return undefined;
+    const now = this.clock();
+    if (now < this.pausedUntil) return { reason: 'ConnectionRateLimit', detail: `accepting paused for another ${Math.ceil((this.pausedUntil - now) / 1000)} s` };
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    if (++this.windowCount > limit.perSecond) {
+      this.pausedUntil = now + limit.pauseSeconds * 1000;
+      return { reason: 'ConnectionRateLimit', detail: `more than ${limit.perSecond} connections in a second; pausing ${limit.pauseSeconds} s` };
+    }
+    return undefined;
+  }
+
+  /** OpenSSH's random early drop: from `start` unauthenticated, refuse with rate% rising to 100% at `full`. */
+  private startupsRefusal(): Refusal | undefined {
+    const { start, rate, full } = parseMaxStartups(this.settings.text('MaxStartups'));
+    const n = this.unauthenticated;
+    if (n < start) return undefined;
+    const detail = `${n} unauthenticated connections (MaxStartups ${start}:${rate}:${full})`;
+    if (n >= full) return { reason: 'MaxStartups', detail };
+    const p = (rate + ((100 - rate) * (n - start)) / (full - start)) / 100;
+    return this.random() < p ? { reason: 'MaxStartups', detail } : undefined;
+  }
+
+  /** Counts a refusal; limits that refuse also penalise the source. */
+  refused(address: string, refusal: Refusal): void {
+    this.refusalCounts.set(refusal.reason, (this.refusalCounts.get(refusal.reason) ?? 0) + 1);
+    const policy = this.policy();
+    if (policy && PENALISED.has(refusal.reason) && !this.exempt(address)) this.penalties.penalise(address, policy.refuseConnection, policy);
+  }
+
+  admitted(address: string): void {
+    this.perSource.set(address, (this.perSource.get(address) ?? 0) + 1);
+    this.unauthenticated++;
+  }
+
+  authenticated(): void {
+    this.unauthenticated--;
+  }
+
+  /** The connection ended: frees its slots and applies the penalty its outcome earns; returns the ban in seconds, if one is now enforced. */
+  closed(address: string, outcome: ConnectionOutcome): number | undefined {
+    const n = (this.perSource.get(address) ?? 1) - 1;
+    if (n > 0) this.perSource.set(address, n);
+    else this.perSource.delete(address);
+    if (!outcome.authenticated) this.unauthenticated--;
+    const policy = this.policy();
+    if (!policy || outcome.authenticated || this.exempt(address)) return undefined;
+    const seconds = outcome.graceExceeded ? policy.graceExceeded : outcome.authFailures > 0 ? policy.authfail : policy.noauth;
+    return this.penalties.penalise(address, seconds, policy);
+  }
+
+  /** A connection to a sensor port: ban the source for SensorDenyTime. False when it is exempt. */
+  sensorHit(address: string): boolean {
+    this.refusalCounts.set('SensorPorts', (this.refusalCounts.get('SensorPorts') ?? 0) + 1);
+    if (this.exempt(address)) return false;
+    this.penalties.ban(address, this.settings.int('SensorDenyTime'), { ...this.blocks(), maxSources: this.policy()?.maxSources ?? 65536 });
+    return true;
+  }
+
+  counts(): Record<string, number> {
+    return Object.fromEntries(this.refusalCounts);
+  }
+
+  /** Forgets counters and penalties (reset()). */
+  clear(): void {
+    this.refusalCounts.clear();
+    this.penalties.clear();
+    this.pausedUntil = 0;
+    this.windowCount = 0;
+  }
+
+  private exempt(address: string): boolean {
+    return new AddressList(this.settings.text('PerSourcePenaltyExemptList')).matches(address);
+  }
+
+  private blocks(): { ipv4Bits: number; ipv6Bits: number } {
+    return parseNetBlockSize(this.settings.text('PerSourceNetBlockSize'));
+  }
+
+  /** PerSourcePenalties with FailedAuthPenalty folded in; undefined = penalties off. */
+  private policy(): PenaltyPolicy | undefined {
+    const failed = this.settings.int('FailedAuthPenalty');
+    const base = parsePenalties(this.settings.text('PerSourcePenalties'));
+    if (!base && failed <= 0) return undefined;
+    const policy = base ?? { authfail: 0, noauth: 0, graceExceeded: 0, refuseConnection: 0, max: 600, min: 0, maxSources: 65536 };
+    return { ...policy, ...(failed > 0 ? { authfail: failed } : {}), ...this.blocks() };
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The access-control settings' text formats (OpenSSH and xinetd syntax), parsed into values.
+ * Each parser throws an Error saying what is wrong; the settings table turns it into SSHDaemonError.
+ */
+import type { PenaltyPolicy } from './PenaltyBox';
+
+/** OpenSSH time format: `90`, `90s`, `10m`, `1h`, `1h30m`. */
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  let total = 0;
+  let rest = t.toLowerCase();
+  while (rest) {
+    const m = /^(\d+)([smhdw])/.exec(rest);
+    if (!m) throw new Error(`'${text}' is not a duration (e.g. 30, 30s, 10m, 1h)`);
+    total += Number(m[1]) * units[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return total;
+}
+
+/** OpenSSH 9.8+ defaults for PerSourcePenalties=yes. */
+export const OPENSSH_PENALTIES: PenaltyPolicy = {
+  authfail: 5,
+  noauth: 1,
+  graceExceeded: 10,
+  refuseConnection: 10,
+  max: 600,
+  min: 15,
+  maxSources: 65536,
+  ipv4Bits: 32,
+  ipv6Bits: 128,
+};
+
+const PENALTY_KEYS: Record<string, keyof PenaltyPolicy | null> = {
+  authfail: 'authfail',
+  noauth: 'noauth',
+  'grace-exceeded': 'graceExceeded',
+  refuseconnection: 'refuseConnection',
+  max: 'max',
+  min: 'min',
+  'max-sources': 'maxSources',
+  'max-sources4': 'maxSources',
+  'max-sources6': 'maxSources',
+  // Accepted for OpenSSH compatibility; nothing here crashes a session process or overflows differently.
+  crash: null,
+  overflow: null,
+  overflow6: null,
+  'max-noauth': null,
+};
+
+/**
+ * `no`, `yes` (OpenSSH's defaults) or `key:value` pairs separated by spaces, e.g.
+ * `authfail:30s min:15s max:10m`; unlisted keys keep OpenSSH's defaults. Undefined = off.
+ */
+export function parsePenalties(text: string): Omit<PenaltyPolicy, 'ipv4Bits' | 'ipv6Bits'> | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === '' || t === 'no') return undefined;
+  const policy: Record<string, number> = { ...OPENSSH_PENALTIES };
+  if (t === 'yes') return policy as unknown as PenaltyPolicy;
+  for (const item of t.split(/\s+/)) {
+    const [key, value] = item.split(':');
+    if (!(key in PENALTY_KEYS) || value === undefined) {
+      throw new Error(`'${item}' is not key:value with key one of ${Object.keys(PENALTY_KEYS).join(', ')}`);
+    }
+    const field = PENALTY_KEYS[key];
+    if (field === null) continue;
+    policy[field] = field === 'maxSources' ? positiveInt(value, key) : parseDuration(value);
+  }
+  return policy as unknown as PenaltyPolicy;
+}
+
+function positiveInt(text: string, what: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new Error(`${what} must be a positive integer, got '${text}'`);
+  return Number(text);
+}
+
+/** `PerSourceNetBlockSize`: `32` or `32:128` (IPv4 bits, IPv6 bits). */
+export function parseNetBlockSize(text: string): { ipv4Bits: number; ipv6Bits: number } {
+  const m = /^\s*(\d+)(?::(\d+))?\s*$/.exec(text);
+  const v4 = m ? Number(m[1]) : NaN;
+  const v6 = m?.[2] !== undefined ? Number(m[2]) : 128;
+  if (!m || v4 > 32 || v6 > 128) throw new Error(`'${text}' is not IPV4BITS[:IPV6BITS] (0-32, 0-128)`);
+  return { ipv4Bits: v4, ipv6Bits: v6 };
+}
+
+/** OpenSSH MaxStartups: `start:rate:full` or `N` (refuse all past N). */
+export function parseMaxStartups(text: string): { start: number; rate: number; full: number } {
+  const t = text.trim();
+  const single = /^\d+$/.exec(t);
+  if (single) return { start: Number(t), rate: 100, full: Number(t) };
+  const m = /^(\d+):(\d+):(\d+)$/.exec(t);
+  if (!m) throw new Error(`'${text}' is not start:rate:full or a single number`);
+  const [start, rate, full] = m.slice(1).map(Number);
+  if (rate > 100 || full < start || start < 1) throw new Error(`'${text}': needs 1 <= start <= full and rate <= 100`);
+  return { start, rate, full };
+}
+
+/** xinetd cps: `N:M` (or `N M`): more than N new connections in a second pause accepting for M seconds. Undefined = off. */
+export function parseRateLimit(text: string): { perSecond: number; pauseSeconds: number } | undefined {
+  const t = text.trim();
+  if (t === '' || t === '0') return undefined;
+  const m = /^(\d+)(?:[:\s]+(\d+))?$/.exec(t);
+  if (!m || Number(m[1]) < 1) throw new Error(`'${text}' is not N:M (N connections per second, then M seconds of refusal)`);
+  return { perSecond: Number(m[1]), pauseSeconds: m[2] !== undefined ? Number(m[2]) : 10 };
+}
+
+/** SensorPorts: comma list of TCP ports. */
+export function parsePorts(text: string): number[] {
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  return items.map((p) => {
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new Error(`'${p}' is not a TCP port (1-65535)`);
+    return Number(p);
+  });
+}
