@@ -142,6 +142,7 @@ export class AuthFlow {
 
   /** Counts as OpenSSH's userauth_finish: every refusal but an initial 'none'; reaching the limit disconnects. */
   private refuse(ctx: Ssh2AuthContext, counts: boolean): void {
+    if (counts) this.conn.authFailures++;
     if (counts && ++this.failures >= this.host.maxAuthAttempts()) {
       this.host.hub.error(this.conn.id, ErrorCodes.AuthAttemptsExceeded, `Too many authentication failures for '${ctx.username}' (MaxAuthAttempts ${this.host.maxAuthAttempts()})`);
       this.host.tooManyFailures(this.conn);

@@ -15,7 +15,9 @@ import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../packet/sshParam';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
-import { AddressList, normaliseAddress } from '../policy/addressMatch';
+import { normaliseAddress } from '../policy/addressMatch';
+import { ConnectionGate, type Refusal } from '../policy/ConnectionGate';
+import { parsePorts } from '../policy/policySettings';
 import { CLOSE_GRACE_MS, ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import { Registry } from '../registry/Registry';
@@ -46,6 +48,9 @@ export class SSHDaemon extends EventHub {
   private serverClosed: Promise<void> = Promise.resolve();
   /** Accepted sockets whose ConnectionRequest decision is pending (not yet in the registry). */
   private readonly undecided = new Set<Socket>();
+  /** Access control before any SSH byte: lists, limits, penalties, refusal counters. */
+  private readonly gate: ConnectionGate;
+  private sensors: NetServer[] = [];
   private engine?: Ssh2Server;
   private engineKey = '';
   private hostKeysCache?: { sshCert: Certificate | undefined; key: string; certs: Certificate[] };
@@ -59,9 +64,12 @@ export class SSHDaemon extends EventHub {
         getConnectionSetting: (id, name) => this.connectionSetting(id, name),
         setConnectionSetting: (id, name, value) => this.record(id).settings.set(name, value),
       },
-      { BuildInfo: () => `sshdaemon ${PACKAGE_VERSION}; ssh2 ${ssh2Version}; Node.js ${process.version}; native crypto binding ${cryptoBindingAvailable() ? 'loaded' : 'NOT loaded'}` },
+      {
+        RefusalCounts: () => Object.entries(this.gate.counts()).map(([k, v]) => `${k}=${v}`).join(','),
+        BuildInfo: () => `sshdaemon ${PACKAGE_VERSION}; ssh2 ${ssh2Version}; Node.js ${process.version}; native crypto binding ${cryptoBindingAvailable() ? 'loaded' : 'NOT loaded'}` },
     );
     this.logLevel = () => this.settings.int('LogLevel');
+    this.gate = new ConnectionGate(this.settings, () => this.registry.connections.size + this.undecided.size);
     this.resetProperties();
     const self = this;
     this.core = {
@@ -115,13 +123,46 @@ export class SSHDaemon extends EventHub {
       });
     });
     this.netServer = server;
+    try {
+      await this.openSensors(host);
+    } catch (err) {
+      await this.stopListening();
+      throw err;
+    }
     const address = server.address();
     if (address && typeof address === 'object') this.props.localPort = address.port;
     this.log('', 1, `listening on ${host}:${this.props.localPort}${cryptoBindingAvailable() ? '' : ' (warning: ssh2 native crypto binding not loaded; throughput will be lower)'}`);
   }
 
+  /** xinetd SENSOR: extra ports where any connection bans its source from the daemon. */
+  private async openSensors(host: string): Promise<void> {
+    for (const port of parsePorts(this.settings.text('SensorPorts'))) {
+      const sensor = createServer({ pauseOnConnect: true }, (socket) => this.onSensorConnection(socket, port));
+      sensor.on('error', (err) => this.error('', ErrorCodes.ListenFailed, `sensor port ${port}: ${err.message}`));
+      await new Promise<void>((resolve, reject) => {
+        sensor.once('error', (err) => reject(new SSHDaemonError(ErrorCodes.ListenFailed, `Cannot listen on sensor port ${host}:${port}: ${err.message}`)));
+        sensor.listen({ host, port }, () => resolve());
+      });
+      this.sensors.push(sensor);
+    }
+  }
+
+  private onSensorConnection(socket: Socket, port: number): void {
+    socket.on('error', () => undefined);
+    const address = normaliseAddress(socket.remoteAddress ?? '');
+    socket.destroy();
+    const banned = this.gate.sensorHit(address);
+    this.log('', 1, `sensor port ${port} touched by ${address}${banned ? `: banned for ${this.settings.int('SensorDenyTime')} s` : ' (exempt)'}`);
+  }
+
+  /** Connections refused since the daemon was created (or reset), by the setting that refused them. */
+  refusalCounts(): Record<string, number> {
+    return this.gate.counts();
+  }
+
   /** Stops accepting connections; existing ones stay. Resolves once the port is released. */
   async stopListening(): Promise<void> {
+    for (const sensor of this.sensors.splice(0)) sensor.close();
     const server = this.netServer;
     if (!server) return;
     this.netServer = undefined;
@@ -211,21 +252,23 @@ export class SSHDaemon extends EventHub {
     socket.on('error', () => undefined); // reported through the engine or the close path
     const address = normaliseAddress(socket.remoteAddress ?? '');
     const port = socket.remotePort ?? 0;
-    const refuse = (why: string) => {
-      this.log('', 1, `connection from ${address}:${port} refused: ${why}`);
+    const refuse = (refusal: Refusal) => {
+      this.gate.refused(address, refusal);
+      this.log('', 1, `connection from ${address}:${port} refused by ${refusal.reason}: ${refusal.detail}`);
       socket.destroy();
     };
-    const denied = new AddressList(this.settings.text('DeniedClients'));
-    const allowed = new AddressList(this.settings.text('AllowedClients'));
-    if (denied.matches(address)) return refuse('DeniedClients');
-    if (!allowed.empty && !allowed.matches(address)) return refuse('not in AllowedClients');
-    if (this.registry.connections.size >= this.settings.int('MaxConnections')) return refuse(`MaxConnections (${this.settings.int('MaxConnections')}) reached`);
-    const args = { address, port, accept: true };
+    const refusal = this.gate.check(address);
+    if (refusal) {
+      // Reported to ConnectionRequest handlers too (for logs and metrics); the refusal is final.
+      this.fire('ConnectionRequest', { address, port, accept: false, refusedBy: refusal.reason });
+      return refuse(refusal);
+    }
+    const args = { address, port, accept: true, refusedBy: '' };
     this.undecided.add(socket);
     afterDecision(this.decide('ConnectionRequest', args), (ok) => {
       this.undecided.delete(socket);
       if (socket.destroyed) return;
-      if (!ok || !args.accept) return refuse('ConnectionRequest handler');
+      if (!ok || !args.accept) return refuse({ reason: 'ConnectionRequest', detail: 'refused by the ConnectionRequest handler' });
       this.admit(socket, address, port);
     });
   }
@@ -245,6 +288,7 @@ export class SSHDaemon extends EventHub {
     const conn = new ConnectionRecord(nextId(), socket, address, port, normaliseAddress(socket.localAddress ?? ''), this.props.defaultTimeout);
     const session = new ConnectionSession(conn, this.core);
     this.registry.addConnection(conn);
+    this.gate.admitted(address);
     this.sessions.set(conn.id, session);
     this.engineConnections.set(socket, conn);
     socket.once('close', () => this.onSocketClosed(conn, session));
@@ -254,6 +298,7 @@ export class SSHDaemon extends EventHub {
       conn.loginTimer = conn.addTimer(seconds * 1000, () => {
         this.log(conn.id, 1, `not authenticated within ${seconds} s; disconnecting`);
         conn.closeReason = { statusCode: ErrorCodes.Timeout, description: `login grace time (${seconds} s) exceeded` };
+        conn.graceExceeded = true;
         this.disconnectNow(conn);
       });
     }
@@ -281,6 +326,8 @@ export class SSHDaemon extends EventHub {
     session.closed();
     this.sessions.delete(conn.id);
     this.registry.removeConnection(conn.id);
+    const banned = this.gate.closed(conn.remoteHost, conn);
+    if (banned !== undefined) this.log(conn.id, 1, `${conn.remoteHost} penalised (PerSourcePenalties): new connections refused for ${banned} s`);
     const reason = conn.closeReason ?? { statusCode: 0, description: 'OK' };
     this.log(conn.id, 1, `disconnected: ${reason.description}`);
     this.fire('Disconnected', { connectionId: conn.id, statusCode: reason.statusCode, description: reason.description });
@@ -301,7 +348,10 @@ export class SSHDaemon extends EventHub {
         return afterDecision(this.decide('SSHServiceRequest', args), (ok) => ok && args.accept);
       },
       tooManyFailures: () => session.tooManyFailures(),
-      authenticated: (_conn, user) => session.authenticated(user),
+      authenticated: (_conn, user) => {
+        this.gate.authenticated();
+        session.authenticated(user);
+      },
     };
   }
 
@@ -486,6 +536,7 @@ export class SSHDaemon extends EventHub {
     await this.shutdown();
     this.resetProperties();
     this.settings.reset();
+    this.gate.clear();
     this.engine = undefined;
     this.engineKey = '';
   }

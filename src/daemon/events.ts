@@ -14,6 +14,12 @@ export interface ConnectionRequestEventArgs {
   readonly port: number;
   /** Decision, default true. */
   accept: boolean;
+  /**
+   * (beyond) The setting that already refused this connection (`MaxStartups`,
+   * `PerSourcePenalties`, ...), or '' when the handler decides. A refusal is final: the event
+   * reports it for logs and metrics, and `accept` is ignored.
+   */
+  readonly refusedBy: string;
 }
 /** `Disconnected`: the connection is gone (statusCode 0 = normal close). */
 export interface DisconnectedEventArgs {

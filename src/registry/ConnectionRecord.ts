@@ -12,6 +12,10 @@ export class ConnectionRecord {
   proto?: Ssh2Protocol;
   user = '';
   authenticated = false;
+  /** Refused authentication attempts (for PerSourcePenalties). */
+  authFailures = 0;
+  /** Closed because the login grace time ran out. */
+  graceExceeded = false;
   /** What the accepted keys or certificates allow; enforced by the channel layer. */
   restrictions: SessionRestrictions = UNRESTRICTED;
   clientVersion = '';

@@ -1,0 +1,190 @@
+/**
+ * Access control before any SSH byte, in the style of OpenSSH's penalty.sh and login-timeout.sh:
+ * loopback only, each case bounded in connections and seconds.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect as tcpConnect, createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import type { SSHDaemon } from '../src';
+import { withBareDaemon } from './fixtures/bareDaemon';
+import { connect } from './helpers-ssh2';
+
+const TIMEOUT = { timeout: 60_000 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Opens a raw TCP connection; resolves to 'admitted' once the identification line arrives, 'refused' if closed without a byte. */
+async function probe(port: number): Promise<{ outcome: 'admitted' | 'refused'; socket: Socket }> {
+  const socket = tcpConnect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  const outcome = await new Promise<'admitted' | 'refused'>((resolve) => {
+    socket.once('data', () => resolve('admitted'));
+    socket.once('close', () => resolve('refused'));
+  });
+  return { outcome, socket };
+}
+
+/** A login with a wrong password: the client gives up, the connection ends as an auth failure. */
+async function failLogin(port: number): Promise<string> {
+  try {
+    const c = await connect(port, { password: 'wrong' });
+    c.end();
+    return 'logged in';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function openDoors(daemon: SSHDaemon): void {
+  daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  s.close();
+  await once(s, 'close');
+  return port;
+}
+
+test('AllowedClients=10.0.0.0/8 refuses 127.0.0.1 before any SSH byte; ConnectionRequest reports the refusal', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    const seen: string[] = [];
+    daemon.on('ConnectionRequest', (e) => void seen.push(`${e.address} ${e.refusedBy}`));
+    daemon.config('AllowedClients=10.0.0.0/8');
+    assert.equal((await probe(port)).outcome, 'refused');
+    daemon.config('AllowedClients=');
+    const ok = await probe(port);
+    assert.equal(ok.outcome, 'admitted');
+    ok.socket.destroy();
+    assert.deepEqual(seen, ['127.0.0.1 AllowedClients', '127.0.0.1 ']);
+    assert.equal(daemon.refusalCounts().AllowedClients, 1);
+  }),
+);
+
+test('MaxConnectionsPerClient=3: the 4th concurrent connection from one address is refused, a slot frees on close', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    daemon.config('MaxConnectionsPerClient=3');
+    const held = [await probe(port), await probe(port), await probe(port)];
+    assert.deepEqual(held.map((h) => h.outcome), ['admitted', 'admitted', 'admitted']);
+    assert.equal((await probe(port)).outcome, 'refused');
+    held[0].socket.destroy();
+    await until(() => daemon.sshConnections.size === 2);
+    const again = await probe(port);
+    assert.equal(again.outcome, 'admitted');
+    for (const h of [...held, again]) h.socket.destroy();
+    assert.equal(daemon.config('RefusalCounts'), 'MaxConnectionsPerClient=1');
+  }),
+);
+
+test('MaxStartups=2:100:10: past two unauthenticated connections new ones are refused; authenticated ones do not count', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    openDoors(daemon);
+    daemon.config('MaxStartups=2:100:10');
+    const logged = await connect(port, { password: 'pw' });
+    const silent = [await probe(port), await probe(port)];
+    assert.deepEqual(silent.map((s) => s.outcome), ['admitted', 'admitted']);
+    assert.equal((await probe(port)).outcome, 'refused');
+    silent[0].socket.destroy();
+    await until(() => daemon.sshConnections.size === 2);
+    const next = await probe(port);
+    assert.equal(next.outcome, 'admitted');
+    for (const s of [...silent, next]) s.socket.destroy();
+    logged.end();
+    assert.equal(daemon.refusalCounts().MaxStartups, 1);
+  }),
+);
+
+test('ConnectionRateLimit=3:2: the 4th connection within a second pauses accepting for 2 s', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    daemon.config('ConnectionRateLimit=3:2');
+    const first = [await probe(port), await probe(port), await probe(port)];
+    assert.deepEqual(first.map((f) => f.outcome), ['admitted', 'admitted', 'admitted']);
+    assert.equal((await probe(port)).outcome, 'refused');
+    assert.equal((await probe(port)).outcome, 'refused', 'still paused');
+    await sleep(2100);
+    const later = await probe(port);
+    assert.equal(later.outcome, 'admitted');
+    for (const f of [...first, later]) f.socket.destroy();
+  }),
+);
+
+test('PerSourcePenalties: repeated failed logins get the address refused; it is let in again after the ban; exempt addresses never are', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    openDoors(daemon);
+    const logs: string[] = [];
+    daemon.on('Log', (e) => void logs.push(e.message));
+    daemon.config('PerSourcePenalties=authfail:2 noauth:0 min:3 max:3');
+    assert.match(await failLogin(port), /authentication methods failed/);
+    await until(() => daemon.sshConnections.size === 0);
+    const below = await probe(port);
+    assert.equal(below.outcome, 'admitted', 'one failure (2 s) is below min (3 s)');
+    below.socket.destroy();
+    await until(() => daemon.sshConnections.size === 0);
+    await failLogin(port);
+    await until(() => daemon.sshConnections.size === 0);
+    assert.equal((await probe(port)).outcome, 'refused', 'two failures (4 s, capped at 3) reach min: banned');
+    assert.ok(logs.some((l) => /127\.0\.0\.1 penalised \(PerSourcePenalties\)/.test(l)), logs.join('\n'));
+    await sleep(3100);
+    const back = await probe(port);
+    assert.equal(back.outcome, 'admitted', 'let in again after the ban');
+    back.socket.destroy();
+    await until(() => daemon.sshConnections.size === 0);
+
+    daemon.config('PerSourcePenaltyExemptList=127.0.0.0/8');
+    for (let i = 0; i < 3; i++) {
+      await failLogin(port);
+      await until(() => daemon.sshConnections.size === 0);
+    }
+    const exempt = await probe(port);
+    assert.equal(exempt.outcome, 'admitted', 'exempt addresses are never banned');
+    exempt.socket.destroy();
+  }),
+);
+
+test('FailedAuthPenalty alone switches penalties on: a source that keeps failing is refused', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    openDoors(daemon);
+    daemon.config('FailedAuthPenalty=5');
+    await failLogin(port);
+    await until(() => daemon.sshConnections.size === 0);
+    assert.equal((await probe(port)).outcome, 'refused');
+    assert.equal(daemon.refusalCounts().PerSourcePenalties, 1);
+  }),
+);
+
+test('SensorPorts: a connection to a sensor port bans the address on the main port for SensorDenyTime', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    const sensorPort = await freePort();
+    await daemon.stopListening();
+    daemon.config(`SensorPorts=${sensorPort}`);
+    daemon.config('SensorDenyTime=2');
+    await daemon.startListening();
+    const main = daemon.localPort;
+    const before = await probe(main);
+    assert.equal(before.outcome, 'admitted');
+    before.socket.destroy();
+    const trap = tcpConnect(sensorPort, '127.0.0.1');
+    trap.on('error', () => undefined);
+    await once(trap, 'close');
+    assert.equal((await probe(main)).outcome, 'refused', 'banned after touching the sensor');
+    await sleep(2100);
+    const after = await probe(main);
+    assert.equal(after.outcome, 'admitted', 'let in again after SensorDenyTime');
+    after.socket.destroy();
+    assert.equal(daemon.refusalCounts().SensorPorts, 1);
+    await daemon.shutdown();
+    const closed = tcpConnect(sensorPort, '127.0.0.1');
+    const [err] = (await once(closed, 'error')) as [NodeJS.ErrnoException];
+    assert.equal(err.code, 'ECONNREFUSED', 'the sensor port closes with the daemon');
+  }),
+);
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(20);
+  }
+}
