@@ -1,4 +1,4 @@
-export { SSHDaemon, SSHServer } from './daemon/SSHDaemon';
+export { SSHDaemon, SSHServer, type SFTPProvider } from './daemon/SSHDaemon';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';
 export { Certificate, type GeneratedKeyKind, type CertStoreFormat } from './certs/Certificate';
@@ -14,3 +14,17 @@ export { parseOpenSSHCertificate, checkUserCertificate, type OpenSSHCertificate,
 export type { KeyboardInteractivePrompt } from './auth/keyboardPrompts';
 export { SETTINGS, type SettingRow } from './config/settings';
 export { cryptoBindingAvailable } from './engine/ssh2Internals';
+export { SFTPSession, type SFTPSessionOptions, type SFTPSessionEvents, type SFTPAccess, type SFTPTransport } from './sftp/SFTPSession';
+export {
+  SFTPError,
+  SFTPStatus,
+  type SFTPStatusCode,
+  type SFTPFileSystem,
+  type SFTPFileHandle,
+  type SFTPDirHandle,
+  type SFTPDirEntry,
+  type SFTPAttributes,
+  type SFTPOpenFlags,
+  type SFTPStatVFS,
+} from './sftp/FileSystem';
+export { LocalFileSystem } from './sftp/LocalFileSystem';

@@ -9,7 +9,7 @@ import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import type { Registry } from '../registry/Registry';
 import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW } from './ChannelState';
-import { decodeRequestParams } from './requestParams';
+import { type ChannelRequestParams, decodeRequestParams } from './requestParams';
 import { forceCommand, type RewrittenRequest } from './forcedCommand';
 import { refusedChannelOpen, refusedRequest } from '../policy/SessionRestrictions';
 
@@ -38,6 +38,10 @@ export interface ChannelHost {
   violation(conn: ConnectionRecord, code: number, description: string): void;
   /** Channel activity, for the idle timeout. */
   activity(conn: ConnectionRecord): void;
+  /** Built-in services (SFTP): whether SSHChannelRequest starts with `success` true. */
+  presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean;
+  /** A granted request a built-in service takes over before more data is delivered; false refuses it after all. */
+  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams): boolean | Promise<boolean>;
 }
 
 interface PendingOpen {
@@ -135,15 +139,19 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const { requestType, params } = request;
     const packet = tagPayload(Buffer.from(request.body), { kind: 'channel-request' });
     state.inbound.run(() => {
-      const args = { ...ids, requestType, packet, params, success: false };
+      const args = { ...ids, requestType, packet, params, success: this.host.presetSuccess(this.conn, requestType, params) };
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
         if (state.finished || this.conn.closed) return;
-        const granted = ok && args.success;
-        if (wantReply && !state.closeSent) {
-          if (granted) this.proto.channelSuccess(state.remoteId);
-          else this.proto.channelFailure(state.remoteId);
-        }
-        if (granted) this.host.hub.fire('SSHChannelRequested', { ...ids, requestType, packet, params });
+        const attached = ok && args.success ? this.host.attachBuiltIn(this.conn, state, requestType, params) : false;
+        // Inbound data waits in state.inbound until this settles, so a built-in service sees all of it.
+        return afterDecision(attached, (granted) => {
+          if (state.finished || this.conn.closed) return;
+          if (wantReply && !state.closeSent) {
+            if (granted) this.proto.channelSuccess(state.remoteId);
+            else this.proto.channelFailure(state.remoteId);
+          }
+          if (granted) this.host.hub.fire('SSHChannelRequested', { ...ids, requestType, packet, params });
+        });
       });
     });
   }
@@ -168,6 +176,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (!state) return;
     state.inbound.run(() => {
       state.flushRecord();
+      if (state.consumer) return state.consumer.end();
       this.host.hub.fire('SSHChannelEOF', { connectionId: this.conn.id, channelId: state.id });
     });
   }
@@ -260,6 +269,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.drainWaiters.add(resume);
   }
   deliver(channel: ChannelState, data: Buffer, extended: number): void {
+    if (channel.consumer) return channel.consumer.data(data, extended);
     this.host.hub.fire('SSHChannelDataIn', { connectionId: this.conn.id, channelId: channel.id, data, extended });
   }
   readyToSend(channel: ChannelState): void {

@@ -35,6 +35,16 @@ export interface ChannelSink {
   finished(channel: ChannelState): void;
 }
 
+/**
+ * Takes a channel's inbound stream instead of the SSHChannelDataIn event (the SFTP server):
+ * data in order, then `end` at EOF, `closed` once the channel is gone.
+ */
+export interface ChannelConsumer {
+  data(data: Buffer, extended: number): void;
+  end(): void;
+  closed(): void;
+}
+
 /** One SSH channel: windows both ways, the ordered output queue, records, and the close handshake. */
 export class ChannelState {
   remoteId = -1;
@@ -56,6 +66,10 @@ export class ChannelState {
   closeSent = false;
   closeReceived = false;
   private finishedFlag = false;
+  /** Set when a built-in service (SFTP) reads the channel. */
+  consumer?: ChannelConsumer;
+  /** While held, consumed data does not reopen the client's window: the consumer is behind. */
+  private windowHeld = false;
 
   constructor(
     readonly id: string,
@@ -90,11 +104,24 @@ export class ChannelState {
   consume(data: Buffer, extended: number): void {
     if (this.recordLength > 0 && extended === 0) this.collect(data);
     else this.sink.deliver(this, data, extended);
-    if (this.inWindow <= WINDOW_REFILL_AT && !this.closeSent && !this.closeReceived) {
-      const add = LOCAL_WINDOW - this.inWindow;
-      this.inWindow = LOCAL_WINDOW;
-      this.sink.sendWindowAdjust(this.remoteId, add);
-    }
+    this.refillWindow();
+  }
+
+  private refillWindow(): void {
+    if (this.windowHeld || this.inWindow > WINDOW_REFILL_AT || this.closeSent || this.closeReceived) return;
+    const add = LOCAL_WINDOW - this.inWindow;
+    this.inWindow = LOCAL_WINDOW;
+    this.sink.sendWindowAdjust(this.remoteId, add);
+  }
+
+  /**
+   * Inbound flow control for consumers: while held, the client's window is not reopened, so it can
+   * send at most what is left of it (bounded memory however fast it sends requests).
+   */
+  holdWindow(hold: boolean): void {
+    if (this.windowHeld === hold) return;
+    this.windowHeld = hold;
+    if (!hold) this.refillWindow();
   }
 
   private collect(data: Buffer): void {
@@ -261,6 +288,7 @@ export class ChannelState {
     if (this.finishedFlag) return;
     this.finishedFlag = true;
     this.readyToSend = false;
+    this.consumer?.closed();
     this.sink.finished(this);
   }
 

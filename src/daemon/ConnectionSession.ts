@@ -149,6 +149,8 @@ export class ConnectionSession {
       sendRaw: (c: ConnectionRecord, payload: Buffer) => sendRawPacket(c.engine!, payload),
       violation: (_c: ConnectionRecord, code: number, description: string) => this.violation(code, description),
       activity: () => this.activity(),
+      presetSuccess: core.builtIns.presetSuccess,
+      attachBuiltIn: core.builtIns.attachBuiltIn,
     };
   }
 

@@ -1,0 +1,130 @@
+/** SFTP version 3 wire format (draft-ietf-secsh-filexfer-02) and the OpenSSH extensions we serve. */
+import { encodeString, encodeUint32, WireReader } from '../packet/wire';
+import type { SFTPAttributes, SFTPOpenFlags } from './FileSystem';
+
+export const SFTP_VERSION = 3;
+
+export const FXP = {
+  INIT: 1,
+  VERSION: 2,
+  OPEN: 3,
+  CLOSE: 4,
+  READ: 5,
+  WRITE: 6,
+  LSTAT: 7,
+  FSTAT: 8,
+  SETSTAT: 9,
+  FSETSTAT: 10,
+  OPENDIR: 11,
+  READDIR: 12,
+  REMOVE: 13,
+  MKDIR: 14,
+  RMDIR: 15,
+  REALPATH: 16,
+  STAT: 17,
+  RENAME: 18,
+  READLINK: 19,
+  SYMLINK: 20,
+  STATUS: 101,
+  HANDLE: 102,
+  DATA: 103,
+  NAME: 104,
+  ATTRS: 105,
+  EXTENDED: 200,
+  EXTENDED_REPLY: 201,
+} as const;
+
+/** Largest packet we accept or send, as OpenSSH's sftp-server (SFTP_MAX_MSG_LENGTH). */
+export const MAX_PACKET = 256 * 1024;
+/** Largest read served and write accepted (limits@openssh.com). */
+export const MAX_READ = MAX_PACKET - 1024;
+
+const ATTR = { SIZE: 0x1, UIDGID: 0x2, PERMISSIONS: 0x4, ACMODTIME: 0x8, EXTENDED: 0x80000000 };
+const OPEN = { READ: 0x1, WRITE: 0x2, APPEND: 0x4, CREAT: 0x8, TRUNC: 0x10, EXCL: 0x20 };
+
+/** The extensions announced in VERSION, with their versions (OpenSSH's PROTOCOL file). */
+export const EXTENSIONS: ReadonlyArray<readonly [string, string]> = [
+  ['posix-rename@openssh.com', '1'],
+  ['statvfs@openssh.com', '2'],
+  ['fstatvfs@openssh.com', '2'],
+  ['hardlink@openssh.com', '1'],
+  ['fsync@openssh.com', '1'],
+  ['lsetstat@openssh.com', '1'],
+  ['limits@openssh.com', '1'],
+  ['expand-path@openssh.com', '1'],
+];
+
+export function decodeOpenFlags(pflags: number): SFTPOpenFlags {
+  return {
+    read: (pflags & OPEN.READ) !== 0,
+    write: (pflags & OPEN.WRITE) !== 0,
+    append: (pflags & OPEN.APPEND) !== 0,
+    create: (pflags & OPEN.CREAT) !== 0,
+    truncate: (pflags & OPEN.TRUNC) !== 0,
+    exclusive: (pflags & OPEN.EXCL) !== 0,
+  };
+}
+
+export function readAttrs(r: WireReader): SFTPAttributes {
+  const flags = r.uint32();
+  const attrs: SFTPAttributes = {};
+  if (flags & ATTR.SIZE) attrs.size = Number(r.uint64());
+  if (flags & ATTR.UIDGID) {
+    attrs.uid = r.uint32();
+    attrs.gid = r.uint32();
+  }
+  if (flags & ATTR.PERMISSIONS) attrs.mode = r.uint32();
+  if (flags & ATTR.ACMODTIME) {
+    attrs.atime = r.uint32();
+    attrs.mtime = r.uint32();
+  }
+  if (flags & ATTR.EXTENDED) {
+    const count = r.uint32();
+    for (let i = 0; i < count; i++) {
+      r.bytes();
+      r.bytes();
+    }
+  }
+  return attrs;
+}
+
+function uint64(n: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(BigInt(Math.max(0, Math.trunc(n))));
+  return b;
+}
+
+export function encodeAttrs(a: SFTPAttributes): Buffer {
+  let flags = 0;
+  const parts: Buffer[] = [];
+  if (a.size !== undefined) {
+    flags |= ATTR.SIZE;
+    parts.push(uint64(a.size));
+  }
+  if (a.uid !== undefined && a.gid !== undefined) {
+    flags |= ATTR.UIDGID;
+    parts.push(encodeUint32(a.uid >>> 0), encodeUint32(a.gid >>> 0));
+  }
+  if (a.mode !== undefined) {
+    flags |= ATTR.PERMISSIONS;
+    parts.push(encodeUint32(a.mode >>> 0));
+  }
+  if (a.atime !== undefined && a.mtime !== undefined) {
+    flags |= ATTR.ACMODTIME;
+    parts.push(encodeUint32(a.atime >>> 0), encodeUint32(a.mtime >>> 0));
+  }
+  return Buffer.concat([encodeUint32(flags), ...parts]);
+}
+
+/** One framed SFTP packet: length, type, then `body` (which starts with the request id for all but INIT/VERSION). */
+export function frame(type: number, body: Buffer[]): Buffer {
+  const length = 1 + body.reduce((n, b) => n + b.length, 0);
+  const head = Buffer.allocUnsafe(5);
+  head.writeUInt32BE(length, 0);
+  head[4] = type;
+  return Buffer.concat([head, ...body], 4 + length);
+}
+
+export const u32 = encodeUint32;
+export const str = encodeString;
+export { uint64 };
