@@ -177,7 +177,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   // ---- scheduling -----------------------------------------------------------
 
   private pump(): void {
-    while (this.queue.length > 0 && !this.over) {
+    // Replies the client has not taken yet stop new work: a client queuing thousands of reads
+    // and reading nothing makes us hold at most MAX_UNSENT_REPLY_BYTES of replies.
+    while (this.queue.length > 0 && !this.over && this.unsentBytes <= MAX_UNSENT_REPLY_BYTES) {
       const req = this.queue[0];
       const overlappable = OVERLAPPABLE.has(req.type);
       if (this.inFlight > 0 && (this.barrierRunning || !overlappable || this.inFlight >= MAX_OVERLAP)) break;
@@ -221,7 +223,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     this.transport.send(packet).then(
       () => {
         this.unsentBytes -= packet.length;
-        this.updateHold();
+        this.pump();
       },
       () => this.shutdown(),
     );
