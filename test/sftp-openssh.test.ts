@@ -89,3 +89,24 @@ test('escape attempts are refused and leave nothing outside the root: .., absolu
     assert.match(r.err, /Permission denied/);
   }),
 );
+
+test('access modes: read-only refuses every change; upload-only refuses downloads but takes uploads', TIMEOUT, async () => {
+  await withSftpServer(async (s) => {
+    writeFileSync(join(s.root, 'existing.txt'), 'hello');
+    writeFileSync(join(s.local, 'new.txt'), 'new');
+    const r = await batch(s, [`lcd ${s.local}`, 'get existing.txt got.txt', '-put new.txt new.txt', '-rm existing.txt', '-mkdir d', '-rename existing.txt e.txt']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(readFileSync(join(s.local, 'got.txt'), 'utf8'), 'hello', 'reads work');
+    assert.deepEqual(readdirSync(s.root), ['existing.txt'], 'nothing changed');
+    assert.equal((r.err.match(/Permission denied/g) ?? []).length, 4, r.err);
+  }, 'read-only');
+  await withSftpServer(async (s) => {
+    writeFileSync(join(s.root, 'existing.txt'), 'hello');
+    writeFileSync(join(s.local, 'new.txt'), 'new');
+    const r = await batch(s, [`lcd ${s.local}`, '-get existing.txt got.txt', 'put new.txt new.txt', 'ls -1']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(existsSync(join(s.local, 'got.txt')), false, 'no download');
+    assert.equal(readFileSync(join(s.root, 'new.txt'), 'utf8'), 'new', 'upload worked');
+    assert.match(r.out, /existing\.txt/, 'listing works');
+  }, 'upload-only');
+});
