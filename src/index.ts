@@ -1,4 +1,5 @@
 export { SSHDaemon, SSHServer, type SFTPProvider } from './daemon/SSHDaemon';
+export { directTcpipTarget, type ForwardingOptions, type ForwardTarget } from './channels/TcpForwarding';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';
 export { Certificate, type GeneratedKeyKind, type CertStoreFormat } from './certs/Certificate';

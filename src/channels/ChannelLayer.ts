@@ -9,7 +9,8 @@ import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import type { Registry } from '../registry/Registry';
 import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW } from './ChannelState';
-import { type ChannelRequestParams, decodeRequestParams } from './requestParams';
+import { decodeRequestParams } from './requestParams';
+import type { BuiltInHooks } from '../daemon/BuiltInServices';
 import { forceCommand, type RewrittenRequest } from './forcedCommand';
 import { refusedChannelOpen, refusedRequest } from '../policy/SessionRestrictions';
 
@@ -38,10 +39,8 @@ export interface ChannelHost {
   violation(conn: ConnectionRecord, code: number, description: string): void;
   /** Channel activity, for the idle timeout. */
   activity(conn: ConnectionRecord): void;
-  /** Built-in services (SFTP): whether SSHChannelRequest starts with `success` true. */
-  presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean;
-  /** A granted request a built-in service takes over before more data is delivered; false refuses it after all. */
-  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams): boolean | Promise<boolean>;
+  /** Built-in services (SFTP, forwarding). */
+  readonly builtIns: BuiltInHooks;
 }
 
 interface PendingOpen {
@@ -91,16 +90,34 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     }
     const state = new ChannelState(nextId(), conn.allocateLocalChannel(), conn, info.type, this);
     conn.channels.set(state.localId, state);
-    const args = { connectionId: conn.id, channelId: state.id, service: info.type, parameters, accept: false };
+    const args = { connectionId: conn.id, channelId: state.id, service: info.type, parameters, accept: host.builtIns.presetAccept(conn, info.type) };
     afterDecision(host.hub.decide('SSHChannelOpenRequest', args), (ok) => {
       if (conn.closed) return;
       if (!ok || !args.accept) {
         conn.channels.delete(state.localId);
         return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'refused by server');
       }
-      this.proto.channelOpenConfirm(info.sender, state.localId, LOCAL_WINDOW, LOCAL_PACKET_SIZE);
-      this.opened(state, info.sender, info.window, info.packetSize);
+      const service = host.builtIns.attachOpen(conn, info.type, parameters);
+      if (!service) return this.confirm(state, info);
+      void service.then((outcome) => {
+        if (conn.closed) {
+          if (typeof outcome !== 'string') outcome.abort();
+          return;
+        }
+        if (typeof outcome === 'string') {
+          conn.channels.delete(state.localId);
+          host.hub.log(conn.id, 1, `channel open failed: ${outcome}`);
+          return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.CONNECT_FAILED, outcome);
+        }
+        this.confirm(state, info);
+        outcome.start(state);
+      });
     });
+  }
+
+  private confirm(state: ChannelState, info: ChannelOpenInfo): void {
+    this.proto.channelOpenConfirm(info.sender, state.localId, LOCAL_WINDOW, LOCAL_PACKET_SIZE);
+    this.opened(state, info.sender, info.window, info.packetSize);
   }
 
   private opened(state: ChannelState, remoteId: number, window: number, packetSize: number): void {
@@ -139,10 +156,10 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const { requestType, params } = request;
     const packet = tagPayload(Buffer.from(request.body), { kind: 'channel-request' });
     state.inbound.run(() => {
-      const args = { ...ids, requestType, packet, params, success: this.host.presetSuccess(this.conn, requestType, params) };
+      const args = { ...ids, requestType, packet, params, success: this.host.builtIns.presetSuccess(this.conn, requestType, params) };
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
         if (state.finished || this.conn.closed) return;
-        const attached = ok && args.success ? this.host.attachBuiltIn(this.conn, state, requestType, params) : false;
+        const attached = ok && args.success ? this.host.builtIns.attachBuiltIn(this.conn, state, requestType, params) : false;
         // Inbound data waits in state.inbound until this settles, so a built-in service sees all of it.
         return afterDecision(attached, (granted) => {
           if (state.finished || this.conn.closed) return;

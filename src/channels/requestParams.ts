@@ -18,6 +18,9 @@ export interface ChannelRequestParamsMap {
   break: { length: number };
   'exit-status': { exitStatus: number };
   'exit-signal': { signal: string; coreDumped: boolean; message: string };
+  /** Global request (channelId ''): `ssh -R`; bindPort 0 asks the server to choose. */
+  'tcpip-forward': { bindAddress: string; bindPort: number };
+  'cancel-tcpip-forward': { bindAddress: string; bindPort: number };
 }
 
 /** Any decoded request; a union of the known shapes, or an empty object. */
@@ -55,6 +58,8 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   break: (r) => ({ length: r.uint32() }),
   'exit-status': (r) => ({ exitStatus: r.uint32() }),
   'exit-signal': (r) => ({ signal: r.string(), coreDumped: r.boolean(), message: r.string() }),
+  'tcpip-forward': (r) => ({ bindAddress: r.string(), bindPort: r.uint32() }),
+  'cancel-tcpip-forward': (r) => ({ bindAddress: r.string(), bindPort: r.uint32() }),
 };
 
 /**

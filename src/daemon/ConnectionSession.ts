@@ -15,6 +15,8 @@ import {
 import type { ClientInfo, NegotiatedAlgorithms, Ssh2AuthContext, Ssh2Connection } from '../engine/ssh2Types';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import { versionMatches } from '../policy/addressMatch';
+import { refusedListen } from '../policy/SessionRestrictions';
+import type { ChannelRequestParams } from '../channels/requestParams';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { DaemonCore } from './DaemonCore';
 import { afterDecision } from './EventHub';
@@ -25,6 +27,9 @@ function errorCode(err: Error & { level?: string }): number {
   if (/no matching|handshake failed/i.test(err.message)) return ErrorCodes.NegotiationFailed;
   return ErrorCodes.ProtocolError;
 }
+
+/** ssh2's reply to a global request; the port is reported for tcpip-forward with port 0. */
+type GlobalReply = (boundPort?: number) => void;
 
 /** ssh2's negotiation failure messages, and which lists each one compares. */
 const NEGOTIATION_STEPS: { match: RegExp; client: (l: KexLists) => string[]; setting?: string }[] = [
@@ -106,6 +111,9 @@ export class ConnectionSession {
     });
     engine.on('rekey', () => core.hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
     engine.on('authentication', (ctx: Ssh2AuthContext) => this.auth!.handle(ctx));
+    engine.on('request', (accept: GlobalReply | undefined, reject: (() => void) | undefined, name: string, info: { bindAddr?: string; bindPort?: number }) =>
+      this.globalRequest(name, info, accept, reject),
+    );
     conn.socket.on('data', () => this.checkOutboundBound());
   }
 
@@ -122,6 +130,34 @@ export class ConnectionSession {
     conn.closeReason = { statusCode: ErrorCodes.BufferLimit, description };
     this.core.hub.error(conn.id, ErrorCodes.BufferLimit, description);
     conn.socket.destroy();
+  }
+
+  /**
+   * Global requests ssh2 passes on once authenticated (tcpip-forward, cancel-tcpip-forward):
+   * reported as SSHChannelRequest with channelId '', after the key's restrictions.
+   */
+  private globalRequest(name: string, info: { bindAddr?: string; bindPort?: number }, accept?: GlobalReply, reject?: () => void): void {
+    const { conn, core } = this;
+    const forward = name === 'tcpip-forward' || name === 'cancel-tcpip-forward';
+    const params: ChannelRequestParams = forward ? { bindAddress: info.bindAddr ?? '', bindPort: info.bindPort ?? 0 } : {};
+    const refused = name === 'tcpip-forward' ? refusedListen(conn.restrictions, info.bindAddr ?? '', info.bindPort ?? 0) : undefined;
+    if (refused) {
+      core.hub.log(conn.id, 1, refused);
+      return reject?.();
+    }
+    const packet = Buffer.concat([encodeString(name), Buffer.from([accept ? 1 : 0]), ...(forward ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)] : [])]);
+    const ids = { connectionId: conn.id, channelId: '' };
+    const args = { ...ids, requestType: name, packet, params, success: core.builtIns.presetSuccess(conn, name, params) };
+    afterDecision(core.hub.decide('SSHChannelRequest', args), (ok) => {
+      if (conn.closed) return;
+      if (!ok || !args.success) return reject?.();
+      void Promise.resolve(core.builtIns.attachGlobal(conn, name, params)).then((outcome) => {
+        if (conn.closed) return;
+        if (outcome === false) return reject?.();
+        accept?.(typeof outcome === 'number' ? outcome : undefined);
+        core.hub.fire('SSHChannelRequested', { ...ids, requestType: name, packet, params });
+      });
+    });
   }
 
   /** EXT_INFO with `server-sig-algs`: the publickey signature algorithms this daemon accepts. */
@@ -149,8 +185,7 @@ export class ConnectionSession {
       sendRaw: (c: ConnectionRecord, payload: Buffer) => sendRawPacket(c.engine!, payload),
       violation: (_c: ConnectionRecord, code: number, description: string) => this.violation(code, description),
       activity: () => this.activity(),
-      presetSuccess: core.builtIns.presetSuccess,
-      attachBuiltIn: core.builtIns.attachBuiltIn,
+      builtIns: core.builtIns,
     };
   }
 
@@ -218,5 +253,6 @@ export class ConnectionSession {
   /** The socket is gone: end every channel. */
   closed(): void {
     this.channels?.abortAll();
+    this.core.builtIns.connectionClosed(this.conn);
   }
 }

@@ -1,5 +1,5 @@
 import type { AuthHost } from '../auth/AuthFlow';
-import type { ChannelHost } from '../channels/ChannelLayer';
+import type { BuiltInHooks } from './BuiltInServices';
 import type { ConfigStore } from '../config/ConfigStore';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { Registry } from '../registry/Registry';
@@ -14,6 +14,6 @@ export interface DaemonCore {
   authHost(session: ConnectionSession): AuthHost;
   /** Sends DISCONNECT and closes the socket, without waiting. */
   disconnectNow(conn: ConnectionRecord): void;
-  /** Built-in channel services (SFTP), see ChannelHost. */
-  readonly builtIns: Pick<ChannelHost, 'presetSuccess' | 'attachBuiltIn'>;
+  /** Built-in services (SFTP, forwarding). */
+  readonly builtIns: BuiltInHooks;
 }

@@ -26,20 +26,15 @@ import { ConnectionSession } from './ConnectionSession';
 import type { DaemonCore } from './DaemonCore';
 import { afterDecision, EventHub } from './EventHub';
 import { PACKAGE_VERSION } from '../version';
-import type { ChannelState } from '../channels/ChannelState';
-import type { ChannelRequestParams } from '../channels/requestParams';
-import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
+import type { ForwardingOptions } from '../channels/TcpForwarding';
+import type { SFTPSession, SFTPSessionOptions } from '../sftp/SFTPSession';
+import { BuiltInServices, type SFTPProvider } from './BuiltInServices';
+
+export type { SFTPProvider } from './BuiltInServices';
 import { PROPERTIES, type PropertyMethods, type SSHDaemonProperties } from './properties';
 
 
 /** Grace before a connection that was asked to close is torn down hard. */
-
-/** Chooses SFTP options per connection (undefined refuses the subsystem). */
-export type SFTPProvider = (connection: SSHConnection) => SFTPSessionOptions | undefined | Promise<SFTPSessionOptions | undefined>;
-
-function isSftpRequest(requestType: string, params: ChannelRequestParams): boolean {
-  return requestType === 'subsystem' && (params as { subsystem?: string }).subsystem === 'sftp';
-}
 
 type StoredProps = Omit<SSHDaemonProperties, 'listening' | 'sshConnections' | 'sshChannels'>;
 
@@ -61,7 +56,12 @@ export class SSHDaemon extends EventHub {
   /** Access control before any SSH byte: lists, limits, penalties, refusal counters. */
   private readonly gate: ConnectionGate;
   private sensors: NetServer[] = [];
-  private sftpProvider?: SFTPProvider;
+  private readonly builtIns: BuiltInServices = new BuiltInServices({
+    hub: this,
+    connectionView: (conn) => new SSHConnection(conn, this),
+    openChannel: async (conn, channelType, params) => this.channel(await this.openChannel(conn.id, channelType, params)),
+    sendExitStatus: (state, code) => void this.sendExitStatus(state.id, code).catch(() => undefined),
+  });
   private engine?: Ssh2Server;
   private engineKey = '';
   private hostKeysCache?: { sshCert: Certificate | undefined; key: string; certs: Certificate[] };
@@ -89,10 +89,7 @@ export class SSHDaemon extends EventHub {
       settings: this.settings,
       authHost: (session) => self.authHost(session),
       disconnectNow: (conn) => self.disconnectNow(conn),
-      builtIns: {
-        presetSuccess: (_conn, requestType, params) => self.sftpProvider !== undefined && isSftpRequest(requestType, params),
-        attachBuiltIn: (conn, state, requestType, params) => self.attachBuiltIn(conn, state, requestType, params),
-      },
+      builtIns: this.builtIns,
     };
   }
 
@@ -170,19 +167,20 @@ export class SSHDaemon extends EventHub {
     this.log('', 1, `sensor port ${port} touched by ${address}${banned ? `: banned for ${this.settings.int('SensorDenyTime')} s` : ' (exempt)'}`);
   }
 
-  // ---- SFTP ---------------------------------------------------------------
+  // ---- built-in services ---------------------------------------------------
 
   /**
    * Serves SFTP on every `sftp` subsystem request: `SSHChannelRequest` starts with `success`
    * true (a handler may still refuse), and the server is attached before the client's first packet.
    * `options` may depend on the connection (per-user roots and access): return undefined to refuse.
+   * `undefined` switches it off.
    *
    * ```ts
    * daemon.enableSFTP((c) => ({ fileSystem: new LocalFileSystem(`/srv/sftp/${c.user}`) }));
    * ```
    */
   enableSFTP(options: SFTPSessionOptions | SFTPProvider | undefined): void {
-    this.sftpProvider = typeof options === 'function' || options === undefined ? options : () => options;
+    this.builtIns.enableSFTP(typeof options === 'function' || options === undefined ? options : () => options);
   }
 
   /**
@@ -193,45 +191,19 @@ export class SSHDaemon extends EventHub {
   serveSFTP(channelId: string, options: SFTPSessionOptions): SFTPSession {
     const state = this.channel(channelId);
     if (state.consumer) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Channel ${channelId} is already served by a built-in service`);
-    const session = new SFTPSession(options, {
-      send: (packet) => state.send(packet, 0),
-      holdInput: (hold) => state.holdWindow(hold),
-      close: () => {
-        if (state.finished || state.closeSent) return;
-        void this.sendExitStatus(channelId, 0).catch(() => undefined);
-        state.close();
-      },
-    });
-    options.onSession?.(session);
-    state.consumer = {
-      data: (data, extended) => {
-        if (extended === 0) session.data(data);
-      },
-      end: () => session.end(),
-      closed: () => session.shutdown(),
-    };
-    return session;
+    return this.builtIns.serveSFTP(state, options);
   }
 
-  private attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams): boolean | Promise<boolean> {
-    const provider = this.sftpProvider;
-    if (!provider || !isSftpRequest(requestType, params) || state.consumer) return true;
-    const attach = (options: SFTPSessionOptions | undefined): boolean => {
-      if (!options || state.finished) return false;
-      this.serveSFTP(state.id, options);
-      return true;
-    };
-    try {
-      const options = provider(new SSHConnection(conn, this));
-      return options instanceof Promise ? options.then(attach, (err: Error) => this.providerFailed(conn, err)) : attach(options);
-    } catch (err) {
-      return this.providerFailed(conn, err as Error);
-    }
-  }
-
-  private providerFailed(conn: ConnectionRecord, err: Error): false {
-    this.error(conn.id, ErrorCodes.HandlerFailed, `enableSFTP options callback failed: ${err.message}`);
-    return false;
+  /**
+   * TCP forwarding as OpenSSH's AllowTcpForwarding: `direct-tcpip` opens (`ssh -L`, `-W`, `-D`)
+   * start with `accept` true and are connected before they are confirmed; `tcpip-forward` global
+   * requests (`ssh -R`, reported as `SSHChannelRequest` with channelId '') start with `success` true
+   * and listen on loopback (or the named address with `gatewayPorts`). Handlers may refuse either;
+   * key restrictions (`no-port-forwarding`, `permitopen`, `permitlisten`) apply first.
+   * `undefined` switches it off.
+   */
+  enableForwarding(options: ForwardingOptions | undefined = {}): void {
+    this.builtIns.enableForwarding(options);
   }
 
   /** Connections refused since the daemon was created (or reset), by the setting that refused them. */
@@ -616,7 +588,7 @@ export class SSHDaemon extends EventHub {
     this.resetProperties();
     this.settings.reset();
     this.gate.clear();
-    this.sftpProvider = undefined;
+    this.builtIns.reset();
     this.engine = undefined;
     this.engineKey = '';
   }
