@@ -155,7 +155,7 @@ test('FailedAuthPenalty alone switches penalties on: a source that keeps failing
 );
 
 test('SensorPorts: a connection to a sensor port bans the address on the main port for SensorDenyTime', TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port }) => {
+  withBareDaemon(async ({ daemon }) => {
     const sensorPort = await freePort();
     await daemon.stopListening();
     daemon.config(`SensorPorts=${sensorPort}`);
