@@ -1,76 +1,91 @@
 #!/usr/bin/env node
 /**
- * The demo server: `npm start` (or `sshdaemon`) serves ssh on 127.0.0.1:2222 with a host key generated
- * on first run into ./data, user demo/demo, and a small shell (src/cli/demoShell.ts).
+ * The `sshdaemon` command (`npm start -- [options]` from a clone): a configurable SSH server with
+ * password users, authorized_keys, SFTP, the demo shell and forwarding. With no options it is the
+ * demo: 127.0.0.1:2222, user demo/demo, host key generated into ./data.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { Certificate, CertStoreTypes, requestParamsOf, SSHDaemon } from '../index';
-import { DemoShell, type ShellContext } from './demoShell';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AuthorizedKeys, Certificate, CertStoreTypes, LocalFileSystem, SSHDaemon, SSHDaemonError } from '../index';
+import { type CliOptions, parseCommandLine, usage, UsageError } from './options';
+import { serveDemoShell } from './shellService';
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+function hostKey(path: string): Certificate {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    Certificate.generate('ed25519').save(path, 'sshdaemon host key');
+  }
+  return new Certificate(CertStoreTypes.cstAuto, path);
 }
 
-async function main(): Promise<void> {
-  const host = option('host', '127.0.0.1');
-  const port = Number(option('port', '2222'));
-  const dataDir = option('data', join(process.cwd(), 'data'));
-  const keyFile = option('host-key', join(dataDir, 'ssh_host_ed25519_key'));
-  const [user, password] = option('user', 'demo:demo').split(':');
-  if (!existsSync(keyFile)) {
-    mkdirSync(dataDir, { recursive: true });
-    Certificate.generate('ed25519').save(keyFile, 'sshdaemon demo host key');
-  }
-  const daemon = new SSHDaemon();
-  daemon.sshCert = new Certificate(CertStoreTypes.cstPEMKeyFile, keyFile);
-  daemon.localHost = host;
-  daemon.localPort = port;
-  const shells = new Map<string, DemoShell>();
-  const terminals = new Map<string, ShellContext['terminal']>();
-  const finish = (channelId: string, code: number) =>
-    void daemon.sendExitStatus(channelId, code).then(() => daemon.closeChannel(channelId), () => undefined);
-  const context = (connectionId: string, channelId: string): ShellContext => {
-    const conn = daemon.sshConnections.get(connectionId);
-    return { user: conn?.user ?? user, remote: `${conn?.remoteHost}:${conn?.remotePort}`, terminal: terminals.get(channelId) };
+/** authorized_keys re-read when it changes, so edits apply to the next login. */
+function keysFrom(path: string): () => AuthorizedKeys {
+  let cached: AuthorizedKeys | undefined;
+  let stamp = '';
+  return () => {
+    const { mtimeMs, size } = statSync(path);
+    if (!cached || stamp !== `${mtimeMs}:${size}`) {
+      cached = AuthorizedKeys.fromFile(path);
+      stamp = `${mtimeMs}:${size}`;
+    }
+    return cached;
   };
+}
+
+function buildDaemon(o: CliOptions): SSHDaemon {
+  const daemon = new SSHDaemon();
+  daemon.sshCert = hostKey(o.hostKey);
+  daemon.localHost = o.host;
+  daemon.localPort = o.port;
+  if (o.logLevel !== undefined) daemon.config(`LogLevel=${o.logLevel}`);
+  for (const setting of o.config) daemon.config(setting);
+  const keys = o.authorizedKeys ? keysFrom(o.authorizedKeys) : undefined;
+  daemon.defaultAuthMethods = [o.users.size ? 'password' : '', keys ? 'publickey' : ''].filter(Boolean).join(',');
   daemon
     .on('SSHServiceRequest', (e) => void (e.accept = true))
-    .on('SSHUserAuthRequest', (e) => void (e.accept = e.user === user && e.authMethod === 'password' && e.authParam === password))
-    .on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'))
-    .on('SSHChannelRequest', (e) => void (e.success = ['pty-req', 'env', 'shell', 'exec', 'window-change'].includes(e.requestType)))
-    .on('SSHChannelRequested', (e) => {
-      const pty = requestParamsOf(e, 'pty-req');
-      if (pty) terminals.set(e.channelId, { term: pty.term, cols: pty.cols, rows: pty.rows });
-      const size = requestParamsOf(e, 'window-change');
-      if (size) shells.get(e.channelId)?.resize(size.cols, size.rows);
-      if (e.requestType === 'shell') {
-        const shell = new DemoShell({ write: (text) => void daemon.sendChannelData(e.channelId, text).catch(() => undefined), exit: (code) => finish(e.channelId, code) }, context(e.connectionId, e.channelId));
-        shells.set(e.channelId, shell);
-        shell.start();
-      }
-      if (e.requestType === 'exec') {
-        const { output, code } = DemoShell.execute(daemon.getSSHParam(e.packet, 'Command'), context(e.connectionId, e.channelId));
-        void daemon.sendChannelData(e.channelId, output).then(() => finish(e.channelId, code), () => undefined);
+    .on('SSHUserAuthRequest', (e) => {
+      if (e.authMethod === 'password') e.accept = o.users.has(e.user) && o.users.get(e.user) === e.authParam;
+      if (e.authMethod === 'publickey' && keys && (o.users.size === 0 || o.users.has(e.user))) {
+        keys().authorize(e, daemon.sshConnections.get(e.connectionId)?.remoteHost ?? '');
       }
     })
-    .on('SSHChannelDataIn', (e) => shells.get(e.channelId)?.input(Buffer.from(e.data)))
-    .on('SSHChannelEOF', (e) => shells.get(e.channelId)?.end())
-    .on('SSHChannelClosed', (e) => {
-      shells.delete(e.channelId);
-      terminals.delete(e.channelId);
+    .on('SSHChannelOpenRequest', (e) => {
+      if (e.service === 'session') e.accept = true;
     })
     .on('Log', (e) => console.log(`[${e.connectionId || '-'}] ${e.message}`))
     .on('Error', (e) => console.error(`[${e.connectionId || '-'}] error ${e.errorCode}: ${e.description}`));
+  if (o.shell) serveDemoShell(daemon);
+  if (o.sftp) daemon.enableSFTP({ fileSystem: new LocalFileSystem(o.sftp) });
+  if (o.forwarding) daemon.enableForwarding();
+  return daemon;
+}
+
+async function main(): Promise<void> {
+  let options: CliOptions;
+  let daemon: SSHDaemon;
+  try {
+    options = parseCommandLine(process.argv.slice(2));
+    if (options.help) {
+      console.log(usage());
+      return;
+    }
+    daemon = buildDaemon(options);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof SSHDaemonError) {
+      console.error(`sshdaemon: ${err.message}\n\n${usage()}`);
+      process.exit(2);
+    }
+    throw err;
+  }
   await daemon.startListening();
-  console.log(`listening on ${host}:${daemon.localPort}`);
-  console.log(`host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${user}@${host === '0.0.0.0' ? 'localhost' : host}  (password: ${password})`);
+  console.log(`listening on ${options.host}:${daemon.localPort}`);
+  const who = [...options.users].map(([u, p]) => `${u} (password: ${p})`).join(', ');
+  console.log(`host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${[...options.users.keys()][0] ?? 'USER'}@${options.host === '0.0.0.0' ? 'localhost' : options.host}${who ? `  users: ${who}` : ''}`);
   const stop = () => void daemon.shutdown().then(() => process.exit(0));
   process.once('SIGINT', stop).once('SIGTERM', stop);
 }
 
 main().catch((err: Error) => {
-  console.error(err.message);
+  console.error(`sshdaemon: ${err.message}`);
   process.exit(1);
 });

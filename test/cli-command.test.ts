@@ -1,0 +1,110 @@
+/** The `sshdaemon` command's options, driven as a user runs it, with OpenSSH as the client. */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { makeUserKey } from './fixtures/testServer';
+
+const DIR = mkdtempSync(join(tmpdir(), 'cli-'));
+after(() => rmSync(DIR, { recursive: true, force: true }));
+const MAIN = join(__dirname, '..', 'src', 'cli', 'main.ts');
+const TIMEOUT = { timeout: 90_000 };
+
+function cli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { timeoutMs: 30_000 }).then((r) => ({ code: r.code, out: r.stdout.toString() + r.stderr }));
+}
+
+async function start(args: string[]): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const until = Date.now() + 20_000;
+  let m: RegExpExecArray | null;
+  while (!(m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(out))) {
+    if (child.exitCode !== null || Date.now() > until) throw new Error(`sshdaemon did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, port: Number(m[1]), output: () => out };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  child.kill('SIGINT');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+
+test('bad options print what is wrong and the usage, exit 2; --help prints the usage', TIMEOUT, async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--port', 'seventy'], /--port must be an integer from 0 to 65535/],
+    [['--user', 'nopassword'], /--user expects NAME:PASSWORD/],
+    [['--config', 'MaxAuthAttempts=zero'], /MaxAuthAttempts/],
+    [['--config', 'NoSuchSetting=1'], /Unknown config setting 'NoSuchSetting'/],
+    [['--sftp', join(DIR, 'missing')], /--sftp: .* is not a directory/],
+    [['--log-level', '9'], /--log-level must be an integer from 0 to 3/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await cli([...args, '--data', join(DIR, 'data')]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.out}`);
+    assert.match(r.out, message);
+    assert.match(r.out, /usage: sshdaemon \[options\]/);
+  }
+  const help = await cli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /--authorized-keys FILE/);
+});
+
+test('--user, --authorized-keys, --sftp and --config together; no shell unless asked', TIMEOUT, async () => {
+  const root = join(DIR, 'sftp-root');
+  mkdirSync(root);
+  const key = makeUserKey('ed25519');
+  const keysFile = join(DIR, 'authorized_keys');
+  writeFileSync(keysFile, `${key.publicKeyOpenSSH} cli-test\n`);
+  const server = await start(['--user', 'alice:wonder', '--user', 'bob:builder', '--authorized-keys', keysFile, '--sftp', root, '--config', 'MaxAuthAttempts=3', '--config', 'ServerSSHVersionString=SSH-2.0-CliTest_1.0']);
+  try {
+    writeFileSync(join(DIR, 'up.txt'), 'uploaded through the command');
+    const args = opensshArgs(server.port);
+    args[0] = '-P';
+    const batch = join(DIR, 'batch');
+    writeFileSync(batch, `put ${join(DIR, 'up.txt')} up.txt\nls\n`);
+    const sftp = await run(requireBinary('sftp'), [...args, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, '-b', batch, 'alice@127.0.0.1'], { timeoutMs: 30_000 });
+    assert.equal(sftp.code, 0, sftp.stderr);
+    assert.equal(readFileSync(join(root, 'up.txt'), 'utf8'), 'uploaded through the command');
+    const password = await run(requireBinary('sshpass'), ['-p', 'builder', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', 'bob@127.0.0.1', 'whoami'], { timeoutMs: 30_000 });
+    assert.notEqual(password.code, 0, 'exec is not served without --shell');
+    assert.doesNotMatch(password.stderr, /Permission denied/, 'but bob logged in with his password');
+    assert.match(server.output(), /user 'bob' authenticated/);
+    const banner = connect(server.port, '127.0.0.1');
+    const [line] = (await once(banner, 'data')) as [Buffer];
+    banner.destroy();
+    assert.equal(line.toString('latin1').split('\r\n')[0], 'SSH-2.0-CliTest_1.0', '--config ServerSSHVersionString took effect');
+  } finally {
+    assert.equal(await stop(server.child), 0, 'SIGINT stops it cleanly');
+  }
+});
+
+test('--shell with --allow-forwarding and --log-level 0: exec works, ssh -W reaches a TCP service, nothing is logged', TIMEOUT, async () => {
+  const echo = createServer((s) => s.pipe(s));
+  echo.listen(0, '127.0.0.1');
+  await once(echo, 'listening');
+  const echoPort = (echo.address() as { port: number }).port;
+  const server = await start(['--shell', '--allow-forwarding', '--user', 'carol:pw', '--log-level', '0']);
+  try {
+    const ssh = (extra: string[], input?: string) =>
+      run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', ...extra], { input, timeoutMs: 30_000 });
+    const who = await ssh(['carol@127.0.0.1', 'whoami']);
+    assert.equal(who.stdout.toString().trim(), 'carol', who.stderr);
+    const w = await ssh(['-W', `127.0.0.1:${echoPort}`, 'carol@127.0.0.1'], 'ping');
+    assert.equal(w.stdout.toString(), 'ping', w.stderr);
+    assert.doesNotMatch(server.output(), /connection from/, '--log-level 0 prints no log lines');
+  } finally {
+    await stop(server.child);
+    echo.close();
+  }
+});
