@@ -15,7 +15,8 @@ import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../packet/sshParam';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
-import { normaliseAddress } from '../policy/addressMatch';
+import { AddressList, normaliseAddress } from '../policy/addressMatch';
+import { parseProxyHeader } from '../policy/proxyProtocol';
 import { ConnectionGate, type Refusal } from '../policy/ConnectionGate';
 import { parsePorts } from '../policy/policySettings';
 import { CLOSE_GRACE_MS, ConnectionRecord } from '../registry/ConnectionRecord';
@@ -301,8 +302,49 @@ export class SSHDaemon extends EventHub {
 
   private onSocket(socket: Socket): void {
     socket.on('error', () => undefined); // reported through the engine or the close path
-    const address = normaliseAddress(socket.remoteAddress ?? '');
-    const port = socket.remotePort ?? 0;
+    if (this.settings.bool('UseProxyProtocol')) return this.readProxyHeader(socket);
+    this.gateAndAdmit(socket, normaliseAddress(socket.remoteAddress ?? ''), socket.remotePort ?? 0);
+  }
+
+  /**
+   * UseProxyProtocol: the balancer's PROXY header comes first; the address it names is the
+   * client's for every policy and for remoteHost. No header in time, or a malformed one, refuses.
+   */
+  private readProxyHeader(socket: Socket): void {
+    const peer = normaliseAddress(socket.remoteAddress ?? '');
+    const fail = (detail: string) => {
+      this.undecided.delete(socket);
+      this.gate.refused(peer, { reason: 'UseProxyProtocol', detail });
+      this.log('', 1, `connection from ${peer}:${socket.remotePort} refused by UseProxyProtocol: ${detail}`);
+      socket.destroy();
+    };
+    const trusted = new AddressList(this.settings.text('ProxyProtocolTrustedProxies'));
+    if (!trusted.empty && !trusted.matches(peer)) return fail('peer is not in ProxyProtocolTrustedProxies');
+    this.undecided.add(socket);
+    let received = Buffer.alloc(0);
+    const timer = setTimeout(() => fail('no PROXY header within 5 s'), 5000).unref();
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const parsed = parseProxyHeader(received);
+      if (!parsed.done && !parsed.error) return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.pause();
+      if (!parsed.done) return fail(parsed.error ?? 'no PROXY header');
+      this.undecided.delete(socket);
+      const { address, port, rest } = parsed.header;
+      if (rest.length > 0) socket.unshift(rest);
+      this.gateAndAdmit(socket, address ? normaliseAddress(address) : peer, port ?? socket.remotePort ?? 0);
+    };
+    socket.on('data', onData);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.undecided.delete(socket);
+    });
+    socket.resume();
+  }
+
+  private gateAndAdmit(socket: Socket, address: string, port: number): void {
     const refuse = (refusal: Refusal) => {
       this.gate.refused(address, refusal);
       this.log('', 1, `connection from ${address}:${port} refused by ${refusal.reason}: ${refusal.detail}`);

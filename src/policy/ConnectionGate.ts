@@ -12,7 +12,8 @@ export type RefusalReason =
   | 'MaxConnections'
   | 'MaxConnectionsPerClient'
   | 'MaxStartups'
-  | 'ConnectionRequest';
+  | 'ConnectionRequest'
+  | 'UseProxyProtocol';
 
 export interface Refusal {
   readonly reason: RefusalReason;
