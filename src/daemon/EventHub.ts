@@ -16,6 +16,8 @@ function describe(err: unknown): string {
  */
 export class EventHub extends TypedEmitter<SSHDaemonEvents> {
   logLevel: () => number = () => 1;
+  /** Milliseconds an asynchronous decision may take before it counts as a refusal; 0 = no limit. */
+  decisionTimeout: () => number = () => 0;
 
   /** Fires a notification event; a throwing listener fires `Error` instead of propagating. */
   fire<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): void {
@@ -46,7 +48,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
       }
     }
     if (pending.length === 0) return ok;
-    return Promise.allSettled(pending).then((results) => {
+    const settled = Promise.allSettled(pending).then((results) => {
       for (const r of results) {
         if (r.status === 'rejected') {
           ok = false;
@@ -55,6 +57,18 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
       }
       return ok;
     });
+    const limit = this.decisionTimeout();
+    if (limit <= 0) return settled;
+    // A handler that never settles must not hold the connection (and its memory) forever.
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        this.listenerFailed(name, args, new Error(`no decision within ${limit} ms (HandlerTimeout); refused`));
+        resolve(false);
+      }, limit);
+      timer.unref();
+    });
+    return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
   }
 
   error(connectionId: string, errorCode: number, description: string): void {

@@ -81,6 +81,7 @@ export class SSHDaemon extends EventHub {
         BuildInfo: () => `sshdaemon ${PACKAGE_VERSION}; ssh2 ${ssh2Version}; Node.js ${process.version}; native crypto binding ${cryptoBindingAvailable() ? 'loaded' : 'NOT loaded'}` },
     );
     this.logLevel = () => this.settings.int('LogLevel');
+    this.decisionTimeout = () => this.settings.int('HandlerTimeout') * 1000;
     this.gate = new ConnectionGate(this.settings, () => this.registry.connections.size + this.undecided.size);
     this.resetProperties();
     const self = this;

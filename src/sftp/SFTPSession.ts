@@ -234,9 +234,14 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     this.transport.holdInput(behind && !this.over);
   }
 
-  /** The client sent EOF: finish what is queued, close every handle, close the channel. */
+  /**
+   * The client sent EOF: as OpenSSH's sftp-server, requests not started yet are dropped (a client
+   * that stopped writing may also have stopped reading); those running finish, then every handle
+   * closes and so does the channel.
+   */
   end(): void {
     this.ending = true;
+    this.queue.length = 0;
     this.pump();
   }
 
