@@ -11,9 +11,11 @@ export const SUPPORTED = {
   compression: SUPPORTED_ALGORITHMS.compress,
 };
 
-/** Secure defaults: what ssh-audit passes. No SHA-1, no CBC, no encrypt-and-MAC, no NIST curves, no group exchange (see docs/security.md). */
+/** Secure defaults: what ssh-audit passes, post-quantum key exchange first. No SHA-1, no CBC, no encrypt-and-MAC, no NIST curves, no group exchange (see docs/security.md). */
 export const DEFAULTS = {
   kex: [
+    // Post-quantum hybrid first (OpenSSH 10's default; see docs/post-quantum.md). Dropped below if ML-KEM cannot load.
+    'mlkem768x25519-sha256',
     'curve25519-sha256',
     'curve25519-sha256@libssh.org',
     'diffie-hellman-group16-sha512',

@@ -12,6 +12,7 @@ import type {
 } from './ssh2Types';
 import { installGuessedKexPacketFix } from './guessedKexPacketFix';
 import { installKexAccessor } from './handshakeControl';
+import { installPostQuantumKex } from './pqKex';
 
 /** The exact ssh2 version this adapter was written and tested against. */
 export const PINNED_SSH2_VERSION = '1.17.0';
@@ -20,7 +21,11 @@ export const PINNED_SSH2_VERSION = '1.17.0';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const ssh2Package: { version: string } = require('ssh2/package.json');
 const MESSAGE_HANDLERS: Array<((proto: object, payload: Buffer) => void) | undefined> = require('ssh2/lib/protocol/handlers.js');
-const protocolUtils: { sendPacket(proto: object, packet: Buffer, bypass?: boolean): boolean } = require('ssh2/lib/protocol/utils.js');
+const protocolUtils: {
+  sendPacket(proto: object, packet: Buffer, bypass?: boolean): boolean;
+  bufferParser: { init(buf: Buffer, start: number): void; readList(): string[] | undefined };
+  doFatalError(proto: object, msg: string, level: string, reason: number): unknown;
+} = require('ssh2/lib/protocol/utils.js');
 const cryptoModule: { bindingAvailable: boolean } = require('ssh2/lib/protocol/crypto.js');
 const ProtocolClass: { prototype: object } = require('ssh2/lib/protocol/Protocol.js');
 const constants: {
@@ -38,6 +43,9 @@ const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, pa
 // Engine fixes that must be in place before the first connection (see each module's header).
 installGuessedKexPacketFix(ProtocolClass);
 installKexAccessor(ProtocolClass);
+installPostQuantumKex({ protocolClass: ProtocolClass, constants, utils: protocolUtils }); // after installKexAccessor
+
+export { postQuantumKexStatus, MLKEM768X25519_SHA256 } from './pqKex';
 
 export { prepareHandshake, type HandshakeControl, type KexLists } from './handshakeControl';
 
