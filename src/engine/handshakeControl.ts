@@ -118,6 +118,9 @@ export function prepareHandshake(conn: Ssh2Connection, hostKeyAlgorithms: readon
       if (client === undefined && payload.length > 0 && payload[0] === 20) {
         client = parseKexInit(payload);
         decipher._onPayload = original;
+      } else if (payload.length > 0 && payload[0] > 20 && payload[0] < 50) {
+        // ssh2 would dereference its not-yet-created key exchange (a TypeError); name the fault instead.
+        throw new Error(`Protocol error: key exchange message ${payload[0]} before the client's KEXINIT`);
       }
       return original(payload);
     };
