@@ -14,6 +14,7 @@ export interface AuthorizedKey {
   readonly keyType: string;
   /** The SSH wire-format public key blob. */
   readonly blob: Buffer;
+  /** The comment after the key ('' when none). */
   readonly comment: string;
   /** `cert-authority`: the key is a CA whose user certificates are accepted. */
   readonly certAuthority: boolean;
@@ -31,7 +32,9 @@ export interface AuthorizedKey {
 
 /** A line that was skipped, as sshd skips it, with the reason. */
 export interface AuthorizedKeysProblem {
+  /** 1-based line number in the source. */
   readonly line: number;
+  /** Why sshd would reject the line. */
   readonly reason: string;
 }
 
@@ -152,16 +155,24 @@ function parseEntry(text: string, line: number): AuthorizedKey {
   return Object.freeze(entry);
 }
 
-/** The outcome of looking a presented key up: the line that authorises it, or why none does. */
+/**
+ * The outcome of looking a presented key up: the line that authorises it, or why none does.
+ * @property ok True when a line authorises the key.
+ * @property entry The line that authorises the key.
+ * @property restrictions What that line's options allow (set it on `SSHUserAuthRequest.restrictions`).
+ * @property reason Why no line authorises the key, for the log.
+ */
 export type AuthorizedKeyMatch =
   | { readonly ok: true; readonly entry: AuthorizedKey; readonly restrictions: SessionRestrictions }
   | { readonly ok: false; readonly reason: string };
 
 /** Who is logging in, from where, for {@link AuthorizedKeys.find}. */
 export interface AuthorizationContext {
+  /** The user name logging in. */
   readonly user: string;
   /** The client's IP address (`SSHConnection.remoteHost`). */
   readonly address: string;
+  /** The time for `expiry-time` and certificate validity; default now. */
   readonly now?: Date;
 }
 
@@ -172,11 +183,15 @@ export interface AuthorizationContext {
  */
 export class AuthorizedKeys {
   private constructor(
+    /** The usable keys, in file order. */
     readonly entries: readonly AuthorizedKey[],
+    /** The lines that were skipped, and why. */
     readonly problems: readonly AuthorizedKeysProblem[],
+    /** Where the text came from (for messages): a path, or 'authorized_keys'. */
     readonly source: string,
   ) {}
 
+  /** Parses `authorized_keys` text; `source` names it in {@link problems}. */
   static parse(text: string, source = 'authorized_keys'): AuthorizedKeys {
     const entries: AuthorizedKey[] = [];
     const problems: AuthorizedKeysProblem[] = [];

@@ -1,6 +1,8 @@
 /** One keyboard-interactive prompt. */
 export interface KeyboardInteractivePrompt {
+  /** The prompt text, e.g. 'Verification code: '. */
   prompt: string;
+  /** True: the client shows the answer as it is typed. */
   echo: boolean;
 }
 

@@ -51,6 +51,7 @@ export function certificateKeyType(publicKeyAlgorithm: string): string | undefin
 
 /** One critical option or extension: its name and its raw data field. */
 export interface CertificateOption {
+  /** The option name (`force-command`, `permit-pty`, ...). */
   readonly name: string;
   /** The data field as sent; for force-command and source-address it holds one SSH string. */
   readonly data: Buffer;
@@ -62,21 +63,27 @@ export interface OpenSSHCertificate {
   readonly certKeyType: string;
   /** The certified key's plain type, e.g. `ssh-ed25519`. */
   readonly keyType: string;
+  /** The random nonce the CA put first. */
   readonly nonce: Buffer;
   /** The certified key as a plain SSH public key blob (what signs the publickey request). */
   readonly publicKey: Buffer;
+  /** The serial number the CA gave. */
   readonly serial: bigint;
-  /** {@link SSH_CERT_TYPE_USER} or {@link SSH_CERT_TYPE_HOST}. */
+  /** 1 for a user certificate (SSH_CERT_TYPE_USER), 2 for a host certificate (SSH_CERT_TYPE_HOST). */
   readonly type: number;
+  /** The key id the CA gave (`ssh-keygen -I`); logged, not checked. */
   readonly keyId: string;
   /** Empty means no principal list at all (refused by default, see {@link UserCertificateCheckOptions}). */
   readonly principals: readonly string[];
   /** Seconds since the epoch; the certificate is valid from this instant. */
   readonly validAfter: bigint;
-  /** Seconds since the epoch; valid strictly before this instant. {@link CERT_VALID_FOREVER} = no expiry. */
+  /** Seconds since the epoch; valid strictly before this instant. 2^64-1 (`CERT_VALID_FOREVER`) = no expiry. */
   readonly validBefore: bigint;
+  /** Critical options (`force-command`, `source-address`, ...): an unknown one refuses the certificate. */
   readonly criticalOptions: readonly CertificateOption[];
+  /** Extensions (`permit-pty`, `permit-port-forwarding`, ...): what the certificate grants. */
   readonly extensions: readonly CertificateOption[];
+  /** The reserved field (empty). */
   readonly reserved: Buffer;
   /** The CA's public key blob. */
   readonly signatureKey: Buffer;
@@ -90,7 +97,12 @@ export interface OpenSSHCertificate {
   readonly blob: Buffer;
 }
 
-/** A parsed certificate, or why the blob is not one. */
+/**
+ * A parsed certificate, or why the blob is not one.
+ * @property ok True when the blob parsed.
+ * @property certificate The certificate.
+ * @property reason Why the blob is not a certificate.
+ */
 export type CertificateParseResult = { readonly ok: true; readonly certificate: OpenSSHCertificate } | { readonly ok: false; readonly reason: string };
 
 /** A string field that OpenSSH reads as a C string: embedded NULs are refused (sshbuf_get_cstring). */
@@ -197,10 +209,15 @@ export interface CertificateRestrictions {
   readonly sourceAddress?: string;
   /** critical option verify-required: only meaningful for FIDO (sk-*) keys, which this module does not accept. */
   readonly verifyRequired: boolean;
+  /** extension permit-pty: a terminal may be allocated. */
   readonly permitPty: boolean;
+  /** extension permit-port-forwarding: TCP forwarding is allowed. */
   readonly permitPortForwarding: boolean;
+  /** extension permit-agent-forwarding: agent forwarding is allowed. */
   readonly permitAgentForwarding: boolean;
+  /** extension permit-X11-forwarding: X11 forwarding is allowed. */
   readonly permitX11Forwarding: boolean;
+  /** extension permit-user-rc: ~/.ssh/rc may run. */
   readonly permitUserRc: boolean;
   /** extension no-touch-required: only meaningful for FIDO keys. */
   readonly noTouchRequired: boolean;
@@ -236,7 +253,14 @@ export type CertificateRefusal =
   | 'source-address-invalid'
   | 'source-address-mismatch';
 
-/** Result of {@link checkUserCertificate}. */
+/**
+ * Result of {@link checkUserCertificate}.
+ * @property ok True when the certificate is accepted for the user.
+ * @property certificate The accepted certificate.
+ * @property restrictions What its critical options and extensions allow.
+ * @property code Why it was refused, as a stable code.
+ * @property reason Why it was refused, in words (what sshd would log).
+ */
 export type UserCertificateResult =
   | { readonly ok: true; readonly certificate: OpenSSHCertificate; readonly restrictions: CertificateRestrictions }
   | { readonly ok: false; readonly code: CertificateRefusal; readonly reason: string };

@@ -98,8 +98,11 @@ function resolveStore(storeType: CertStoreTypes, store: string | Buffer): { cont
  * See docs/host-keys.md for every store type.
  */
 export class Certificate {
+  /** The store type given to the constructor. */
   readonly storeType: CertStoreTypes;
+  /** The store given to the constructor: a path, or the content. */
   readonly store: string | Buffer;
+  /** The store password given to the constructor. */
   readonly storePassword: string;
   /** The subject selector given (PFX, certificate bundles): '*' or '' = first entry. */
   readonly subject: string;

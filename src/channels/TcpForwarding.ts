@@ -7,10 +7,13 @@ import { pipeChannel } from './socketPipe';
 
 /** A `host:port` a client asks to reach (direct-tcpip: `ssh -L`, `-W`, `-D`). */
 export interface ForwardTarget {
+  /** The host name or address the client asks to reach. */
   readonly host: string;
+  /** The port the client asks to reach. */
   readonly port: number;
   /** Where the client says the connection comes from. */
   readonly originatorAddress: string;
+  /** Where the client says the connection comes from: the port. */
   readonly originatorPort: number;
 }
 

@@ -5,21 +5,89 @@ export type TerminalModes = Record<number, number>;
 
 /** `params` of a channel request, by request type; unknown types decode to `{}`. */
 export interface ChannelRequestParamsMap {
+  /**
+   * `pty-req`: the client wants a terminal.
+   * @property term The TERM value (`xterm-256color`, ...).
+   * @property cols Width in characters.
+   * @property rows Height in rows.
+   * @property width Width in pixels (0 if unknown).
+   * @property height Height in pixels (0 if unknown).
+   * @property modes The terminal modes the client sent.
+   */
   'pty-req': { term: string; cols: number; rows: number; width: number; height: number; modes: TerminalModes };
+  /**
+   * `x11-req`: X11 forwarding.
+   * @property single Forward only one X11 connection.
+   * @property protocol The X11 authentication protocol (`MIT-MAGIC-COOKIE-1`).
+   * @property cookie The authentication cookie, hex as sent.
+   * @property screen The X11 screen number.
+   */
   'x11-req': { single: boolean; protocol: string; cookie: string; screen: number };
+  /**
+   * `env`: an environment variable.
+   * @property name Its name.
+   * @property value Its value.
+   */
   env: { name: string; value: string };
+  /** `shell`: start the user's shell (no parameters). */
   shell: Record<string, never>;
-  /** `originalCommand`: what the client asked for when a forced command replaced it. */
+  /**
+   * `exec`: run a command.
+   * @property command The command line; the forced command when one replaced the client's.
+   * @property originalCommand What the client asked for when a forced command replaced it (SSH_ORIGINAL_COMMAND).
+   */
   exec: { command: string; originalCommand?: string };
+  /**
+   * `subsystem`: start a subsystem.
+   * @property subsystem Its name (`sftp`, ...).
+   */
   subsystem: { subsystem: string };
+  /**
+   * `window-change`: the client's terminal was resized.
+   * @property cols Width in characters.
+   * @property rows Height in rows.
+   * @property width Width in pixels.
+   * @property height Height in pixels.
+   */
   'window-change': { cols: number; rows: number; width: number; height: number };
+  /**
+   * `xon-xoff`: whether the client may do flow control (^S/^Q) itself.
+   * @property clientCanDo True: the client may.
+   */
   'xon-xoff': { clientCanDo: boolean };
+  /**
+   * `signal`: deliver a signal to the process.
+   * @property signal The signal name without `SIG` (`INT`, `TERM`, ...).
+   */
   signal: { signal: string };
+  /**
+   * `break` (RFC 4335): send a break to the terminal.
+   * @property length Break length in milliseconds.
+   */
   break: { length: number };
+  /**
+   * `exit-status`: the process exit code.
+   * @property exitStatus The exit code.
+   */
   'exit-status': { exitStatus: number };
+  /**
+   * `exit-signal`: the process died of a signal.
+   * @property signal The signal name without `SIG`.
+   * @property coreDumped True when a core was dumped.
+   * @property message An error message.
+   */
   'exit-signal': { signal: string; coreDumped: boolean; message: string };
-  /** Global request (channelId ''): `ssh -R`; bindPort 0 asks the server to choose. */
+  /**
+   * Global request (channelId ''): `ssh -R`; bindPort 0 asks the server to choose.
+   * @property bindAddress The address to listen on, as the client names it (`localhost`, `0.0.0.0`, `''`, ...).
+   * @property bindPort The port to listen on; 0 = any.
+   */
   'tcpip-forward': { bindAddress: string; bindPort: number };
+  /**
+   * Global request (channelId ''): cancels a `tcpip-forward`.
+   * @property bindAddress The address of the forward to cancel.
+   * @property bindPort The port of the forward to cancel.
+   */
   'cancel-tcpip-forward': { bindAddress: string; bindPort: number };
 }
 

@@ -8,10 +8,15 @@ export type SettingIndex = 'none' | 'connection' | 'list';
 
 /** One row of the settings table: everything `config()` and the generated reference need. */
 export interface SettingRow {
+  /** The setting name as `config()` takes it. */
   readonly name: string;
+  /** The value type; every value is read and written as text. */
   readonly type: 'int' | 'bool' | 'string' | 'list';
+  /** The default value, as text. */
   readonly default: string;
+  /** `'none'`, `'connection'` (`Name[connectionId]`) or `'list'` (`Name[i]`). */
   readonly index: SettingIndex;
+  /** True: `config()` reads it only. */
   readonly readOnly?: boolean;
   /** Validates and normalises a new value; throws with the valid range. */
   readonly parse: SettingParser;

@@ -15,11 +15,12 @@ function describe(err: unknown): string {
  * `Error` event. Decision events wait for listeners that return a Promise.
  */
 export class EventHub extends TypedEmitter<SSHDaemonEvents> {
+  /** @internal The current `LogLevel` setting. */
   logLevel: () => number = () => 1;
   /** Milliseconds an asynchronous decision may take before it counts as a refusal; 0 = no limit. */
   decisionTimeout: () => number = () => 0;
 
-  /** Fires a notification event; a throwing listener fires `Error` instead of propagating. */
+  /** @internal Fires a notification event; a throwing listener fires `Error` instead of propagating. */
   fire<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): void {
     for (const listener of this.listeners(name)) {
       try {
@@ -32,6 +33,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
   }
 
   /**
+   * @internal
    * Runs the listeners of a decision event. Returns true when every listener completed, false when
    * one threw or rejected (the caller then refuses); a Promise of that when a listener was asynchronous.
    */
@@ -71,6 +73,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
     return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
   }
 
+  /** @internal Fires `Error`. */
   error(connectionId: string, errorCode: number, description: string): void {
     if (this.listenerCount('Error') === 0) return;
     for (const listener of this.listeners('Error')) {
@@ -82,6 +85,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
     }
   }
 
+  /** @internal Fires `Log` when `level` is within `LogLevel`. */
   log(connectionId: string, level: LogLevel, message: string): void {
     if (level > this.logLevel() || this.listenerCount('Log') === 0) return;
     this.fire('Log', { connectionId, logLevel: level, message, logType: LOG_TYPES[level] });

@@ -110,9 +110,11 @@ export class SSHDaemon extends EventHub {
 
   // ---- listening ----------------------------------------------------------
 
+  /** True while the listener is bound. */
   get listening(): boolean {
     return this.netServer?.listening === true;
   }
+  /** True starts listening, false stops accepting (existing connections stay); failures arrive on `Error`. Prefer `await startListening()`. */
   set listening(v: boolean) {
     const op = v ? this.startListening() : this.stopListening();
     op.catch((err: SSHDaemonError) => this.error('', err.code ?? ErrorCodes.ListenFailed, err.message));
@@ -224,7 +226,12 @@ export class SSHDaemon extends EventHub {
     this.serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** The bound address, once listening. */
+  /**
+   * The bound address, once listening.
+   * @property address The local IP address.
+   * @property family `IPv4` or `IPv6`.
+   * @property port The local port.
+   */
   address(): { address: string; family: string; port: number } | undefined {
     const a = this.netServer?.address();
     return a && typeof a === 'object' ? a : undefined;
@@ -473,10 +480,12 @@ export class SSHDaemon extends EventHub {
     return ch;
   }
 
+  /** Live connections by connectionId (a snapshot; the views read live state). */
   get sshConnections(): ReadonlyMap<string, SSHConnection> {
     return new Map([...this.registry.connections].map(([id, c]) => [id, new SSHConnection(c, this)]));
   }
 
+  /** Open channels by channelId (a snapshot; the views read live state). */
   get sshChannels(): ReadonlyMap<string, SSHChannel> {
     return new Map([...this.registry.channels].map(([id, c]) => [id, new SSHChannel(c, this)]));
   }
@@ -603,12 +612,15 @@ export class SSHDaemon extends EventHub {
     }
   }
 
+  /** Reads a named (`'Command'`, case-insensitive) or positional (`'#0'`) field of a packet from an event as text; see {@link getSSHParam}. */
   getSSHParam(payload: Buffer | Uint8Array, field: string): string {
     return getSSHParam(payload, field);
   }
+  /** As {@link SSHDaemon.getSSHParam}, returning the field's raw bytes. */
   getSSHParamBytes(payload: Buffer | Uint8Array, field: string): Buffer {
     return getSSHParamBytes(payload, field);
   }
+  /** Appends one encoded field to `payload` (null to start) and returns the new buffer; see {@link setSSHParam}. */
   setSSHParam(payload: Buffer | Uint8Array | null | undefined, fieldType: SSHParamFieldType, value: string | number | boolean | bigint): Buffer {
     return setSSHParam(payload, fieldType, value);
   }

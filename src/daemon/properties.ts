@@ -11,18 +11,25 @@ export interface SSHDaemonProperties {
   localHost: string;
   /** TCP port; 0 = any free port, readable once listening. */
   localPort: number;
+  /** Listen backlog: pending TCP connections the OS queues (default 5). */
   connectionBacklog: number;
   /** Comma list of methods offered: none, password, publickey, keyboard-interactive. */
   defaultAuthMethods: string;
   /** Seconds, copied to each new connection's `timeout`. */
   defaultTimeout: number;
+  /** Instruction text sent with the keyboard-interactive prompts. */
   keyboardInteractiveMessage: string;
+  /** The keyboard-interactive prompts (`KeyboardInteractivePrompts[connectionId]` overrides them per connection). */
   keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   /** The host key; required before listening. */
   sshCert: Certificate | undefined;
+  /** Compression algorithms offered, comma list; the `SSHCompressionAlgorithms` setting under another name. */
   sshCompressionAlgorithms: string;
+  /** Ciphers offered, comma list in preference order; the `SSHEncryptionAlgorithms` setting under another name. */
   sshEncryptionAlgorithms: string;
+  /** Live connections by connectionId (a snapshot). */
   readonly sshConnections: ReadonlyMap<string, SSHConnection>;
+  /** Open channels by channelId (a snapshot). */
   readonly sshChannels: ReadonlyMap<string, SSHChannel>;
 }
 

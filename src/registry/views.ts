@@ -18,6 +18,7 @@ export class SSHConnection {
     private readonly record: ConnectionRecord,
     private readonly control: ConnectionControl,
   ) {}
+  /** The connection's id. */
   get connectionId(): string {
     return this.record.id;
   }
@@ -25,15 +26,19 @@ export class SSHConnection {
   get connected(): boolean {
     return !this.record.closed;
   }
+  /** Assigning false disconnects (as `daemon.disconnect(connectionId)`); true does nothing. */
   set connected(v: boolean) {
     if (!v) this.control.disconnect(this.record.id).catch(() => undefined);
   }
+  /** The local IP address the client connected to. */
   get localAddress(): string {
     return this.record.localAddress;
   }
+  /** The client's IP address. */
   get remoteHost(): string {
     return this.record.remoteHost;
   }
+  /** The client's TCP port. */
   get remotePort(): number {
     return this.record.remotePort;
   }
@@ -41,9 +46,11 @@ export class SSHConnection {
   get timeout(): number {
     return this.record.timeout;
   }
+  /** Seconds; stored only (operations here are always asynchronous). */
   set timeout(v: number) {
     this.record.timeout = v;
   }
+  /** The user name once authenticated; '' before. */
   get user(): string {
     return this.record.user;
   }
@@ -51,6 +58,7 @@ export class SSHConnection {
   get restrictions(): SessionRestrictions {
     return this.record.restrictions;
   }
+  /** True once user authentication succeeded. */
   get authenticated(): boolean {
     return this.record.authenticated;
   }
@@ -62,21 +70,27 @@ export class SSHConnection {
   get kexAlgorithm(): string {
     return this.record.negotiated?.kex ?? '';
   }
+  /** The host key algorithm of the last key exchange. */
   get hostKeyAlgorithm(): string {
     return this.record.negotiated?.serverHostKey ?? '';
   }
+  /** The server-to-client cipher of the last key exchange. */
   get encryptionAlgorithm(): string {
     return this.record.negotiated?.sc.cipher ?? '';
   }
+  /** The server-to-client MAC of the last key exchange ('' with an AEAD cipher). */
   get macAlgorithm(): string {
     return this.record.negotiated?.sc.mac ?? '';
   }
+  /** The server-to-client compression of the last key exchange. */
   get compressionAlgorithm(): string {
     return this.record.negotiated?.sc.compress ?? '';
   }
+  /** Bytes received on the socket so far. */
   get bytesIn(): number {
     return this.record.bytesIn;
   }
+  /** Bytes sent on the socket so far. */
   get bytesOut(): number {
     return this.record.bytesOut;
   }
@@ -93,9 +107,11 @@ export class SSHChannel {
     private readonly state: ChannelState,
     private readonly control: ChannelControl,
   ) {}
+  /** The channel's id. */
   get channelId(): string {
     return this.state.id;
   }
+  /** The id of the connection the channel belongs to. */
   get connectionId(): string {
     return this.state.connection.id;
   }
@@ -115,6 +131,7 @@ export class SSHChannel {
   get recordLength(): number {
     return this.state.recordLength;
   }
+  /** Takes effect at once, also inside `SSHChannelDataIn`; 0 delivers data as it arrives. */
   set recordLength(v: number) {
     this.state.setRecordLength(v);
   }

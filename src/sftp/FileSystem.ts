@@ -7,21 +7,32 @@
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02, 7). */
 export const SFTPStatus = {
+  /** Success. */
   OK: 0,
+  /** End of file, or no more directory entries. */
   EOF: 1,
+  /** The path does not exist. */
   NO_SUCH_FILE: 2,
+  /** Not allowed. */
   PERMISSION_DENIED: 3,
+  /** Any other failure. */
   FAILURE: 4,
+  /** A malformed request. */
   BAD_MESSAGE: 5,
+  /** No connection (client-side only). */
   NO_CONNECTION: 6,
+  /** Connection lost (client-side only). */
   CONNECTION_LOST: 7,
+  /** The server does not support the operation. */
   OP_UNSUPPORTED: 8,
 } as const;
+/** Any value of {@link SFTPStatus}. */
 export type SFTPStatusCode = (typeof SFTPStatus)[keyof typeof SFTPStatus];
 
 /** An error with the SFTP status the client gets. */
 export class SFTPError extends Error {
   constructor(
+    /** The status the client receives. */
     readonly status: SFTPStatusCode,
     message: string,
   ) {
@@ -32,28 +43,41 @@ export class SFTPError extends Error {
 
 /** File attributes (SFTP v3 ATTRS); absent fields are unknown or unchanged. Times are seconds since the epoch. */
 export interface SFTPAttributes {
+  /** Size in bytes. */
   size?: number;
+  /** Owner user id. */
   uid?: number;
+  /** Owner group id. */
   gid?: number;
   /** Type and permission bits as in `st_mode` (S_IFREG | 0o644, ...). */
   mode?: number;
+  /** Last access, seconds since the epoch. */
   atime?: number;
+  /** Last modification, seconds since the epoch. */
   mtime?: number;
 }
 
 /** One directory entry: `longname` is the `ls -l` line; the server builds it when absent. */
 export interface SFTPDirEntry {
+  /** The entry name (no directory part). */
   filename: string;
+  /** The `ls -l` line; built from `attrs` when absent. */
   longname?: string;
+  /** The entry attributes (as lstat: a symlink is reported as a link). */
   attrs: SFTPAttributes;
 }
 
 /** How a file is opened (SSH_FXF_* flags, decoded). */
 export interface SFTPOpenFlags {
+  /** Open for reading. */
   read: boolean;
+  /** Open for writing. */
   write: boolean;
+  /** Every write goes to the end of the file. */
   append: boolean;
+  /** Create the file if it does not exist. */
   create: boolean;
+  /** Truncate an existing file to 0 bytes. */
   truncate: boolean;
   /** Fail if the file exists (with `create`). */
   exclusive: boolean;
@@ -61,47 +85,73 @@ export interface SFTPOpenFlags {
 
 /** An open file. `read` returns an empty Buffer at end of file. */
 export interface SFTPFileHandle {
+  /** Reads up to `length` bytes at `position`; an empty Buffer at end of file. */
   read(position: number, length: number): Promise<Buffer>;
+  /** Writes `data` at `position`. */
   write(position: number, data: Buffer): Promise<void>;
+  /** Attributes of the open file. */
   stat(): Promise<SFTPAttributes>;
+  /** Changes attributes of the open file (size truncates or extends). */
   setstat(attrs: SFTPAttributes): Promise<void>;
   /** fsync@openssh.com */
   sync(): Promise<void>;
+  /** Closes the file; called once. */
   close(): Promise<void>;
 }
 
 /** An open directory: `next` returns a batch of entries, or `undefined` when there are no more. */
 export interface SFTPDirHandle {
+  /** The next batch of entries, or `undefined` when there are no more. */
   next(): Promise<SFTPDirEntry[] | undefined>;
+  /** Closes the directory; called once. */
   close(): Promise<void>;
 }
 
 /** statvfs@openssh.com (fields of `struct statvfs`). */
 export interface SFTPStatVFS {
+  /** File system block size. */
   bsize: number;
+  /** Fundamental block size. */
   frsize: number;
+  /** Size in `frsize` units. */
   blocks: number;
+  /** Free blocks. */
   bfree: number;
+  /** Free blocks for unprivileged users. */
   bavail: number;
+  /** Inodes. */
   files: number;
+  /** Free inodes. */
   ffree: number;
+  /** Free inodes for unprivileged users. */
   favail: number;
+  /** File system id. */
   fsid: number;
+  /** Mount flags (1 read-only, 2 no setuid). */
   flag: number;
+  /** Maximum file name length. */
   namemax: number;
 }
 
 /** A filesystem an SFTP session serves: local disk ({@link LocalFileSystem}), or your own (database, object store, ...). */
 export interface SFTPFileSystem {
+  /** Opens (or creates, per `flags`) a file; `attrs` are the attributes for a new file. */
   open(path: string, flags: SFTPOpenFlags, attrs: SFTPAttributes): Promise<SFTPFileHandle>;
+  /** Opens a directory for listing. */
   opendir(path: string): Promise<SFTPDirHandle>;
+  /** Attributes of a path, following symlinks. */
   stat(path: string): Promise<SFTPAttributes>;
+  /** Attributes of a path, not following a final symlink. */
   lstat(path: string): Promise<SFTPAttributes>;
+  /** Changes attributes (size, mode, uid/gid, times) of a path. */
   setstat(path: string, attrs: SFTPAttributes): Promise<void>;
   /** lsetstat@openssh.com: as setstat, without following a final symlink. Optional. */
   lsetstat?(path: string, attrs: SFTPAttributes): Promise<void>;
+  /** Removes a file. */
   remove(path: string): Promise<void>;
+  /** Creates a directory. */
   mkdir(path: string, attrs: SFTPAttributes): Promise<void>;
+  /** Removes an empty directory. */
   rmdir(path: string): Promise<void>;
   /** `overwrite` false: SSH_FXP_RENAME (fails if `to` exists); true: posix-rename@openssh.com. */
   rename(from: string, to: string, overwrite: boolean): Promise<void>;

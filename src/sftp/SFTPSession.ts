@@ -19,6 +19,7 @@ export type SFTPAccess = 'read-write' | 'read-only' | 'upload-only';
 
 /** How an SFTP session serves its filesystem. */
 export interface SFTPSessionOptions {
+  /** What the session serves: {@link LocalFileSystem} or your own {@link SFTPFileSystem}. */
   fileSystem: SFTPFileSystem;
   /** Default `read-write`. */
   access?: SFTPAccess;
@@ -30,15 +31,21 @@ export interface SFTPSessionOptions {
 
 /** Audit events of one SFTP session; paths are virtual. */
 export interface SFTPSessionEvents {
+  /** A file was opened. */
   opened: (e: { path: string; flags: SFTPOpenFlags }) => void;
   /** A handle that wrote data was closed. */
   uploaded: (e: { path: string; bytes: number }) => void;
   /** A handle that read data was closed. */
   downloaded: (e: { path: string; bytes: number }) => void;
+  /** A file was removed. */
   removed: (e: { path: string }) => void;
+  /** A file or directory was renamed. */
   renamed: (e: { from: string; to: string }) => void;
+  /** A directory was created. */
   directoryCreated: (e: { path: string }) => void;
+  /** A directory was removed. */
   directoryRemoved: (e: { path: string }) => void;
+  /** A symbolic (`hard` false) or hard link was created. */
   linkCreated: (e: { path: string; target: string; hard: boolean }) => void;
   /** A request answered with an error status (refusals included). */
   failed: (e: { operation: string; path?: string; status: SFTPStatusCode; message: string }) => void;
@@ -52,6 +59,7 @@ export interface SFTPTransport {
   send(packet: Buffer): Promise<void>;
   /** True: stop reopening the client's window (we are behind). */
   holdInput(hold: boolean): void;
+  /** Closes the channel. */
   close(): void;
 }
 
@@ -265,6 +273,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   // ---- replies --------------------------------------------------------------
 
+  /** @internal Builds an SSH_FXP_STATUS reply. */
   status(id: number, code: SFTPStatusCode, message = ''): Buffer {
     return frame(FXP.STATUS, [u32(id), u32(code), str(message), str('en')]);
   }
@@ -313,6 +322,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   // ---- requests -------------------------------------------------------------
 
+  /** @internal SFTP request handler. */
   async open(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     const flags = decodeOpenFlags(r.uint32());
@@ -326,6 +336,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'file', path, handle, read: 0, written: 0 }))]);
   }
 
+  /** @internal SFTP request handler. */
   async close(r: WireReader, id: number): Promise<Buffer> {
     const key = r.bytes().toString('hex');
     const h = this.handles.get(key);
@@ -335,6 +346,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async read(r: WireReader, id: number): Promise<Buffer> {
     const h = this.file(r);
     const offset = Number(r.uint64());
@@ -345,6 +357,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return frame(FXP.DATA, [u32(id), u32(data.length), data]);
   }
 
+  /** @internal SFTP request handler. */
   async write(r: WireReader, id: number): Promise<Buffer> {
     const h = this.file(r);
     const offset = Number(r.uint64());
@@ -354,28 +367,33 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async stat(r: WireReader, id: number, follow = true): Promise<Buffer> {
     const path = this.path(r);
     const attrs = follow ? await this.fs.stat(path) : await this.fs.lstat(path);
     return frame(FXP.ATTRS, [u32(id), encodeAttrs(attrs)]);
   }
 
+  /** @internal SFTP request handler. */
   async fstat(r: WireReader, id: number): Promise<Buffer> {
     return frame(FXP.ATTRS, [u32(id), encodeAttrs(await this.file(r).handle.stat())]);
   }
 
+  /** @internal SFTP request handler. */
   async setstat(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     await this.fs.setstat(path, readAttrs(r));
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async fsetstat(r: WireReader, id: number): Promise<Buffer> {
     const h = this.file(r);
     await h.handle.setstat(readAttrs(r));
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async opendir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     this.checkHandleLimit();
@@ -383,6 +401,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'dir', path, handle }))]);
   }
 
+  /** @internal SFTP request handler. */
   async readdir(r: WireReader, id: number): Promise<Buffer> {
     const h = this.take(r);
     if (h.kind !== 'dir') throw new SFTPError(SFTPStatus.FAILURE, 'Not a directory handle');
@@ -391,6 +410,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.name(id, entries.map((e) => ({ filename: e.filename, longname: e.longname ?? formatLongname(e.filename, e.attrs), attrs: e.attrs })));
   }
 
+  /** @internal SFTP request handler. */
   async remove(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     await this.fs.remove(path);
@@ -398,6 +418,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async mkdir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     await this.fs.mkdir(path, readAttrs(r));
@@ -405,6 +426,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async rmdir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     await this.fs.rmdir(path);
@@ -412,12 +434,14 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async realpath(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     const real = this.fs.realpath ? await this.fs.realpath(path) : path;
     return this.name(id, [{ filename: real, longname: real, attrs: {} }]);
   }
 
+  /** @internal SFTP request handler. */
   async rename(r: WireReader, id: number, overwrite = false): Promise<Buffer> {
     const from = this.path(r);
     const to = this.path(r);
@@ -426,12 +450,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async readlink(r: WireReader, id: number): Promise<Buffer> {
     const target = await this.fs.readlink(this.path(r));
     return this.name(id, [{ filename: target, longname: target, attrs: {} }]);
   }
 
-  /** OpenSSH sends (and expects) the target first, the link path second: the reverse of the draft. */
+  /** @internal SFTP request handler. OpenSSH sends (and expects) the target first, the link path second: the reverse of the draft. */
   async symlink(r: WireReader, id: number): Promise<Buffer> {
     const targetText = r.string();
     const linkPath = this.path(r);
@@ -441,6 +466,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async extended(r: WireReader, id: number): Promise<Buffer> {
     const name = r.string();
     const ext = EXTENDED[name];
@@ -449,10 +475,12 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return ext.call(this, r, id);
   }
 
+  /** @internal SFTP request handler. */
   async statvfs(r: WireReader, id: number): Promise<Buffer> {
     return this.statvfsReply(id, this.path(r));
   }
 
+  /** @internal SFTP request handler. */
   async fstatvfs(r: WireReader, id: number): Promise<Buffer> {
     return this.statvfsReply(id, this.take(r).path);
   }
@@ -464,6 +492,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return frame(FXP.EXTENDED_REPLY, [u32(id), ...fields.map(uint64)]);
   }
 
+  /** @internal SFTP request handler. */
   async hardlink(r: WireReader, id: number): Promise<Buffer> {
     if (!this.fs.link) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, 'hard links not supported by this filesystem');
     const existing = this.path(r);
@@ -473,11 +502,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async fsync(r: WireReader, id: number): Promise<Buffer> {
     await this.file(r).handle.sync();
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async lsetstat(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     const attrs = readAttrs(r);
@@ -486,10 +517,12 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.ok(id);
   }
 
+  /** @internal SFTP request handler. */
   async limits(_r: WireReader, id: number): Promise<Buffer> {
     return frame(FXP.EXTENDED_REPLY, [u32(id), uint64(MAX_PACKET), uint64(MAX_READ), uint64(MAX_READ), uint64(this.maxHandles)]);
   }
 
+  /** @internal SFTP request handler. */
   async expandPath(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     return this.name(id, [{ filename: path, longname: path, attrs: {} }]);
