@@ -1,0 +1,58 @@
+/**
+ * SFTP hosting: users, their roots and keys live in a SQLite database (userDb.ts) that admin.ts
+ * changes while the server runs; each login reads the current state, so no restart is needed.
+ * Passwords are scrypt hashes with a per-user salt; keys are authorized_keys lines per user.
+ *
+ *   npm run sample:sftp-admin -- add-user alice --root /srv/sftp/alice --password 'correct horse'
+ *   npm run sample:sftp                      # 127.0.0.1:2222
+ *   sftp -P 2222 alice@127.0.0.1
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AuthorizedKeys, LocalFileSystem, SSHDaemon } from 'sshdaemon';
+import { COMMON_OPTIONS, commonOptions, hostKey, listen } from '../shared/sampleHost';
+import { type Access, UserStore, verifyPassword } from './userDb';
+
+const { values } = parseArgs({ options: { ...COMMON_OPTIONS, db: { type: 'string' } } });
+const options = commonOptions(values, __dirname);
+const store = new UserStore(values.db ?? join(options.data, 'users.sqlite'));
+
+/** What a connection logged in with: the root and access of that moment, kept for its whole life. */
+const logins = new Map<string, { root: string; access: Access }>();
+
+const daemon = new SSHDaemon();
+daemon.sshCert = hostKey(options.data);
+daemon.defaultAuthMethods = 'publickey,password';
+daemon
+  .on('SSHServiceRequest', (e) => void (e.accept = true))
+  .on('SSHUserAuthRequest', async (e) => {
+    if (e.authMethod !== 'password' && e.authMethod !== 'publickey') return;
+    const user = await store.user(e.user);
+    if (e.authMethod === 'password') {
+      // verifyPassword spends the same scrypt time on unknown users.
+      e.accept = (await verifyPassword(e.authParam, user?.password)) && user !== undefined;
+    } else if (user) {
+      AuthorizedKeys.parse(user.keys.join('\n'), `keys of ${user.name}`).authorize(e, daemon.sshConnections.get(e.connectionId)?.remoteHost ?? '');
+    }
+    if (e.accept && user) logins.set(e.connectionId, { root: user.root, access: user.access });
+  })
+  .on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'))
+  .on('Disconnected', (e) => logins.delete(e.connectionId))
+  .on('Log', (e) => console.log(`[${e.connectionId || '-'}] ${e.message}`));
+
+// Only the sftp subsystem is served (every other channel request is refused by default).
+daemon.enableSFTP((connection) => {
+  const login = logins.get(connection.connectionId);
+  if (!login || !existsSync(login.root) || !statSync(login.root).isDirectory()) {
+    console.log(`[${connection.connectionId}] ${connection.user}: root ${login?.root ?? '(none)'} is not a directory; sftp refused`);
+    return undefined;
+  }
+  return {
+    fileSystem: new LocalFileSystem(login.root, { umask: 0o022 }),
+    access: login.access,
+    onSession: (session) => session.on('uploaded', (u) => console.log(`[${connection.connectionId}] ${connection.user} uploaded ${u.path} (${u.bytes} bytes)`)),
+  };
+});
+
+void listen(daemon, options);

@@ -1,0 +1,28 @@
+/** samples/echo-server: the README's fifteen lines, driven by OpenSSH. */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { startSample, tempDir } from './fixtures/samples';
+
+const DIR = tempDir('echo');
+after(() => rmSync(DIR, { recursive: true, force: true }));
+
+test('echo-server: exec answers with the command, wrong passwords and shells are refused', { timeout: 60_000 }, async () => {
+  const server = await startSample('echo-server/server.ts', DIR, ['--user', 'ann:secret']);
+  try {
+    const ssh = (password: string, extra: string[]) =>
+      run(requireBinary('sshpass'), ['-p', password, requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', ...extra], { timeoutMs: 20_000 });
+    const ok = await ssh('secret', ['ann@127.0.0.1', 'hello', 'world']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout.toString(), 'you ran hello world\n');
+    const wrong = await ssh('guess', ['ann@127.0.0.1', 'hello']);
+    assert.notEqual(wrong.code, 0);
+    assert.equal(wrong.stdout.length, 0);
+    const shell = await ssh('secret', ['-T', 'ann@127.0.0.1']);
+    assert.notEqual(shell.code, 0, 'a shell request is refused');
+    assert.match(shell.stderr, /shell request failed/);
+  } finally {
+    assert.equal(await server.stop(), 0, 'SIGINT stops it cleanly');
+  }
+});
