@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { AuthorizedKeys, requestParamsOf, type SSHChannelRequestEventArgs, type SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
-import { makeUserKey, type TestUserKey } from './fixtures/testServer';
+import { makeUserKey, registryDrained, type TestUserKey } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 const key = makeUserKey('ed25519');
@@ -97,7 +97,7 @@ test('command= replaces the client command; the original is in params.originalCo
     assert.equal(r.stdout.toString(), 'ran [backup --daily] original [rm -rf /] pty [false]\n');
     const shell = await ssh(['-T', 'tester@127.0.0.1']);
     assert.equal(shell.stdout.toString(), 'ran [backup --daily] original [] pty [false]\n');
-    assert.equal(daemon.sshConnections.size, 0);
+    await registryDrained(daemon); // both sessions ended: nothing left behind
   }),
 );
 

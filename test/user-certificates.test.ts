@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { AuthorizedKeys, requestParamsOf, type SSHDaemon, type SSHUserAuthRequestEventArgs } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { registryDrained } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 90_000 };
 const dir = mkdtempSync(join(tmpdir(), 'usercerts-'));
@@ -143,7 +144,7 @@ test("a certificate's force-command and missing permit-pty are enforced", TIMEOU
       assert.equal(r.stdout.toString(), 'ran [backup --nightly] as tester\n', r.stderr);
       const tty = await ssh(user, cert, ['-tt', 'tester@127.0.0.1', 'id']);
       assert.match(tty.stderr, /PTY allocation request failed/);
-      assert.equal(daemon.sshConnections.size, 0);
+      await registryDrained(daemon);
     },
   );
 });
