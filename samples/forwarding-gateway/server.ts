@@ -8,7 +8,6 @@
  *
  * No shell or exec: the gateway only forwards (use `ssh -N`).
  */
-import { connect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { AuthorizedKeys, directTcpipTarget, type ForwardTarget, requestParamsOf, SSHDaemon } from 'sshdaemon';
@@ -112,20 +111,12 @@ daemon
   .on('Log', (e) => log(e.connectionId || '-', e.message));
 
 daemon.enableForwarding({
-  connect: (target: ForwardTarget, connectionId: string) => {
+  connect: (target: ForwardTarget, connectionId: string, connectTcp) => {
     const handler = VIRTUAL[target.host.toLowerCase()];
-    if (!handler) return defaultConnect(target);
+    if (!handler) return connectTcp(target);
     const who = daemon.sshConnections.get(connectionId)?.user ?? '?';
     return httpResponder((path) => handler(path, who));
   },
 });
-
-/** The usual TCP connect, for destinations that passed the allow-list (the SDK's own is not exported). */
-function defaultConnect(target: ForwardTarget): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: target.host, port: target.port });
-    socket.once('connect', () => resolve(socket)).once('error', reject);
-  });
-}
 
 void listen(daemon, options);

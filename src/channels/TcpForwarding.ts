@@ -23,7 +23,7 @@ export interface ForwardingOptions {
    * Opens the stream for a direct-tcpip channel. Default: a TCP connection to the target.
    * Return your own Duplex for virtual destinations (a name answered in-process).
    */
-  connect?: (target: ForwardTarget, connectionId: string) => Duplex | Promise<Duplex>;
+  connect?: (target: ForwardTarget, connectionId: string, connectTcp: (target: ForwardTarget) => Promise<Duplex>) => Duplex | Promise<Duplex>;
   /** Remote forwards (`ssh -R`) listen on the address the client names; default false: loopback only, as OpenSSH's GatewayPorts=no. */
   gatewayPorts?: boolean;
 }
@@ -74,7 +74,7 @@ export class TcpForwarding {
       return 'malformed direct-tcpip parameters';
     }
     try {
-      const stream = await (this.options.connect ? this.options.connect(target, conn.id) : connectTcp(target));
+      const stream = await (this.options.connect ? this.options.connect(target, conn.id, connectTcp) : connectTcp(target));
       if (conn.closed) {
         stream.destroy();
         return 'connection closed';

@@ -7,6 +7,7 @@ import { ConfigStore } from '../config/ConfigStore';
 import { createEngineServer, injectEngineSocket } from '../engine/EngineServer';
 import {
   cryptoBindingAvailable,
+  postQuantumKexStatus,
   DISCONNECT_REASON,
   disconnectWithReason,
   ssh2Version,
@@ -148,6 +149,8 @@ export class SSHDaemon extends EventHub {
     const address = server.address();
     if (address && typeof address === 'object') this.props.localPort = address.port;
     this.log('', 1, `listening on ${host}:${this.props.localPort}${cryptoBindingAvailable() ? '' : ' (warning: ssh2 native crypto binding not loaded; throughput will be lower)'}`);
+    const pq = postQuantumKexStatus();
+    if (!pq.available) this.log('', 1, `post-quantum key exchange unavailable: ${pq.problem ?? 'not installed'}; classical key exchange only`);
   }
 
   /** xinetd SENSOR: extra ports where any connection bans its source from the daemon. */

@@ -66,7 +66,7 @@ export class ConnectionGate {
     const allowed = new AddressList(s.text('AllowedClients'));
     if (!allowed.empty && !allowed.matches(address)) return { reason: 'AllowedClients', detail: 'address not in AllowedClients' };
     const banned = this.penalties.refusedFor(address, this.blocks());
-    if (banned !== undefined) return { reason: 'PerSourcePenalties', detail: `source penalised for another ${banned} s` };
+    if (banned) return { reason: banned.cause, detail: `source ${banned.cause === 'SensorPorts' ? 'touched a sensor port; banned' : 'penalised'} for another ${banned.seconds} s` };
     const rate = this.rateRefusal();
     if (rate) return rate;
     const max = s.int('MaxConnections');

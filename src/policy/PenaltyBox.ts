@@ -23,7 +23,12 @@ export interface PenaltyPolicy {
 interface Entry {
   expiresAt: number;
   enforced: boolean;
+  /** What put the source here, for the refusal reason. */
+  cause: BanCause;
 }
+
+/** Why a source is refused: accumulated penalties, or a sensor-port touch. */
+export type BanCause = 'PerSourcePenalties' | 'SensorPorts';
 
 /**
  * Per-source penalties as OpenSSH's: each bad outcome adds time to the source's (or its block's)
@@ -53,7 +58,7 @@ export class PenaltyBox {
         this.overflowed++;
         return undefined;
       }
-      entry = { expiresAt: now, enforced: false };
+      entry = { expiresAt: now, enforced: false, cause: 'PerSourcePenalties' };
       this.table.set(key, entry);
     }
     entry.expiresAt = Math.min(entry.expiresAt + seconds * 1000, now + policy.max * 1000);
@@ -67,14 +72,14 @@ export class PenaltyBox {
     const now = this.clock();
     if (!this.table.has(key) && this.table.size >= policy.maxSources) this.purge(now);
     const expiresAt = Math.max(this.live(key, now)?.expiresAt ?? 0, now + seconds * 1000);
-    this.table.set(key, { expiresAt, enforced: true });
+    this.table.set(key, { expiresAt, enforced: true, cause: 'SensorPorts' });
   }
 
-  /** Seconds the source is still refused for, or undefined. */
-  refusedFor(address: string, policy: Pick<PenaltyPolicy, 'ipv4Bits' | 'ipv6Bits'>): number | undefined {
+  /** How long (seconds) and why the source is still refused, or undefined. */
+  refusedFor(address: string, policy: Pick<PenaltyPolicy, 'ipv4Bits' | 'ipv6Bits'>): { seconds: number; cause: BanCause } | undefined {
     const now = this.clock();
     const entry = this.live(netBlockKey(address, policy.ipv4Bits, policy.ipv6Bits), now);
-    return entry?.enforced ? Math.ceil((entry.expiresAt - now) / 1000) : undefined;
+    return entry?.enforced ? { seconds: Math.ceil((entry.expiresAt - now) / 1000), cause: entry.cause } : undefined;
   }
 
   clear(): void {
