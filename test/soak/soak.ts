@@ -44,7 +44,8 @@ function opensshCycle(port: number): Promise<void> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 && out === 'soak\n' ? resolve() : reject(new Error(`ssh exited ${code} with '${out}'`))));
+    // 'close', not 'exit': sshpass may exit before its ssh child has written everything.
+    child.on('close', (code) => (code === 0 && out === 'soak\n' ? resolve() : reject(new Error(`ssh exited ${code} with '${out}'`))));
   });
 }
 
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
   };
   let next = 0;
   let failures = 0;
+  const failureReasons: string[] = [];
   const started = Date.now();
   const every = Math.max(100, Math.floor(CYCLES / 20));
   await Promise.all(
@@ -92,8 +94,9 @@ async function main(): Promise<void> {
         const i = next++;
         try {
           await (OPENSSH_EVERY > 0 && i % OPENSSH_EVERY === 0 ? opensshCycle(port) : ssh2Cycle(port));
-        } catch {
+        } catch (err) {
           failures++;
+          if (failureReasons.length < 10) failureReasons.push(`cycle ${i}: ${(err as Error).message}`);
         }
         if (i % every === 0) sample(i);
       }
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
     cycles: CYCLES,
     seconds: Math.round((Date.now() - started) / 1000),
     failures,
+    failureReasons,
     errors,
     afterWarmUp: { heapMiB: +first.heapMiB.toFixed(1), rssMiB: +first.rssMiB.toFixed(1), handles: first.handles },
     end: { heapMiB: +last.heapMiB.toFixed(1), rssMiB: +last.rssMiB.toFixed(1), handles: last.handles, connections: last.connections },
