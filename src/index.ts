@@ -29,3 +29,13 @@ export {
   type SFTPStatVFS,
 } from './sftp/FileSystem';
 export { LocalFileSystem } from './sftp/LocalFileSystem';
+export { attachLogger, type StructuredLogger, type LineLogger } from './observability/logAdapter';
+export {
+  DIAGNOSTICS_CHANNELS,
+  type ConnectionMessage,
+  type AuthMessage,
+  type ChannelMessage,
+  type RekeyMessage,
+  type RefusalMessage,
+  type ErrorMessage,
+} from './observability/diagnostics';

@@ -1,3 +1,4 @@
+import { publish } from '../observability/diagnostics';
 import { ErrorCodes } from '../errors/SSHDaemonError';
 import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
@@ -128,6 +129,7 @@ export class AuthFlow {
     }
     this.granted = granted;
     if (args.partialSuccess) {
+      publish('auth', () => ({ connectionId: this.conn.id, user: ctx.username, method: ctx.method, outcome: 'partial' }));
       ctx.reject(this.methods, true);
       return;
     }
@@ -135,6 +137,7 @@ export class AuthFlow {
       if (this.conn.closed) return;
       if (!ok) return this.refuse(ctx, true);
       this.conn.restrictions = this.granted;
+      publish('auth', () => ({ connectionId: this.conn.id, user: ctx.username, method: ctx.method, outcome: 'accepted' }));
       this.host.authenticated(this.conn, ctx.username);
       ctx.accept();
     });
@@ -143,6 +146,7 @@ export class AuthFlow {
   /** Counts as OpenSSH's userauth_finish: every refusal but an initial 'none'; reaching the limit disconnects. */
   private refuse(ctx: Ssh2AuthContext, counts: boolean): void {
     if (counts) this.conn.authFailures++;
+    publish('auth', () => ({ connectionId: this.conn.id, user: ctx.username, method: ctx.method, outcome: 'refused' }));
     if (counts && ++this.failures >= this.host.maxAuthAttempts()) {
       this.host.hub.error(this.conn.id, ErrorCodes.AuthAttemptsExceeded, `Too many authentication failures for '${ctx.username}' (MaxAuthAttempts ${this.host.maxAuthAttempts()})`);
       this.host.tooManyFailures(this.conn);

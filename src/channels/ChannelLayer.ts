@@ -1,3 +1,4 @@
+import { publish } from '../observability/diagnostics';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
@@ -125,6 +126,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     state.open(remoteId, window, packetSize);
     const ids = { connectionId: this.conn.id, channelId: state.id };
     this.host.hub.fire('SSHChannelOpened', ids);
+    publish('channel', () => ({ event: 'open', ...ids, type: state.service }));
     if (state.readyToSend) this.host.hub.fire('SSHChannelReadyToSend', ids);
   }
 
@@ -299,6 +301,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.conn.channels.delete(channel.localId);
     if (this.host.registry.channels.delete(channel.id)) {
       this.host.hub.fire('SSHChannelClosed', { connectionId: this.conn.id, channelId: channel.id });
+      publish('channel', () => ({ event: 'close', connectionId: this.conn.id, channelId: channel.id, type: channel.service }));
     }
   }
 }

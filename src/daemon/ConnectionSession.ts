@@ -1,3 +1,4 @@
+import { publish } from '../observability/diagnostics';
 import { AuthFlow } from '../auth/AuthFlow';
 import { ChannelLayer } from '../channels/ChannelLayer';
 import { ErrorCodes } from '../errors/SSHDaemonError';
@@ -98,6 +99,7 @@ export class ConnectionSession {
       // First thing after NEWKEYS (RFC 8308 2.4): our EXT_INFO replaces ssh2's malformed one.
       if (this.handshakes++ === 0 && this.handshake?.extInfoWanted()) this.sendExtInfo();
       conn.negotiated = negotiated;
+      publish('rekey', () => ({ connectionId: conn.id, initial: this.handshakes === 1, kex: negotiated.kex, cipher: negotiated.sc.cipher }));
       this.rekeying = false;
       this.channels?.resumeAfterKex();
       this.bytesAtRekey = conn.bytesIn + conn.bytesOut;

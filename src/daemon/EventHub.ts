@@ -1,5 +1,6 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { ErrorCodes } from '../errors/SSHDaemonError';
+import { publish } from '../observability/diagnostics';
 import type { DecisionEventName, EventArgs, SSHDaemonEvents } from './events';
 
 /** 1 info, 2 verbose, 3 debug. */
@@ -75,6 +76,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
 
   /** @internal Fires `Error`. */
   error(connectionId: string, errorCode: number, description: string): void {
+    publish('error', () => ({ connectionId, errorCode, description }));
     if (this.listenerCount('Error') === 0) return;
     for (const listener of this.listeners('Error')) {
       try {

@@ -28,6 +28,7 @@ import { ConnectionSession } from './ConnectionSession';
 import type { DaemonCore } from './DaemonCore';
 import { afterDecision, EventHub } from './EventHub';
 import { PACKAGE_VERSION } from '../version';
+import { publish } from '../observability/diagnostics';
 import type { ForwardingOptions } from '../channels/TcpForwarding';
 import type { SFTPSession, SFTPSessionOptions } from '../sftp/SFTPSession';
 import { BuiltInServices, type SFTPProvider } from './BuiltInServices';
@@ -326,6 +327,7 @@ export class SSHDaemon extends EventHub {
     const fail = (detail: string) => {
       this.undecided.delete(socket);
       this.gate.refused(peer, { reason: 'UseProxyProtocol', detail });
+      publish('refusal', () => ({ address: peer, port: socket.remotePort ?? 0, reason: 'UseProxyProtocol', detail }));
       this.log('', 1, `connection from ${peer}:${socket.remotePort} refused by UseProxyProtocol: ${detail}`);
       socket.destroy();
     };
@@ -358,6 +360,7 @@ export class SSHDaemon extends EventHub {
   private gateAndAdmit(socket: Socket, address: string, port: number): void {
     const refuse = (refusal: Refusal) => {
       this.gate.refused(address, refusal);
+      publish('refusal', () => ({ address, port, reason: refusal.reason, detail: refusal.detail }));
       this.log('', 1, `connection from ${address}:${port} refused by ${refusal.reason}: ${refusal.detail}`);
       socket.destroy();
     };
@@ -407,6 +410,7 @@ export class SSHDaemon extends EventHub {
       });
     }
     this.fire('Connected', { connectionId: conn.id, statusCode: 0, description: 'OK' });
+    publish('connection', () => ({ event: 'open', connectionId: conn.id, remoteHost: address, remotePort: port }));
     this.log(conn.id, 1, `connection from ${address}:${port}`);
     if (socket.destroyed) return;
     injectEngineSocket(engine, socket, this.settings.int('SSHKeepAliveInterval') * 1000);
@@ -435,6 +439,7 @@ export class SSHDaemon extends EventHub {
     const reason = conn.closeReason ?? { statusCode: 0, description: 'OK' };
     this.log(conn.id, 1, `disconnected: ${reason.description}`);
     this.fire('Disconnected', { connectionId: conn.id, statusCode: reason.statusCode, description: reason.description });
+    publish('connection', () => ({ event: 'close', connectionId: conn.id, remoteHost: conn.remoteHost, remotePort: conn.remotePort, ...reason, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }));
   }
 
   private authHost(session: ConnectionSession): AuthHost {
