@@ -38,8 +38,8 @@ export interface ChannelHost {
   sendRaw(conn: ConnectionRecord, payload: Buffer): void;
   /** The client broke the protocol: report and drop the connection. */
   violation(conn: ConnectionRecord, code: number, description: string): void;
-  /** Channel activity, for the idle timeout. */
-  activity(conn: ConnectionRecord): void;
+  /** Channel activity (with the data bytes it moved), for the idle timeout and the re-key threshold. */
+  activity(conn: ConnectionRecord, bytes?: number): void;
   /** Built-in services (SFTP, forwarding). */
   readonly builtIns: BuiltInHooks;
 }
@@ -178,7 +178,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   onData(recipient: number, data: Buffer, extended: number): void {
     const state = this.live(recipient);
     if (!state || !state.accept(data.length)) return;
-    this.host.activity(this.conn);
+    this.host.activity(this.conn, data.length);
     state.inbound.run(() => state.consume(data, extended));
   }
 
@@ -259,7 +259,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   // ---- ChannelSink ------------------------------------------------------------
 
   sendData(remoteId: number, data: Buffer, extended: number): void {
-    this.host.activity(this.conn);
+    this.host.activity(this.conn, data.length);
     if (extended) this.proto.channelExtData(remoteId, data, extended);
     else this.proto.channelData(remoteId, data);
   }

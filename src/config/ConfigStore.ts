@@ -16,6 +16,10 @@ const SYNTAX = /^\s*([A-Za-z][A-Za-z0-9]*)\s*(?:\[\s*([^\]]*?)\s*\])?\s*(?:=([\s
 export class ConfigStore {
   private readonly plain = new Map<string, string>();
   private readonly lists = new Map<string, Map<number, string>>();
+  /** Split lists, dropped whenever a value changes: the handshake path reads them per connection. */
+  private readonly splitCache = new Map<string, string[]>();
+  /** Bumped on every change, so callers can cache what they derive from settings. */
+  version = 0;
 
   constructor(
     private readonly connections: ConnectionSettingsProvider,
@@ -25,6 +29,8 @@ export class ConfigStore {
   }
 
   reset(): void {
+    this.version++;
+    this.splitCache.clear();
     this.plain.clear();
     this.lists.clear();
     for (const r of SETTINGS) if (r.index === 'none') this.plain.set(r.name, r.default);
@@ -89,8 +95,10 @@ export class ConfigStore {
         `Config setting '${row.name}' ${(err as Error).message}; got '${value}', kept '${old}'`,
       );
     }
-    if (row.index === 'connection') this.connections.setConnectionSetting(index!, row.name, normalised);
-    else if (row.index === 'list') {
+    if (row.index === 'connection') return this.connections.setConnectionSetting(index!, row.name, normalised);
+    this.version++;
+    this.splitCache.clear();
+    if (row.index === 'list') {
       let list = this.lists.get(row.name);
       if (!list) this.lists.set(row.name, (list = new Map()));
       list.set(Number(index), normalised);
@@ -108,8 +116,14 @@ export class ConfigStore {
   bool(name: string): boolean {
     return this.text(name) === 'true';
   }
+  /** The comma list as an array; the same array until the setting changes (do not modify it). */
   list(name: string): string[] {
-    const t = this.text(name);
-    return t ? t.split(',') : [];
+    let cached = this.splitCache.get(name);
+    if (!cached) {
+      const t = this.text(name);
+      cached = t ? t.split(',') : [];
+      this.splitCache.set(name, cached);
+    }
+    return cached;
   }
 }

@@ -67,6 +67,8 @@ export class SSHDaemon extends EventHub {
   });
   private engine?: Ssh2Server;
   private engineKey = '';
+  /** The settings version and host key the engine was last checked against. */
+  private engineStamp: { version: number; sshCert: Certificate | undefined } = { version: -1, sshCert: undefined };
   private hostKeysCache?: { sshCert: Certificate | undefined; key: string; certs: Certificate[] };
   private hostKeyTexts: string[] = [];
   private readonly engineConnections = new WeakMap<Socket, ConnectionRecord>();
@@ -243,25 +245,29 @@ export class SSHDaemon extends EventHub {
 
   /** The engine server for new connections, rebuilt when host keys or algorithm settings changed. */
   private engineFor(): Ssh2Server {
+    // Settings and the host key are unchanged since the last connection: nothing to rebuild.
+    if (this.engine && this.engineStamp.version === this.settings.version && this.engineStamp.sshCert === this.props.sshCert) return this.engine;
     const certs = this.loadedHostCertificates();
     const hostKeyTypes = new Set(certs.map((c) => (c.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [c.keyType])).flat());
     const serverHostKey = this.settings.list('SSHPublicKeyAlgorithms').filter((a) => hostKeyTypes.has(a));
     if (serverHostKey.length === 0) {
       throw new SSHDaemonError(ErrorCodes.NoHostKey, `No host key matches SSHPublicKeyAlgorithms (${this.settings.text('SSHPublicKeyAlgorithms')}); keys loaded: ${certs.map((c) => c.keyType).join(', ')}`);
     }
+    // Copies: ssh2 may extend the lists it is given (kex-strict), and settings.list() is cached.
     const options = {
       hostKeys: this.hostKeyTexts,
-      kex: this.settings.list('SSHKeyExchangeAlgorithms'),
-      cipher: this.settings.list('SSHEncryptionAlgorithms'),
-      hmac: this.settings.list('SSHMacAlgorithms'),
+      kex: [...this.settings.list('SSHKeyExchangeAlgorithms')],
+      cipher: [...this.settings.list('SSHEncryptionAlgorithms')],
+      hmac: [...this.settings.list('SSHMacAlgorithms')],
       serverHostKey,
-      compress: this.settings.list('SSHCompressionAlgorithms'),
+      compress: [...this.settings.list('SSHCompressionAlgorithms')],
       ident: this.settings.text('ServerSSHVersionString').replace(/^SSH-2\.0-/, ''),
       keepaliveInterval: this.settings.int('SSHKeepAliveInterval') * 1000,
       keepaliveCountMax: this.settings.int('SSHKeepAliveCountMax'),
     };
     const tracing = this.settings.int('LogLevel') >= 3;
     const key = JSON.stringify({ ...options, tracing });
+    this.engineStamp = { version: this.settings.version, sshCert: this.props.sshCert };
     if (this.engine && key === this.engineKey) return this.engine;
     for (const c of certs) {
       const algs = c.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [c.keyType];

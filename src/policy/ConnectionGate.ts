@@ -33,6 +33,25 @@ export interface GateSettings {
   int(name: string): number;
 }
 
+/** Parses each distinct setting text once: the gate runs on every accepted socket. */
+function memo<T>(parse: (text: string) => T): (text: string) => T {
+  const cache = new Map<string, T>();
+  return (text) => {
+    let v = cache.get(text);
+    if (v === undefined && !cache.has(text)) {
+      if (cache.size > 64) cache.clear();
+      v = parse(text);
+      cache.set(text, v);
+    }
+    return v as T;
+  };
+}
+const addressList = memo((text) => new AddressList(text));
+const maxStartups = memo(parseMaxStartups);
+const rateLimit = memo(parseRateLimit);
+const netBlockSize = memo(parseNetBlockSize);
+const penalties = memo(parsePenalties);
+
 /** Limits that also earn the refused source a refuseconnection penalty. */
 const PENALISED: ReadonlySet<RefusalReason> = new Set(['ConnectionRateLimit', 'MaxConnectionsPerClient', 'MaxStartups']);
 
@@ -62,8 +81,8 @@ export class ConnectionGate {
   /** Why a connection from `address` is refused now, or undefined to let it through. */
   check(address: string): Refusal | undefined {
     const s = this.settings;
-    if (new AddressList(s.text('DeniedClients')).matches(address)) return { reason: 'DeniedClients', detail: 'address in DeniedClients' };
-    const allowed = new AddressList(s.text('AllowedClients'));
+    if (addressList(s.text('DeniedClients')).matches(address)) return { reason: 'DeniedClients', detail: 'address in DeniedClients' };
+    const allowed = addressList(s.text('AllowedClients'));
     if (!allowed.empty && !allowed.matches(address)) return { reason: 'AllowedClients', detail: 'address not in AllowedClients' };
     const banned = this.penalties.refusedFor(address, this.blocks());
     if (banned) return { reason: banned.cause, detail: `source ${banned.cause === 'SensorPorts' ? 'touched a sensor port; banned' : 'penalised'} for another ${banned.seconds} s` };
@@ -79,7 +98,7 @@ export class ConnectionGate {
   }
 
   private rateRefusal(): Refusal | undefined {
-    const limit = parseRateLimit(this.settings.text('ConnectionRateLimit'));
+    const limit = rateLimit(this.settings.text('ConnectionRateLimit'));
     if (!limit) return undefined;
     const now = this.clock();
     if (now < this.pausedUntil) return { reason: 'ConnectionRateLimit', detail: `accepting paused for another ${Math.ceil((this.pausedUntil - now) / 1000)} s` };
@@ -96,7 +115,7 @@ export class ConnectionGate {
 
   /** OpenSSH's random early drop: from `start` unauthenticated, refuse with rate% rising to 100% at `full`. */
   private startupsRefusal(): Refusal | undefined {
-    const { start, rate, full } = parseMaxStartups(this.settings.text('MaxStartups'));
+    const { start, rate, full } = maxStartups(this.settings.text('MaxStartups'));
     const n = this.unauthenticated;
     if (n < start) return undefined;
     const detail = `${n} unauthenticated connections (MaxStartups ${start}:${rate}:${full})`;
@@ -154,17 +173,17 @@ export class ConnectionGate {
   }
 
   private exempt(address: string): boolean {
-    return new AddressList(this.settings.text('PerSourcePenaltyExemptList')).matches(address);
+    return addressList(this.settings.text('PerSourcePenaltyExemptList')).matches(address);
   }
 
   private blocks(): { ipv4Bits: number; ipv6Bits: number } {
-    return parseNetBlockSize(this.settings.text('PerSourceNetBlockSize'));
+    return netBlockSize(this.settings.text('PerSourceNetBlockSize'));
   }
 
   /** PerSourcePenalties with FailedAuthPenalty folded in; undefined = penalties off. */
   private policy(): PenaltyPolicy | undefined {
     const failed = this.settings.int('FailedAuthPenalty');
-    const base = parsePenalties(this.settings.text('PerSourcePenalties'));
+    const base = penalties(this.settings.text('PerSourcePenalties'));
     if (!base && failed <= 0) return undefined;
     const policy = base ?? { authfail: 0, noauth: 0, graceExceeded: 0, refuseConnection: 0, max: 600, min: 0, maxSources: 65536 };
     return { ...policy, ...(failed > 0 ? { authfail: failed } : {}), ...this.blocks() };

@@ -1,0 +1,85 @@
+/** Starts a Node bench server (sdkServer.ts, rawSsh2Server.ts, sdkCluster.ts) as a child process and talks to it over IPC. */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { cpuSeconds, processTree, spawnUnlimited, treeMemory } from '../lib/proc';
+import type { ServerHandle, ServerMemory } from './handle';
+import type { MemReply, ServerCounters, ServerOptions } from './serverProcess';
+
+export const REPO = join(__dirname, '..', '..');
+
+export class NodeServer implements ServerHandle {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: unknown) => void>();
+  private exited = false;
+
+  private constructor(
+    readonly id: string,
+    readonly label: string,
+    readonly port: number,
+    readonly user: string,
+    readonly pid: number,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('message', (m: { id?: number; reply?: unknown }) => {
+      if (m.id && this.waiting.has(m.id)) {
+        this.waiting.get(m.id)!(m.reply);
+        this.waiting.delete(m.id);
+      }
+    });
+    child.on('exit', () => {
+      this.exited = true;
+    });
+  }
+
+  /** `script` is relative to bench/servers; `nodeArgs` e.g. ['--cpu-prof']. */
+  static async start(id: string, label: string, script: string, options: ServerOptions, nodeArgs: string[] = []): Promise<NodeServer> {
+    const child = spawnUnlimited(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', join(__dirname, script), JSON.stringify(options)], {
+      cwd: REPO,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`${label} exited during start-up (code ${code})`));
+      child.once('exit', onExit);
+      child.on('message', (m: { type?: string; port: number; pid: number }) => {
+        if (m.type !== 'ready') return;
+        child.off('exit', onExit);
+        resolve(m);
+      });
+    });
+    return new NodeServer(id, label, ready.port, options.user, ready.pid, child);
+  }
+
+  private request<T>(type: string): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve) => {
+      this.waiting.set(id, resolve as (r: unknown) => void);
+      this.child.send({ type, id });
+    });
+  }
+
+  cpuSeconds(): number {
+    // Cluster: the primary and its workers; a single server: one process.
+    return processTree(this.pid).reduce((sum, p) => sum + cpuSeconds(p), 0);
+  }
+
+  async memory(): Promise<ServerMemory> {
+    const heap = await this.request<MemReply>('mem');
+    const tree = treeMemory(this.pid);
+    return { rss: tree.rss, pss: tree.pss, processes: tree.processes, heapUsed: heap.heapUsed, external: heap.external };
+  }
+
+  counters(): Promise<ServerCounters> {
+    return this.request<ServerCounters>('counters');
+  }
+
+  async settle(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGTERM');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * A bench server built with this SDK's public API: publickey auth for one user key, exec of the bench
+ * commands (see commands.ts). Counts connections through events (no registry scans on the hot path).
+ */
+import { Certificate, CertStoreTypes, requestParamsOf, SSHDaemon } from '../../src';
+import { parseCommand, pumpZeros } from './commands';
+
+export interface BenchDaemonOptions {
+  hostKeyPath: string;
+  /** Base64 of the SSH public key blob that may log in. */
+  userKeyBlob: string;
+  user: string;
+  port: number;
+  host?: string;
+}
+
+export interface BenchCounters {
+  connected: number;
+  disconnected: number;
+  authenticated: number;
+  execs: number;
+  errors: number;
+}
+
+export async function startBenchDaemon(o: BenchDaemonOptions): Promise<{ daemon: SSHDaemon; counters: BenchCounters }> {
+  const daemon = new SSHDaemon();
+  const counters: BenchCounters = { connected: 0, disconnected: 0, authenticated: 0, execs: 0, errors: 0 };
+  daemon.sshCert = new Certificate(CertStoreTypes.cstPEMKeyFile, o.hostKeyPath);
+  daemon.localHost = o.host ?? '127.0.0.1';
+  daemon.localPort = o.port;
+  daemon.defaultAuthMethods = 'publickey';
+  // Limits as open as the bench's sshd_config (MaxStartups 100000): the load opens 64 at once and 10,000 in all.
+  daemon.config('MaxConnections=100000');
+  daemon.config('MaxStartups=100000');
+  daemon.config('LogLevel=0');
+  // Experiments: BENCH_SDK_CONFIG='Name=Value;Name=Value' applies extra config() statements.
+  for (const statement of (process.env.BENCH_SDK_CONFIG ?? '').split(';').filter(Boolean)) daemon.config(statement);
+  daemon.connectionBacklog = 4096;
+
+  daemon.on('Connected', () => void counters.connected++);
+  daemon.on('Disconnected', () => void counters.disconnected++);
+  daemon.on('Error', () => void counters.errors++);
+  daemon.on('SSHServiceRequest', (e) => {
+    e.accept = true;
+  });
+  daemon.on('SSHUserAuthRequest', (e) => {
+    e.accept = e.authMethod === 'publickey' && e.user === o.user && e.authParam === o.userKeyBlob;
+    if (e.accept && e.authMethod === 'publickey') counters.authenticated++;
+  });
+  daemon.on('SSHChannelOpenRequest', (e) => {
+    e.accept = e.service === 'session';
+  });
+  daemon.on('SSHChannelRequest', (e) => {
+    const exec = requestParamsOf(e, 'exec');
+    e.success = !!exec && parseCommand(exec.command).kind !== 'unknown';
+  });
+
+  const sinks = new Set<string>();
+  const finish = (id: string) => daemon.sendExitStatus(id, 0).then(() => daemon.closeChannel(id)).catch(() => undefined);
+  daemon.on('SSHChannelRequested', (e) => {
+    if (e.requestType !== 'exec') return;
+    counters.execs++;
+    const cmd = parseCommand(requestParamsOf(e, 'exec')?.command ?? '');
+    const id = e.channelId;
+    if (cmd.kind === 'download') {
+      pumpZeros(cmd.bytes, (chunk) => daemon.sendChannelData(id, chunk)).then(() => finish(id), () => undefined);
+    } else if (cmd.kind === 'upload') {
+      sinks.add(id);
+    } else {
+      void finish(id);
+    }
+  });
+  // SSHChannelDataIn: the sink drops the data (no listener work beyond the event itself).
+  daemon.on('SSHChannelDataIn', () => undefined);
+  daemon.on('SSHChannelEOF', (e) => {
+    if (sinks.delete(e.channelId)) void finish(e.channelId);
+  });
+  daemon.on('SSHChannelClosed', (e) => void sinks.delete(e.channelId));
+
+  await daemon.startListening();
+  return { daemon, counters };
+}
