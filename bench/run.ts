@@ -9,7 +9,7 @@
  *          --cluster-sched rr|none | --cluster-concurrency N | --cluster-load-procs N
  *          --cases aes128-gcm,... | --directions download,upload | --servers sdk,raw,sshd | --note TEXT
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createServer } from 'node:net';
@@ -18,6 +18,7 @@ import { makeKeys, type BenchKeys } from './lib/keys';
 import { summarize } from './lib/stats';
 import { bulkTransfer } from './load/bulk';
 import { handshakes } from './load/handshakes';
+import { sftpTransfer } from './load/sftpTransfer';
 import { idleConnections } from './load/idle';
 import { describeMachine } from './report/machine';
 import { renderMarkdown, targets } from './report/markdown';
@@ -38,7 +39,7 @@ const opt = (name: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const quick = flag('quick');
-const only = new Set((opt('only') ?? 'bulk,handshakes,idle,cluster').split(','));
+const only = new Set((opt('only') ?? 'bulk,handshakes,sftp,idle,cluster').split(','));
 const config: BenchConfig = {
   quick,
   runs: Number(opt('runs') ?? (quick ? 1 : 5)),
@@ -157,6 +158,42 @@ async function bulkSuite(servers: ServerHandle[]): Promise<BulkRow[]> {
       }
       rows.push(row);
     }
+  }
+  return rows;
+}
+
+/** SFTP put and get of one file, OpenSSH's sftp client against the SDK's server and sshd's sftp-server. */
+async function sftpSuite(servers: ServerHandle[]): Promise<BulkRow[]> {
+  const root = process.env.BENCH_SFTP_ROOT!;
+  const scratch = mkdtempIn(workDir, 'sftp-local-');
+  const source = join(scratch, 'source.bin');
+  const bytes = config.bulkBytes;
+  writeFileSync(source, Buffer.alloc(0));
+  const zeros = Buffer.alloc(Math.min(bytes, 64 * 2 ** 20));
+  for (let written = 0; written < bytes; written += zeros.length) appendFileSync(source, zeros.subarray(0, Math.min(zeros.length, bytes - written)));
+  copyFileSync(source, join(root, 'served.bin'));
+  chmodSync(join(root, 'served.bin'), 0o644);
+  const rows: BulkRow[] = [];
+  for (const direction of ['upload', 'download'] as const) {
+    const row: BulkRow = { cipher: 'sftp aes128-gcm', direction, mibPerSecond: {}, cpuPerGiB: {}, errors: {} };
+    for (const s of servers.filter((x) => x.id !== 'raw')) {
+      const mib: number[] = [];
+      const cpu: number[] = [];
+      for (let run = 1; run <= config.runs; run++) {
+        try {
+          const r = await sftpTransfer(s, keys, direction, bytes, { root, remoteDir: s.id === 'sshd' ? root : '/', source, scratch });
+          mib.push(r.mibPerSecond);
+          cpu.push(r.cpuPerGiB);
+          log(`sftp run ${run} ${direction} ${s.id}: ${r.mibPerSecond.toFixed(0)} MiB/s, ${r.cpuPerGiB.toFixed(2)} CPU s/GiB`);
+        } catch (err) {
+          row.errors[s.id as ServerId] ??= (err as Error).message.slice(0, 200);
+          log(`sftp run ${run} ${direction} ${s.id}: ERROR ${(err as Error).message}`);
+        }
+      }
+      row.mibPerSecond[s.id as ServerId] = summarize(mib);
+      row.cpuPerGiB[s.id as ServerId] = summarize(cpu);
+    }
+    rows.push(row);
   }
   return rows;
 }
@@ -292,6 +329,11 @@ async function main(): Promise<void> {
   log(`config: ${JSON.stringify(config)}`);
 
   workDir = mkdtempSync(join(tmpdir(), 'sshdaemon-bench-'));
+  // The SFTP suite's served directory, inherited by the server processes; sshd's user writes there too.
+  process.env.BENCH_SFTP_ROOT = join(workDir, 'sftp-root');
+  mkdirSync(process.env.BENCH_SFTP_ROOT, { mode: 0o777 });
+  chmodSync(workDir, 0o755);
+  chmodSync(process.env.BENCH_SFTP_ROOT, 0o777);
   keys = makeKeys(workDir);
   user = benchUser();
   mkdirSync(RESULTS, { recursive: true });
@@ -303,11 +345,12 @@ async function main(): Promise<void> {
   const results: BenchResults = { machine, config, bulk: [], handshakes: [], idle: [], cluster: [], profiles: [] };
 
   try {
-    if (only.has('bulk') || only.has('handshakes')) {
+    if (only.has('bulk') || only.has('handshakes') || only.has('sftp')) {
       const servers: ServerHandle[] = [];
       for (const id of ids) servers.push(await startServer(id));
       if (only.has('bulk')) results.bulk = await bulkSuite(servers);
       if (only.has('handshakes')) results.handshakes = await handshakeSuite(servers);
+      if (only.has('sftp')) results.sftp = await sftpSuite(servers);
       for (const s of servers) await stopServer(s);
     }
     if (only.has('idle')) results.idle = await idleSuite(ids);

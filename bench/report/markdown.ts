@@ -39,6 +39,9 @@ export function targets(r: BenchResults): Target[] {
     out.push({ what: `${name}: SDK / raw ssh2`, value: ratio(row.mibPerSecond.sdk, row.mibPerSecond.raw), target: 0.95, unit: '×', higherIsBetter: true });
     out.push({ what: `${name}: SDK / sshd`, value: ratio(row.mibPerSecond.sdk, row.mibPerSecond.sshd), target: 1.0, unit: '×', higherIsBetter: true });
   }
+  for (const row of r.sftp ?? []) {
+    out.push({ what: `SFTP ${row.direction}: SDK / OpenSSH sftp-server`, value: ratio(row.mibPerSecond.sdk, row.mibPerSecond.sshd), target: 0.8, unit: '×', higherIsBetter: true });
+  }
   const h16 = r.handshakes.find((h) => h.concurrency === 16 && !h.kex);
   if (h16) {
     out.push({ what: 'handshakes/s at concurrency 16: SDK / raw ssh2', value: ratio(h16.perSecond.sdk, h16.perSecond.raw), target: 0.9, unit: '×', higherIsBetter: true });
@@ -107,6 +110,21 @@ export function renderMarkdown(r: BenchResults, chartPath: string, notes = ''): 
     L.push(`| ${b.cipher} | ${b.direction} | ${servers.map((s) => cell(b.cpuPerGiB[s], 2)).join(' | ')} | ${r2(ratio(b.cpuPerGiB.sdk, b.cpuPerGiB.raw))} |`);
   }
   L.push('');
+
+  if (r.sftp?.length) {
+    L.push('## SFTP (MiB/s, OpenSSH `sftp` client, aes128-gcm)');
+    L.push('');
+    L.push("`put` and `get` of one file: the SDK's SFTP server over `LocalFileSystem` against OpenSSH's `sftp-server` run by sshd. Server CPU seconds per GiB in brackets.");
+    L.push('');
+    L.push('| direction | SDK | sshd sftp-server | SDK/sshd |');
+    L.push('|---|---:|---:|---:|');
+    for (const b of r.sftp) {
+      L.push(`| ${b.direction} | ${cell(b.mibPerSecond.sdk)} (${cell(b.cpuPerGiB.sdk, 2)}) | ${cell(b.mibPerSecond.sshd)} (${cell(b.cpuPerGiB.sshd, 2)}) | ${r2(ratio(b.mibPerSecond.sdk, b.mibPerSecond.sshd))} |`);
+    }
+    const sftpErrors = r.sftp.flatMap((b) => Object.entries(b.errors).map(([s, e]) => `${s} ${b.direction}: ${e}`));
+    if (sftpErrors.length) L.push('', 'Errors: ' + sftpErrors.join('; '));
+    L.push('');
+  }
 
   L.push('## Handshakes per second');
   L.push('');

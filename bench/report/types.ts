@@ -76,6 +76,8 @@ export interface BenchResults {
   machine: Machine;
   config: BenchConfig;
   bulk: BulkRow[];
+  /** SFTP put/get MiB/s (cipher column holds 'sftp'); SDK and sshd only. */
+  sftp?: BulkRow[];
   handshakes: HandshakeRow[];
   idle: IdleRow[];
   cluster: ClusterRow[];

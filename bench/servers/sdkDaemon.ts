@@ -2,7 +2,7 @@
  * A bench server built with this SDK's public API: publickey auth for one user key, exec of the bench
  * commands (see commands.ts). Counts connections through events (no registry scans on the hot path).
  */
-import { Certificate, CertStoreTypes, requestParamsOf, SSHDaemon } from '../../src';
+import { Certificate, CertStoreTypes, LocalFileSystem, requestParamsOf, SSHDaemon } from '../../src';
 import { parseCommand, pumpZeros } from './commands';
 
 export interface BenchDaemonOptions {
@@ -36,6 +36,8 @@ export async function startBenchDaemon(o: BenchDaemonOptions): Promise<{ daemon:
   // Experiments: BENCH_SDK_CONFIG='Name=Value;Name=Value' applies extra config() statements.
   for (const statement of (process.env.BENCH_SDK_CONFIG ?? '').split(';').filter(Boolean)) daemon.config(statement);
   daemon.connectionBacklog = 4096;
+  // The SFTP suite: serve the bench's directory, as sshd's sftp-server does.
+  if (process.env.BENCH_SFTP_ROOT) daemon.enableSFTP({ fileSystem: new LocalFileSystem(process.env.BENCH_SFTP_ROOT) });
 
   daemon.on('Connected', () => void counters.connected++);
   daemon.on('Disconnected', () => void counters.disconnected++);
@@ -52,7 +54,8 @@ export async function startBenchDaemon(o: BenchDaemonOptions): Promise<{ daemon:
   });
   daemon.on('SSHChannelRequest', (e) => {
     const exec = requestParamsOf(e, 'exec');
-    e.success = !!exec && parseCommand(exec.command).kind !== 'unknown';
+    // Other requests keep their preset (the sftp subsystem starts granted by enableSFTP).
+    if (exec) e.success = parseCommand(exec.command).kind !== 'unknown';
   });
 
   const sinks = new Set<string>();

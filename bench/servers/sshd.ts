@@ -107,6 +107,7 @@ export class Sshd implements ServerHandle {
         'PrintLastLog no',
         'X11Forwarding no',
         'AllowTcpForwarding no',
+        'Subsystem sftp /usr/lib/openssh/sftp-server',
         'PermitTTY no',
         'MaxStartups 100000',
         'MaxSessions 10',

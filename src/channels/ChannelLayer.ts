@@ -2,7 +2,7 @@ import { publish } from '../observability/diagnostics';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
-import { type ChannelMessageHandlers, queuedDuringKex } from '../engine/ssh2Internals';
+import { type ChannelMessageHandlers, queuedDuringKex, sendChannelDataParts } from '../engine/ssh2Internals';
 import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Protocol } from '../engine/ssh2Types';
 import { tagPayload } from '../packet/layouts';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
@@ -258,10 +258,17 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
 
   // ---- ChannelSink ------------------------------------------------------------
 
-  sendData(remoteId: number, data: Buffer, extended: number): void {
-    this.host.activity(this.conn, data.length);
-    if (extended) this.proto.channelExtData(remoteId, data, extended);
-    else this.proto.channelData(remoteId, data);
+  sendData(remoteId: number, data: Buffer | readonly Buffer[], extended: number): void {
+    if (Buffer.isBuffer(data)) {
+      this.host.activity(this.conn, data.length);
+      if (extended) this.proto.channelExtData(remoteId, data, extended);
+      else this.proto.channelData(remoteId, data);
+      return;
+    }
+    let n = 0;
+    for (const part of data) n += part.length;
+    this.host.activity(this.conn, n);
+    sendChannelDataParts(this.proto, remoteId, data, extended);
   }
   sendPacket(payload: Buffer): void {
     this.host.sendRaw(this.conn, payload);

@@ -19,7 +19,8 @@ type Outgoing =
 
 /** How a channel talks to the transport and reports to the daemon. */
 export interface ChannelSink {
-  sendData(remoteId: number, data: Buffer, extended: number): void;
+  /** One CHANNEL_DATA packet; several buffers are sent as one packet's data. */
+  sendData(remoteId: number, data: Buffer | readonly Buffer[], extended: number): void;
   sendPacket(payload: Buffer): void;
   sendEof(remoteId: number): void;
   sendClose(remoteId: number): void;
@@ -212,15 +213,27 @@ export class ChannelState {
             this.awaitDrain();
             break;
           }
-          const n = Math.min(this.outWindow, this.outPacketSize, item.data.length - item.offset);
-          const chunk = item.data.subarray(item.offset, item.offset + n);
-          this.sink.sendData(this.remoteId, chunk, item.extended);
-          item.offset += n;
-          this.outWindow -= n;
-          this.bytesSent += n;
-          if (item.offset < item.data.length) continue;
-          this.outQueue.shift();
-          item.done();
+          // Fill one packet from this item and, where it ends short, from the data queued behind it:
+          // many small sends (SFTP replies, a shell's output) then cost one packet, not one each.
+          const limit = Math.min(this.outWindow, this.outPacketSize);
+          const parts: Buffer[] = [];
+          const completed: Array<() => void> = [];
+          let size = 0;
+          while (size < limit && this.outQueue.length > 0) {
+            const next = this.outQueue[0];
+            if (next.kind !== 'data' || next.extended !== item.extended) break;
+            const n = Math.min(limit - size, next.data.length - next.offset);
+            parts.push(next.data.subarray(next.offset, next.offset + n));
+            next.offset += n;
+            size += n;
+            if (next.offset < next.data.length) break;
+            this.outQueue.shift();
+            completed.push(next.done);
+          }
+          this.sink.sendData(this.remoteId, parts.length === 1 ? parts[0] : parts, item.extended);
+          this.outWindow -= size;
+          this.bytesSent += size;
+          for (const done of completed) done();
         } else {
           this.outQueue.shift();
           if (item.kind === 'packet') {

@@ -189,6 +189,30 @@ export function queuedDuringKex(proto: Ssh2Protocol): number {
   return total;
 }
 
+/**
+ * CHANNEL_DATA (or EXTENDED_DATA) whose data is several buffers, copied straight into ssh2's packet:
+ * the channel layer fills packets from consecutive sends without concatenating them first.
+ */
+export function sendChannelDataParts(proto: Ssh2Protocol, recipient: number, parts: readonly Buffer[], extended: number): void {
+  const internal = proto as unknown as { _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } } };
+  const writer = internal._packetRW.write;
+  let dataLen = 0;
+  for (const part of parts) dataLen += part.length;
+  const head = extended ? 13 : 9;
+  let p = writer.allocStart;
+  const packet = writer.alloc(head + dataLen);
+  packet[p] = extended ? MESSAGE.CHANNEL_EXTENDED_DATA : MESSAGE.CHANNEL_DATA;
+  packet.writeUInt32BE(recipient, p + 1);
+  if (extended) packet.writeUInt32BE(extended, p + 5);
+  packet.writeUInt32BE(dataLen, p + head - 4);
+  p += head;
+  for (const part of parts) {
+    packet.set(part, p);
+    p += part.length;
+  }
+  protocolUtils.sendPacket(proto, writer.finalize(packet));
+}
+
 /** Sends an arbitrary SSH message (payload starts with the message number); queued during re-keys, compressed when negotiated. */
 export function sendRawPacket(conn: Ssh2Connection, payload: Buffer): void {
   const proto = internals(conn)._protocol;

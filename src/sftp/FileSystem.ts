@@ -87,6 +87,11 @@ export interface SFTPOpenFlags {
 export interface SFTPFileHandle {
   /** Reads up to `length` bytes at `position`; an empty Buffer at end of file. */
   read(position: number, length: number): Promise<Buffer>;
+  /**
+   * Optional fast path: reads up to `length` bytes into `target` at `offset` and returns how many
+   * (0 at end of file). The server then builds each DATA reply with one allocation and no copy.
+   */
+  readInto?(position: number, target: Buffer, offset: number, length: number): Promise<number>;
   /** Writes `data` at `position`. */
   write(position: number, data: Buffer): Promise<void>;
   /** Attributes of the open file. */

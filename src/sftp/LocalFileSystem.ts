@@ -201,6 +201,17 @@ class LocalFileHandle implements SFTPFileHandle {
     private readonly readOnly: boolean,
   ) {}
 
+  async readInto(position: number, target: Buffer, offset: number, length: number): Promise<number> {
+    try {
+      const n = Math.min(Math.max(0, Math.trunc(length)), MAX_READ, target.length - offset);
+      if (n <= 0) return 0;
+      const { bytesRead } = await this.fh.read(target, offset, n, position);
+      return bytesRead;
+    } catch (err) {
+      throw toSFTPError(err, this.label);
+    }
+  }
+
   async read(position: number, length: number): Promise<Buffer> {
     try {
       const n = Math.min(Math.max(0, Math.trunc(length)), MAX_READ);

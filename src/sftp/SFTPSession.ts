@@ -226,6 +226,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     this.pump();
   }
 
+  /** The channel layer packs consecutive replies into full SSH packets, so each goes as it is. */
   private sendNow(packet: Buffer): void {
     this.unsentBytes += packet.length;
     this.transport.send(packet).then(
@@ -351,6 +352,18 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const h = this.file(r);
     const offset = Number(r.uint64());
     const length = Math.min(r.uint32(), MAX_READ);
+    if (h.handle.readInto) {
+      // One buffer for the whole reply: length, type, id, data length, then the data read in place.
+      const reply = Buffer.allocUnsafe(13 + length);
+      const n = await h.handle.readInto(offset, reply, 13, length);
+      if (n === 0) return this.status(id, SFTPStatus.EOF, 'End of file');
+      h.read += n;
+      reply.writeUInt32BE(9 + n, 0);
+      reply[4] = FXP.DATA;
+      reply.writeUInt32BE(id, 5);
+      reply.writeUInt32BE(n, 9);
+      return n === length ? reply : reply.subarray(0, 13 + n);
+    }
     const data = await h.handle.read(offset, length);
     if (data.length === 0) return this.status(id, SFTPStatus.EOF, 'End of file');
     h.read += data.length;

@@ -1,0 +1,53 @@
+/**
+ * SFTP throughput with OpenSSH's `sftp` client as the load: `put` of a local file and `get` of a
+ * served one, against the SDK's SFTP server (LocalFileSystem) and sshd's sftp-server.
+ */
+import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchKeys } from '../lib/keys';
+import type { ServerHandle } from '../servers/handle';
+import type { BulkResult } from './bulk';
+
+function sftpArgs(server: ServerHandle, keys: BenchKeys, batch: string): string[] {
+  return [
+    '-F', '/dev/null',
+    '-P', String(server.port),
+    '-i', keys.userKeyPath,
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'StrictHostKeyChecking=no',
+    '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'LogLevel=ERROR',
+    '-o', 'KexAlgorithms=curve25519-sha256',
+    '-o', 'Ciphers=aes128-gcm@openssh.com',
+    '-b', batch,
+    `${server.user}@127.0.0.1`,
+  ];
+}
+
+/**
+ * `root` is the served directory on disk; `remoteDir` how the server names it (the SDK jails the
+ * session at `/`, sshd's sftp-server sees real paths).
+ */
+export async function sftpTransfer(server: ServerHandle, keys: BenchKeys, direction: 'download' | 'upload', bytes: number, work: { root: string; remoteDir: string; source: string; scratch: string }): Promise<BulkResult> {
+  const remote = `${work.remoteDir.replace(/\/$/, '')}/bench-${direction}.bin`;
+  const local = join(work.scratch, `got-${server.id}.bin`);
+  const batch = join(work.scratch, `batch-${server.id}-${direction}.txt`);
+  writeFileSync(batch, direction === 'upload' ? `put ${work.source} ${remote}\n` : `get ${work.remoteDir.replace(/\/$/, '')}/served.bin ${local}\n`);
+  await server.settle();
+  const cpu0 = server.cpuSeconds();
+  const t0 = process.hrtime.bigint();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('sftp', sftpArgs(server, keys, batch), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`sftp exited ${code}: ${err.trim()}`))));
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await server.settle();
+  const serverCpuSeconds = server.cpuSeconds() - cpu0;
+  rmSync(local, { force: true });
+  rmSync(join(work.root, `bench-${direction}.bin`), { force: true });
+  return { seconds, mibPerSecond: bytes / 2 ** 20 / seconds, serverCpuSeconds, cpuPerGiB: serverCpuSeconds / (bytes / 2 ** 30) };
+}
