@@ -82,6 +82,7 @@ const MAX_OVERLAP = 16;
 /** Past these the client's window stays shut until we catch up. */
 const MAX_QUEUED_REQUESTS = 256;
 const MAX_UNSENT_REPLY_BYTES = 8 * 1024 * 1024;
+const REPLY_POOL_SIZE = 32;
 
 const OPERATION: Record<number, string> = Object.fromEntries(Object.entries(FXP).map(([k, v]) => [v, k.toLowerCase()]));
 
@@ -120,6 +121,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private nextReply = 0;
   private readonly replies = new Map<number, Buffer>();
   private unsentBytes = 0;
+  /** Free DATA reply buffers, and the buffer each pooled reply was cut from. */
+  private readonly replyPool: Buffer[] = [];
+  private readonly pooled = new WeakMap<Buffer, Buffer>();
   private readonly handles = new Map<string, Handle>();
   private handleCounter = 0;
   private ending = false;
@@ -226,12 +230,29 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     this.pump();
   }
 
+  /**
+   * DATA reply buffers are reused once the channel has copied them into SSH packets: a download
+   * otherwise allocates a fresh 32 KiB ArrayBuffer per read, and the collector spent more time on
+   * them than anything else.
+   */
+  private replyBuffer(size: number): Buffer {
+    const i = this.replyPool.findIndex((b) => b.length >= size);
+    if (i >= 0) return this.replyPool.splice(i, 1)[0];
+    return Buffer.allocUnsafeSlow(Math.max(size, 13 + 32 * 1024));
+  }
+
+  private recycle(buffer: Buffer): void {
+    if (this.replyPool.length < REPLY_POOL_SIZE) this.replyPool.push(buffer);
+  }
+
   /** The channel layer packs consecutive replies into full SSH packets, so each goes as it is. */
   private sendNow(packet: Buffer): void {
     this.unsentBytes += packet.length;
     this.transport.send(packet).then(
       () => {
         this.unsentBytes -= packet.length;
+        const base = this.pooled.get(packet);
+        if (base) this.recycle(base);
         this.pump();
       },
       () => this.shutdown(),
@@ -354,15 +375,26 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const length = Math.min(r.uint32(), MAX_READ);
     if (h.handle.readInto) {
       // One buffer for the whole reply: length, type, id, data length, then the data read in place.
-      const reply = Buffer.allocUnsafe(13 + length);
-      const n = await h.handle.readInto(offset, reply, 13, length);
-      if (n === 0) return this.status(id, SFTPStatus.EOF, 'End of file');
+      const reply = this.replyBuffer(13 + length);
+      let n: number;
+      try {
+        n = await h.handle.readInto(offset, reply, 13, length);
+      } catch (err) {
+        this.recycle(reply);
+        throw err;
+      }
+      if (n === 0) {
+        this.recycle(reply);
+        return this.status(id, SFTPStatus.EOF, 'End of file');
+      }
       h.read += n;
       reply.writeUInt32BE(9 + n, 0);
       reply[4] = FXP.DATA;
       reply.writeUInt32BE(id, 5);
       reply.writeUInt32BE(n, 9);
-      return n === length ? reply : reply.subarray(0, 13 + n);
+      const packet = reply.subarray(0, 13 + n);
+      this.pooled.set(packet, reply);
+      return packet;
     }
     const data = await h.handle.read(offset, length);
     if (data.length === 0) return this.status(id, SFTPStatus.EOF, 'End of file');
