@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect as tcpConnect, createServer, type Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import type { SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { connect } from './helpers-ssh2';
+import { freePort } from './fixtures/net';
 
 const TIMEOUT = { timeout: 60_000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,15 +38,6 @@ async function failLogin(port: number): Promise<string> {
 
 function openDoors(daemon: SSHDaemon): void {
   daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
 }
 
 test('AllowedClients=10.0.0.0/8 refuses 127.0.0.1 before any SSH byte; ConnectionRequest reports the refusal', TIMEOUT, () =>

@@ -1,6 +1,5 @@
 /** The `sshdaemon` command's options, driven as a user runs it, with OpenSSH as the client. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -8,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { startListening } from './fixtures/processes';
 import { makeUserKey } from './fixtures/testServer';
 
 const DIR = mkdtempSync(join(tmpdir(), 'cli-'));
@@ -17,26 +17,6 @@ const TIMEOUT = { timeout: 90_000 };
 
 function cli(args: string[]): Promise<{ code: number | null; out: string }> {
   return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { timeoutMs: 30_000 }).then((r) => ({ code: r.code, out: r.stdout.toString() + r.stderr }));
-}
-
-async function start(args: string[]): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const until = Date.now() + 20_000;
-  let m: RegExpExecArray | null;
-  while (!(m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(out))) {
-    if (child.exitCode !== null || Date.now() > until) throw new Error(`sshdaemon did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, port: Number(m[1]), output: () => out };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  child.kill('SIGINT');
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
 }
 
 test('bad options print what is wrong and the usage, exit 2; --help prints the usage', TIMEOUT, async () => {
@@ -66,7 +46,7 @@ test('--user, --authorized-keys, --sftp and --config together; no shell unless a
   const key = makeUserKey('ed25519');
   const keysFile = join(DIR, 'authorized_keys');
   writeFileSync(keysFile, `${key.publicKeyOpenSSH} cli-test\n`);
-  const server = await start(['--user', 'alice:wonder', '--user', 'bob:builder', '--authorized-keys', keysFile, '--sftp', root, '--config', 'MaxAuthAttempts=3', '--config', 'ServerSSHVersionString=SSH-2.0-CliTest_1.0']);
+  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--user', 'alice:wonder', '--user', 'bob:builder', '--authorized-keys', keysFile, '--sftp', root, '--config', 'MaxAuthAttempts=3', '--config', 'ServerSSHVersionString=SSH-2.0-CliTest_1.0']);
   try {
     writeFileSync(join(DIR, 'up.txt'), 'uploaded through the command');
     const args = opensshArgs(server.port);
@@ -85,7 +65,7 @@ test('--user, --authorized-keys, --sftp and --config together; no shell unless a
     banner.destroy();
     assert.equal(line.toString('latin1').split('\r\n')[0], 'SSH-2.0-CliTest_1.0', '--config ServerSSHVersionString took effect');
   } finally {
-    assert.equal(await stop(server.child), 0, 'SIGINT stops it cleanly');
+    assert.equal(await server.stop(), 0, 'SIGINT stops it cleanly');
   }
 });
 
@@ -94,7 +74,7 @@ test('--shell with --allow-forwarding and --log-level 0: exec works, ssh -W reac
   echo.listen(0, '127.0.0.1');
   await once(echo, 'listening');
   const echoPort = (echo.address() as { port: number }).port;
-  const server = await start(['--shell', '--allow-forwarding', '--user', 'carol:pw', '--log-level', '0']);
+  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--shell', '--allow-forwarding', '--user', 'carol:pw', '--log-level', '0']);
   try {
     const ssh = (extra: string[], input?: string) =>
       run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', ...extra], { input, timeoutMs: 30_000 });
@@ -104,7 +84,7 @@ test('--shell with --allow-forwarding and --log-level 0: exec works, ssh -W reac
     assert.equal(w.stdout.toString(), 'ping', w.stderr);
     assert.doesNotMatch(server.output(), /connection from/, '--log-level 0 prints no log lines');
   } finally {
-    await stop(server.child);
+    await server.stop();
     echo.close();
   }
 });

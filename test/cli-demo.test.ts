@@ -3,42 +3,21 @@
  * the data folder on first run and kept, then OpenSSH logs in with the demo password.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { startListening } from './fixtures/processes';
 
 const DATA = mkdtempSync(join(tmpdir(), 'demo-data-'));
 after(() => rmSync(DATA, { recursive: true, force: true }));
 const MAIN = join(__dirname, '..', 'src', 'cli', 'main.ts');
 
-async function startDemo(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--port', '0', '--data', DATA], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const until = Date.now() + 20_000;
-  let m: RegExpExecArray | null;
-  while (!(m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(out))) {
-    if (child.exitCode !== null || Date.now() > until) throw new Error(`demo did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, port: Number(m[1]), output: () => out };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  child.kill('SIGTERM');
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
-}
-
 test('demo: first run generates a 0600 host key, ssh logs in as demo/demo, exec and a pty shell work; SIGTERM stops it', { timeout: 90_000 }, async () => {
   const sshpass = requireBinary('sshpass');
   const ssh = requireBinary('ssh');
-  const demo = await startDemo();
+  const demo = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', DATA]);
   const keyFile = join(DATA, 'ssh_host_ed25519_key');
   assert.equal(statSync(keyFile).mode & 0o777, 0o600);
   const key = readFileSync(keyFile, 'utf8');
@@ -58,10 +37,10 @@ test('demo: first run generates a 0600 host key, ssh logs in as demo/demo, exec 
   assert.match(text, /Welcome to the sshdaemon demo, demo/);
   assert.match(text, /\r\nhello\r\n/);
   assert.match(text, /\r\nxterm-256color \d+x\d+\r\n/, 'the pty-req terminal reached the shell');
-  assert.equal(await stop(demo.child), 0, demo.output());
+  assert.equal(await demo.stop('SIGTERM'), 0, demo.output());
 
   // Second run keeps the key.
-  const again = await startDemo();
+  const again = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', DATA]);
   assert.equal(readFileSync(keyFile, 'utf8'), key);
-  assert.equal(await stop(again.child), 0);
+  assert.equal(await again.stop('SIGTERM'), 0);
 });

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { directTcpipTarget, type SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { freePort, portOpen } from './fixtures/net';
 import { makeUserKey } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -58,14 +59,6 @@ async function until(check: () => boolean | Promise<boolean>, ms = 15_000): Prom
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server);
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 async function talk(port: number, text: string): Promise<string> {
   const s = tcpConnect(port, '127.0.0.1');
   await once(s, 'connect');
@@ -75,17 +68,6 @@ async function talk(port: number, text: string): Promise<string> {
   return data.toString();
 }
 
-async function portOpen(port: number): Promise<boolean> {
-  const s = tcpConnect(port, '127.0.0.1');
-  try {
-    await once(s, 'connect');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    s.destroy();
-  }
-}
 
 test('ssh -W and ssh -L reach a TCP service through direct-tcpip', TIMEOUT, () =>
   withBareDaemon(async ({ daemon, port }) => {

@@ -4,10 +4,10 @@
  * (send-proxy and send-proxy-v2) in front of two `sshdaemon` processes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect, createServer, type Socket } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -15,6 +15,8 @@ import { Client } from 'ssh2';
 import type { SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { freePort, portOpen } from './fixtures/net';
+import { startListening } from './fixtures/processes';
 
 const TIMEOUT = { timeout: 60_000 };
 const DIR = mkdtempSync(join(tmpdir(), 'proxy-'));
@@ -102,34 +104,12 @@ test('AllowedClients, DeniedClients and refusal counts see the proxied address; 
 
 const MAIN = join(__dirname, '..', 'src', 'cli', 'main.ts');
 
-async function startDaemon(name: string, extra: string[]): Promise<{ child: ChildProcess; port: number; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, name), '--user', 'pat:pw', '--config', 'UseProxyProtocol=true', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const end = Date.now() + 20_000;
-  let m: RegExpExecArray | null;
-  while (!(m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(out))) {
-    if (child.exitCode !== null || Date.now() > end) throw new Error(`daemon did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, port: Number(m[1]), output: () => out };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
-
 test('HAProxy (send-proxy and send-proxy-v2) in front of two sshdaemon processes: both see the real client address, AllowedClients applies to it', { timeout: 90_000 }, async () => {
   const haproxyBin = requireBinary('haproxy');
   const allowed = ['--config', 'AllowedClients=127.0.0.2'];
-  const d1 = await startDaemon('d1', allowed);
-  const d2 = await startDaemon('d2', allowed);
+  const startDaemon = (name: string) => startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, name), '--user', 'pat:pw', '--config', 'UseProxyProtocol=true', ...allowed]);
+  const d1 = await startDaemon('d1');
+  const d2 = await startDaemon('d2');
   const front = await freePort();
   const cfg = join(DIR, 'haproxy.cfg');
   writeFileSync(
@@ -158,7 +138,7 @@ test('HAProxy (send-proxy and send-proxy-v2) in front of two sshdaemon processes
   haproxy.stderr!.on('data', (d: Buffer) => (haproxyOut += d.toString()));
   try {
     const end = Date.now() + 10_000;
-    while (!(await portOpen(front))) {
+    while (!(await portOpen(front, '127.0.0.2'))) { // from an allowed client, so the probe is no refusal
       if (haproxy.exitCode !== null || Date.now() > end) throw new Error(`haproxy did not start: ${haproxyOut}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -176,20 +156,8 @@ test('HAProxy (send-proxy and send-proxy-v2) in front of two sshdaemon processes
     assert.doesNotMatch(d1.output() + d2.output(), /connection from 127\.0\.0\.1:/, 'the balancer (127.0.0.1) is never taken for the client');
   } finally {
     haproxy.kill();
-    d1.child.kill('SIGTERM');
-    d2.child.kill('SIGTERM');
+    await d1.stop('SIGTERM');
+    await d2.stop('SIGTERM');
   }
 });
 
-/** Connects from 127.0.0.2, an allowed client, so the readiness probe is not a refusal. */
-async function portOpen(port: number): Promise<boolean> {
-  const s = tcpConnect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
-  try {
-    await once(s, 'connect');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    s.destroy();
-  }
-}

@@ -7,20 +7,11 @@ import { test } from 'node:test';
 import { Client } from 'ssh2';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { sendClientPayload } from './fixtures/net';
 import { makeUserKey } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const protocolUtils = require('ssh2/lib/protocol/utils.js') as { sendPacket(proto: unknown, packet: Buffer): void };
 
-function sendPayload(client: Client, payload: Buffer): void {
-  const proto = (client as unknown as { _protocol: { _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } } } })._protocol;
-  const w = proto._packetRW.write;
-  const start = w.allocStart;
-  const packet = w.alloc(payload.length);
-  packet.set(payload, start);
-  protocolUtils.sendPacket(proto, w.finalize(packet));
-}
 
 const str = (s: string) => {
   const b = Buffer.from(s);
@@ -70,9 +61,9 @@ test('nothing is served before authentication: channel opens and global requests
     });
     client.connect({ host: '127.0.0.1', port, username: 'u', password: 'p', readyTimeout: 10_000 });
     await authStarted;
-    sendPayload(client, Buffer.concat([Buffer.from([90]), str('session'), u32(7), u32(2 ** 21), u32(32768)]));
-    sendPayload(client, Buffer.concat([Buffer.from([90]), str('direct-tcpip'), u32(8), u32(2 ** 21), u32(32768), str('127.0.0.1'), u32(22), str('127.0.0.1'), u32(5000)]));
-    sendPayload(client, Buffer.concat([Buffer.from([80]), str('tcpip-forward'), Buffer.from([1]), str('127.0.0.1'), u32(0)]));
+    sendClientPayload(client, Buffer.concat([Buffer.from([90]), str('session'), u32(7), u32(2 ** 21), u32(32768)]));
+    sendClientPayload(client, Buffer.concat([Buffer.from([90]), str('direct-tcpip'), u32(8), u32(2 ** 21), u32(32768), str('127.0.0.1'), u32(22), str('127.0.0.1'), u32(5000)]));
+    sendClientPayload(client, Buffer.concat([Buffer.from([80]), str('tcpip-forward'), Buffer.from([1]), str('127.0.0.1'), u32(0)]));
     const end = Date.now() + 5000;
     while (replies.length < 3 && daemon.sshConnections.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     releaseAuth();

@@ -7,10 +7,9 @@ import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { Client, type ClientChannel } from 'ssh2';
 import { Certificate, ErrorCodes, SSHDaemon } from '../../src';
+import { sendClientPayload } from '../fixtures/net';
 import { POST_AUTH, PRE_AUTH, Rng } from './generators';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const protocolUtils = require('ssh2/lib/protocol/utils.js') as { sendPacket(proto: unknown, packet: Buffer): void };
 
 export interface FuzzOptions {
   cases: number;
@@ -40,14 +39,6 @@ const resourceCount = (kind: string) => process.getActiveResourcesInfo().filter(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Test-only: sends an arbitrary payload through an authenticated ssh2 client. */
-function sendPayload(client: Client, payload: Buffer): void {
-  const proto = (client as unknown as { _protocol: { _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } } } })._protocol;
-  const w = proto._packetRW.write;
-  const start = w.allocStart;
-  const packet = w.alloc(payload.length);
-  packet.set(payload, start);
-  protocolUtils.sendPacket(proto, w.finalize(packet));
-}
 
 async function preAuthCase(port: number, data: Buffer, rng: Rng): Promise<void> {
   const sock = tcpConnect(port, '127.0.0.1');
@@ -167,7 +158,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       const kind = rng.pick(POST_AUTH);
       report.byKind[kind.name] = (report.byKind[kind.name] ?? 0) + 1;
       try {
-        sendPayload(sessions[slot].client, kind.make(rng, sessions[slot].channel));
+        sendClientPayload(sessions[slot].client, kind.make(rng, sessions[slot].channel));
       } catch {
         sessions[slot].alive = false;
       }
