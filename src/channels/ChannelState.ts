@@ -216,6 +216,20 @@ export class ChannelState {
           // Fill one packet from this item and, where it ends short, from the data queued behind it:
           // many small sends (SFTP replies, a shell's output) then cost one packet, not one each.
           const limit = Math.min(this.outWindow, this.outPacketSize);
+          const remaining = item.data.length - item.offset;
+          if (remaining >= limit || this.outQueue.length === 1) {
+            // The common bulk case: one send fills the packet (or nothing queued behind it).
+            const n = Math.min(limit, remaining);
+            this.sink.sendData(this.remoteId, item.data.subarray(item.offset, item.offset + n), item.extended);
+            item.offset += n;
+            this.outWindow -= n;
+            this.bytesSent += n;
+            if (item.offset === item.data.length) {
+              this.outQueue.shift();
+              item.done();
+            }
+            continue;
+          }
           const parts: Buffer[] = [];
           const completed: Array<() => void> = [];
           let size = 0;
