@@ -17,7 +17,7 @@
  * check (stat uses lstat on the canonical path, times and owners lutimes/lchown, truncate an
  * O_NOFOLLOW descriptor) except chmod, which Linux offers only following.
  */
-import { constants, promises as fsp, read as fsRead, type Dir, type Stats } from 'node:fs';
+import { constants, promises as fsp, read as fsRead, write as fsWrite, type Dir, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -232,7 +232,8 @@ class LocalFileHandle implements SFTPFileHandle {
       while (done < data.length) {
         // With O_APPEND the kernel appends whatever the offset; OpenSSH ignores it too.
         const at = this.append ? null : position + done;
-        const { bytesWritten } = await this.fh.write(data, done, data.length - done, at);
+        // The descriptor's callback API, as in readInto: an upload makes one call per 32 KiB.
+        const bytesWritten = await new Promise<number>((resolve, reject) => fsWrite(this.fh.fd, data, done, data.length - done, at, (err, n) => (err ? reject(err) : resolve(n))));
         if (bytesWritten <= 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
         done += bytesWritten;
       }
