@@ -12,7 +12,7 @@
 import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from './lib/ports';
 import { BULK_CASES } from './lib/algorithms';
 import { makeKeys, type BenchKeys } from './lib/keys';
 import { summarize } from './lib/stats';
@@ -71,17 +71,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     console.error(`\n${sig}: stopping servers`);
     void stopAll().finally(() => process.exit(130));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
   });
 }
 

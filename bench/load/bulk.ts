@@ -16,10 +16,10 @@ export interface BulkResult {
   cpuPerGiB: number;
 }
 
-export function sshArgs(server: ServerHandle, keys: BenchKeys, extra: string[] = []): string[] {
+/** What every OpenSSH client the bench runs (ssh, sftp) gets: no user config, the bench key, no prompts, the same key exchange. */
+export function clientOptions(keys: BenchKeys): string[] {
   return [
     '-F', '/dev/null',
-    '-p', String(server.port),
     '-i', keys.userKeyPath,
     '-o', 'IdentitiesOnly=yes',
     '-o', 'BatchMode=yes',
@@ -29,9 +29,11 @@ export function sshArgs(server: ServerHandle, keys: BenchKeys, extra: string[] =
     '-o', 'KexAlgorithms=curve25519-sha256',
     '-o', 'HostKeyAlgorithms=ssh-ed25519',
     '-o', 'Compression=no',
-    ...extra,
-    `${server.user}@127.0.0.1`,
   ];
+}
+
+export function sshArgs(server: ServerHandle, keys: BenchKeys, extra: string[] = []): string[] {
+  return ['-p', String(server.port), ...clientOptions(keys), ...extra, `${server.user}@127.0.0.1`];
 }
 
 function run(shellLine: string, args: string[]): Promise<void> {

@@ -7,23 +7,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchKeys } from '../lib/keys';
 import type { ServerHandle } from '../servers/handle';
-import type { BulkResult } from './bulk';
+import { type BulkResult, clientOptions } from './bulk';
 
 function sftpArgs(server: ServerHandle, keys: BenchKeys, batch: string): string[] {
-  return [
-    '-F', '/dev/null',
-    '-P', String(server.port),
-    '-i', keys.userKeyPath,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR',
-    '-o', 'KexAlgorithms=curve25519-sha256',
-    '-o', 'Ciphers=aes128-gcm@openssh.com',
-    '-b', batch,
-    `${server.user}@127.0.0.1`,
-  ];
+  return ['-P', String(server.port), ...clientOptions(keys), '-o', 'Ciphers=aes128-gcm@openssh.com', '-b', batch, `${server.user}@127.0.0.1`];
 }
 
 /**

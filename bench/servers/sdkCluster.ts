@@ -7,22 +7,11 @@
  * the primary and all workers.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { createServer } from 'node:net';
+import { freePort } from '../lib/ports';
 import { startBenchDaemon, type BenchCounters } from './sdkDaemon';
 import { serveBenchProcess, type ServerOptions } from './serverProcess';
 
 type WorkerMessage = { type: 'listening'; port: number } | { type: 'counters'; id: number; counters: BenchCounters };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 if (cluster.isPrimary) {
   serveBenchProcess(async (o: ServerOptions) => {
