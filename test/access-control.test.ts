@@ -15,8 +15,8 @@ const TIMEOUT = { timeout: 60_000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Opens a raw TCP connection; resolves to 'admitted' once the identification line arrives, 'refused' if closed without a byte. */
-async function probe(port: number): Promise<{ outcome: 'admitted' | 'refused'; socket: Socket }> {
-  const socket = tcpConnect(port, '127.0.0.1');
+async function probe(port: number, localAddress?: string): Promise<{ outcome: 'admitted' | 'refused'; socket: Socket }> {
+  const socket = tcpConnect({ port, host: '127.0.0.1', localAddress });
   socket.on('error', () => undefined);
   const outcome = await new Promise<'admitted' | 'refused'>((resolve) => {
     socket.once('data', () => resolve('admitted'));
@@ -26,9 +26,9 @@ async function probe(port: number): Promise<{ outcome: 'admitted' | 'refused'; s
 }
 
 /** A login with a wrong password: the client gives up, the connection ends as an auth failure. */
-async function failLogin(port: number): Promise<string> {
+async function failLogin(port: number, localAddress?: string): Promise<string> {
   try {
-    const c = await connect(port, { password: 'wrong' });
+    const c = await connect(port, { password: 'wrong', localAddress });
     c.end();
     return 'logged in';
   } catch (err) {
@@ -143,6 +143,25 @@ test('FailedAuthPenalty alone switches penalties on: a source that keeps failing
     await until(() => daemon.sshConnections.size === 0);
     assert.equal((await probe(port)).outcome, 'refused');
     assert.equal(daemon.refusalCounts().PerSourcePenalties, 1);
+  }),
+);
+
+test('PerSourceNetBlockSize: a ban covers the block (24 bits: 127.0.0.3 shares 127.0.0.2\'s), not just the address', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    openDoors(daemon);
+    daemon.config('FailedAuthPenalty=5');
+    daemon.config('PerSourceNetBlockSize=32');
+    await failLogin(port, '127.0.0.2');
+    await until(() => daemon.sshConnections.size === 0);
+    const neighbour = await probe(port, '127.0.0.3');
+    assert.equal(neighbour.outcome, 'admitted', 'with 32 bits only 127.0.0.2 is banned');
+    neighbour.socket.destroy();
+    assert.equal((await probe(port, '127.0.0.2')).outcome, 'refused');
+    await until(() => daemon.sshConnections.size === 0);
+    daemon.config('PerSourceNetBlockSize=24');
+    await failLogin(port, '127.0.0.4');
+    await until(() => daemon.sshConnections.size === 0);
+    assert.equal((await probe(port, '127.0.0.5')).outcome, 'refused', 'with 24 bits the whole 127.0.0.0/24 is');
   }),
 );
 

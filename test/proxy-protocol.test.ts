@@ -82,6 +82,8 @@ test('PROXY v1 and v2 (IPv4 and IPv6): remoteHost is the client named in the hea
     assert.equal(await loginWithHeader(daemon, port, 'PROXY TCP4 203.0.113.7 127.0.0.1 40001 22\r\n'), '203.0.113.7:40001');
     assert.equal(await loginWithHeader(daemon, port, v2Header('198.51.100.9', 40002)), '198.51.100.9:40002');
     assert.equal(await loginWithHeader(daemon, port, v2Header('2001:db8::5', 40003)), '2001:db8::5:40003');
+    // A balancer's health check (v1 UNKNOWN) keeps the TCP peer's address.
+    assert.match(await loginWithHeader(daemon, port, 'PROXY UNKNOWN\r\n'), /^127\.0\.0\.1:\d+$/);
   }),
 );
 
