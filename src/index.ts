@@ -27,8 +27,10 @@ export {
   type SFTPAttributes,
   type SFTPOpenFlags,
   type SFTPStatVFS,
+  type SFTPIdNames,
 } from './sftp/FileSystem';
 export { LocalFileSystem } from './sftp/LocalFileSystem';
+export { decodeFileName, encodeFileName, isUtf8FileName } from './sftp/fileNames';
 export { attachLogger, type StructuredLogger, type LineLogger } from './observability/logAdapter';
 export {
   DIAGNOSTICS_CHANNELS,

@@ -1,8 +1,10 @@
 /**
  * What the SFTP server needs from storage. Paths are virtual, absolute, normalised POSIX paths
  * (`/`, `/docs/a.txt`): the protocol layer resolves the client's relative paths, `.` and `..`
- * before calling, so an implementation never sees them. Errors are {@link SFTPError}s (or Node
- * errors with a `code` such as `ENOENT`, mapped to SFTP status codes).
+ * before calling, so an implementation never sees them. Names are the client's bytes: bytes that
+ * are not UTF-8 arrive as U+DC80-U+DCFF ({@link decodeFileName}); use {@link encodeFileName} to
+ * get the exact bytes back, e.g. before storing a name outside the local disk. Errors are
+ * {@link SFTPError}s (or Node errors with a `code` such as `ENOENT`, mapped to SFTP status codes).
  */
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02, 7). */
@@ -173,4 +175,17 @@ export interface SFTPFileSystem {
    * an existing file). Optional: without it, the protocol layer's normalised path is returned.
    */
   realpath?(path: string): Promise<string>;
+  /**
+   * users-groups-by-id@openssh.com: the user and group names of numeric ids, in request order, ''
+   * where unknown (OpenSSH's sftp shows names in `ls -l` with it). Optional.
+   */
+  usersGroupsById?(uids: readonly number[], gids: readonly number[]): Promise<SFTPIdNames>;
+}
+
+/** Names of numeric ids, for users-groups-by-id@openssh.com. */
+export interface SFTPIdNames {
+  /** One name per requested uid, '' where unknown. */
+  users: string[];
+  /** One name per requested gid, '' where unknown. */
+  groups: string[];
 }
