@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { requirePythonModule } from './fixtures/clients';
-import { acceptedMethods, assertForeignKeyRefused, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { acceptedMethods, assertForeignKeyRefused, assertRsaWithoutSha1, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -47,9 +47,9 @@ interface Harness extends ServerScope {
   py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
 }
 
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
+async function withServer(options: boolean | TestServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
   requirePythonModule('asyncssh');
-  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
+  await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, ({ server, auths }) => {
     const cfg = { port: server.port, user: USER, password: PASSWORD, key: server.userKey.privateKeyPath };
     const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code + MAIN, { ...cfg, ...extra }, input);
     return body({ server, auths, py });
@@ -96,6 +96,18 @@ async def main():
     assert.deepEqual(r, { stdout: 'key\n', stderr: '', status: 0 });
     assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
     assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
+  }),
+);
+
+test('asyncssh: publickey with an RSA key: USERAUTH_PK_OK repeats rsa-sha2-* (no "Key mismatch"), no SHA-1', TIMEOUT, () =>
+  withServer({ userKey: 'rsa' }, async ({ py, auths, server }) => {
+    const r = await py(`
+async def main():
+    key = asyncssh.read_private_key(cfg['key'])
+    async with connect('publickey', client_keys=[key]) as conn:
+        return result(await conn.run('echo rsa'))`);
+    assert.deepEqual(r, { stdout: 'rsa\n', stderr: '', status: 0 });
+    assertRsaWithoutSha1({ server, auths });
   }),
 );
 

@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ErrorCodes, requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { requireBinary, run, type RunResult } from './fixtures/clients';
-import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, assertRsaWithoutSha1, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
 import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -55,13 +55,15 @@ interface ServerOptions {
   wrongGuess?: boolean;
   /** The daemon's auth methods; `password,publickey` unless told. */
   authMethods?: string;
+  /** The kind of the test user's key (ed25519 unless told). */
+  userKey?: 'ed25519' | 'rsa';
 }
 
 /** Runs `body` with a `dbclient` bound to a fresh daemon (see withTestServer). */
 async function withServer(options: ServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
   const dbclientPath = requireBinary('dbclient');
   const setsid = requireBinary('setsid');
-  await withTestServer({ asyncHandlers: options.asyncHandlers, authMethods: options.authMethods ?? 'password,publickey' }, ({ server, auths }) => {
+  await withTestServer({ asyncHandlers: options.asyncHandlers, authMethods: options.authMethods ?? 'password,publickey', userKey: options.userKey }, ({ server, auths }) => {
     if (options.wrongGuess) {
       const kex = server.daemon.config('SSHKeyExchangeAlgorithms').split(',');
       server.daemon.config(`SSHKeyExchangeAlgorithms=${[OTHER_KEX_FIRST, ...kex.filter((k) => k !== OTHER_KEX_FIRST)].join(',')}`);
@@ -126,6 +128,18 @@ test('dbclient: publickey with a key converted by dropbearconvert', TIMEOUT, () 
     assert.equal(r.stdout.toString(), 'key\n');
     assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
     assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
+  }),
+);
+
+test('dbclient: an RSA key logs in with rsa-sha2-* (it signs with the algorithm USERAUTH_PK_OK names), never SHA-1', TIMEOUT, () =>
+  withServer({ userKey: 'rsa', authMethods: 'publickey' }, async ({ dbclient, auths, server }) => {
+    const key = join(HOME, 'id_rsa.dropbear');
+    const conv = await run(requireBinary('dropbearconvert'), ['openssh', 'dropbear', server.userKey.privateKeyPath, key], { timeoutMs: 15_000 });
+    assert.equal(conv.code, 0, `dropbearconvert: ${conv.stderr}`);
+    const r = await dbclient('echo rsa', { key });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'rsa\n');
+    assertRsaWithoutSha1({ server, auths });
   }),
 );
 

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { opensshArgs, requireBinary, run, type RunResult } from './fixtures/clients';
-import { acceptedMethods, assertKeyboardAnswersAccepted, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { acceptedMethods, assertKeyboardAnswersAccepted, assertRsaWithoutSha1, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 90_000 };
 const DIR = mkdtempSync(join(tmpdir(), 'openssh-interop-'));
@@ -27,10 +27,10 @@ interface Harness extends ServerScope {
   sshPassword(password: string, args: string[], input?: Buffer): Promise<RunResult>;
 }
 
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
+async function withServer(options: boolean | TestServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
   const sshPath = requireBinary('ssh');
   const sshpassPath = requireBinary('sshpass');
-  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
+  await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, ({ server, auths }) => {
     const base = opensshArgs(server.port);
     const ssh: Harness['ssh'] = (args, opts = {}) => run(sshPath, [...base, ...args], { ...opts, timeoutMs: 60_000 });
     const sshPassword: Harness['sshPassword'] = (password, args, input) =>
@@ -83,6 +83,15 @@ test('ssh -i: the authorised key logs in, a foreign key is refused', TIMEOUT, ()
     assert.match(no.stderr, /Permission denied/);
     assert.ok(auths.some((a) => a.authMethod === 'publickey' && a.publicKey?.openSSH === foreign.publicKeyOpenSSH && !a.accept), 'the foreign key was seen and refused');
     assert.deepEqual(acceptedMethods(auths), ['publickey', 'publickey']);
+  }),
+);
+
+test('ssh -i: an RSA key logs in with rsa-sha2-*, never SHA-1', TIMEOUT, () =>
+  withServer({ userKey: 'rsa' }, async ({ ssh, server, auths }) => {
+    const r = await ssh(['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey', '-i', server.userKey.privateKeyPath, target, 'echo rsa']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'rsa\n');
+    assertRsaWithoutSha1({ server, auths });
   }),
 );
 

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { requestParamsOf } from '../src';
 import { requirePythonModule } from './fixtures/clients';
-import { acceptedMethods, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { acceptedMethods, assertRsaWithoutSha1, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -38,9 +38,9 @@ interface Harness extends ServerScope {
   py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
 }
 
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
+async function withServer(options: boolean | TestServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
   requirePythonModule('paramiko');
-  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
+  await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, ({ server, auths }) => {
     const cfg = { port: server.port, user: USER, password: PASSWORD, hostKey: server.hostKey.publicKeyOpenSSH.split(' ')[1], key: server.userKey.privateKeyPath };
     const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code, { ...cfg, ...extra }, input);
     return body({ server, auths, py });
@@ -93,6 +93,17 @@ finally:
   }),
 );
 
+test('paramiko: publickey with an RSA key uses rsa-sha2-*, never SHA-1', TIMEOUT, () =>
+  withServer({ userKey: 'rsa' }, async ({ py, auths, server }) => {
+    const r = await py(`
+c = client(pkey=paramiko.RSAKey.from_private_key_file(cfg['key']))
+done(run(c, 'echo rsa'))
+c.close()`);
+    assert.deepEqual(r, { stdout: 'rsa\n', stderr: '', status: 0 });
+    assertRsaWithoutSha1({ server, auths });
+  }),
+);
+
 test('paramiko: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, () =>
   withServer(true, async ({ py, auths }) => {
     const kbd = `
@@ -119,6 +130,56 @@ finally:
     assert.deepEqual(wrong.prompts, [['First: ', 'Second: ']]);
     assert.ok(auths.some((a) => a.authMethod === 'keyboard-interactive-2' && a.authParam === 'wrong' && !a.accept));
     assert.ok(!auths.some((a) => a.authMethod === 'keyboard-interactive' && a.accept));
+  }),
+);
+
+test('paramiko auth_interactive (no none probe): zero prompts are refused; SSHUserAuthPrompt sets each round (password, then a code)', TIMEOUT, () =>
+  withServer(false, async ({ py, auths, server }) => {
+    const { daemon } = server;
+    const kbd = `
+t = paramiko.Transport(('127.0.0.1', cfg['port']))
+t.start_client(timeout=10)
+prompts = []
+def handler(title, instructions, ps):
+    prompts.append([p for p, echo in ps])
+    return [cfg['answers'].get(p, '') for p, echo in ps]
+try:
+    t.auth_interactive(cfg['user'], handler)
+    done({'ok': t.is_authenticated(), 'prompts': prompts})
+except paramiko.AuthenticationException as e:
+    done({'ok': False, 'prompts': prompts, 'error': str(e)})
+finally:
+    t.close()`;
+    // Nothing chose prompts (the property's default, no per-connection setting, no handler): refused
+    // before any INFO_REQUEST, although the test server's handler accepts the final event.
+    daemon.keyboardInteractivePrompts = [];
+    const empty = await py(kbd, { answers: {} });
+    assert.deepEqual(empty, { ok: false, prompts: [], error: empty.error });
+    assert.deepEqual(acceptedMethods(auths), []);
+
+    const round = new Map<string, number>();
+    daemon.on('SSHUserAuthPrompt', (e) => {
+      round.set(e.connectionId, e.round);
+      if (e.round === 1) e.prompts = [{ prompt: 'First: ', echo: true }, { prompt: 'Second: ', echo: false }];
+      if (e.round === 2) e.prompts = [{ prompt: 'Code: ', echo: true }];
+    });
+    // Decides the code after the test server's own (asynchronous) handler has written its answer check.
+    daemon.on('SSHUserAuthRequest', async (e) => {
+      if (round.get(e.connectionId) !== 2 || e.authMethod !== 'keyboard-interactive-1') return;
+      await new Promise((r) => setImmediate(r));
+      e.accept = e.authParam === '123456';
+    });
+    const answers = { 'First: ': KBD_ANSWERS[0], 'Second: ': KBD_ANSWERS[1], 'Code: ': '123456' };
+    const right = await py(kbd, { answers });
+    assert.deepEqual(right, { ok: true, prompts: [['First: ', 'Second: '], ['Code: ']] });
+    auths.length = 0;
+    const wrong = await py(kbd, { answers: { ...answers, 'Second: ': 'wrong' } });
+    assert.equal(wrong.ok, false);
+    assert.deepEqual(wrong.prompts, [['First: ', 'Second: ']]);
+    const wrongCode = await py(kbd, { answers: { ...answers, 'Code: ': '000000' } });
+    assert.equal(wrongCode.ok, false);
+    assert.deepEqual(wrongCode.prompts, [['First: ', 'Second: '], ['Code: ']]);
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
   }),
 );
 

@@ -20,8 +20,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { requireBinary, run, type RunResult } from './fixtures/clients';
-import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, assertRsaWithoutSha1, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 /** PuTTY keeps its random seed under $HOME/.putty; keep it out of the real home. */
@@ -38,10 +38,10 @@ interface Harness extends ServerScope {
 }
 
 /** Runs `body` with a `plink` bound to a fresh daemon (see withTestServer); the daemon offers `password,publickey` unless told. */
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>, authMethods = 'password,publickey'): Promise<void> {
+async function withServer(options: boolean | TestServerOptions, body: (h: Harness) => Promise<void>, authMethods = 'password,publickey'): Promise<void> {
   const plinkPath = requireBinary('plink');
   const setsid = requireBinary('setsid');
-  await withTestServer({ asyncHandlers, authMethods }, ({ server, auths }) => {
+  await withTestServer({ ...(typeof options === 'boolean' ? { asyncHandlers: options } : options), authMethods }, ({ server, auths }) => {
     const args = (command: string, auth: string[]) => [
       '-ssh',
       '-noagent',
@@ -156,6 +156,18 @@ test('plink: publickey with a .ppk converted by puttygen (async handlers)', TIME
     assert.equal(r.stdout.toString(), 'key\n');
     assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
     assert.ok(auths.every((a) => a.authMethod !== 'publickey' || a.authParam === server.userKey.blobBase64));
+  }),
+);
+
+test('plink: an RSA key in a .ppk logs in with rsa-sha2-*, never SHA-1', TIMEOUT, () =>
+  withServer({ userKey: 'rsa' }, async ({ plink, auths, server }) => {
+    const ppk = join(HOME, 'rsa.ppk');
+    const conv = await run(requireBinary('puttygen'), [server.userKey.privateKeyPath, '-O', 'private', '-o', ppk], { timeoutMs: 15_000, env: { HOME } });
+    assert.equal(conv.code, 0, `puttygen: ${conv.stderr}`);
+    const r = await plink('echo rsa', ['-i', ppk]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'rsa\n');
+    assertRsaWithoutSha1({ server, auths });
   }),
 );
 
