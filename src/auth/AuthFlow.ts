@@ -332,6 +332,7 @@ export class AuthFlow {
     if (counts) this.conn.authFailures++;
     publish('auth', () => ({ connectionId: this.conn.id, user, method, outcome: 'refused' }));
     if (counts && ++this.failures >= this.host.maxAuthAttempts()) return this.tooMany(user);
+    this.host.flushBanner(this.conn);
     this.replies.failure(this.methods.filter((m) => m !== 'none'), false);
     this.done();
   }
@@ -472,10 +473,7 @@ export class AuthFlow {
       const decided = this.fire(this.args(req, { authMethod: `keyboard-interactive-${i + 1}`, authParam: answers[i] }));
       const next = (args: SSHUserAuthRequestEventArgs | undefined) => {
         if (this.ended()) return;
-        if (!args || !args.accept) {
-          this.host.flushBanner(this.conn);
-          return this.refuse(true);
-        }
+        if (!args || !args.accept) return this.refuse(true);
         step(i + 1);
       };
       if (decided instanceof Promise) decided.then(next, () => next(undefined));

@@ -204,7 +204,7 @@ export class ConnectionSession {
     if (conn.closed) return;
     conn.closeReason ??= { statusCode: ErrorCodes.ProtocolError, description };
     this.core.hub.error(conn.id, ErrorCodes.ProtocolError, description);
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.COMPRESSION_ERROR, 'Compressed packet too large');
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.COMPRESSION_ERROR, 'Compressed packet too large', true);
     else conn.socket.destroy();
   }
 
@@ -223,7 +223,7 @@ export class ConnectionSession {
     if (conn.closed) return;
     conn.closeReason ??= { statusCode: code, description };
     this.core.hub.error(conn.id, code, description);
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR, description);
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR, description, true);
     else conn.socket.destroy();
   }
 
@@ -276,7 +276,7 @@ export class ConnectionSession {
 
   tooManyFailures(): void {
     this.conn.closeReason = { statusCode: ErrorCodes.AuthAttemptsExceeded, description: 'too many authentication failures' };
-    if (this.conn.engine) disconnectWithReason(this.conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures');
+    if (this.conn.engine) disconnectWithReason(this.conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures', true);
   }
 
   openChannel(channelType: string, params: Buffer): Promise<string> {

@@ -8,8 +8,9 @@
  * whether the socket then stays open tells it which guess was right. sshd exits instead. Here every
  * DISCONNECT the server sends on a guarded connection (the adapter's own, and ssh2's
  * `Protocol.disconnect`, which its glue and `doFatalError` use) stops the inbound side at once: the
- * rest of the chunk being parsed and every later chunk are dropped unparsed, and the socket is
- * destroyed once the DISCONNECT has been flushed to the kernel.
+ * rest of the chunk being parsed and every later chunk are dropped unparsed. A hostile client's
+ * socket is then destroyed once the DISCONNECT has been flushed to the kernel (as sshd exits); an
+ * orderly close (shutdown, idle, `disconnect()`) ends it and lets the client close its side.
  */
 import type { Socket } from 'node:net';
 import type { Ssh2Connection } from './ssh2Types';
@@ -54,7 +55,7 @@ export function guardInbound(conn: Ssh2Connection, onStop: () => void): void {
   const disconnect = proto.disconnect;
   proto.disconnect = function (this: GuardedProtocol, reason: number) {
     disconnect.call(this, reason);
-    stopInbound(conn);
+    stopInbound(conn, true); // ssh2 disconnects on its own only for protocol errors
   };
 }
 
@@ -64,21 +65,24 @@ export function inboundStopped(conn: Ssh2Connection): boolean {
 }
 
 /**
- * Stops parsing what the client sends, ends the socket (after anything already written, e.g. the
- * DISCONNECT) and destroys it once that is flushed. Idempotent.
+ * Stops parsing what the client sends and ends the socket (after anything already written, e.g.
+ * the DISCONNECT); with `destroy`, destroys it as soon as that is flushed. Idempotent.
  */
-export function stopInbound(conn: Ssh2Connection): void {
+export function stopInbound(conn: Ssh2Connection, destroy: boolean): void {
   const { _protocol: proto, _sock: sock } = internals(conn);
   const state = guards.get(proto);
-  if (state?.stopped) return;
+  if (state?.stopped) {
+    if (destroy) sock.once('finish', () => sock.destroy());
+    return;
+  }
   if (state) state.stopped = true;
   proto.parse = () => undefined;
   // Keep reading into the void: bytes left unread at close would turn the FIN into a RST, and the
   // client could lose the DISCONNECT that explains why.
   sock.resume();
-  if (sock.writableFinished) sock.destroy();
+  if (destroy && sock.writableFinished) sock.destroy();
   else {
-    sock.once('finish', () => sock.destroy());
+    if (destroy) sock.once('finish', () => sock.destroy());
     sock.end();
   }
   state?.onStop();

@@ -236,9 +236,11 @@ export function setConnectionBanner(conn: Ssh2Connection, text: string | undefin
 
 /**
  * Sends SSH_MSG_DISCONNECT with a reason code and a description, then stops reading (nothing the
- * client sends afterwards is parsed) and closes the socket once the message is flushed.
+ * client sends afterwards is parsed) and ends the socket. `hostile`: destroy it as soon as the
+ * message is flushed, as sshd exits (too many failures, protocol violations); otherwise the client
+ * closes its side (the caller keeps a backstop timer).
  */
-export function disconnectWithReason(conn: Ssh2Connection, reason: number, description = ''): void {
+export function disconnectWithReason(conn: Ssh2Connection, reason: number, description = '', hostile = false): void {
   const { _protocol: proto } = internals(conn);
   try {
     // As ssh2's own disconnect(), which sends no description: allocated so it can go out even mid key exchange.
@@ -255,7 +257,7 @@ export function disconnectWithReason(conn: Ssh2Connection, reason: number, descr
   } catch {
     // the transport may already be torn down
   }
-  stopInbound(conn);
+  stopInbound(conn, hostile);
 }
 
 /** Replaces the handler of an ssh2 message on one connection, keeping the original to delegate to. */
