@@ -3,8 +3,8 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pair in ssh:openssh-client sshpass:sshpass plink:putty-tools puttygen:putty-tools dbclient:dropbear-bin ssh-audit:ssh-audit lftp:lftp rclone:rclone haproxy:haproxy curl:curl; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+for pair in ssh:openssh-client sshd:openssh-server sshpass:sshpass plink:putty-tools puttygen:putty-tools dbclient:dropbear-bin ssh-audit:ssh-audit lftp:lftp rclone:rclone haproxy:haproxy curl:curl; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 /usr/bin/python3 -c 'import paramiko' 2>/dev/null || need+=(python3-paramiko)
 /usr/bin/python3 -c 'import asyncssh' 2>/dev/null || need+=(python3-asyncssh)
