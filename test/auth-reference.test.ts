@@ -59,12 +59,21 @@ function likeSshd(daemon: SSHDaemon, keys: Key[], maxTries: number): void {
   daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'publickey' && keys.some((k) => k.blob.toString('base64') === e.authParam)));
 }
 
-/** Runs `sequence` against sshd and against the daemon (same keys, same MaxAuthTries); returns both observations. */
-async function both<T>(keys: Key[], maxTries: number, sequence: (port: number, user: string) => Promise<T>): Promise<{ sshd: T; ours: T }> {
-  const sshd = await withSshd(keys.map((k) => k.line), [`MaxAuthTries ${maxTries}`], (s) => sequence(s.port, s.user));
+/**
+ * Runs `sequence` against sshd and against the daemon (same keys, same MaxAuthTries, `options` for
+ * sshd and `configure` for the daemon when a test needs more); returns both observations.
+ */
+async function both<T>(
+  keys: Key[],
+  maxTries: number,
+  sequence: (port: number, user: string) => Promise<T>,
+  more: { options?: string[]; configure?: (daemon: SSHDaemon) => void } = {},
+): Promise<{ sshd: T; ours: T }> {
+  const sshd = await withSshd(keys.map((k) => k.line), [`MaxAuthTries ${maxTries}`, ...(more.options ?? [])], (s) => sequence(s.port, s.user));
   let ours: T | undefined;
   await withBareDaemon(async ({ daemon, port }) => {
-    likeSshd(daemon, keys, maxTries);
+    if (more.configure) more.configure(daemon);
+    else likeSshd(daemon, keys, maxTries);
     ours = await sequence(port, 'tester');
   });
   return { sshd, ours: ours as T };
@@ -174,5 +183,52 @@ test('as sshd: guesses pipelined past MaxAuthTries end in a DISCONNECT and a clo
     return { replies, closed };
   });
   assert.deepEqual(sshd, { replies: [CAPTURED.USERAUTH_FAILURE, CAPTURED.USERAUTH_FAILURE, CAPTURED.DISCONNECT], closed: true });
+  assert.deepEqual(ours, sshd);
+});
+
+test('as sshd with AuthenticationMethods publickey,password: a key query does not open the password step, the signed key does', TIMEOUT, async () => {
+  const keys = await makeKeys();
+  const { sshd, ours } = await both(
+    [keys.rsa],
+    6,
+    async (port, user) => {
+      const c = await rawClient(port);
+      try {
+        const reply = async () => {
+          const m = await c.next();
+          return m?.type === CAPTURED.USERAUTH_FAILURE ? { failure: replyStrings(m.payload, 1)[0], partial: m.payload[m.payload.length - 1] } : m?.type;
+        };
+        c.send(authPayload.query(user, 'rsa-sha2-256', keys.rsa.blob));
+        const query = await reply();
+        c.send(authPayload.password(user, 'not-the-password'));
+        const passwordAfterQuery = await reply();
+        c.send(authPayload.signed(c.sessionId, user, 'rsa-sha2-256', keys.rsa.blob, keys.rsa.signer('rsa-sha2-256', 'sha256')));
+        const signedKey = await reply();
+        return { query, passwordAfterQuery, signedKey };
+      } finally {
+        c.end();
+      }
+    },
+    {
+      options: ['AuthenticationMethods publickey,password'],
+      // The same policy as a handler would write it without isQuery (see auth-attacks.test.ts).
+      configure: (daemon) => {
+        daemon.defaultAuthMethods = 'publickey';
+        daemon.on('SSHUserAuthRequest', (e) => {
+          if (e.authMethod === 'publickey' && e.authParam === keys.rsa.blob.toString('base64')) {
+            e.accept = true;
+            e.partialSuccess = true;
+            e.availableMethods = 'password';
+          }
+          if (e.authMethod === 'password') e.accept = false;
+        });
+      },
+    },
+  );
+  assert.deepEqual(sshd, {
+    query: CAPTURED.USERAUTH_60,
+    passwordAfterQuery: { failure: 'publickey', partial: 0 },
+    signedKey: { failure: 'password', partial: 1 },
+  });
   assert.deepEqual(ours, sshd);
 });
