@@ -139,9 +139,8 @@ export class AuthFlow {
     afterDecision(this.host.serviceRequested(this.conn, service), (ok) => {
       if (this.ended()) return;
       if (!ok) {
-        this.host.hub.log(this.conn.id, 1, `service ${shown(service)} refused`);
         this.phase = 'finished';
-        return this.host.serviceNotAvailable(this.conn, `Service '${service}' not available`);
+        return this.host.serviceNotAvailable(this.conn, `Service ${shown(service)} refused by SSHServiceRequest`);
       }
       proceed();
       if (this.ended()) return;
