@@ -19,6 +19,7 @@ import { PFLAG, RawSftp } from './fixtures/rawSftp';
 import { clientHome, TIMEOUT } from './fixtures/sftpClients';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 import { connect } from './helpers-ssh2';
+import { formatLongname } from '../src/sftp/longname';
 
 const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -95,6 +96,15 @@ test('LocalFileSystem: non-UTF-8 names are listed, opened, renamed, linked and r
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('long names: a non-UTF-8 name ends the line with its bytes; user and group columns are padded in bytes, as printf does', () => {
+  const now = Date.UTC(2024, 5, 15, 12, 0, 0) / 1000;
+  const line = formatLongname(decodeFileName(CAFE), { mode: 0o100644, size: 5, uid: 1, gid: 2, mtime: now - 60, nlink: 1, user: 'jösé', group: 'g' }, now);
+  const bytes = encodeFileName(line);
+  assert.ok(bytes.subarray(-CAFE.length).equals(CAFE));
+  // `%-8s` of the 6 bytes of "jösé": two spaces of padding, then the separator.
+  assert.ok(bytes.includes(Buffer.from('  1 jösé   g        ')), line);
 });
 
 test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SYMLINK, RENAME, REMOVE', TIMEOUT, () =>
