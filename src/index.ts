@@ -1,4 +1,4 @@
-export { SSHDaemon, SSHServer, type SFTPProvider } from './daemon/SSHDaemon';
+export { SSHDaemon, SSHServer, type SFTPProvider, type SCPProvider } from './daemon/SSHDaemon';
 export { directTcpipTarget, type ForwardingOptions, type ForwardTarget } from './channels/TcpForwarding';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';
@@ -30,6 +30,9 @@ export {
   type SFTPIdNames,
 } from './sftp/FileSystem';
 export { LocalFileSystem } from './sftp/LocalFileSystem';
+export { SCPSession, type SCPSessionOptions, type SCPSessionEvents, type SCPTransport } from './scp/SCPSession';
+export { isSCPCommand, parseSCPCommand, SCPUsageError, type SCPCommand } from './scp/command';
+export type { ShellWord } from './scp/shellWords';
 export { decodeFileName, encodeFileName, isUtf8FileName } from './sftp/fileNames';
 export { attachLogger, type StructuredLogger, type LineLogger } from './observability/logAdapter';
 export {

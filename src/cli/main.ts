@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `sshdaemon` command (`npm start -- [options]` from a clone): a configurable SSH server with
- * password users, authorized_keys, SFTP, the demo shell and forwarding. With no options it is the
+ * password users, authorized_keys, SFTP and SCP, the demo shell and forwarding. With no options it is the
  * demo: 127.0.0.1:2222, user demo/demo, host key generated into ./data.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -54,8 +54,13 @@ function buildDaemon(o: CliOptions): SSHDaemon {
     })
     .on('Log', (e) => console.log(`[${e.connectionId || '-'}] ${e.message}`))
     .on('Error', (e) => console.error(`[${e.connectionId || '-'}] error ${e.errorCode}: ${e.description}`));
-  if (o.shell) serveDemoShell(daemon);
-  if (o.sftp) daemon.enableSFTP({ fileSystem: new LocalFileSystem(o.sftp) });
+  // exec of scp is the SCP server's when --sftp is given, whether or not the demo shell runs.
+  if (o.shell) serveDemoShell(daemon, { leaveScp: o.sftp !== undefined });
+  if (o.sftp) {
+    const files = { fileSystem: new LocalFileSystem(o.sftp) };
+    daemon.enableSFTP(files);
+    daemon.enableSCP(files);
+  }
   if (o.forwarding) daemon.enableForwarding();
   return daemon;
 }

@@ -31,9 +31,10 @@ import { PACKAGE_VERSION } from '../version';
 import { publish } from '../observability/diagnostics';
 import type { ForwardingOptions } from '../channels/TcpForwarding';
 import type { SFTPSession, SFTPSessionOptions } from '../sftp/SFTPSession';
-import { BuiltInServices, type SFTPProvider } from './BuiltInServices';
+import type { SCPSessionOptions } from '../scp/SCPSession';
+import { BuiltInServices, type SCPProvider, type SFTPProvider } from './BuiltInServices';
 
-export type { SFTPProvider } from './BuiltInServices';
+export type { SCPProvider, SFTPProvider } from './BuiltInServices';
 import { PROPERTIES, type PropertyMethods, type SSHDaemonProperties } from './properties';
 
 
@@ -202,6 +203,23 @@ export class SSHDaemon extends EventHub {
     const state = this.channel(channelId);
     if (state.consumer) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Channel ${channelId} is already served by a built-in service`);
     return this.builtIns.serveSFTP(state, options);
+  }
+
+  /**
+   * Serves legacy SCP (`scp -O`, `pscp -scp`, OpenSSH before 9.0): every `exec` of `scp ... -t|-f ...`
+   * starts with `SSHChannelRequest` `success` true (a handler may still refuse) and is served by
+   * an {@link SCPSession} over the same filesystem interface (and jail) as SFTP; no process is run.
+   * `options` may depend on the connection (return undefined to refuse); `undefined` switches it off.
+   * See docs/scp.md.
+   *
+   * ```ts
+   * const files = (c: SSHConnection) => ({ fileSystem: new LocalFileSystem(`/srv/sftp/${c.user}`) });
+   * daemon.enableSFTP(files);
+   * daemon.enableSCP(files);
+   * ```
+   */
+  enableSCP(options: SCPSessionOptions | SCPProvider | undefined): void {
+    this.builtIns.enableSCP(typeof options === 'function' || options === undefined ? options : () => options);
   }
 
   /**
