@@ -109,6 +109,14 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
     }
   }
 
+  /**
+   * Client bytes received and not processed yet, for diagnostics: past 1 MiB the client's window
+   * is held, so this stays below about 1 MiB plus one channel window (2 MiB).
+   */
+  get bufferedBytes(): number {
+    return this.input.buffered;
+  }
+
   /** Starts serving; call once, after the exec request was answered. */
   start(): void {
     if (this.started || this.over) return;

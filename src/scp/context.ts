@@ -84,9 +84,9 @@ export async function readAck(ctx: SCPContext, maxLine: number): Promise<boolean
   const b = await ctx.fromClient(ctx.input.byte());
   if (b === 0) return true;
   if (b === undefined) throw new PeerFatalError('lost connection');
-  const rest = (await ctx.fromClient(ctx.input.line(maxLine - 1))) ?? Buffer.alloc(0);
   // Anything else where an acknowledgement belongs: the peer is out of step (e.g. it sent more file data than it announced).
   if (b !== 1 && b !== 2) throw new SCPProtocolError('protocol error: expected an acknowledgement');
+  const rest = (await ctx.fromClient(ctx.input.line(maxLine - 1))) ?? Buffer.alloc(0);
   const message = decodeFileName(rest);
   ctx.peerError(message);
   if (b === 1) return false;

@@ -124,6 +124,8 @@ export class SCPSource {
         if (filled < want) buf.fill(0, filled, want);
         if (pending) await pending;
         pending = this.ctx.send(buf.subarray(0, want));
+        // Awaited on the next turn; until then a rejection (channel gone) must not count as unhandled.
+        pending.catch(() => undefined);
         sent += want;
       }
       if (pending) await pending;
