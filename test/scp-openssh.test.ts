@@ -143,6 +143,12 @@ test('scp -O: errors are printed by the client with the exit status OpenSSH give
       assert.equal(ours.stderr, ref.stderr, `${c.what}: the client prints what it prints against OpenSSH`);
     }
     assert.equal(readFileSync(join(s.local, 'dl', 'file.txt'), 'utf8'), 'file\n', 'the existing file still arrives after the missing one');
+    // The root as a whole has no name: OpenSSH's client refuses a folder named '.', the daemon says so first.
+    for (const root of ['.', '~', '/']) {
+      const whole = await scp(s, ['-r'], remote(root), join(s.local, 'whole'));
+      assert.equal(whole.code, 1, root);
+      assert.match(whole.stderr, /the root directory has no name to send; copy its entries instead/, root);
+    }
   }),
 );
 

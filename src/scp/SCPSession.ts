@@ -27,7 +27,7 @@ export interface SCPSessionOptions {
 
 /** Audit events of one SCP session; paths are virtual. */
 export interface SCPSessionEvents {
-  /** A file was received (`bytes` as announced and written; a write error is reported in `failed`). */
+  /** A file was received and stored completely (a file that could not be written is reported in `failed` instead). */
   uploaded: (e: { path: string; bytes: number }) => void;
   /** A file was sent completely. */
   downloaded: (e: { path: string; bytes: number }) => void;

@@ -193,7 +193,7 @@ export class SCPSink {
     } finally {
       await handle.close().catch((err) => note(err, 'close: '));
     }
-    this.ctx.uploaded(path, received);
+    if (firstError === undefined) this.ctx.uploaded(path, received);
     // The source's status after the data: its own read errors arrive here.
     await readAck(this.ctx, MAX_LINE);
     if (firstError === undefined) await this.ctx.send(ACK);
