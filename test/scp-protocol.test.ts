@@ -98,8 +98,8 @@ const SINK_CASES: Array<[string, string, Buffer]> = [
   ['EOF in the middle of a record', '', b('C0644 5 cut')],
 ];
 
-test('sink: hand-made records get the answers, exit status and files OpenSSH scp -t gives', TIMEOUT, () =>
-  withScpServer(async (s) => {
+test('sink: hand-made records get the answers, exit status and files OpenSSH scp -t gives; no handle stays open', TIMEOUT, () =>
+  withCountedServer(async (s, fs) => {
     const client = await connectTester(s);
     try {
       for (const [what, flags, input] of SINK_CASES) {
@@ -119,11 +119,13 @@ test('sink: hand-made records get the answers, exit status and files OpenSSH scp
           assert.equal(normalise(got.out), normalise(want.out), `${what}: answers`);
           assert.deepEqual(describeTree(join(s.root, 't'), { mode: true }), describeTree(join(s.refRoot, 't'), { mode: true }), `${what}: files`);
         }
+        assert.equal(fs.openHandles, 0, `${what}: handles left open`);
       }
     } finally {
       client.end();
     }
-  }),
+    assert.ok(fs.opened > 10);
+  }, 0),
 );
 
 test('sink: where OpenSSH says nothing or takes what a server should not, the daemon refuses with a message', TIMEOUT, () =>
@@ -169,8 +171,8 @@ const SOURCE_CASES: Array<[string, string, Buffer]> = [
   ['trailing slashes', 'scp -r -f t/d//', b('\0'.repeat(8))],
 ];
 
-test('source: records, data and answers are the bytes OpenSSH scp -f sends, with the same exit status', TIMEOUT, () =>
-  withScpServer(async (s) => {
+test('source: records, data and answers are the bytes OpenSSH scp -f sends, with the same exit status; no handle stays open', TIMEOUT, () =>
+  withCountedServer(async (s, fs) => {
     for (const root of [s.root, s.refRoot]) {
       mkdirSync(join(root, 't', 'd'), { recursive: true });
       writeFileSync(join(root, 't', 'a.txt'), 'hello');
@@ -191,15 +193,17 @@ test('source: records, data and answers are the bytes OpenSSH scp -f sends, with
           // OpenSSH exits silently; the daemon says why.
           assert.equal(got.code, want.code, what);
           assert.equal(normalise(got.out), `${normalise(want.out)}\x01scp: protocol error: expected an acknowledgement\n`, what);
+          assert.equal(fs.openHandles, 0, `${what}: handles left open`);
           continue;
         }
         assert.equal(got.code, want.code, `${what}: exit status`);
         assert.equal(normalise(got.out), normalise(want.out), `${what}: bytes sent`);
+        assert.equal(fs.openHandles, 0, `${what}: handles left open`);
       }
     } finally {
       client.end();
     }
-  }),
+  }, 0),
 );
 
 /** The daemon with a CountingFileSystem and a short stall timeout. */

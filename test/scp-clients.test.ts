@@ -1,13 +1,15 @@
 /**
- * Legacy SCP with PuTTY's `pscp -scp` (Debian: putty-tools), password and pinned host key, batch
- * mode; where the step can run against OpenSSH's own scp server (scpReference), both outcomes are compared.
+ * Legacy SCP with other clients than OpenSSH's: PuTTY's `pscp -scp` (Debian: putty-tools; password,
+ * pinned host key, batch mode) and AsyncSSH's `asyncssh.scp()` (python3-asyncssh), whose server side
+ * is one of the references for SCP over an SFTP filesystem.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { requireBinary, run, type RunResult } from './fixtures/clients';
+import { requireBinary, requirePythonModule, run, type RunResult } from './fixtures/clients';
+import { runPythonJson } from './fixtures/interop';
 import { SCP_PASSWORD, SCP_USER, withScpServer, type ScpScope } from './fixtures/scpServer';
 import { clientHome, MiB, sha, shaOf, TIMEOUT } from './fixtures/sftpClients';
 import { buildTree, describeTree } from './fixtures/trees';
@@ -63,5 +65,54 @@ test('pscp -scp -r -p: a tree with its modes and times up and down; a wildcard d
     assert.equal(into.code, 1);
     assert.match(into.stderr + into.stdout.toString(), /missing-dir\/x\.txt: No such file or directory/);
     assert.equal(readFileSync(join(s.root, 'site', 'a', 'file-1.dat'), 'utf8'), readFileSync(join(src, 'a', 'file-1.dat'), 'utf8'));
+  }),
+);
+
+const ASYNCSSH = `
+import asyncio, json, sys, warnings
+warnings.simplefilter('ignore')
+import asyncssh
+cfg = json.loads(sys.argv[1])
+async def main():
+    async with asyncssh.connect('127.0.0.1', port=cfg['port'], username=cfg['user'], password=cfg['password'], known_hosts=None,
+                                client_keys=None, agent_path=None, config=()) as conn:
+        out = {}
+        await asyncssh.scp(cfg['src'], (conn, 'up'), recurse=True, preserve=True)
+        await asyncssh.scp((conn, 'up'), cfg['back'], recurse=True, preserve=True)
+        await asyncssh.scp(cfg['big'], (conn, 'big.bin'))
+        await asyncssh.scp((conn, 'big.bin'), cfg['bigBack'])
+        try:
+            await asyncssh.scp((conn, 'missing.txt'), cfg['back'])
+            out['missing'] = 'no error'
+        except asyncssh.SFTPError as e:
+            out['missing'] = e.reason
+        return out
+print(json.dumps(asyncio.run(main())))
+`;
+
+test('asyncssh.scp: a tree with times and modes up and down, 16 MiB both ways, and an error raised with the server text', TIMEOUT, () =>
+  withScpServer(async (s) => {
+    requirePythonModule('asyncssh');
+    const src = join(s.local, 'tree');
+    buildTree(src, { files: 40 });
+    chmodSync(join(src, 'a', 'zero-length'), 0o640);
+    utimesSync(join(src, 'a', 'zero-length'), 1_400_000_000, 1_300_000_000);
+    const big = randomBytes(16 * MiB);
+    writeFileSync(join(s.local, 'big.bin'), big);
+    const r = await runPythonJson(ASYNCSSH, {
+      port: s.port,
+      user: SCP_USER,
+      password: SCP_PASSWORD,
+      src,
+      back: join(s.local, 'back'),
+      big: join(s.local, 'big.bin'),
+      bigBack: join(s.local, 'big-back.bin'),
+    });
+    const attrs = { mode: true, mtime: true };
+    assert.deepEqual(describeTree(join(s.root, 'up'), attrs), describeTree(src, attrs), 'uploaded with modes and times');
+    assert.deepEqual(describeTree(join(s.local, 'back'), attrs), describeTree(src, attrs), 'downloaded with modes and times');
+    assert.equal(shaOf(join(s.root, 'big.bin')), sha(big));
+    assert.equal(shaOf(join(s.local, 'big-back.bin')), sha(big));
+    assert.match(r.missing, /missing\.txt: No such file or directory/);
   }),
 );
