@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Client } from 'ssh2';
-import { LocalFileSystem, type SCPSession } from '../src';
+import { LocalFileSystem, type SCPSession, type SFTPAttributes, type SFTPFileHandle, type SFTPOpenFlags } from '../src';
 import { requireBinary } from './fixtures/clients';
 import { CountingFileSystem } from './fixtures/countingFs';
 import { SCP_PASSWORD, withScpServer, type ScpScope } from './fixtures/scpServer';
@@ -395,3 +395,54 @@ test('command lines: shell syntax is refused (nothing runs), bad options and mis
     assert.throws(() => readFileSync(join(s.root, 'pwned')));
   }),
 );
+
+test('a filesystem failing mid-listing or mid-read: the error is reported by path, the stream stays in step, no host path leaks', TIMEOUT, () => {
+  const hostPath = '/real/host/secret/location';
+  return withScpServer(
+    async (s) => {
+      mkdirSync(join(s.root, 't', 'bad'), { recursive: true });
+      writeFileSync(join(s.root, 't', 'bad', 'x'), 'x');
+      writeFileSync(join(s.root, 't', 'a.txt'), 'hello');
+      writeFileSync(join(s.root, 't', 'shrinks.bin'), Buffer.alloc(300_000, 9));
+      const client = await connectTester(s);
+      try {
+        const got = await ours(client, 'scp -r -f t', b('\0'.repeat(20)));
+        const text = got.out.toString('latin1');
+        assert.equal(got.code, 1);
+        assert.ok(!text.includes(hostPath), 'no host path in what the client gets');
+        assert.match(text, /D0755 0 bad\n\x01scp: t\/bad: Input\/output error\nE\n/, 'the failing folder is opened, reported and closed');
+        assert.match(text, /C0644 5 a\.txt\nhello\0/, 'the other files go on');
+        // 300,000 bytes announced, the read fails after the first 256 KiB: zeros keep the stream in step, then the error.
+        const at = text.indexOf('C0644 300000 shrinks.bin\n');
+        assert.ok(at >= 0, text.slice(0, 200));
+        const data = got.out.subarray(at + 'C0644 300000 shrinks.bin\n'.length, at + 'C0644 300000 shrinks.bin\n'.length + 300_000);
+        assert.equal(data.subarray(0, 262_144).every((x) => x === 9), true);
+        assert.equal(data.subarray(262_144).every((x) => x === 0), true);
+        assert.equal(got.out.subarray(at + 'C0644 300000 shrinks.bin\n'.length + 300_000).toString('latin1').split('\n')[0], '\x01scp: t/shrinks.bin: Input/output error');
+      } finally {
+        client.end();
+      }
+    },
+    {
+      fileSystem: (root) => {
+        const inner = new LocalFileSystem(root);
+        const eio = (p: string) => Object.assign(new Error(`EIO at ${hostPath}${p}`), { code: 'EIO' });
+        return Object.assign(Object.create(inner) as LocalFileSystem, {
+          opendir: async (p: string) => {
+            const dir = await inner.opendir(p);
+            if (p !== '/t/bad') return dir;
+            return { next: async () => Promise.reject(eio(p)), close: () => dir.close() };
+          },
+          open: async (p: string, flags: SFTPOpenFlags, attrs: SFTPAttributes) => {
+            const h = await inner.open(p, flags, attrs);
+            if (p !== '/t/shrinks.bin') return h;
+            return Object.assign(Object.create(h) as SFTPFileHandle, {
+              readInto: async (position: number, target: Buffer, offset: number, length: number) => (position >= 262_144 ? Promise.reject(eio(p)) : h.readInto!(position, target, offset, length)),
+              close: () => h.close(),
+            });
+          },
+        });
+      },
+    },
+  );
+});

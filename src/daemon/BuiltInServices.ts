@@ -176,7 +176,11 @@ export class BuiltInServices implements BuiltInHooks {
   private attachWith<T>(conn: ConnectionRecord, state: ChannelState, what: string, provider: (c: SSHConnection) => T | undefined | Promise<T | undefined>, serve: (options: T) => void): boolean | Promise<boolean> {
     const attach = (options: T | undefined): boolean => {
       if (!options || state.finished) return false;
-      serve(options);
+      try {
+        serve(options);
+      } catch (err) {
+        return this.callbackFailed(conn, what, err as Error); // options the service refused (e.g. a negative timeout)
+      }
       return true;
     };
     try {

@@ -169,8 +169,12 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
     if (this.channelGone) return undefined;
     const reason = this.abortError && !(this.abortError instanceof SessionOverError) ? this.abortError : err;
     if (reason instanceof PeerFatalError) return 1; // the client stopped; nothing more to say (as OpenSSH)
-    const message = reason instanceof SCPProtocolError || reason instanceof InputEndedError ? reason.message : `internal error: ${(reason as Error)?.message ?? String(reason)}`;
-    this.emit('failed', { operation: 'protocol', message, fatal: true });
+    const known = reason instanceof SCPProtocolError || reason instanceof InputEndedError;
+    // An unexpected error (a filesystem throwing where none was expected) is named to the
+    // application in full, to the client only by its code: its text may hold a real path.
+    const code = (reason as NodeJS.ErrnoException | undefined)?.code;
+    const message = known ? reason.message : `internal error${typeof code === 'string' ? ` (${code})` : ''}`;
+    this.emit('failed', { operation: 'protocol', message: known ? message : `${message}: ${(reason as Error)?.message ?? String(reason)}`, fatal: true });
     // Queued, not awaited: a client that does not read must not keep us here.
     this.transport.send(errorRecord(true, message)).catch(() => undefined);
     return 1;

@@ -3,6 +3,8 @@
  * `path: strerror`-style texts naming virtual paths only, as OpenSSH's scp prints them.
  */
 import { SFTPError } from '../sftp/FileSystem';
+import { SCPProtocolError } from './codec';
+import { InputEndedError } from './InputBuffer';
 
 /** The client sent a fatal `\x02` message: the session ends with status 1 and says nothing more. */
 export class PeerFatalError extends Error {
@@ -18,6 +20,11 @@ export class SessionOverError extends Error {
     super('session over');
     this.name = 'SessionOverError';
   }
+}
+
+/** Errors that end the session (the channel, the client, the protocol), as opposed to a filesystem error about one path. */
+export function isSessionError(err: unknown): boolean {
+  return err instanceof SessionOverError || err instanceof PeerFatalError || err instanceof SCPProtocolError || err instanceof InputEndedError;
 }
 
 const ERRNO_TEXT: Record<string, string> = {

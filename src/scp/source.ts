@@ -6,10 +6,10 @@
  * jail decides which may be), loops through them are cut, and a file that shrinks while it is
  * sent is padded with zeros to keep the stream in step and then reported as an error.
  */
-import type { SFTPAttributes, SFTPDirHandle, SFTPFileHandle } from '../sftp/FileSystem';
+import type { SFTPAttributes, SFTPDirEntry, SFTPDirHandle, SFTPFileHandle } from '../sftp/FileSystem';
 import { END_RECORD, fileRecord, MAX_LINE, timeRecord } from './codec';
 import { baseName, childPath, childShown, isDirectory, isRegular, MAX_DEPTH, MAX_PATH, readAck, type SCPContext, wordPath, wordShown } from './context';
-import { errorText } from './errors';
+import { errorText, isSessionError } from './errors';
 import { expandPattern, GlobLimitError } from './glob';
 
 /** Bytes per read and per channel send; two buffers per transfer (one read while the other is sent). */
@@ -43,8 +43,9 @@ export class SCPSource {
           await this.send(match.path, match.shown, 0);
         }
       } catch (err) {
-        if (!(err instanceof GlobLimitError)) throw err;
-        await this.ctx.reportError('glob', literal, `${shown}: ${err.message}`);
+        if (isSessionError(err)) throw err;
+        // Too many matches, or a folder that could not be listed: reported, the other arguments go on.
+        await this.ctx.reportError('glob', literal, err instanceof GlobLimitError ? `${shown}: ${err.message}` : errorText(err, literal, '', shown));
         continue;
       }
       // No match: the word itself, as a shell without nullglob passes it.
@@ -163,7 +164,7 @@ export class SCPSource {
       if (!(await this.sendTimes(attrs))) return;
       await this.ctx.send(record);
       if (!(await readAck(this.ctx, MAX_LINE))) return;
-      for (let batch = await dir.next(); batch; batch = await dir.next()) {
+      for (let batch = await this.nextEntries(dir, path, shown); batch; batch = await this.nextEntries(dir, path, shown)) {
         for (const entry of batch) {
           const name = entry.filename;
           if (name === '.' || name === '..') continue;
@@ -184,6 +185,16 @@ export class SCPSource {
     }
     await this.ctx.send(END_RECORD);
     await readAck(this.ctx, MAX_LINE);
+  }
+
+  /** The next batch of a listing; a failing listing is reported and ends there (the folder is closed with `E` all the same). */
+  private async nextEntries(dir: SFTPDirHandle, path: string, shown: string): Promise<SFTPDirEntry[] | undefined> {
+    try {
+      return await dir.next();
+    } catch (err) {
+      await this.ctx.reportError('readdir', path, errorText(err, path, '', shown));
+      return undefined;
+    }
   }
 }
 
