@@ -61,8 +61,8 @@ const connectTester = (s: ScpScope) => connect(s.port, { username: 'tester', pas
 
 const b = (text: string) => Buffer.from(text, 'latin1');
 
-/** Sink cases: [description, flags, input]. All target `t`, which exists in both roots. */
-const SINK_CASES: Array<[string, string, Buffer]> = [
+/** Sink cases: [description, flags, input, target (default `t`, which exists in both roots)]. */
+const SINK_CASES: Array<[string, string, Buffer, string?]> = [
   ['a good file', '', b('C0644 5 a.txt\nhello\0')],
   ['two files, then EOF', '', b('C0644 1 one\n1\0C0600 2 two\n22\0')],
   ['a name with ../', '', b('C0644 5 ../up.txt\nhello\0')],
@@ -96,18 +96,24 @@ const SINK_CASES: Array<[string, string, Buffer]> = [
   ['a file onto an existing folder', '-r', b('D0755 0 sub\nE\nC0644 1 sub\nx\0')],
   ['a folder onto an existing file', '-r', b('C0644 1 file\nx\0D0755 0 file\nE\n')],
   ['EOF in the middle of a record', '', b('C0644 5 cut')],
+  ['a file into a target with a slash that is no folder', '', b('C0644 1 q\nx\0'), 't/new/'],
+  ['a folder into a target with a slash that is no folder', '-r', b('D0755 0 q\nC0644 1 f\nx\0E\n'), 't/new/'],
+  ['a file into a folder named with a slash', '', b('C0644 1 q\nx\0'), 't/'],
+  ['a file onto a target file', '', b('C0644 1 q\nx\0'), 't/one'],
+  ['a file into a missing folder', '', b('C0644 1 q\nx\0'), 't/missing/x'],
+  ['-d onto a missing target', '-d', b('C0644 1 q\nx\0'), 't/missing'],
 ];
 
 test('sink: hand-made records get the answers, exit status and files OpenSSH scp -t gives; no handle stays open', TIMEOUT, () =>
   withCountedServer(async (s, fs) => {
     const client = await connectTester(s);
     try {
-      for (const [what, flags, input] of SINK_CASES) {
+      for (const [what, flags, input, target = 't'] of SINK_CASES) {
         for (const root of [s.root, s.refRoot]) {
           rmSync(join(root, 't'), { recursive: true, force: true });
           mkdirSync(join(root, 't'));
         }
-        const command = `scp ${flags ? `${flags} ` : ''}-t t`;
+        const command = `scp ${flags ? `${flags} ` : ''}-t ${target}`;
         const got = await ours(client, command, input);
         const want = await reference(s, command, input);
         assert.equal(got.code, want.code, `${what}: exit status`);

@@ -46,10 +46,10 @@ export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** A path argument as the client wrote it (for messages, as OpenSSH prints them): trailing slashes dropped. */
-export function wordShown(word: ShellWord): string {
+/** A path argument as the client wrote it (for messages, as OpenSSH prints them); the source drops trailing slashes, the sink keeps them. */
+export function wordShown(word: ShellWord, dropTrailingSlashes = true): string {
   const text = word.tilde !== undefined ? `~${word.tilde}${word.text}` : word.text;
-  return text.length > 1 ? text.replace(/\/+$/, '') || '/' : text;
+  return dropTrailingSlashes && text.length > 1 ? text.replace(/\/+$/, '') || '/' : text;
 }
 
 /** `shown/name` for names as the client sees them. */

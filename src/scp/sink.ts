@@ -32,7 +32,7 @@ export class SCPSink {
     const { command, fs } = this.ctx;
     if (command.paths.length !== 1) throw new SCPProtocolError('ambiguous target');
     const target = wordPath(command.paths[0], this.ctx.user);
-    const shown = wordShown(command.paths[0]);
+    const shown = wordShown(command.paths[0], false);
     if (command.targetShouldBeDirectory) {
       let attrs: SFTPAttributes;
       try {
@@ -57,6 +57,8 @@ export class SCPSink {
   /** One level of records into `target` (`shown` as the client named it); returns at its `E` or at EOF. */
   private async receive(target: string, shown: string, depth: number): Promise<void> {
     const targetIsDir = isDirectory(await this.stat(target));
+    // `new/` that is not a folder: a file cannot be written there (open(2) says EISDIR), a folder can be made.
+    const slashed = !targetIsDir && shown.length > 1 && shown.endsWith('/');
     let times: Times;
     for (let first = depth === 0; ; first = false) {
       const line = await this.ctx.fromClient(this.ctx.input.line(MAX_LINE));
@@ -93,6 +95,7 @@ export class SCPSink {
         continue;
       }
       if (record.kind === 'D') await this.receiveDirectory(path, name, record.mode, pending, depth);
+      else if (slashed) await this.ctx.reportError('open', path, `${name}: Is a directory`);
       else await this.receiveFile(path, name, record.mode, record.size, pending);
     }
   }
