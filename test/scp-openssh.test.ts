@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { remote, scp, scpReference, withScpServer } from './fixtures/scpServer';
@@ -291,3 +291,19 @@ test('scp -O: a read-only user cannot write through SCP, an upload-only user can
     { access: 'upload-only' },
   );
 });
+
+test('scp -O -r through symlink loops inside the root: each loop is reported once, the rest arrives, nothing recurses forever', TIMEOUT, () =>
+  withScpServer(async (s) => {
+    mkdirSync(join(s.root, 'a', 'b'), { recursive: true });
+    writeFileSync(join(s.root, 'a', 'f.txt'), 'f\n');
+    writeFileSync(join(s.root, 'a', 'b', 'g.txt'), 'g\n');
+    symlinkSync('.', join(s.root, 'a', 'self'));
+    symlinkSync('..', join(s.root, 'a', 'b', 'up'));
+    const r = await scp(s, ['-r'], remote('a'), join(s.local, 'got'));
+    assert.equal(r.code, 1);
+    assert.equal((r.stderr.match(/directory loop/g) ?? []).length, 2, r.stderr);
+    assert.match(r.stderr, /scp: a\/self: directory loop/);
+    assert.match(r.stderr, /scp: a\/b\/up: directory loop/);
+    assert.deepEqual(Object.keys(describeTree(join(s.local, 'got'))).sort(), ['b', 'b/g.txt', 'f.txt']);
+  }),
+);

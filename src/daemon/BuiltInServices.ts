@@ -134,7 +134,7 @@ export class BuiltInServices implements BuiltInHooks {
    */
   serveSCP(state: ChannelState, command: string, options: SCPSessionOptions): SCPSession {
     const session = new SCPSession(command, options, {
-      send: (data, stderr) => state.send(data, stderr ? 1 : 0),
+      send: (data) => state.send(data, 0),
       holdInput: (hold) => state.holdWindow(hold),
       exit: (status) => {
         if (state.finished || state.closeSent) return;

@@ -44,8 +44,8 @@ export interface SCPSessionEvents {
 
 /** How the session talks to its channel. */
 export interface SCPTransport {
-  /** Channel data (`stderr`: extended data 1); resolves once the channel has taken it. */
-  send(data: Buffer, stderr?: boolean): Promise<void>;
+  /** Channel data; resolves once the channel has taken it. */
+  send(data: Buffer): Promise<void>;
   /** True: stop reopening the client's window (we are behind). */
   holdInput(hold: boolean): void;
   /** Sends `exit-status` and closes the channel, after the data already queued. */

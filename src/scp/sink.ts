@@ -60,14 +60,14 @@ export class SCPSink {
     // `new/` that is not a folder: a file cannot be written there (open(2) says EISDIR), a folder can be made.
     const slashed = !targetIsDir && shown.length > 1 && shown.endsWith('/');
     let times: Times;
-    for (let first = depth === 0; ; first = false) {
+    for (let first = true; ; first = false) {
       const line = await this.ctx.fromClient(this.ctx.input.line(MAX_LINE));
       if (line === undefined) return;
       let record: SCPRecord;
       try {
         record = parseRecord(line);
       } catch (err) {
-        // A first line that is no record at all is echoed, as OpenSSH does (a shell's "No match." in rcp's day).
+        // A first line (of any folder level) that is no record at all is echoed, as OpenSSH does (a shell's "No match." in rcp's day).
         if (first && err instanceof SCPProtocolError && /expected control record/.test(err.message)) throw new SCPProtocolError(decodeFileName(line));
         throw err;
       }
