@@ -1,28 +1,28 @@
 /**
- * Legacy SCP with OpenSSH's `scp -O` as a separate process. Where the step can be run against
- * OpenSSH's own scp server too (a local `scp -t`/`scp -f` behind `scp -S`, see scpServer.ts), the
- * same command runs against both and the reference's outcome is the expected one.
+ * Legacy SCP with OpenSSH's `scp -O` as a separate process, every case against both client sets
+ * (test/fixtures/clientSets.ts): OpenSSH 9.2 and 10.0. Where the step can be run against OpenSSH's
+ * own scp server too (the same set's `scp -t`/`scp -f` behind `scp -S`, see scpServer.ts), the same
+ * command runs against both and the reference's outcome is the expected one.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { testEachSet } from './fixtures/clientSets';
 import { remote, scp, scpReference, withScpServer } from './fixtures/scpServer';
 import { assertNoAuditThroughLinks, MiB, plantEscapeFixture, sha, shaOf, TIMEOUT } from './fixtures/sftpClients';
-import { EscapedNamesFileSystem } from './fixtures/escapedNamesFs';
 import { buildTree, bytePath, describeTree, latin1Name } from './fixtures/trees';
 
 const REF = 'ref@localhost:';
 
-test('scp -O: 64 MiB up and down with matching checksums; audit events; exit status 0', TIMEOUT, () =>
+testEachSet('scp -O: 64 MiB up and down with matching checksums; audit events; exit status 0', TIMEOUT, (clients) =>
   withScpServer(async (s) => {
     const data = randomBytes(64 * MiB);
     writeFileSync(join(s.local, 'big.bin'), data);
-    const up = await scp(s, [], join(s.local, 'big.bin'), remote('copy.bin'));
+    const up = await scp(clients, s, [], join(s.local, 'big.bin'), remote('copy.bin'));
     assert.equal(up.code, 0, up.stderr);
     assert.equal(shaOf(join(s.root, 'copy.bin')), sha(data), 'uploaded bytes match');
-    const down = await scp(s, [], remote('copy.bin'), join(s.local, 'back.bin'));
+    const down = await scp(clients, s, [], remote('copy.bin'), join(s.local, 'back.bin'));
     assert.equal(down.code, 0, down.stderr);
     assert.equal(shaOf(join(s.local, 'back.bin')), sha(data), 'downloaded bytes match');
     assert.deepEqual(s.audit, ['uploaded /copy.bin', 'downloaded /copy.bin']);
@@ -30,26 +30,26 @@ test('scp -O: 64 MiB up and down with matching checksums; audit events; exit sta
   }),
 );
 
-test('scp -O -r: a tree of 200 files in folders (empty folder, empty file, spaces and quotes) up and down, as OpenSSH copies it', TIMEOUT, () =>
+testEachSet('scp -O -r: a tree of 200 files in folders (empty folder, empty file, spaces and quotes, a Latin-1 name) up and down, as OpenSSH copies it', TIMEOUT, (clients) =>
   withScpServer(async (s) => {
     const src = join(s.local, 'tree');
-    buildTree(src);
+    buildTree(src, { files: 200, latin1: true });
     const expected = describeTree(src);
     assert.equal(Object.values(expected).filter((e) => e.type === 'file').length, 200);
 
-    const up = await scp(s, ['-r'], src, remote('site'));
+    const up = await scp(clients, s, ['-r'], src, remote('site'));
     assert.equal(up.code, 0, up.stderr);
     assert.deepEqual(describeTree(join(s.root, 'site')), expected, 'the uploaded tree equals the source');
-    const ref = await scpReference(s, ['-r'], src, `${REF}site`);
+    const ref = await scpReference(clients, s, ['-r'], src, `${REF}site`);
     assert.equal(ref.code, 0, ref.stderr);
     assert.deepEqual(describeTree(join(s.root, 'site')), describeTree(join(s.refRoot, 'site')), 'same tree as OpenSSH makes');
 
     // Into an existing folder: the tree lands inside it, under its own name.
-    const again = await scp(s, ['-r'], src, remote('site'));
+    const again = await scp(clients, s, ['-r'], src, remote('site'));
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(describeTree(join(s.root, 'site', 'tree')), expected);
 
-    const down = await scp(s, ['-r'], remote('site'), join(s.local, 'back'));
+    const down = await scp(clients, s, ['-r'], remote('site'), join(s.local, 'back'));
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(describeTree(join(s.local, 'back')), describeTree(join(s.root, 'site')), 'the downloaded tree equals the served one');
     assert.ok(s.audit.includes('mkdir /site/d/e f'), s.audit.join('\n'));
@@ -87,7 +87,7 @@ function plantModesAndTimes(dir: string): () => void {
   return setTimes;
 }
 
-test('scp -O -p keeps times and modes of files and folders both ways, as OpenSSH does; without -p new files get the mode less the umask', TIMEOUT, () =>
+testEachSet('scp -O -p keeps times and modes of files and folders both ways, as OpenSSH does; without -p new files get the mode less the umask', TIMEOUT, (clients) =>
   withScpServer(async (s) => {
     const src = join(s.local, 'tree');
     const setTimes = plantModesAndTimes(src);
@@ -95,23 +95,23 @@ test('scp -O -p keeps times and modes of files and folders both ways, as OpenSSH
     const expected = describeTree(src, attrs);
 
     setTimes();
-    const up = await scp(s, ['-rp'], src, remote('kept'));
+    const up = await scp(clients, s, ['-rp'], src, remote('kept'));
     assert.equal(up.code, 0, up.stderr);
     setTimes();
-    const ref = await scpReference(s, ['-rp'], src, `${REF}kept`);
+    const ref = await scpReference(clients, s, ['-rp'], src, `${REF}kept`);
     assert.equal(ref.code, 0, ref.stderr);
     // Atimes first: describeTree reads each file after its lstat, which moves the atime on.
     assert.deepEqual(describeTree(join(s.root, 'kept'), { ...attrs, atime: true }), describeTree(join(s.refRoot, 'kept'), { ...attrs, atime: true }), 'the same modes and times as OpenSSH sets (atimes too)');
     assert.deepEqual(describeTree(join(s.root, 'kept'), attrs), expected, 'modes and mtimes as in the source');
 
-    const down = await scp(s, ['-rp'], remote('kept'), join(s.local, 'back'));
+    const down = await scp(clients, s, ['-rp'], remote('kept'), join(s.local, 'back'));
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(describeTree(join(s.local, 'back'), attrs), expected, 'downloaded with the same modes and mtimes');
 
     // Without -p: new files and folders get the sent mode less the umask, times are not kept.
-    const plain = await scp(s, ['-r'], src, remote('plain'));
+    const plain = await scp(clients, s, ['-r'], src, remote('plain'));
     assert.equal(plain.code, 0, plain.stderr);
-    const refPlain = await scpReference(s, ['-r'], src, `${REF}plain`);
+    const refPlain = await scpReference(clients, s, ['-r'], src, `${REF}plain`);
     assert.equal(refPlain.code, 0, refPlain.stderr);
     assert.deepEqual(describeTree(join(s.root, 'plain'), { mode: true }), describeTree(join(s.refRoot, 'plain'), { mode: true }), 'modes as OpenSSH gives them');
     assert.notEqual(describeTree(join(s.root, 'plain'), { mtime: true })['script.sh'].mtime, expected['script.sh'].mtime);
@@ -119,7 +119,7 @@ test('scp -O -p keeps times and modes of files and folders both ways, as OpenSSH
     // An existing file keeps its mode without -p and takes the sent one with -p.
     for (const root of [s.root, s.refRoot]) chmodSync(join(root, 'plain', 'script.sh'), 0o700);
     for (const [run, target] of [[scp, remote('plain/script.sh')], [scpReference, `${REF}plain/script.sh`]] as const) {
-      const r = await run(s, [], join(src, 'script.sh'), target);
+      const r = await run(clients, s, [], join(src, 'script.sh'), target);
       assert.equal(r.code, 0, r.stderr);
     }
     assert.equal(describeTree(join(s.root, 'plain'), { mode: true })['script.sh'].mode, '700');
@@ -127,7 +127,7 @@ test('scp -O -p keeps times and modes of files and folders both ways, as OpenSSH
   }),
 );
 
-test('scp -O: errors are printed by the client with the exit status OpenSSH gives (missing files, a folder without -r, a missing folder, -d onto a file, a file onto a folder)', TIMEOUT, () =>
+testEachSet('scp -O: errors are printed by the client with the exit status OpenSSH gives (missing files, a folder without -r, a missing folder, -d onto a file, a file onto a folder)', TIMEOUT, (clients) =>
   withScpServer(async (s) => {
     for (const root of [s.root, s.refRoot]) {
       mkdirSync(join(root, 'dir'));
@@ -146,8 +146,8 @@ test('scp -O: errors are printed by the client with the exit status OpenSSH give
     mkdirSync(join(s.local, 'dl'));
     for (const root of [s.root, s.refRoot]) mkdirSync(join(root, 'a.txt'));
     for (const c of cases) {
-      const ours = await scp(s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', remote(''))));
-      const ref = await scpReference(s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', REF)));
+      const ours = await scp(clients, s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', remote(''))));
+      const ref = await scpReference(clients, s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', REF)));
       assert.equal(ours.code, ref.code, `${c.what}: exit status (ours: ${ours.stderr}; OpenSSH: ${ref.stderr})`);
       assert.notEqual(ours.code, 0, c.what);
       assert.equal(ours.stderr, ref.stderr, `${c.what}: the client prints what it prints against OpenSSH`);
@@ -155,14 +155,14 @@ test('scp -O: errors are printed by the client with the exit status OpenSSH give
     assert.equal(readFileSync(join(s.local, 'dl', 'file.txt'), 'utf8'), 'file\n', 'the existing file still arrives after the missing one');
     // The root as a whole has no name: OpenSSH's client refuses a folder named '.', the daemon says so first.
     for (const root of ['.', '~', '/']) {
-      const whole = await scp(s, ['-r'], remote(root), join(s.local, 'whole'));
+      const whole = await scp(clients, s, ['-r'], remote(root), join(s.local, 'whole'));
       assert.equal(whole.code, 1, root);
       assert.match(whole.stderr, /the root directory has no name to send; copy its entries instead/, root);
     }
   }),
 );
 
-test('scp -O: quoting, globs and ~ in remote paths are read as the remote shell reads them', TIMEOUT, () =>
+testEachSet('scp -O: quoting, globs and ~ in remote paths are read as the remote shell reads them', TIMEOUT, (clients) =>
   withScpServer(async (s) => {
     for (const root of [s.root, s.refRoot]) {
       mkdirSync(join(root, 'logs'));
@@ -181,8 +181,8 @@ test('scp -O: quoting, globs and ~ in remote paths are read as the remote shell 
     ];
     for (const step of steps) {
       for (const side of ['ours', 'ref'] as const) mkdirSync(join(s.local, side, step.to), { recursive: true });
-      const ours = await scp(s, step.flags, remote(step.from), join(s.local, 'ours', step.to));
-      const ref = await scpReference(s, step.flags, `${REF}${step.from}`, join(s.local, 'ref', step.to));
+      const ours = await scp(clients, s, step.flags, remote(step.from), join(s.local, 'ours', step.to));
+      const ref = await scpReference(clients, s, step.flags, `${REF}${step.from}`, join(s.local, 'ref', step.to));
       assert.equal(ours.code, ref.code, `${step.from}: ${ours.stderr} / ${ref.stderr}`);
       assert.equal(ours.stderr, ref.stderr, step.from);
       assert.deepEqual(describeTree(join(s.local, 'ours', step.to)), describeTree(join(s.local, 'ref', step.to)), step.from);
@@ -190,7 +190,7 @@ test('scp -O: quoting, globs and ~ in remote paths are read as the remote shell 
     assert.deepEqual(readdirSync(join(s.local, 'ours', 'glob')).sort(), ['a.log', 'b.log', 'my file.log']);
     // Upload to a quoted name with a space, and through ~/ (the home directory).
     for (const target of ["'new file.txt'", '~/home.txt']) {
-      const ours = await scp(s, [], join(s.local, 'up.txt'), remote(target));
+      const ours = await scp(clients, s, [], join(s.local, 'up.txt'), remote(target));
       assert.equal(ours.code, 0, ours.stderr);
     }
     assert.equal(readFileSync(join(s.root, 'new file.txt'), 'utf8'), 'up\n');
@@ -198,31 +198,29 @@ test('scp -O: quoting, globs and ~ in remote paths are read as the remote shell 
   }),
 );
 
-test('scp -O: file names that are not UTF-8 reach the filesystem as their bytes both ways; two such names stay two files', TIMEOUT, () => {
-  let fs: EscapedNamesFileSystem | undefined;
-  return withScpServer(
-    async (s) => {
-      const src = join(s.local, 'names');
-      mkdirSync(src);
-      writeFileSync(bytePath(src, latin1Name('-1')), 'one\n');
-      writeFileSync(bytePath(src, latin1Name('-2')), 'two\n');
-      buildTree(join(src, 'tree'), { files: 20, latin1: true });
-      const up = await scp(s, ['-r'], src, remote('names'));
-      assert.equal(up.code, 0, up.stderr);
-      assert.ok(fs!.seen.has('/names/caf\udce9-1.txt') && fs!.seen.has('/names/caf\udce9-2.txt'), [...fs!.seen].join(', '));
-      assert.deepEqual(readdirSync(join(s.root, 'names')).sort(), ['caf%E9-1.txt', 'caf%E9-2.txt', 'tree']);
-      const down = await scp(s, ['-r'], remote('names'), join(s.local, 'back'));
-      assert.equal(down.code, 0, down.stderr);
-      assert.deepEqual(describeTree(join(s.local, 'back')), describeTree(src), 'the same bytes come back, each name with its own content');
-      const one = await scp(s, [], remote('names/caf?-1.txt'), join(s.local, 'one.txt'));
-      assert.equal(one.code, 0, one.stderr);
-      assert.equal(readFileSync(join(s.local, 'one.txt'), 'utf8'), 'one\n', 'a glob matches the name');
-    },
-    { fileSystem: (root) => (fs = new EscapedNamesFileSystem(root)) },
-  );
-});
+testEachSet('scp -O: file names that are not UTF-8 keep their bytes both ways, as with OpenSSH; two such names stay two files', TIMEOUT, (clients) =>
+  withScpServer(async (s) => {
+    const src = join(s.local, 'names');
+    mkdirSync(src);
+    writeFileSync(bytePath(src, latin1Name('-1')), 'one\n');
+    writeFileSync(bytePath(src, Buffer.from([0x63, 0x61, 0x66, 0xc3, 0x28, 0x2d, 0x32])), 'two\n'); // an invalid two-byte sequence
+    buildTree(join(src, 'tree'), { files: 20, latin1: true });
+    const up = await scp(clients, s, ['-r'], src, remote('names'));
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual(describeTree(join(s.root, 'names')), describeTree(src), 'the same bytes on disk, each name with its own content');
+    const ref = await scpReference(clients, s, ['-r'], src, `${REF}names`);
+    assert.equal(ref.code, 0, ref.stderr);
+    assert.deepEqual(describeTree(join(s.root, 'names')), describeTree(join(s.refRoot, 'names')), 'as OpenSSH stores them');
+    const down = await scp(clients, s, ['-r'], remote('names'), join(s.local, 'back'));
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(describeTree(join(s.local, 'back')), describeTree(src), 'the same bytes come back');
+    const one = await scp(clients, s, [], remote('names/caf?-1.txt'), join(s.local, 'one.txt'));
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(readFileSync(join(s.local, 'one.txt'), 'utf8'), 'one\n', 'a glob matches the name');
+  }),
+);
 
-test('scp -O: escapes through .. and through links out of the root are refused; nothing outside changes', TIMEOUT, () =>
+testEachSet('scp -O: escapes through .. and through links out of the root are refused; nothing outside changes', TIMEOUT, (clients) =>
   withScpServer(async (s) => {
     const f = plantEscapeFixture(s as unknown as Parameters<typeof plantEscapeFixture>[0]);
     const tries: Array<{ from: string; to: string; ok: boolean }> = [
@@ -237,7 +235,7 @@ test('scp -O: escapes through .. and through links out of the root are refused; 
       { from: remote('updoor'), to: join(s.local, 'stolen-dir'), ok: false },
     ];
     for (const t of tries) {
-      const r = await scp(s, ['-r'], t.from, t.to);
+      const r = await scp(clients, s, ['-r'], t.from, t.to);
       if (t.ok) assert.equal(r.code, 0, `${t.from} -> ${t.to}: ${r.stderr}`);
       else {
         assert.equal(r.code, 1, `${t.from} -> ${t.to} must fail`);
@@ -245,10 +243,10 @@ test('scp -O: escapes through .. and through links out of the root are refused; 
       }
     }
     // -r of the whole root: the links out are refused one by one, the rest arrives.
-    const all = await scp(s, ['-r'], remote('local'), join(s.local, 'whole'));
+    const all = await scp(clients, s, ['-r'], remote('local'), join(s.local, 'whole'));
     assert.equal(all.code, 0, all.stderr);
     mkdirSync(join(s.local, 'all'));
-    const everything = await scp(s, ['-r'], remote('*'), join(s.local, 'all'));
+    const everything = await scp(clients, s, ['-r'], remote('*'), join(s.local, 'all'));
     assert.equal(everything.code, 1);
     assert.match(everything.stderr, /door: Permission denied/);
     f.assertOutsideUntouched();
@@ -259,19 +257,19 @@ test('scp -O: escapes through .. and through links out of the root are refused; 
   }),
 );
 
-test('scp -O: a read-only user cannot write through SCP, an upload-only user cannot read', TIMEOUT, async () => {
+testEachSet('scp -O: a read-only user cannot write through SCP, an upload-only user cannot read', TIMEOUT, async (clients) => {
   await withScpServer(
     async (s) => {
       writeFileSync(join(s.root, 'kept.txt'), 'kept\n');
       writeFileSync(join(s.local, 'new.txt'), 'new\n');
-      const up = await scp(s, [], join(s.local, 'new.txt'), remote('kept.txt'));
+      const up = await scp(clients, s, [], join(s.local, 'new.txt'), remote('kept.txt'));
       assert.equal(up.code, 1);
       assert.match(up.stderr, /scp: Permission denied: read-only access/);
-      const upr = await scp(s, ['-r'], s.local, remote('dir'));
+      const upr = await scp(clients, s, ['-r'], s.local, remote('dir'));
       assert.equal(upr.code, 1);
       assert.deepEqual(readdirSync(s.root), ['kept.txt'], 'nothing created');
       assert.equal(readFileSync(join(s.root, 'kept.txt'), 'utf8'), 'kept\n', 'nothing overwritten');
-      const down = await scp(s, [], remote('kept.txt'), join(s.local, 'got.txt'));
+      const down = await scp(clients, s, [], remote('kept.txt'), join(s.local, 'got.txt'));
       assert.equal(down.code, 0, down.stderr);
     },
     { access: 'read-only' },
@@ -280,11 +278,11 @@ test('scp -O: a read-only user cannot write through SCP, an upload-only user can
     async (s) => {
       writeFileSync(join(s.root, 'secret.txt'), 'secret\n');
       writeFileSync(join(s.local, 'new.txt'), 'new\n');
-      const down = await scp(s, [], remote('secret.txt'), join(s.local, 'got.txt'));
+      const down = await scp(clients, s, [], remote('secret.txt'), join(s.local, 'got.txt'));
       assert.equal(down.code, 1);
       assert.match(down.stderr, /scp: Permission denied: upload-only access/);
       assert.equal(existsSync(join(s.local, 'got.txt')), false);
-      const up = await scp(s, [], join(s.local, 'new.txt'), remote('new.txt'));
+      const up = await scp(clients, s, [], join(s.local, 'new.txt'), remote('new.txt'));
       assert.equal(up.code, 0, up.stderr);
       assert.equal(readFileSync(join(s.root, 'new.txt'), 'utf8'), 'new\n');
     },
@@ -292,14 +290,14 @@ test('scp -O: a read-only user cannot write through SCP, an upload-only user can
   );
 });
 
-test('scp -O -r through symlink loops inside the root: each loop is reported once, the rest arrives, nothing recurses forever', TIMEOUT, () =>
+testEachSet('scp -O -r through symlink loops inside the root: each loop is reported once, the rest arrives, nothing recurses forever', TIMEOUT, (clients) =>
   withScpServer(async (s) => {
     mkdirSync(join(s.root, 'a', 'b'), { recursive: true });
     writeFileSync(join(s.root, 'a', 'f.txt'), 'f\n');
     writeFileSync(join(s.root, 'a', 'b', 'g.txt'), 'g\n');
     symlinkSync('.', join(s.root, 'a', 'self'));
     symlinkSync('..', join(s.root, 'a', 'b', 'up'));
-    const r = await scp(s, ['-r'], remote('a'), join(s.local, 'got'));
+    const r = await scp(clients, s, ['-r'], remote('a'), join(s.local, 'got'));
     assert.equal(r.code, 1);
     assert.equal((r.stderr.match(/directory loop/g) ?? []).length, 2, r.stderr);
     assert.match(r.stderr, /scp: a\/self: directory loop/);
