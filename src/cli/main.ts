@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AuthorizedKeys, Certificate, CertStoreTypes, LocalFileSystem, SSHDaemon, SSHDaemonError } from '../index';
+import { attachLogger, AuthorizedKeys, Certificate, CertStoreTypes, LocalFileSystem, SSHDaemon, SSHDaemonError } from '../index';
 import { type CliOptions, parseCommandLine, usage, UsageError } from './options';
 import { serveDemoShell } from './shellService';
 
@@ -51,9 +51,9 @@ function buildDaemon(o: CliOptions): SSHDaemon {
     })
     .on('SSHChannelOpenRequest', (e) => {
       if (e.service === 'session') e.accept = true;
-    })
-    .on('Log', (e) => console.log(`[${e.connectionId || '-'}] ${e.message}`))
-    .on('Error', (e) => console.error(`[${e.connectionId || '-'}] error ${e.errorCode}: ${e.description}`));
+    });
+  // Log and Error texts arrive escaped (a client's user name cannot forge a line or send terminal escapes).
+  attachLogger(daemon, console);
   if (o.shell) serveDemoShell(daemon);
   if (o.sftp) daemon.enableSFTP({ fileSystem: new LocalFileSystem(o.sftp) });
   if (o.forwarding) daemon.enableForwarding();
