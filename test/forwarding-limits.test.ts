@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as tcpConnect, createServer, type Socket } from 'node:net';
 import { hostname } from 'node:os';
@@ -22,6 +23,7 @@ const TIMEOUT = { timeout: 120_000 };
 const key = makeUserKey('ed25519');
 
 const listeners = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
 
 /** The count once handles closed by an earlier test are gone (their close callbacks run a turn later). */
 async function baselineListeners(): Promise<number> {
@@ -180,3 +182,29 @@ test('listeners made while forwarding was on close with their connection after e
     await until(() => listeners() === baseline, 'the other listener to close with the connection');
   }),
 );
+
+test('direct-tcpip connects under way end with their connection: a target that drops SYNs holds no socket once the client is gone', TIMEOUT, async () => {
+  // A listener with a full backlog that never accepts: the kernel drops further SYNs and a connect
+  // waits for the SYN retries (about two minutes on Linux).
+  const blackhole = spawn(requireBinary('python3'), ['-c', "import socket,time\ns=socket.socket();s.bind(('127.0.0.1',0));s.listen(0);print(s.getsockname()[1],flush=True);time.sleep(300)"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(blackhole.stdout!, 'data')) as [Buffer];
+    const target = Number(line.toString().trim());
+    await withBareDaemon(async ({ daemon, port }) => {
+      openDoors(daemon);
+      daemon.enableForwarding();
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      const baseline = sockets();
+      const c = await connect(port, { password: 'pw' });
+      c.on('error', () => undefined);
+      for (let i = 0; i < 10; i++) c.forwardOut('127.0.0.1', 1000 + i, '127.0.0.1', target, () => undefined);
+      // The client's socket, the daemon's, and ten connects from the daemon to the black hole.
+      await until(() => sockets() >= baseline + 12, 'the ten connects to start');
+      (c as unknown as { _sock: Socket })._sock.destroy();
+      await until(() => daemon.sshConnections.size === 0, 'the connection to go');
+      await until(() => sockets() === baseline, `sockets back to the baseline (${sockets() - baseline} left)`);
+    });
+  } finally {
+    blackhole.kill();
+  }
+});

@@ -31,9 +31,11 @@ export interface ForwardingHost {
   maxChannels(): number;
 }
 
-/** One connection's remote forwards: listeners by `address:port` as the client named them, and binds under way. */
+/** One connection's forwarding state: remote-forward listeners by `address:port` as the client named them, binds and connects under way. */
 interface ConnectionForwards {
   readonly listeners: Map<string, Server>;
+  /** direct-tcpip connects under way: aborted when the connection ends. */
+  readonly connecting: Set<AbortController>;
   /** Binds still under way, by the key they will be held under (a listener the connection may end up holding). */
   readonly binding: Set<{ readonly key: string }>;
   /** The connection is gone: a bind that completes now is closed at once. */
@@ -67,6 +69,15 @@ export class TcpForwarding {
     return held >= max ? `tcpip-forward refused: MaxRemoteForwardsPerConnection (${max}) reached` : undefined;
   }
 
+  private own(conn: ConnectionRecord): ConnectionForwards {
+    let own = this.byConnection.get(conn);
+    if (!own) {
+      own = { listeners: new Map(), connecting: new Set(), binding: new Set(), closed: false };
+      this.byConnection.set(conn, own);
+    }
+    return own;
+  }
+
   /** Connects the target of a direct-tcpip open; resolves to a starter run once the channel is open, or to the failure reason. */
   async openDirect(conn: ConnectionRecord, parameters: Buffer, options: ForwardingOptions): Promise<{ start(state: ChannelState): void; abort(): void } | string> {
     let target: ForwardTarget;
@@ -75,12 +86,17 @@ export class TcpForwarding {
     } catch {
       return 'malformed direct-tcpip parameters';
     }
+    if (conn.closed) return 'connection closed';
+    const own = this.own(conn);
+    const attempt = new AbortController();
+    own.connecting.add(attempt);
+    const connectTcp = (t: ForwardTarget) => connectForwardTarget(t, attempt.signal);
     try {
       // The handler's resolution if it made one: the connect goes to the addresses it decided on.
       const resolved = resolutionOf(parameters);
       const stream = options.connect
-        ? await options.connect(resolved ? await resolved : target, conn.id, connectForwardTarget)
-        : await connectForwardTarget(await resolveDirectTcpipTarget(parameters));
+        ? await options.connect(resolved ? await resolved : target, conn.id, connectTcp)
+        : await connectTcp(await resolveDirectTcpipTarget(parameters));
       if (conn.closed) {
         stream.destroy();
         return 'connection closed';
@@ -91,6 +107,8 @@ export class TcpForwarding {
       return { start: (state) => pipeChannel(state, stream), abort: () => stream.destroy() };
     } catch (err) {
       return `cannot connect to ${target.host}:${target.port}: ${(err as Error).message}`;
+    } finally {
+      own.connecting.delete(attempt);
     }
   }
 
@@ -103,11 +121,7 @@ export class TcpForwarding {
     if (conn.closed) throw new Error('connection closed');
     const refused = this.refusedListen(conn);
     if (refused) throw new Error(refused);
-    let own = this.byConnection.get(conn);
-    if (!own) {
-      own = { listeners: new Map(), binding: new Set(), closed: false };
-      this.byConnection.set(conn, own);
-    }
+    const own = this.own(conn);
     const key = `${bindAddress}:${bindPort}`;
     if (own.listeners.has(key) || (bindPort !== 0 && [...own.binding].some((b) => b.key === key))) throw new Error(`already forwarding ${key}`);
     const address = gatewayPorts && !LOOPBACK.has(bindAddress) ? bindAddress : bindAddress === '::1' ? '::1' : '127.0.0.1';
@@ -175,7 +189,10 @@ export class TcpForwarding {
     return true;
   }
 
-  /** The connection is gone: its listeners close, and so will those whose bind is still under way (forwarded channels end with it). */
+  /**
+   * The connection is gone: its listeners close, and so will those whose bind is still under way;
+   * direct-tcpip connects under way are abandoned (forwarded channels end with it).
+   */
   connectionClosed(conn: ConnectionRecord): void {
     const own = this.byConnection.get(conn);
     if (!own) return;
@@ -183,5 +200,7 @@ export class TcpForwarding {
     own.closed = true;
     for (const server of own.listeners.values()) server.close();
     own.listeners.clear();
+    for (const attempt of own.connecting) attempt.abort();
+    own.connecting.clear();
   }
 }

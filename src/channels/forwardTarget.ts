@@ -101,29 +101,47 @@ export function resolutionOf(parameters: Buffer): Promise<ResolvedForwardTarget>
   return resolutions.get(parameters);
 }
 
-function connectOne(address: string, port: number): Promise<Socket> {
+function aborted(): Error {
+  return Object.assign(new Error('connection closed'), { code: 'ABORT_ERR' });
+}
+
+function connectOne(address: string, port: number, signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(aborted());
     const socket = tcpConnect({ host: address, port });
+    // A connect to an address that drops SYNs waits minutes: it must not outlive the SSH connection.
+    const onAbort = () => {
+      socket.destroy();
+      reject(aborted());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.pause();
     socket.once('connect', () => {
-      socket.off('error', reject);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', fail);
       socket.setNoDelay(true);
       resolve(socket);
     });
-    socket.once('error', reject);
+    const fail = (err: Error) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(err);
+    };
+    socket.once('error', fail);
   });
 }
 
 /**
  * Connects to a target: to its `addresses` in order when it is resolved (no further lookup),
- * else after resolving it. Rejects with the last address's error.
+ * else after resolving it. Rejects with the last address's error; `signal` abandons the attempt
+ * (the socket under way is destroyed).
  */
-export async function connectForwardTarget(target: ForwardTarget | ResolvedForwardTarget): Promise<Duplex> {
+export async function connectForwardTarget(target: ForwardTarget | ResolvedForwardTarget, signal?: AbortSignal): Promise<Duplex> {
   const { addresses } = 'addresses' in target ? target : await resolveForwardTarget(target);
   let last: unknown;
   for (const address of addresses) {
+    if (signal?.aborted) throw aborted();
     try {
-      return await connectOne(address, target.port);
+      return await connectOne(address, target.port, signal);
     } catch (err) {
       last = err;
     }
