@@ -119,6 +119,31 @@ test('identification line, SERVICE_REQUEST name and DISCONNECT message are escap
   }),
 );
 
+test('channel requests: a hand-made request type and an exec command in the engine trace (LogLevel 3) are escaped', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    const texts = recordTexts(daemon);
+    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password'));
+    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'));
+    daemon.on('SSHChannelRequest', (e) => void (e.success = e.requestType === 'shell'));
+    const seen = new Promise<void>((resolve) => daemon.on('SSHChannelRequest', (e) => {
+      if (e.requestType === 'exec') resolve();
+    }));
+    const c = await connect(port, { password: 'pw' });
+    try {
+      const channel = await new Promise<number>((resolve, reject) =>
+        c.shell(false, (err, stream) => (err ? reject(err) : resolve((stream as unknown as { outgoing: { id: number } }).outgoing.id))),
+      );
+      sendClientPayload(c, Buffer.concat([Buffer.from([98]), encodeUint32(channel), encodeString(EVIL), Buffer.from([0])]));
+      sendClientPayload(c, Buffer.concat([Buffer.from([98]), encodeUint32(channel), encodeString('exec'), Buffer.from([0]), encodeString(EVIL)]));
+      await seen;
+      assertEscaped(texts, lit(`CHANNEL_REQUEST (r:0, ${ESCAPED})`), 'request type');
+      assertEscaped(texts, lit(`CHANNEL_REQUEST (r:0, exec: ${ESCAPED})`), 'exec command');
+    } finally {
+      c.end();
+    }
+  }),
+);
+
 test('forwarding: the direct-tcpip host and the tcpip-forward address are escaped', TIMEOUT, () =>
   withBareDaemon(async ({ daemon, port }) => {
     const texts = recordTexts(daemon);
