@@ -54,13 +54,6 @@ export class TcpForwarding {
 
   constructor(private readonly host: ForwardingHost) {}
 
-  /** Remote-forward listeners open now, over every connection (binds under way not included). */
-  get listenerCount(): number {
-    let n = 0;
-    for (const own of this.byConnection.values()) n += own.listeners.size;
-    return n;
-  }
-
   /** Why a new tcpip-forward on this connection is refused before any handler runs, or undefined. */
   refusedListen(conn: ConnectionRecord): string | undefined {
     const own = this.byConnection.get(conn);

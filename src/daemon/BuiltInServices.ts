@@ -74,11 +74,6 @@ export class BuiltInServices implements BuiltInHooks {
     this.forwardingOptions = options;
   }
 
-  /** Remote-forward listeners open now, over every connection. */
-  get remoteForwardListeners(): number {
-    return this.forwarding.listenerCount;
-  }
-
   reset(): void {
     this.sftpProvider = undefined;
     this.forwardingOptions = undefined;
