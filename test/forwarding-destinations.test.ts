@@ -122,11 +122,11 @@ test('ssh -L to a denied spelling: the forwarded connection is refused, nothing 
     let reached = 0;
     denied.server.on('connection', () => void reached++);
     const localPort = await freePort();
-    const ssh = spawn(requireBinary('ssh'), [...sshArgs(port), '-o', 'LogLevel=ERROR', '-N', '-L', `${localPort}:0x7f000001:${denied.port}`, 'u@127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ssh = spawn(requireBinary('ssh'), [...sshArgs(port), '-o', 'LogLevel=ERROR', '-o', 'ExitOnForwardFailure=yes', '-N', '-L', `${localPort}:0x7f000001:${denied.port}`, 'u@127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     ssh.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
-      const end = Date.now() + 20_000;
+      const end = Date.now() + 60_000;
       while (!(await portOpen(localPort))) {
         if (Date.now() > end || ssh.exitCode !== null) throw new Error(`ssh -L did not listen: ${stderr}`);
         await new Promise((r) => setTimeout(r, 50));
@@ -137,8 +137,8 @@ test('ssh -L to a denied spelling: the forwarded connection is refused, nothing 
       s.on('error', () => undefined); // ssh may reset it
       s.on('connect', () => s.write('hi'));
       await new Promise((resolve) => s.on('close', resolve));
-      assert.equal(got, '', 'ssh closed the local connection: the channel was refused');
-      assert.equal(reached, 0, 'the denied service saw no connection');
+      assert.equal(got, '', `ssh closed the local connection: the channel was refused (${stderr})`);
+      assert.equal(reached, 0, `the denied service saw no connection (${stderr})`);
     } finally {
       ssh.kill();
       denied.server.close();
