@@ -36,6 +36,8 @@ export interface BuiltInHooks {
   presetAccept(conn: ConnectionRecord, channelType: string): boolean;
   /** An accepted open a service serves: the starter to run once open, or why it failed (CONNECT_FAILED). */
   attachOpen(conn: ConnectionRecord, channelType: string, parameters: Buffer): Promise<ChannelStarter | string> | undefined;
+  /** Why a global request is refused before SSHChannelRequest fires (a limit), or undefined. */
+  refusedGlobal(conn: ConnectionRecord, requestType: string): string | undefined;
   /** A granted global request a service carries out: false fails it; a number is the bound port to report. */
   attachGlobal(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean | number | Promise<boolean | number>;
   connectionClosed(conn: ConnectionRecord): void;
@@ -47,6 +49,8 @@ export interface BuiltInHost {
   connectionView(conn: ConnectionRecord): SSHConnection;
   openChannel(conn: ConnectionRecord, channelType: string, params: Buffer): Promise<ChannelState>;
   sendExitStatus(state: ChannelState, code: number): void;
+  /** An integer setting (the forwarding limits). */
+  intSetting(name: string): number;
 }
 
 function isSftpRequest(requestType: string, params: ChannelRequestParams): boolean {
@@ -78,9 +82,19 @@ const bind = (params: ChannelRequestParams) => params as { bindAddress: string; 
 export class BuiltInServices implements BuiltInHooks {
   private sftpProvider?: SFTPProvider;
   private scpProvider?: SCPProvider;
-  private forwarding?: TcpForwarding;
+  /** enableForwarding's options; undefined = off for new requests. */
+  private forwardingOptions?: ForwardingOptions;
+  /** Remote-forward listeners of every connection: kept across enableForwarding calls, so none outlives its connection. */
+  private readonly forwarding: TcpForwarding;
 
-  constructor(private readonly host: BuiltInHost) {}
+  constructor(private readonly host: BuiltInHost) {
+    this.forwarding = new TcpForwarding({
+      openChannel: (conn, type, params) => this.host.openChannel(conn, type, params),
+      log: (conn, level, message) => this.host.hub.log(conn.id, level, message),
+      maxListeners: () => this.host.intSetting('MaxRemoteForwardsPerConnection'),
+      maxChannels: () => this.host.intSetting('MaxSessionsPerConnection'),
+    });
+  }
 
   enableSFTP(provider: SFTPProvider | undefined): void {
     this.sftpProvider = provider;
@@ -91,18 +105,13 @@ export class BuiltInServices implements BuiltInHooks {
   }
 
   enableForwarding(options: ForwardingOptions | undefined): void {
-    this.forwarding = options
-      ? new TcpForwarding(options, {
-          openChannel: (conn, type, params) => this.host.openChannel(conn, type, params),
-          log: (conn, message) => this.host.hub.log(conn.id, 2, message),
-        })
-      : undefined;
+    this.forwardingOptions = options;
   }
 
   reset(): void {
     this.sftpProvider = undefined;
     this.scpProvider = undefined;
-    this.forwarding = undefined;
+    this.forwardingOptions = undefined;
   }
 
   /** Serves SFTP on a channel; its data goes to the session from now on. */
@@ -157,7 +166,7 @@ export class BuiltInServices implements BuiltInHooks {
   presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean {
     if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined;
     if (this.scpProvider && isScpRequest(requestType, params)) return true;
-    return this.forwarding !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward');
+    return this.forwardingOptions !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward');
   }
 
   attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean> {
@@ -192,27 +201,34 @@ export class BuiltInServices implements BuiltInHooks {
   }
 
   presetAccept(_conn: ConnectionRecord, channelType: string): boolean {
-    return this.forwarding !== undefined && channelType === 'direct-tcpip';
+    return this.forwardingOptions !== undefined && channelType === 'direct-tcpip';
   }
 
   attachOpen(conn: ConnectionRecord, channelType: string, parameters: Buffer): Promise<ChannelStarter | string> | undefined {
-    if (!this.forwarding || channelType !== 'direct-tcpip') return undefined;
-    return this.forwarding.openDirect(conn, parameters);
+    const options = this.forwardingOptions;
+    if (!options || channelType !== 'direct-tcpip') return undefined;
+    return this.forwarding.openDirect(conn, parameters, options);
+  }
+
+  refusedGlobal(conn: ConnectionRecord, requestType: string): string | undefined {
+    return this.forwardingOptions && requestType === 'tcpip-forward' ? this.forwarding.refusedListen(conn) : undefined;
   }
 
   attachGlobal(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean | number | Promise<boolean | number> {
-    const forwarding = this.forwarding;
-    if (!forwarding || (requestType !== 'tcpip-forward' && requestType !== 'cancel-tcpip-forward')) return true;
+    const options = this.forwardingOptions;
     const { bindAddress, bindPort } = bind(params);
-    if (requestType === 'cancel-tcpip-forward') return forwarding.cancel(conn, bindAddress, bindPort);
-    return forwarding.listen(conn, bindAddress, bindPort).catch((err: Error) => {
+    // A cancel reaches listeners made while forwarding was on, even if it was switched off since.
+    if (requestType === 'cancel-tcpip-forward' && this.forwarding.cancel(conn, bindAddress, bindPort)) return true;
+    if (!options || (requestType !== 'tcpip-forward' && requestType !== 'cancel-tcpip-forward')) return true;
+    if (requestType === 'cancel-tcpip-forward') return false;
+    return this.forwarding.listen(conn, bindAddress, bindPort, options.gatewayPorts === true).catch((err: Error) => {
       this.host.hub.log(conn.id, 1, `remote forward ${bindAddress}:${bindPort} failed: ${err.message}`);
       return false;
     });
   }
 
   connectionClosed(conn: ConnectionRecord): void {
-    this.forwarding?.connectionClosed(conn);
+    this.forwarding.connectionClosed(conn);
   }
 
   private callbackFailed(conn: ConnectionRecord, what: string, err: Error): false {

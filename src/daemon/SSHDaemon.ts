@@ -65,6 +65,7 @@ export class SSHDaemon extends EventHub {
     connectionView: (conn) => new SSHConnection(conn, this),
     openChannel: async (conn, channelType, params) => this.channel(await this.openChannel(conn.id, channelType, params)),
     sendExitStatus: (state, code) => void this.sendExitStatus(state.id, code).catch(() => undefined),
+    intSetting: (name) => this.settings.int(name),
   });
   private engine?: Ssh2Server;
   private engineKey = '';
@@ -228,10 +229,12 @@ export class SSHDaemon extends EventHub {
    * requests (`ssh -R`, reported as `SSHChannelRequest` with channelId '') start with `success` true
    * and listen on loopback (or the named address with `gatewayPorts`). Handlers may refuse either;
    * key restrictions (`no-port-forwarding`, `permitopen`, `permitlisten`) apply first.
-   * `undefined` switches it off.
+   * `undefined` switches it off for new requests (listeners already granted stay until cancelled or
+   * their connection ends).
    */
-  enableForwarding(options: ForwardingOptions | undefined = {}): void {
-    this.builtIns.enableForwarding(options);
+  enableForwarding(options?: ForwardingOptions): void {
+    // enableForwarding() switches it on with the defaults; an explicit undefined switches it off.
+    this.builtIns.enableForwarding(arguments.length === 0 ? {} : options);
   }
 
   /** Connections refused since the daemon was created (or reset), by the setting that refused them. */
