@@ -1,5 +1,5 @@
-export { SSHDaemon, SSHServer, type SFTPProvider } from './daemon/SSHDaemon';
-export { directTcpipTarget, type ForwardingOptions, type ForwardTarget } from './channels/TcpForwarding';
+export { SSHDaemon, SSHServer, type SFTPProvider, type SCPProvider } from './daemon/SSHDaemon';
+export { directTcpipTarget, resolveDirectTcpipTarget, resolveForwardTarget, type ForwardingOptions, type ForwardTarget, type ResolvedForwardTarget } from './channels/TcpForwarding';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';
 export { Certificate, type GeneratedKeyKind, type CertStoreFormat } from './certs/Certificate';
@@ -30,8 +30,12 @@ export {
   type SFTPIdNames,
 } from './sftp/FileSystem';
 export { LocalFileSystem } from './sftp/LocalFileSystem';
+export { SCPSession, type SCPSessionOptions, type SCPSessionEvents, type SCPTransport } from './scp/SCPSession';
+export { isSCPCommand, parseSCPCommand, SCPUsageError, type SCPCommand } from './scp/command';
+export type { ShellWord } from './scp/shellWords';
 export { decodeFileName, encodeFileName, isUtf8FileName } from './sftp/fileNames';
 export { attachLogger, type StructuredLogger, type LineLogger } from './observability/logAdapter';
+export { escapeLogText } from './observability/logText';
 export {
   DIAGNOSTICS_CHANNELS,
   type ConnectionMessage,

@@ -72,9 +72,9 @@ function parseMethods(list: string): string[] {
   return list.split(',').map((m) => m.trim()).filter(Boolean);
 }
 
-/** A client-chosen string fit for a log line: quoted, control characters escaped, bounded. */
+/** A client-chosen string in a log line: quoted and bounded (the Log and Error boundary escapes it). */
 function shown(text: string): string {
-  return JSON.stringify(text.length > 128 ? `${text.slice(0, 128)}...` : text);
+  return `'${text.length > 128 ? `${text.slice(0, 128)}...` : text}'`;
 }
 
 /** The prompts a handler left in SSHUserAuthPrompt, checked; undefined when they are not prompts. */

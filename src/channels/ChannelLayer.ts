@@ -161,7 +161,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
       const args = { ...ids, requestType, packet, params, success: this.host.builtIns.presetSuccess(this.conn, requestType, params) };
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
         if (state.finished || this.conn.closed) return;
-        const attached = ok && args.success ? this.host.builtIns.attachBuiltIn(this.conn, state, requestType, params) : false;
+        const attached = ok && args.success ? this.host.builtIns.attachBuiltIn(this.conn, state, requestType, params, request.body) : false;
         // Inbound data waits in state.inbound until this settles, so a built-in service sees all of it.
         return afterDecision(attached, (granted) => {
           if (state.finished || this.conn.closed) return;

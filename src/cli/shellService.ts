@@ -1,8 +1,8 @@
-import { requestParamsOf, type SSHDaemon } from '../index';
+import { isSCPCommand, requestParamsOf, type SSHDaemon } from '../index';
 import { DemoShell, type ShellContext } from './demoShell';
 
-/** Serves the demo shell (pty, shell, exec, window-change) on session channels. */
-export function serveDemoShell(daemon: SSHDaemon): void {
+/** Serves the demo shell (pty, shell, exec, window-change) on session channels; `leaveScp`: `exec scp ...` is the SCP server's. */
+export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean } = {}): void {
   const shells = new Map<string, DemoShell>();
   const terminals = new Map<string, ShellContext['terminal']>();
   const finish = (channelId: string, code: number) => void daemon.sendExitStatus(channelId, code).then(() => daemon.closeChannel(channelId), () => undefined);
@@ -26,7 +26,7 @@ export function serveDemoShell(daemon: SSHDaemon): void {
         shell.start();
       }
       const exec = requestParamsOf(e, 'exec');
-      if (exec) {
+      if (exec && !(options.leaveScp && isSCPCommand(exec.command))) {
         const { output, code } = DemoShell.execute(exec.command, context(e.connectionId, e.channelId));
         void daemon.sendChannelData(e.channelId, output).then(() => finish(e.channelId, code), () => undefined);
       }
