@@ -4,6 +4,7 @@ import { type ForwardingOptions, TcpForwarding } from '../channels/TcpForwarding
 import { ErrorCodes } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { SSHConnection } from '../registry/views';
+import { SFTPHandleCounts } from '../sftp/handleBudget';
 import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
 import type { EventHub } from './EventHub';
 
@@ -43,12 +44,17 @@ function isSftpRequest(requestType: string, params: ChannelRequestParams): boole
   return requestType === 'subsystem' && (params as { subsystem?: string }).subsystem === 'sftp';
 }
 
+/** Default of `SFTPSessionOptions.maxHandlesPerUser`. */
+const DEFAULT_MAX_HANDLES_PER_USER = 1024;
+
 const bind = (params: ChannelRequestParams) => params as { bindAddress: string; bindPort: number };
 
 /** SFTP and TCP forwarding, switched on by enableSFTP / enableForwarding. */
 export class BuiltInServices implements BuiltInHooks {
   private sftpProvider?: SFTPProvider;
   private forwarding?: TcpForwarding;
+  /** Open SFTP handles per user, over every session of the daemon. */
+  readonly sftpHandles = new SFTPHandleCounts();
 
   constructor(private readonly host: BuiltInHost) {}
 
@@ -72,7 +78,9 @@ export class BuiltInServices implements BuiltInHooks {
 
   /** Serves SFTP on a channel; its data goes to the session from now on. */
   serveSFTP(state: ChannelState, options: SFTPSessionOptions): SFTPSession {
-    const session = new SFTPSession(options, {
+    const user = options.user ?? state.connection.user;
+    const session = new SFTPSession({ ...options, user }, {
+      handleBudget: this.sftpHandles.budget(user, options.maxHandlesPerUser ?? DEFAULT_MAX_HANDLES_PER_USER),
       send: (packet) => state.send(packet, 0),
       holdInput: (hold) => state.holdWindow(hold),
       close: () => {
@@ -102,7 +110,11 @@ export class BuiltInServices implements BuiltInHooks {
     if (!provider || !isSftpRequest(requestType, params) || state.consumer) return true;
     const attach = (options: SFTPSessionOptions | undefined): boolean => {
       if (!options || state.finished) return false;
-      this.serveSFTP(state, options);
+      try {
+        this.serveSFTP(state, options);
+      } catch (err) {
+        return this.callbackFailed(conn, 'enableSFTP', err as Error);
+      }
       return true;
     };
     try {

@@ -1,4 +1,5 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { WireReader } from '../packet/wire';
 import {
   type SFTPAttributes,
@@ -10,9 +11,27 @@ import {
   SFTPStatus,
   type SFTPStatusCode,
 } from './FileSystem';
+import type { SFTPHandleBudget } from './handleBudget';
 import { formatLongname } from './longname';
-import { resolveClientPath } from './paths';
-import { decodeOpenFlags, encodeAttrs, EXTENSIONS, frame, FXP, MAX_PACKET, MAX_READ, readAttrs, SFTP_VERSION, str, u32, uint64 } from './protocol';
+import { resolveClientPath, splitVirtual, type TildeUser } from './paths';
+import {
+  decodeOpenFlags,
+  encodeAttrs,
+  EXTENSIONS,
+  frame,
+  FXP,
+  MAX_OFFSET,
+  MAX_PACKET,
+  MAX_READ,
+  offsetTooLarge,
+  OPTIONAL_EXTENSIONS,
+  readAttrs,
+  SFTP_VERSION,
+  str,
+  u32,
+  uint64,
+} from './protocol';
+import { type FileAccess, RunningAccesses } from './requestOrder';
 
 /** Who may do what: `upload-only` may write and list but not read file contents. */
 export type SFTPAccess = 'read-write' | 'read-only' | 'upload-only';
@@ -23,8 +42,21 @@ export interface SFTPSessionOptions {
   fileSystem: SFTPFileSystem;
   /** Default `read-write`. */
   access?: SFTPAccess;
-  /** Open file and directory handles allowed at once (default 256). */
+  /** Open file and directory handles allowed at once in this session (default 256). */
   maxHandles?: number;
+  /**
+   * Open handles allowed at once to the user over all their SFTP sessions of this daemon, every
+   * channel and connection together (default 1024): each handle holds a file descriptor of the one
+   * daemon process. The limit of the session that opens is the one applied. Only sessions the daemon
+   * serves (`enableSFTP`, `serveSFTP`) are counted together.
+   */
+  maxHandlesPerUser?: number;
+  /**
+   * The logged-in user: `~user/...` in expand-path@openssh.com (`scp 'host:~user/f'`) is the home
+   * directory `/` for this name, and home-directory answers `/` for it; other user names are refused.
+   * The daemon fills it with the connection's user; set it to override.
+   */
+  user?: string;
   /** Called with the new session before its first packet: subscribe to its audit events here. */
   onSession?: (session: SFTPSession) => void;
 }
@@ -61,9 +93,11 @@ export interface SFTPTransport {
   holdInput(hold: boolean): void;
   /** Closes the channel. */
   close(): void;
+  /** @internal The per-user handle count this session takes from (the daemon's). */
+  handleBudget?: SFTPHandleBudget;
 }
 
-type FileEntry = { kind: 'file'; path: string; handle: SFTPFileHandle; read: number; written: number };
+type FileEntry = { kind: 'file'; path: string; flags: SFTPOpenFlags; handle: SFTPFileHandle; read: number; written: number };
 type DirEntry = { kind: 'dir'; path: string; handle: SFTPDirHandle };
 type Handle = FileEntry | DirEntry;
 
@@ -72,11 +106,16 @@ interface Request {
   type: number;
   id: number;
   body: WireReader;
+  /** READ/WRITE: the bytes it touches (null: none known), once looked at. */
+  access?: FileAccess | null;
 }
 
 type Handler = (this: SFTPSession, r: WireReader, id: number) => Promise<Buffer>;
 
-/** Reads and writes may run side by side; everything else waits for what came before. */
+/**
+ * Reads and writes may run side by side unless they touch the same bytes of a file (then, and for
+ * appends, in arrival order: see requestOrder.ts); everything else waits for what came before.
+ */
 const OVERLAPPABLE = new Set<number>([FXP.READ, FXP.WRITE]);
 const MAX_OVERLAP = 16;
 /** Past these the client's window stays shut until we catch up. */
@@ -87,7 +126,17 @@ const REPLY_POOL_SIZE = 32;
 const OPERATION: Record<number, string> = Object.fromEntries(Object.entries(FXP).map(([k, v]) => [v, k.toLowerCase()]));
 
 const WRITE_OPERATIONS = new Set<number>([FXP.SETSTAT, FXP.FSETSTAT, FXP.REMOVE, FXP.MKDIR, FXP.RMDIR, FXP.RENAME, FXP.SYMLINK]);
-const WRITE_EXTENSIONS = new Set(['posix-rename@openssh.com', 'hardlink@openssh.com', 'lsetstat@openssh.com']);
+const WRITE_EXTENSIONS = new Set(['posix-rename@openssh.com', 'hardlink@openssh.com', 'lsetstat@openssh.com', 'copy-data']);
+/** Chunk of a copy-data copy: one buffer per running copy. */
+const COPY_CHUNK = 256 * 1024;
+/** Symlinks followed when REALPATH meets a dangling one (SYMLOOP_MAX of sftp-realpath.c). */
+const SYMLOOP_MAX = 32;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const isType = (attrs: SFTPAttributes, type: number): boolean => attrs.mode !== undefined && (attrs.mode & S_IFMT) === type;
+/** sftp-server answers READ at an offset lseek refuses (beyond 2^63 - 1, negative as off_t) with FAILURE, and EOF below it. */
+const MAX_OFF_T = (1n << 63n) - 1n;
 
 function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
   if (err instanceof SFTPError) return { status: err.status, message: err.message };
@@ -98,6 +147,12 @@ function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
   if (code) return { status: SFTPStatus.FAILURE, message: `Failure (${code})` };
   if (err instanceof Error && /^(Malformed|truncated)/i.test(err.message)) return { status: SFTPStatus.BAD_MESSAGE, message: 'Bad message' };
   return { status: SFTPStatus.FAILURE, message: 'Failure' };
+}
+
+/** A handle limit option as given, or SSHDaemonError InvalidArgument naming it. */
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `SFTP option ${name} must be an integer of at least 1, got ${String(value)}`);
+  return value;
 }
 
 const denied = (what: string) => new SFTPError(SFTPStatus.PERMISSION_DENIED, `Permission denied: ${what}`);
@@ -111,6 +166,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private readonly fs: SFTPFileSystem;
   private readonly access: SFTPAccess;
   private readonly maxHandles: number;
+  private readonly user?: string;
+  private readonly running = new RunningAccesses();
   private chunks: Buffer[] = [];
   private buffered = 0;
   private initialised = false;
@@ -136,7 +193,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     super();
     this.fs = options.fileSystem;
     this.access = options.access ?? 'read-write';
-    this.maxHandles = options.maxHandles ?? 256;
+    this.maxHandles = positiveInteger('maxHandles', options.maxHandles ?? 256);
+    if (options.maxHandlesPerUser !== undefined) positiveInteger('maxHandlesPerUser', options.maxHandlesPerUser);
+    this.user = options.user;
   }
 
   /** Open handles, for diagnostics. */
@@ -170,7 +229,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (!this.initialised) {
       if (type !== FXP.INIT) return this.fatal('the first packet is not INIT');
       this.initialised = true;
-      const ext = EXTENSIONS.flatMap(([name, version]) => [str(name), str(version)]);
+      const ext = EXTENSIONS.filter(([name]) => !OPTIONAL_EXTENSIONS[name] || this.fs[OPTIONAL_EXTENSIONS[name]]).flatMap(([name, version]) => [str(name), str(version)]);
       this.sendNow(frame(FXP.VERSION, [u32(SFTP_VERSION), ...ext]));
       return;
     }
@@ -195,6 +254,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
       const req = this.queue[0];
       const overlappable = OVERLAPPABLE.has(req.type);
       if (this.inFlight > 0 && (this.barrierRunning || !overlappable || this.inFlight >= MAX_OVERLAP)) break;
+      if (overlappable) {
+        // Head-of-line: a request that must wait for a running one holds back those behind it too,
+        // so requests still start in arrival order.
+        if (req.access === undefined) req.access = this.accessOf(req);
+        if (req.access && !this.running.allows(req.access)) break;
+        if (req.access) this.running.add(req.access);
+      }
       this.queue.shift();
       this.inFlight++;
       this.barrierRunning = !overlappable;
@@ -217,7 +283,24 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     }
   }
 
+  /** The bytes a READ or WRITE touches, read ahead of running it; null for an unknown handle or a short packet (it fails alone). */
+  private accessOf(req: Request): FileAccess | null {
+    try {
+      const r = new WireReader(req.body.buf, req.body.offset);
+      const h = this.handles.get(r.bytes().toString('hex'));
+      if (!h || h.kind !== 'file') return null;
+      const start = Number(r.uint64());
+      const write = req.type === FXP.WRITE;
+      // WRITE: the data's length prefix; READ: the length asked for (served up to MAX_READ).
+      const length = write ? r.uint32() : Math.min(r.uint32(), MAX_READ);
+      return { file: h.path, start, end: start + length, write, append: write && h.flags.append };
+    } catch {
+      return null;
+    }
+  }
+
   private finished(req: Request, reply: Buffer): void {
+    if (req.access) this.running.delete(req.access);
     this.inFlight--;
     if (!OVERLAPPABLE.has(req.type)) this.barrierRunning = false;
     if (this.over) return;
@@ -327,19 +410,40 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return h;
   }
 
-  private checkHandleLimit(): void {
+  /** Opens through `open` within the session's and the user's handle limits; the entry's key. */
+  private async adopt<T extends SFTPFileHandle | SFTPDirHandle>(open: () => Promise<T>, entry: (handle: T) => Handle): Promise<Buffer> {
     if (this.handles.size >= this.maxHandles) throw new SFTPError(SFTPStatus.FAILURE, `Too many open handles (${this.maxHandles})`);
+    const budget = this.transport.handleBudget;
+    if (budget && !budget.take()) throw new SFTPError(SFTPStatus.FAILURE, `Too many open handles for this user (${budget.limit})`);
+    let handle: T;
+    try {
+      handle = await open();
+    } catch (err) {
+      budget?.give();
+      throw err;
+    }
+    if (this.over) {
+      // The channel went while the file was being opened: nothing would ever close it.
+      await handle.close().catch(() => undefined);
+      budget?.give();
+      throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
+    }
+    return this.addHandle(entry(handle));
   }
 
   private async closeHandle(h: Handle): Promise<void> {
-    await h.handle.close();
+    try {
+      await h.handle.close();
+    } finally {
+      this.transport.handleBudget?.give();
+    }
     if (h.kind !== 'file') return;
     if (h.written > 0) this.emit('uploaded', { path: h.path, bytes: h.written });
     if (h.read > 0) this.emit('downloaded', { path: h.path, bytes: h.read });
   }
 
-  private path(r: WireReader): string {
-    return resolveClientPath(r.string());
+  private path(r: WireReader, tilde?: TildeUser): string {
+    return resolveClientPath(r.string(), tilde);
   }
 
   // ---- requests -------------------------------------------------------------
@@ -348,14 +452,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   async open(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     const flags = decodeOpenFlags(r.uint32());
-    const attrs = readAttrs(r);
+    const attrs = readAttrs(r, 'drop');
     const writes = flags.write || flags.append || flags.create || flags.truncate;
     if (this.access === 'read-only' && writes) throw denied('read-only access');
     if (this.access === 'upload-only' && flags.read) throw denied('upload-only access');
-    this.checkHandleLimit();
-    const handle = await this.fs.open(path, flags, attrs);
+    const key = await this.adopt(() => this.fs.open(path, flags, attrs), (handle) => ({ kind: 'file', path, flags, handle, read: 0, written: 0 }));
     this.emit('opened', { path, flags });
-    return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'file', path, handle, read: 0, written: 0 }))]);
+    return frame(FXP.HANDLE, [u32(id), str(key)]);
   }
 
   /** @internal SFTP request handler. */
@@ -371,8 +474,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async read(r: WireReader, id: number): Promise<Buffer> {
     const h = this.file(r);
-    const offset = Number(r.uint64());
+    const offset64 = r.uint64();
     const length = Math.min(r.uint32(), MAX_READ);
+    // No file served can reach 2^53 bytes (sizes are numbers): past it is past the end, as sftp-server answers.
+    if (offset64 > MAX_OFFSET) return offset64 > MAX_OFF_T ? this.status(id, SFTPStatus.FAILURE, 'Invalid argument') : this.status(id, SFTPStatus.EOF, 'End of file');
+    const offset = Number(offset64);
     if (h.handle.readInto) {
       // One buffer for the whole reply: length, type, id, data length, then the data read in place.
       const reply = this.replyBuffer(13 + length);
@@ -405,9 +511,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async write(r: WireReader, id: number): Promise<Buffer> {
     const h = this.file(r);
-    const offset = Number(r.uint64());
+    const offset = r.uint64();
     const data = r.bytes();
-    await h.handle.write(offset, data);
+    // Rounded to a number it would land elsewhere; an append handle ignores it (as sftp-server does).
+    if (offset > MAX_OFFSET && !h.flags.append) throw offsetTooLarge('offset', offset);
+    await h.handle.write(Number(offset), data);
     h.written += data.length;
     return this.ok(id);
   }
@@ -441,9 +549,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async opendir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
-    this.checkHandleLimit();
-    const handle = await this.fs.opendir(path);
-    return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'dir', path, handle }))]);
+    const key = await this.adopt(() => this.fs.opendir(path), (handle) => ({ kind: 'dir', path, handle }));
+    return frame(FXP.HANDLE, [u32(id), str(key)]);
   }
 
   /** @internal SFTP request handler. */
@@ -466,7 +573,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async mkdir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
-    await this.fs.mkdir(path, readAttrs(r));
+    await this.fs.mkdir(path, readAttrs(r, 'drop'));
     this.emit('directoryCreated', { path });
     return this.ok(id);
   }
@@ -481,9 +588,34 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   /** @internal SFTP request handler. */
   async realpath(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    const real = this.fs.realpath ? await this.fs.realpath(path) : path;
+    const real = await this.canonical(this.path(r));
     return this.name(id, [{ filename: real, longname: real, attrs: {} }]);
+  }
+
+  /**
+   * REALPATH as OpenSSH's sftp-server (`sftp_realpath`): the canonical path of an existing path;
+   * a missing last name is allowed (its parent is resolved and the name appended, so `scp -r dir
+   * host:new` and `put -r` can name what they are about to create), a missing parent is
+   * NO_SUCH_FILE; a dangling symlink resolves to where it points.
+   */
+  private async canonical(path: string, links = 0): Promise<string> {
+    try {
+      if (this.fs.realpath) return await this.fs.realpath(path);
+      await this.fs.lstat(path);
+      return path;
+    } catch (err) {
+      if (path === '/' || statusOf(err).status !== SFTPStatus.NO_SUCH_FILE) throw err;
+    }
+    const { parent, name } = splitVirtual(path);
+    const realParent = this.fs.realpath ? await this.fs.realpath(parent) : parent;
+    const dir = await this.fs.stat(realParent);
+    if (dir.mode !== undefined && !isType(dir, S_IFDIR)) throw new SFTPError(SFTPStatus.NO_SUCH_FILE, `${parent}: Not a directory`);
+    const candidate = realParent === '/' ? `/${name}` : `${realParent}/${name}`;
+    const link = await this.fs.lstat(candidate).catch(() => undefined);
+    if (!link || !isType(link, S_IFLNK)) return candidate;
+    if (links >= SYMLOOP_MAX) throw new SFTPError(SFTPStatus.FAILURE, `${path}: Too many levels of symbolic links`);
+    const target = await this.fs.readlink(candidate);
+    return this.canonical(resolveClientPath(target.startsWith('/') ? target : `${realParent}/${target}`), links + 1);
   }
 
   /** @internal SFTP request handler. */
@@ -569,8 +701,79 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   /** @internal SFTP request handler. */
   async expandPath(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    return this.name(id, [{ filename: path, longname: path, attrs: {} }]);
+    const real = await this.canonical(this.path(r, { user: this.user }));
+    return this.name(id, [{ filename: real, longname: real, attrs: {} }]);
+  }
+
+  /** @internal SFTP request handler: home-directory (the logged-in user's, or '' for it, is `/`). */
+  async homeDirectory(r: WireReader, id: number): Promise<Buffer> {
+    const user = r.string();
+    if (user !== '' && user !== this.user) throw new SFTPError(SFTPStatus.FAILURE, `no such user: ${user}`);
+    return this.name(id, [{ filename: '/', longname: '/', attrs: {} }]);
+  }
+
+  /**
+   * @internal SFTP request handler: copy-data (draft-ietf-secsh-filexfer-extensions-00 section 7,
+   * OpenSSH 9.0 `sftp cp`). Copies `length` bytes (0: to the end of file) from one open handle to
+   * another through the handles' read and write, so every filesystem has it; EOF when the source
+   * ends before `length`, as sftp-server.
+   */
+  async copyData(r: WireReader, id: number): Promise<Buffer> {
+    // Reading through it is a download: upload-only may not (read-only is refused as a write before).
+    if (this.access === 'upload-only') throw denied('upload-only access');
+    const src = this.file(r);
+    const readOffset = r.uint64();
+    const readLength = r.uint64();
+    const dst = this.file(r);
+    const writeOffset = r.uint64();
+    if (src === dst || src.path === dst.path) throw new SFTPError(SFTPStatus.FAILURE, 'copy-data: source and destination are the same file');
+    if (!src.flags.read) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the source handle is not open for reading');
+    if (!dst.flags.write && !dst.flags.append) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the destination handle is not open for writing');
+    if (writeOffset > MAX_OFFSET && !dst.flags.append) throw offsetTooLarge('write offset', writeOffset);
+    const untilEof = readLength === 0n;
+    let remaining = untilEof || readLength > MAX_OFFSET ? Number.MAX_SAFE_INTEGER : Number(readLength);
+    if (readOffset > MAX_OFFSET) return untilEof ? this.ok(id) : this.status(id, SFTPStatus.EOF, 'End of file');
+    let from = Number(readOffset);
+    let to = Number(writeOffset);
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, remaining));
+    while (remaining > 0) {
+      if (this.over) throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
+      const want = Math.min(buffer.length, remaining);
+      let n: number;
+      if (src.handle.readInto) n = await src.handle.readInto(from, buffer, 0, want);
+      else {
+        const data = await src.handle.read(from, want);
+        n = data.copy(buffer, 0, 0, Math.min(data.length, want));
+      }
+      if (n === 0) return untilEof ? this.ok(id) : this.status(id, SFTPStatus.EOF, 'End of file');
+      src.read += n;
+      await dst.handle.write(to, buffer.subarray(0, n));
+      dst.written += n;
+      from += n;
+      to += n;
+      remaining -= n;
+    }
+    return this.ok(id);
+  }
+
+  /**
+   * @internal SFTP request handler: users-groups-by-id@openssh.com (OpenSSH 9.1+ `sftp ls -l`
+   * names), through {@link SFTPFileSystem.usersGroupsById}; announced only when the filesystem has it.
+   */
+  async usersGroupsById(r: WireReader, id: number): Promise<Buffer> {
+    if (!this.fs.usersGroupsById) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, 'users-groups-by-id not supported by this filesystem');
+    const ids = (b: Buffer): number[] => {
+      if (b.length % 4 !== 0) throw new SFTPError(SFTPStatus.BAD_MESSAGE, 'users-groups-by-id: id list is not a whole number of uint32');
+      return Array.from({ length: b.length / 4 }, (_, i) => b.readUInt32BE(i * 4));
+    };
+    const uids = ids(r.bytes());
+    const gids = ids(r.bytes());
+    const names = await this.fs.usersGroupsById(uids, gids);
+    if (names.users.length !== uids.length || names.groups.length !== gids.length) throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: the filesystem answered a different number of names');
+    const list = (xs: string[]): Buffer => str(Buffer.concat(xs.map((x) => str(x))));
+    const reply = frame(FXP.EXTENDED_REPLY, [u32(id), list(names.users), list(names.groups)]);
+    if (reply.length > MAX_PACKET) throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: too many ids for one reply');
+    return reply;
   }
 }
 
@@ -615,4 +818,7 @@ const EXTENDED: Record<string, Handler> = {
   'lsetstat@openssh.com': SFTPSession.prototype.lsetstat,
   'limits@openssh.com': SFTPSession.prototype.limits,
   'expand-path@openssh.com': SFTPSession.prototype.expandPath,
+  'copy-data': SFTPSession.prototype.copyData,
+  'home-directory': SFTPSession.prototype.homeDirectory,
+  'users-groups-by-id@openssh.com': SFTPSession.prototype.usersGroupsById,
 };
