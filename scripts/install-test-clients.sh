@@ -6,6 +6,8 @@ need=()
 for pair in ssh:openssh-client sshpass:sshpass plink:putty-tools puttygen:putty-tools dbclient:dropbear-bin ssh-audit:ssh-audit lftp:lftp rclone:rclone haproxy:haproxy curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# OpenSSH's sftp-server is the reference the SFTP tests compare with (it runs without sshd).
+[ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
 /usr/bin/python3 -c 'import paramiko' 2>/dev/null || need+=(python3-paramiko)
 /usr/bin/python3 -c 'import asyncssh' 2>/dev/null || need+=(python3-asyncssh)
 if [ ${#need[@]} -eq 0 ]; then

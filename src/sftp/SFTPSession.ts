@@ -127,16 +127,15 @@ const OPERATION: Record<number, string> = Object.fromEntries(Object.entries(FXP)
 
 const WRITE_OPERATIONS = new Set<number>([FXP.SETSTAT, FXP.FSETSTAT, FXP.REMOVE, FXP.MKDIR, FXP.RMDIR, FXP.RENAME, FXP.SYMLINK]);
 const WRITE_EXTENSIONS = new Set(['posix-rename@openssh.com', 'hardlink@openssh.com', 'lsetstat@openssh.com', 'copy-data']);
-/** Chunk of a copy-data copy: one buffer per running copy. */
-const COPY_CHUNK = 256 * 1024;
+/** Chunk of a copy-data copy, one buffer per running copy; sftp-server's size, which decides when it answers EOF. */
+const COPY_CHUNK = 64 * 1024;
 /** Symlinks followed when REALPATH meets a dangling one (SYMLOOP_MAX of sftp-realpath.c). */
 const SYMLOOP_MAX = 32;
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const isType = (attrs: SFTPAttributes, type: number): boolean => attrs.mode !== undefined && (attrs.mode & S_IFMT) === type;
-/** sftp-server answers READ at an offset lseek refuses (beyond 2^63 - 1, negative as off_t) with FAILURE, and EOF below it. */
-const MAX_OFF_T = (1n << 63n) - 1n;
+
 
 function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
   if (err instanceof SFTPError) return { status: err.status, message: err.message };
@@ -476,8 +475,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const h = this.file(r);
     const offset64 = r.uint64();
     const length = Math.min(r.uint32(), MAX_READ);
-    // No file served can reach 2^53 bytes (sizes are numbers): past it is past the end, as sftp-server answers.
-    if (offset64 > MAX_OFFSET) return offset64 > MAX_OFF_T ? this.status(id, SFTPStatus.FAILURE, 'Invalid argument') : this.status(id, SFTPStatus.EOF, 'End of file');
+    // Rounded to a number it would read elsewhere.
+    if (offset64 > MAX_OFFSET) throw offsetTooLarge('offset', offset64);
     const offset = Number(offset64);
     if (h.handle.readInto) {
       // One buffer for the whole reply: length, type, id, data length, then the data read in place.
@@ -729,31 +728,38 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (src === dst || src.path === dst.path) throw new SFTPError(SFTPStatus.FAILURE, 'copy-data: source and destination are the same file');
     if (!src.flags.read) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the source handle is not open for reading');
     if (!dst.flags.write && !dst.flags.append) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the destination handle is not open for writing');
-    if (writeOffset > MAX_OFFSET && !dst.flags.append) throw offsetTooLarge('write offset', writeOffset);
+    if (readOffset > MAX_OFFSET) throw offsetTooLarge('offset', readOffset);
+    if (writeOffset > MAX_OFFSET && !dst.flags.append) throw offsetTooLarge('offset', writeOffset);
     const untilEof = readLength === 0n;
     let remaining = untilEof || readLength > MAX_OFFSET ? Number.MAX_SAFE_INTEGER : Number(readLength);
-    if (readOffset > MAX_OFFSET) return untilEof ? this.ok(id) : this.status(id, SFTPStatus.EOF, 'End of file');
     let from = Number(readOffset);
     let to = Number(writeOffset);
     const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, remaining));
+    // sftp-server's accounting: each chunk is read whole (to EOF); EOF is the answer only when a
+    // chunk starts at the end of the source and `length` is not used up by it.
     while (remaining > 0) {
-      if (this.over) throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
       const want = Math.min(buffer.length, remaining);
-      let n: number;
-      if (src.handle.readInto) n = await src.handle.readInto(from, buffer, 0, want);
-      else {
-        const data = await src.handle.read(from, want);
-        n = data.copy(buffer, 0, 0, Math.min(data.length, want));
+      remaining -= want;
+      let n = 0;
+      for (let got = -1; n < want && got !== 0; n += got) {
+        if (this.over) throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
+        got = await this.readChunk(src.handle, from + n, buffer, n, want - n);
       }
-      if (n === 0) return untilEof ? this.ok(id) : this.status(id, SFTPStatus.EOF, 'End of file');
+      if (n === 0) return untilEof || remaining === 0 ? this.ok(id) : this.status(id, SFTPStatus.EOF, 'End of file');
       src.read += n;
       await dst.handle.write(to, buffer.subarray(0, n));
       dst.written += n;
       from += n;
       to += n;
-      remaining -= n;
     }
     return this.ok(id);
+  }
+
+  /** Up to `length` bytes of `handle` at `position` into `target` at `offset`; 0 at end of file. */
+  private async readChunk(handle: SFTPFileHandle, position: number, target: Buffer, offset: number, length: number): Promise<number> {
+    if (handle.readInto) return handle.readInto(position, target, offset, length);
+    const data = await handle.read(position, length);
+    return data.copy(target, offset, 0, Math.min(data.length, length));
   }
 
   /**

@@ -68,9 +68,17 @@ export const OPTIONAL_EXTENSIONS: Readonly<Record<string, 'usersGroupsById'>> = 
  */
 export const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** The refusal of a uint64 offset or size beyond {@link MAX_OFFSET}: FAILURE, as sftp-server's EFBIG/EINVAL. */
-export function offsetTooLarge(what: string, value: bigint): SFTPError {
-  return new SFTPError(SFTPStatus.FAILURE, `${what} ${value} is beyond ${Number.MAX_SAFE_INTEGER} (2^53 - 1): File too large`);
+const MAX_OFF_T = (1n << 63n) - 1n;
+
+/**
+ * The refusal of a uint64 offset or size beyond {@link MAX_OFFSET}, with the status OpenSSH's
+ * sftp-server gives on Linux: an offset (READ, WRITE, copy-data) fails its `lseek` with EINVAL,
+ * BAD_MESSAGE; a size (SETSTAT, FSETSTAT) fails `truncate` with EFBIG, FAILURE, or with EINVAL,
+ * BAD_MESSAGE, past 2^63 - 1 (negative as `off_t`).
+ */
+export function offsetTooLarge(what: 'offset' | 'size', value: bigint): SFTPError {
+  const status = what === 'offset' || value > MAX_OFF_T ? SFTPStatus.BAD_MESSAGE : SFTPStatus.FAILURE;
+  return new SFTPError(status, `${what} ${value} is beyond ${Number.MAX_SAFE_INTEGER} (2^53 - 1): ${status === SFTPStatus.FAILURE ? 'File too large' : 'Invalid argument'}`);
 }
 
 export function decodeOpenFlags(pflags: number): SFTPOpenFlags {
