@@ -4,26 +4,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { opensshArgs, requireBinary, run } from './fixtures/clients';
-import { SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
+import { scpTo, sftpBatch } from './fixtures/sftpReference';
+import { withSftpServer } from './fixtures/sftpServer';
 
 const TIMEOUT = { timeout: 120_000 };
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** sftp's options are ssh's, but the port is -P. */
-function sftpArgs(s: SftpScope): string[] {
-  const args = opensshArgs(s.port);
-  args[0] = '-P';
-  return [...args, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', s.key.privateKeyPath];
-}
-
-async function batch(s: SftpScope, commands: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const file = join(s.local, 'batch.txt');
-  writeFileSync(file, commands.join('\n') + '\n');
-  const r = await run(requireBinary('sftp'), [...sftpArgs(s), '-b', file, `${SFTP_USER}@127.0.0.1`], { timeoutMs: 90_000 });
-  return { code: r.code, out: r.stdout.toString(), err: r.stderr };
-}
+const batch = sftpBatch;
 
 test('OpenSSH sftp: 64 MiB up and down with matching checksums; ls, rename, rm, mkdir, rmdir; audit events', TIMEOUT, () =>
   withSftpServer(async (s) => {
@@ -52,12 +40,10 @@ test('OpenSSH scp (SFTP mode): 64 MiB up and down with matching checksums', TIME
   withSftpServer(async (s) => {
     const data = randomBytes(64 * MiB);
     writeFileSync(join(s.local, 'big.bin'), data);
-    const args = sftpArgs(s);
-    const target = `${SFTP_USER}@127.0.0.1`;
-    const up = await run(requireBinary('scp'), ['-s', ...args, join(s.local, 'big.bin'), `${target}:copy.bin`], { timeoutMs: 90_000 });
+    const up = await scpTo(s, [join(s.local, 'big.bin'), 'HOST:copy.bin']);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(sha(readFileSync(join(s.root, 'copy.bin'))), sha(data));
-    const down = await run(requireBinary('scp'), ['-s', ...args, `${target}:copy.bin`, join(s.local, 'back.bin')], { timeoutMs: 90_000 });
+    const down = await scpTo(s, ['HOST:copy.bin', join(s.local, 'back.bin')]);
     assert.equal(down.code, 0, down.stderr);
     assert.equal(sha(readFileSync(join(s.local, 'back.bin'))), sha(data));
   }),
