@@ -136,7 +136,6 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const isType = (attrs: SFTPAttributes, type: number): boolean => attrs.mode !== undefined && (attrs.mode & S_IFMT) === type;
 
-
 function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
   if (err instanceof SFTPError) return { status: err.status, message: err.message };
   const code = (err as NodeJS.ErrnoException)?.code;
@@ -167,6 +166,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private readonly maxHandles: number;
   private readonly user?: string;
   private readonly running = new RunningAccesses();
+  private lastHandle?: Buffer;
+  private lastHandleKey = '';
   private chunks: Buffer[] = [];
   private buffered = 0;
   private initialised = false;
@@ -234,7 +235,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     }
     if (p.length < 5) return this.fatal('packet without request id');
     const id = p.readUInt32BE(1);
-    this.queue.push({ seq: this.nextSeq++, type, id, body: new WireReader(p, 5) });
+    this.queue.push({ seq: this.nextSeq++, type, id, body: new WireReader(p, 5), access: undefined });
     this.pump();
   }
 
@@ -282,20 +283,35 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     }
   }
 
-  /** The bytes a READ or WRITE touches, read ahead of running it; null for an unknown handle or a short packet (it fails alone). */
+  /**
+   * The bytes a READ or WRITE touches, read ahead of running it (handle, uint64 offset, then the
+   * READ length or the WRITE data's length prefix); null for an unknown handle or a short packet,
+   * which fails alone.
+   */
   private accessOf(req: Request): FileAccess | null {
-    try {
-      const r = new WireReader(req.body.buf, req.body.offset);
-      const h = this.handles.get(r.bytes().toString('hex'));
-      if (!h || h.kind !== 'file') return null;
-      const start = Number(r.uint64());
-      const write = req.type === FXP.WRITE;
-      // WRITE: the data's length prefix; READ: the length asked for (served up to MAX_READ).
-      const length = write ? r.uint32() : Math.min(r.uint32(), MAX_READ);
-      return { file: h.path, start, end: start + length, write, append: write && h.flags.append };
-    } catch {
-      return null;
+    const { buf, offset } = req.body;
+    if (buf.length < offset + 4) return null;
+    const keyLength = buf.readUInt32BE(offset);
+    const at = offset + 4 + keyLength;
+    if (buf.length < at + 12) return null;
+    const h = this.handles.get(this.handleKey(buf, offset + 4, at));
+    if (!h || h.kind !== 'file') return null;
+    const start = buf.readUInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
+    const write = req.type === FXP.WRITE;
+    const length = write ? buf.readUInt32BE(at + 8) : Math.min(buf.readUInt32BE(at + 8), MAX_READ);
+    return { file: h.path, start, end: start + length, write, append: write && h.flags.append };
+  }
+
+  /**
+   * The map key of the handle in `buf` from `start` to `end`; the last one is remembered, compared
+   * in place (a transfer sends one handle over and over).
+   */
+  private handleKey(buf: Buffer, start: number, end: number): string {
+    if (this.lastHandle?.compare(buf, start, end) !== 0) {
+      this.lastHandle = Buffer.from(buf.subarray(start, end));
+      this.lastHandleKey = this.lastHandle.toString('hex');
     }
+    return this.lastHandleKey;
   }
 
   private finished(req: Request, reply: Buffer): void {
@@ -398,7 +414,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   }
 
   private take(r: WireReader): Handle {
-    const h = this.handles.get(r.bytes().toString('hex'));
+    // Looked up in place: a READ or WRITE per 32 KiB is no reason for a Buffer view per request.
+    const length = r.uint32();
+    if (r.remaining < length) throw new SFTPError(SFTPStatus.BAD_MESSAGE, 'Bad message: truncated handle');
+    const h = this.handles.get(this.handleKey(r.buf, r.offset, r.offset + length));
+    r.offset += length;
     if (!h) throw new SFTPError(SFTPStatus.FAILURE, 'Invalid handle');
     return h;
   }

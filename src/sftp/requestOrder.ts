@@ -32,18 +32,22 @@ export function mustWait(later: FileAccess, earlier: FileAccess): boolean {
 /** The READs and WRITEs running now, checked before the next one starts. */
 export class RunningAccesses {
   private readonly running = new Set<FileAccess>();
+  /** Running writes: a read waits only for writes, so with none it starts without a look (downloads). */
+  private writes = 0;
 
   /** True when `next` may start now: nothing running conflicts with it. */
   allows(next: FileAccess): boolean {
+    if (!next.write && this.writes === 0) return true;
     for (const a of this.running) if (mustWait(next, a)) return false;
     return true;
   }
 
   add(access: FileAccess): void {
     this.running.add(access);
+    if (access.write) this.writes++;
   }
 
   delete(access: FileAccess): void {
-    this.running.delete(access);
+    if (this.running.delete(access) && access.write) this.writes--;
   }
 }
