@@ -5,7 +5,7 @@
  * The reference is OpenSSH's sshd (auth2.c, auth2-pubkey.c, auth2-passwd.c, dispatch.c).
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -324,6 +324,27 @@ test('RequiredRSASize: a 768-bit RSA key is refused by default, a 2048-bit one o
   }),
 );
 
+test('RSA keys past OpenSSH\'s 16384-bit maximum or with a public exponent over 64 bits are refused before the event (each would cost milliseconds per pre-auth verify)', TIMEOUT, () =>
+  acceptingAnyKey(async (port, seen) => {
+    const mpint = (b: Buffer) => encodeString(b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+    const odd = (bytes: number) => {
+      const b = randomBytes(bytes);
+      b[0] |= 0x80;
+      b[bytes - 1] |= 1;
+      return b;
+    };
+    const rsaBlob = (e: Buffer, n: Buffer) => Buffer.concat([encodeString('ssh-rsa'), mpint(e), mpint(n)]);
+    const hugeExponent = rsaBlob(odd(383), odd(384)); // a 3064-bit exponent on a 3072-bit modulus
+    const hugeModulus = rsaBlob(Buffer.from([1, 0, 1]), odd(16384 / 8 + 8));
+    for (const blob of [hugeExponent, hugeModulus]) {
+      assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', blob)), CAPTURED.USERAUTH_FAILURE);
+    }
+    assert.deepEqual(seen, [], 'no handler saw either key');
+    const normal = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', publicKeyBlob(normal))), CAPTURED.USERAUTH_60, 'a usual key (e = 65537) still passes');
+  }),
+);
+
 // ---- PK_OK, password change, after success -----------------------------------------------------
 
 test('USERAUTH_PK_OK repeats the algorithm the client named (RFC 4252 7), rsa-sha2-256/512 included', TIMEOUT, () =>
@@ -352,7 +373,7 @@ test('a password-change request is refused as by sshd without PAM: no event, cou
       c.send(authPayload.passwordChange(USER, 'old', 'new'));
       await expectReply(c, CAPTURED.DISCONNECT, 'the second one reaches MaxAuthAttempts 2');
     });
-    assert.deepEqual(seen, []);
+    assert.equal(seen.length, 0, "no event for a change request");
     await withRawClient(port, async (c) => {
       c.send(authPayload.password(USER, 'pw'));
       await expectReply(c, CAPTURED.USERAUTH_SUCCESS, 'plain password');

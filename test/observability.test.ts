@@ -12,6 +12,8 @@ import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { startSample, tempDir } from './fixtures/samples';
 import { connect, exec } from './helpers-ssh2';
+import { CAPTURED, withRawClient } from './fixtures/rawAuth';
+import { encodeString } from '../src/packet/wire';
 
 const TIMEOUT = { timeout: 60_000 };
 const DIR = tempDir('metrics');
@@ -102,3 +104,24 @@ test('metrics sample: Prometheus counters for connections, auth outcomes, bytes 
     await server.stop();
   }
 });
+
+test('auth messages name a method the client made up as `other`: a metric labelled by method cannot be grown by unauthenticated clients', TIMEOUT, () =>
+  withBareDaemon(async ({ port }) => {
+    const methods: string[] = [];
+    const h = (m: unknown) => void methods.push((m as { method: string }).method);
+    subscribe(DIAGNOSTICS_CHANNELS.auth, h);
+    try {
+      await withRawClient(port, async (c) => {
+        for (const made of ['x'.repeat(2000), 'gssapi-with-mic', 'password']) {
+          const base = Buffer.concat([Buffer.from([50]), encodeString('u'), encodeString('ssh-connection'), encodeString(made)]);
+          c.send(made === 'password' ? Buffer.concat([base, Buffer.from([0]), encodeString('wrong')]) : base);
+          const reply = await c.next(10_000);
+          assert.equal(reply?.type, CAPTURED.USERAUTH_FAILURE);
+        }
+      });
+    } finally {
+      unsubscribe(DIAGNOSTICS_CHANNELS.auth, h);
+    }
+    assert.deepEqual(methods, ['other', 'other', 'password']);
+  }),
+);

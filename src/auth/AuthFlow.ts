@@ -88,6 +88,10 @@ function promptList(value: unknown): KeyboardInteractivePrompt[] | undefined {
   return out;
 }
 
+/** The methods this daemon serves, published on diagnostics_channel as they are; any other name a client sends is `other`, so a metric labelled by method stays bounded. */
+const KNOWN_METHODS = new Set(['none', 'password', 'publickey', 'keyboard-interactive']);
+const publishedMethod = (method: string): string => (KNOWN_METHODS.has(method) ? method : 'other');
+
 /**
  * The authentication state machine of one connection (RFC 4252, RFC 4256), fed with the raw
  * USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE payloads, firing IPWorks-style SSHUserAuthRequest
@@ -327,7 +331,7 @@ export class AuthFlow {
   private refuse(counts: boolean): void {
     if (this.ended()) return;
     const user = this.identity?.user ?? '';
-    const method = this.method;
+    const method = publishedMethod(this.method);
     if (counts) this.conn.authFailures++;
     publish('auth', () => ({ connectionId: this.conn.id, user, method, outcome: 'refused' }));
     if (counts && ++this.failures >= this.host.maxAuthAttempts()) return this.tooMany(user);

@@ -75,6 +75,13 @@ const ECDSA_SIZES: Readonly<Record<string, number>> = {
 
 /** OpenSSH's SSH_RSA_MINIMUM_MODULUS_SIZE (and the RequiredRSASize default since 9.1). */
 const RSA_MIN_BITS = 1024;
+/** OpenSSH's SSH_RSA_MAXIMUM_MODULUS_SIZE. */
+const RSA_MAX_BITS = 16384;
+/**
+ * Largest public exponent, in bits: OpenSSL's limit for moduli above 3072 bits, applied to all. A
+ * huge exponent costs a verifier milliseconds per attempt before authentication; real keys use 65537.
+ */
+const RSA_MAX_EXPONENT_BITS = 64;
 
 /** A plain SSH public key decoded into a node KeyObject. */
 export interface SshPublicKey {
@@ -98,8 +105,8 @@ function unsignedMpint(raw: Buffer): Buffer | undefined {
 
 /**
  * Decodes a plain SSH public key blob (`ssh-ed25519`, `ecdsa-sha2-nistp*`, `ssh-rsa`; no
- * certificates) into a KeyObject with the shared blob decoder, and applies OpenSSH's RSA minimum
- * size. Never throws: malformed blobs, points off the curve and trailing bytes are a reason.
+ * certificates) into a KeyObject with the shared blob decoder, and applies OpenSSH's RSA size
+ * limits and a 64-bit cap on the public exponent. Never throws: malformed blobs, points off the curve and trailing bytes are a reason.
  */
 export function parseSshPublicKey(blob: Buffer): Checked<SshPublicKey> {
   const type = blobKeyType(blob);
@@ -115,6 +122,9 @@ export function parseSshPublicKey(blob: Buffer): Checked<SshPublicKey> {
   if (type !== 'ssh-rsa') return { ok: true, type, key };
   const rsaBits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (rsaBits < RSA_MIN_BITS) return { ok: false, reason: `RSA key of ${rsaBits} bits is under the ${RSA_MIN_BITS}-bit minimum` };
+  if (rsaBits > RSA_MAX_BITS) return { ok: false, reason: `RSA key of ${rsaBits} bits is over the ${RSA_MAX_BITS}-bit maximum` };
+  const exponentBits = (key.asymmetricKeyDetails?.publicExponent ?? 0n).toString(2).length;
+  if (exponentBits > RSA_MAX_EXPONENT_BITS) return { ok: false, reason: `RSA public exponent of ${exponentBits} bits is over ${RSA_MAX_EXPONENT_BITS} bits` };
   return { ok: true, type, key, rsaBits };
 }
 

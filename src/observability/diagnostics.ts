@@ -34,7 +34,7 @@ export interface AuthMessage {
   readonly connectionId: string;
   /** The user name the client asked for. */
   readonly user: string;
-  /** `none`, `password`, `publickey`, `keyboard-interactive`. */
+  /** `none`, `password`, `publickey`, `keyboard-interactive`, or `other` for any other name a client sends (so labels stay bounded). */
   readonly method: string;
   /** `accepted` (logged in), `partial` (another method required) or `refused`. */
   readonly outcome: 'accepted' | 'partial' | 'refused';

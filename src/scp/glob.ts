@@ -33,8 +33,6 @@ const CLASSES: Record<string, string> = {
   graph: '\\x21-\\x7e',
 };
 
-/** Escapes for a RegExp in `u` mode: outside a class only syntax characters may be escaped, inside one also `-`. */
-const escapeRegExp = (c: string): string => c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 const escapeInClass = (c: string): string => c.replace(/[\\\]\[^-]/g, '\\$&');
 
 /** Whether a pattern holds an unescaped `*`, `?` or `[`. */
@@ -87,38 +85,87 @@ function bracket(pattern: string, start: number): { re: string; end: number } | 
   return undefined;
 }
 
-/** An fnmatch(3) pattern for one name as a RegExp (FNM_PERIOD: a leading `.` only matches literally). */
-export function patternToRegExp(pattern: string): RegExp {
-  let re = '';
+/** One element of a compiled pattern: `*`, or something that matches exactly one character. */
+type Token = { kind: 'star' } | { kind: 'one'; test: (ch: string) => boolean };
+
+/** A compiled fnmatch(3) pattern for one name; see {@link compilePattern}. */
+export interface NamePattern {
+  /** Whether `name` matches (FNM_PERIOD: a leading `.` only matches a literal `.`). */
+  test(name: string): boolean;
+}
+
+const ANY: Token = { kind: 'one', test: () => true };
+const literal = (c: string): Token => ({ kind: 'one', test: (ch) => ch === c });
+
+/**
+ * Compiles an fnmatch(3) pattern for one name (`*`, `?`, `[...]` with ranges, negation and POSIX
+ * classes, `\` escapes). Matching never backtracks further than the last `*` (the greedy two-pointer
+ * algorithm), so a hostile pattern such as `*a*a*a*a*a*b` costs at most (name length x pattern
+ * length) steps: a RegExp with `.*` per star backtracks exponentially and froze the event loop.
+ */
+export function compilePattern(pattern: string): NamePattern {
+  const tokens: Token[] = [];
   const text = pattern;
   for (let i = 0; i < text.length; ) {
     const c = String.fromCodePoint(text.codePointAt(i)!);
     if (c === '\\' && i + 1 < text.length) {
       const next = String.fromCodePoint(text.codePointAt(i + 1)!);
-      re += escapeRegExp(next);
+      tokens.push(literal(next));
       i += 1 + next.length;
     } else if (c === '*') {
-      re += '.*';
+      if (tokens[tokens.length - 1]?.kind !== 'star') tokens.push({ kind: 'star' });
       i++;
     } else if (c === '?') {
-      re += '.';
+      tokens.push(ANY);
       i++;
     } else if (c === '[') {
       const b = bracket(text, i + 1);
       if (b) {
-        re += b.re;
+        // One character against one class: a RegExp without quantifiers cannot backtrack.
+        const re = new RegExp(`^${b.re}$`, 'su');
+        tokens.push({ kind: 'one', test: (ch) => re.test(ch) });
         i = b.end;
       } else {
-        re += '\\[';
+        tokens.push(literal('['));
         i++;
       }
     } else {
-      re += escapeRegExp(c);
+      tokens.push(literal(c));
       i += c.length;
     }
   }
-  const periodRule = pattern.startsWith('.') || pattern.startsWith('\\.') ? '' : '(?!\\.)';
-  return new RegExp(`^${periodRule}(?:${re})$`, 'su');
+  const leadingDotExplicit = pattern.startsWith('.') || pattern.startsWith('\\.');
+  return {
+    test(name: string): boolean {
+      if (name.startsWith('.') && !leadingDotExplicit) return false;
+      return matchTokens(tokens, Array.from(name));
+    },
+  };
+}
+
+/** Greedy matching with one backtrack point, the last `*`: O(chars x tokens). */
+function matchTokens(tokens: readonly Token[], chars: readonly string[]): boolean {
+  let t = 0;
+  let c = 0;
+  let starAt = -1;
+  let starChar = 0;
+  while (c < chars.length) {
+    const token = tokens[t];
+    if (token?.kind === 'star') {
+      starAt = t++;
+      starChar = c;
+    } else if (token && token.test(chars[c])) {
+      t++;
+      c++;
+    } else if (starAt >= 0) {
+      t = starAt + 1;
+      c = ++starChar;
+    } else {
+      return false;
+    }
+  }
+  while (tokens[t]?.kind === 'star') t++;
+  return t === tokens.length;
 }
 
 const byBytes = (a: string, b: string): number => Buffer.compare(encodeFileName(a), encodeFileName(b));
@@ -135,7 +182,7 @@ function appendLiteral(dir: string, name: string): string {
 }
 
 async function namesMatching(fs: SFTPFileSystem, dir: string, pattern: string): Promise<string[]> {
-  const re = patternToRegExp(pattern);
+  const matcher = compilePattern(pattern);
   const out: string[] = [];
   let handle;
   try {
@@ -146,7 +193,7 @@ async function namesMatching(fs: SFTPFileSystem, dir: string, pattern: string): 
   try {
     for (let batch = await handle.next(); batch; batch = await handle.next()) {
       for (const e of batch) {
-        if (e.filename === '.' || e.filename === '..' || !re.test(e.filename)) continue;
+        if (e.filename === '.' || e.filename === '..' || !matcher.test(e.filename)) continue;
         if (out.length >= MAX_GLOB_MATCHES) throw new GlobLimitError();
         out.push(e.filename);
       }
