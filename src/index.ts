@@ -1,4 +1,6 @@
-export { SSHDaemon, SSHServer, type SFTPProvider } from './daemon/SSHDaemon';
+export { SSHDaemon, SSHServer, type SFTPProvider, type DisconnectOptions } from './daemon/SSHDaemon';
+export { ChannelStream, type ChannelStreamOptions, type ExitSignalOptions } from './channels/ChannelStream';
+export type { ChannelTerminal } from './channels/ChannelState';
 export { directTcpipTarget, type ForwardingOptions, type ForwardTarget } from './channels/TcpForwarding';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';
