@@ -93,6 +93,7 @@ export class ChannelState implements QueueOwner {
   private flushing = false;
   private waitingDrain = false;
   private flushWaiters: Array<() => void> = [];
+  private finishWaiters: Array<() => void> = [];
   /** Inbound events (requests, data, eof, close) in arrival order, held back while a handler is pending or input is paused. */
   readonly inbound: SerialQueue = new SerialQueue(this, MAX_HELD_EVENTS);
   bytesSent = 0;
@@ -366,6 +367,17 @@ export class ChannelState implements QueueOwner {
     return this.closing !== undefined || this.closeSent;
   }
 
+  /**
+   * Resolves once the channel has finished (CLOSE both ways) if it is being closed, else once
+   * nothing is queued on it (everything handed to the transport, or dropped). What disconnect()
+   * waits for: a client must not get DISCONNECT before it has answered our CLOSE.
+   */
+  whenSettled(): Promise<void> {
+    if (this.finishedFlag) return Promise.resolve();
+    if (this.closing || this.closeSent) return new Promise<void>((resolve) => this.finishWaiters.push(resolve));
+    return this.whenFlushed();
+  }
+
   /** Resolves once nothing is queued on the channel (everything handed to the transport, or dropped). */
   whenFlushed(): Promise<void> {
     if (this.outQueue.length === 0 || this.finishedFlag) return Promise.resolve();
@@ -527,6 +539,7 @@ export class ChannelState implements QueueOwner {
     release?.();
     this.consumer?.closed();
     this.sink.finished(this);
+    for (const w of this.finishWaiters.splice(0)) w();
   }
 
   get finished(): boolean {

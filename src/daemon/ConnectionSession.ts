@@ -30,7 +30,7 @@ function errorCode(err: Error & { level?: string }): number {
   return ErrorCodes.ProtocolError;
 }
 
-/** Socket errors of a peer that went away; with no channel open that is the end of a normal session. */
+/** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE']);
 
 /** ssh2's reply to a global request; the port is reported for tcpip-forward with port 0. */
@@ -71,10 +71,11 @@ export class ConnectionSession {
     conn.engine = engine;
     conn.clientVersion = info.header.identRaw;
     engine.on('error', (err: Error & { level?: string; code?: string }) => {
-      if (err.level === 'socket' && CLIENT_GONE.has(err.code ?? '') && conn.channels.size === 0) {
-        // A client that resets the socket after its last message instead of a FIN (paramiko) closed normally.
+      if (err.level === 'socket' && CLIENT_GONE.has(err.code ?? '') && [...conn.channels.values()].every((c) => c.eofSent || c.closeSent)) {
+        // A reset once every channel's output has ended (the client has all it asked for) is how some
+        // clients close (paramiko when our last message crosses its close): a normal end, not an Error.
         conn.closeReason ??= { statusCode: 0, description: `closed by the client (${err.code})` };
-        core.hub.log(conn.id, 2, `socket ${err.code} with no channel open: the client closed the connection`);
+        core.hub.log(conn.id, 2, `socket ${err.code} after the session's output ended: the client closed the connection`);
         conn.destroyAfter();
         return;
       }

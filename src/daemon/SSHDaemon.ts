@@ -530,9 +530,10 @@ export class SSHDaemon extends EventHub {
 
   /**
    * Disconnects a client (DISCONNECT "by application"); resolves once its socket closed. Output
-   * already queued on its channels (data, exit-status, EOF, CLOSE) is sent first, for at most
-   * `DisconnectFlushTimeout` seconds (default 10), as OpenSSH never discards a finished command's
-   * output; `{ immediate: true }` drops it and disconnects at once.
+   * already queued on its channels (data, exit-status, EOF, CLOSE) is sent first, and channels being
+   * closed get the client's CLOSE back (a client that saw DISCONNECT first would report an error),
+   * for at most `DisconnectFlushTimeout` seconds (default 10), as OpenSSH never discards a finished
+   * command's output; `{ immediate: true }` drops it and disconnects at once.
    */
   disconnect(connectionId: string, options: DisconnectOptions = {}): Promise<void> {
     let conn: ConnectionRecord;
@@ -548,8 +549,9 @@ export class SSHDaemon extends EventHub {
   }
 
   /**
-   * Resolves once every channel of the connection has handed its queue to the transport and the
-   * socket has written it, the connection closed, or `ms` passed.
+   * Resolves once every channel of the connection has handed its queue to the transport (and a
+   * channel being closed got the client's CLOSE back) and the socket has written it all, once the
+   * connection closed, or after `ms`.
    */
   private outputSent(conn: ConnectionRecord, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -565,7 +567,7 @@ export class SSHDaemon extends EventHub {
       };
       timer = setTimeout(done, ms);
       conn.socket.once('close', done);
-      void Promise.all([...conn.channels.values()].map((c) => c.whenFlushed())).then(() => {
+      void Promise.all([...conn.channels.values()].map((c) => c.whenSettled())).then(() => {
         if (conn.socket.writableLength === 0) return done();
         conn.socket.on('drain', written);
       });
