@@ -201,12 +201,10 @@ export class ChannelStream extends Duplex {
 
   private passAll(chunks: ReadonlyArray<{ chunk: Buffer }>, extended: number, progress: WriteProgress, callback: (error?: Error | null) => void): void {
     if (this.lingering) return callback();
-    let last: Promise<void> = Promise.resolve();
-    let n = 0;
-    for (const { chunk } of chunks) {
-      last = this.state.send(chunk, extended);
-      n += chunk.length;
-    }
+    // Many buffered writes (a shell's small outputs) cost one queue entry, not one each.
+    const data = Buffer.concat(chunks.map((c) => c.chunk));
+    const n = data.length;
+    const last = this.state.send(data, extended);
     progress.passed += n;
     this.checkEnding();
     last.then(

@@ -35,7 +35,7 @@ export class DemoShell {
   private lastWasCR = false;
 
   constructor(
-    private readonly io: ShellIO,
+    private io: ShellIO,
     private readonly ctx: ShellContext,
   ) {}
 
@@ -51,7 +51,22 @@ export class DemoShell {
     if (this.ctx.terminal) this.ctx.terminal = { ...this.ctx.terminal, cols, rows };
   }
 
+  /** Handles one chunk of input; what it prints goes out in one write. */
   input(data: Buffer): void {
+    const io = this.io;
+    let out = '';
+    let exitCode: number | undefined;
+    this.io = { write: (text) => void (out += text), exit: (code) => void (exitCode = code) };
+    try {
+      this.handle(data);
+    } finally {
+      this.io = io;
+    }
+    if (out) io.write(out);
+    if (exitCode !== undefined) io.exit(exitCode);
+  }
+
+  private handle(data: Buffer): void {
     const echo = this.ctx.terminal !== undefined;
     for (const ch of data.toString('utf8')) {
       if (this.closed) return;
