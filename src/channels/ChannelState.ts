@@ -1,6 +1,6 @@
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type { ChannelRequestParams, ChannelRequestParamsMap } from './requestParams';
+import type { ChannelRequestParams, ChannelRequestParamsMap, TerminalModes } from './requestParams';
 import { type QueueOwner, SerialQueue } from './SerialQueue';
 
 /** Our receive window and packet size: as OpenSSH's session defaults. */
@@ -29,8 +29,21 @@ type Outgoing = (
   cost?: number;
 };
 
-/** The terminal a `pty-req` asked for, with the size of the last `window-change`. */
-export type ChannelTerminal = Readonly<ChannelRequestParamsMap['pty-req']>;
+/** The terminal a granted `pty-req` asked for, with the size of the last granted `window-change`. */
+export interface ChannelTerminal {
+  /** The TERM value (`xterm-256color`, ...). */
+  readonly term: string;
+  /** Width in characters. */
+  readonly cols: number;
+  /** Height in rows. */
+  readonly rows: number;
+  /** Width in pixels (0 if unknown). */
+  readonly width: number;
+  /** Height in pixels (0 if unknown). */
+  readonly height: number;
+  /** The terminal modes the client sent (RFC 4254 section 8 opcode to value). */
+  readonly modes: Readonly<TerminalModes>;
+}
 
 /** How a channel talks to the transport and reports to the daemon. */
 export interface ChannelSink {

@@ -149,18 +149,22 @@ export class ChannelStream extends Duplex {
 
   // ---- Duplex ----------------------------------------------------------------------------------
 
+  /** @internal */
   override _read(): void {
     this.state.holdWindow(false);
   }
 
+  /** @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.pass(chunk, 0, this.out, callback);
   }
 
+  /** @internal */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     this.passAll(chunks, 0, this.out, callback);
   }
 
+  /** @internal */
   override _final(callback: (error?: Error | null) => void): void {
     this.outEnded = true;
     this.maybeEof();
@@ -172,6 +176,7 @@ export class ChannelStream extends Duplex {
     if (this.outEnded && (this.errEnded || !this.errUsed) && !this.lingering) this.state.eof();
   }
 
+  /** @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.ending = undefined;
     if (!this.state.finished && !this.state.closingOrClosed) void this.state.close();
