@@ -26,7 +26,7 @@ type Outgoing = (
   | { kind: 'close'; done: () => void }
 ) & {
   /** Bytes this entry adds to the channel's backlog (0 for the entry at the head when it was queued). */
-  cost?: number;
+  cost: number;
 };
 
 /** The terminal a granted `pty-req` asked for, with the size of the last granted `window-change`. */
@@ -334,7 +334,7 @@ export class ChannelState implements QueueOwner {
 
   private shiftQueue(): void {
     const item = this.outQueue.shift()!;
-    if (item.cost) this.backlog -= item.cost;
+    if (item.cost !== 0) this.backlog -= item.cost;
   }
 
   /** Queues data; resolves once it is handed to the transport. */
@@ -344,7 +344,7 @@ export class ChannelState implements QueueOwner {
     }
     return new Promise<void>((done, fail) => {
       if (data.length === 0) return done();
-      this.enqueue({ kind: 'data', data, offset: 0, extended, done, fail }, data.length);
+      this.enqueue({ kind: 'data', data, offset: 0, extended, done, fail, cost: 0 }, data.length);
     });
   }
 
@@ -354,13 +354,13 @@ export class ChannelState implements QueueOwner {
       return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownChannel, `Channel ${this.id} is closed; cannot send a packet`));
     }
     // A packet the channel can no longer send resolves anyway (exit-status on a channel the client closed).
-    return new Promise<void>((done) => this.enqueue({ kind: 'packet', payload, done, fail: () => done() }, payload.length));
+    return new Promise<void>((done) => this.enqueue({ kind: 'packet', payload, done, fail: () => done(), cost: 0 }, payload.length));
   }
 
   eof(): void {
     if (this.eofSent || this.closeSent) return;
     this.eofSent = true;
-    this.enqueue({ kind: 'eof' }, 0);
+    this.enqueue({ kind: 'eof', cost: 0 }, 0);
   }
 
   /**
@@ -371,7 +371,7 @@ export class ChannelState implements QueueOwner {
     if (this.closing) return this.closing;
     if (this.closeSent || this.finishedFlag) return (this.closing = Promise.resolve());
     this.eof();
-    this.closing = new Promise<void>((done) => this.enqueue({ kind: 'close', done }, 0));
+    this.closing = new Promise<void>((done) => this.enqueue({ kind: 'close', done, cost: 0 }, 0));
     return this.closing;
   }
 
