@@ -1,7 +1,7 @@
-export { SSHDaemon, SSHServer, type SFTPProvider, type DisconnectOptions } from './daemon/SSHDaemon';
+export { SSHDaemon, SSHServer, type SFTPProvider, type SCPProvider, type DisconnectOptions } from './daemon/SSHDaemon';
 export { ChannelStream, type ChannelStreamOptions, type ExitSignalOptions } from './channels/ChannelStream';
 export type { ChannelTerminal } from './channels/ChannelState';
-export { directTcpipTarget, type ForwardingOptions, type ForwardTarget } from './channels/TcpForwarding';
+export { directTcpipTarget, resolveDirectTcpipTarget, resolveForwardTarget, type ForwardingOptions, type ForwardTarget, type ResolvedForwardTarget } from './channels/TcpForwarding';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';
 export { Certificate, type GeneratedKeyKind, type CertStoreFormat } from './certs/Certificate';
@@ -32,8 +32,12 @@ export {
   type SFTPIdNames,
 } from './sftp/FileSystem';
 export { LocalFileSystem } from './sftp/LocalFileSystem';
+export { SCPSession, type SCPSessionOptions, type SCPSessionEvents, type SCPTransport } from './scp/SCPSession';
+export { isSCPCommand, parseSCPCommand, SCPUsageError, type SCPCommand } from './scp/command';
+export type { ShellWord } from './scp/shellWords';
 export { decodeFileName, encodeFileName, isUtf8FileName } from './sftp/fileNames';
 export { attachLogger, type StructuredLogger, type LineLogger } from './observability/logAdapter';
+export { escapeLogText } from './observability/logText';
 export {
   DIAGNOSTICS_CHANNELS,
   type ConnectionMessage,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import type { SSHDaemon } from '../src';
+import { Certificate, SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { connect } from './helpers-ssh2';
 import { freePort } from './fixtures/net';
@@ -134,6 +134,42 @@ test('PerSourcePenalties: repeated failed logins get the address refused; it is 
     exempt.socket.destroy();
   }),
 );
+
+test('PerSourcePenalties is on by default, as OpenSSH 9.8+: a source that keeps failing logins is refused, loopback included; other sources are not', TIMEOUT, async () => {
+  const daemon = new SSHDaemon(); // not the fixture, which switches penalties off for the suite
+  daemon.sshCert = Certificate.generate('ed25519');
+  daemon.localHost = '127.0.0.1';
+  daemon.localPort = 0;
+  daemon.on('SSHServiceRequest', (e) => void (e.accept = true));
+  openDoors(daemon);
+  const logs: string[] = [];
+  daemon.on('Log', (e) => void logs.push(e.message));
+  assert.equal(daemon.config('PerSourcePenalties'), 'yes');
+  assert.equal(daemon.config('PerSourcePenaltyExemptList'), '', 'nothing is exempt, as in OpenSSH');
+  await daemon.startListening();
+  const port = daemon.localPort;
+  try {
+    // authfail 5 s each, enforced once 15 s (min) are pending: the fourth failure gets there when the
+    // four take under 5 s; a loaded machine may need a few more (each second spent decays one).
+    let failures = 0;
+    while ((await failLogin(port, '127.0.0.9')).match(/authentication methods failed/)) {
+      failures++;
+      await until(() => daemon.sshConnections.size === 0);
+      assert.ok(failures <= 10, `still admitted after ${failures} failed logins`);
+    }
+    assert.ok(failures >= 3, `refused after only ${failures} failures: min is 15 s, authfail 5 s`);
+    assert.equal((await probe(port, '127.0.0.9')).outcome, 'refused', 'refused before any SSH byte');
+    assert.ok(logs.some((l) => /^127\.0\.0\.9 penalised \(PerSourcePenalties\)/.test(l)), logs.join('\n'));
+    const neighbour = await probe(port, '127.0.0.10');
+    assert.equal(neighbour.outcome, 'admitted', 'PerSourceNetBlockSize 32: only that address');
+    neighbour.socket.destroy();
+    const good = await connect(port, { password: 'pw', localAddress: '127.0.0.11' });
+    good.end();
+    assert.ok(daemon.refusalCounts().PerSourcePenalties >= 2);
+  } finally {
+    await daemon.shutdown();
+  }
+});
 
 test('FailedAuthPenalty alone switches penalties on: a source that keeps failing is refused', TIMEOUT, () =>
   withBareDaemon(async ({ daemon, port }) => {

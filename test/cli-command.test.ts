@@ -88,3 +88,25 @@ test('--shell with --allow-forwarding and --log-level 0: exec works, ssh -W reac
     echo.close();
   }
 });
+
+test('--sftp serves legacy SCP too (scp -O up and down), also beside --shell, whose exec leaves scp alone', TIMEOUT, async () => {
+  const root = join(DIR, 'scp-root');
+  mkdirSync(root);
+  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--user', 'dave:pw', '--sftp', root, '--shell']);
+  try {
+    writeFileSync(join(DIR, 'scp-up.txt'), 'through scp -O');
+    const args = opensshArgs(server.port);
+    args[0] = '-P';
+    const scp = (from: string, to: string) => run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('scp'), '-O', ...args, '-o', 'PreferredAuthentications=password', from, to], { timeoutMs: 30_000 });
+    const up = await scp(join(DIR, 'scp-up.txt'), 'dave@127.0.0.1:copy.txt');
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(readFileSync(join(root, 'copy.txt'), 'utf8'), 'through scp -O');
+    const down = await scp('dave@127.0.0.1:copy.txt', join(DIR, 'scp-down.txt'));
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(readFileSync(join(DIR, 'scp-down.txt'), 'utf8'), 'through scp -O');
+    const who = await run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', 'dave@127.0.0.1', 'whoami'], { timeoutMs: 30_000 });
+    assert.equal(who.stdout.toString().trim(), 'dave', 'the demo shell still answers other commands');
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});

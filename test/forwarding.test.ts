@@ -1,7 +1,8 @@
 /**
  * TCP forwarding with OpenSSH as the client: stdio (-W) and local (-L) forwarding over
  * direct-tcpip, dynamic SOCKS (-D) driven by curl, remote forwarding (-R) over tcpip-forward and
- * forwarded-tcpip, virtual destinations, and refusals.
+ * forwarded-tcpip, virtual destinations, and refusals. Every case runs against both client sets
+ * (test/fixtures/clientSets.ts): OpenSSH 9.2 and 10.0.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,10 +10,10 @@ import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { connect as tcpConnect, createServer, type Server } from 'node:net';
 import { Duplex } from 'node:stream';
-import { test } from 'node:test';
 import { directTcpipTarget, type SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { type ClientSet, testEachSet } from './fixtures/clientSets';
 import { freePort, portOpen } from './fixtures/net';
 import { makeUserKey } from './fixtures/testServer';
 
@@ -44,8 +45,9 @@ function forwardingDaemon(daemon: SSHDaemon): { opens: string[] } {
 
 const sshArgs = (port: number) => ['-o', 'LogLevel=ERROR', ...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, '-o', 'ExitOnForwardFailure=yes'];
 
-function background(args: string[]): { child: ChildProcess; stderr: () => string } {
-  const child = spawn(requireBinary('ssh'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+function background(clients: ClientSet, args: string[]): { child: ChildProcess; stderr: () => string } {
+  const [cmd, ...rest] = clients.argv('ssh', args);
+  const child = spawn(cmd, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return { child, stderr: () => err };
@@ -69,16 +71,16 @@ async function talk(port: number, text: string): Promise<string> {
 }
 
 
-test('ssh -W and ssh -L reach a TCP service through direct-tcpip', TIMEOUT, () =>
+testEachSet('ssh -W and ssh -L reach a TCP service through direct-tcpip', TIMEOUT, (clients) =>
   withBareDaemon(async ({ daemon, port }) => {
     const { opens } = forwardingDaemon(daemon);
     daemon.enableForwarding();
     const echo = await echoServer();
     try {
-      const w = await run(requireBinary('ssh'), [...sshArgs(port), '-W', `127.0.0.1:${echo.port}`, 'tester@127.0.0.1'], { input: 'hello', timeoutMs: 20_000 });
+      const w = await clients.run('ssh', [...sshArgs(port), '-W', `127.0.0.1:${echo.port}`, 'tester@127.0.0.1'], { input: 'hello', timeoutMs: 20_000 });
       assert.equal(w.stdout.toString(), 'echo:hello', w.stderr);
       const localPort = await freePort();
-      const l = background([...sshArgs(port), '-N', '-L', `${localPort}:127.0.0.1:${echo.port}`, 'tester@127.0.0.1']);
+      const l = background(clients, [...sshArgs(port), '-N', '-L', `${localPort}:127.0.0.1:${echo.port}`, 'tester@127.0.0.1']);
       try {
         await until(() => portOpen(localPort));
         assert.equal(await talk(localPort, 'via -L'), 'echo:via -L');
@@ -93,14 +95,14 @@ test('ssh -W and ssh -L reach a TCP service through direct-tcpip', TIMEOUT, () =
   }),
 );
 
-test('ssh -D: curl --socks5-hostname fetches a page through the daemon', TIMEOUT, () =>
+testEachSet('ssh -D: curl --socks5-hostname fetches a page through the daemon', TIMEOUT, (clients) =>
   withBareDaemon(async ({ daemon, port }) => {
     forwardingDaemon(daemon);
     daemon.enableForwarding();
     const http = createHttpServer((_req, res) => res.end('page through socks'));
     const httpPort = await listen(http);
     const socksPort = await freePort();
-    const d = background([...sshArgs(port), '-N', '-D', `127.0.0.1:${socksPort}`, 'tester@127.0.0.1']);
+    const d = background(clients, [...sshArgs(port), '-N', '-D', `127.0.0.1:${socksPort}`, 'tester@127.0.0.1']);
     try {
       await until(() => portOpen(socksPort));
       const r = await run(requireBinary('curl'), ['-s', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${socksPort}`, `http://localhost:${httpPort}/`]);
@@ -112,7 +114,7 @@ test('ssh -D: curl --socks5-hostname fetches a page through the daemon', TIMEOUT
   }),
 );
 
-test('ssh -R: tcpip-forward listens on loopback, connections come back as forwarded-tcpip channels', TIMEOUT, () =>
+testEachSet('ssh -R: tcpip-forward listens on loopback, connections come back as forwarded-tcpip channels', TIMEOUT, (clients) =>
   withBareDaemon(async ({ daemon, port }) => {
     forwardingDaemon(daemon);
     const requests: string[] = [];
@@ -121,12 +123,10 @@ test('ssh -R: tcpip-forward listens on loopback, connections come back as forwar
     });
     daemon.enableForwarding();
     const echo = await echoServer();
-    const r = spawn(requireBinary('ssh'), [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-N', '-R', `0:127.0.0.1:${echo.port}`, 'tester@127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    r.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const { child: r, stderr: rStderr } = background(clients, [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-N', '-R', `0:127.0.0.1:${echo.port}`, 'tester@127.0.0.1']);
     try {
-      await until(() => /Allocated port (\d+) for remote forward/.test(stderr));
-      const remotePort = Number(/Allocated port (\d+)/.exec(stderr)![1]);
+      await until(() => /Allocated port (\d+) for remote forward/.test(rStderr()));
+      const remotePort = Number(/Allocated port (\d+)/.exec(rStderr())![1]);
       assert.equal(await talk(remotePort, 'via -R'), 'echo:via -R');
       assert.deepEqual(requests, ['tcpip-forward {"bindAddress":"localhost","bindPort":0}']);
       r.kill();
@@ -139,7 +139,7 @@ test('ssh -R: tcpip-forward listens on loopback, connections come back as forwar
   }),
 );
 
-test('virtual destinations (ForwardingOptions.connect), allow-lists in SSHChannelOpenRequest, and connect failures', TIMEOUT, () =>
+testEachSet('virtual destinations (ForwardingOptions.connect), allow-lists in SSHChannelOpenRequest, and connect failures', TIMEOUT, (clients) =>
   withBareDaemon(async ({ daemon, port }) => {
     forwardingDaemon(daemon);
     daemon.on('SSHChannelOpenRequest', (e) => {
@@ -159,7 +159,7 @@ test('virtual destinations (ForwardingOptions.connect), allow-lists in SSHChanne
         return answer;
       },
     });
-    const w = (target: string, input: string) => run(requireBinary('ssh'), [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-W', target, 'tester@127.0.0.1'], { input, timeoutMs: 20_000 });
+    const w = (target: string, input: string) => clients.run('ssh', [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-W', target, 'tester@127.0.0.1'], { input, timeoutMs: 20_000 });
     const ok = await w('status.internal:80', 'probe');
     assert.equal(ok.stdout.toString(), 'status ok for probe\n', ok.stderr);
     const blocked = await w('blocked.example:80', 'x');

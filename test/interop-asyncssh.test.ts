@@ -1,15 +1,15 @@
 /**
- * Interoperability with AsyncSSH (Debian: python3-asyncssh), driven through /usr/bin/python3 -c.
+ * Interoperability with AsyncSSH (Debian: python3-asyncssh), driven through /usr/bin/python3 -c, every
+ * case against both client sets (test/fixtures/clientSets.ts): AsyncSSH 2.10 and 2.20.
  * Each snippet gets its settings as JSON in argv[1] and prints one JSON line as its result.
  * AsyncSSH's CryptographyDeprecationWarning lines on stderr are ignored.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
-import { requirePythonModule } from './fixtures/clients';
-import { acceptedMethods, assertForeignKeyRefused, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { type ClientSet, testEachSet } from './fixtures/clientSets';
+import { acceptedMethods, assertForeignKeyRefused, assertRsaLoginWithSha2, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -20,7 +20,7 @@ const TIMEOUT = { timeout: 60_000 };
 const PRELUDE = `
 import asyncio, hashlib, json, sys, warnings
 warnings.simplefilter('ignore')
-import asyncssh
+import asyncssh, asyncssh.kex
 cfg = json.loads(sys.argv[1])
 def connect(method, **kw):
     opts = dict(host='127.0.0.1', port=cfg['port'], username=cfg['user'], known_hosts=None, config=[],
@@ -47,17 +47,17 @@ interface Harness extends ServerScope {
   py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
 }
 
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
-  requirePythonModule('asyncssh');
-  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
-    const cfg = { port: server.port, user: USER, password: PASSWORD, key: server.userKey.privateKeyPath };
-    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code + MAIN, { ...cfg, ...extra }, input);
-    return body({ server, auths, py });
+async function withServer(clients: ClientSet, options: boolean | TestServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  await clients.requirePythonModule('asyncssh');
+  await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, (scope) => {
+    const cfg = { port: scope.server.port, user: USER, password: PASSWORD, key: scope.server.userKey.privateKeyPath };
+    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code + MAIN, { ...cfg, ...extra }, input, clients);
+    return body({ ...scope, py });
   });
 }
 
-test('asyncssh: password exec with stdout, stderr and exit status; the host key is ours', TIMEOUT, () =>
-  withServer(false, async ({ py, auths, server }) => {
+testEachSet('asyncssh: password exec with stdout, stderr and exit status; the host key is ours', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, auths, server }) => {
     const r = await py(`
 async def main():
     async with connect('password', password=cfg['password']) as conn:
@@ -73,8 +73,8 @@ async def main():
   }),
 );
 
-test('asyncssh: a wrong password is refused', TIMEOUT, () =>
-  withServer(false, async ({ py, auths, server }) => {
+testEachSet('asyncssh: a wrong password is refused', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, auths, server }) => {
     const r = await py(`
 async def main():
     async with connect('password', password='not-the-password') as conn:
@@ -86,8 +86,8 @@ async def main():
   }),
 );
 
-test('asyncssh: publickey with the ed25519 key read by read_private_key', TIMEOUT, () =>
-  withServer(false, async ({ py, auths, server }) => {
+testEachSet('asyncssh: publickey with the ed25519 key read by read_private_key', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, auths, server }) => {
     const r = await py(`
 async def main():
     key = asyncssh.read_private_key(cfg['key'])
@@ -99,8 +99,38 @@ async def main():
   }),
 );
 
-test('asyncssh: a foreign key is refused', TIMEOUT, () =>
-  withServer(false, async ({ py, auths, server }) => {
+/**
+ * RFC 4252 s7: USERAUTH_PK_OK repeats the algorithm the client named; AsyncSSH checks it and aborts
+ * with "Key mismatch" when the reply names another (`ssh-rsa` for its rsa-sha2-*).
+ */
+testEachSet('asyncssh: publickey with an RSA key signs with rsa-sha2, never SHA-1 ssh-rsa', TIMEOUT, (clients) =>
+  withServer(clients, { userKeyKind: 'rsa' }, async (scope) => {
+    const r = await scope.py(`
+async def main():
+    key = asyncssh.read_private_key(cfg['key'])
+    async with connect('publickey', client_keys=[key]) as conn:
+        return result(await conn.run('echo rsa'))`);
+    assert.deepEqual(r, { stdout: 'rsa\n', stderr: '', status: 0 });
+    assertRsaLoginWithSha2(scope);
+  }),
+);
+
+testEachSet("asyncssh: key exchange with the daemon defaults is the client's first choice (no post-quantum method without liboqs)", TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, kex }) => {
+    const r = await py(`
+async def main():
+    async with connect('password', password=cfg['password']) as conn:
+        first = [a for a in asyncssh.kex.get_default_kex_algs() if not a.startswith(b'gss-')][0]
+        return {'run': result(await conn.run('echo kex')), 'first': first.decode()}`);
+    assert.deepEqual(r.run, { stdout: 'kex\n', stderr: '', status: 0 });
+    // AsyncSSH's ML-KEM needs liboqs, which Debian does not ship: curve25519 comes first.
+    assert.equal(r.first, 'curve25519-sha256', "the client's first choice (GSS methods aside)");
+    assert.deepEqual(kex, [r.first], 'the daemon negotiated it');
+  }),
+);
+
+testEachSet('asyncssh: a foreign key is refused', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, auths, server }) => {
     const foreign = makeUserKey('ed25519');
     const r = await py(
       `
@@ -115,8 +145,8 @@ async def main():
   }),
 );
 
-test('asyncssh: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ py, auths }) => {
+testEachSet('asyncssh: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ py, auths }) => {
     const kbd = `
 class Client(asyncssh.SSHClient):
     challenges = []
@@ -140,8 +170,8 @@ async def main():
   }),
 );
 
-test('asyncssh: 16 MiB upload through sha256 and 32 MiB download from bytes (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ py }) => {
+testEachSet('asyncssh: 16 MiB upload through sha256 and 32 MiB download from bytes (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ py }) => {
     const up = randomBytes(16 * 1024 * 1024);
     const n = 32 * 1024 * 1024;
     const r = await py(
@@ -162,8 +192,8 @@ async def main():
   }),
 );
 
-test('asyncssh: pty shell (term_type, term_size) greets, echoes a line and exits 0 (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ py, server }) => {
+testEachSet('asyncssh: pty shell (term_type, term_size) greets, echoes a line and exits 0 (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ py, server }) => {
     const requests: SSHChannelRequestEventArgs[] = [];
     server.daemon.on('SSHChannelRequest', (e) => void requests.push(e));
     const r = await py(`
@@ -185,8 +215,8 @@ async def main():
   }),
 );
 
-test('asyncssh: 20 channels open at once on one connection, each a cat echoing its own data (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ py, server }) => {
+testEachSet('asyncssh: 20 channels open at once on one connection, each a cat echoing its own data (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ py, server }) => {
     server.daemon.config('MaxSessionsPerConnection=32'); // the default (10) is OpenSSH's MaxSessions
     let peak = 0;
     server.daemon.on('SSHChannelOpened', () => void (peak = Math.max(peak, server.daemon.sshChannels.size)));

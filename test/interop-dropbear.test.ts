@@ -1,5 +1,6 @@
 /**
- * Interoperability with Dropbear's client `dbclient` (Debian: dropbear-bin).
+ * Interoperability with Dropbear's client `dbclient` (Debian: dropbear-bin), every case against both
+ * client sets (test/fixtures/clientSets.ts): Dropbear 2022.83 and 2025.89.
  *
  * - dbclient tries keyboard-interactive before password. Without a terminal it answers echoed
  *   prompts from stdin and hidden ones from DROPBEAR_PASSWORD, so it would eat a command's stdin:
@@ -29,11 +30,21 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import { ErrorCodes, requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
+import { SUPPORTED } from '../src/config/algorithms';
 import { requireBinary, run, type RunResult } from './fixtures/clients';
-import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { type ClientSet, type ClientSetName, testEachSet } from './fixtures/clientSets';
+import {
+  acceptedMethods,
+  assertForeignKeyRefused,
+  assertKeyboardAnswersAccepted,
+  assertRsaLoginWithSha2,
+  runPythonJson,
+  type ServerScope,
+  withTestServer,
+} from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 /** ssh2's crypto init (see the header comment); test-only reach into ssh2's internals. */
@@ -49,27 +60,28 @@ interface Harness extends ServerScope {
   dbclientArgv(command: string | undefined, opts?: { key?: string; flags?: string[] }): string[];
 }
 
-interface ServerOptions {
-  asyncHandlers?: boolean;
-  /** Put OTHER_KEX_FIRST first, so that dbclient's guessed KEX packet is wrong. */
-  wrongGuess?: boolean;
+interface ServerOptions extends TestServerOptions {
+  /** Put this key exchange method first in the daemon's list (the test of dbclient's guess). */
+  kexFirst?: string;
   /** The daemon's auth methods; `password,publickey` unless told. */
   authMethods?: string;
 }
 
-/** Runs `body` with a `dbclient` bound to a fresh daemon (see withTestServer). */
-async function withServer(options: ServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
-  const dbclientPath = requireBinary('dbclient');
+/** Runs `body` with a `dbclient` of `clients` bound to a fresh daemon (see withTestServer). */
+async function withServer(clients: ClientSet, options: ServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  clients.path('dbclient');
   const setsid = requireBinary('setsid');
-  await withTestServer({ asyncHandlers: options.asyncHandlers, authMethods: options.authMethods ?? 'password,publickey' }, ({ server, auths }) => {
-    if (options.wrongGuess) {
+  await withTestServer({ ...options, authMethods: options.authMethods ?? 'password,publickey' }, (scope) => {
+    const { server } = scope;
+    const first = options.kexFirst;
+    if (first) {
       const kex = server.daemon.config('SSHKeyExchangeAlgorithms').split(',');
-      server.daemon.config(`SSHKeyExchangeAlgorithms=${[OTHER_KEX_FIRST, ...kex.filter((k) => k !== OTHER_KEX_FIRST)].join(',')}`);
+      server.daemon.config(`SSHKeyExchangeAlgorithms=${[first, ...kex.filter((k) => k !== first)].join(',')}`);
     }
     const dbclientArgv: Harness['dbclientArgv'] = (command, o = {}) => [
       setsid,
       '-w',
-      dbclientPath,
+      ...clients.argv('dbclient', [
       ...(o.flags ?? []),
       '-y',
       '-y',
@@ -80,17 +92,18 @@ async function withServer(options: ServerOptions, body: (h: Harness) => Promise<
       ...(o.key ? ['-i', o.key] : []),
       '127.0.0.1',
       ...(command === undefined ? [] : [command]),
+      ]),
     ];
     const dbclient: Harness['dbclient'] = (command, o = {}) => {
       const [cmd, ...args] = dbclientArgv(command, o);
       return run(cmd, args, { input: o.input, timeoutMs: o.timeoutMs ?? 45_000, env: { HOME, DROPBEAR_PASSWORD: o.password ?? '' } });
     };
-    return body({ server, auths, dbclient, dbclientArgv });
+    return body({ ...scope, dbclient, dbclientArgv });
   });
 }
 
-test('dbclient: password exec prints stdout and exits 0; exit N gives status N (async handlers)', TIMEOUT, () =>
-  withServer({ asyncHandlers: true }, async ({ dbclient, auths }) => {
+testEachSet('dbclient: password exec prints stdout and exits 0; exit N gives status N (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: true }, async ({ dbclient, auths }) => {
     const r = await dbclient('echo hi', { password: PASSWORD });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.toString(), 'hi\n');
@@ -101,8 +114,8 @@ test('dbclient: password exec prints stdout and exits 0; exit N gives status N (
   }),
 );
 
-test('dbclient: a wrong password is refused and never accepted', TIMEOUT, () =>
-  withServer({}, async ({ dbclient, auths, server }) => {
+testEachSet('dbclient: a wrong password is refused and never accepted', TIMEOUT, (clients) =>
+  withServer(clients, {}, async ({ dbclient, auths, server }) => {
     // dbclient retries with empty passwords until the daemon drops it at MaxAuthAttempts; it then
     // exits 0 ("Disconnect received" is a clean close for Dropbear), so the exit code says nothing.
     const r = await dbclient('echo hi', { password: 'not-the-password' });
@@ -115,12 +128,17 @@ test('dbclient: a wrong password is refused and never accepted', TIMEOUT, () =>
   }),
 );
 
-test('dbclient: publickey with a key converted by dropbearconvert', TIMEOUT, () =>
-  withServer({}, async ({ dbclient, auths, server }) => {
-    const convert = requireBinary('dropbearconvert');
-    const key = join(HOME, 'id_ed25519.dropbear');
-    const conv = await run(convert, ['openssh', 'dropbear', server.userKey.privateKeyPath, key], { timeoutMs: 15_000 });
-    assert.equal(conv.code, 0, `dropbearconvert: ${conv.stderr}`);
+/** An OpenSSH private key converted by the set's dropbearconvert (a fresh name per call). */
+async function dropbearKeyOf(clients: ClientSet, privateKeyPath: string): Promise<string> {
+  const key = join(mkdtempSync(join(HOME, 'key-')), 'id.dropbear');
+  const conv = await clients.run('dropbearconvert', ['openssh', 'dropbear', privateKeyPath, key], { timeoutMs: 15_000 });
+  assert.equal(conv.code, 0, `dropbearconvert: ${conv.stderr}`);
+  return key;
+}
+
+testEachSet('dbclient: publickey with a key converted by dropbearconvert', TIMEOUT, (clients) =>
+  withServer(clients, {}, async ({ dbclient, auths, server }) => {
+    const key = await dropbearKeyOf(clients, server.userKey.privateKeyPath);
     const r = await dbclient('echo key', { key });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.toString(), 'key\n');
@@ -129,12 +147,39 @@ test('dbclient: publickey with a key converted by dropbearconvert', TIMEOUT, () 
   }),
 );
 
-test('dbclient: a foreign key converted by dropbearconvert is refused', TIMEOUT, () =>
-  withServer({ authMethods: 'publickey' }, async ({ dbclient, auths, server }) => {
+/**
+ * RFC 4252 s7: USERAUTH_PK_OK repeats the algorithm the client named. Dropbear signs with the
+ * algorithm named in PK_OK, so a reply naming `ssh-rsa` makes it sign with SHA-1, which the daemon's
+ * defaults refuse.
+ */
+testEachSet('dbclient: an RSA key logs in with rsa-sha2 signatures, never SHA-1 ssh-rsa', TIMEOUT, (clients) =>
+  withServer(clients, { userKeyKind: 'rsa', authMethods: 'publickey' }, async (scope) => {
+    const r = await scope.dbclient('echo rsa', { key: await dropbearKeyOf(clients, scope.server.userKey.privateKeyPath) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'rsa\n');
+    assertRsaLoginWithSha2(scope);
+  }),
+);
+
+/** The key exchange each dbclient negotiates with the daemon's defaults: its own first choice the daemon has. */
+const KEX: Record<ClientSetName, string> = {
+  debian12: 'curve25519-sha256', // Dropbear 2022 has no post-quantum method
+  debian13: 'mlkem768x25519-sha256', // Dropbear 2025: after sntrup761x25519, which the daemon lacks
+};
+
+testEachSet('dbclient: key exchange with the daemon defaults is the client\'s first choice (post-quantum from Dropbear 2025)', TIMEOUT, (clients) =>
+  withServer(clients, {}, async ({ dbclient, kex }) => {
+    const r = await dbclient('echo kex', { password: PASSWORD });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'kex\n');
+    assert.deepEqual(kex, [KEX[clients.name]], 'the daemon negotiated it');
+  }),
+);
+
+testEachSet('dbclient: a foreign key converted by dropbearconvert is refused', TIMEOUT, (clients) =>
+  withServer(clients, { authMethods: 'publickey' }, async ({ dbclient, auths, server }) => {
     const foreign = makeUserKey('ed25519');
-    const key = join(HOME, 'foreign.dropbear');
-    const conv = await run(requireBinary('dropbearconvert'), ['openssh', 'dropbear', foreign.privateKeyPath, key], { timeoutMs: 15_000 });
-    assert.equal(conv.code, 0, `dropbearconvert: ${conv.stderr}`);
+    const key = await dropbearKeyOf(clients, foreign.privateKeyPath);
     const r = await dbclient('echo key', { key });
     assert.equal(r.code, 1, r.stderr);
     assert.equal(r.stdout.length, 0);
@@ -143,8 +188,8 @@ test('dbclient: a foreign key converted by dropbearconvert is refused', TIMEOUT,
   }),
 );
 
-test('dbclient: keyboard-interactive (echoed prompt from stdin, hidden one from DROPBEAR_PASSWORD): right answers log in, a wrong one is refused', TIMEOUT, () =>
-  withServer({ authMethods: 'keyboard-interactive', asyncHandlers: true }, async ({ dbclient, auths, server }) => {
+testEachSet('dbclient: keyboard-interactive (echoed prompt from stdin, hidden one from DROPBEAR_PASSWORD): right answers log in, a wrong one is refused', TIMEOUT, (clients) =>
+  withServer(clients, { authMethods: 'keyboard-interactive', asyncHandlers: true }, async ({ dbclient, auths, server }) => {
     const right = await dbclient('echo kbd', { password: KBD_ANSWERS[1], input: Buffer.from(`${KBD_ANSWERS[0]}\n`) });
     assert.equal(right.code, 0, right.stderr);
     assert.equal(right.stdout.toString(), 'kbd\n');
@@ -199,8 +244,8 @@ except subprocess.TimeoutExpired:
 print(json.dumps({'out': (out + rest).decode('latin-1'), 'code': p.returncode, 'stderr': err.decode('latin-1')}))
 `;
 
-test('dbclient -t: a pty shell gets the terminal, answers a line and exits 0', TIMEOUT, () =>
-  withServer({ asyncHandlers: true }, async ({ dbclientArgv, server }) => {
+testEachSet('dbclient -t: a pty shell gets the terminal, answers a line and exits 0', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: true }, async ({ dbclientArgv, server }) => {
     const requests: SSHChannelRequestEventArgs[] = [];
     server.daemon.on('SSHChannelRequest', (e) => void requests.push(e));
     const r = await runPythonJson(PTY_DRIVER, {
@@ -224,8 +269,8 @@ test('dbclient -t: a pty shell gets the terminal, answers a line and exits 0', T
   }),
 );
 
-test('dbclient: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, () =>
-  withServer({}, async ({ dbclient }) => {
+testEachSet('dbclient: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, (clients) =>
+  withServer(clients, {}, async ({ dbclient }) => {
     const up = randomBytes(16 * 1024 * 1024);
     const u = await dbclient('sha256', { password: PASSWORD, input: up });
     assert.equal(u.code, 0, u.stderr);
@@ -239,12 +284,27 @@ test('dbclient: 16 MiB upload through sha256 and 32 MiB download from bytes', TI
   }),
 );
 
-test('dbclient: its guessed KEX packet is used when right and skipped when wrong (RFC 4253 s7.1)', TIMEOUT, async () => {
-  for (const wrongGuess of [false, true]) {
-    await withServer({ wrongGuess }, async ({ dbclient }) => {
+/**
+ * dbclient's first key exchange choice, the one its guessed packet is for (read from its KEXINIT).
+ * The guess is right only when the daemon's list starts with it too (and the host key types agree).
+ */
+const GUESSED_KEX: Record<ClientSetName, string> = {
+  debian12: 'curve25519-sha256',
+  debian13: 'sntrup761x25519-sha512', // the daemon lacks it: Dropbear 2025's guess is always wrong here
+};
+
+testEachSet('dbclient: its guessed KEX packet is used when right and skipped when wrong (RFC 4253 s7.1)', TIMEOUT, async (clients) => {
+  const guess = GUESSED_KEX[clients.name];
+  const right = SUPPORTED.kex.includes(guess);
+  // Right guess: the daemon's list starts with dbclient's first choice. Wrong: with another method.
+  const cases = [...(right ? [{ kexFirst: guess, wrong: false }] : []), { kexFirst: OTHER_KEX_FIRST, wrong: true }];
+  assert.equal(right, clients.name === 'debian12', `the daemon supports ${guess}: update GUESSED_KEX's note and this check`);
+  for (const { kexFirst, wrong } of cases) {
+    await withServer(clients, { kexFirst }, async ({ dbclient, kex }) => {
       const r = await dbclient('echo hi', { password: PASSWORD, timeoutMs: 8_000 });
-      assert.equal(r.code, 0, `dbclient stalled or failed (wrong guess: ${wrongGuess}): ${r.stderr}`);
+      assert.equal(r.code, 0, `dbclient stalled or failed (wrong guess: ${wrong}): ${r.stderr}`);
       assert.equal(r.stdout.toString(), 'hi\n');
+      assert.deepEqual(kex, [KEX[clients.name]], "the client's order decides the method, whatever the daemon's");
     });
   }
 });
@@ -261,11 +321,11 @@ startTestServer({ authMethods: 'password,publickey' }).then((s) => {
 });
 `;
 
-test(
+testEachSet(
   'dbclient: connecting while ssh2 crypto init is pending loses no bytes (regression: admit() resumed the socket too early)',
   TIMEOUT,
-  async () => {
-    const dbclientPath = requireBinary('dbclient');
+  async (clients) => {
+    clients.path('dbclient');
     const setsid = requireBinary('setsid');
     const child = spawn(process.execPath, ['--import', 'tsx', '-e', EARLY_DAEMON, join(__dirname, 'fixtures', 'testServer.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
@@ -276,7 +336,10 @@ test(
         await new Promise((r) => setTimeout(r, 10));
       }
       const port = out.split('\n')[0];
-      const r = await run(setsid, ['-w', dbclientPath, '-y', '-y', '-p', port, '-l', USER, '127.0.0.1', 'echo hi'], { timeoutMs: 5_000, env: { HOME, DROPBEAR_PASSWORD: PASSWORD } });
+      const r = await run(setsid, ['-w', ...clients.argv('dbclient', ['-y', '-y', '-p', port, '-l', USER, '127.0.0.1', 'echo hi'])], {
+        timeoutMs: 10_000,
+        env: { HOME, DROPBEAR_PASSWORD: PASSWORD },
+      });
       assert.equal(r.code, 0, `dbclient stalled or failed: ${r.stderr}`);
       assert.equal(r.stdout.toString(), 'hi\n');
     } finally {

@@ -1,5 +1,6 @@
 /**
- * Interoperability with the OpenSSH client `ssh` (Debian: openssh-client; passwords through `sshpass`).
+ * Interoperability with the OpenSSH client `ssh` (Debian: openssh-client; passwords through `sshpass`),
+ * every case against both client sets (test/fixtures/clientSets.ts): OpenSSH 9.2 and 10.0.
  *
  * sshpass answers only a "password:" prompt, so password runs pin `PreferredAuthentications=password`;
  * keyboard-interactive is answered by an askpass script (`SSH_ASKPASS_REQUIRE=force`), which gets each
@@ -10,11 +11,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
-import { opensshArgs, requireBinary, run, type RunResult } from './fixtures/clients';
-import { acceptedMethods, assertKeyboardAnswersAccepted, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { opensshArgs, type RunResult } from './fixtures/clients';
+import { type ClientSet, type ClientSetName, testEachSet } from './fixtures/clientSets';
+import { acceptedMethods, assertKeyboardAnswersAccepted, assertRsaLoginWithSha2, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 90_000 };
 const DIR = mkdtempSync(join(tmpdir(), 'openssh-interop-'));
@@ -27,25 +29,25 @@ interface Harness extends ServerScope {
   sshPassword(password: string, args: string[], input?: Buffer): Promise<RunResult>;
 }
 
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
-  const sshPath = requireBinary('ssh');
-  const sshpassPath = requireBinary('sshpass');
-  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
-    const base = opensshArgs(server.port);
-    const ssh: Harness['ssh'] = (args, opts = {}) => run(sshPath, [...base, ...args], { ...opts, timeoutMs: 60_000 });
+async function withServer(clients: ClientSet, options: boolean | TestServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  const sshPath = clients.path('ssh');
+  clients.path('sshpass');
+  await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, (scope) => {
+    const base = opensshArgs(scope.server.port);
+    const ssh: Harness['ssh'] = (args, opts = {}) => clients.run('ssh', [...base, ...args], { ...opts, timeoutMs: 60_000 });
     const sshPassword: Harness['sshPassword'] = (password, args, input) =>
-      run(sshpassPath, ['-p', password, sshPath, ...base, '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', ...args], {
+      clients.run('sshpass', ['-p', password, sshPath, ...base, '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', ...args], {
         input,
         timeoutMs: 60_000,
       });
-    return body({ server, auths, ssh, sshPassword });
+    return body({ ...scope, ssh, sshPassword });
   });
 }
 
 const target = `${USER}@127.0.0.1`;
 
-test('ssh: password exec prints stdout, exit N gives status N, stderr is kept apart', TIMEOUT, () =>
-  withServer(true, async ({ sshPassword, auths }) => {
+testEachSet('ssh: password exec prints stdout, exit N gives status N, stderr is kept apart', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ sshPassword, auths }) => {
     const hi = await sshPassword(PASSWORD, [target, 'echo hi']);
     assert.equal(hi.code, 0, hi.stderr);
     assert.equal(hi.stdout.toString(), 'hi\n');
@@ -58,8 +60,8 @@ test('ssh: password exec prints stdout, exit N gives status N, stderr is kept ap
   }),
 );
 
-test('ssh: a wrong password is refused', TIMEOUT, () =>
-  withServer(false, async ({ sshPassword, auths }) => {
+testEachSet('ssh: a wrong password is refused', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ sshPassword, auths }) => {
     const r = await sshPassword('not-the-password', [target, 'echo no']);
     assert.notEqual(r.code, 0);
     assert.equal(r.stdout.length, 0);
@@ -68,8 +70,8 @@ test('ssh: a wrong password is refused', TIMEOUT, () =>
   }),
 );
 
-test('ssh -i: the authorised key logs in, a foreign key is refused', TIMEOUT, () =>
-  withServer(true, async ({ ssh, server, auths }) => {
+testEachSet('ssh -i: the authorised key logs in, a foreign key is refused', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ ssh, server, auths }) => {
     const keyOnly = ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey'];
     const ok = await ssh([...keyOnly, '-i', server.userKey.privateKeyPath, target, 'echo key']);
     assert.equal(ok.code, 0, ok.stderr);
@@ -86,6 +88,32 @@ test('ssh -i: the authorised key logs in, a foreign key is refused', TIMEOUT, ()
   }),
 );
 
+testEachSet('ssh -i: an RSA key logs in with rsa-sha2 signatures, never SHA-1 ssh-rsa', TIMEOUT, (clients) =>
+  withServer(clients, { userKeyKind: 'rsa' }, async (scope) => {
+    const keyOnly = ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey'];
+    const r = await scope.ssh([...keyOnly, '-i', scope.server.userKey.privateKeyPath, target, 'echo rsa']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'rsa\n');
+    assertRsaLoginWithSha2(scope);
+  }),
+);
+
+/** The key exchange each OpenSSH negotiates with the daemon's defaults: its own first choice. */
+const KEX: Record<ClientSetName, string> = {
+  debian12: 'curve25519-sha256', // OpenSSH 9.2 has sntrup761x25519 first, which the daemon lacks
+  debian13: 'mlkem768x25519-sha256', // OpenSSH 10's default
+};
+
+testEachSet('ssh: key exchange with the daemon defaults is the client\'s first choice (post-quantum from OpenSSH 10)', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ sshPassword, kex }) => {
+    const r = await sshPassword(PASSWORD, ['-v', target, 'echo kex']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'kex\n');
+    assert.deepEqual(kex, [KEX[clients.name]], 'the daemon negotiated it');
+    assert.match(r.stderr, new RegExp(`kex: algorithm: ${KEX[clients.name]}\\b`), 'the client agrees');
+  }),
+);
+
 /** An askpass program that answers our two prompts; the second answer is configurable. */
 function askpass(second: string): string {
   const path = join(DIR, `askpass-${second}`);
@@ -94,8 +122,8 @@ function askpass(second: string): string {
   return path;
 }
 
-test('ssh: keyboard-interactive with the right answers logs in, with a wrong one is refused', TIMEOUT, () =>
-  withServer(false, async ({ ssh, auths }) => {
+testEachSet('ssh: keyboard-interactive with the right answers logs in, with a wrong one is refused', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ ssh, auths }) => {
     const kbd = ['-o', 'PreferredAuthentications=keyboard-interactive', '-o', 'NumberOfPasswordPrompts=1'];
     const env = (path: string) => ({ SSH_ASKPASS: path, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' });
     const right = await ssh([...kbd, target, 'echo kbd'], { env: env(askpass(KBD_ANSWERS[1])) });
@@ -110,8 +138,8 @@ test('ssh: keyboard-interactive with the right answers logs in, with a wrong one
   }),
 );
 
-test('ssh: 16 MiB up and 32 MiB down with matching checksums', TIMEOUT, () =>
-  withServer(true, async ({ sshPassword }) => {
+testEachSet('ssh: 16 MiB up and 32 MiB down with matching checksums', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ sshPassword }) => {
     const up = patternBytes(16 * 1024 * 1024);
     const r = await sshPassword(PASSWORD, [target, 'sha256'], up);
     assert.equal(r.code, 0, r.stderr);
@@ -124,11 +152,11 @@ test('ssh: 16 MiB up and 32 MiB down with matching checksums', TIMEOUT, () =>
   }),
 );
 
-test('ssh -tt: a pty shell gets the terminal, answers lines and returns the exit status', TIMEOUT, () =>
-  withServer(true, async ({ server }) => {
+testEachSet('ssh -tt: a pty shell gets the terminal, answers lines and returns the exit status', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ server }) => {
     const requests: SSHChannelRequestEventArgs[] = [];
     server.daemon.on('SSHChannelRequest', (e) => void requests.push(e));
-    const r = await run(requireBinary('sshpass'), ['-p', PASSWORD, requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-tt', target], {
+    const r = await clients.run('sshpass', ['-p', PASSWORD, clients.path('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-tt', target], {
       input: Buffer.from('hello\nexit\n'),
       timeoutMs: 60_000,
       env: { TERM: 'xterm-256color' },
@@ -142,8 +170,8 @@ test('ssh -tt: a pty shell gets the terminal, answers lines and returns the exit
   }),
 );
 
-test('ssh ControlMaster: 20 concurrent session channels on one connection', TIMEOUT, () =>
-  withServer(true, async ({ ssh, sshPassword, server }) => {
+testEachSet('ssh ControlMaster: 20 concurrent session channels on one connection', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ ssh, sshPassword, server }) => {
     server.daemon.config('MaxSessionsPerConnection=32'); // the default (10) is OpenSSH's MaxSessions
     const sock = join(DIR, `cm-${server.port}`);
     const master = sshPassword(PASSWORD, ['-M', '-S', sock, '-N', '-o', 'ControlPersist=no', target]);

@@ -1,14 +1,14 @@
 /**
- * Interoperability with Paramiko (Debian: python3-paramiko), driven through /usr/bin/python3 -c.
+ * Interoperability with Paramiko (Debian: python3-paramiko), driven through /usr/bin/python3 -c, every
+ * case against both client sets (test/fixtures/clientSets.ts): paramiko 2.12 and 3.5.
  * Each snippet gets its settings as JSON in argv[1] and prints one JSON line as its result.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
 import { requestParamsOf } from '../src';
-import { requirePythonModule } from './fixtures/clients';
-import { acceptedMethods, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { type ClientSet, testEachSet } from './fixtures/clientSets';
+import { acceptedMethods, assertRsaLoginWithSha2, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
@@ -38,17 +38,18 @@ interface Harness extends ServerScope {
   py(code: string, extra?: Record<string, unknown>, input?: Buffer): Promise<any>;
 }
 
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>): Promise<void> {
-  requirePythonModule('paramiko');
-  await withTestServer({ asyncHandlers }, ({ server, auths }) => {
+async function withServer(clients: ClientSet, options: boolean | TestServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  await clients.requirePythonModule('paramiko');
+  await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, (scope) => {
+    const { server } = scope;
     const cfg = { port: server.port, user: USER, password: PASSWORD, hostKey: server.hostKey.publicKeyOpenSSH.split(' ')[1], key: server.userKey.privateKeyPath };
-    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code, { ...cfg, ...extra }, input);
-    return body({ server, auths, py });
+    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code, { ...cfg, ...extra }, input, clients);
+    return body({ ...scope, py });
   });
 }
 
-test('paramiko: password exec with stdout, stderr and exit status', TIMEOUT, () =>
-  withServer(false, async ({ py, auths }) => {
+testEachSet('paramiko: password exec with stdout, stderr and exit status', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, auths }) => {
     const r = await py(`
 c = client(password=cfg['password'])
 done([run(c, 'echo hi'), run(c, 'exit 7'), run(c, 'stderr oops')])
@@ -62,8 +63,8 @@ c.close()`);
   }),
 );
 
-test('paramiko: publickey with the ed25519 key; an unknown key is refused', TIMEOUT, () =>
-  withServer(false, async ({ py, auths, server }) => {
+testEachSet('paramiko: publickey with the ed25519 key; an unknown key is refused', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, auths, server }) => {
     const good = await py(`
 c = client(pkey=paramiko.Ed25519Key.from_private_key_file(cfg['key']))
 done(run(c, 'echo key'))
@@ -93,8 +94,32 @@ finally:
   }),
 );
 
-test('paramiko: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ py, auths }) => {
+testEachSet('paramiko: publickey with an RSA key signs with rsa-sha2, never SHA-1 ssh-rsa', TIMEOUT, (clients) =>
+  withServer(clients, { userKeyKind: 'rsa' }, async (scope) => {
+    const r = await scope.py(`
+c = client(pkey=paramiko.RSAKey.from_private_key_file(cfg['key']))
+done(run(c, 'echo rsa'))
+c.close()`);
+    assert.deepEqual(r, { stdout: 'rsa\n', stderr: '', status: 0 });
+    assertRsaLoginWithSha2(scope);
+  }),
+);
+
+testEachSet("paramiko: key exchange with the daemon defaults is the client's first choice (no post-quantum method in paramiko)", TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, kex }) => {
+    const r = await py(`
+c = client(password=cfg['password'])
+t = c.get_transport()
+done({'run': run(c, 'echo kex'), 'preferred': t.preferred_kex[0]})
+c.close()`);
+    assert.deepEqual(r.run, { stdout: 'kex\n', stderr: '', status: 0 });
+    assert.equal(r.preferred, 'curve25519-sha256@libssh.org', 'paramiko 2.12 and 3.5 put curve25519 first');
+    assert.deepEqual(kex, [r.preferred], 'the daemon negotiated the client\'s first choice');
+  }),
+);
+
+testEachSet('paramiko: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ py, auths }) => {
     const kbd = `
 t = paramiko.Transport(('127.0.0.1', cfg['port']))
 t.start_client(timeout=10)
@@ -122,8 +147,8 @@ finally:
   }),
 );
 
-test('paramiko: 20 channels open at once on one connection (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ py, server }) => {
+testEachSet('paramiko: 20 channels open at once on one connection (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, true, async ({ py, server }) => {
     server.daemon.config('MaxSessionsPerConnection=20'); // the default (10, as OpenSSH MaxSessions) is too few
     const r = await py(`
 c = client(password=cfg['password'])
@@ -139,8 +164,8 @@ c.close()`);
   }),
 );
 
-test('paramiko: pty shell greets, echoes a line and exits', TIMEOUT, () =>
-  withServer(false, async ({ py, server }) => {
+testEachSet('paramiko: pty shell greets, echoes a line and exits', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, server }) => {
     const requests: { requestType: string; term?: string }[] = [];
     server.daemon.on('SSHChannelRequested', (e) => void requests.push({ requestType: e.requestType, term: requestParamsOf(e, 'pty-req')?.term }));
     const r = await py(`
@@ -167,8 +192,8 @@ c.close()`);
   }),
 );
 
-test('paramiko: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, () =>
-  withServer(false, async ({ py }) => {
+testEachSet('paramiko: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py }) => {
     const up = randomBytes(16 * 1024 * 1024);
     const n = 32 * 1024 * 1024;
     const r = await py(

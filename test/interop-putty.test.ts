@@ -1,5 +1,6 @@
 /**
- * Interoperability with PuTTY's command-line client `plink` (Debian: putty-tools).
+ * Interoperability with PuTTY's command-line client `plink` (Debian: putty-tools), every case against
+ * both client sets (test/fixtures/clientSets.ts): PuTTY 0.78 and 0.83.
  *
  * PuTTY prefers keyboard-interactive over password and `-pw` does not answer keyboard-interactive
  * prompts, so with `-batch` it gives up on our two-prompt challenge ("Cannot answer interactive
@@ -17,11 +18,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
-import { requireBinary, run, type RunResult } from './fixtures/clients';
-import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, type ServerScope, withTestServer } from './fixtures/interop';
-import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex } from './fixtures/testServer';
+import { requireBinary, type RunResult } from './fixtures/clients';
+import { type ClientSet, type ClientSetName, testEachSet } from './fixtures/clientSets';
+import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, assertRsaLoginWithSha2, type ServerScope, withTestServer } from './fixtures/interop';
+import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 /** PuTTY keeps its random seed under $HOME/.putty; keep it out of the real home. */
@@ -37,11 +39,15 @@ interface Harness extends ServerScope {
   plinkAnswering(command: string, answers: { prompt: string; answer: string }[]): Promise<RunResult>;
 }
 
-/** Runs `body` with a `plink` bound to a fresh daemon (see withTestServer); the daemon offers `password,publickey` unless told. */
-async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<void>, authMethods = 'password,publickey'): Promise<void> {
-  const plinkPath = requireBinary('plink');
+/**
+ * Runs `body` with a `plink` of `clients` bound to a fresh daemon (see withTestServer); the daemon
+ * offers `password,publickey` unless told.
+ */
+async function withServer(clients: ClientSet, options: TestServerOptions, body: (h: Harness) => Promise<void>): Promise<void> {
+  clients.path('plink');
   const setsid = requireBinary('setsid');
-  await withTestServer({ asyncHandlers, authMethods }, ({ server, auths }) => {
+  await withTestServer({ authMethods: 'password,publickey', ...options }, (scope) => {
+    const { server } = scope;
     const args = (command: string, auth: string[]) => [
       '-ssh',
       '-noagent',
@@ -55,10 +61,10 @@ async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<
       '127.0.0.1',
       ...(command ? [command] : []),
     ];
-    const plink: Harness['plink'] = (command, auth, input) => run(plinkPath, ['-batch', ...args(command, auth)], { input, timeoutMs: 45_000, env: { HOME } });
-    const plinkStart: Harness['plinkStart'] = (command, auth) => start(plinkPath, ['-batch', ...args(command, auth)]);
+    const plink: Harness['plink'] = (command, auth, input) => clients.run('plink', ['-batch', ...args(command, auth)], { input, timeoutMs: 45_000, env: { HOME } });
+    const plinkStart: Harness['plinkStart'] = (command, auth) => start(clients.argv('plink', ['-batch', ...args(command, auth)]));
     const plinkAnswering: Harness['plinkAnswering'] = (command, answers) => {
-      const p = start(setsid, ['-w', plinkPath, ...args(command, [])]);
+      const p = start([setsid, '-w', ...clients.argv('plink', args(command, []))]);
       let from = 0;
       let next = 0;
       p.child.stderr.on('data', () => {
@@ -72,7 +78,7 @@ async function withServer(asyncHandlers: boolean, body: (h: Harness) => Promise<
       });
       return p.done;
     };
-    return body({ server, auths, plink, plinkStart, plinkAnswering });
+    return body({ ...scope, plink, plinkStart, plinkAnswering });
   });
 }
 
@@ -84,8 +90,8 @@ interface Started {
   done: Promise<RunResult>;
 }
 
-/** Spawns a client with pipes for stdin, stdout and stderr, and HOME set to the throwaway home. */
-function start(cmd: string, args: string[]): Started {
+/** Spawns `argv` with pipes for stdin, stdout and stderr, and HOME set to the throwaway home. */
+function start([cmd, ...args]: string[]): Started {
   const child = spawn(cmd, args, { env: { ...process.env, HOME }, stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   let err = '';
@@ -121,8 +127,8 @@ async function until(ok: () => boolean, what: () => string, ms = 20_000): Promis
   }
 }
 
-test('plink: password exec prints stdout and exits 0; exit N gives status N', TIMEOUT, () =>
-  withServer(false, async ({ plink, auths }) => {
+testEachSet('plink: password exec prints stdout and exits 0; exit N gives status N', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: false }, async ({ plink, auths }) => {
     const r = await plink('echo hi', ['-pw', PASSWORD]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.toString(), 'hi\n');
@@ -133,8 +139,8 @@ test('plink: password exec prints stdout and exits 0; exit N gives status N', TI
   }),
 );
 
-test('plink: a wrong password is refused and never accepted', TIMEOUT, () =>
-  withServer(false, async ({ plink, auths, server }) => {
+testEachSet('plink: a wrong password is refused and never accepted', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: false }, async ({ plink, auths, server }) => {
     const r = await plink('echo hi', ['-pw', 'not-the-password']);
     assert.notEqual(r.code, 0);
     assert.equal(r.stdout.length, 0);
@@ -145,13 +151,17 @@ test('plink: a wrong password is refused and never accepted', TIMEOUT, () =>
   }),
 );
 
-test('plink: publickey with a .ppk converted by puttygen (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ plink, auths, server }) => {
-    const puttygen = requireBinary('puttygen');
-    const ppk = join(HOME, 'key.ppk');
-    const conv = await run(puttygen, [server.userKey.privateKeyPath, '-O', 'private', '-o', ppk], { timeoutMs: 15_000, env: { HOME } });
-    assert.equal(conv.code, 0, `puttygen: ${conv.stderr}`);
-    const r = await plink('echo key', ['-i', ppk]);
+/** The user's OpenSSH private key converted by the set's puttygen into a .ppk (a fresh name per call). */
+async function ppkOf(clients: ClientSet, privateKeyPath: string): Promise<string> {
+  const ppk = join(mkdtempSync(join(HOME, 'ppk-')), 'key.ppk');
+  const conv = await clients.run('puttygen', [privateKeyPath, '-O', 'private', '-o', ppk], { timeoutMs: 15_000, env: { HOME } });
+  assert.equal(conv.code, 0, `puttygen: ${conv.stderr}`);
+  return ppk;
+}
+
+testEachSet('plink: publickey with a .ppk converted by puttygen (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: true }, async ({ plink, auths, server }) => {
+    const r = await plink('echo key', ['-i', await ppkOf(clients, server.userKey.privateKeyPath)]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.toString(), 'key\n');
     assert.deepEqual([...new Set(acceptedMethods(auths))], ['publickey']);
@@ -159,13 +169,38 @@ test('plink: publickey with a .ppk converted by puttygen (async handlers)', TIME
   }),
 );
 
-test('plink: a foreign key in a .ppk converted by puttygen is refused', TIMEOUT, () =>
+testEachSet('plink: an RSA key (.ppk) logs in with rsa-sha2 signatures, never SHA-1 ssh-rsa', TIMEOUT, (clients) =>
+  withServer(clients, { userKeyKind: 'rsa', authMethods: 'publickey' }, async (scope) => {
+    const r = await scope.plink('echo rsa', ['-i', await ppkOf(clients, scope.server.userKey.privateKeyPath)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'rsa\n');
+    assertRsaLoginWithSha2(scope);
+  }),
+);
+
+/** The key exchange each PuTTY negotiates with the daemon's defaults: its own first choice the daemon has. */
+const KEX: Record<ClientSetName, string> = {
+  debian12: 'curve25519-sha256', // PuTTY 0.78 has no post-quantum method
+  debian13: 'mlkem768x25519-sha256', // PuTTY 0.83: after sntrup761x25519, which the daemon lacks
+};
+
+testEachSet('plink: key exchange with the daemon defaults is the client\'s first choice (post-quantum from PuTTY 0.83)', TIMEOUT, (clients) =>
+  withServer(clients, {}, async ({ plink, kex }) => {
+    const r = await plink('echo kex', ['-pw', PASSWORD]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString(), 'kex\n');
+    assert.deepEqual(kex, [KEX[clients.name]], 'the daemon negotiated it');
+  }),
+);
+
+testEachSet('plink: a foreign key in a .ppk converted by puttygen is refused', TIMEOUT, (clients) =>
   withServer(
-    false,
+    clients,
+    { asyncHandlers: false, authMethods: 'publickey' },
     async ({ plink, auths, server }) => {
       const foreign = makeUserKey('ed25519');
       const ppk = join(HOME, 'foreign.ppk');
-      const conv = await run(requireBinary('puttygen'), [foreign.privateKeyPath, '-O', 'private', '-o', ppk], { timeoutMs: 15_000, env: { HOME } });
+      const conv = await clients.run('puttygen', [foreign.privateKeyPath, '-O', 'private', '-o', ppk], { timeoutMs: 15_000, env: { HOME } });
       assert.equal(conv.code, 0, `puttygen: ${conv.stderr}`);
       const r = await plink('echo key', ['-i', ppk]);
       assert.notEqual(r.code, 0);
@@ -173,13 +208,13 @@ test('plink: a foreign key in a .ppk converted by puttygen is refused', TIMEOUT,
       assert.match(r.stderr, /Server refused our key/);
       assertForeignKeyRefused({ server, auths }, foreign);
     },
-    'publickey',
   ),
 );
 
-test('plink: keyboard-interactive answered on stdin (no terminal): right answers log in, a wrong one is refused (async handlers)', TIMEOUT, () =>
+testEachSet('plink: keyboard-interactive answered on stdin (no terminal): right answers log in, a wrong one is refused (async handlers)', TIMEOUT, (clients) =>
   withServer(
-    true,
+    clients,
+    { asyncHandlers: true, authMethods: 'keyboard-interactive' },
     async ({ plinkAnswering, auths, server }) => {
       const right = await plinkAnswering('echo kbd', [
         { prompt: 'First: ', answer: KBD_ANSWERS[0] },
@@ -208,12 +243,11 @@ test('plink: keyboard-interactive answered on stdin (no terminal): right answers
       );
       assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 1, 'only the first run opened a channel');
     },
-    'keyboard-interactive',
   ),
 );
 
-test('plink -t: a pty shell gets the terminal, answers a line and exits 0 (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ plink, server }) => {
+testEachSet('plink -t: a pty shell gets the terminal, answers a line and exits 0 (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: true }, async ({ plink, server }) => {
     const requests: SSHChannelRequestEventArgs[] = [];
     server.daemon.on('SSHChannelRequest', (e) => void requests.push(e));
     const r = await plink('', ['-pw', PASSWORD, '-t'], Buffer.from('hello\nexit\n'));
@@ -232,8 +266,8 @@ test('plink -t: a pty shell gets the terminal, answers a line and exits 0 (async
   }),
 );
 
-test('plink: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, () =>
-  withServer(false, async ({ plink }) => {
+testEachSet('plink: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: false }, async ({ plink }) => {
     const up = randomBytes(16 * 1024 * 1024);
     const u = await plink('sha256', ['-pw', PASSWORD], up);
     assert.equal(u.code, 0, u.stderr);
@@ -247,8 +281,8 @@ test('plink: 16 MiB upload through sha256 and 32 MiB download from bytes', TIMEO
   }),
 );
 
-test('plink -share: 20 downstream session channels open at once on the upstream connection (async handlers)', TIMEOUT, () =>
-  withServer(true, async ({ plinkStart, server }) => {
+testEachSet('plink -share: 20 downstream session channels open at once on the upstream connection (async handlers)', TIMEOUT, (clients) =>
+  withServer(clients, { asyncHandlers: true }, async ({ plinkStart, server }) => {
     server.daemon.config('MaxSessionsPerConnection=32'); // the default (10) is OpenSSH's MaxSessions
     const upstream = plinkStart('cat', ['-pw', PASSWORD, '-share', '-v']);
     await until(

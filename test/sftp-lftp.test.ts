@@ -1,13 +1,14 @@
 /**
  * The SFTP server with lftp (Debian: lftp). lftp runs OpenSSH's `ssh -s sftp` as its
  * connect-program under a pty of its own and answers the password prompt itself; the escape test
- * logs in with the user key instead (empty lftp password, the key given to ssh).
+ * logs in with the user key instead (empty lftp password, the key given to ssh). Every case runs
+ * against both client sets (test/fixtures/clientSets.ts): lftp 4.9.2 over OpenSSH 9.2 and over 10.0.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { requireBinary, run } from './fixtures/clients';
+import { type RunResult } from './fixtures/clients';
+import { type ClientSet, testEachSet } from './fixtures/clientSets';
 import { assertNoAuditThroughLinks, bigFile, clientHome, plantEscapeFixture, re, shaOf, TIMEOUT } from './fixtures/sftpClients';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 
@@ -19,8 +20,8 @@ interface LftpOptions {
 }
 
 /** Runs `commands` in one lftp session (a script file, `lftp -f`), with `lcd` to the local directory first. */
-async function lftp(s: SftpScope, commands: string[], opts: LftpOptions = {}): Promise<{ code: number | null; out: string; err: string }> {
-  requireBinary('ssh');
+async function lftp(clients: ClientSet, s: SftpScope, commands: string[], opts: LftpOptions = {}): Promise<{ code: number | null; out: string; err: string }> {
+  clients.path('ssh');
   const ssh = ['ssh', '-a', '-x', '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
   if (opts.key) ssh.push('-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'IdentitiesOnly=yes', '-o', `IdentityFile=${s.key.privateKeyPath}`);
   else ssh.push('-o', 'PubkeyAuthentication=no');
@@ -37,20 +38,20 @@ async function lftp(s: SftpScope, commands: string[], opts: LftpOptions = {}): P
   ];
   const file = join(s.local, 'lftp-script');
   writeFileSync(file, script.join('\n') + '\n');
-  const r = await run(requireBinary('lftp'), ['-f', file], { timeoutMs: 100_000, env: { HOME: clientHome(s) } });
+  const r: RunResult = await clients.run('lftp', ['-f', file], { timeoutMs: 100_000, env: { HOME: clientHome(s) } });
   return { code: r.code, out: r.stdout.toString(), err: r.stderr };
 }
 
-test('lftp: 64 MiB up and down with matching checksums; cls, mv, rm, mkdir, rmdir; audit events', TIMEOUT, () =>
+testEachSet('lftp: 64 MiB up and down with matching checksums; cls, mv, rm, mkdir, rmdir; audit events', TIMEOUT, (clients) =>
   withSftpServer(async (s) => {
     const big = bigFile(s);
-    const xfer = await lftp(s, ['put big.bin -o up.bin', 'get up.bin -o down.bin', 'cls -l']);
+    const xfer = await lftp(clients, s, ['put big.bin -o up.bin', 'get up.bin -o down.bin', 'cls -l']);
     assert.equal(xfer.code, 0, xfer.err);
     assert.equal(shaOf(join(s.root, 'up.bin')), big.sha, 'uploaded bytes match');
     assert.equal(shaOf(join(s.local, 'down.bin')), big.sha, 'downloaded bytes match');
     assert.match(xfer.out, /^-rw-r--r--\s+1\s+\S+\s+\S+\s+67108864 \w{3} [ \d]\d .* up\.bin$/m, xfer.out);
 
-    const ops = await lftp(s, ['mkdir dir', 'mv up.bin dir/moved.bin', 'cls -l dir/', 'rm dir/moved.bin', 'cls -l', 'rmdir dir', 'cls -l']);
+    const ops = await lftp(clients, s, ['mkdir dir', 'mv up.bin dir/moved.bin', 'cls -l dir/', 'rm dir/moved.bin', 'cls -l', 'rmdir dir', 'cls -l']);
     assert.equal(ops.code, 0, ops.err);
     assert.match(ops.out, /^-rw-r--r--\s+1\s+\S+\s+\S+\s+67108864 \w{3} [ \d]\d .* dir\/moved\.bin$/m, ops.out);
     assert.match(ops.out, /^drwx\S+\s+\d+\s+\S+\s+\S+\s+\d+ \w{3} [ \d]\d .* dir\/$/m, 'the directory is listed before rmdir');
@@ -59,7 +60,7 @@ test('lftp: 64 MiB up and down with matching checksums; cls, mv, rm, mkdir, rmdi
   }),
 );
 
-test('lftp (key login): escape attempts are refused and leave nothing outside the root: .., absolute paths, links pointing out', TIMEOUT, () =>
+testEachSet('lftp (key login): escape attempts are refused and leave nothing outside the root: .., absolute paths, links pointing out', TIMEOUT, (clients) =>
   withSftpServer(async (s) => {
     const f = plantEscapeFixture(s);
     const { outside } = f;
@@ -86,6 +87,7 @@ test('lftp (key login): escape attempts are refused and leave nothing outside th
       ['ln -s ../local/outside lnk-rel', /ln: Access failed: \/lnk-rel -> \.\.\/local\/outside: Permission denied/],
     ];
     const r = await lftp(
+      clients,
       s,
       [
         // `..` and absolute host paths are confined: they name files in the served tree.

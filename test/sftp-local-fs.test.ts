@@ -13,7 +13,6 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { SFTPError, SFTPStatus, type SFTPFileSystem, type SFTPOpenFlags, type SFTPStatusCode } from '../src/sftp/FileSystem';
 import { LocalFileSystem } from '../src/sftp/LocalFileSystem';
-import { Jail } from '../src/sftp/localPaths';
 import { formatLongname, formatMode } from '../src/sftp/longname';
 
 const isRoot = process.getuid?.() === 0;
@@ -222,13 +221,10 @@ test('stat and setstat: mode, times, size, owner, by path and by handle', async 
     assert.equal(hs.mode! & 0o7777, 0o600);
     assert.equal(hs.atime, 1_100_000_000);
     assert.equal(hs.mtime, 1_200_000_000);
-    if (isRoot) {
-      await h.setstat({ uid: 4321, gid: 4322 });
-      assert.deepEqual([(await h.stat()).uid, (await h.stat()).gid], [4321, 4322]);
-      await lfs.setstat('/f.txt', { uid: 4323, gid: 4324 });
-      const o = fs.statSync(path.join(root, 'f.txt'));
-      assert.deepEqual([o.uid, o.gid], [4323, 4324]);
-    }
+    // The current ids sent back (as some clients do with every setstat) always pass; changes: test/sftp-jail.test.ts.
+    const mine = fs.statSync(path.join(root, 'f.txt'));
+    await h.setstat({ uid: mine.uid, gid: mine.gid });
+    await lfs.setstat('/f.txt', { uid: mine.uid, gid: mine.gid });
     await h.close();
   });
 });
@@ -583,21 +579,8 @@ test('jail: symlinks, hard links and .. leading outside are refused and create n
   });
 });
 
-test('jail: a descriptor is checked where it really points (the /proc/self/fd re-check)', async () => {
-  await withRoot(async ({ root, outside }) => {
-    const jail = new Jail(root);
-    fs.writeFileSync(path.join(root, 'in.txt'), 'x');
-    const inside = await fs.promises.open(path.join(root, 'in.txt'), 'r');
-    const out = await fs.promises.open(path.join(outside, 'secret.txt'), 'r');
-    try {
-      assert.equal(await jail.fdIsInside(inside.fd, path.join(root, 'in.txt'), await inside.stat()), true);
-      // As if a symlink had been swapped in between the check and the open.
-      assert.equal(await jail.fdIsInside(out.fd, path.join(root, 'in.txt'), await out.stat()), false);
-    } finally {
-      await inside.close();
-      await out.close();
-    }
-    // The root's own resolution: a root given through a symlink works, and maps back.
+test('jail: a root given through a symlink works, and maps link targets written with either form back', async () => {
+  await withRoot(async ({ root }) => {
     const alias = path.join(path.dirname(root), 'alias');
     fs.symlinkSync(root, alias);
     const viaAlias = new LocalFileSystem(alias);
@@ -607,6 +590,7 @@ test('jail: a descriptor is checked where it really points (the /proc/self/fd re
     assert.equal(await viaAlias.readlink('/zl'), '/z.txt');
     fs.symlinkSync(path.join(alias, 'z.txt'), path.join(root, 'zl2')); // written by the host with the alias
     assert.equal(await viaAlias.readlink('/zl2'), '/z.txt');
+    assert.equal((await readAll(viaAlias, '/zl2')).toString(), 'z', 'followed inside the root');
   });
 });
 

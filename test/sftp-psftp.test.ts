@@ -1,12 +1,13 @@
 /**
  * The SFTP server with PuTTY's `psftp` (Debian: putty-tools), in batch mode with the password and
- * the host key pinned by fingerprint (`-hostkey`), so that it never prompts.
+ * the host key pinned by fingerprint (`-hostkey`), so that it never prompts; every case against both
+ * client sets (test/fixtures/clientSets.ts): PuTTY 0.78 and 0.83.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { requireBinary, run } from './fixtures/clients';
+import { type RunResult } from './fixtures/clients';
+import { type ClientSet, testEachSet } from './fixtures/clientSets';
 import { assertNoAuditThroughLinks, bigFile, clientHome, plantEscapeFixture, re, shaOf, TIMEOUT } from './fixtures/sftpClients';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 
@@ -14,24 +15,24 @@ import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixt
  * Runs a psftp batch (`-b`, commands echoed with `-bc`), with `lcd` to the local directory first.
  * Without `keepGoing` the batch stops at the first failing command and psftp exits 1.
  */
-async function psftp(s: SftpScope, commands: string[], keepGoing = false): Promise<{ code: number | null; out: string; err: string }> {
+async function psftp(clients: ClientSet, s: SftpScope, commands: string[], keepGoing = false): Promise<{ code: number | null; out: string; err: string }> {
   const file = join(s.local, 'psftp-batch');
   writeFileSync(file, [`lcd ${s.local}`, ...commands].join('\n') + '\n');
   const args = ['-P', String(s.port), '-pw', SFTP_PASSWORD, '-noagent', '-hostkey', s.daemon.sshCert!.fingerprint, '-batch', '-bc', ...(keepGoing ? ['-be'] : []), '-b', file, `${SFTP_USER}@127.0.0.1`];
-  const r = await run(requireBinary('psftp'), args, { timeoutMs: 100_000, env: { HOME: clientHome(s) } });
+  const r: RunResult = await clients.run('psftp', args, { timeoutMs: 100_000, env: { HOME: clientHome(s) } });
   return { code: r.code, out: r.stdout.toString(), err: r.stderr };
 }
 
-test('psftp: 64 MiB up and down with matching checksums; ls, mv, rm, mkdir, rmdir; reput/reget resume; audit events', TIMEOUT, () =>
+testEachSet('psftp: 64 MiB up and down with matching checksums; ls, mv, rm, mkdir, rmdir; reput/reget resume; audit events', TIMEOUT, (clients) =>
   withSftpServer(async (s) => {
     const big = bigFile(s);
-    const xfer = await psftp(s, ['put big.bin up.bin', 'get up.bin down.bin', 'ls']);
+    const xfer = await psftp(clients, s, ['put big.bin up.bin', 'get up.bin down.bin', 'ls']);
     assert.equal(xfer.code, 0, xfer.out + xfer.err);
     assert.equal(shaOf(join(s.root, 'up.bin')), big.sha, 'uploaded bytes match');
     assert.equal(shaOf(join(s.local, 'down.bin')), big.sha, 'downloaded bytes match');
     assert.match(xfer.out, /^-rw-r--r--\s+1\s+\S+\s+\S+\s+67108864 \w{3} [ \d]\d .* up\.bin$/m, xfer.out);
 
-    const ops = await psftp(s, ['mkdir dir', 'mv up.bin dir/moved.bin', 'ls dir', 'rm dir/moved.bin', 'ls', 'rmdir dir', 'ls']);
+    const ops = await psftp(clients, s, ['mkdir dir', 'mv up.bin dir/moved.bin', 'ls dir', 'rm dir/moved.bin', 'ls', 'rmdir dir', 'ls']);
     assert.equal(ops.code, 0, ops.out + ops.err);
     assert.match(ops.out, /^mkdir \/dir: OK$/m);
     assert.match(ops.out, /^\/up\.bin -> \/dir\/moved\.bin$/m);
@@ -46,7 +47,7 @@ test('psftp: 64 MiB up and down with matching checksums; ls, mv, rm, mkdir, rmdi
     const data = readFileSync(big.path);
     writeFileSync(join(s.root, 'part-up.bin'), data.subarray(0, 10_000_000));
     writeFileSync(join(s.local, 'part-down.bin'), data.subarray(0, 20_000_000));
-    const resume = await psftp(s, ['reput big.bin part-up.bin', 'reget part-up.bin part-down.bin']);
+    const resume = await psftp(clients, s, ['reput big.bin part-up.bin', 'reget part-up.bin part-down.bin']);
     assert.equal(resume.code, 0, resume.out + resume.err);
     assert.match(resume.out, /reput: restarting at file position 10000000/);
     assert.match(resume.out, /reget: restarting at file position 20000000/);
@@ -55,7 +56,7 @@ test('psftp: 64 MiB up and down with matching checksums; ls, mv, rm, mkdir, rmdi
   }),
 );
 
-test('psftp: escape attempts are refused and leave nothing outside the root: .., absolute paths, links pointing out', TIMEOUT, () =>
+testEachSet('psftp: escape attempts are refused and leave nothing outside the root: .., absolute paths, links pointing out', TIMEOUT, (clients) =>
   withSftpServer(async (s) => {
     const f = plantEscapeFixture(s);
     const { outside } = f;
@@ -79,6 +80,7 @@ test('psftp: escape attempts are refused and leave nothing outside the root: ..,
       ['chmod 700 door', /get attrs for \/door: permission denied/],
     ];
     const r = await psftp(
+      clients,
       s,
       [
         // `..` and absolute host paths are confined: they name files in the served tree. psftp

@@ -2,13 +2,14 @@
  * The SFTP server with rclone's sftp backend (Debian: rclone), through on-the-fly remotes
  * (`:sftp,host=...,port=...:path`) and no config file. The server runs no shell commands, so
  * rclone's remote hashing (`md5sum` over exec) is off (`disable_hashcheck=true`) and the tests
- * compare sha256 of the files on disk themselves.
+ * compare sha256 of the files on disk themselves. Every case runs against both client sets
+ * (test/fixtures/clientSets.ts): rclone 1.60 as built by Debian 12 and by Debian 13.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { requireBinary, run } from './fixtures/clients';
+import { type RunResult } from './fixtures/clients';
+import { type ClientSet, testEachSet } from './fixtures/clientSets';
 import { assertNoAuditThroughLinks, bigFile, clientHome, filesBelow, plantEscapeFixture, shaOf, TIMEOUT } from './fixtures/sftpClients';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 
@@ -19,14 +20,14 @@ interface Rclone {
 }
 
 /** An on-the-fly sftp remote on the test server, logging in with the password or (`key`) the user key. */
-async function rclone(s: SftpScope, auth: 'password' | 'key'): Promise<Rclone> {
-  const bin = requireBinary('rclone');
+async function rclone(clients: ClientSet, s: SftpScope, auth: 'password' | 'key'): Promise<Rclone> {
+  clients.path('rclone');
   // TZ: lsl prints local times.
   const env = { TZ: 'UTC', RCLONE_CONFIG: '/dev/null', HOME: clientHome(s), XDG_CACHE_HOME: join(clientHome(s), '.cache'), XDG_CONFIG_HOME: join(clientHome(s), '.config') };
   let login: string;
   if (auth === 'key') login = `key_file=${s.key.privateKeyPath}`;
   else {
-    const obscured = await run(bin, ['obscure', SFTP_PASSWORD], { env });
+    const obscured: RunResult = await clients.run('rclone', ['obscure', SFTP_PASSWORD], { env });
     assert.equal(obscured.code, 0, obscured.stderr);
     login = `pass=${obscured.stdout.toString().trim()}`;
   }
@@ -35,15 +36,15 @@ async function rclone(s: SftpScope, auth: 'password' | 'key'): Promise<Rclone> {
     remote,
     async run(...args) {
       // One try each: a refusal must fail now, not after rclone's retries.
-      const r = await run(bin, ['--retries', '1', '--low-level-retries', '1', '--contimeout', '20s', ...args], { timeoutMs: 100_000, env });
+      const r: RunResult = await clients.run('rclone', ['--retries', '1', '--low-level-retries', '1', '--contimeout', '20s', ...args], { timeoutMs: 100_000, env });
       return { code: r.code, out: r.stdout.toString(), err: r.stderr };
     },
   };
 }
 
-test('rclone: 64 MiB up and down (also multi-threaded) with matching checksums and modtime; lsl, moveto, deletefile, mkdir, rmdir; audit events', TIMEOUT, () =>
+testEachSet('rclone: 64 MiB up and down (also multi-threaded) with matching checksums and modtime; lsl, moveto, deletefile, mkdir, rmdir; audit events', TIMEOUT, (clients) =>
   withSftpServer(async (s) => {
-    const rc = await rclone(s, 'password');
+    const rc = await rclone(clients, s, 'password');
     const R = rc.remote;
     const big = bigFile(s);
     utimesSync(big.path, new Date('2021-02-03T04:05:06Z'), new Date('2021-02-03T04:05:06Z'));
@@ -96,11 +97,11 @@ test('rclone: 64 MiB up and down (also multi-threaded) with matching checksums a
   }),
 );
 
-test('rclone (key login): escape attempts are refused and leave nothing outside the root: .., absolute paths, links pointing out', TIMEOUT, () =>
+testEachSet('rclone (key login): escape attempts are refused and leave nothing outside the root: .., absolute paths, links pointing out', TIMEOUT, (clients) =>
   withSftpServer(async (s) => {
     const f = plantEscapeFixture(s);
     const { outside } = f;
-    const rc = await rclone(s, 'key');
+    const rc = await rclone(clients, s, 'key');
     const R = rc.remote;
     const ok = async (...args: string[]) => {
       const r = await rc.run(...args);

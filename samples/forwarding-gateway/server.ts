@@ -10,7 +10,7 @@
  */
 import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { AuthorizedKeys, directTcpipTarget, type ForwardTarget, requestParamsOf, SSHDaemon } from 'sshdaemon';
+import { AuthorizedKeys, directTcpipTarget, escapeLogText, type ForwardTarget, requestParamsOf, SSHDaemon } from 'sshdaemon';
 import { COMMON_OPTIONS, commonOptions, hostKey, listen, sameSecret, usersFrom } from '../shared/sampleHost';
 
 const { values } = parseArgs({
@@ -32,6 +32,9 @@ if (!users.size && !values['authorized-keys']) {
 }
 
 // ---- the allow-list ----------------------------------------------------------
+// Host strings are compared as the client spelled them: another spelling of an allowed address
+// (2130706433 for 127.0.0.1) is simply refused. A deny-list must compare resolved addresses
+// instead (resolveDirectTcpipTarget, see docs/forwarding.md).
 
 const globToRegExp = (glob: string) => new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
 const ALLOWED = values.allow.map((entry) => {
@@ -97,14 +100,14 @@ daemon
     const target = directTcpipTarget(e.parameters);
     const virtual = Object.hasOwn(VIRTUAL, target.host.toLowerCase()) && target.port === 80;
     e.accept = virtual || allowed(target);
-    log(e.connectionId, `${e.accept ? 'allow' : 'deny'} ${target.host}:${target.port} (from ${target.originatorAddress}:${target.originatorPort})`);
+    log(e.connectionId, `${e.accept ? 'allow' : 'deny'} ${escapeLogText(target.host)}:${target.port} (from ${escapeLogText(target.originatorAddress)}:${target.originatorPort})`);
     if (e.accept) forwarded++;
   })
   .on('SSHChannelRequest', (e) => {
     const forward = requestParamsOf(e, 'tcpip-forward');
     if (forward) {
       e.success = remotePortAllowed(forward.bindPort);
-      log(e.connectionId, `${e.success ? 'allow' : 'deny'} remote forward ${forward.bindAddress}:${forward.bindPort}`);
+      log(e.connectionId, `${e.success ? 'allow' : 'deny'} remote forward ${escapeLogText(forward.bindAddress)}:${forward.bindPort}`);
     }
     if (e.requestType === 'cancel-tcpip-forward') e.success = true;
   })

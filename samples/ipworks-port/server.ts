@@ -13,7 +13,7 @@
  */
 import { exec } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { Certificate, CertStoreTypes, SSHServer } from 'sshdaemon';
+import { Certificate, CertStoreTypes, escapeLogText, SSHServer } from 'sshdaemon';
 import { COMMON_OPTIONS, commonOptions, hostKey } from '../shared/sampleHost';
 
 const { values } = parseArgs({ options: { ...COMMON_OPTIONS, user: { type: 'string', default: 'test' }, password: { type: 'string', default: 'test' } } });
@@ -71,7 +71,7 @@ sshserver.on('SSHServiceRequest', (e) => {
 sshserver.on('SSHUserAuthRequest', (e) => {
   if (e.authMethod === 'password' && e.user === values.user && e.authParam === values.password) {
     e.accept = true;
-    console.log(`${e.connectionId} ${e.user} logged in; client ${sshserver.config(`ClientSSHVersionString[${e.connectionId}]`)}; ${sshserver.getSSHConnections().size} connection(s)`);
+    console.log(`${e.connectionId} ${e.user} logged in; client ${escapeLogText(sshserver.config(`ClientSSHVersionString[${e.connectionId}]`))}; ${sshserver.getSSHConnections().size} connection(s)`);
   } else {
     e.accept = false;
   }
@@ -90,7 +90,7 @@ sshserver.on('SSHChannelRequested', async (e) => {
     await sshserver.sendChannelData(e.channelId, 'Welcome to the IPWorks SSHServer demo (ported). Type a command, or "exit".\r\n> ');
   } else if (e.requestType === 'exec') {
     const command = sshserver.getSSHParam(e.packet, 'Command');
-    console.log(`${e.connectionId} exec: ${command}`);
+    console.log(`${e.connectionId} exec: ${escapeLogText(command)}`); // the client's text: escaped
     const result = await runCommand(command);
     await sshserver.sendChannelData(e.channelId, result.stdout);
     if (result.stderr) await sendStderr(e.channelId, result.stderr);

@@ -10,7 +10,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AuthorizedKeys, LocalFileSystem, SSHDaemon } from 'sshdaemon';
+import { AuthorizedKeys, escapeLogText, LocalFileSystem, SSHDaemon } from 'sshdaemon';
 import { COMMON_OPTIONS, commonOptions, hostKey, listen } from '../shared/sampleHost';
 import { type Access, UserStore, verifyPassword } from './userDb';
 
@@ -45,13 +45,14 @@ daemon
 daemon.enableSFTP((connection) => {
   const login = logins.get(connection.connectionId);
   if (!login || !existsSync(login.root) || !statSync(login.root).isDirectory()) {
-    console.log(`[${connection.connectionId}] ${connection.user}: root ${login?.root ?? '(none)'} is not a directory; sftp refused`);
+    console.log(`[${connection.connectionId}] ${escapeLogText(connection.user)}: root ${login?.root ?? '(none)'} is not a directory; sftp refused`);
     return undefined;
   }
   return {
     fileSystem: new LocalFileSystem(login.root, { umask: 0o022 }),
     access: login.access,
-    onSession: (session) => session.on('uploaded', (u) => console.log(`[${connection.connectionId}] ${connection.user} uploaded ${u.path} (${u.bytes} bytes)`)),
+    // User names and paths are the client's text: escaped, so they cannot forge log lines.
+    onSession: (session) => session.on('uploaded', (u) => console.log(`[${connection.connectionId}] ${escapeLogText(connection.user)} uploaded ${escapeLogText(u.path)} (${u.bytes} bytes)`)),
   };
 });
 

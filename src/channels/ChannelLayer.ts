@@ -170,7 +170,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
         if (state.finished || this.conn.closed) return;
         const note = builtInDecisionLog(args, `the ${requestType} request`);
         if (note) this.host.hub.log(this.conn.id, note.level, `channel ${state.id}: ${note.message}`);
-        const attached = ok && args.success ? this.host.builtIns.attachBuiltIn(this.conn, state, requestType, params) : false;
+        const attached = ok && args.success ? this.host.builtIns.attachBuiltIn(this.conn, state, requestType, params, request.body) : false;
         // Inbound data waits in state.inbound until this settles, so a built-in service sees all of it.
         return afterDecision(attached, (granted) => {
           if (state.finished || this.conn.closed) return;

@@ -1,6 +1,7 @@
 /**
- * Decisions on requests a built-in service serves: enableSFTP's `sftp` subsystem, enableForwarding's
- * `direct-tcpip` opens and `tcpip-forward` / `cancel-tcpip-forward` requests.
+ * Decisions on requests a built-in service serves: enableSFTP's `sftp` subsystem, enableSCP's
+ * `exec scp -t|-f`, enableForwarding's `direct-tcpip` opens and `tcpip-forward` /
+ * `cancel-tcpip-forward` requests.
  *
  * The rule: such a request starts granted, and a handler's `false` counts only when that handler
  * looked at the request itself (read `builtIn`, `params`, `packet` or `parameters`, which
@@ -8,6 +9,9 @@
  * (`e.success = e.requestType === 'exec'`) cannot switch a built-in off by accident; an allow-list
  * that reads the target still refuses.
  */
+
+/** The method that switches each built-in on, for log lines. */
+const SERVICES: Readonly<Record<string, string>> = { sftp: 'enableSFTP', scp: 'enableSCP', forwarding: 'enableForwarding' };
 
 /** The fields that count as looking at the request. */
 const DETAIL_FIELDS = ['builtIn', 'params', 'packet', 'parameters'] as const;
@@ -74,7 +78,7 @@ export function builtInTrace(args: object): BuiltInDecisionTrace | undefined {
 export function builtInDecisionLog(args: { readonly builtIn: string }, what: string): { level: 1 | 2; message: string } | undefined {
   const trace = traces.get(args);
   if (!trace) return undefined;
-  const service = args.builtIn === 'sftp' ? 'enableSFTP' : 'enableForwarding';
+  const service = SERVICES[args.builtIn] ?? args.builtIn;
   if (trace.refused) return { level: 1, message: `${what}, which ${service} serves, was refused by a handler` };
   if (trace.ignoredFalse) {
     return { level: 2, message: `${what} is served by ${service}: a handler's false was ignored (it did not look at the request; read e.builtIn to refuse it)` };

@@ -32,12 +32,18 @@ export function pipeChannel(state: ChannelState, stream: Duplex): void {
     if (!ended) state.eof();
     state.close();
   });
+  let draining = false;
   state.consumer = {
     data: (data, extended) => {
       if (extended !== 0 || stream.destroyed) return;
-      if (!stream.write(data)) {
+      // One 'drain' listener at a time: the client may still send what its window allows meanwhile.
+      if (!stream.write(data) && !draining) {
+        draining = true;
         state.holdWindow(true);
-        stream.once('drain', () => state.holdWindow(false));
+        stream.once('drain', () => {
+          draining = false;
+          state.holdWindow(false);
+        });
       }
     },
     end: () => stream.end(),

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `sshdaemon` command (`npm start -- [options]` from a clone): a configurable SSH server with
- * password users, authorized_keys, SFTP, the demo shell and forwarding. With no options it is the
+ * password users, authorized_keys, SFTP and SCP, the demo shell and forwarding. With no options it is the
  * demo: 127.0.0.1:2222, user demo/demo, host key generated into ./data.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AuthorizedKeys, Certificate, CertStoreTypes, LocalFileSystem, SSHDaemon, SSHDaemonError } from '../index';
+import { attachLogger, AuthorizedKeys, escapeLogText, Certificate, CertStoreTypes, LocalFileSystem, SSHDaemon, SSHDaemonError } from '../index';
 import { type CliOptions, parseCommandLine, usage, UsageError } from './options';
 import { serveDemoShell } from './shellService';
 
@@ -51,11 +51,16 @@ function buildDaemon(o: CliOptions): SSHDaemon {
     })
     .on('SSHChannelOpenRequest', (e) => {
       if (e.service === 'session') e.accept = true;
-    })
-    .on('Log', (e) => console.log(`[${e.connectionId || '-'}] ${e.message}`))
-    .on('Error', (e) => console.error(`[${e.connectionId || '-'}] error ${e.errorCode}: ${e.description}`));
-  if (o.shell) serveDemoShell(daemon);
-  if (o.sftp) daemon.enableSFTP({ fileSystem: new LocalFileSystem(o.sftp) });
+    });
+  // Log and Error texts arrive escaped (a client's user name cannot forge a line or send terminal escapes).
+  attachLogger(daemon, console);
+  // exec of scp is the SCP server's when --sftp is given, whether or not the demo shell runs.
+  if (o.shell) serveDemoShell(daemon, { leaveScp: o.sftp !== undefined });
+  if (o.sftp) {
+    const files = { fileSystem: new LocalFileSystem(o.sftp) };
+    daemon.enableSFTP(files);
+    daemon.enableSCP(files);
+  }
   if (o.forwarding) daemon.enableForwarding();
   return daemon;
 }
@@ -80,7 +85,7 @@ async function main(): Promise<void> {
   await daemon.startListening();
   console.log(`listening on ${options.host}:${daemon.localPort}`);
   const who = [...options.users].map(([u, p]) => `${u} (password: ${p})`).join(', ');
-  console.log(`host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${[...options.users.keys()][0] ?? 'USER'}@${options.host === '0.0.0.0' ? 'localhost' : options.host}${who ? `  users: ${who}` : ''}`);
+  console.log(escapeLogText(`host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${[...options.users.keys()][0] ?? 'USER'}@${options.host === '0.0.0.0' ? 'localhost' : options.host}${who ? `  users: ${who}` : ''}`));
   const stop = () => void daemon.shutdown().then(() => process.exit(0));
   process.once('SIGINT', stop).once('SIGTERM', stop);
 }

@@ -18,7 +18,7 @@ const OPTIONS: readonly OptionRow[] = [
   { name: 'host-key', value: 'FILE', description: 'host key in any supported format; generated as Ed25519 if missing' },
   { name: 'user', value: 'NAME:PASSWORD', multiple: true, description: 'a password user (repeatable); without --user and --authorized-keys: demo:demo' },
   { name: 'authorized-keys', value: 'FILE', description: 'OpenSSH authorized_keys: its keys log in (as any --user name, or any name if none)' },
-  { name: 'sftp', value: 'DIR', description: 'serve SFTP jailed at DIR' },
+  { name: 'sftp', value: 'DIR', description: 'serve SFTP and SCP (scp -O, pscp -scp) jailed at DIR' },
   { name: 'shell', description: 'serve the demo shell and exec (on when neither --sftp nor --allow-forwarding is given)' },
   { name: 'allow-forwarding', description: 'allow ssh -L, -D, -W and -R' },
   { name: 'config', value: 'NAME=VALUE', multiple: true, description: 'a config() setting (repeatable), e.g. --config MaxAuthAttempts=3' },

@@ -1,12 +1,13 @@
-import { requestParamsOf, type SSHDaemon } from '../index';
+import { isSCPCommand, requestParamsOf, type SSHDaemon } from '../index';
 import { DemoShell, type ShellContext } from './demoShell';
 
 /**
- * Serves the demo shell (pty, shell, exec, window-change) on session channels. The shell reads and
- * writes the channel's stream: while its output waits for a client that does not read, input is not
- * read either, so the client's window closes and memory stays bounded however fast it types.
+ * Serves the demo shell (pty, shell, exec, window-change) on session channels; `leaveScp`: `exec scp
+ * ...` is the SCP server's. The shell reads and writes the channel's stream: while its output waits
+ * for a client that does not read, input is not read either, so the client's window closes and
+ * memory stays bounded however fast it types.
  */
-export function serveDemoShell(daemon: SSHDaemon): void {
+export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean } = {}): void {
   const shells = new Map<string, DemoShell>();
   const finish = (channelId: string, code: number) => void daemon.sendExitStatus(channelId, code).then(() => daemon.closeChannel(channelId), () => undefined);
   const context = (connectionId: string, channelId: string): ShellContext => {
@@ -38,7 +39,7 @@ export function serveDemoShell(daemon: SSHDaemon): void {
         shell.start();
       }
       const exec = requestParamsOf(e, 'exec');
-      if (exec) {
+      if (exec && !(options.leaveScp && isSCPCommand(exec.command))) {
         const { output, code } = DemoShell.execute(exec.command, context(e.connectionId, e.channelId));
         void daemon.sendChannelData(e.channelId, output).then(() => finish(e.channelId, code), () => undefined);
       }

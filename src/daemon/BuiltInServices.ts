@@ -4,11 +4,18 @@ import { type ForwardingOptions, TcpForwarding } from '../channels/TcpForwarding
 import { ErrorCodes } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { SSHConnection } from '../registry/views';
+import { WireReader } from '../packet/wire';
+import { isSCPCommand } from '../scp/command';
+import { SCPSession, type SCPSessionOptions } from '../scp/SCPSession';
+import { decodeFileName } from '../sftp/fileNames';
 import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
 import type { EventHub } from './EventHub';
 
 /** Chooses SFTP options per connection (undefined refuses the subsystem). */
 export type SFTPProvider = (connection: SSHConnection) => SFTPSessionOptions | undefined | Promise<SFTPSessionOptions | undefined>;
+
+/** Chooses SCP options per connection (undefined refuses the `exec scp ...`). */
+export type SCPProvider = (connection: SSHConnection) => SCPSessionOptions | undefined | Promise<SCPSessionOptions | undefined>;
 
 /** What a built-in service does with a channel once it is open, or how it lets go if the channel never opens. */
 export interface ChannelStarter {
@@ -18,14 +25,19 @@ export interface ChannelStarter {
 
 /** The daemon hooks the channel layer and the connection call for built-in services. */
 export interface BuiltInHooks {
-  /** The built-in that serves this request (channel or global; it then starts with `success` true): 'sftp', 'forwarding' or ''. */
+  /** The built-in that serves this request (channel or global; it then starts with `success` true): 'sftp', 'scp', 'forwarding' or ''. */
   presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string;
-  /** A granted channel request a service takes over before more data is delivered; false refuses it after all. */
-  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams): boolean | Promise<boolean>;
+  /**
+   * A granted channel request a service takes over before more data is delivered; false refuses it after all.
+   * `body` is the request as the application sees it (after the message number), for byte-exact fields.
+   */
+  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean>;
   /** The built-in that serves this channel type (the open then starts with `accept` true): 'forwarding' or ''. */
   presetAccept(conn: ConnectionRecord, channelType: string): string;
   /** An accepted open a service serves: the starter to run once open, or why it failed (CONNECT_FAILED). */
   attachOpen(conn: ConnectionRecord, channelType: string, parameters: Buffer): Promise<ChannelStarter | string> | undefined;
+  /** Why a global request is refused before SSHChannelRequest fires (a limit), or undefined. */
+  refusedGlobal(conn: ConnectionRecord, requestType: string): string | undefined;
   /** A granted global request a service carries out: false fails it; a number is the bound port to report. */
   attachGlobal(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean | number | Promise<boolean | number>;
   connectionClosed(conn: ConnectionRecord): void;
@@ -37,37 +49,69 @@ export interface BuiltInHost {
   connectionView(conn: ConnectionRecord): SSHConnection;
   openChannel(conn: ConnectionRecord, channelType: string, params: Buffer): Promise<ChannelState>;
   sendExitStatus(state: ChannelState, code: number): void;
+  /** An integer setting (the forwarding limits). */
+  intSetting(name: string): number;
 }
 
 function isSftpRequest(requestType: string, params: ChannelRequestParams): boolean {
   return requestType === 'subsystem' && (params as { subsystem?: string }).subsystem === 'sftp';
 }
 
+function isScpRequest(requestType: string, params: ChannelRequestParams): boolean {
+  return requestType === 'exec' && isSCPCommand((params as { command?: string }).command ?? '');
+}
+
+/** The exec command's exact bytes as a lossless string (params.command is decoded as UTF-8). */
+function execCommand(params: ChannelRequestParams, body: Buffer | undefined): string {
+  if (body) {
+    try {
+      const r = new WireReader(body, 4);
+      r.string(); // "exec"
+      r.boolean();
+      return decodeFileName(r.bytes());
+    } catch {
+      // fall back to the decoded text
+    }
+  }
+  return (params as { command?: string }).command ?? '';
+}
+
 const bind = (params: ChannelRequestParams) => params as { bindAddress: string; bindPort: number };
 
-/** SFTP and TCP forwarding, switched on by enableSFTP / enableForwarding. */
+/** SFTP, SCP and TCP forwarding, switched on by enableSFTP / enableSCP / enableForwarding. */
 export class BuiltInServices implements BuiltInHooks {
   private sftpProvider?: SFTPProvider;
-  private forwarding?: TcpForwarding;
+  private scpProvider?: SCPProvider;
+  /** enableForwarding's options; undefined = off for new requests. */
+  private forwardingOptions?: ForwardingOptions;
+  /** Remote-forward listeners of every connection: kept across enableForwarding calls, so none outlives its connection. */
+  private readonly forwarding: TcpForwarding;
 
-  constructor(private readonly host: BuiltInHost) {}
+  constructor(private readonly host: BuiltInHost) {
+    this.forwarding = new TcpForwarding({
+      openChannel: (conn, type, params) => this.host.openChannel(conn, type, params),
+      log: (conn, level, message) => this.host.hub.log(conn.id, level, message),
+      maxListeners: () => this.host.intSetting('MaxRemoteForwardsPerConnection'),
+      maxChannels: () => this.host.intSetting('MaxSessionsPerConnection'),
+    });
+  }
 
   enableSFTP(provider: SFTPProvider | undefined): void {
     this.sftpProvider = provider;
   }
 
+  enableSCP(provider: SCPProvider | undefined): void {
+    this.scpProvider = provider;
+  }
+
   enableForwarding(options: ForwardingOptions | undefined): void {
-    this.forwarding = options
-      ? new TcpForwarding(options, {
-          openChannel: (conn, type, params) => this.host.openChannel(conn, type, params),
-          log: (conn, message) => this.host.hub.log(conn.id, 2, message),
-        })
-      : undefined;
+    this.forwardingOptions = options;
   }
 
   reset(): void {
     this.sftpProvider = undefined;
-    this.forwarding = undefined;
+    this.scpProvider = undefined;
+    this.forwardingOptions = undefined;
   }
 
   /** Serves SFTP on a channel; its data goes to the session from now on. */
@@ -92,49 +136,99 @@ export class BuiltInServices implements BuiltInHooks {
     return session;
   }
 
-  presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string {
-    if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined ? 'sftp' : '';
-    return this.forwarding !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward') ? 'forwarding' : '';
+  /**
+   * Serves legacy SCP on a channel whose `exec scp -t|-f ...` was granted; its data goes to the
+   * session from now on. The session starts on the next turn of the event loop, after the exec
+   * reply has gone out (the sink speaks first).
+   */
+  serveSCP(state: ChannelState, command: string, options: SCPSessionOptions): SCPSession {
+    const session = new SCPSession(command, options, {
+      send: (data) => state.send(data, 0),
+      holdInput: (hold) => state.holdWindow(hold),
+      exit: (status) => {
+        if (state.finished || state.closeSent) return;
+        this.host.sendExitStatus(state, status);
+        state.close();
+      },
+    }, state.connection.user);
+    options.onSession?.(session);
+    state.consumer = {
+      data: (data, extended) => {
+        if (extended === 0) session.data(data);
+      },
+      end: () => session.end(),
+      closed: () => session.shutdown(),
+    };
+    setImmediate(() => session.start());
+    return session;
   }
 
-  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams): boolean | Promise<boolean> {
-    const provider = this.sftpProvider;
-    if (!provider || !isSftpRequest(requestType, params) || state.consumer) return true;
-    const attach = (options: SFTPSessionOptions | undefined): boolean => {
+  presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string {
+    if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined ? 'sftp' : '';
+    if (this.scpProvider && isScpRequest(requestType, params)) return 'scp';
+    return this.forwardingOptions !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward') ? 'forwarding' : '';
+  }
+
+  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean> {
+    if (state.consumer) return true;
+    if (this.sftpProvider && isSftpRequest(requestType, params)) {
+      return this.attachWith(conn, state, 'enableSFTP', this.sftpProvider, (options) => void this.serveSFTP(state, options));
+    }
+    if (this.scpProvider && isScpRequest(requestType, params)) {
+      const command = execCommand(params, body);
+      return this.attachWith(conn, state, 'enableSCP', this.scpProvider, (options) => void this.serveSCP(state, command, options));
+    }
+    return true;
+  }
+
+  /** Asks the provider for options (sync or async) and serves the channel with them; undefined refuses. */
+  private attachWith<T>(conn: ConnectionRecord, state: ChannelState, what: string, provider: (c: SSHConnection) => T | undefined | Promise<T | undefined>, serve: (options: T) => void): boolean | Promise<boolean> {
+    const attach = (options: T | undefined): boolean => {
       if (!options || state.finished) return false;
-      this.serveSFTP(state, options);
+      try {
+        serve(options);
+      } catch (err) {
+        return this.callbackFailed(conn, what, err as Error); // options the service refused (e.g. a negative timeout)
+      }
       return true;
     };
     try {
       const options = provider(this.host.connectionView(conn));
-      return options instanceof Promise ? options.then(attach, (err: Error) => this.callbackFailed(conn, 'enableSFTP', err)) : attach(options);
+      return options instanceof Promise ? options.then(attach, (err: Error) => this.callbackFailed(conn, what, err)) : attach(options);
     } catch (err) {
-      return this.callbackFailed(conn, 'enableSFTP', err as Error);
+      return this.callbackFailed(conn, what, err as Error);
     }
   }
 
   presetAccept(_conn: ConnectionRecord, channelType: string): string {
-    return this.forwarding !== undefined && channelType === 'direct-tcpip' ? 'forwarding' : '';
+    return this.forwardingOptions !== undefined && channelType === 'direct-tcpip' ? 'forwarding' : '';
   }
 
   attachOpen(conn: ConnectionRecord, channelType: string, parameters: Buffer): Promise<ChannelStarter | string> | undefined {
-    if (!this.forwarding || channelType !== 'direct-tcpip') return undefined;
-    return this.forwarding.openDirect(conn, parameters);
+    const options = this.forwardingOptions;
+    if (!options || channelType !== 'direct-tcpip') return undefined;
+    return this.forwarding.openDirect(conn, parameters, options);
+  }
+
+  refusedGlobal(conn: ConnectionRecord, requestType: string): string | undefined {
+    return this.forwardingOptions && requestType === 'tcpip-forward' ? this.forwarding.refusedListen(conn) : undefined;
   }
 
   attachGlobal(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean | number | Promise<boolean | number> {
-    const forwarding = this.forwarding;
-    if (!forwarding || (requestType !== 'tcpip-forward' && requestType !== 'cancel-tcpip-forward')) return true;
+    const options = this.forwardingOptions;
     const { bindAddress, bindPort } = bind(params);
-    if (requestType === 'cancel-tcpip-forward') return forwarding.cancel(conn, bindAddress, bindPort);
-    return forwarding.listen(conn, bindAddress, bindPort).catch((err: Error) => {
+    // A cancel reaches listeners made while forwarding was on, even if it was switched off since.
+    if (requestType === 'cancel-tcpip-forward' && this.forwarding.cancel(conn, bindAddress, bindPort)) return true;
+    if (!options || (requestType !== 'tcpip-forward' && requestType !== 'cancel-tcpip-forward')) return true;
+    if (requestType === 'cancel-tcpip-forward') return false;
+    return this.forwarding.listen(conn, bindAddress, bindPort, options.gatewayPorts === true).catch((err: Error) => {
       this.host.hub.log(conn.id, 1, `remote forward ${bindAddress}:${bindPort} failed: ${err.message}`);
       return false;
     });
   }
 
   connectionClosed(conn: ConnectionRecord): void {
-    this.forwarding?.connectionClosed(conn);
+    this.forwarding.connectionClosed(conn);
   }
 
   private callbackFailed(conn: ConnectionRecord, what: string, err: Error): false {

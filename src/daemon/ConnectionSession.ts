@@ -170,6 +170,11 @@ export class ConnectionSession {
       core.hub.log(conn.id, 1, refused);
       return reject?.();
     }
+    const limited = core.builtIns.refusedGlobal(conn, name);
+    if (limited) {
+      core.hub.log(conn.id, 1, limited);
+      return reject?.();
+    }
     const packet = Buffer.concat([encodeString(name), Buffer.from([accept ? 1 : 0]), ...(forward ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)] : [])]);
     const ids = { connectionId: conn.id, channelId: '' };
     const args = decisionArgs({ ...ids, requestType: name, packet, params }, 'success', core.builtIns.presetSuccess(conn, name, params));

@@ -1,11 +1,19 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { ErrorCodes } from '../errors/SSHDaemonError';
 import { publish } from '../observability/diagnostics';
+import { escapeLogText } from '../observability/logText';
 import type { DecisionEventName, EventArgs, SSHDaemonEvents } from './events';
 
 /** 1 info, 2 verbose, 3 debug. */
 export type LogLevel = 1 | 2 | 3;
 const LOG_TYPES = ['None', 'Info', 'Verbose', 'Debug'] as const;
+
+/**
+ * Notification events whose text field is meant for people and may quote the client (its
+ * identification line, its DISCONNECT message): escaped like log lines. `Log` and `Error` are
+ * escaped in log() and error().
+ */
+const HUMAN_TEXT: Partial<Record<keyof SSHDaemonEvents, string>> = { SSHStatus: 'message', Disconnected: 'description' };
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -23,6 +31,11 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
 
   /** @internal Fires a notification event; a throwing listener fires `Error` instead of propagating. */
   fire<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): void {
+    const field = HUMAN_TEXT[name];
+    if (field) {
+      const text = (args as unknown as Record<string, unknown>)[field];
+      if (typeof text === 'string') args = { ...args, [field]: escapeLogText(text) };
+    }
     for (const listener of this.listeners(name)) {
       try {
         const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
@@ -105,8 +118,9 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
     return Promise.race([settled, expired]).finally(() => clearTimeout(timer));
   }
 
-  /** @internal Fires `Error`. */
-  error(connectionId: string, errorCode: number, description: string): void {
+  /** @internal Fires `Error`; the description is escaped (it may quote the client). */
+  error(connectionId: string, errorCode: number, text: string): void {
+    const description = escapeLogText(text);
     publish('error', () => ({ connectionId, errorCode, description }));
     if (this.listenerCount('Error') === 0) return;
     for (const listener of this.listeners('Error')) {
@@ -118,10 +132,10 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
     }
   }
 
-  /** @internal Fires `Log` when `level` is within `LogLevel`. */
+  /** @internal Fires `Log` when `level` is within `LogLevel`; the message is escaped (it may quote the client). */
   log(connectionId: string, level: LogLevel, message: string): void {
     if (level > this.logLevel() || this.listenerCount('Log') === 0) return;
-    this.fire('Log', { connectionId, logLevel: level, message, logType: LOG_TYPES[level] });
+    this.fire('Log', { connectionId, logLevel: level, message: escapeLogText(message), logType: LOG_TYPES[level] });
   }
 
   private listenerFailed(name: string, args: unknown, err: unknown): void {

@@ -34,9 +34,10 @@ import { PACKAGE_VERSION } from '../version';
 import { publish } from '../observability/diagnostics';
 import type { ForwardingOptions } from '../channels/TcpForwarding';
 import type { SFTPSession, SFTPSessionOptions } from '../sftp/SFTPSession';
-import { BuiltInServices, type SFTPProvider } from './BuiltInServices';
+import type { SCPSessionOptions } from '../scp/SCPSession';
+import { BuiltInServices, type SCPProvider, type SFTPProvider } from './BuiltInServices';
 
-export type { SFTPProvider } from './BuiltInServices';
+export type { SCPProvider, SFTPProvider } from './BuiltInServices';
 import { PROPERTIES, type PropertyMethods, type SSHDaemonProperties } from './properties';
 
 
@@ -78,6 +79,7 @@ export class SSHDaemon extends EventHub {
     connectionView: (conn) => (conn.view ??= new SSHConnection(conn, this)) as SSHConnection,
     openChannel: async (conn, channelType, params) => this.channel(await this.openChannel(conn.id, channelType, params)),
     sendExitStatus: (state, code) => void this.sendExitStatus(state.id, code).catch(() => undefined),
+    intSetting: (name) => this.settings.int(name),
   });
   private engine?: Ssh2Server;
   private engineKey = '';
@@ -219,15 +221,34 @@ export class SSHDaemon extends EventHub {
   }
 
   /**
+   * Serves legacy SCP (`scp -O`, `pscp -scp`, OpenSSH before 9.0): every `exec` of `scp ... -t|-f ...`
+   * starts with `SSHChannelRequest` `success` true (a handler may still refuse) and is served by
+   * an {@link SCPSession} over the same filesystem interface (and jail) as SFTP; no process is run.
+   * `options` may depend on the connection (return undefined to refuse); `undefined` switches it off.
+   * See docs/scp.md.
+   *
+   * ```ts
+   * const files = (c: SSHConnection) => ({ fileSystem: new LocalFileSystem(`/srv/sftp/${c.user}`) });
+   * daemon.enableSFTP(files);
+   * daemon.enableSCP(files);
+   * ```
+   */
+  enableSCP(options: SCPSessionOptions | SCPProvider | undefined): void {
+    this.builtIns.enableSCP(typeof options === 'function' || options === undefined ? options : () => options);
+  }
+
+  /**
    * TCP forwarding as OpenSSH's AllowTcpForwarding: `direct-tcpip` opens (`ssh -L`, `-W`, `-D`)
    * start with `accept` true and are connected before they are confirmed; `tcpip-forward` global
    * requests (`ssh -R`, reported as `SSHChannelRequest` with channelId '') start with `success` true
    * and listen on loopback (or the named address with `gatewayPorts`). Handlers may refuse either;
    * key restrictions (`no-port-forwarding`, `permitopen`, `permitlisten`) apply first.
-   * `undefined` switches it off.
+   * `undefined` switches it off for new requests (listeners already granted stay until cancelled or
+   * their connection ends).
    */
-  enableForwarding(options: ForwardingOptions | undefined = {}): void {
-    this.builtIns.enableForwarding(options);
+  enableForwarding(options?: ForwardingOptions): void {
+    // enableForwarding() switches it on with the defaults; an explicit undefined switches it off.
+    this.builtIns.enableForwarding(arguments.length === 0 ? {} : options);
   }
 
   /** Connections refused since the daemon was created (or reset), by the setting that refused them. */

@@ -131,7 +131,8 @@ export interface SSHChannelRequestEventArgs {
   readonly params: ChannelRequestParams;
   /**
    * (beyond) The built-in service that serves this request: `'sftp'` (the `sftp` subsystem with
-   * enableSFTP), `'forwarding'` (`tcpip-forward`, `cancel-tcpip-forward` with enableForwarding), else ''.
+   * enableSFTP), `'scp'` (`exec scp -t|-f` with enableSCP), `'forwarding'` (`tcpip-forward`,
+   * `cancel-tcpip-forward` with enableForwarding), else ''.
    * Such a request starts with `success` true, and a handler's `false` refuses it only when that
    * handler looked at the request (read `builtIn`, `params` or `packet`, as `requestParamsOf` does):
    * `e.success = e.requestType === 'exec'` cannot switch SFTP off. Refusals are logged.

@@ -30,6 +30,7 @@ function isStructured(logger: StructuredLogger | LineLogger): logger is Structur
 
 /**
  * Forwards `Log` (levels 1-3 as info/debug) and `Error` events; returns a function that stops it.
+ * Their texts arrive escaped (see {@link escapeLogText}): a client's user name cannot forge a line.
  * Lines for `console`: `[connectionId] message`. Fields for pino: `{ connectionId, logLevel }` or
  * `{ connectionId, errorCode }`.
  *

@@ -43,8 +43,10 @@ const PENALTY_KEYS: Record<string, keyof PenaltyPolicy | null> = {
   'max-sources': 'maxSources',
   'max-sources4': 'maxSources',
   'max-sources6': 'maxSources',
-  // Accepted for OpenSSH compatibility; nothing here crashes a session process or overflows differently.
+  // Accepted for OpenSSH compatibility; nothing here crashes a session process or overflows differently,
+  // and a login for a user that does not exist is an authfail (the daemon cannot tell, OpenSSH 10.3's invaliduser).
   crash: null,
+  invaliduser: null,
   overflow: null,
   overflow6: null,
   'max-noauth': null,

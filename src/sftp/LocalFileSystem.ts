@@ -1,26 +1,25 @@
 /**
  * {@link LocalFileSystem}: an {@link SFTPFileSystem} on local disk, jailed to a root directory.
  *
- * Jail: every operation resolves its path with the kernel's `realpath` (or that of the deepest
- * existing ancestor, for paths about to be created) and refuses with PERMISSION_DENIED whatever
- * lies outside the root, so a symlink inside pointing out (`ln -s /etc root/x`) is never followed.
- * Operations on a link itself (lstat, readlink, remove, rename, lsetstat) check only its directory.
+ * Jail: every operation walks its path from the root with {@link JailWalker} at the moment it
+ * runs, one component at a time, and acts on the last name relative to the directory the walk
+ * holds (Linux: through `/proc/self/fd` descriptors, so a directory swapped for a symlink between
+ * the check and the call changes nothing; see `jailWalk.ts`). Symlinks inside the root are
+ * followed by the walker, inside the root; one leading out is refused with PERMISSION_DENIED.
+ * Operations on a link itself (lstat, readlink, remove, rename, lsetstat, link) do not follow it.
  *
- * Remaining races (documented, not closed): the check and the system call are separate steps, so
- * a process that can rename directories inside the root concurrently (another SFTP request on a
- * pipelined session, or a local user) could swap a checked directory for a symlink in between.
- * `open` narrows this: it opens the canonical path with O_NOFOLLOW and then asks the kernel where
- * the descriptor really points (`/proc/self/fd`, Linux) before handing it out, but a file created
- * by O_CREAT in that window stays where it was created. `opendir` does the same on Linux. Other
- * calls are path-based without a re-check (mkdir, rmdir, remove, rename, link, symlink, chmod,
- * statvfs, the lstat of listed entries); they never follow a final symlink swapped in after the
- * check (stat uses lstat on the canonical path, times and owners lutimes/lchown, truncate an
- * O_NOFOLLOW descriptor) except chmod, which Linux offers only following.
+ * Without /proc (macOS): the same walk on real paths, and the call on the resulting path: a
+ * concurrent rename inside the root between the two can still redirect the call. `open` then
+ * checks the opened descriptor against the path (device and inode).
+ *
+ * Names are bytes: every path reaches the kernel as the Buffer {@link encodeFileName} gives, and
+ * directory entries and link targets come back through {@link decodeFileName}, so a name that is
+ * not UTF-8 is listed, opened, renamed and removed as it is on disk.
  */
 import { constants, promises as fsp, read as fsRead, write as fsWrite, type Dir, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { checkOwnerChange, clientMode } from './attrPolicy';
+import { decodeFileName, encodeFileName } from './fileNames';
 import {
   SFTPError,
   SFTPStatus,
@@ -29,11 +28,14 @@ import {
   type SFTPDirHandle,
   type SFTPFileHandle,
   type SFTPFileSystem,
+  type SFTPIdNames,
   type SFTPOpenFlags,
   type SFTPStatVFS,
   type SFTPStatusCode,
 } from './FileSystem';
-import { Jail, JailEscapeError, climbsAbove, normalizeVirtual } from './localPaths';
+import { idNames, type IdNames } from './idNames';
+import { DIR_FLAGS, JailWalker, type Place } from './jailWalk';
+import { Jail, JailEscapeError, climbsAbove, errnoError, normalizeVirtual } from './localPaths';
 import { formatLongname } from './longname';
 
 /** Options of {@link LocalFileSystem}. */
@@ -48,6 +50,21 @@ export interface LocalFileSystemOptions {
   umask?: number;
   /** Reserved: links leading outside the root are never followed; only `false` is accepted. */
   followSymlinksOutside?: false;
+  /**
+   * Keep the setuid and setgid bits (04000, 02000) of modes clients set: setstat, fsetstat,
+   * lsetstat, and the attributes of open (create) and mkdir. Default false: they are cleared, so a
+   * daemon running as root cannot be made to create a setuid-root program. sftp-server running as
+   * the user can only make files setuid to that user; turn this on only when the daemon does the
+   * same (runs as the user) or the filesystem is mounted `nosuid`.
+   */
+  allowSetuid?: boolean;
+  /**
+   * Let clients change owner and group to any ids the daemon process may set. Default false: the
+   * owner never changes and the group changes only on files the process owns, to one of the
+   * process's own groups (what chown(2) allows an unprivileged process); other changes are
+   * refused with PERMISSION_DENIED. Ids sent back unchanged always pass.
+   */
+  allowChown?: boolean;
 }
 
 /** Entries per SSH_FXP_READDIR answer. */
@@ -137,49 +154,8 @@ async function timesFor(attrs: SFTPAttributes, current: () => Promise<Stats>): P
   return [attrs.atime ?? st.atimeMs / 1000, attrs.mtime ?? st.mtimeMs / 1000];
 }
 
-// uid/gid → name maps from /etc/passwd and /etc/group, shared and refreshed at most once a minute.
-// Node has no getpwuid(); accounts known only to NSS (LDAP...) show numerically, as allowed.
-const NAMES_TTL_MS = 60_000;
-let namesCache: { at: number; users: Map<number, string>; groups: Map<number, string> } | undefined;
-let namesLoading: Promise<void> | undefined;
-
-async function readIdFile(file: string): Promise<Map<number, string>> {
-  const map = new Map<number, string>();
-  let text: string;
-  try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch {
-    return map;
-  }
-  for (const line of text.split('\n')) {
-    const [name, , id] = line.split(':');
-    const n = Number(id);
-    if (name && id !== undefined && Number.isInteger(n) && !map.has(n)) map.set(n, name);
-  }
-  return map;
-}
-
-async function idNames(): Promise<NonNullable<typeof namesCache>> {
-  if (!namesCache || Date.now() - namesCache.at > NAMES_TTL_MS) {
-    namesLoading ??= (async () => {
-      const [users, groups] = await Promise.all([readIdFile('/etc/passwd'), readIdFile('/etc/group')]);
-      try {
-        const me = os.userInfo();
-        if (!users.has(me.uid) && me.uid >= 0) users.set(me.uid, me.username);
-      } catch {
-        // No passwd entry for this process: numeric it is.
-      }
-      namesCache = { at: Date.now(), users, groups };
-    })().finally(() => {
-      namesLoading = undefined;
-    });
-    await namesLoading;
-  }
-  return namesCache!;
-}
-
 /** A directory entry with attrs from lstat (as sftp-server) and an OpenSSH longname. */
-function dirEntry(filename: string, st: Stats, names: NonNullable<typeof namesCache>): SFTPDirEntry {
+function dirEntry(filename: string, st: Stats, names: IdNames): SFTPDirEntry {
   const attrs = toAttrs(st);
   const longname = formatLongname(filename, {
     ...attrs,
@@ -190,30 +166,72 @@ function dirEntry(filename: string, st: Stats, names: NonNullable<typeof namesCa
   return { filename, longname, attrs };
 }
 
+/** What the handles need from their filesystem's options. */
+interface HandlePolicy {
+  readOnly: boolean;
+  allowSetuid: boolean;
+  allowChown: boolean;
+}
+
+/**
+ * Counts calls running on a raw descriptor, so that closing waits for them: a descriptor number
+ * closed under a running read or write can be reused by another session's open at once.
+ */
+class InFlight {
+  private running = 0;
+  private idle: (() => void) | undefined;
+
+  enter(): void {
+    this.running++;
+  }
+
+  leave(): void {
+    if (--this.running === 0 && this.idle) {
+      this.idle();
+      this.idle = undefined;
+    }
+  }
+
+  /** Resolves once nothing runs. */
+  drained(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => (this.idle = resolve));
+  }
+}
+
 /** An open local file; errors name the virtual path it was opened by. */
 class LocalFileHandle implements SFTPFileHandle {
   private closed = false;
+  private readonly inFlight = new InFlight();
 
   constructor(
     private readonly fh: FileHandle,
     private readonly label: string,
     private readonly append: boolean,
-    private readonly readOnly: boolean,
+    private readonly policy: HandlePolicy,
   ) {}
 
+  private usable(): void {
+    if (this.closed) throw toSFTPError(errnoError('EBADF'), this.label);
+  }
+
   async readInto(position: number, target: Buffer, offset: number, length: number): Promise<number> {
+    this.usable();
+    const n = Math.min(Math.max(0, Math.trunc(length)), MAX_READ, target.length - offset);
+    if (n <= 0) return 0;
+    this.inFlight.enter();
     try {
-      const n = Math.min(Math.max(0, Math.trunc(length)), MAX_READ, target.length - offset);
-      if (n <= 0) return 0;
       // The callback read on the descriptor: FileHandle.read costs several times more per call,
       // and a download makes one call per 32 KiB.
       return await new Promise<number>((resolve, reject) => fsRead(this.fh.fd, target, offset, n, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
     } catch (err) {
       throw toSFTPError(err, this.label);
+    } finally {
+      this.inFlight.leave();
     }
   }
 
   async read(position: number, length: number): Promise<Buffer> {
+    this.usable();
     try {
       const n = Math.min(Math.max(0, Math.trunc(length)), MAX_READ);
       if (n === 0) return Buffer.alloc(0);
@@ -226,7 +244,9 @@ class LocalFileHandle implements SFTPFileHandle {
   }
 
   async write(position: number, data: Buffer): Promise<void> {
-    if (this.readOnly) throw denied(this.label);
+    if (this.policy.readOnly) throw denied(this.label);
+    this.usable();
+    this.inFlight.enter();
     try {
       let done = 0;
       while (done < data.length) {
@@ -239,10 +259,13 @@ class LocalFileHandle implements SFTPFileHandle {
       }
     } catch (err) {
       throw toSFTPError(err, this.label);
+    } finally {
+      this.inFlight.leave();
     }
   }
 
   async stat(): Promise<SFTPAttributes> {
+    this.usable();
     try {
       return toAttrs(await this.fh.stat());
     } catch (err) {
@@ -251,20 +274,25 @@ class LocalFileHandle implements SFTPFileHandle {
   }
 
   async setstat(attrs: SFTPAttributes): Promise<void> {
-    if (this.readOnly) throw denied(this.label);
+    if (this.policy.readOnly) throw denied(this.label);
+    this.usable();
     try {
+      const changesOwner = attrs.uid !== undefined || attrs.gid !== undefined;
+      // Refused before anything changes, as a whole.
+      if (changesOwner) checkOwnerChange(await this.fh.stat(), attrs.uid, attrs.gid, this.policy.allowChown, this.label);
       // OpenSSH's order: size, permissions, times, owner.
       if (attrs.size !== undefined) await this.fh.truncate(attrs.size);
-      if (attrs.mode !== undefined) await this.fh.chmod(attrs.mode & 0o7777);
+      if (attrs.mode !== undefined) await this.fh.chmod(clientMode(attrs.mode, this.policy.allowSetuid));
       const times = await timesFor(attrs, () => this.fh.stat());
       if (times) await this.fh.utimes(times[0], times[1]);
-      if (attrs.uid !== undefined || attrs.gid !== undefined) await this.fh.chown(attrs.uid ?? -1, attrs.gid ?? -1);
+      if (changesOwner) await this.fh.chown(attrs.uid ?? -1, attrs.gid ?? -1);
     } catch (err) {
       throw toSFTPError(err, this.label);
     }
   }
 
   async sync(): Promise<void> {
+    this.usable();
     try {
       await this.fh.sync();
     } catch (err) {
@@ -275,6 +303,7 @@ class LocalFileHandle implements SFTPFileHandle {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.inFlight.drained();
     try {
       await this.fh.close();
     } catch (err) {
@@ -288,79 +317,91 @@ class LocalDirHandle implements SFTPDirHandle {
   private dotsSent = false;
   private done = false;
   private closed = false;
+  private readonly inFlight = new InFlight();
 
   constructor(
     private readonly dir: Dir,
-    /** Canonical real path of the directory. */
-    private readonly real: string,
-    /** Canonical real path of its parent, the directory itself at the root. */
-    private readonly parentReal: string,
+    /** Where entries are, with a trailing `/`: `/proc/self/fd/N/` of the directory (descriptor mode), or its real path. */
+    private readonly base: Buffer,
+    /** Its descriptor (descriptor mode), or undefined. */
+    private readonly baseHandle: FileHandle | undefined,
+    /** lstat of the directory and of its parent (itself at the root), taken at opendir. */
+    private readonly dots: [Stats, Stats],
     private readonly label: string,
   ) {}
 
   async next(): Promise<SFTPDirEntry[] | undefined> {
     if (this.done || this.closed) return undefined;
+    this.inFlight.enter();
     try {
       const names = await idNames();
       const batch: SFTPDirEntry[] = [];
       if (!this.dotsSent) {
         // readdir(3) yields . and .. and OpenSSH passes them on; `..` of the root is the root, never its real parent.
         this.dotsSent = true;
-        const [dot, dotdot] = await Promise.all([fsp.lstat(this.real), fsp.lstat(this.parentReal)]);
-        batch.push(dirEntry('.', dot, names), dirEntry('..', dotdot, names));
+        batch.push(dirEntry('.', this.dots[0], names), dirEntry('..', this.dots[1], names));
       }
-      const filenames: string[] = [];
+      const filenames: Buffer[] = [];
       while (filenames.length + batch.length < DIR_BATCH) {
         const ent = await this.dir.read();
         if (!ent) {
           this.done = true;
           break;
         }
-        filenames.push(ent.name);
+        filenames.push(ent.name as unknown as Buffer);
       }
-      const stats = await Promise.all(filenames.map((n) => fsp.lstat(path.join(this.real, n)).catch(() => undefined)));
+      const stats = await Promise.all(filenames.map((n) => fsp.lstat(Buffer.concat([this.base, n])).catch(() => undefined)));
       filenames.forEach((n, i) => {
         const st = stats[i];
         // Gone since readdir: skipped, as sftp-server does.
-        if (st) batch.push(dirEntry(n, st, names));
+        if (st) batch.push(dirEntry(decodeFileName(n), st, names));
       });
       if (batch.length === 0 && this.done) return undefined;
       return batch;
     } catch (err) {
       throw toSFTPError(err, this.label);
+    } finally {
+      this.inFlight.leave();
     }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.inFlight.drained();
     try {
       await this.dir.close();
     } catch (err) {
       throw toSFTPError(err, this.label);
+    } finally {
+      await this.baseHandle?.close().catch(() => undefined);
     }
   }
 }
 
 /**
  * A directory on local disk served over SFTP: virtual `/` is `root`, and nothing outside it can be
- * reached, through symlinks either (see the module comment for the checks and their limits).
+ * reached, through symlinks either (see the module comment and `jailWalk.ts`).
  *
- * - Symlink targets: an absolute target is a virtual path and is stored as the real path inside
+ * - Symlink targets: an absolute target is a virtual path and is stored as the host path inside
  *   the root (`root + target`), a relative one as given; both are refused (PERMISSION_DENIED) when
- *   they resolve outside the root. `readlink` gives absolute targets back as virtual paths and
- *   refuses targets outside the root rather than reveal host paths.
+ *   they resolve outside the root from where the link is created. Links are followed only by the
+ *   jail's walk, which decides again on every use, so a link that a rename moved (or whose folder
+ *   it moved) to where it would lead out is refused when used. `readlink` gives absolute targets
+ *   back as virtual paths and refuses targets leading out rather than reveal host paths.
  * - Directory listings include `.` and `..` (as OpenSSH's sftp-server), attributes from lstat, and
  *   longnames as OpenSSH builds them, with user and group names from /etc/passwd and /etc/group
  *   (numeric ids when not found there).
  * - `lsetstat` cannot change a symlink's mode on Linux (no lchmod): the mode is skipped for links
  *   (their permission bits are unused there); times and owner use lutimes/lchown. It refuses a
  *   size, as OpenSSH does.
- * - File names are handled as UTF-8 strings; names that are not valid UTF-8 are listed mangled.
+ * - Modes lose setuid and setgid, and owners do not change, unless `allowSetuid` / `allowChown`.
+ * - File names are bytes: see {@link decodeFileName}.
  */
 export class LocalFileSystem implements SFTPFileSystem {
+  private readonly walker: JailWalker;
   private readonly jail: Jail;
-  private readonly readOnly: boolean;
+  private readonly policy: HandlePolicy;
   private readonly umask: number;
 
   /**
@@ -371,9 +412,21 @@ export class LocalFileSystem implements SFTPFileSystem {
     const umask = options.umask ?? 0;
     if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) throw new Error(`LocalFileSystem umask must be an integer between 0 and 0o777, got ${String(options.umask)}`);
     if (options.followSymlinksOutside !== undefined && options.followSymlinksOutside !== false) throw new Error('LocalFileSystem followSymlinksOutside must be false: links leading outside the root are never followed');
+    for (const name of ['readOnly', 'allowSetuid', 'allowChown'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'boolean') throw new Error(`LocalFileSystem ${name} must be a boolean, got ${String(options[name])}`);
+    }
     this.jail = new Jail(root);
-    this.readOnly = options.readOnly ?? false;
+    this.walker = new JailWalker(this.jail);
+    this.policy = { readOnly: options.readOnly ?? false, allowSetuid: options.allowSetuid ?? false, allowChown: options.allowChown ?? false };
     this.umask = umask;
+  }
+
+  /**
+   * Whether paths are walked through `/proc/self/fd` descriptors (Linux), closing the races of
+   * the path mode used elsewhere (see the module comment).
+   */
+  get descriptorWalk(): boolean {
+    return this.walker.descriptors;
   }
 
   /** Runs `fn`, turning whatever it throws into an SFTPError that names only `label`. */
@@ -386,7 +439,7 @@ export class LocalFileSystem implements SFTPFileSystem {
   }
 
   private writable(label: string): void {
-    if (this.readOnly) throw denied(label);
+    if (this.policy.readOnly) throw denied(label);
   }
 
   /** Refuses operations that would remove, replace or move the root itself. */
@@ -394,90 +447,134 @@ export class LocalFileSystem implements SFTPFileSystem {
     if (normalizeVirtual(p) === '/') throw denied(label);
   }
 
+  /** The normalised path, checked for NUL. */
+  private v(p: string): string {
+    return normalizeVirtual(p);
+  }
+
+  /** The mode a created file or directory gets: the client's (or `fallback`), less setuid/setgid and the umask. */
+  private createMode(attrs: SFTPAttributes, fallback: number): number {
+    return clientMode(attrs.mode ?? fallback, this.policy.allowSetuid) & ~this.umask;
+  }
+
+  /**
+   * In path mode, an opened descriptor must be the object the walk named (a swap between the walk
+   * and the open is caught, not prevented). Descriptor mode needs no check: the open was relative
+   * to the walked directory.
+   */
+  private async samePlace(st: Stats, place: Place): Promise<void> {
+    if (this.walker.descriptors) return;
+    const now = await fsp.lstat(this.walker.pathOf(place)).catch(() => undefined);
+    if (!now || now.dev !== st.dev || now.ino !== st.ino) throw new JailEscapeError();
+  }
+
   async open(p: string, flags: SFTPOpenFlags, attrs: SFTPAttributes): Promise<SFTPFileHandle> {
     const writes = flags.write || flags.append || flags.truncate;
     return this.guard(p, async () => {
       if (writes || flags.create) this.writable(p);
-      const real = await this.jail.resolve(p, true);
       let f = O_NOFOLLOW | O_NONBLOCK;
       f |= writes ? (flags.read ? constants.O_RDWR : constants.O_WRONLY) : constants.O_RDONLY;
       if (flags.append) f |= constants.O_APPEND;
       if (flags.create) f |= constants.O_CREAT;
       if (flags.create && flags.exclusive) f |= constants.O_EXCL;
       if (flags.truncate) f |= constants.O_TRUNC;
-      const mode = (attrs.mode ?? 0o666) & 0o7777 & ~this.umask;
-      // `real` is canonical, so its last component is no symlink: O_NOFOLLOW only trips on a swap.
-      const fh = await fsp.open(real, f, mode);
-      try {
-        const st = await fh.stat();
-        if (!(await this.jail.fdIsInside(fh.fd, real, st))) throw new JailEscapeError();
-        if (!st.isFile() && !st.isDirectory()) throw new SFTPError(SFTPStatus.FAILURE, `${p}: Not a regular file`);
-      } catch (err) {
-        await fh.close().catch(() => undefined);
-        throw err;
-      }
-      return new LocalFileHandle(fh, p, flags.append, this.readOnly);
+      const mode = this.createMode(attrs, 0o666);
+      return this.walker.use(this.v(p), true, async (place) => {
+        // The walk expanded a final symlink; O_NOFOLLOW trips only on one swapped in since (ELOOP).
+        const fh = await fsp.open(this.walker.pathOf(place), f, mode);
+        try {
+          const st = await fh.stat();
+          await this.samePlace(st, place);
+          if (!st.isFile() && !st.isDirectory()) throw new SFTPError(SFTPStatus.FAILURE, `${p}: Not a regular file`);
+        } catch (err) {
+          await fh.close().catch(() => undefined);
+          throw err;
+        }
+        return new LocalFileHandle(fh, p, flags.append, this.policy);
+      });
     });
   }
 
   async opendir(p: string): Promise<SFTPDirHandle> {
-    return this.guard(p, async () => {
-      const real = await this.jail.resolve(p, true);
-      const dir = await this.openCheckedDir(real);
-      const v = this.jail.toVirtual(real) ?? '/';
-      const parentReal = v === '/' ? real : this.jail.toReal(path.posix.dirname(v));
-      return new LocalDirHandle(dir, real, parentReal, p);
-    });
-  }
-
-  /**
-   * Opens a canonical directory path. On Linux the directory is first opened with O_NOFOLLOW and
-   * checked where the kernel says it is, then listed through its `/proc/self/fd` link, so a
-   * directory swapped for a symlink after the check is not listed.
-   */
-  private async openCheckedDir(real: string): Promise<Dir> {
-    if (process.platform !== 'linux' || !constants.O_DIRECTORY) return fsp.opendir(real, { bufferSize: 64 });
-    const fh = await fsp.open(real, constants.O_RDONLY | constants.O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK);
-    try {
-      const st = await fh.stat();
-      if (!(await this.jail.fdIsInside(fh.fd, real, st))) throw new JailEscapeError();
-      try {
-        return await fsp.opendir(`/proc/self/fd/${fh.fd}`, { bufferSize: 64 });
-      } catch {
-        // No /proc: fdIsInside fell back to comparing with `real`, which is what gets listed.
-        return await fsp.opendir(real, { bufferSize: 64 });
-      }
-    } finally {
-      await fh.close().catch(() => undefined);
-    }
+    return this.guard(p, async () =>
+      this.walker.use(this.v(p), true, async (place) => {
+        const parent = await fsp.stat(this.walker.dirPathOf(place.dir));
+        if (!this.walker.descriptors) {
+          const real = this.walker.pathOf(place);
+          const dot = await fsp.lstat(real);
+          if (!dot.isDirectory()) throw errnoError(dot.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR');
+          const dir = await fsp.opendir(real, { bufferSize: 64, encoding: 'buffer' as BufferEncoding });
+          return new LocalDirHandle(dir, Buffer.concat([real, Buffer.from('/')]), undefined, [dot, place.name === undefined ? dot : parent], p);
+        }
+        // O_PATH: a directory with search but no read permission still opens, as a walk step would.
+        const handle = await fsp.open(this.walker.pathOf(place), DIR_FLAGS);
+        try {
+          const dot = await handle.stat();
+          const base = `/proc/self/fd/${handle.fd}`;
+          const dir = await fsp.opendir(base, { bufferSize: 64, encoding: 'buffer' as BufferEncoding });
+          return new LocalDirHandle(dir, Buffer.from(`${base}/`), handle, [dot, place.name === undefined ? dot : parent], p);
+        } catch (err) {
+          await handle.close().catch(() => undefined);
+          throw err;
+        }
+      }),
+    );
   }
 
   async stat(p: string): Promise<SFTPAttributes> {
-    // lstat of the canonical path: its last component is no symlink, unless one was swapped in, which is then not followed.
-    return this.guard(p, async () => toAttrs(await fsp.lstat(await this.jail.resolve(p, true))));
+    return this.guard(p, async () =>
+      this.walker.use(this.v(p), true, async (place) => {
+        if (place.stats) return toAttrs(place.stats);
+        const st = await fsp.lstat(this.walker.pathOf(place));
+        // A symlink here was swapped in after the walk expanded the name.
+        if (st.isSymbolicLink()) throw errnoError('ELOOP');
+        return toAttrs(st);
+      }),
+    );
   }
 
   async lstat(p: string): Promise<SFTPAttributes> {
-    return this.guard(p, async () => toAttrs(await fsp.lstat(await this.jail.resolve(p, false))));
+    return this.guard(p, async () => this.walker.use(this.v(p), false, async (place) => toAttrs(await fsp.lstat(this.walker.pathOf(place)))));
   }
 
-  async setstat(p: string, attrs: SFTPAttributes): Promise<void> {
-    return this.guard(p, async () => {
-      this.writable(p);
-      const real = await this.jail.resolve(p, true);
+  /** Applies attributes to the object at `place` (a symlink only when `lsetstat`). */
+  private async applyAttrs(place: Place, attrs: SFTPAttributes, label: string, onLink: boolean): Promise<void> {
+    const pinned = await this.walker.pin(place, onLink);
+    try {
+      const st = pinned.stats;
+      const changesOwner = attrs.uid !== undefined || attrs.gid !== undefined;
+      if (changesOwner) checkOwnerChange(st, attrs.uid, attrs.gid, this.policy.allowChown, label);
+      const isLink = st.isSymbolicLink();
+      // Through the pinned object (descriptor mode: `/proc/self/fd/M`, which the kernel follows to
+      // it and nowhere else); path mode acts on the path without following where it can.
+      const viaPath = !this.walker.descriptors || isLink;
+      const target = isLink ? this.walker.pathOf(place) : pinned.target;
       if (attrs.size !== undefined) {
-        // Through a descriptor opened without following, so a swapped-in symlink is not truncated through.
-        const fh = await fsp.open(real, constants.O_WRONLY | O_NOFOLLOW | O_NONBLOCK);
+        const fh = await fsp.open(target, constants.O_WRONLY | O_NONBLOCK | (this.walker.descriptors ? 0 : O_NOFOLLOW));
         try {
           await fh.truncate(attrs.size);
         } finally {
           await fh.close();
         }
       }
-      if (attrs.mode !== undefined) await fsp.chmod(real, attrs.mode & 0o7777);
-      const times = await timesFor(attrs, () => fsp.stat(real));
-      if (times) await fsp.lutimes(real, times[0], times[1]);
-      if (attrs.uid !== undefined || attrs.gid !== undefined) await fsp.lchown(real, attrs.uid ?? -1, attrs.gid ?? -1);
+      if (attrs.mode !== undefined) {
+        const mode = clientMode(attrs.mode, this.policy.allowSetuid);
+        // Linux has no lchmod (and ignores a link's mode); macOS has one.
+        if (!isLink) await fsp.chmod(target, mode);
+        else if (process.platform === 'darwin') await fsp.lchmod(target, mode);
+      }
+      const times = await timesFor(attrs, async () => st);
+      if (times) await (viaPath ? fsp.lutimes(target, times[0], times[1]) : fsp.utimes(target, times[0], times[1]));
+      if (changesOwner) await (viaPath ? fsp.lchown(target, attrs.uid ?? -1, attrs.gid ?? -1) : fsp.chown(target, attrs.uid ?? -1, attrs.gid ?? -1));
+    } finally {
+      pinned.close();
+    }
+  }
+
+  async setstat(p: string, attrs: SFTPAttributes): Promise<void> {
+    return this.guard(p, async () => {
+      this.writable(p);
+      await this.walker.use(this.v(p), true, (place) => this.applyAttrs(place, attrs, p, false));
     });
   }
 
@@ -485,17 +582,7 @@ export class LocalFileSystem implements SFTPFileSystem {
     return this.guard(p, async () => {
       this.writable(p);
       if (attrs.size !== undefined) throw new SFTPError(SFTPStatus.BAD_MESSAGE, `${p}: lsetstat cannot change the size`);
-      const real = await this.jail.resolve(p, false);
-      const st = await fsp.lstat(real);
-      if (attrs.mode !== undefined) {
-        const mode = attrs.mode & 0o7777;
-        if (!st.isSymbolicLink()) await fsp.chmod(real, mode);
-        // Linux has no lchmod (and ignores a link's mode); macOS has one.
-        else if (process.platform === 'darwin') await fsp.lchmod(real, mode);
-      }
-      const times = await timesFor(attrs, async () => st);
-      if (times) await fsp.lutimes(real, times[0], times[1]);
-      if (attrs.uid !== undefined || attrs.gid !== undefined) await fsp.lchown(real, attrs.uid ?? -1, attrs.gid ?? -1);
+      await this.walker.use(this.v(p), false, (place) => this.applyAttrs(place, attrs, p, true));
     });
   }
 
@@ -503,18 +590,21 @@ export class LocalFileSystem implements SFTPFileSystem {
     return this.guard(p, async () => {
       this.writable(p);
       this.notRoot(p, p);
-      const real = await this.jail.resolve(p, false);
-      // unlink(2) says EISDIR on Linux but EPERM elsewhere: answer FAILURE everywhere.
-      if ((await fsp.lstat(real)).isDirectory()) throw new SFTPError(SFTPStatus.FAILURE, `${p}: Is a directory`);
-      await fsp.unlink(real);
+      await this.walker.use(this.v(p), false, async (place) => {
+        const at = this.walker.pathOf(place);
+        // unlink(2) says EISDIR on Linux but EPERM elsewhere: answer FAILURE everywhere.
+        if ((await fsp.lstat(at)).isDirectory()) throw new SFTPError(SFTPStatus.FAILURE, `${p}: Is a directory`);
+        await fsp.unlink(at);
+      });
     });
   }
 
   async mkdir(p: string, attrs: SFTPAttributes): Promise<void> {
     return this.guard(p, async () => {
       this.writable(p);
-      const real = await this.jail.resolve(p, false);
-      await fsp.mkdir(real, { mode: (attrs.mode ?? 0o777) & 0o7777 & ~this.umask });
+      await this.walker.use(this.v(p), false, async (place) => {
+        await fsp.mkdir(this.walker.pathOf(place), { mode: this.createMode(attrs, 0o777) });
+      });
     });
   }
 
@@ -522,7 +612,7 @@ export class LocalFileSystem implements SFTPFileSystem {
     return this.guard(p, async () => {
       this.writable(p);
       this.notRoot(p, p);
-      await fsp.rmdir(await this.jail.resolve(p, false));
+      await this.walker.use(this.v(p), false, async (place) => fsp.rmdir(this.walker.pathOf(place)));
     });
   }
 
@@ -532,75 +622,95 @@ export class LocalFileSystem implements SFTPFileSystem {
       this.writable(label);
       this.notRoot(from, label);
       this.notRoot(to, label);
-      const src = await this.jail.resolve(from, false);
-      const dst = await this.jail.resolve(to, false);
-      if (overwrite) return fsp.rename(src, dst);
-      const exists = (): SFTPError => new SFTPError(SFTPStatus.FAILURE, `${to}: File exists`);
-      const checkedRename = async (): Promise<void> => {
-        try {
-          await fsp.lstat(dst);
-        } catch (err) {
-          if (errnoOf(err) !== 'ENOENT') throw err;
-          return fsp.rename(src, dst);
-        }
-        throw exists();
-      };
-      if (!(await fsp.lstat(src)).isFile()) return checkedRename();
-      // As sftp-server: link() fails atomically when `to` exists, then drop the old name.
-      try {
-        await fsp.link(src, dst);
-      } catch (err) {
-        const code = errnoOf(err);
-        if (code === 'EEXIST') throw exists();
-        // Filesystems without hard links (and protected_hardlinks' EPERM): stat, then rename.
-        if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOSYS' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') return checkedRename();
-        throw err;
-      }
-      try {
-        await fsp.unlink(src);
-      } catch (err) {
-        await fsp.unlink(dst).catch(() => undefined);
-        throw err;
-      }
+      await this.walker.use(this.v(from), false, (srcPlace) =>
+        this.walker.use(this.v(to), false, async (dstPlace) => {
+          const src = this.walker.pathOf(srcPlace);
+          const dst = this.walker.pathOf(dstPlace);
+          if (overwrite) return fsp.rename(src, dst);
+          const exists = (): SFTPError => new SFTPError(SFTPStatus.FAILURE, `${to}: File exists`);
+          const checkedRename = async (): Promise<void> => {
+            try {
+              await fsp.lstat(dst);
+            } catch (err) {
+              if (errnoOf(err) !== 'ENOENT') throw err;
+              return fsp.rename(src, dst);
+            }
+            throw exists();
+          };
+          if (!(await fsp.lstat(src)).isFile()) return checkedRename();
+          // As sftp-server: link() fails atomically when `to` exists, then drop the old name.
+          try {
+            await fsp.link(src, dst);
+          } catch (err) {
+            const code = errnoOf(err);
+            if (code === 'EEXIST') throw exists();
+            // Filesystems without hard links (and protected_hardlinks' EPERM): stat, then rename.
+            if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOSYS' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') return checkedRename();
+            throw err;
+          }
+          try {
+            await fsp.unlink(src);
+          } catch (err) {
+            await fsp.unlink(dst).catch(() => undefined);
+            throw err;
+          }
+        }),
+      );
     });
   }
 
   async readlink(p: string): Promise<string> {
-    return this.guard(p, async () => {
-      const real = await this.jail.resolve(p, false);
-      const target = await fsp.readlink(real);
-      // Targets leading out of the root would name host paths: those stay with the server.
-      if (target.startsWith('/')) {
-        const v = this.jail.toVirtual(target);
-        if (v === undefined || climbsAbove(0, v)) throw new JailEscapeError();
-        return v;
-      }
-      if (climbsAbove(this.jail.depthOf(path.dirname(real)), target)) throw new JailEscapeError();
-      return target;
-    });
+    return this.guard(p, async () =>
+      this.walker.use(this.v(p), false, async (place) => {
+        const target = decodeFileName(await fsp.readlink(this.walker.pathOf(place), { encoding: 'buffer' }));
+        // Targets leading out of the root, from where the link is now, would name host paths: those stay with the server.
+        if (target.startsWith('/')) {
+          const v = this.jail.toVirtual(target);
+          if (v === undefined || climbsAbove(0, v)) throw new JailEscapeError();
+          return v;
+        }
+        if (climbsAbove(place.dir.parts.length, target)) throw new JailEscapeError();
+        return target;
+      }),
+    );
+  }
+
+  /**
+   * Refuses (JailEscapeError) when a path, walked now from the root (`..` included, physically),
+   * leads out of the root; a missing name is fine.
+   */
+  private async leadsInside(virtualPath: string): Promise<void> {
+    try {
+      await this.walker.use(virtualPath, true, async () => undefined);
+    } catch (err) {
+      if (err instanceof JailEscapeError) throw err;
+    }
   }
 
   async symlink(linkPath: string, targetPath: string): Promise<void> {
     const label = `${linkPath} -> ${targetPath}`;
     return this.guard(label, async () => {
       this.writable(label);
-      const real = await this.jail.resolve(linkPath, false);
-      const dir = path.dirname(real);
-      let stored: string;
-      let resolved: string;
-      if (targetPath.startsWith('/')) {
-        // A virtual path: `/../x` is refused rather than clamped, so the link means what it says.
-        if (climbsAbove(0, targetPath)) throw new JailEscapeError();
-        stored = this.jail.root === '/' ? targetPath : this.jail.root + targetPath;
-        resolved = stored;
-      } else {
-        if (climbsAbove(this.jail.depthOf(dir), targetPath)) throw new JailEscapeError();
-        stored = targetPath;
-        resolved = `${dir}/${targetPath}`;
-      }
-      // The kernel's view (symlinks on the way included) must stay inside; a dangling target is fine.
-      await this.jail.canonical(resolved);
-      await fsp.symlink(stored, real);
+      if (targetPath.includes('\0')) throw errnoError('EINVAL');
+      await this.walker.use(this.v(linkPath), false, async (place) => {
+        // Checked from where the link is made, as walked now (not from the lexical path).
+        const depth = place.dir.parts.length;
+        let stored: string;
+        let resolved: string;
+        if (targetPath.startsWith('/')) {
+          // A virtual path: `/../x` is refused rather than clamped, so the link means what it says.
+          if (climbsAbove(0, targetPath)) throw new JailEscapeError();
+          stored = this.jail.toHost(targetPath);
+          resolved = targetPath;
+        } else {
+          if (climbsAbove(depth, targetPath)) throw new JailEscapeError();
+          stored = targetPath;
+          resolved = `/${[...place.dir.parts, targetPath].join('/')}`;
+        }
+        // Through links on the way, `..` taken where they lead (not lexically): what it names now must be inside (dangling is fine).
+        await this.leadsInside(resolved);
+        await fsp.symlink(encodeFileName(stored), this.walker.pathOf(place));
+      });
     });
   }
 
@@ -608,38 +718,57 @@ export class LocalFileSystem implements SFTPFileSystem {
     const label = `${existingPath} -> ${newPath}`;
     return this.guard(label, async () => {
       this.writable(label);
-      const src = await this.jail.resolve(existingPath, false);
-      const dst = await this.jail.resolve(newPath, false);
-      // link(2) does not follow on Linux, but a copy of a link leading out is refused all the same.
-      if ((await fsp.lstat(src)).isSymbolicLink()) await this.jail.canonical(src);
-      await fsp.link(src, dst);
+      await this.walker.use(this.v(existingPath), false, (srcPlace) =>
+        this.walker.use(this.v(newPath), false, async (dstPlace) => {
+          const src = this.walker.pathOf(srcPlace);
+          // link(2) does not follow on Linux, but a copy of a link leading out is refused all the same.
+          if ((await fsp.lstat(src)).isSymbolicLink()) await this.leadsInside(this.v(existingPath));
+          await fsp.link(src, this.walker.pathOf(dstPlace));
+        }),
+      );
     });
   }
 
   async statvfs(p: string): Promise<SFTPStatVFS> {
-    return this.guard(p, async () => {
-      const s = await fsp.statfs(await this.jail.resolve(p, true));
-      return {
-        bsize: s.bsize,
-        frsize: s.bsize,
-        blocks: s.blocks,
-        bfree: s.bfree,
-        bavail: s.bavail,
-        files: s.files,
-        ffree: s.ffree,
-        favail: s.ffree,
-        fsid: 0,
-        flag: this.readOnly ? ST_RDONLY : 0,
-        namemax: 255,
-      };
-    });
+    return this.guard(p, async () =>
+      this.walker.use(this.v(p), true, async (place) => {
+        const pinned = await this.walker.pin(place, false);
+        try {
+          const s = await fsp.statfs(pinned.target);
+          return {
+            bsize: s.bsize,
+            frsize: s.bsize,
+            blocks: s.blocks,
+            bfree: s.bfree,
+            bavail: s.bavail,
+            files: s.files,
+            ffree: s.ffree,
+            favail: s.ffree,
+            fsid: 0,
+            flag: this.policy.readOnly ? ST_RDONLY : 0,
+            namemax: 255,
+          };
+        } finally {
+          pinned.close();
+        }
+      }),
+    );
   }
 
   async realpath(p: string): Promise<string> {
-    return this.guard(p, async () => {
-      const v = this.jail.toVirtual(await fsp.realpath(this.jail.toReal(p)));
-      if (v === undefined) throw new JailEscapeError();
-      return v;
-    });
+    return this.guard(p, async () =>
+      this.walker.use(this.v(p), true, async (place) => {
+        if (!place.stats && place.name !== undefined) {
+          const st = await fsp.lstat(this.walker.pathOf(place));
+          if (st.isSymbolicLink()) throw errnoError('ELOOP');
+        }
+        return this.walker.virtualOf(place);
+      }),
+    );
+  }
+
+  async usersGroupsById(uids: readonly number[], gids: readonly number[]): Promise<SFTPIdNames> {
+    const names = await idNames();
+    return { users: uids.map((u) => names.users.get(u) ?? ''), groups: gids.map((g) => names.groups.get(g) ?? '') };
   }
 }

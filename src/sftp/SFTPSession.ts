@@ -10,6 +10,7 @@ import {
   SFTPStatus,
   type SFTPStatusCode,
 } from './FileSystem';
+import { decodeFileName, encodeFileName } from './fileNames';
 import { formatLongname } from './longname';
 import { resolveClientPath } from './paths';
 import { decodeOpenFlags, encodeAttrs, EXTENSIONS, frame, FXP, MAX_PACKET, MAX_READ, readAttrs, SFTP_VERSION, str, u32, uint64 } from './protocol';
@@ -98,6 +99,15 @@ function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
   if (code) return { status: SFTPStatus.FAILURE, message: `Failure (${code})` };
   if (err instanceof Error && /^(Malformed|truncated)/i.test(err.message)) return { status: SFTPStatus.BAD_MESSAGE, message: 'Bad message' };
   return { status: SFTPStatus.FAILURE, message: 'Failure' };
+}
+
+/** The bytes a name stands for on the wire; a string no bytes decode to (a custom filesystem's) goes as UTF-8. */
+function wireName(name: string): Buffer {
+  try {
+    return encodeFileName(name);
+  } catch {
+    return Buffer.from(name, 'utf8');
+  }
 }
 
 const denied = (what: string) => new SFTPError(SFTPStatus.PERMISSION_DENIED, `Permission denied: ${what}`);
@@ -303,7 +313,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.status(id, SFTPStatus.OK, 'Success');
   }
   private name(id: number, entries: Array<{ filename: string; longname: string; attrs: SFTPAttributes }>): Buffer {
-    return frame(FXP.NAME, [u32(id), u32(entries.length), ...entries.flatMap((e) => [str(e.filename), str(e.longname), encodeAttrs(e.attrs)])]);
+    return frame(FXP.NAME, [u32(id), u32(entries.length), ...entries.flatMap((e) => [str(wireName(e.filename)), str(wireName(e.longname)), encodeAttrs(e.attrs)])]);
   }
 
   // ---- handles --------------------------------------------------------------
@@ -338,8 +348,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (h.read > 0) this.emit('downloaded', { path: h.path, bytes: h.read });
   }
 
+  /** A path the client sent: its bytes as a {@link decodeFileName} string (lossless), resolved. */
   private path(r: WireReader): string {
-    return resolveClientPath(r.string());
+    return resolveClientPath(decodeFileName(r.bytes()));
   }
 
   // ---- requests -------------------------------------------------------------
@@ -503,7 +514,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   /** @internal SFTP request handler. OpenSSH sends (and expects) the target first, the link path second: the reverse of the draft. */
   async symlink(r: WireReader, id: number): Promise<Buffer> {
-    const targetText = r.string();
+    const targetText = decodeFileName(r.bytes());
     const linkPath = this.path(r);
     const target = targetText.startsWith('/') ? resolveClientPath(targetText) : targetText;
     await this.fs.symlink(linkPath, target);

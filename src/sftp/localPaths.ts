@@ -1,9 +1,11 @@
 /**
- * The jail behind {@link LocalFileSystem}: maps virtual paths (`/docs/a.txt`) to real paths under a
- * root directory and refuses any whose real location, symlinks resolved by the kernel, lies outside.
+ * The root behind {@link LocalFileSystem}: where virtual `/` is on disk, and how virtual paths and
+ * symlink targets map to and from it. Walking a path inside the root is {@link JailWalker}'s job
+ * (`jailWalk.ts`); nothing here touches more than the root itself.
  */
-import { promises as fsp, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { decodeFileName, encodeFileName } from './fileNames';
 
 /** Thrown when a path resolves outside the root; carries no path so that nothing real leaks. */
 export class JailEscapeError extends Error {
@@ -13,14 +15,12 @@ export class JailEscapeError extends Error {
   }
 }
 
-/** Linux's limit on symlinks followed in one lookup (MAXSYMLINKS). */
-const MAX_HOPS = 40;
-
 function errnoOf(err: unknown): string | undefined {
   return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
-function errnoError(code: string): NodeJS.ErrnoException {
+/** An error with an errno `code`, as Node's fs errors carry, and no path in its message. */
+export function errnoError(code: string): NodeJS.ErrnoException {
   const e: NodeJS.ErrnoException = new Error(code);
   e.code = code;
   return e;
@@ -45,9 +45,12 @@ export function climbsAbove(depth: number, target: string): boolean {
   return false;
 }
 
-/** A root directory on local disk and the rules for staying inside it. */
+/** A root directory on local disk. */
 export class Jail {
-  /** The root with symlinks resolved: every check compares against this. */
+  /**
+   * The root with symlinks resolved (names as {@link decodeFileName} strings, so a root whose
+   * path is not UTF-8 works): every walk starts here.
+   */
   readonly root: string;
   /** The root as configured (absolute), also recognised when mapping symlink targets back. */
   private readonly configured: string;
@@ -57,27 +60,18 @@ export class Jail {
     this.configured = path.resolve(root);
     let real: string;
     try {
-      real = realpathSync.native(this.configured);
+      real = decodeFileName(realpathSync.native(encodeFileName(this.configured), { encoding: 'buffer' }));
     } catch (err) {
       throw new Error(`LocalFileSystem root ${JSON.stringify(root)} does not exist or cannot be resolved (${errnoOf(err) ?? String(err)})`);
     }
-    if (!statSync(real).isDirectory()) throw new Error(`LocalFileSystem root ${JSON.stringify(root)} is not a directory`);
+    if (!statSync(encodeFileName(real)).isDirectory()) throw new Error(`LocalFileSystem root ${JSON.stringify(root)} is not a directory`);
     this.root = real;
   }
 
-  /** Whether a canonical real path is the root or below it. */
-  isInside(real: string): boolean {
-    if (this.root === '/') return real.startsWith('/');
-    return real === this.root || real.startsWith(this.root + '/');
-  }
-
-  /** The real path a virtual path names, lexically (no symlinks resolved, nothing checked). */
-  toReal(virtualPath: string): string {
-    const v = normalizeVirtual(virtualPath);
-    return v === '/' ? this.root : path.join(this.root, v);
-  }
-
-  /** The virtual path of a real path inside the root (canonical or configured form), else undefined. */
+  /**
+   * The virtual path of an absolute host path inside the root (canonical or configured form of
+   * the root), else undefined. Used for symlink targets, which are stored as host paths.
+   */
   toVirtual(real: string): string | undefined {
     for (const base of [this.root, this.configured]) {
       if (real === base) return '/';
@@ -87,84 +81,8 @@ export class Jail {
     return undefined;
   }
 
-  /** How many directories a canonical real path inside the root lies below it. */
-  depthOf(real: string): number {
-    const v = this.toVirtual(real) ?? '/';
-    return v.split('/').filter(Boolean).length;
-  }
-
-  /**
-   * The canonical real path of a virtual path, checked to be inside the root.
-   *
-   * @param follow resolve a final symlink too (stat, open, opendir...); false keeps the last
-   *   component as is, for operations on the link itself (lstat, remove, rename, readlink...),
-   *   checking only its directory.
-   * @throws JailEscapeError when it resolves outside; Node errors (ENOENT, ENOTDIR, ELOOP...) otherwise
-   */
-  async resolve(virtualPath: string, follow: boolean): Promise<string> {
-    const real = this.toReal(virtualPath);
-    if (follow) return this.canonical(real);
-    if (real === this.root) return this.root;
-    const dir = await this.canonical(path.dirname(real));
-    return path.join(dir, path.basename(real));
-  }
-
-  /**
-   * The kernel's resolution of a real path (which may contain `..` and symlinks), checked to be
-   * inside the root. When the path does not exist, its deepest existing ancestor is resolved and
-   * the rest appended; a dangling symlink on the way is followed by hand, so that creating a file
-   * through it cannot land outside.
-   */
-  async canonical(real: string, hops = 0): Promise<string> {
-    let resolved: string;
-    try {
-      resolved = await fsp.realpath(real);
-    } catch (err) {
-      if (errnoOf(err) !== 'ENOENT') throw err;
-      resolved = await this.canonicalMissing(real, hops);
-    }
-    if (!this.isInside(resolved)) throw new JailEscapeError();
-    return resolved;
-  }
-
-  private async canonicalMissing(real: string, hops: number): Promise<string> {
-    const dirname = path.dirname(real);
-    if (dirname === real) throw errnoError('ENOENT');
-    const dir = await this.canonical(dirname, hops);
-    const here = path.join(dir, path.basename(real));
-    let isLink = false;
-    try {
-      isLink = (await fsp.lstat(here)).isSymbolicLink();
-    } catch (err) {
-      const code = errnoOf(err);
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
-    }
-    if (!isLink) return here;
-    // A dangling link: what the kernel would create is its target.
-    if (hops >= MAX_HOPS) throw errnoError('ELOOP');
-    const target = await fsp.readlink(here);
-    return this.canonical(target.startsWith('/') ? target : `${dir}/${target}`, hops + 1);
-  }
-
-  /**
-   * Whether an open descriptor's file lies inside the root, asked of the kernel: on Linux the
-   * `/proc/self/fd` link names the file actually opened, so a symlink swapped in between the
-   * check and the open is caught. Elsewhere, the opened file must be the one at `expected`.
-   */
-  async fdIsInside(fd: number, expected: string, fdIdentity: { dev: number; ino: number }): Promise<boolean> {
-    if (process.platform === 'linux') {
-      try {
-        const opened = (await fsp.readlink(`/proc/self/fd/${fd}`)).replace(/ \(deleted\)$/, '');
-        return this.isInside(opened);
-      } catch {
-        // No /proc (some containers): fall through to the identity check.
-      }
-    }
-    try {
-      const st = await fsp.lstat(expected);
-      return st.dev === fdIdentity.dev && st.ino === fdIdentity.ino;
-    } catch {
-      return false;
-    }
+  /** The host path stored for an absolute (virtual) symlink target: the root's path in front. */
+  toHost(virtualPath: string): string {
+    return this.root === '/' ? virtualPath : this.root + virtualPath;
   }
 }

@@ -4,6 +4,7 @@
  * parse it, so the column layout matters more than its looks.
  */
 import type { SFTPAttributes } from './FileSystem';
+import type { decodeFileName, encodeFileName } from './fileNames';
 
 const S_IFMT = 0o170000;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -63,21 +64,27 @@ export function formatLsDate(mtime: number, now: number = Date.now() / 1000): st
   return text.length > 12 ? '' : text;
 }
 
+/** `%-8s` as printf counts: in bytes (UTF-8), so a non-ASCII user name keeps the columns where OpenSSH has them. */
+function padBytes(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - Buffer.byteLength(text)));
+}
+
 /**
  * An OpenSSH-style `ls -l` line for a directory entry, e.g.
  * `-rw-r--r--    1 alice    staff        1234 Mar  5 14:02 notes.txt`
  * (`"%s %3s %-*s %-*s %8llu %s %s"` with the strmode column's trailing space, user and group
  * padded to at least 8). Missing attributes show as OpenSSH shows zeroed fields.
  *
- * @param filename the entry's name (not a path)
+ * @param filename the entry's name (not a path), as a {@link decodeFileName} string: the line goes
+ *   on the wire through {@link encodeFileName}, so a name that is not UTF-8 ends it with its own bytes
  * @param attrs its attributes; `nlink`, `user`, `group` are optional extras
  * @param now the current time in seconds, for the recent/old date format (tests)
  */
 export function formatLongname(filename: string, attrs: LongnameAttributes, now?: number): string {
   const mode = formatMode(attrs.mode ?? 0);
   const links = String(attrs.nlink ?? 1).padStart(3, ' ');
-  const user = (attrs.user ?? String(attrs.uid ?? 0)).padEnd(8, ' ');
-  const group = (attrs.group ?? String(attrs.gid ?? 0)).padEnd(8, ' ');
+  const user = padBytes(attrs.user ?? String(attrs.uid ?? 0), 8);
+  const group = padBytes(attrs.group ?? String(attrs.gid ?? 0), 8);
   const size = String(attrs.size ?? 0).padStart(8, ' ');
   const date = formatLsDate(attrs.mtime ?? 0, now);
   return `${mode}  ${links} ${user} ${group} ${size} ${date} ${filename}`;

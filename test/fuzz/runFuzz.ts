@@ -105,6 +105,8 @@ export function fuzzDaemon(): SSHDaemon {
   daemon.localPort = 0;
   daemon.config('MaxStartups=1000');
   daemon.config('AuthTimeout=10');
+  // Thousands of garbage connections from 127.0.0.1 would earn it a penalty ban (on by default).
+  daemon.config('PerSourcePenalties=no');
   daemon.on('SSHServiceRequest', (e) => void (e.accept = true));
   daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'fuzz'));
   daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'));
