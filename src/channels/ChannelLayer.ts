@@ -347,6 +347,8 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.host.violation(this.conn, ErrorCodes.WindowOverrun, `channel ${channel.id}: ${description}`);
   }
   checkBacklog(channel: ChannelState, backlog: number): void {
+    // Built-in services (SFTP, SCP, forwarding) bound their own output; this limit is for application sends.
+    if (channel.consumer && !channel.stream) return;
     const limit = this.host.outBufferHardLimit();
     const queued = backlog + this.conn.socket.writableLength;
     if (queued <= limit || this.conn.closeReason) return;
