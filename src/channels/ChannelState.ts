@@ -339,7 +339,7 @@ export class ChannelState implements QueueOwner {
 
   /** Queues data; resolves once it is handed to the transport. */
   send(data: Buffer, extended: number): Promise<void> {
-    if (this.closeSent || this.closeReceived || this.eofSent) {
+    if (this.closeSent || this.closeReceived || this.eofSent || this.finishedFlag) {
       return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownChannel, `Channel ${this.id} is ${this.eofSent && !this.closeSent ? 'at EOF' : 'closed'}; cannot send data`));
     }
     return new Promise<void>((done, fail) => {
@@ -350,7 +350,7 @@ export class ChannelState implements QueueOwner {
 
   /** Queues a raw channel message behind any pending data. */
   sendPacket(payload: Buffer): Promise<void> {
-    if (this.closeSent || this.closing || this.closeReceived) {
+    if (this.closeSent || this.closing || this.closeReceived || this.finishedFlag) {
       return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownChannel, `Channel ${this.id} is closed; cannot send a packet`));
     }
     // A packet the channel can no longer send resolves anyway (exit-status on a channel the client closed).
@@ -358,7 +358,8 @@ export class ChannelState implements QueueOwner {
   }
 
   eof(): void {
-    if (this.eofSent || this.closeSent) return;
+    // After finish() (the connection's transport is gone) nothing may reach ssh2 any more.
+    if (this.eofSent || this.closeSent || this.finishedFlag) return;
     this.eofSent = true;
     this.enqueue({ kind: 'eof', cost: 0 }, 0);
   }
@@ -404,7 +405,7 @@ export class ChannelState implements QueueOwner {
 
   /** Sends what the window and the socket allow, in order. */
   flush(): void {
-    if (this.flushing || !this.opened) return;
+    if (this.flushing || !this.opened || this.finishedFlag) return;
     this.flushing = true;
     try {
       while (this.outQueue.length > 0) {

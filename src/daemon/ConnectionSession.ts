@@ -129,6 +129,10 @@ export class ConnectionSession {
       this.globalRequest(name, info, accept, reject),
     );
     conn.socket.on('data', () => this.checkOutboundBound());
+    // ssh2 destroys the transport when the client's FIN arrives (its compressor too): from then on
+    // nothing may be sent, so the channels end now rather than at the socket's close (a forwarded
+    // socket ending in between threw "Invalid Zlib instance" from its EOF).
+    engine.once('end', () => this.channels?.abortAll());
   }
 
   /**
