@@ -6,10 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
+import { pipeline, Writable } from 'node:stream';
 import { test } from 'node:test';
+import type { ClientChannel } from 'ssh2';
 import { requestParamsOf, type SSHDaemon } from '../src';
+import { withBareDaemon } from './fixtures/bareDaemon';
+import { connect } from './helpers-ssh2';
 import { serveExec } from './fixtures/execRecipe';
 import { withKeyLogin } from './fixtures/keyLogin';
 import { sha256Hex } from './fixtures/testServer';
@@ -152,5 +155,39 @@ test('the client goes away while the program runs: the channel stream closes and
     client.kill('SIGKILL');
     await until('the program to be hung up', () => !alive());
     await until('the channel to close', () => daemon.sshChannels.size === 0);
+  }),
+);
+
+test('data, EOF and CLOSE sent back to back (paramiko-style) reach a slow reader of the stream whole; the stream then closes', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port, errors }) => {
+    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
+    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+    daemon.on('SSHChannelRequest', (e) => void (e.success = true));
+    const hash = createHash('sha256');
+    let got = 0;
+    let closed = false;
+    daemon.on('SSHChannelRequested', (e) => {
+      const channel = daemon.channelStream(e.channelId);
+      const slow = new Writable({
+        highWaterMark: 16 * 1024,
+        write(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          got += chunk.length;
+          setTimeout(done, 1);
+        },
+      });
+      pipeline(channel, slow, () => undefined);
+      channel.on('close', () => (closed = true));
+    });
+    const c = await connect(port, { password: 'pw' });
+    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('upload', (err, s) => (err ? reject(err) : resolve(s))));
+    const data = randomBytes(MiB);
+    stream.end(data);
+    stream.close();
+    await until('every byte to reach the slow reader', () => got === data.length);
+    assert.equal(hash.digest('hex'), sha256Hex(data));
+    await until('the stream to close', () => closed);
+    assert.deepEqual(errors, []);
+    c.end();
   }),
 );

@@ -138,8 +138,9 @@ export class ChannelStream extends Duplex {
   /** @internal The channel is closed both ways. */
   channelClosed(): void {
     if (this.destroyed) return;
-    if (this.inputEnded && this.readableLength > 0 && !this.readableEnded) {
-      // Input the program has not read yet is still delivered (as sshd drains it after a CLOSE).
+    const reading = this.listenerCount('data') > 0 || this.listenerCount('readable') > 0;
+    if (this.inputEnded && this.readableLength > 0 && !this.readableEnded && reading) {
+      // Input a reader has not taken yet is still delivered (as sshd drains it after a CLOSE).
       this.lingering = true;
       this.once('end', () => this.destroy());
       return;
