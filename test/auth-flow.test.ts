@@ -97,9 +97,11 @@ test('partialSuccess: password then publickey (two-factor); the key alone is not
     assert.equal(both.ok, true, both.error);
     assert.deepEqual(both.rounds[2], { methodsLeft: ['publickey'], partialSuccess: true });
 
+    // ssh2 asks first ("would you accept this key?"): what a handler writes during a query is
+    // discarded, so the list stays as the none probe set it.
     const keyOnly = await login(port, [none(), publickey]);
     assert.equal(keyOnly.ok, false);
-    assert.deepEqual(keyOnly.rounds[2]?.methodsLeft, ['password']);
+    assert.deepEqual(keyOnly.rounds[2]?.methodsLeft, ['password', 'publickey']);
   }));
 
 test('UserAuthBanner[connectionId] set inside SSHUserAuthRequest reaches the client before the reply', () =>
@@ -151,4 +153,48 @@ test('MaxAuthAttempts: the failure that reaches the limit disconnects with reaso
     const nones = await login(port, Array.from({ length: 10 }, none));
     assert.equal(nones.ok, false);
     assert.equal(seen.length, 4);
+  }));
+
+test('keyboard-interactive in two rounds: a password, then a one-time code (SSHUserAuthPrompt round 2)', () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    daemon.defaultAuthMethods = 'keyboard-interactive';
+    const round = new Map<string, number>();
+    daemon.on('SSHUserAuthPrompt', (e) => {
+      round.set(e.connectionId, e.round);
+      if (e.round === 1) e.prompts = [{ prompt: 'Password: ', echo: false }];
+      if (e.round === 2) e.prompts = [{ prompt: 'Verification code: ', echo: true }];
+    });
+    const answered: string[] = [];
+    daemon.on('SSHUserAuthRequest', async (e) => {
+      if (e.authMethod === 'keyboard-interactive-1') {
+        answered.push(`${round.get(e.connectionId)}:${e.authParam}`);
+        await new Promise((r) => setTimeout(r, 5));
+        e.accept = e.authParam === (round.get(e.connectionId) === 1 ? 'pw' : '123456');
+      }
+      if (e.authMethod === 'keyboard-interactive') e.accept = true;
+    });
+    const session = (answers: string[]) => {
+      const asked: string[][] = [];
+      const method: AnyAuthMethod = {
+        type: 'keyboard-interactive',
+        username: 'alice',
+        prompt: (_name, _instructions, _lang, prompts, finish) => {
+          asked.push(prompts.map((p) => p.prompt));
+          finish([answers[asked.length - 1] ?? '']);
+        },
+      };
+      return { asked, method };
+    };
+    const right = session(['pw', '123456']);
+    const ok = await login(port, [right.method]);
+    assert.equal(ok.ok, true, ok.error);
+    assert.deepEqual(right.asked, [['Password: '], ['Verification code: ']]);
+    assert.deepEqual(answered, ['1:pw', '2:123456']);
+
+    answered.length = 0;
+    const wrong = session(['pw', '000000']);
+    const refused = await login(port, [wrong.method]);
+    assert.equal(refused.ok, false);
+    assert.deepEqual(wrong.asked, [['Password: '], ['Verification code: ']]);
+    assert.deepEqual(answered, ['1:pw', '2:000000']);
   }));

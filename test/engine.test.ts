@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { constants as zlibConstants, deflateSync } from 'node:zlib';
+import { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from '../src/engine/inflateLimit';
+import { userAuthTakeoverInstalled } from '../src/engine/userAuthControl';
 import { firstProposals } from '../src/engine/guessedKexPacketFix';
 import { cryptoBindingAvailable, engineVersionProblem, PINNED_SSH2_VERSION, SUPPORTED_ALGORITHMS } from '../src/engine/ssh2Internals';
 
@@ -28,4 +32,25 @@ test('the guessed-KEX-packet fix is installed on ssh2 Protocol and reads KEXINIT
   const kexinit = Buffer.concat([Buffer.from([20]), Buffer.alloc(16), list('curve25519-sha256,ext-info-c'), list('ssh-ed25519,rsa-sha2-512'), ...rest, Buffer.alloc(5)]);
   assert.deepEqual(firstProposals(kexinit), { kex: 'curve25519-sha256', hostKey: 'ssh-ed25519' });
   assert.equal(firstProposals(kexinit.subarray(0, 30)), undefined);
+});
+
+test('inbound inflation is bounded by the engine packet limit (src/engine/inflateLimit.ts)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ZlibPacketReader } = require('ssh2/lib/protocol/zlib.js') as { ZlibPacketReader: new () => { read(b: Buffer): Buffer; cleanup(): void } };
+  const crypto = readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
+  assert.match(crypto, new RegExp(`const MAX_PACKET_SIZE = ${MAX_INFLATED_PACKET};`), 'the bound is the largest packet ssh2 accepts on the wire');
+  const stream = (n: number) => deflateSync(Buffer.alloc(n), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  const fine = new ZlibPacketReader();
+  assert.equal(fine.read(stream(32 * 1024)).length, 32 * 1024);
+  fine.cleanup();
+  const bomb = new ZlibPacketReader();
+  assert.throws(() => bomb.read(stream(16 * 1024 * 1024)), (err: Error & { code?: string }) => err.code === INFLATE_LIMIT_CODE && /inflates past 35000 bytes/.test(err.message));
+  bomb.cleanup();
+});
+
+test('USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE are routed to the daemon for its connections only', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const table = require('ssh2/lib/protocol/handlers.js') as Array<unknown>;
+  for (const type of [50, 61]) assert.equal(typeof table[type], 'function');
+  assert.equal(userAuthTakeoverInstalled(), true);
 });

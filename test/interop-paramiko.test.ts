@@ -147,6 +147,55 @@ finally:
   }),
 );
 
+testEachSet('paramiko auth_interactive (no none probe): zero prompts are refused; SSHUserAuthPrompt sets each round (password, then a code)', TIMEOUT, (clients) =>
+  withServer(clients, false, async ({ py, auths, server }) => {
+    const { daemon } = server;
+    const kbd = `
+t = paramiko.Transport(('127.0.0.1', cfg['port']))
+t.start_client(timeout=10)
+prompts = []
+def handler(title, instructions, ps):
+    prompts.append([p for p, echo in ps])
+    return [cfg['answers'].get(p, '') for p, echo in ps]
+try:
+    t.auth_interactive(cfg['user'], handler)
+    done({'ok': t.is_authenticated(), 'prompts': prompts})
+except paramiko.AuthenticationException as e:
+    done({'ok': False, 'prompts': prompts, 'error': str(e)})
+finally:
+    t.close()`;
+    // Nothing chose prompts (the property's default, no per-connection setting, no handler): refused
+    // before any INFO_REQUEST, although the test server's handler accepts the final event.
+    daemon.keyboardInteractivePrompts = [];
+    const empty = await py(kbd, { answers: {} });
+    assert.deepEqual(empty, { ok: false, prompts: [], error: empty.error });
+    assert.deepEqual(acceptedMethods(auths), []);
+
+    const round = new Map<string, number>();
+    daemon.on('SSHUserAuthPrompt', (e) => {
+      round.set(e.connectionId, e.round);
+      if (e.round === 1) e.prompts = [{ prompt: 'First: ', echo: true }, { prompt: 'Second: ', echo: false }];
+      if (e.round === 2) e.prompts = [{ prompt: 'Code: ', echo: true }];
+    });
+    // Decides the code after the test server's own (asynchronous) handler has written its answer check.
+    daemon.on('SSHUserAuthRequest', async (e) => {
+      if (round.get(e.connectionId) !== 2 || e.authMethod !== 'keyboard-interactive-1') return;
+      await new Promise((r) => setImmediate(r));
+      e.accept = e.authParam === '123456';
+    });
+    const answers = { 'First: ': KBD_ANSWERS[0], 'Second: ': KBD_ANSWERS[1], 'Code: ': '123456' };
+    const right = await py(kbd, { answers });
+    assert.deepEqual(right, { ok: true, prompts: [['First: ', 'Second: '], ['Code: ']] });
+    const wrong = await py(kbd, { answers: { ...answers, 'Second: ': 'wrong' } });
+    assert.equal(wrong.ok, false);
+    assert.deepEqual(wrong.prompts, [['First: ', 'Second: ']]);
+    const wrongCode = await py(kbd, { answers: { ...answers, 'Code: ': '000000' } });
+    assert.equal(wrongCode.ok, false);
+    assert.deepEqual(wrongCode.prompts, [['First: ', 'Second: '], ['Code: ']]);
+    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
+  }),
+);
+
 testEachSet('paramiko: 20 channels open at once on one connection (async handlers)', TIMEOUT, (clients) =>
   withServer(clients, true, async ({ py, server }) => {
     server.daemon.config('MaxSessionsPerConnection=20'); // the default (10, as OpenSSH MaxSessions) is too few

@@ -1,21 +1,17 @@
 import { publish } from '../observability/diagnostics';
-import { ErrorCodes } from '../errors/SSHDaemonError';
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
-import type { SSHUserAuthRequestEventArgs } from '../daemon/events';
+import type { SSHUserAuthPromptEventArgs, SSHUserAuthRequestEventArgs } from '../daemon/events';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type {
-  Ssh2AuthContext,
-  Ssh2KeyboardContext,
-  Ssh2PasswordContext,
-  Ssh2PublicKeyContext,
-} from '../engine/ssh2Types';
+import type { UserAuthReplies } from '../engine/userAuthControl';
 import { combineRestrictions, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 import { certificateKeyType, parseOpenSSHCertificate } from './openSSHCertificate';
-import { checkSshSignature, signatureAlgorithmFor } from './sshSignature';
+import { checkSshSignature, parseSshPublicKey, signatureAlgorithmFor, signatureKeyType } from './sshSignature';
 import { acceptCertificate } from './userCertificates';
-import { describeCertificate, describePublicKey, type PublicKeyInfo, verifyUserSignature } from './publicKey';
+import { describeCertificate, describePublicKey, type PublicKeyInfo } from './publicKey';
 import { type KeyboardInteractivePrompt, parsePromptSetting } from './keyboardPrompts';
+import { decodeInfoResponse, decodeUserAuthRequest, type UserAuthRequest } from './userAuthRequest';
 
 /** What authentication needs from the daemon for one connection. */
 export interface AuthHost {
@@ -23,29 +19,43 @@ export interface AuthHost {
   defaultAuthMethods(): string[];
   maxAuthAttempts(): number;
   allowedSignatureAlgorithms(): string[];
+  /** RequiredRSASize: the smallest RSA key accepted, in bits. */
+  requiredRsaBits(): number;
   /** CA key blobs from TrustedUserCAKeys (read at each use). */
   trustedUserCAs(): Buffer[];
   keyboardPrompts(conn: ConnectionRecord): KeyboardInteractivePrompt[];
   keyboardMessage(): string;
   /** Sends a pending UserAuthBanner[connId] before the next auth reply. */
   flushBanner(conn: ConnectionRecord): void;
-  /** Fires SSHServiceRequest for the service named in a successful auth request. */
-  serviceGranted(conn: ConnectionRecord, service: string): boolean | Promise<boolean>;
+  /** Fires SSHServiceRequest for a service (ssh-userauth, then the one a successful request names). */
+  serviceRequested(conn: ConnectionRecord, service: string): boolean | Promise<boolean>;
+  /** True once the connection is closed or a DISCONNECT was sent: nothing more is evaluated. */
+  ended(conn: ConnectionRecord): boolean;
+  /** DISCONNECT 14 after the failure that reaches MaxAuthAttempts. */
   tooManyFailures(conn: ConnectionRecord): void;
+  /** DISCONNECT SERVICE_NOT_AVAILABLE. */
+  serviceNotAvailable(conn: ConnectionRecord, description: string): void;
+  /** DISCONNECT PROTOCOL_ERROR, with `Error` (ProtocolError). */
+  protocolError(conn: ConnectionRecord, description: string): void;
   authenticated(conn: ConnectionRecord, user: string): void;
 }
 
-const RSA_HASH_ALGOS: Record<string, string> = { sha256: 'rsa-sha2-256', sha512: 'rsa-sha2-512', sha1: 'ssh-rsa' };
+/**
+ * Where the connection is in RFC 4252: requests wait for an accepted `ssh-userauth` service, are
+ * then taken one at a time in arrival order, and nothing is evaluated once the connection is
+ * authenticated or its DISCONNECT was sent.
+ */
+type Phase = 'before-service' | 'service-pending' | 'open' | 'finished';
 
-/** The signature algorithm a publickey request names (ssh2 reports rsa-sha2-* as ssh-rsa plus a hash). */
-function signatureAlgorithm(ctx: Ssh2PublicKeyContext): string {
-  if (ctx.key.algo === 'ssh-rsa' && ctx.hashAlgo) return RSA_HASH_ALGOS[ctx.hashAlgo] ?? ctx.key.algo;
-  return ctx.key.algo;
+/** A keyboard-interactive round whose INFO_REQUEST is out and whose answers are awaited. */
+interface PendingRound {
+  readonly request: KeyboardRequest;
+  readonly round: number;
+  readonly prompts: readonly KeyboardInteractivePrompt[];
 }
 
-function parseMethods(list: string): string[] {
-  return list.split(',').map((m) => m.trim()).filter(Boolean);
-}
+type PublicKeyRequest = Extract<UserAuthRequest, { method: 'publickey' }>;
+type KeyboardRequest = Extract<UserAuthRequest, { method: 'keyboard-interactive' }>;
 
 /** Decision fields set before the event fires (a certificate TrustedUserCAKeys accepts). */
 interface Preset {
@@ -53,184 +63,422 @@ interface Preset {
   restrictions?: SessionRestrictions;
 }
 
-/** Turns ssh2's authentication contexts into IPWorks-style SSHUserAuthRequest events for one connection. */
+/** sshd's auth2.c: a connection that sends this many requests is dropped whatever it tries. */
+const MAX_REQUESTS = 1024;
+/** Requests a client may send ahead while one is being decided (as ssh2's MAX_PENDING_AUTHS). */
+const MAX_WAITING = 10;
+
+function parseMethods(list: string): string[] {
+  return list.split(',').map((m) => m.trim()).filter(Boolean);
+}
+
+/** A client-chosen string in a log line: quoted and bounded (the Log and Error boundary escapes it). */
+function shown(text: string): string {
+  return `'${text.length > 128 ? `${text.slice(0, 128)}...` : text}'`;
+}
+
+/** The prompts a handler left in SSHUserAuthPrompt, checked; undefined when they are not prompts. */
+function promptList(value: unknown): KeyboardInteractivePrompt[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: KeyboardInteractivePrompt[] = [];
+  for (const p of value) {
+    if (!p || typeof (p as KeyboardInteractivePrompt).prompt !== 'string') return undefined;
+    out.push({ prompt: (p as KeyboardInteractivePrompt).prompt, echo: Boolean((p as KeyboardInteractivePrompt).echo) });
+  }
+  return out;
+}
+
+/**
+ * The authentication state machine of one connection (RFC 4252, RFC 4256), fed with the raw
+ * USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE payloads, firing IPWorks-style SSHUserAuthRequest
+ * (and SSHUserAuthPrompt) events and answering through the engine's replies.
+ */
 export class AuthFlow {
+  private phase: Phase = 'before-service';
   private methods: string[];
   private failures = 0;
-  private attempts = 0;
+  private requests = 0;
+  /** A request is being decided; later ones wait in `waiting`. */
+  private busy = false;
+  private readonly waiting: Buffer[] = [];
+  private round?: PendingRound;
+  /** User and service of the first request: RFC 4252 5 lets neither change. */
+  private identity?: { user: string; service: string };
   /** Restrictions of the steps accepted so far (two-factor: all of them apply). */
   private granted: SessionRestrictions = UNRESTRICTED;
+  /** Public key blobs (base64) accepted in an earlier step; sshd refuses a key twice (auth2_key_already_used). */
+  private readonly usedKeys = new Set<string>();
+  /** The method of the request being decided (for the `auth` diagnostics message). */
+  private method = '';
+  /** The round last sent on the current keyboard-interactive request. */
+  private lastRound = 0;
 
   constructor(
     private readonly conn: ConnectionRecord,
     private readonly host: AuthHost,
+    private readonly replies: UserAuthReplies,
   ) {
     this.methods = host.defaultAuthMethods();
   }
 
-  handle(ctx: Ssh2AuthContext): void {
-    const method = ctx.method;
-    this.attempts++;
-    if (method !== 'none' && !this.methods.includes(method)) return this.refuse(ctx, true);
-    switch (method) {
+  private ended(): boolean {
+    return this.phase === 'finished' || this.host.ended(this.conn);
+  }
+
+  // ---- transport messages --------------------------------------------------------------------
+
+  /**
+   * SERVICE_REQUEST: SSHServiceRequest decides; `proceed` is ssh2's own handler, which sends
+   * SERVICE_ACCEPT for `ssh-userauth` and disconnects for anything else or a repeated request.
+   */
+  serviceRequest(service: string, proceed: () => void): void {
+    if (this.ended()) return;
+    if (this.phase === 'service-pending') return this.host.serviceNotAvailable(this.conn, 'SERVICE_REQUEST repeated before the first was answered');
+    if (this.phase !== 'before-service') return proceed();
+    this.phase = 'service-pending';
+    afterDecision(this.host.serviceRequested(this.conn, service), (ok) => {
+      if (this.ended()) return;
+      if (!ok) {
+        this.phase = 'finished';
+        return this.host.serviceNotAvailable(this.conn, `Service ${shown(service)} refused by SSHServiceRequest`);
+      }
+      proceed();
+      if (this.ended()) return;
+      this.phase = 'open';
+      this.next();
+    });
+  }
+
+  /** USERAUTH_REQUEST (raw payload). */
+  request(payload: Buffer, seqno: number): void {
+    if (this.ended()) return;
+    if (this.phase === 'before-service') {
+      // sshd sets its USERAUTH_REQUEST handler only when it accepts ssh-userauth; until then the
+      // default dispatch answers UNIMPLEMENTED and evaluates nothing.
+      this.host.hub.log(this.conn.id, 1, `USERAUTH_REQUEST before the ssh-userauth service was accepted: answered UNIMPLEMENTED, not evaluated`);
+      return this.replies.unimplemented(seqno);
+    }
+    if (this.round && !this.busy) this.round = undefined; // a new request ends the exchange (RFC 4256 3.1); not a failure, as in sshd
+    if (this.phase === 'service-pending' || this.busy) {
+      if (this.waiting.length >= MAX_WAITING) return this.violation(`more than ${MAX_WAITING} authentication requests sent ahead of the replies`);
+      this.waiting.push(payload);
+      return;
+    }
+    this.process(payload);
+  }
+
+  /** USERAUTH_INFO_RESPONSE (raw payload). */
+  infoResponse(payload: Buffer, seqno: number): void {
+    if (this.ended()) return;
+    const round = this.round;
+    if (!round || this.busy) return this.replies.unimplemented(seqno); // no INFO_REQUEST is waiting for it (sshd: dispatch_protocol_error)
+    this.round = undefined;
+    this.busy = true;
+    this.method = 'keyboard-interactive';
+    let decoded: ReturnType<typeof decodeInfoResponse>;
+    try {
+      decoded = decodeInfoResponse(payload, round.prompts.length);
+    } catch (err) {
+      return this.violation((err as Error).message);
+    }
+    if (!('answers' in decoded)) {
+      this.host.hub.log(this.conn.id, 1, `keyboard-interactive: ${decoded.count} answers to ${round.prompts.length} prompts; refused`);
+      return this.refuse(true);
+    }
+    this.answers(round, decoded.answers);
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  /** Takes the next waiting request when none is being decided. */
+  private next(): void {
+    if (this.busy || this.phase !== 'open' || this.ended()) return;
+    const payload = this.waiting.shift();
+    if (payload) this.process(payload);
+  }
+
+  /** The current request is answered (or waits for the client): the next may start. */
+  private done(): void {
+    this.busy = false;
+    this.next();
+  }
+
+  private violation(description: string): void {
+    this.phase = 'finished';
+    this.waiting.length = 0;
+    this.host.protocolError(this.conn, description);
+  }
+
+  private process(payload: Buffer): void {
+    this.busy = true;
+    let req: UserAuthRequest;
+    try {
+      req = decodeUserAuthRequest(payload);
+    } catch (err) {
+      return this.violation(err instanceof SSHDaemonError ? err.message : `Malformed USERAUTH_REQUEST (${(err as Error).message})`);
+    }
+    this.method = req.method === 'other' ? req.name : req.method;
+    if (++this.requests > MAX_REQUESTS) return this.tooMany(req.user);
+    if (!this.identity) this.identity = { user: req.user, service: req.service };
+    else if (this.identity.user !== req.user || this.identity.service !== req.service) {
+      return this.violation(`Change of username or service not allowed: (${shown(this.identity.user)},${shown(this.identity.service)}) -> (${shown(req.user)},${shown(req.service)})`);
+    }
+    if (req.service !== 'ssh-connection') {
+      this.phase = 'finished';
+      return this.host.serviceNotAvailable(this.conn, `Service ${shown(req.service)} not available`);
+    }
+    if (this.method !== 'none' && !this.methods.includes(this.method)) return this.refuse(true);
+    switch (req.method) {
       case 'none':
-        return this.ask(ctx, 'none', '', '');
+        return this.ask(req, { authMethod: 'none', authParam: '' });
       case 'password':
-        return this.ask(ctx, 'password', (ctx as Ssh2PasswordContext).password, '');
+        if (req.newPassword !== undefined) {
+          this.host.hub.log(this.conn.id, 1, `password change request for ${shown(req.user)} refused: not supported (as sshd without PAM)`);
+          return this.refuse(true);
+        }
+        return this.ask(req, { authMethod: 'password', authParam: req.password });
       case 'publickey':
-        return this.publicKey(ctx as Ssh2PublicKeyContext);
+        return certificateKeyType(req.algorithm) ? this.certificateKey(req) : this.publicKey(req);
       case 'keyboard-interactive':
-        return this.keyboard(ctx as Ssh2KeyboardContext);
+        return this.startRound(req, 1);
       default:
-        return this.refuse(ctx, true);
+        return this.refuse(true); // hostbased and unknown methods
     }
   }
 
-  private args(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo, preset?: Preset): SSHUserAuthRequestEventArgs {
+  private args(req: UserAuthRequest, fields: { authMethod: string; authParam: string; keyAlgorithm?: string; publicKey?: PublicKeyInfo; isQuery?: boolean }, preset?: Preset): SSHUserAuthRequestEventArgs {
     return {
       connectionId: this.conn.id,
-      user: ctx.username,
-      service: ctx.service,
-      authMethod,
-      authParam,
+      user: req.user,
+      service: req.service,
+      authMethod: fields.authMethod,
+      authParam: fields.authParam,
       partialSuccess: false,
       availableMethods: this.methods.join(','),
-      keyAlgorithm,
-      publicKey,
+      keyAlgorithm: fields.keyAlgorithm ?? '',
+      publicKey: fields.publicKey,
+      isQuery: fields.isQuery ?? false,
       accept: preset?.accept ?? false,
       restrictions: preset?.restrictions,
     };
   }
 
-  /** Fires one SSHUserAuthRequest; resolves to the decided args, or undefined when a handler failed. */
+  /**
+   * Fires one SSHUserAuthRequest; resolves to the decided args, or undefined when a handler failed.
+   * A query proves nothing: what its handlers write to the method list is discarded.
+   */
   private fire(args: SSHUserAuthRequestEventArgs): SSHUserAuthRequestEventArgs | undefined | Promise<SSHUserAuthRequestEventArgs | undefined> {
     return afterDecision(this.host.hub.decide('SSHUserAuthRequest', args), (ok) => {
-      this.methods = parseMethods(args.availableMethods);
+      if (!args.isQuery && !this.ended()) this.methods = parseMethods(args.availableMethods);
       return ok ? args : undefined;
     });
   }
 
-  private ask(ctx: Ssh2AuthContext, authMethod: string, authParam: string, keyAlgorithm: string, publicKey?: PublicKeyInfo, isQuery = false, preset?: Preset): void {
-    const decided = this.fire(this.args(ctx, authMethod, authParam, keyAlgorithm, publicKey, preset));
-    const conclude = (args: SSHUserAuthRequestEventArgs | undefined) => this.conclude(ctx, args, isQuery);
+  private ask(req: UserAuthRequest, fields: Parameters<AuthFlow['args']>[1], preset?: Preset, provenKey?: Buffer): void {
+    const decided = this.fire(this.args(req, fields, preset));
+    const conclude = (args: SSHUserAuthRequestEventArgs | undefined) => this.conclude(req, args, provenKey);
     if (decided instanceof Promise) decided.then(conclude, () => conclude(undefined));
     else conclude(decided);
   }
 
-  private conclude(ctx: Ssh2AuthContext, args: SSHUserAuthRequestEventArgs | undefined, isQuery: boolean): void {
-    if (this.conn.closed) return;
+  private conclude(req: UserAuthRequest, args: SSHUserAuthRequestEventArgs | undefined, provenKey?: Buffer): void {
+    if (this.ended()) return;
     this.host.flushBanner(this.conn);
-    if (!args || !args.accept) return this.refuse(ctx, ctx.method !== 'none' || this.attempts > 1);
-    if (isQuery) return ctx.accept(); // USERAUTH_PK_OK: the key is acceptable, the signed request follows
+    if (!args || !args.accept) return this.refuse(req.method !== 'none' || this.requests > 1);
+    if (args.isQuery && req.method === 'publickey') {
+      this.replies.pkOk(req.algorithm, req.blob); // RFC 4252 7: the client's own algorithm name and blob
+      return this.done();
+    }
+    this.step(req, args, provenKey);
+  }
+
+  /** An accepted, proven step: partial success, or the login. */
+  private step(req: UserAuthRequest, args: SSHUserAuthRequestEventArgs, provenKey?: Buffer): void {
     const granted = combineRestrictions(this.granted, args.restrictions ?? UNRESTRICTED);
     if (!granted) {
-      this.host.hub.log(this.conn.id, 1, `authentication for '${ctx.username}' refused: conflicting forced commands`);
-      return this.refuse(ctx, true);
+      this.host.hub.log(this.conn.id, 1, `authentication for ${shown(req.user)} refused: conflicting forced commands`);
+      return this.refuse(true);
     }
     this.granted = granted;
+    if (provenKey) this.usedKeys.add(provenKey.toString('base64'));
     if (args.partialSuccess) {
-      publish('auth', () => ({ connectionId: this.conn.id, user: ctx.username, method: ctx.method, outcome: 'partial' }));
-      ctx.reject(this.methods, true);
-      return;
+      publish('auth', () => ({ connectionId: this.conn.id, user: req.user, method: req.method, outcome: 'partial' }));
+      this.replies.failure(this.methods.filter((m) => m !== 'none'), true);
+      return this.done();
     }
-    afterDecision(this.host.serviceGranted(this.conn, ctx.service), (ok) => {
-      if (this.conn.closed) return;
-      if (!ok) return this.refuse(ctx, true);
+    if (req.method === 'keyboard-interactive') return this.startRound(req, this.lastRound + 1);
+    this.login(req);
+  }
+
+  private login(req: UserAuthRequest): void {
+    afterDecision(this.host.serviceRequested(this.conn, req.service), (ok) => {
+      if (this.ended()) return;
+      if (!ok) return this.refuse(true);
+      this.phase = 'finished';
+      this.waiting.length = 0;
       this.conn.restrictions = this.granted;
-      publish('auth', () => ({ connectionId: this.conn.id, user: ctx.username, method: ctx.method, outcome: 'accepted' }));
-      this.host.authenticated(this.conn, ctx.username);
-      ctx.accept();
+      publish('auth', () => ({ connectionId: this.conn.id, user: req.user, method: req.method, outcome: 'accepted' }));
+      this.host.authenticated(this.conn, req.user);
+      this.replies.success();
     });
   }
 
   /** Counts as OpenSSH's userauth_finish: every refusal but an initial 'none'; reaching the limit disconnects. */
-  private refuse(ctx: Ssh2AuthContext, counts: boolean): void {
+  private refuse(counts: boolean): void {
+    if (this.ended()) return;
+    const user = this.identity?.user ?? '';
+    const method = this.method;
     if (counts) this.conn.authFailures++;
-    publish('auth', () => ({ connectionId: this.conn.id, user: ctx.username, method: ctx.method, outcome: 'refused' }));
-    if (counts && ++this.failures >= this.host.maxAuthAttempts()) {
-      this.host.hub.error(this.conn.id, ErrorCodes.AuthAttemptsExceeded, `Too many authentication failures for '${ctx.username}' (MaxAuthAttempts ${this.host.maxAuthAttempts()})`);
-      this.host.tooManyFailures(this.conn);
-      return;
-    }
-    ctx.reject(this.methods.filter((m) => m !== 'none'));
+    publish('auth', () => ({ connectionId: this.conn.id, user, method, outcome: 'refused' }));
+    if (counts && ++this.failures >= this.host.maxAuthAttempts()) return this.tooMany(user);
+    this.host.flushBanner(this.conn);
+    this.replies.failure(this.methods.filter((m) => m !== 'none'), false);
+    this.done();
   }
 
-  private publicKey(ctx: Ssh2PublicKeyContext): void {
-    if (certificateKeyType(ctx.key.algo)) return this.certificateKey(ctx);
-    const algorithm = signatureAlgorithm(ctx);
-    if (!this.host.allowedSignatureAlgorithms().includes(algorithm)) {
-      this.host.hub.log(this.conn.id, 1, `publickey with signature algorithm ${algorithm} refused (not in SSHPubKeyAuthSigAlgorithms)`);
-      return this.refuse(ctx, true);
+  private tooMany(user: string): void {
+    this.phase = 'finished';
+    this.waiting.length = 0;
+    this.host.hub.error(this.conn.id, ErrorCodes.AuthAttemptsExceeded, `Too many authentication failures for ${shown(user)} (MaxAuthAttempts ${this.host.maxAuthAttempts()})`);
+    this.host.tooManyFailures(this.conn);
+  }
+
+  // ---- publickey -----------------------------------------------------------------------------
+
+  /**
+   * The checks sshd's userauth_pubkey makes before it looks the key up, in its order: a known
+   * algorithm, allowed by SSHPubKeyAuthSigAlgorithms; a key blob that decodes to exactly that
+   * algorithm's key type ("key type mismatch for decoded key"); not used in an earlier step;
+   * RequiredRSASize. Returns the refusal reason, or undefined.
+   */
+  private keyProblem(algorithm: string, sigAlgorithm: string | undefined, keyBlob: Buffer, decodedType: string): string | undefined {
+    if (!sigAlgorithm) return `unsupported public key algorithm ${shown(algorithm)}`;
+    if (!this.host.allowedSignatureAlgorithms().includes(sigAlgorithm)) return `signature algorithm ${sigAlgorithm} not in SSHPubKeyAuthSigAlgorithms`;
+    const key = parseSshPublicKey(keyBlob);
+    if (!key.ok) return key.reason;
+    if (key.type !== decodedType) return `key type mismatch for decoded key (received ${key.type}, expected ${shown(algorithm)})`;
+    if (this.usedKeys.has(keyBlob.toString('base64'))) return `refusing previously-used ${key.type} key`;
+    const minimum = this.host.requiredRsaBits();
+    if (key.rsaBits !== undefined && key.rsaBits < minimum) return `RSA key of ${key.rsaBits} bits is under RequiredRSASize ${minimum}`;
+    return undefined;
+  }
+
+  private publicKey(req: PublicKeyRequest): void {
+    const sigAlgorithm = signatureAlgorithmFor(req.algorithm);
+    const problem = this.keyProblem(req.algorithm, sigAlgorithm, req.blob, signatureKeyType(req.algorithm) ?? '');
+    if (problem) {
+      this.host.hub.log(this.conn.id, 1, `publickey from ${shown(req.user)} refused: ${problem}`);
+      return this.refuse(true);
     }
-    const info = describePublicKey(Buffer.from(ctx.key.data));
-    if (ctx.signature) {
-      if (!ctx.blob || !verifyUserSignature(info.blob, ctx.blob, ctx.signature, ctx.hashAlgo)) {
-        this.host.hub.error(this.conn.id, ErrorCodes.SignatureInvalid, `publickey signature for '${ctx.username}' does not verify with key ${info.fingerprint}`);
-        return this.refuse(ctx, true);
-      }
-    }
-    this.ask(ctx, 'publickey', info.blob.toString('base64'), algorithm, info, !ctx.signature);
+    const info = describePublicKey(req.blob);
+    if (req.signature && !this.signatureVerifies(req, req.blob, sigAlgorithm!, info.fingerprint)) return this.refuse(true);
+    this.ask(req, { authMethod: 'publickey', authParam: info.blob.toString('base64'), keyAlgorithm: req.algorithm, publicKey: info, isQuery: !req.signature }, undefined, req.blob);
   }
 
   /**
-   * An OpenSSH certificate: ssh2 passes the certificate blob, the signed data and the whole SSH
-   * signature untouched; we verify the signature with the certified key, then check the
-   * certificate against TrustedUserCAKeys (the handler may still use authorized_keys instead).
+   * The signature must be by the presented key, name exactly the request's algorithm (RFC 8332 3.2:
+   * a client may not ask with rsa-sha2-512 and sign with SHA-1) and cover the session identifier
+   * and the request (RFC 4252 7). A bad one fires Error 1011.
    */
-  private certificateKey(ctx: Ssh2PublicKeyContext): void {
-    const sigAlgorithm = signatureAlgorithmFor(ctx.key.algo) ?? ctx.key.algo;
-    const allowed = this.host.allowedSignatureAlgorithms();
-    if (!allowed.includes(sigAlgorithm)) {
-      this.host.hub.log(this.conn.id, 1, `publickey with certificate algorithm ${ctx.key.algo} refused (${sigAlgorithm} not in SSHPubKeyAuthSigAlgorithms)`);
-      return this.refuse(ctx, true);
-    }
-    const parsed = parseOpenSSHCertificate(Buffer.from(ctx.key.data));
-    if (!parsed.ok || parsed.certificate.certKeyType !== certificateKeyType(ctx.key.algo)) {
-      this.host.hub.log(this.conn.id, 1, `certificate from '${ctx.username}' refused: ${parsed.ok ? `${parsed.certificate.certKeyType} presented as ${ctx.key.algo}` : parsed.reason}`);
-      return this.refuse(ctx, true);
+  private signatureVerifies(req: PublicKeyRequest, keyBlob: Buffer, sigAlgorithm: string, fingerprint: string): boolean {
+    const sessionId = this.replies.sessionId();
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(sessionId.length);
+    const signed = Buffer.concat([length, sessionId, req.signedPart]);
+    const verified = checkSshSignature(keyBlob, signed, req.signature!, { expectedAlgorithm: sigAlgorithm, allowedAlgorithms: this.host.allowedSignatureAlgorithms() });
+    if (verified.ok) return true;
+    this.host.hub.error(this.conn.id, ErrorCodes.SignatureInvalid, `publickey signature for ${shown(req.user)} with key ${fingerprint} does not verify: ${verified.reason}`);
+    return false;
+  }
+
+  /**
+   * An OpenSSH certificate: the request's algorithm names the certificate type and the signature
+   * algorithm; the certified key passes the same checks as a plain key, the signature is verified
+   * with it, then the certificate is checked against TrustedUserCAKeys (the handler may still use
+   * authorized_keys instead).
+   */
+  private certificateKey(req: PublicKeyRequest): void {
+    const parsed = parseOpenSSHCertificate(req.blob);
+    if (!parsed.ok || parsed.certificate.certKeyType !== certificateKeyType(req.algorithm)) {
+      this.host.hub.log(this.conn.id, 1, `certificate from ${shown(req.user)} refused: ${parsed.ok ? `${parsed.certificate.certKeyType} presented as ${shown(req.algorithm)}` : parsed.reason}`);
+      return this.refuse(true);
     }
     const cert = parsed.certificate;
-    const info = describeCertificate(cert);
-    if (ctx.signature) {
-      const verified = ctx.blob ? checkSshSignature(cert.publicKey, ctx.blob, ctx.signature, { expectedAlgorithm: sigAlgorithm, allowedAlgorithms: allowed }) : { ok: false as const, reason: 'no signed data' };
-      if (!verified.ok) {
-        this.host.hub.error(this.conn.id, ErrorCodes.SignatureInvalid, `publickey signature for '${ctx.username}' with certificate ${info.fingerprint} does not verify: ${verified.reason}`);
-        return this.refuse(ctx, true);
-      }
+    const sigAlgorithm = signatureAlgorithmFor(req.algorithm);
+    const problem = this.keyProblem(req.algorithm, sigAlgorithm, cert.publicKey, cert.keyType);
+    if (problem) {
+      this.host.hub.log(this.conn.id, 1, `certificate from ${shown(req.user)} refused: ${problem}`);
+      return this.refuse(true);
     }
+    const info = describeCertificate(cert);
+    if (req.signature && !this.signatureVerifies(req, cert.publicKey, sigAlgorithm!, info.fingerprint)) return this.refuse(true);
     let preset: Preset | undefined;
     const trusted = this.host.trustedUserCAs();
     if (trusted.length > 0) {
-      const verdict = acceptCertificate(cert, { user: ctx.username, address: this.conn.remoteHost, trustedCAs: trusted, allowedSignatureAlgorithms: allowed });
+      const allowed = this.host.allowedSignatureAlgorithms();
+      const verdict = acceptCertificate(cert, { user: req.user, address: this.conn.remoteHost, trustedCAs: trusted, allowedSignatureAlgorithms: allowed });
       if (verdict.ok) preset = { accept: true, restrictions: verdict.restrictions };
-      else this.host.hub.log(this.conn.id, 1, `certificate ${info.fingerprint} (ID "${cert.keyId}", serial ${cert.serial}) for '${ctx.username}' not accepted by TrustedUserCAKeys: ${verdict.reason}`);
+      else this.host.hub.log(this.conn.id, 1, `certificate ${info.fingerprint} (ID ${shown(cert.keyId)}, serial ${cert.serial}) for ${shown(req.user)} not accepted by TrustedUserCAKeys: ${verdict.reason}`);
     }
-    this.ask(ctx, 'publickey', cert.blob.toString('base64'), ctx.key.algo, info, !ctx.signature, preset);
+    this.ask(req, { authMethod: 'publickey', authParam: cert.blob.toString('base64'), keyAlgorithm: req.algorithm, publicKey: info, isQuery: !req.signature }, preset, cert.publicKey);
+  }
+
+  // ---- keyboard-interactive --------------------------------------------------------------------
+
+  /**
+   * SSHUserAuthPrompt chooses the round's prompts. Round 1 defaults to KeyboardInteractivePrompts
+   * [connId] or the property, and is refused when empty unless a handler assigned `prompts`
+   * itself; a later round defaults to none, which ends the exchange with the login.
+   */
+  private startRound(req: KeyboardRequest, round: number): void {
+    this.lastRound = round;
+    const initial = round === 1 ? this.host.keyboardPrompts(this.conn).map((p) => ({ ...p })) : [];
+    const args: SSHUserAuthPromptEventArgs = {
+      connectionId: this.conn.id,
+      user: req.user,
+      service: req.service,
+      round,
+      submethods: req.submethods,
+      prompts: initial,
+      instructions: this.host.keyboardMessage(),
+      name: '',
+    };
+    afterDecision(this.host.hub.decide('SSHUserAuthPrompt', args), (ok) => {
+      if (this.ended()) return;
+      if (!ok) return this.refuse(true);
+      const prompts = promptList(args.prompts);
+      if (!prompts || typeof args.instructions !== 'string' || typeof args.name !== 'string') {
+        this.host.hub.error(this.conn.id, ErrorCodes.HandlerFailed, 'SSHUserAuthPrompt handler left prompts that are not [{prompt: string, echo: boolean}] or a non-string instructions/name; refused');
+        return this.refuse(true);
+      }
+      const chosen = args.prompts !== initial;
+      if (prompts.length === 0 && !chosen) {
+        if (round > 1) return this.login(req);
+        this.host.hub.log(this.conn.id, 1, `keyboard-interactive for ${shown(req.user)} refused: no prompts (set them in SSHUserAuthPrompt, KeyboardInteractivePrompts or keyboardInteractivePrompts)`);
+        return this.refuse(true);
+      }
+      this.host.flushBanner(this.conn);
+      this.round = { request: req, round, prompts };
+      this.replies.infoRequest(args.name, args.instructions, prompts);
+      this.done(); // the client answers, or sends a new request that ends the exchange
+    });
   }
 
   /** IPWorks multi-fire: one event per answer (`keyboard-interactive-N`), then `keyboard-interactive`; all must accept. */
-  private keyboard(ctx: Ssh2KeyboardContext): void {
-    const prompts = this.host.keyboardPrompts(this.conn);
-    ctx.prompt(prompts, '', this.host.keyboardMessage(), (responses) => {
-      if (this.conn.closed || responses instanceof Error) return;
-      const answers = Array.isArray(responses) ? responses : [];
-      if (answers.length !== prompts.length) return this.refuse(ctx, true);
-      const step = (i: number): void => {
-        if (i === answers.length) return this.ask(ctx, 'keyboard-interactive', '', '');
-        const decided = this.fire(this.args(ctx, `keyboard-interactive-${i + 1}`, answers[i], ''));
-        const next = (args: SSHUserAuthRequestEventArgs | undefined) => {
-          if (this.conn.closed) return;
-          if (!args || !args.accept) {
-            this.host.flushBanner(this.conn);
-            return this.refuse(ctx, true);
-          }
-          step(i + 1);
-        };
-        if (decided instanceof Promise) decided.then(next, () => next(undefined));
-        else next(decided);
+  private answers(round: PendingRound, answers: string[]): void {
+    const req = round.request;
+    const step = (i: number): void => {
+      if (i === answers.length) return this.ask(req, { authMethod: 'keyboard-interactive', authParam: '' });
+      const decided = this.fire(this.args(req, { authMethod: `keyboard-interactive-${i + 1}`, authParam: answers[i] }));
+      const next = (args: SSHUserAuthRequestEventArgs | undefined) => {
+        if (this.ended()) return;
+        if (!args || !args.accept) return this.refuse(true);
+        step(i + 1);
       };
-      step(0);
-    });
+      if (decided instanceof Promise) decided.then(next, () => next(undefined));
+      else next(decided);
+    };
+    step(0);
   }
 
   static promptsFromSetting(text: string | undefined, fallback: KeyboardInteractivePrompt[]): KeyboardInteractivePrompt[] {

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { engineParseKey } from '../engine/ssh2Internals';
-import type { ParsedKey } from '../engine/ssh2Types';
 import type { OpenSSHCertificate } from './openSSHCertificate';
 
 /** A client's public key as presented in publickey authentication. */
@@ -44,21 +42,4 @@ export function describePublicKey(blob: Buffer): PublicKeyInfo {
     fingerprint: sha256Fingerprint(blob),
     openSSH: `${algorithm} ${blob.toString('base64')}`,
   };
-}
-
-/** Parses a public key blob with the engine's parser; undefined when it is not a key the engine knows. */
-export function parsePublicKeyBlob(blob: Buffer): ParsedKey | undefined {
-  const parsed = engineParseKey(blob);
-  return parsed instanceof Error ? undefined : parsed;
-}
-
-/** Verifies a publickey-auth signature over `signedData` with the presented key. */
-export function verifyUserSignature(blob: Buffer, signedData: Buffer, signature: Buffer, hashAlgo?: string): boolean {
-  const key = parsePublicKeyBlob(blob);
-  if (!key) return false;
-  try {
-    return key.verify(signedData, signature, hashAlgo) === true;
-  } catch {
-    return false;
-  }
 }

@@ -58,6 +58,14 @@ export function signatureAlgorithmFor(publicKeyAlgorithm: string): string | unde
   return Object.hasOwn(SIGNATURE_OF_PUBLICKEY_ALGORITHM, publicKeyAlgorithm) ? SIGNATURE_OF_PUBLICKEY_ALGORITHM[publicKeyAlgorithm] : undefined;
 }
 
+/**
+ * The key type a plain signature algorithm needs (`ssh-rsa` for rsa-sha2-256/512, each ECDSA curve
+ * its own type); undefined for unknown names and certificate algorithms.
+ */
+export function signatureKeyType(signatureAlgorithm: string): string | undefined {
+  return Object.hasOwn(SIGNATURE_SCHEMES, signatureAlgorithm) ? SIGNATURE_SCHEMES[signatureAlgorithm].keyType : undefined;
+}
+
 /** Bytes of each of r and s in an ECDSA signature (the curve order size, RFC 5656), by algorithm. */
 const ECDSA_SIZES: Readonly<Record<string, number>> = {
   'ecdsa-sha2-nistp256': 32,

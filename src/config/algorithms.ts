@@ -41,11 +41,15 @@ export const DEFAULTS = {
     'rsa-sha2-512',
     'rsa-sha2-256',
   ],
-  compression: ['none', 'zlib@openssh.com', 'zlib'],
+  // Delayed compression only (OpenSSH 7.4+): plain zlib starts before authentication; list it to offer it.
+  compression: ['none', 'zlib@openssh.com'],
 };
 
-/** Signature algorithms a client may use for publickey authentication. */
-export const SUPPORTED_USER_SIG = [...DEFAULTS.userSig, 'ssh-rsa', 'ssh-dss'];
+/**
+ * Signature algorithms a client may use for publickey authentication: the defaults plus SHA-1
+ * `ssh-rsa`. DSA (`ssh-dss`) is gone, as from OpenSSH 10.0.
+ */
+export const SUPPORTED_USER_SIG = [...DEFAULTS.userSig, 'ssh-rsa'];
 
 const onNode = (list: string[], supported: string[]) => list.filter((a) => supported.includes(a));
 DEFAULTS.kex = onNode(DEFAULTS.kex, SUPPORTED.kex);

@@ -8,6 +8,7 @@ import { WireReader } from '../packet/wire';
 import { isSCPCommand } from '../scp/command';
 import { SCPSession, type SCPSessionOptions } from '../scp/SCPSession';
 import { decodeFileName } from '../sftp/fileNames';
+import { SFTPHandleCounts } from '../sftp/handleBudget';
 import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
 import type { EventHub } from './EventHub';
 
@@ -76,6 +77,9 @@ function execCommand(params: ChannelRequestParams, body: Buffer | undefined): st
   return (params as { command?: string }).command ?? '';
 }
 
+/** Default of `SFTPSessionOptions.maxHandlesPerUser`. */
+const DEFAULT_MAX_HANDLES_PER_USER = 1024;
+
 const bind = (params: ChannelRequestParams) => params as { bindAddress: string; bindPort: number };
 
 /** SFTP, SCP and TCP forwarding, switched on by enableSFTP / enableSCP / enableForwarding. */
@@ -86,6 +90,8 @@ export class BuiltInServices implements BuiltInHooks {
   private forwardingOptions?: ForwardingOptions;
   /** Remote-forward listeners of every connection: kept across enableForwarding calls, so none outlives its connection. */
   private readonly forwarding: TcpForwarding;
+  /** Open SFTP handles per user, over every session of the daemon. */
+  readonly sftpHandles = new SFTPHandleCounts();
 
   constructor(private readonly host: BuiltInHost) {
     this.forwarding = new TcpForwarding({
@@ -116,7 +122,9 @@ export class BuiltInServices implements BuiltInHooks {
 
   /** Serves SFTP on a channel; its data goes to the session from now on. */
   serveSFTP(state: ChannelState, options: SFTPSessionOptions): SFTPSession {
-    const session = new SFTPSession(options, {
+    const user = options.user ?? state.connection.user;
+    const session = new SFTPSession({ ...options, user }, {
+      handleBudget: this.sftpHandles.budget(user, options.maxHandlesPerUser ?? DEFAULT_MAX_HANDLES_PER_USER),
       send: (packet) => state.send(packet, 0),
       holdInput: (hold) => state.holdWindow(hold),
       close: () => {

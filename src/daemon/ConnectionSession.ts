@@ -5,15 +5,18 @@ import { ErrorCodes } from '../errors/SSHDaemonError';
 import {
   DISCONNECT_REASON,
   disconnectWithReason,
+  guardInbound,
+  INFLATE_LIMIT_CODE,
   prepareHandshake,
   queuedDuringKex,
   sendRawPacket,
   type HandshakeControl,
   type KexLists,
   takeOverChannels,
+  takeOverUserAuth,
   wrapConnectionHandler,
 } from '../engine/ssh2Internals';
-import type { ClientInfo, NegotiatedAlgorithms, Ssh2AuthContext, Ssh2Connection } from '../engine/ssh2Types';
+import type { ClientInfo, NegotiatedAlgorithms, Ssh2Connection } from '../engine/ssh2Types';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import { versionMatches } from '../policy/addressMatch';
 import { refusedListen } from '../policy/SessionRestrictions';
@@ -70,12 +73,15 @@ export class ConnectionSession {
     const { conn, core } = this;
     conn.engine = engine;
     conn.clientVersion = info.header.identRaw;
-    engine.on('error', (err: Error & { level?: string; code?: string }) => {
-      if (err.level === 'socket' && CLIENT_GONE.has(err.code ?? '') && [...conn.channels.values()].every((c) => c.eofSent || c.closeSent)) {
+    // Nothing the client sends after our DISCONNECT is parsed; a peer that never reads our FIN is cut after the grace time.
+    guardInbound(engine, () => conn.destroyAfter());
+    engine.on('error', (err: Error & { level?: string; code?: unknown }) => {
+      if (err.code === INFLATE_LIMIT_CODE) return this.compressionBomb(err.message);
+      if (err.level === 'socket' && CLIENT_GONE.has(String(err.code)) && [...conn.channels.values()].every((c) => c.eofSent || c.closeSent)) {
         // A reset once every channel's output has ended (the client has all it asked for) is how some
         // clients close (paramiko when our last message crosses its close): a normal end, not an Error.
-        conn.closeReason ??= { statusCode: 0, description: `closed by the client (${err.code})` };
-        core.hub.log(conn.id, 2, `socket ${err.code} after the session's output ended: the client closed the connection`);
+        conn.closeReason ??= { statusCode: 0, description: `closed by the client (${String(err.code)})` };
+        core.hub.log(conn.id, 2, `socket ${String(err.code)} after the session's output ended: the client closed the connection`);
         conn.destroyAfter();
         return;
       }
@@ -97,16 +103,15 @@ export class ConnectionSession {
       conn.proto = proto;
       return new ChannelLayer(conn, proto, this.channelHost());
     });
-    this.auth = new AuthFlow(conn, core.authHost(this));
-    wrapConnectionHandler<(p: unknown, service: string) => void>(engine, 'SERVICE_REQUEST', (original) => (p, service) => {
-      const args = { connectionId: conn.id, service, accept: false };
-      afterDecision(core.hub.decide('SSHServiceRequest', args), (ok) => {
-        if (conn.closed) return;
-        if (ok && args.accept) return original(p, service);
-        core.hub.log(conn.id, 1, `service '${service}' refused`);
-        disconnectWithReason(engine, DISCONNECT_REASON.SERVICE_NOT_AVAILABLE, `Service '${service}' not available`);
-      });
+    // Authentication is ours from the SERVICE_REQUEST on (see src/engine/userAuthControl.ts).
+    const replies = takeOverUserAuth(engine, {
+      onRequest: (payload, seqno) => this.auth!.request(payload, seqno),
+      onInfoResponse: (payload, seqno) => this.auth!.infoResponse(payload, seqno),
     });
+    this.auth = new AuthFlow(conn, core.authHost(this), replies);
+    wrapConnectionHandler<(p: unknown, service: string) => void>(engine, 'SERVICE_REQUEST', (original) => (p, service) =>
+      this.auth!.serviceRequest(service, () => original(p, service)),
+    );
     engine.on('handshake', (negotiated: NegotiatedAlgorithms) => {
       // First thing after NEWKEYS (RFC 8308 2.4): our EXT_INFO replaces ssh2's malformed one.
       if (this.handshakes++ === 0 && this.handshake?.extInfoWanted()) this.sendExtInfo();
@@ -124,7 +129,6 @@ export class ConnectionSession {
       });
     });
     engine.on('rekey', () => core.hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
-    engine.on('authentication', (ctx: Ssh2AuthContext) => this.auth!.handle(ctx));
     engine.on('request', (accept: GlobalReply | undefined, reject: (() => void) | undefined, name: string, info: { bindAddr?: string; bindPort?: number }) =>
       this.globalRequest(name, info, accept, reject),
     );
@@ -227,13 +231,35 @@ export class ConnectionSession {
     };
   }
 
+  /**
+   * A compressed packet inflated past the largest packet (src/engine/inflateLimit.ts): the engine
+   * stopped at the bound; report and drop with COMPRESSION_ERROR.
+   */
+  private compressionBomb(description: string): void {
+    const { conn } = this;
+    if (conn.closed) return;
+    conn.closeReason ??= { statusCode: ErrorCodes.ProtocolError, description };
+    this.core.hub.error(conn.id, ErrorCodes.ProtocolError, description);
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.COMPRESSION_ERROR, 'Compressed packet too large', true);
+    else conn.socket.destroy();
+  }
+
+  /** The client asked for a service that is refused or not there: drop with SERVICE_NOT_AVAILABLE. */
+  serviceNotAvailable(description: string): void {
+    const { conn } = this;
+    if (conn.closed) return;
+    this.core.hub.log(conn.id, 1, `${description}; disconnecting`);
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.SERVICE_NOT_AVAILABLE, description);
+    else conn.socket.destroy();
+  }
+
   /** The client broke the protocol: report, then drop with PROTOCOL_ERROR. */
   violation(code: number, description: string): void {
     const { conn } = this;
     if (conn.closed) return;
     conn.closeReason ??= { statusCode: code, description };
     this.core.hub.error(conn.id, code, description);
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR, description);
+    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR, description, true);
     else conn.socket.destroy();
   }
 
@@ -286,7 +312,7 @@ export class ConnectionSession {
 
   tooManyFailures(): void {
     this.conn.closeReason = { statusCode: ErrorCodes.AuthAttemptsExceeded, description: 'too many authentication failures' };
-    if (this.conn.engine) disconnectWithReason(this.conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures');
+    if (this.conn.engine) disconnectWithReason(this.conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures', true);
   }
 
   openChannel(channelType: string, params: Buffer): Promise<string> {

@@ -10,6 +10,7 @@ import {
   postQuantumKexStatus,
   DISCONNECT_REASON,
   disconnectWithReason,
+  inboundStopped,
   ssh2Version,
 } from '../engine/ssh2Internals';
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
@@ -489,15 +490,19 @@ export class SSHDaemon extends EventHub {
       defaultAuthMethods: () => this.props.defaultAuthMethods.split(','),
       maxAuthAttempts: () => this.settings.int('MaxAuthAttempts'),
       allowedSignatureAlgorithms: () => this.settings.list('SSHPubKeyAuthSigAlgorithms'),
+      requiredRsaBits: () => this.settings.int('RequiredRSASize'),
       trustedUserCAs: () => this.trustedUserCAs(),
       keyboardPrompts: (conn) => AuthFlow.promptsFromSetting(conn.settings.get('KeyboardInteractivePrompts'), this.props.keyboardInteractivePrompts),
       keyboardMessage: () => this.props.keyboardInteractiveMessage,
       flushBanner: () => session.flushBanner(),
-      serviceGranted: (conn, service) => {
+      serviceRequested: (conn, service) => {
         const args = { connectionId: conn.id, service, accept: false };
         return afterDecision(this.decide('SSHServiceRequest', args), (ok) => ok && args.accept);
       },
+      ended: (conn) => conn.closed || (conn.engine !== undefined && inboundStopped(conn.engine)),
       tooManyFailures: () => session.tooManyFailures(),
+      serviceNotAvailable: (_conn, description) => session.serviceNotAvailable(description),
+      protocolError: (_conn, description) => session.violation(ErrorCodes.ProtocolError, description),
       authenticated: (_conn, user) => {
         this.gate.authenticated();
         session.authenticated(user);

@@ -1,4 +1,5 @@
 import type { ChannelRequestParams } from '../channels/requestParams';
+import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
 import type { PublicKeyInfo } from '../auth/publicKey';
 import type { SessionRestrictions } from '../policy/SessionRestrictions';
 
@@ -172,6 +173,35 @@ export interface SSHStatusEventArgs {
   /** What happened, e.g. 'Key exchange complete: kex=..., cipher=...'. */
   readonly message: string;
 }
+/**
+ * `SSHUserAuthPrompt`: a keyboard-interactive round is about to be sent (RFC 4256 3.2); set this
+ * round's `prompts` (and `instructions`). Round 1 fires at the client's keyboard-interactive request,
+ * before any answer; round N+1 after every answer of round N and its `keyboard-interactive` event
+ * were accepted. The answers then arrive as `SSHUserAuthRequest` `keyboard-interactive-N` events.
+ */
+export interface SSHUserAuthPromptEventArgs {
+  /** The connection's id (decimal digits, never reused while the process runs). */
+  readonly connectionId: string;
+  /** The account name the client logs in as. */
+  readonly user: string;
+  /** The service wanted after authentication (normally `ssh-connection`). */
+  readonly service: string;
+  /** 1 for the client's request, 2 after the first round's answers were all accepted, and so on. */
+  readonly round: number;
+  /** The client's submethods hint (RFC 4256 3.1), a comma list; usually ''. */
+  readonly submethods: string;
+  /**
+   * The prompts of this round. Round 1 starts as `KeyboardInteractivePrompts[connectionId]`, else
+   * the `keyboardInteractivePrompts` property; later rounds start empty, which ends the exchange.
+   * An empty round 1 is refused (USERAUTH_FAILURE, counted) unless a handler assigned `prompts`
+   * itself, e.g. `e.prompts = []` to show only `instructions` and decide on the final event.
+   */
+  prompts: KeyboardInteractivePrompt[];
+  /** Instruction text shown with the prompts; starts as `keyboardInteractiveMessage`. */
+  instructions: string;
+  /** The request's name (a title some clients show); starts as ''. */
+  name: string;
+}
 /** `SSHUserAuthRequest`: one authentication attempt; set `accept = true` to allow it. */
 export interface SSHUserAuthRequestEventArgs {
   /** The connection's id (decimal digits, never reused while the process runs). */
@@ -182,7 +212,10 @@ export interface SSHUserAuthRequestEventArgs {
   readonly service: string;
   /** `none`, `password`, `publickey`, `keyboard-interactive-N` (one per answer), `keyboard-interactive`. */
   readonly authMethod: string;
-  /** The password, the public key (base64 of the SSH blob), or the keyboard-interactive answer. */
+  /**
+   * The password, the public key (base64 of the SSH blob), or the keyboard-interactive answer.
+   * A password-change request (RFC 4252 8) never fires the event: it is refused, as by sshd without PAM.
+   */
   readonly authParam: string;
   /** Decision, default false. */
   accept: boolean;
@@ -194,6 +227,13 @@ export interface SSHUserAuthRequestEventArgs {
   readonly keyAlgorithm: string;
   /** For publickey: the parsed key. */
   readonly publicKey?: PublicKeyInfo;
+  /**
+   * True for a publickey query (RFC 4252 7: "would you accept this key?", no signature): it proves
+   * nothing about the client. `accept` answers the question (USERAUTH_PK_OK); `partialSuccess`,
+   * `availableMethods` and `restrictions` written now are discarded. Record a key as proven only
+   * when `isQuery` is false (the signed request, whose signature the daemon verified first).
+   */
+  readonly isQuery: boolean;
   /**
    * With `accept`: what the session may do (authorized_keys options, certificate restrictions);
    * the daemon enforces them. {@link AuthorizedKeys.authorize} fills it. Undefined = no restriction.
@@ -244,6 +284,10 @@ export interface SSHDaemonEvents {
   /** Handshake, key exchange and authentication progress. See {@link SSHStatusEventArgs}. */
   SSHStatus: (e: SSHStatusEventArgs) => void;
   /**
+   * A keyboard-interactive round is about to be sent: set its prompts. May be asynchronous. See {@link SSHUserAuthPromptEventArgs}.
+   */
+  SSHUserAuthPrompt: (e: SSHUserAuthPromptEventArgs) => void | Promise<void>;
+  /**
    * One authentication attempt; decide with `accept` (default false). May be asynchronous. See {@link SSHUserAuthRequestEventArgs}.
    */
   SSHUserAuthRequest: (e: SSHUserAuthRequestEventArgs) => void | Promise<void>;
@@ -255,6 +299,7 @@ export type DecisionEventName =
   | 'SSHChannelOpenRequest'
   | 'SSHChannelRequest'
   | 'SSHServiceRequest'
+  | 'SSHUserAuthPrompt'
   | 'SSHUserAuthRequest';
 
 /** The argument object of event `E`: `EventArgs<'SSHChannelRequest'>` is {@link SSHChannelRequestEventArgs}. */

@@ -13,6 +13,9 @@ import type {
 import { installGuessedKexPacketFix } from './guessedKexPacketFix';
 import { installKexAccessor } from './handshakeControl';
 import { installPostQuantumKex } from './pqKex';
+import { stopInbound } from './inboundGuard';
+import { inflateLimitInstalled } from './inflateLimit';
+import { userAuthTakeoverInstalled } from './userAuthControl';
 
 /** The exact ssh2 version this adapter was written and tested against. */
 export const PINNED_SSH2_VERSION = '1.17.0';
@@ -48,6 +51,9 @@ installPostQuantumKex({ protocolClass: ProtocolClass, constants, utils: protocol
 export { postQuantumKexStatus, MLKEM768X25519_SHA256 } from './pqKex';
 
 export { prepareHandshake, type HandshakeControl, type KexLists } from './handshakeControl';
+export { guardInbound, inboundStopped, stopInbound } from './inboundGuard';
+export { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from './inflateLimit';
+export { takeOverUserAuth, type UserAuthMessages, type UserAuthReplies } from './userAuthControl';
 
 /** ssh2's Server class, used only as a protocol engine (sockets are injected). */
 export const Ssh2ServerClass = ssh2Root.Server as new (cfg: object) => import('./ssh2Types').Ssh2Server;
@@ -228,9 +234,14 @@ export function setConnectionBanner(conn: Ssh2Connection, text: string | undefin
   internals(conn)._protocol._banner = text ? (text.endsWith('\r\n') ? text : text + '\r\n') : undefined;
 }
 
-/** Sends SSH_MSG_DISCONNECT with a reason code, then ends the socket. */
-export function disconnectWithReason(conn: Ssh2Connection, reason: number, description = ''): void {
-  const { _protocol: proto, _sock: sock } = internals(conn);
+/**
+ * Sends SSH_MSG_DISCONNECT with a reason code and a description, then stops reading (nothing the
+ * client sends afterwards is parsed) and ends the socket. `hostile`: destroy it as soon as the
+ * message is flushed, as sshd exits (too many failures, protocol violations); otherwise the client
+ * closes its side (the caller keeps a backstop timer).
+ */
+export function disconnectWithReason(conn: Ssh2Connection, reason: number, description = '', hostile = false): void {
+  const { _protocol: proto } = internals(conn);
   try {
     // As ssh2's own disconnect(), which sends no description: allocated so it can go out even mid key exchange.
     const text = Buffer.from(description);
@@ -246,7 +257,7 @@ export function disconnectWithReason(conn: Ssh2Connection, reason: number, descr
   } catch {
     // the transport may already be torn down
   }
-  sock.end();
+  stopInbound(conn, hostile);
 }
 
 /** Replaces the handler of an ssh2 message on one connection, keeping the original to delegate to. */
@@ -268,9 +279,11 @@ export function engineVersionProblem(): string | undefined {
   if (ssh2Package.version !== PINNED_SSH2_VERSION) {
     return `ssh2 ${ssh2Package.version} is installed, the engine adapter is written for ${PINNED_SSH2_VERSION}`;
   }
-  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
+  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST, MESSAGE.USERAUTH_REQUEST, MESSAGE.USERAUTH_INFO_RESPONSE]) {
     if (typeof MESSAGE_HANDLERS[type] !== 'function') return `ssh2 handler table lacks message ${type}`;
   }
+  if (!userAuthTakeoverInstalled()) return 'the USERAUTH takeover is not installed';
+  if (!inflateLimitInstalled()) return 'the inflate bound is not installed';
   return undefined;
 }
 

@@ -28,36 +28,6 @@ export interface ClientInfo {
   header: { identRaw: string; versions: { protocol: string; software: string }; comments?: string };
 }
 
-export interface Ssh2AuthContextBase extends EventEmitter {
-  readonly username: string;
-  readonly service: string;
-  readonly method: string;
-  accept(): void;
-  reject(methodsLeft?: string[], isPartial?: boolean): void;
-}
-export interface Ssh2PasswordContext extends Ssh2AuthContextBase {
-  readonly method: 'password';
-  readonly password: string;
-}
-export interface Ssh2PublicKeyContext extends Ssh2AuthContextBase {
-  readonly method: 'publickey';
-  readonly key: { algo: string; data: Buffer };
-  readonly signature?: Buffer;
-  readonly blob?: Buffer;
-  readonly hashAlgo?: string;
-}
-export interface Ssh2KeyboardContext extends Ssh2AuthContextBase {
-  readonly method: 'keyboard-interactive';
-  readonly submethods: string[];
-  prompt(
-    prompts: { prompt: string; echo: boolean }[],
-    title: string,
-    instructions: string,
-    cb: (responses: string[] | Error) => void,
-  ): void;
-}
-export type Ssh2AuthContext = Ssh2AuthContextBase | Ssh2PasswordContext | Ssh2PublicKeyContext | Ssh2KeyboardContext;
-
 /** The ssh2 server-side connection object (`Client` in server.js). */
 export interface Ssh2Connection extends EventEmitter {
   authenticated: boolean;

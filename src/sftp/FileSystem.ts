@@ -171,8 +171,10 @@ export interface SFTPFileSystem {
   /** statvfs@openssh.com. Optional. */
   statvfs?(path: string): Promise<SFTPStatVFS>;
   /**
-   * The canonical virtual path of an existing path with symlinks resolved (SSH_FXP_REALPATH of
-   * an existing file). Optional: without it, the protocol layer's normalised path is returned.
+   * The canonical virtual path of an existing path with symlinks resolved; NO_SUCH_FILE (or ENOENT)
+   * when it does not exist. The session builds SSH_FXP_REALPATH and expand-path on it as OpenSSH's
+   * sftp-server answers them (a missing last name is appended to its parent's realpath). Optional:
+   * without it, the normalised path is returned when `lstat` finds it or `stat` finds its parent folder.
    */
   realpath?(path: string): Promise<string>;
   /**

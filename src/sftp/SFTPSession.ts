@@ -1,4 +1,5 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { WireReader } from '../packet/wire';
 import {
   type SFTPAttributes,
@@ -11,9 +12,27 @@ import {
   type SFTPStatusCode,
 } from './FileSystem';
 import { decodeFileName, encodeFileName } from './fileNames';
+import type { SFTPHandleBudget } from './handleBudget';
 import { formatLongname } from './longname';
-import { resolveClientPath } from './paths';
-import { decodeOpenFlags, encodeAttrs, EXTENSIONS, frame, FXP, MAX_PACKET, MAX_READ, readAttrs, SFTP_VERSION, str, u32, uint64 } from './protocol';
+import { resolveClientPath, splitVirtual, type TildeUser } from './paths';
+import {
+  decodeOpenFlags,
+  encodeAttrs,
+  EXTENSIONS,
+  frame,
+  FXP,
+  MAX_OFFSET,
+  MAX_PACKET,
+  MAX_READ,
+  offsetTooLarge,
+  OPTIONAL_EXTENSIONS,
+  readAttrs,
+  SFTP_VERSION,
+  str,
+  u32,
+  uint64,
+} from './protocol';
+import { type FileAccess, RunningAccesses } from './requestOrder';
 
 /** Who may do what: `upload-only` may write and list but not read file contents. */
 export type SFTPAccess = 'read-write' | 'read-only' | 'upload-only';
@@ -24,8 +43,21 @@ export interface SFTPSessionOptions {
   fileSystem: SFTPFileSystem;
   /** Default `read-write`. */
   access?: SFTPAccess;
-  /** Open file and directory handles allowed at once (default 256). */
+  /** Open file and directory handles allowed at once in this session (default 256). */
   maxHandles?: number;
+  /**
+   * Open handles allowed at once to the user over all their SFTP sessions of this daemon, every
+   * channel and connection together (default 1024): each handle holds a file descriptor of the one
+   * daemon process. The limit of the session that opens is the one applied. Only sessions the daemon
+   * serves (`enableSFTP`, `serveSFTP`) are counted together.
+   */
+  maxHandlesPerUser?: number;
+  /**
+   * The logged-in user: `~user/...` in expand-path@openssh.com (`scp 'host:~user/f'`) is the home
+   * directory `/` for this name, and home-directory answers `/` for it; other user names are refused.
+   * The daemon fills it with the connection's user; set it to override.
+   */
+  user?: string;
   /** Called with the new session before its first packet: subscribe to its audit events here. */
   onSession?: (session: SFTPSession) => void;
 }
@@ -62,9 +94,11 @@ export interface SFTPTransport {
   holdInput(hold: boolean): void;
   /** Closes the channel. */
   close(): void;
+  /** @internal The per-user handle count this session takes from (the daemon's). */
+  handleBudget?: SFTPHandleBudget;
 }
 
-type FileEntry = { kind: 'file'; path: string; handle: SFTPFileHandle; read: number; written: number };
+type FileEntry = { kind: 'file'; path: string; flags: SFTPOpenFlags; handle: SFTPFileHandle; read: number; written: number };
 type DirEntry = { kind: 'dir'; path: string; handle: SFTPDirHandle };
 type Handle = FileEntry | DirEntry;
 
@@ -73,11 +107,16 @@ interface Request {
   type: number;
   id: number;
   body: WireReader;
+  /** READ/WRITE: the bytes it touches (null: none known), once looked at. */
+  access?: FileAccess | null;
 }
 
 type Handler = (this: SFTPSession, r: WireReader, id: number) => Promise<Buffer>;
 
-/** Reads and writes may run side by side; everything else waits for what came before. */
+/**
+ * Reads and writes may run side by side unless they touch the same bytes of a file (then, and for
+ * appends, in arrival order: see requestOrder.ts); everything else waits for what came before.
+ */
 const OVERLAPPABLE = new Set<number>([FXP.READ, FXP.WRITE]);
 const MAX_OVERLAP = 16;
 /** Past these the client's window stays shut until we catch up. */
@@ -88,7 +127,15 @@ const REPLY_POOL_SIZE = 32;
 const OPERATION: Record<number, string> = Object.fromEntries(Object.entries(FXP).map(([k, v]) => [v, k.toLowerCase()]));
 
 const WRITE_OPERATIONS = new Set<number>([FXP.SETSTAT, FXP.FSETSTAT, FXP.REMOVE, FXP.MKDIR, FXP.RMDIR, FXP.RENAME, FXP.SYMLINK]);
-const WRITE_EXTENSIONS = new Set(['posix-rename@openssh.com', 'hardlink@openssh.com', 'lsetstat@openssh.com']);
+const WRITE_EXTENSIONS = new Set(['posix-rename@openssh.com', 'hardlink@openssh.com', 'lsetstat@openssh.com', 'copy-data']);
+/** Chunk of a copy-data copy, one buffer per running copy; sftp-server's size, which decides when it answers EOF. */
+const COPY_CHUNK = 64 * 1024;
+/** Symlinks followed when REALPATH meets a dangling one (SYMLOOP_MAX of sftp-realpath.c). */
+const SYMLOOP_MAX = 32;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const isType = (attrs: SFTPAttributes, type: number): boolean => attrs.mode !== undefined && (attrs.mode & S_IFMT) === type;
 
 function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
   if (err instanceof SFTPError) return { status: err.status, message: err.message };
@@ -110,6 +157,12 @@ function wireName(name: string): Buffer {
   }
 }
 
+/** A handle limit option as given, or SSHDaemonError InvalidArgument naming it. */
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `SFTP option ${name} must be an integer of at least 1, got ${String(value)}`);
+  return value;
+}
+
 const denied = (what: string) => new SFTPError(SFTPStatus.PERMISSION_DENIED, `Permission denied: ${what}`);
 
 /**
@@ -121,6 +174,10 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private readonly fs: SFTPFileSystem;
   private readonly access: SFTPAccess;
   private readonly maxHandles: number;
+  private readonly user?: string;
+  private readonly running = new RunningAccesses();
+  private lastHandle?: Buffer;
+  private lastHandleKey = '';
   private chunks: Buffer[] = [];
   private buffered = 0;
   private initialised = false;
@@ -146,7 +203,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     super();
     this.fs = options.fileSystem;
     this.access = options.access ?? 'read-write';
-    this.maxHandles = options.maxHandles ?? 256;
+    this.maxHandles = positiveInteger('maxHandles', options.maxHandles ?? 256);
+    if (options.maxHandlesPerUser !== undefined) positiveInteger('maxHandlesPerUser', options.maxHandlesPerUser);
+    this.user = options.user;
   }
 
   /** Open handles, for diagnostics. */
@@ -180,13 +239,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (!this.initialised) {
       if (type !== FXP.INIT) return this.fatal('the first packet is not INIT');
       this.initialised = true;
-      const ext = EXTENSIONS.flatMap(([name, version]) => [str(name), str(version)]);
+      const ext = EXTENSIONS.filter(([name]) => !OPTIONAL_EXTENSIONS[name] || this.fs[OPTIONAL_EXTENSIONS[name]]).flatMap(([name, version]) => [str(name), str(version)]);
       this.sendNow(frame(FXP.VERSION, [u32(SFTP_VERSION), ...ext]));
       return;
     }
     if (p.length < 5) return this.fatal('packet without request id');
     const id = p.readUInt32BE(1);
-    this.queue.push({ seq: this.nextSeq++, type, id, body: new WireReader(p, 5) });
+    this.queue.push({ seq: this.nextSeq++, type, id, body: new WireReader(p, 5), access: undefined });
     this.pump();
   }
 
@@ -205,6 +264,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
       const req = this.queue[0];
       const overlappable = OVERLAPPABLE.has(req.type);
       if (this.inFlight > 0 && (this.barrierRunning || !overlappable || this.inFlight >= MAX_OVERLAP)) break;
+      if (overlappable) {
+        // Head-of-line: a request that must wait for a running one holds back those behind it too,
+        // so requests still start in arrival order.
+        if (req.access === undefined) req.access = this.accessOf(req);
+        if (req.access && !this.running.allows(req.access)) break;
+        if (req.access) this.running.add(req.access);
+      }
       this.queue.shift();
       this.inFlight++;
       this.barrierRunning = !overlappable;
@@ -227,7 +293,39 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     }
   }
 
+  /**
+   * The bytes a READ or WRITE touches, read ahead of running it (handle, uint64 offset, then the
+   * READ length or the WRITE data's length prefix); null for an unknown handle or a short packet,
+   * which fails alone.
+   */
+  private accessOf(req: Request): FileAccess | null {
+    const { buf, offset } = req.body;
+    if (buf.length < offset + 4) return null;
+    const keyLength = buf.readUInt32BE(offset);
+    const at = offset + 4 + keyLength;
+    if (buf.length < at + 12) return null;
+    const h = this.handles.get(this.handleKey(buf, offset + 4, at));
+    if (!h || h.kind !== 'file') return null;
+    const start = buf.readUInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
+    const write = req.type === FXP.WRITE;
+    const length = write ? buf.readUInt32BE(at + 8) : Math.min(buf.readUInt32BE(at + 8), MAX_READ);
+    return { file: h.path, start, end: start + length, write, append: write && h.flags.append };
+  }
+
+  /**
+   * The map key of the handle in `buf` from `start` to `end`; the last one is remembered, compared
+   * in place (a transfer sends one handle over and over).
+   */
+  private handleKey(buf: Buffer, start: number, end: number): string {
+    if (this.lastHandle?.compare(buf, start, end) !== 0) {
+      this.lastHandle = Buffer.from(buf.subarray(start, end));
+      this.lastHandleKey = this.lastHandle.toString('hex');
+    }
+    return this.lastHandleKey;
+  }
+
   private finished(req: Request, reply: Buffer): void {
+    if (req.access) this.running.delete(req.access);
     this.inFlight--;
     if (!OVERLAPPABLE.has(req.type)) this.barrierRunning = false;
     if (this.over) return;
@@ -326,7 +424,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   }
 
   private take(r: WireReader): Handle {
-    const h = this.handles.get(r.bytes().toString('hex'));
+    // Looked up in place: a READ or WRITE per 32 KiB is no reason for a Buffer view per request.
+    const length = r.uint32();
+    if (r.remaining < length) throw new SFTPError(SFTPStatus.BAD_MESSAGE, 'Bad message: truncated handle');
+    const h = this.handles.get(this.handleKey(r.buf, r.offset, r.offset + length));
+    r.offset += length;
     if (!h) throw new SFTPError(SFTPStatus.FAILURE, 'Invalid handle');
     return h;
   }
@@ -337,20 +439,41 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return h;
   }
 
-  private checkHandleLimit(): void {
+  /** Opens through `open` within the session's and the user's handle limits; the entry's key. */
+  private async adopt<T extends SFTPFileHandle | SFTPDirHandle>(open: () => Promise<T>, entry: (handle: T) => Handle): Promise<Buffer> {
     if (this.handles.size >= this.maxHandles) throw new SFTPError(SFTPStatus.FAILURE, `Too many open handles (${this.maxHandles})`);
+    const budget = this.transport.handleBudget;
+    if (budget && !budget.take()) throw new SFTPError(SFTPStatus.FAILURE, `Too many open handles for this user (${budget.limit})`);
+    let handle: T;
+    try {
+      handle = await open();
+    } catch (err) {
+      budget?.give();
+      throw err;
+    }
+    if (this.over) {
+      // The channel went while the file was being opened: nothing would ever close it.
+      await handle.close().catch(() => undefined);
+      budget?.give();
+      throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
+    }
+    return this.addHandle(entry(handle));
   }
 
   private async closeHandle(h: Handle): Promise<void> {
-    await h.handle.close();
+    try {
+      await h.handle.close();
+    } finally {
+      this.transport.handleBudget?.give();
+    }
     if (h.kind !== 'file') return;
     if (h.written > 0) this.emit('uploaded', { path: h.path, bytes: h.written });
     if (h.read > 0) this.emit('downloaded', { path: h.path, bytes: h.read });
   }
 
   /** A path the client sent: its bytes as a {@link decodeFileName} string (lossless), resolved. */
-  private path(r: WireReader): string {
-    return resolveClientPath(decodeFileName(r.bytes()));
+  private path(r: WireReader, tilde?: TildeUser): string {
+    return resolveClientPath(decodeFileName(r.bytes()), tilde);
   }
 
   // ---- requests -------------------------------------------------------------
@@ -359,14 +482,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   async open(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     const flags = decodeOpenFlags(r.uint32());
-    const attrs = readAttrs(r);
+    const attrs = readAttrs(r, 'drop');
     const writes = flags.write || flags.append || flags.create || flags.truncate;
     if (this.access === 'read-only' && writes) throw denied('read-only access');
     if (this.access === 'upload-only' && flags.read) throw denied('upload-only access');
-    this.checkHandleLimit();
-    const handle = await this.fs.open(path, flags, attrs);
+    const key = await this.adopt(() => this.fs.open(path, flags, attrs), (handle) => ({ kind: 'file', path, flags, handle, read: 0, written: 0 }));
     this.emit('opened', { path, flags });
-    return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'file', path, handle, read: 0, written: 0 }))]);
+    return frame(FXP.HANDLE, [u32(id), str(key)]);
   }
 
   /** @internal SFTP request handler. */
@@ -382,8 +504,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async read(r: WireReader, id: number): Promise<Buffer> {
     const h = this.file(r);
-    const offset = Number(r.uint64());
+    const offset64 = r.uint64();
     const length = Math.min(r.uint32(), MAX_READ);
+    // Rounded to a number it would read elsewhere.
+    if (offset64 > MAX_OFFSET) throw offsetTooLarge('offset', offset64);
+    const offset = Number(offset64);
     if (h.handle.readInto) {
       // One buffer for the whole reply: length, type, id, data length, then the data read in place.
       const reply = this.replyBuffer(13 + length);
@@ -416,9 +541,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async write(r: WireReader, id: number): Promise<Buffer> {
     const h = this.file(r);
-    const offset = Number(r.uint64());
+    const offset = r.uint64();
     const data = r.bytes();
-    await h.handle.write(offset, data);
+    // Rounded to a number it would land elsewhere; an append handle ignores it (as sftp-server does).
+    if (offset > MAX_OFFSET && !h.flags.append) throw offsetTooLarge('offset', offset);
+    await h.handle.write(Number(offset), data);
     h.written += data.length;
     return this.ok(id);
   }
@@ -452,9 +579,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async opendir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
-    this.checkHandleLimit();
-    const handle = await this.fs.opendir(path);
-    return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'dir', path, handle }))]);
+    const key = await this.adopt(() => this.fs.opendir(path), (handle) => ({ kind: 'dir', path, handle }));
+    return frame(FXP.HANDLE, [u32(id), str(key)]);
   }
 
   /** @internal SFTP request handler. */
@@ -477,7 +603,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async mkdir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
-    await this.fs.mkdir(path, readAttrs(r));
+    await this.fs.mkdir(path, readAttrs(r, 'drop'));
     this.emit('directoryCreated', { path });
     return this.ok(id);
   }
@@ -492,9 +618,34 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   /** @internal SFTP request handler. */
   async realpath(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    const real = this.fs.realpath ? await this.fs.realpath(path) : path;
+    const real = await this.canonical(this.path(r));
     return this.name(id, [{ filename: real, longname: real, attrs: {} }]);
+  }
+
+  /**
+   * REALPATH as OpenSSH's sftp-server (`sftp_realpath`): the canonical path of an existing path;
+   * a missing last name is allowed (its parent is resolved and the name appended, so `scp -r dir
+   * host:new` and `put -r` can name what they are about to create), a missing parent is
+   * NO_SUCH_FILE; a dangling symlink resolves to where it points.
+   */
+  private async canonical(path: string, links = 0): Promise<string> {
+    try {
+      if (this.fs.realpath) return await this.fs.realpath(path);
+      await this.fs.lstat(path);
+      return path;
+    } catch (err) {
+      if (path === '/' || statusOf(err).status !== SFTPStatus.NO_SUCH_FILE) throw err;
+    }
+    const { parent, name } = splitVirtual(path);
+    const realParent = this.fs.realpath ? await this.fs.realpath(parent) : parent;
+    const dir = await this.fs.stat(realParent);
+    if (dir.mode !== undefined && !isType(dir, S_IFDIR)) throw new SFTPError(SFTPStatus.NO_SUCH_FILE, `${parent}: Not a directory`);
+    const candidate = realParent === '/' ? `/${name}` : `${realParent}/${name}`;
+    const link = await this.fs.lstat(candidate).catch(() => undefined);
+    if (!link || !isType(link, S_IFLNK)) return candidate;
+    if (links >= SYMLOOP_MAX) throw new SFTPError(SFTPStatus.FAILURE, `${path}: Too many levels of symbolic links`);
+    const target = await this.fs.readlink(candidate);
+    return this.canonical(resolveClientPath(target.startsWith('/') ? target : `${realParent}/${target}`), links + 1);
   }
 
   /** @internal SFTP request handler. */
@@ -580,8 +731,86 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   /** @internal SFTP request handler. */
   async expandPath(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    return this.name(id, [{ filename: path, longname: path, attrs: {} }]);
+    const real = await this.canonical(this.path(r, { user: this.user }));
+    return this.name(id, [{ filename: real, longname: real, attrs: {} }]);
+  }
+
+  /** @internal SFTP request handler: home-directory (the logged-in user's, or '' for it, is `/`). */
+  async homeDirectory(r: WireReader, id: number): Promise<Buffer> {
+    const user = r.string();
+    if (user !== '' && user !== this.user) throw new SFTPError(SFTPStatus.FAILURE, `no such user: ${user}`);
+    return this.name(id, [{ filename: '/', longname: '/', attrs: {} }]);
+  }
+
+  /**
+   * @internal SFTP request handler: copy-data (draft-ietf-secsh-filexfer-extensions-00 section 7,
+   * OpenSSH 9.0 `sftp cp`). Copies `length` bytes (0: to the end of file) from one open handle to
+   * another through the handles' read and write, so every filesystem has it; EOF when the source
+   * ends before `length`, as sftp-server.
+   */
+  async copyData(r: WireReader, id: number): Promise<Buffer> {
+    // Reading through it is a download: upload-only may not (read-only is refused as a write before).
+    if (this.access === 'upload-only') throw denied('upload-only access');
+    const src = this.file(r);
+    const readOffset = r.uint64();
+    const readLength = r.uint64();
+    const dst = this.file(r);
+    const writeOffset = r.uint64();
+    if (src === dst || src.path === dst.path) throw new SFTPError(SFTPStatus.FAILURE, 'copy-data: source and destination are the same file');
+    if (!src.flags.read) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the source handle is not open for reading');
+    if (!dst.flags.write && !dst.flags.append) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the destination handle is not open for writing');
+    if (readOffset > MAX_OFFSET) throw offsetTooLarge('offset', readOffset);
+    if (writeOffset > MAX_OFFSET && !dst.flags.append) throw offsetTooLarge('offset', writeOffset);
+    const untilEof = readLength === 0n;
+    let remaining = untilEof || readLength > MAX_OFFSET ? Number.MAX_SAFE_INTEGER : Number(readLength);
+    let from = Number(readOffset);
+    let to = Number(writeOffset);
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, remaining));
+    // sftp-server's accounting: each chunk is read whole (to EOF); EOF is the answer only when a
+    // chunk starts at the end of the source and `length` is not used up by it.
+    while (remaining > 0) {
+      const want = Math.min(buffer.length, remaining);
+      remaining -= want;
+      let n = 0;
+      for (let got = -1; n < want && got !== 0; n += got) {
+        if (this.over) throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
+        got = await this.readChunk(src.handle, from + n, buffer, n, want - n);
+      }
+      if (n === 0) return untilEof || remaining === 0 ? this.ok(id) : this.status(id, SFTPStatus.EOF, 'End of file');
+      src.read += n;
+      await dst.handle.write(to, buffer.subarray(0, n));
+      dst.written += n;
+      from += n;
+      to += n;
+    }
+    return this.ok(id);
+  }
+
+  /** Up to `length` bytes of `handle` at `position` into `target` at `offset`; 0 at end of file. */
+  private async readChunk(handle: SFTPFileHandle, position: number, target: Buffer, offset: number, length: number): Promise<number> {
+    if (handle.readInto) return handle.readInto(position, target, offset, length);
+    const data = await handle.read(position, length);
+    return data.copy(target, offset, 0, Math.min(data.length, length));
+  }
+
+  /**
+   * @internal SFTP request handler: users-groups-by-id@openssh.com (OpenSSH 9.1+ `sftp ls -l`
+   * names), through {@link SFTPFileSystem.usersGroupsById}; announced only when the filesystem has it.
+   */
+  async usersGroupsById(r: WireReader, id: number): Promise<Buffer> {
+    if (!this.fs.usersGroupsById) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, 'users-groups-by-id not supported by this filesystem');
+    const ids = (b: Buffer): number[] => {
+      if (b.length % 4 !== 0) throw new SFTPError(SFTPStatus.BAD_MESSAGE, 'users-groups-by-id: id list is not a whole number of uint32');
+      return Array.from({ length: b.length / 4 }, (_, i) => b.readUInt32BE(i * 4));
+    };
+    const uids = ids(r.bytes());
+    const gids = ids(r.bytes());
+    const names = await this.fs.usersGroupsById(uids, gids);
+    if (names.users.length !== uids.length || names.groups.length !== gids.length) throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: the filesystem answered a different number of names');
+    const list = (xs: string[]): Buffer => str(Buffer.concat(xs.map((x) => str(x))));
+    const reply = frame(FXP.EXTENDED_REPLY, [u32(id), list(names.users), list(names.groups)]);
+    if (reply.length > MAX_PACKET) throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: too many ids for one reply');
+    return reply;
   }
 }
 
@@ -626,4 +855,7 @@ const EXTENDED: Record<string, Handler> = {
   'lsetstat@openssh.com': SFTPSession.prototype.lsetstat,
   'limits@openssh.com': SFTPSession.prototype.limits,
   'expand-path@openssh.com': SFTPSession.prototype.expandPath,
+  'copy-data': SFTPSession.prototype.copyData,
+  'home-directory': SFTPSession.prototype.homeDirectory,
+  'users-groups-by-id@openssh.com': SFTPSession.prototype.usersGroupsById,
 };

@@ -1,13 +1,27 @@
 import { SFTPError, SFTPStatus } from './FileSystem';
 
+/** How `~name` is read: only expand-path@openssh.com expands it, for the logged-in user. */
+export interface TildeUser {
+  /** The logged-in user: `~user` and `~user/x` are the home directory `/`; other names are refused. */
+  user?: string;
+}
+
 /**
  * A client path as the virtual absolute path filesystems see: relative paths start at the home
  * directory `/`, `.` and `..` are resolved, and `..` never climbs above `/` (as in a chroot).
- * `~` and `~/x` (expand-path@openssh.com) are the home directory.
+ * `~` and `~/x` are the home directory. With `tilde` (expand-path@openssh.com, as OpenSSH's
+ * `tilde_expand`), `~user` and `~user/x` are the home too when `user` is the logged-in user, and any
+ * other `~name` is refused with NO_SUCH_FILE "no such user"; without it `~name` is an ordinary name.
  */
-export function resolveClientPath(path: string): string {
+export function resolveClientPath(path: string, tilde?: TildeUser): string {
   if (path.includes('\0')) throw new SFTPError(SFTPStatus.BAD_MESSAGE, 'path contains a NUL byte');
-  const text = path === '~' ? '/' : path.startsWith('~/') ? path.slice(1) : path;
+  let text = path === '~' ? '/' : path.startsWith('~/') ? path.slice(1) : path;
+  if (tilde && text.startsWith('~')) {
+    const slash = text.indexOf('/');
+    const name = slash < 0 ? text.slice(1) : text.slice(1, slash);
+    if (tilde.user === undefined || name !== tilde.user) throw new SFTPError(SFTPStatus.NO_SUCH_FILE, `no such user: ${name}`);
+    text = slash < 0 ? '/' : text.slice(slash);
+  }
   const parts: string[] = [];
   for (const segment of text.split('/')) {
     if (segment === '' || segment === '.') continue;
@@ -15,4 +29,10 @@ export function resolveClientPath(path: string): string {
     else parts.push(segment);
   }
   return '/' + parts.join('/');
+}
+
+/** The parent of a normalised virtual path (`/` for `/` itself) and its last name ('' for `/`). */
+export function splitVirtual(path: string): { parent: string; name: string } {
+  const i = path.lastIndexOf('/');
+  return { parent: i <= 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
 }

@@ -1,6 +1,6 @@
 /** SFTP version 3 wire format (draft-ietf-secsh-filexfer-02) and the OpenSSH extensions we serve. */
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
-import type { SFTPAttributes, SFTPOpenFlags } from './FileSystem';
+import { type SFTPAttributes, SFTPError, type SFTPOpenFlags, SFTPStatus } from './FileSystem';
 
 export const SFTP_VERSION = 3;
 
@@ -52,7 +52,34 @@ export const EXTENSIONS: ReadonlyArray<readonly [string, string]> = [
   ['lsetstat@openssh.com', '1'],
   ['limits@openssh.com', '1'],
   ['expand-path@openssh.com', '1'],
+  ['copy-data', '1'],
+  ['home-directory', '1'],
+  ['users-groups-by-id@openssh.com', '1'],
 ];
+
+/** Extensions announced only when the filesystem implements the method they call. */
+export const OPTIONAL_EXTENSIONS: Readonly<Record<string, 'usersGroupsById'>> = {
+  'users-groups-by-id@openssh.com': 'usersGroupsById',
+};
+
+/**
+ * The largest offset or size the filesystem interface carries exactly (`number`): 2^53 - 1.
+ * SFTP sends uint64; a larger value would be rounded, so it is refused, never passed on.
+ */
+export const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+
+const MAX_OFF_T = (1n << 63n) - 1n;
+
+/**
+ * The refusal of a uint64 offset or size beyond {@link MAX_OFFSET}, with the status OpenSSH's
+ * sftp-server gives on Linux: an offset (READ, WRITE, copy-data) fails its `lseek` with EINVAL,
+ * BAD_MESSAGE; a size (SETSTAT, FSETSTAT) fails `truncate` with EFBIG, FAILURE, or with EINVAL,
+ * BAD_MESSAGE, past 2^63 - 1 (negative as `off_t`).
+ */
+export function offsetTooLarge(what: 'offset' | 'size', value: bigint): SFTPError {
+  const status = what === 'offset' || value > MAX_OFF_T ? SFTPStatus.BAD_MESSAGE : SFTPStatus.FAILURE;
+  return new SFTPError(status, `${what} ${value} is beyond ${Number.MAX_SAFE_INTEGER} (2^53 - 1): ${status === SFTPStatus.FAILURE ? 'File too large' : 'Invalid argument'}`);
+}
 
 export function decodeOpenFlags(pflags: number): SFTPOpenFlags {
   return {
@@ -65,10 +92,19 @@ export function decodeOpenFlags(pflags: number): SFTPOpenFlags {
   };
 }
 
-export function readAttrs(r: WireReader): SFTPAttributes {
+/**
+ * Reads an ATTRS block. A size beyond 2^53 - 1 is refused ({@link offsetTooLarge}: `refuse`, for
+ * SETSTAT/FSETSTAT, which truncate to it) or is left out (`drop`, for OPEN and MKDIR, whose size
+ * field OpenSSH's sftp-server ignores too).
+ */
+export function readAttrs(r: WireReader, oversize: 'refuse' | 'drop' = 'refuse'): SFTPAttributes {
   const flags = r.uint32();
   const attrs: SFTPAttributes = {};
-  if (flags & ATTR.SIZE) attrs.size = Number(r.uint64());
+  if (flags & ATTR.SIZE) {
+    const size = r.uint64();
+    if (size <= MAX_OFFSET) attrs.size = Number(size);
+    else if (oversize === 'refuse') throw offsetTooLarge('size', size);
+  }
   if (flags & ATTR.UIDGID) {
     attrs.uid = r.uint32();
     attrs.gid = r.uint32();
