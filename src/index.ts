@@ -1,4 +1,6 @@
-export { SSHDaemon, SSHServer, type SFTPProvider, type SCPProvider } from './daemon/SSHDaemon';
+export { SSHDaemon, SSHServer, type SFTPProvider, type SCPProvider, type DisconnectOptions } from './daemon/SSHDaemon';
+export { ChannelStream, type ChannelStreamOptions, type ExitSignalOptions } from './channels/ChannelStream';
+export type { ChannelTerminal } from './channels/ChannelState';
 export { directTcpipTarget, resolveDirectTcpipTarget, resolveForwardTarget, type ForwardingOptions, type ForwardTarget, type ResolvedForwardTarget } from './channels/TcpForwarding';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
 export type * from './daemon/events';

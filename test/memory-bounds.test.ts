@@ -92,6 +92,31 @@ test('a client that floods requests and reads nothing is dropped at OutBufferHar
   }),
 );
 
+test('an application echoing without awaiting to a client that types but never takes its output: dropped at OutBufferHardLimit, not the process', { timeout: 90_000 }, () =>
+  withBareDaemon(async ({ daemon, port, errors }) => {
+    openDoors(daemon);
+    // The careless echo server: every chunk sent back unawaited, as the old demo shell did.
+    daemon.on('SSHChannelDataIn', (e) => void daemon.sendChannelData(e.channelId, e.data).catch(() => undefined));
+    const c = await connect(port, { password: 'pw' });
+    c.on('error', () => undefined);
+    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('cat', (err, s) => (err ? reject(err) : resolve(s))));
+    stream.on('error', () => undefined);
+    // The client reads the connection (and so gets our window adjustments) but never takes the
+    // channel's data, so it never reopens the window for our output: ssh -tt with its stdout unread.
+    stream.pause();
+    const before = process.memoryUsage().rss;
+    const chunk = Buffer.alloc(32 * 1024, 0x61);
+    for (let sent = 0; sent < 256 * MiB && daemon.sshConnections.size > 0; sent += chunk.length) {
+      if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), sleep(50)]);
+    }
+    await until(() => daemon.sshConnections.size === 0, 30_000);
+    assert.ok(errors.some((e) => e.startsWith(`${ErrorCodes.BufferLimit} client does not read: the application queued`)), errors.join('\n'));
+    const grown = (process.memoryUsage().rss - before) / MiB;
+    assert.ok(grown < 96, `RSS grew ${grown.toFixed(1)} MiB`);
+    c.destroy();
+  }),
+);
+
 async function until(check: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {

@@ -1,12 +1,23 @@
 /** samples/echo-server: the README's fifteen lines, driven by OpenSSH. */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { startSample, tempDir } from './fixtures/samples';
 
 const DIR = tempDir('echo');
 after(() => rmSync(DIR, { recursive: true, force: true }));
+
+test("echo-server runs the README's fifteen lines as written", () => {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const block = /## Fifteen lines\n\n```ts\n([\s\S]*?)```/.exec(readme)![1];
+  const sample = readFileSync(join(__dirname, '..', 'samples', 'echo-server', 'server.ts'), 'utf8');
+  // The handlers, from the first .on( to the end of the chain; host key and port come from the sample's options.
+  const handlers = (text: string) => text.slice(text.indexOf('  .on('), text.indexOf('  });\n') + 6);
+  assert.ok(block.split('\n').length - 1 <= 15, 'fifteen lines at most');
+  assert.equal(handlers(sample), handlers(block));
+});
 
 test('echo-server: exec answers with the command, wrong passwords and shells are refused', { timeout: 60_000 }, async () => {
   const server = await startSample('echo-server/server.ts', DIR, ['--user', 'ann:secret']);

@@ -20,11 +20,10 @@ daemon.sshCert = hostKey(options.data);
 daemon
   .on('SSHServiceRequest', (e) => { e.accept = true; })
   .on('SSHUserAuthRequest', async (e) => { e.accept = e.authMethod === 'password' && await checkPassword(e.user, e.authParam); })
-  .on('SSHChannelOpenRequest', (e) => { e.accept = e.service === 'session'; })
-  .on('SSHChannelRequest', (e) => { e.success = e.requestType === 'exec'; })
-  .on('SSHChannelRequested', async (e) => {
-    await daemon.sendChannelData(e.channelId, `you ran ${daemon.getSSHParam(e.packet, 'Command')}\n`);
-    await daemon.sendExitStatus(e.channelId, 0);
-    await daemon.closeChannel(e.channelId);
+  .on('SSHChannelOpenRequest', (e) => { if (e.service === 'session') e.accept = true; })
+  .on('SSHChannelRequest', (e) => { if (e.requestType === 'exec') e.success = true; })
+  .on('SSHChannelRequested', (e) => {
+    if (e.requestType !== 'exec') return;
+    daemon.channelStream(e.channelId).end(`you ran ${daemon.getSSHParam(e.packet, 'Command')}\n`).exit(0);
   });
 void listen(daemon, options);

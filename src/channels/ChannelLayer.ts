@@ -11,6 +11,7 @@ import { nextId } from '../registry/ids';
 import type { Registry } from '../registry/Registry';
 import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW } from './ChannelState';
 import { decodeRequestParams } from './requestParams';
+import { builtInDecisionLog, decisionArgs } from './builtInDecisions';
 import type { BuiltInHooks } from '../daemon/BuiltInServices';
 import { forceCommand, type RewrittenRequest } from './forcedCommand';
 import { refusedChannelOpen, refusedRequest } from '../policy/SessionRestrictions';
@@ -34,10 +35,14 @@ export interface ChannelHost {
   readonly hub: EventHub;
   readonly registry: Registry;
   outBufferSize(): number;
+  /** Bytes an application may queue on a channel for a client that does not read (OutBufferHardLimit, at least twice OutBufferSize). */
+  outBufferHardLimit(): number;
   maxChannels(): number;
   sendRaw(conn: ConnectionRecord, payload: Buffer): void;
   /** The client broke the protocol: report and drop the connection. */
   violation(conn: ConnectionRecord, code: number, description: string): void;
+  /** The client costs more memory than the limits allow (BufferLimit): report and drop the connection at once. */
+  overflow(conn: ConnectionRecord, description: string): void;
   /** Channel activity (with the data bytes it moved), for the idle timeout and the re-key threshold. */
   activity(conn: ConnectionRecord, bytes?: number): void;
   /** Built-in services (SFTP, forwarding). */
@@ -91,9 +96,11 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     }
     const state = new ChannelState(nextId(), conn.allocateLocalChannel(), conn, info.type, this);
     conn.channels.set(state.localId, state);
-    const args = { connectionId: conn.id, channelId: state.id, service: info.type, parameters, accept: host.builtIns.presetAccept(conn, info.type) };
+    const args = decisionArgs({ connectionId: conn.id, channelId: state.id, service: info.type, parameters }, 'accept', host.builtIns.presetAccept(conn, info.type));
     afterDecision(host.hub.decide('SSHChannelOpenRequest', args), (ok) => {
       if (conn.closed) return;
+      const note = builtInDecisionLog(args, `the ${info.type} open`);
+      if (note) host.hub.log(conn.id, note.level, note.message);
       if (!ok || !args.accept) {
         conn.channels.delete(state.localId);
         return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'refused by server');
@@ -158,9 +165,11 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const { requestType, params } = request;
     const packet = tagPayload(Buffer.from(request.body), { kind: 'channel-request' });
     state.inbound.run(() => {
-      const args = { ...ids, requestType, packet, params, success: this.host.builtIns.presetSuccess(this.conn, requestType, params) };
+      const args = decisionArgs({ ...ids, requestType, packet, params }, 'success', this.host.builtIns.presetSuccess(this.conn, requestType, params));
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
         if (state.finished || this.conn.closed) return;
+        const note = builtInDecisionLog(args, `the ${requestType} request`);
+        if (note) this.host.hub.log(this.conn.id, note.level, `channel ${state.id}: ${note.message}`);
         const attached = ok && args.success ? this.host.builtIns.attachBuiltIn(this.conn, state, requestType, params, request.body) : false;
         // Inbound data waits in state.inbound until this settles, so a built-in service sees all of it.
         return afterDecision(attached, (granted) => {
@@ -169,17 +178,40 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
             if (granted) this.proto.channelSuccess(state.remoteId);
             else this.proto.channelFailure(state.remoteId);
           }
-          if (granted) this.host.hub.fire('SSHChannelRequested', { ...ids, requestType, packet, params });
+          if (!granted) return;
+          state.noteGranted(requestType, params);
+          const requested = { ...ids, requestType, packet, params };
+          // Input that arrives while an asynchronous handler runs waits for it (early stdin is not lost).
+          state.runRequested(() => {
+            const result = this.host.hub.fireAwaitable('SSHChannelRequested', requested);
+            if (result === true) return undefined;
+            if (result === false) return void this.requestedFailed(state, requestType);
+            return result.then((done) => {
+              if (!done) this.requestedFailed(state, requestType);
+            });
+          });
         });
       });
     });
+  }
+
+  /**
+   * A SSHChannelRequested handler threw or rejected (`Error` 1030 has fired): the program it was to
+   * start does not run, so the channel ends with exit-status 1 rather than leaving the client waiting.
+   */
+  private requestedFailed(state: ChannelState, requestType: string): void {
+    if (state.finished || state.closingOrClosed || this.conn.closed) return;
+    this.host.hub.log(this.conn.id, 1, `channel ${state.id}: the SSHChannelRequested handler for ${requestType} failed; closing the channel with exit-status 1`);
+    const exitStatus = Buffer.concat([Buffer.from([98]), encodeUint32(state.remoteId), encodeString('exit-status'), Buffer.from([0]), encodeUint32(1)]);
+    void state.sendPacket(exitStatus);
+    void state.close();
   }
 
   onData(recipient: number, data: Buffer, extended: number): void {
     const state = this.live(recipient);
     if (!state || !state.accept(data.length)) return;
     this.host.activity(this.conn, data.length);
-    state.inbound.run(() => state.consume(data, extended));
+    state.inbound.data(data, extended);
   }
 
   onWindowAdjust(recipient: number, amount: number): void {
@@ -194,16 +226,24 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const state = this.live(recipient);
     if (!state) return;
     state.inbound.run(() => {
-      state.flushRecord();
-      if (state.consumer) return state.consumer.end();
-      this.host.hub.fire('SSHChannelEOF', { connectionId: this.conn.id, channelId: state.id });
+      const end = () => {
+        state.eofReceived = true;
+        if (state.consumer) return state.consumer.end();
+        this.host.hub.fire('SSHChannelEOF', { connectionId: this.conn.id, channelId: state.id });
+      };
+      const held = state.flushRecord();
+      if (held instanceof Promise) return held.then(end, end);
+      end();
+      return undefined;
     });
   }
 
   onClose(recipient: number): void {
     const state = this.live(recipient);
     if (!state) return;
-    state.inbound.run(() => state.remoteClose());
+    // Output ends now (and CLOSE is answered); input already received is delivered first.
+    state.remoteClose();
+    state.inbound.run(() => state.inputEnded());
   }
 
   onOpenConfirmation(info: ChannelOpenConfirmInfo): void {
@@ -294,15 +334,28 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   waitForDrain(resume: () => void): void {
     this.drainWaiters.add(resume);
   }
-  deliver(channel: ChannelState, data: Buffer, extended: number): void {
+  deliver(channel: ChannelState, data: Buffer, extended: number): unknown {
     if (channel.consumer) return channel.consumer.data(data, extended);
-    this.host.hub.fire('SSHChannelDataIn', { connectionId: this.conn.id, channelId: channel.id, data, extended });
+    const result = this.host.hub.fireAwaitable('SSHChannelDataIn', { connectionId: this.conn.id, channelId: channel.id, data, extended });
+    // An asynchronous handler holds the channel's input (and its window) until it settles.
+    return typeof result === 'boolean' ? undefined : result;
   }
   readyToSend(channel: ChannelState): void {
     this.host.hub.fire('SSHChannelReadyToSend', { connectionId: this.conn.id, channelId: channel.id });
   }
   violation(channel: ChannelState, description: string): void {
     this.host.violation(this.conn, ErrorCodes.WindowOverrun, `channel ${channel.id}: ${description}`);
+  }
+  checkBacklog(channel: ChannelState, backlog: number): void {
+    // Built-in services (SFTP, SCP, forwarding) bound their own output; this limit is for application sends.
+    if (channel.consumer && !channel.stream) return;
+    const limit = this.host.outBufferHardLimit();
+    const queued = backlog + this.conn.socket.writableLength;
+    if (queued <= limit || this.conn.closeReason) return;
+    this.host.overflow(this.conn, `client does not read: the application queued ${backlog} bytes on channel ${channel.id} beyond what it is sending (OutBufferHardLimit ${limit})`);
+  }
+  inputOverflow(channel: ChannelState, events: number): void {
+    this.host.overflow(this.conn, `channel ${channel.id}: the client sent ${events} messages while the channel's input is held`);
   }
   finished(channel: ChannelState): void {
     this.conn.channels.delete(channel.localId);

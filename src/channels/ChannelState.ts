@@ -1,21 +1,49 @@
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import { SerialQueue } from './SerialQueue';
+import type { ChannelRequestParams, ChannelRequestParamsMap, TerminalModes } from './requestParams';
+import { type QueueOwner, SerialQueue } from './SerialQueue';
 
 /** Our receive window and packet size: as OpenSSH's session defaults. */
 export const LOCAL_WINDOW = 2 * 1024 * 1024;
 export const LOCAL_PACKET_SIZE = 32 * 1024;
-/** The window is topped up once the client has used half of it. */
+/** The window is reopened once the application has taken half of it. */
 const WINDOW_REFILL_AT = LOCAL_WINDOW / 2;
 /** Never send larger data packets than this, whatever the client allows. */
 const MAX_OUT_PACKET = 256 * 1024;
 const MAX_WINDOW = 0xffffffff;
+/**
+ * What one queued send costs beyond its bytes (the promise, its callbacks, the queue entry), for
+ * the bound on output an application queued and the client has not taken (OutBufferHardLimit).
+ */
+export const QUEUED_ITEM_COST = 256;
+/** Inbound events that may wait on a held channel (data chunks after merging, requests, EOF, CLOSE). */
+export const MAX_HELD_EVENTS = 1024;
 
-type Outgoing =
+type Outgoing = (
   | { kind: 'data'; data: Buffer; offset: number; extended: number; done: () => void; fail: (e: Error) => void }
-  | { kind: 'packet'; payload: Buffer; done: () => void }
+  | { kind: 'packet'; payload: Buffer; done: () => void; fail: (e: Error) => void }
   | { kind: 'eof' }
-  | { kind: 'close' };
+  | { kind: 'close'; done: () => void }
+) & {
+  /** Bytes this entry adds to the channel's backlog (0 for the entry at the head when it was queued). */
+  cost: number;
+};
+
+/** The terminal a granted `pty-req` asked for, with the size of the last granted `window-change`. */
+export interface ChannelTerminal {
+  /** The TERM value (`xterm-256color`, ...). */
+  readonly term: string;
+  /** Width in characters. */
+  readonly cols: number;
+  /** Height in rows. */
+  readonly rows: number;
+  /** Width in pixels (0 if unknown). */
+  readonly width: number;
+  /** Height in pixels (0 if unknown). */
+  readonly height: number;
+  /** The terminal modes the client sent (RFC 4254 section 8 opcode to value). */
+  readonly modes: Readonly<TerminalModes>;
+}
 
 /** How a channel talks to the transport and reports to the daemon. */
 export interface ChannelSink {
@@ -29,10 +57,18 @@ export interface ChannelSink {
   congested(): boolean;
   /** Called once when `congested()` stopped a flush; `resume` flushes again on drain. */
   waitForDrain(resume: () => void): void;
-  deliver(channel: ChannelState, data: Buffer, extended: number): void;
+  /** Hands data to the application; a Promise (an asynchronous SSHChannelDataIn handler) holds the channel until it settles. */
+  deliver(channel: ChannelState, data: Buffer, extended: number): unknown;
   readyToSend(channel: ChannelState): void;
   /** The client broke the flow-control rules: drop the connection. */
   violation(channel: ChannelState, description: string): void;
+  /**
+   * The output queued on the channel behind what it is sending grew to `backlog` bytes (counted with
+   * QUEUED_ITEM_COST per entry): past OutBufferHardLimit the connection is dropped (BufferLimit).
+   */
+  checkBacklog(channel: ChannelState, backlog: number): void;
+  /** The client queued more than MAX_HELD_EVENTS events on a held channel: drop the connection. */
+  inputOverflow(channel: ChannelState, events: number): void;
   finished(channel: ChannelState): void;
 }
 
@@ -44,20 +80,35 @@ export interface ChannelConsumer {
   data(data: Buffer, extended: number): void;
   end(): void;
   closed(): void;
+  /**
+   * The consumer reads the channel's input with its own backpressure (the channel stream): input no
+   * longer waits for asynchronous SSHChannelRequested handlers.
+   */
+  readonly ownsInput?: boolean;
 }
 
 /** One SSH channel: windows both ways, the ordered output queue, records, and the close handshake. */
-export class ChannelState {
+export class ChannelState implements QueueOwner {
   remoteId = -1;
   opened = false;
   private inWindow = LOCAL_WINDOW;
+  /**
+   * Bytes the application has taken (delivered, settled) but not yet given back to the client's
+   * window. The window is reopened by what was consumed, not by what arrived: data held for a slow
+   * handler keeps its share of the window, so at most LOCAL_WINDOW bytes wait per channel.
+   */
+  private consumed = 0;
   private outWindow = 0;
   private outPacketSize = LOCAL_PACKET_SIZE;
   private readonly outQueue: Outgoing[] = [];
+  /** Bytes (plus QUEUED_ITEM_COST each) of the entries queued behind the one at the head when they came. */
+  private backlog = 0;
   private flushing = false;
   private waitingDrain = false;
-  /** Inbound events (requests, data, eof, close) in arrival order, held back while a decision is pending. */
-  readonly inbound = new SerialQueue();
+  private flushWaiters: Array<() => void> = [];
+  private finishWaiters: Array<() => void> = [];
+  /** Inbound events (requests, data, eof, close) in arrival order, held back while a handler is pending or input is paused. */
+  readonly inbound: SerialQueue = new SerialQueue(this, MAX_HELD_EVENTS);
   bytesSent = 0;
   readyToSend = false;
   recordLength = 0;
@@ -66,11 +117,29 @@ export class ChannelState {
   eofSent = false;
   closeSent = false;
   closeReceived = false;
+  /** The client's EOF was delivered (in order with its data). */
+  eofReceived = false;
+  /** Every inbound event before the client's CLOSE was delivered. */
+  private inputDone = false;
+  private closing?: Promise<void>;
   private finishedFlag = false;
-  /** Set when a built-in service (SFTP) reads the channel. */
+  /** Set when a built-in service (SFTP) or the channel stream reads the channel. */
   consumer?: ChannelConsumer;
   /** While held, consumed data does not reopen the client's window: the consumer is behind. */
   private windowHeld = false;
+  /** pause(): input is not delivered and the window not reopened until resume(). */
+  private pausedRelease?: () => void;
+  /** Releases input held for a running SSHChannelRequested handler. */
+  private requestedRelease?: () => void;
+  private requestedReleasedEarly = false;
+  /** From granted `pty-req` (and later `window-change`) requests. */
+  terminal?: ChannelTerminal;
+  /** From granted `env` requests. */
+  readonly environment = new Map<string, string>();
+  /** The channel's duplex stream, once the application asked for it (see ChannelStream). */
+  stream?: unknown;
+  /** The public view of this channel, made once. */
+  view?: unknown;
 
   constructor(
     readonly id: string,
@@ -101,17 +170,36 @@ export class ChannelState {
     return true;
   }
 
-  /** Hands received data to the application (in records when recordLength > 0), then reopens the window. */
-  consume(data: Buffer, extended: number): void {
-    if (this.recordLength > 0 && extended === 0) this.collect(data);
-    else this.sink.deliver(this, data, extended);
+  /**
+   * QueueOwner: hands received data to the application (in records when recordLength > 0), then
+   * reopens the window; when the application returned a Promise, only once it settled.
+   */
+  deliver(data: Buffer, extended: number): unknown {
+    const n = data.length;
+    const held = this.recordLength > 0 && extended === 0 ? this.collect(data) : this.sink.deliver(this, data, extended);
+    if (held instanceof Promise) {
+      const taken = () => this.taken(n);
+      return held.then(taken, taken);
+    }
+    this.taken(n);
+    return undefined;
+  }
+
+  private taken(n: number): void {
+    this.consumed += n;
     this.refillWindow();
   }
 
+  /** QueueOwner: the client keeps sending while the channel is held. */
+  overflow(events: number): void {
+    this.sink.inputOverflow(this, events);
+  }
+
   private refillWindow(): void {
-    if (this.windowHeld || this.inWindow > WINDOW_REFILL_AT || this.closeSent || this.closeReceived) return;
-    const add = LOCAL_WINDOW - this.inWindow;
-    this.inWindow = LOCAL_WINDOW;
+    if (this.windowHeld || this.pausedRelease || this.consumed < WINDOW_REFILL_AT || this.closeSent || this.closeReceived) return;
+    const add = this.consumed;
+    this.consumed = 0;
+    this.inWindow += add;
     this.sink.sendWindowAdjust(this.remoteId, add);
   }
 
@@ -125,16 +213,85 @@ export class ChannelState {
     if (!hold) this.refillWindow();
   }
 
-  private collect(data: Buffer): void {
+  /** Stops delivering input and reopening the window until resume(). */
+  pause(): void {
+    if (this.pausedRelease || this.finishedFlag) return;
+    this.pausedRelease = this.inbound.block();
+  }
+
+  /** Undoes pause(), and stops waiting for a running SSHChannelRequested handler. */
+  resume(): void {
+    this.releaseRequested();
+    const release = this.pausedRelease;
+    if (!release) return;
+    this.pausedRelease = undefined;
+    this.refillWindow();
+    release();
+  }
+
+  get paused(): boolean {
+    return this.pausedRelease !== undefined;
+  }
+
+  /**
+   * Runs the SSHChannelRequested listeners (`fire`): input that arrives while an asynchronous one
+   * runs waits for it, unless the channel stream reads the input or the application calls resume().
+   */
+  runRequested(fire: () => Promise<unknown> | undefined): void {
+    this.requestedReleasedEarly = false;
+    const pending = fire();
+    if (!pending || this.requestedReleasedEarly || this.consumer?.ownsInput || this.finishedFlag) return;
+    const release = this.inbound.block();
+    this.requestedRelease = release;
+    const done = () => {
+      if (this.requestedRelease === release) this.requestedRelease = undefined;
+      release();
+    };
+    pending.then(done, done);
+  }
+
+  /** Keeps what a granted request tells about the session: the terminal, its size, the environment. */
+  noteGranted(requestType: string, params: ChannelRequestParams): void {
+    if (requestType === 'pty-req') {
+      this.terminal = Object.freeze({ ...(params as ChannelRequestParamsMap['pty-req']) });
+    } else if (requestType === 'window-change' && this.terminal) {
+      const size = params as ChannelRequestParamsMap['window-change'];
+      this.terminal = Object.freeze({ ...this.terminal, cols: size.cols, rows: size.rows, width: size.width, height: size.height });
+    } else if (requestType === 'env') {
+      const env = params as ChannelRequestParamsMap['env'];
+      this.environment.set(env.name, env.value);
+    }
+  }
+
+  /** Input no longer waits for the running SSHChannelRequested handler. */
+  releaseRequested(): void {
+    this.requestedReleasedEarly = true;
+    const release = this.requestedRelease;
+    this.requestedRelease = undefined;
+    release?.();
+  }
+
+  private collect(data: Buffer): unknown {
     this.record.push(data);
     this.recordBytes += data.length;
+    return this.deliverRecords();
+  }
+
+  /** Delivers every complete record; waits between records when a handler returned a Promise. */
+  private deliverRecords(): unknown {
     while (this.recordLength > 0 && this.recordBytes >= this.recordLength) {
-      const all = Buffer.concat(this.record);
-      this.sink.deliver(this, all.subarray(0, this.recordLength), 0);
+      const all = this.record.length === 1 ? this.record[0] : Buffer.concat(this.record);
       const rest = all.subarray(this.recordLength);
       this.record = rest.length ? [rest] : [];
       this.recordBytes = rest.length;
+      // The rest is split off first: the handler may change recordLength for what follows.
+      const held = this.sink.deliver(this, all.subarray(0, all.length - rest.length), 0);
+      if (held instanceof Promise) {
+        const next = () => this.deliverRecords();
+        return held.then(next, next);
+      }
     }
+    return undefined;
   }
 
   setRecordLength(n: number): void {
@@ -142,57 +299,103 @@ export class ChannelState {
       throw new SSHDaemonError(ErrorCodes.InvalidPropertyValue, `recordLength must be an integer >= 0, got ${n}`);
     }
     this.recordLength = n;
-    if (n === 0) this.flushRecord();
-    else if (this.recordBytes > 0) this.collect(Buffer.alloc(0));
+    // What was collected is delivered in order with the rest of the input (after the running handler).
+    if (this.recordBytes > 0) this.inbound.run(() => (this.recordLength === 0 ? this.flushRecord() : this.deliverRecords()));
   }
 
   /** Delivers a partial record (at EOF or when records are switched off). */
-  flushRecord(): void {
-    if (this.recordBytes === 0) return;
+  flushRecord(): unknown {
+    if (this.recordBytes === 0) return undefined;
     const all = Buffer.concat(this.record);
     this.record = [];
     this.recordBytes = 0;
-    this.sink.deliver(this, all, 0);
+    return this.sink.deliver(this, all, 0);
   }
 
   // ---- outbound -----------------------------------------------------------
 
+  private enqueue(item: Outgoing, bytes: number): void {
+    if (this.outQueue.length > 0) {
+      // Behind the entry being sent: this is what the application queued and the client has not taken.
+      item.cost = bytes + QUEUED_ITEM_COST;
+      this.backlog += item.cost;
+      this.outQueue.push(item);
+      this.sink.checkBacklog(this, this.backlog);
+    } else {
+      this.outQueue.push(item);
+    }
+    this.flush();
+  }
+
+  /** Bytes queued behind the entry being sent (with QUEUED_ITEM_COST per entry). */
+  get queuedBacklog(): number {
+    return this.backlog;
+  }
+
+  private shiftQueue(): void {
+    const item = this.outQueue.shift()!;
+    if (item.cost !== 0) this.backlog -= item.cost;
+  }
+
   /** Queues data; resolves once it is handed to the transport. */
   send(data: Buffer, extended: number): Promise<void> {
-    if (this.closeSent || this.closeReceived || this.eofSent) {
+    if (this.closeSent || this.closeReceived || this.eofSent || this.finishedFlag) {
       return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownChannel, `Channel ${this.id} is ${this.eofSent && !this.closeSent ? 'at EOF' : 'closed'}; cannot send data`));
     }
     return new Promise<void>((done, fail) => {
       if (data.length === 0) return done();
-      this.outQueue.push({ kind: 'data', data, offset: 0, extended, done, fail });
-      this.flush();
+      this.enqueue({ kind: 'data', data, offset: 0, extended, done, fail, cost: 0 }, data.length);
     });
   }
 
   /** Queues a raw channel message behind any pending data. */
   sendPacket(payload: Buffer): Promise<void> {
-    if (this.closeSent) {
+    if (this.closeSent || this.closing || this.closeReceived || this.finishedFlag) {
       return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownChannel, `Channel ${this.id} is closed; cannot send a packet`));
     }
-    return new Promise<void>((done) => {
-      this.outQueue.push({ kind: 'packet', payload, done });
-      this.flush();
-    });
+    // A packet the channel can no longer send resolves anyway (exit-status on a channel the client closed).
+    return new Promise<void>((done) => this.enqueue({ kind: 'packet', payload, done, fail: () => done(), cost: 0 }, payload.length));
   }
 
   eof(): void {
-    if (this.eofSent || this.closeSent) return;
+    // After finish() (the connection's transport is gone) nothing may reach ssh2 any more.
+    if (this.eofSent || this.closeSent || this.finishedFlag) return;
     this.eofSent = true;
-    this.outQueue.push({ kind: 'eof' });
-    this.flush();
+    this.enqueue({ kind: 'eof', cost: 0 }, 0);
   }
 
-  /** Sends EOF and CLOSE after everything already queued. */
-  close(): void {
-    if (this.closeSent || this.outQueue.some((o) => o.kind === 'close')) return;
+  /**
+   * Sends EOF and CLOSE after everything already queued. Resolves once CLOSE is handed to the
+   * transport, or the channel is gone (closed by the client, connection lost).
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.closeSent || this.finishedFlag) return (this.closing = Promise.resolve());
     this.eof();
-    this.outQueue.push({ kind: 'close' });
-    this.flush();
+    this.closing = new Promise<void>((done) => this.enqueue({ kind: 'close', done, cost: 0 }, 0));
+    return this.closing;
+  }
+
+  /** True once close() was called or CLOSE was sent. */
+  get closingOrClosed(): boolean {
+    return this.closing !== undefined || this.closeSent;
+  }
+
+  /**
+   * Resolves once the channel has finished (CLOSE both ways) if it is being closed, else once
+   * nothing is queued on it (everything handed to the transport, or dropped). What disconnect()
+   * waits for: a client must not get DISCONNECT before it has answered our CLOSE.
+   */
+  whenSettled(): Promise<void> {
+    if (this.finishedFlag) return Promise.resolve();
+    if (this.closing || this.closeSent) return new Promise<void>((resolve) => this.finishWaiters.push(resolve));
+    return this.whenFlushed();
+  }
+
+  /** Resolves once nothing is queued on the channel (everything handed to the transport, or dropped). */
+  whenFlushed(): Promise<void> {
+    if (this.outQueue.length === 0 || this.finishedFlag) return Promise.resolve();
+    return new Promise<void>((resolve) => this.flushWaiters.push(resolve));
   }
 
   windowAdjust(amount: number): void {
@@ -202,7 +405,7 @@ export class ChannelState {
 
   /** Sends what the window and the socket allow, in order. */
   flush(): void {
-    if (this.flushing || !this.opened) return;
+    if (this.flushing || !this.opened || this.finishedFlag) return;
     this.flushing = true;
     try {
       while (this.outQueue.length > 0) {
@@ -225,7 +428,7 @@ export class ChannelState {
             this.outWindow -= n;
             this.bytesSent += n;
             if (item.offset === item.data.length) {
-              this.outQueue.shift();
+              this.shiftQueue();
               item.done();
             }
             continue;
@@ -241,7 +444,7 @@ export class ChannelState {
             next.offset += n;
             size += n;
             if (next.offset < next.data.length) break;
-            this.outQueue.shift();
+            this.shiftQueue();
             completed.push(next.done);
           }
           this.sink.sendData(this.remoteId, parts.length === 1 ? parts[0] : parts, item.extended);
@@ -249,7 +452,7 @@ export class ChannelState {
           this.bytesSent += size;
           for (const done of completed) done();
         } else {
-          this.outQueue.shift();
+          this.shiftQueue();
           if (item.kind === 'packet') {
             this.sink.sendPacket(item.payload);
             item.done();
@@ -258,14 +461,22 @@ export class ChannelState {
           } else {
             this.closeSent = true;
             this.sink.sendClose(this.remoteId);
-            if (this.closeReceived) this.finish();
+            item.done();
+            this.maybeFinish();
           }
         }
       }
     } finally {
       this.flushing = false;
     }
+    if (this.outQueue.length === 0 && this.flushWaiters.length > 0) this.notifyFlushed();
     this.updateReady(true);
+  }
+
+  private notifyFlushed(): void {
+    const waiters = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of waiters) w();
   }
 
   private awaitDrain(): void {
@@ -284,16 +495,36 @@ export class ChannelState {
     if (opened && notify) this.sink.readyToSend(this);
   }
 
-  /** The client sent CLOSE: answer it (dropping unsent data, which the client no longer takes) and finish. */
+  /**
+   * The client sent CLOSE. The output side ends now: unsent output is dropped (the client takes no
+   * more) and CLOSE is answered. Input that arrived before it is still delivered in order
+   * (`inputEnded`, run from the inbound queue), as OpenSSH drains a channel's output to the program
+   * after a CLOSE.
+   */
   remoteClose(): void {
     this.closeReceived = true;
-    this.flushRecord();
     if (!this.closeSent) {
       this.failPending(new SSHDaemonError(ErrorCodes.UnknownChannel, `Channel ${this.id} was closed by the client`));
       this.closeSent = true;
       this.sink.sendClose(this.remoteId);
     }
-    this.finish();
+    this.readyToSend = false;
+  }
+
+  /** Everything the client sent before its CLOSE was delivered: the channel can finish. */
+  inputEnded(): unknown {
+    const held = this.flushRecord();
+    const end = () => {
+      this.inputDone = true;
+      this.maybeFinish();
+    };
+    if (held instanceof Promise) return held.then(end, end);
+    end();
+    return undefined;
+  }
+
+  private maybeFinish(): void {
+    if (this.closeSent && this.closeReceived && this.inputDone) this.finish();
   }
 
   /** The connection is gone: fail whatever waits and finish. */
@@ -305,18 +536,24 @@ export class ChannelState {
 
   private failPending(err: Error): void {
     for (const item of this.outQueue.splice(0)) {
-      if (item.kind === 'data') item.fail(err);
-      else if (item.kind === 'packet') item.done();
+      if (item.kind === 'data' || item.kind === 'packet') item.fail(err);
+      else if (item.kind === 'close') item.done();
     }
+    this.backlog = 0;
     this.readyToSend = false;
+    this.notifyFlushed();
   }
 
   private finish(): void {
     if (this.finishedFlag) return;
     this.finishedFlag = true;
     this.readyToSend = false;
+    const release = this.pausedRelease;
+    this.pausedRelease = undefined;
+    release?.();
     this.consumer?.closed();
     this.sink.finished(this);
+    for (const w of this.finishWaiters.splice(0)) w();
   }
 
   get finished(): boolean {

@@ -16,6 +16,9 @@ export interface ShellContext {
 
 type Command = (args: string[], ctx: ShellContext) => string | number;
 
+/** Longest input line, as a terminal's canonical mode (N_TTY_BUF_SIZE 4096): further characters are dropped. */
+export const MAX_LINE = 4095;
+
 const COMMANDS: Readonly<Record<string, Command>> = {
   help: () => 'commands: help, whoami, date, echo TEXT, term, uptime, exit [N]',
   whoami: (_a, ctx) => ctx.user,
@@ -32,7 +35,7 @@ export class DemoShell {
   private lastWasCR = false;
 
   constructor(
-    private readonly io: ShellIO,
+    private io: ShellIO,
     private readonly ctx: ShellContext,
   ) {}
 
@@ -48,7 +51,22 @@ export class DemoShell {
     if (this.ctx.terminal) this.ctx.terminal = { ...this.ctx.terminal, cols, rows };
   }
 
+  /** Handles one chunk of input; what it prints goes out in one write. */
   input(data: Buffer): void {
+    const io = this.io;
+    let out = '';
+    let exitCode: number | undefined;
+    this.io = { write: (text) => void (out += text), exit: (code) => void (exitCode = code) };
+    try {
+      this.handle(data);
+    } finally {
+      this.io = io;
+    }
+    if (out) io.write(out);
+    if (exitCode !== undefined) io.exit(exitCode);
+  }
+
+  private handle(data: Buffer): void {
     const echo = this.ctx.terminal !== undefined;
     for (const ch of data.toString('utf8')) {
       if (this.closed) return;
@@ -61,7 +79,7 @@ export class DemoShell {
         this.line = '';
       } else if (ch === '\x7f' || ch === '\b') {
         if (this.line.length > 0) {
-          this.line = [...this.line].slice(0, -1).join('');
+          this.line = this.line.slice(0, this.line.length - (/[\uDC00-\uDFFF]$/.test(this.line) ? 2 : 1));
           if (echo) this.io.write('\b \b');
         }
       } else if (ch === '\x03') {
@@ -69,7 +87,7 @@ export class DemoShell {
         this.io.write(`^C${this.nl}$ `);
       } else if (ch === '\x04') {
         if (this.line === '') return this.finish(0);
-      } else if (ch >= ' ') {
+      } else if (ch >= ' ' && this.line.length < MAX_LINE) {
         this.line += ch;
         if (echo) this.io.write(ch);
       }

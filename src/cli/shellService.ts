@@ -1,28 +1,41 @@
 import { isSCPCommand, requestParamsOf, type SSHDaemon } from '../index';
 import { DemoShell, type ShellContext } from './demoShell';
 
-/** Serves the demo shell (pty, shell, exec, window-change) on session channels; `leaveScp`: `exec scp ...` is the SCP server's. */
+/**
+ * Serves the demo shell (pty, shell, exec, window-change) on session channels; `leaveScp`: `exec scp
+ * ...` is the SCP server's. The shell reads and writes the channel's stream: while its output waits
+ * for a client that does not read, input is not read either, so the client's window closes and
+ * memory stays bounded however fast it types.
+ */
 export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean } = {}): void {
   const shells = new Map<string, DemoShell>();
-  const terminals = new Map<string, ShellContext['terminal']>();
   const finish = (channelId: string, code: number) => void daemon.sendExitStatus(channelId, code).then(() => daemon.closeChannel(channelId), () => undefined);
   const context = (connectionId: string, channelId: string): ShellContext => {
     const conn = daemon.sshConnections.get(connectionId);
-    return { user: conn?.user ?? '', remote: `${conn?.remoteHost}:${conn?.remotePort}`, terminal: terminals.get(channelId) };
+    const terminal = daemon.sshChannels.get(channelId)?.terminal;
+    return { user: conn?.user ?? '', remote: `${conn?.remoteHost}:${conn?.remotePort}`, terminal: terminal && { term: terminal.term, cols: terminal.cols, rows: terminal.rows } };
   };
   daemon
     .on('SSHChannelRequest', (e) => {
       if (['pty-req', 'env', 'shell', 'exec', 'window-change'].includes(e.requestType)) e.success = true;
     })
     .on('SSHChannelRequested', (e) => {
-      const pty = requestParamsOf(e, 'pty-req');
-      if (pty) terminals.set(e.channelId, { term: pty.term, cols: pty.cols, rows: pty.rows });
       const size = requestParamsOf(e, 'window-change');
       if (size) shells.get(e.channelId)?.resize(size.cols, size.rows);
       if (e.requestType === 'shell') {
-        const write = (text: string) => void daemon.sendChannelData(e.channelId, text).catch(() => undefined);
-        const shell = new DemoShell({ write, exit: (code) => finish(e.channelId, code) }, context(e.connectionId, e.channelId));
+        const channel = daemon.channelStream(e.channelId);
+        channel.on('error', () => undefined); // a client that went away; the channel closes on its own
+        const shell = new DemoShell({ write: (text) => void channel.write(text), exit: (code) => void channel.exit(code) }, context(e.connectionId, e.channelId));
         shells.set(e.channelId, shell);
+        channel.on('data', (data: Buffer) => {
+          shell.input(data);
+          // Output the client has not taken yet: read no more input until it has (the window closes).
+          if (channel.writableNeedDrain) {
+            channel.pause();
+            channel.once('drain', () => channel.resume());
+          }
+        });
+        channel.on('end', () => shell.end());
         shell.start();
       }
       const exec = requestParamsOf(e, 'exec');
@@ -31,10 +44,7 @@ export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean 
         void daemon.sendChannelData(e.channelId, output).then(() => finish(e.channelId, code), () => undefined);
       }
     })
-    .on('SSHChannelDataIn', (e) => shells.get(e.channelId)?.input(Buffer.from(e.data)))
-    .on('SSHChannelEOF', (e) => shells.get(e.channelId)?.end())
     .on('SSHChannelClosed', (e) => {
       shells.delete(e.channelId);
-      terminals.delete(e.channelId);
     });
 }

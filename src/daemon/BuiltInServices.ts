@@ -26,15 +26,15 @@ export interface ChannelStarter {
 
 /** The daemon hooks the channel layer and the connection call for built-in services. */
 export interface BuiltInHooks {
-  /** Whether SSHChannelRequest (channel or global) starts with `success` true. */
-  presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean;
+  /** The built-in that serves this request (channel or global; it then starts with `success` true): 'sftp', 'scp', 'forwarding' or ''. */
+  presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string;
   /**
    * A granted channel request a service takes over before more data is delivered; false refuses it after all.
    * `body` is the request as the application sees it (after the message number), for byte-exact fields.
    */
   attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean>;
-  /** Whether SSHChannelOpenRequest starts with `accept` true. */
-  presetAccept(conn: ConnectionRecord, channelType: string): boolean;
+  /** The built-in that serves this channel type (the open then starts with `accept` true): 'forwarding' or ''. */
+  presetAccept(conn: ConnectionRecord, channelType: string): string;
   /** An accepted open a service serves: the starter to run once open, or why it failed (CONNECT_FAILED). */
   attachOpen(conn: ConnectionRecord, channelType: string, parameters: Buffer): Promise<ChannelStarter | string> | undefined;
   /** Why a global request is refused before SSHChannelRequest fires (a limit), or undefined. */
@@ -171,10 +171,10 @@ export class BuiltInServices implements BuiltInHooks {
     return session;
   }
 
-  presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean {
-    if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined;
-    if (this.scpProvider && isScpRequest(requestType, params)) return true;
-    return this.forwardingOptions !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward');
+  presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string {
+    if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined ? 'sftp' : '';
+    if (this.scpProvider && isScpRequest(requestType, params)) return 'scp';
+    return this.forwardingOptions !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward') ? 'forwarding' : '';
   }
 
   attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean> {
@@ -208,8 +208,8 @@ export class BuiltInServices implements BuiltInHooks {
     }
   }
 
-  presetAccept(_conn: ConnectionRecord, channelType: string): boolean {
-    return this.forwardingOptions !== undefined && channelType === 'direct-tcpip';
+  presetAccept(_conn: ConnectionRecord, channelType: string): string {
+    return this.forwardingOptions !== undefined && channelType === 'direct-tcpip' ? 'forwarding' : '';
   }
 
   attachOpen(conn: ConnectionRecord, channelType: string, parameters: Buffer): Promise<ChannelStarter | string> | undefined {

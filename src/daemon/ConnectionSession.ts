@@ -21,6 +21,7 @@ import { encodeString, encodeUint32 } from '../packet/wire';
 import { versionMatches } from '../policy/addressMatch';
 import { refusedListen } from '../policy/SessionRestrictions';
 import type { ChannelRequestParams } from '../channels/requestParams';
+import { builtInDecisionLog, decisionArgs } from '../channels/builtInDecisions';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { DaemonCore } from './DaemonCore';
 import { afterDecision } from './EventHub';
@@ -31,6 +32,9 @@ function errorCode(err: Error & { level?: string }): number {
   if (/no matching|handshake failed/i.test(err.message)) return ErrorCodes.NegotiationFailed;
   return ErrorCodes.ProtocolError;
 }
+
+/** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE']);
 
 /** ssh2's reply to a global request; the port is reported for tcpip-forward with port 0. */
 type GlobalReply = (boundPort?: number) => void;
@@ -73,6 +77,14 @@ export class ConnectionSession {
     guardInbound(engine, () => conn.destroyAfter());
     engine.on('error', (err: Error & { level?: string; code?: unknown }) => {
       if (err.code === INFLATE_LIMIT_CODE) return this.compressionBomb(err.message);
+      if (err.level === 'socket' && CLIENT_GONE.has(String(err.code)) && [...conn.channels.values()].every((c) => c.eofSent || c.closeSent)) {
+        // A reset once every channel's output has ended (the client has all it asked for) is how some
+        // clients close (paramiko when our last message crosses its close): a normal end, not an Error.
+        conn.closeReason ??= { statusCode: 0, description: `closed by the client (${String(err.code)})` };
+        core.hub.log(conn.id, 2, `socket ${String(err.code)} after the session's output ended: the client closed the connection`);
+        conn.destroyAfter();
+        return;
+      }
       const code = errorCode(err);
       const description = code === ErrorCodes.NegotiationFailed ? this.describeNegotiationFailure(err.message) : err.message;
       if (!conn.closeReason) conn.closeReason = { statusCode: code, description };
@@ -121,6 +133,10 @@ export class ConnectionSession {
       this.globalRequest(name, info, accept, reject),
     );
     conn.socket.on('data', () => this.checkOutboundBound());
+    // ssh2 destroys the transport when the client's FIN arrives (its compressor too): from then on
+    // nothing may be sent, so the channels end now rather than at the socket's close (a forwarded
+    // socket ending in between threw "Invalid Zlib instance" from its EOF).
+    engine.once('end', () => this.channels?.abortAll());
   }
 
   /**
@@ -130,9 +146,20 @@ export class ConnectionSession {
   private checkOutboundBound(): void {
     const { conn } = this;
     const queued = conn.socket.writableLength + (conn.proto ? queuedDuringKex(conn.proto) : 0);
-    const limit = Math.max(this.core.settings.int('OutBufferHardLimit'), 2 * this.core.settings.int('OutBufferSize'));
+    const limit = this.outBufferHardLimit();
     if (queued <= limit || conn.closed || conn.closeReason) return;
-    const description = `client does not read: ${queued} bytes queued for it (OutBufferHardLimit ${limit})`;
+    this.overflow(`client does not read: ${queued} bytes queued for it (OutBufferHardLimit ${limit})`);
+  }
+
+  /** OutBufferHardLimit, at least twice OutBufferSize. */
+  private outBufferHardLimit(): number {
+    return Math.max(this.core.settings.int('OutBufferHardLimit'), 2 * this.core.settings.int('OutBufferSize'));
+  }
+
+  /** The client costs more memory than the limits allow: BufferLimit, and the socket goes at once. */
+  private overflow(description: string): void {
+    const { conn } = this;
+    if (conn.closed || conn.closeReason) return;
     conn.closeReason = { statusCode: ErrorCodes.BufferLimit, description };
     this.core.hub.error(conn.id, ErrorCodes.BufferLimit, description);
     conn.socket.destroy();
@@ -158,9 +185,11 @@ export class ConnectionSession {
     }
     const packet = Buffer.concat([encodeString(name), Buffer.from([accept ? 1 : 0]), ...(forward ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)] : [])]);
     const ids = { connectionId: conn.id, channelId: '' };
-    const args = { ...ids, requestType: name, packet, params, success: core.builtIns.presetSuccess(conn, name, params) };
+    const args = decisionArgs({ ...ids, requestType: name, packet, params }, 'success', core.builtIns.presetSuccess(conn, name, params));
     afterDecision(core.hub.decide('SSHChannelRequest', args), (ok) => {
       if (conn.closed) return;
+      const note = builtInDecisionLog(args, `the ${name} request`);
+      if (note) core.hub.log(conn.id, note.level, note.message);
       if (!ok || !args.success) return reject?.();
       void Promise.resolve(core.builtIns.attachGlobal(conn, name, params)).then((outcome) => {
         if (conn.closed) return;
@@ -192,6 +221,8 @@ export class ConnectionSession {
       hub: core.hub,
       registry: core.registry,
       outBufferSize: () => core.settings.int('OutBufferSize'),
+      outBufferHardLimit: () => this.outBufferHardLimit(),
+      overflow: (_c: ConnectionRecord, description: string) => this.overflow(description),
       maxChannels: () => core.settings.int('MaxSessionsPerConnection'),
       sendRaw: (c: ConnectionRecord, payload: Buffer) => sendRawPacket(c.engine!, payload),
       violation: (_c: ConnectionRecord, code: number, description: string) => this.violation(code, description),

@@ -48,6 +48,37 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
 
   /**
    * @internal
+   * Fires a notification event whose asynchronous listeners the caller waits for (SSHChannelDataIn,
+   * SSHChannelRequested): true when every listener completed, false when one threw; a Promise of that
+   * when a listener returned one (a rejection also fires `Error` and settles as false). Synchronous
+   * listeners cost no microtask.
+   */
+  fireAwaitable<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): boolean | Promise<boolean> {
+    let ok = true;
+    let pending: Promise<unknown>[] | undefined;
+    for (const listener of this.listeners(name)) {
+      try {
+        const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
+        if (r && typeof (r as Promise<unknown>).then === 'function') (pending ??= []).push(r as Promise<unknown>);
+      } catch (err) {
+        ok = false;
+        this.listenerFailed(name, args, err);
+      }
+    }
+    if (!pending) return ok;
+    return Promise.allSettled(pending).then((results) => {
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          ok = false;
+          this.listenerFailed(name, args, r.reason);
+        }
+      }
+      return ok;
+    });
+  }
+
+  /**
+   * @internal
    * Runs the listeners of a decision event. Returns true when every listener completed, false when
    * one threw or rejected (the caller then refuses); a Promise of that when a listener was asynchronous.
    */

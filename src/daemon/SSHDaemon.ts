@@ -25,6 +25,9 @@ import { CLOSE_GRACE_MS, ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import { Registry } from '../registry/Registry';
 import { SSHChannel, SSHConnection } from '../registry/views';
+import { LiveView } from '../registry/LiveView';
+import { ChannelStream, type ChannelStreamOptions, exitSignalPayload } from '../channels/ChannelStream';
+import type { ChannelState } from '../channels/ChannelState';
 import { ConnectionSession } from './ConnectionSession';
 import type { DaemonCore } from './DaemonCore';
 import { afterDecision, EventHub } from './EventHub';
@@ -42,6 +45,15 @@ import { PROPERTIES, type PropertyMethods, type SSHDaemonProperties } from './pr
 /** Grace before a connection that was asked to close is torn down hard. */
 
 type StoredProps = Omit<SSHDaemonProperties, 'listening' | 'sshConnections' | 'sshChannels'>;
+
+/** Options of {@link SSHDaemon.disconnect}. */
+export interface DisconnectOptions {
+  /**
+   * True: DISCONNECT at once, dropping output still queued on the connection's channels. Default
+   * false: that output is sent first (for at most `DisconnectFlushTimeout` seconds).
+   */
+  immediate?: boolean;
+}
 
 /**
  * An SSH server with the IPWorks SSHDaemon API: set properties, handle typed events, call methods,
@@ -61,9 +73,11 @@ export class SSHDaemon extends EventHub {
   /** Access control before any SSH byte: lists, limits, penalties, refusal counters. */
   private readonly gate: ConnectionGate;
   private sensors: NetServer[] = [];
+  private readonly connectionViews = new LiveView(this.registry.connections, (c: ConnectionRecord) => new SSHConnection(c, this));
+  private readonly channelViews = new LiveView(this.registry.channels, (c: ChannelState) => new SSHChannel(c, this));
   private readonly builtIns: BuiltInServices = new BuiltInServices({
     hub: this,
-    connectionView: (conn) => new SSHConnection(conn, this),
+    connectionView: (conn) => (conn.view ??= new SSHConnection(conn, this)) as SSHConnection,
     openChannel: async (conn, channelType, params) => this.channel(await this.openChannel(conn.id, channelType, params)),
     sendExitStatus: (state, code) => void this.sendExitStatus(state.id, code).catch(() => undefined),
     intSetting: (name) => this.settings.int(name),
@@ -520,14 +534,17 @@ export class SSHDaemon extends EventHub {
     return ch;
   }
 
-  /** Live connections by connectionId (a snapshot; the views read live state). */
+  /**
+   * Live connections by connectionId: a read-only Map over the registry, the same object on every
+   * read (cheap enough for every event); each connection's view is made once and reads live state.
+   */
   get sshConnections(): ReadonlyMap<string, SSHConnection> {
-    return new Map([...this.registry.connections].map(([id, c]) => [id, new SSHConnection(c, this)]));
+    return this.connectionViews;
   }
 
-  /** Open channels by channelId (a snapshot; the views read live state). */
+  /** Open channels by channelId: a read-only live Map, as {@link SSHDaemon.sshConnections}. */
   get sshChannels(): ReadonlyMap<string, SSHChannel> {
-    return new Map([...this.registry.channels].map(([id, c]) => [id, new SSHChannel(c, this)]));
+    return this.channelViews;
   }
 
   // ---- methods ------------------------------------------------------------
@@ -537,8 +554,14 @@ export class SSHDaemon extends EventHub {
     return this.settings.config(statement);
   }
 
-  /** Disconnects a client (DISCONNECT by application); resolves once its socket closed. */
-  disconnect(connectionId: string): Promise<void> {
+  /**
+   * Disconnects a client (DISCONNECT "by application"); resolves once its socket closed. Output
+   * already queued on its channels (data, exit-status, EOF, CLOSE) is sent first, and channels being
+   * closed get the client's CLOSE back (a client that saw DISCONNECT first would report an error),
+   * for at most `DisconnectFlushTimeout` seconds (default 10), as OpenSSH never discards a finished
+   * command's output; `{ immediate: true }` drops it and disconnects at once.
+   */
+  disconnect(connectionId: string, options: DisconnectOptions = {}): Promise<void> {
     let conn: ConnectionRecord;
     try {
       conn = this.record(connectionId);
@@ -546,7 +569,35 @@ export class SSHDaemon extends EventHub {
       return Promise.reject(err);
     }
     conn.closeReason ??= { statusCode: 0, description: 'disconnected by server' };
-    return this.closeAndWait(conn);
+    const seconds = this.settings.int('DisconnectFlushTimeout');
+    if (options.immediate || seconds === 0 || conn.closed) return this.closeAndWait(conn);
+    return this.outputSent(conn, seconds * 1000).then(() => this.closeAndWait(conn));
+  }
+
+  /**
+   * Resolves once every channel of the connection has handed its queue to the transport (and a
+   * channel being closed got the client's CLOSE back) and the socket has written it all, once the
+   * connection closed, or after `ms`.
+   */
+  private outputSent(conn: ConnectionRecord, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        conn.socket.off('close', done);
+        conn.socket.off('drain', written);
+        resolve();
+      };
+      const written = () => {
+        if (conn.socket.writableLength === 0) done();
+      };
+      timer = setTimeout(done, ms);
+      conn.socket.once('close', done);
+      void Promise.all([...conn.channels.values()].map((c) => c.whenSettled())).then(() => {
+        if (conn.socket.writableLength === 0) return done();
+        conn.socket.on('drain', written);
+      });
+    });
   }
 
   private closeAndWait(conn: ConnectionRecord): Promise<void> {
@@ -569,9 +620,46 @@ export class SSHDaemon extends EventHub {
     conn.socket.once('close', () => clearTimeout(t));
   }
 
-  /** Sends EOF and CLOSE on a channel after the data already queued. */
+  /**
+   * Sends EOF and CLOSE on a channel after everything already queued on it (data, exit-status).
+   * Resolves once CLOSE is handed to the transport, so everything sent before it is too (or once
+   * the channel is gone: closed by the client, connection lost).
+   */
   async closeChannel(channelId: string): Promise<void> {
-    this.channel(channelId).close();
+    return this.channel(channelId).close();
+  }
+
+  /**
+   * (beyond) The channel as a Node.js `Duplex` ({@link ChannelStream}), made on the first call and
+   * returned again after: client data on the readable side (with backpressure through the channel
+   * window), channel data on the writable side, `.stderr`, `exit(code)`, `signal(name)`. Once taken,
+   * the channel's data and EOF go to the stream instead of `SSHChannelDataIn` / `SSHChannelEOF`, and
+   * input no longer waits for asynchronous `SSHChannelRequested` handlers. Take it in
+   * `SSHChannelRequested` (input waits for that handler, so no byte is lost). Throws
+   * `UnknownChannel` for a channel that is not open, `InvalidArgument` when SFTP serves it.
+   *
+   * ```ts
+   * const channel = daemon.channelStream(e.channelId);
+   * pipeline(child.stdout, channel, () => undefined);
+   * ```
+   */
+  channelStream(channelId: string, options?: ChannelStreamOptions): ChannelStream {
+    const state = this.channel(channelId);
+    if (state.stream) return state.stream as ChannelStream;
+    if (state.consumer) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Channel ${channelId} is already served by a built-in service`);
+    const stream = new ChannelStream(state, options);
+    state.stream = stream;
+    state.consumer = {
+      ownsInput: true,
+      data: (data, extended) => {
+        if (extended === 0) stream.deliverData(data);
+      },
+      end: () => stream.deliverEnd(),
+      closed: () => stream.channelClosed(),
+    };
+    if (state.eofReceived) stream.deliverEnd();
+    state.releaseRequested();
+    return stream;
   }
 
   /** Sends data; resolves once handed to the transport. While the client's window is full `readyToSend` is false. */
@@ -600,6 +688,23 @@ export class SSHDaemon extends EventHub {
   sendExitStatus(channelId: string, code: number): Promise<void> {
     const payload = Buffer.concat([encodeString('exit-status'), Buffer.from([0]), encodeUint32(code)]);
     return this.sendSSHPacket(channelId, 98, payload);
+  }
+
+  /**
+   * (beyond) Sends an `exit-signal` channel request (RFC 4254 6.10, after any queued data): the
+   * program was killed by `signal` (`'TERM'`; a leading `SIG` is dropped). OpenSSH's `ssh` reports
+   * it and exits with 255.
+   */
+  sendExitSignal(channelId: string, signal: string, coreDumped = false, message = ''): Promise<void> {
+    try {
+      const state = this.channel(channelId);
+      if (typeof signal !== 'string' || !/^(SIG)?[A-Z0-9@._-]+$/i.test(signal)) {
+        throw new SSHDaemonError(ErrorCodes.InvalidArgument, `sendExitSignal: expected a signal name such as 'TERM', got ${JSON.stringify(signal)}`);
+      }
+      return state.sendPacket(exitSignalPayload(state.remoteId, signal.toUpperCase(), coreDumped, message));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**

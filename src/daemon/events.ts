@@ -98,7 +98,13 @@ export interface SSHChannelOpenRequestEventArgs {
   readonly service: string;
   /** The type-specific rest of SSH_MSG_CHANNEL_OPEN; read it with getSSHParam. */
   readonly parameters: Buffer;
-  /** Decision, default false. */
+  /**
+   * (beyond) `'forwarding'` when enableForwarding serves this open (`direct-tcpip`), else ''. Such an
+   * open starts with `accept` true, and a handler's `false` refuses it only when that handler looked
+   * at the open (read `builtIn` or `parameters`): deciding by `service` alone cannot switch it off.
+   */
+  readonly builtIn: string;
+  /** Decision, default false (true for built-in opens, see `builtIn`). */
   accept: boolean;
 }
 /**
@@ -124,7 +130,16 @@ export interface SSHChannelRequestEventArgs {
   readonly packet: Buffer;
   /** The request decoded: `{command}` for exec, `{term, cols, rows, width, height, modes}` for pty-req, ... */
   readonly params: ChannelRequestParams;
-  /** Decision, default false. */
+  /**
+   * (beyond) The built-in service that serves this request: `'sftp'` (the `sftp` subsystem with
+   * enableSFTP), `'scp'` (`exec scp -t|-f` with enableSCP), `'forwarding'` (`tcpip-forward`,
+   * `cancel-tcpip-forward` with enableForwarding), else ''.
+   * Such a request starts with `success` true, and a handler's `false` refuses it only when that
+   * handler looked at the request (read `builtIn`, `params` or `packet`, as `requestParamsOf` does):
+   * `e.success = e.requestType === 'exec'` cannot switch SFTP off. Refusals are logged.
+   */
+  readonly builtIn: string;
+  /** Decision, default false (true for built-in requests, see `builtIn`). */
   success: boolean;
 }
 /** `SSHChannelRequested`: a granted request, after the client was told; act on it here. */

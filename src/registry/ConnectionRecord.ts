@@ -32,6 +32,8 @@ export class ConnectionRecord {
   readonly timers = new Set<NodeJS.Timeout>();
   /** Login grace timer (AuthTimeout / DefaultConnectionTimeout), cleared on authentication. */
   loginTimer?: NodeJS.Timeout;
+  /** The public view of this connection, made once. */
+  view?: unknown;
 
   constructor(
     readonly id: string,

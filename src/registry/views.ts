@@ -1,5 +1,5 @@
 import type { SessionRestrictions } from '../policy/SessionRestrictions';
-import type { ChannelState } from '../channels/ChannelState';
+import type { ChannelState, ChannelTerminal } from '../channels/ChannelState';
 import type { ConnectionRecord } from './ConnectionRecord';
 
 /** What a connection view needs from the daemon. */
@@ -138,5 +138,40 @@ export class SSHChannel {
   /** Write-only: assigning sends the data. */
   set dataToSend(data: Buffer | string) {
     this.control.sendChannelData(this.state.id, data).catch(() => undefined);
+  }
+  /** (beyond) The user the connection logged in as. */
+  get user(): string {
+    return this.state.connection.user;
+  }
+  /**
+   * (beyond) The terminal of a granted `pty-req` (`term`, `cols`, `rows`, `width`, `height`,
+   * `modes`), its size following granted `window-change` requests; undefined without a pty.
+   */
+  get terminal(): ChannelTerminal | undefined {
+    return this.state.terminal;
+  }
+  /** (beyond) Variables of granted `env` requests, by name, in the order they came. */
+  get environment(): ReadonlyMap<string, string> {
+    return this.state.environment;
+  }
+  /**
+   * (beyond) Input flow control for code that is not promise-shaped: stops delivering this
+   * channel's data (`SSHChannelDataIn`, or its stream) and reopening the client's window, so the
+   * client can send at most what is left of its window (2 MiB) until {@link SSHChannel.resume}.
+   * Requests, EOF and CLOSE from the client wait behind the held data, in order.
+   */
+  pause(): void {
+    this.state.pause();
+  }
+  /**
+   * (beyond) Undoes {@link SSHChannel.pause}: held data is delivered, the window reopens. Also ends
+   * the wait of input for a running asynchronous `SSHChannelRequested` handler.
+   */
+  resume(): void {
+    this.state.resume();
+  }
+  /** (beyond) True between {@link SSHChannel.pause} and {@link SSHChannel.resume}. */
+  get paused(): boolean {
+    return this.state.paused;
   }
 }

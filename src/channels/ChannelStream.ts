@@ -1,0 +1,279 @@
+import { Duplex, Writable } from 'node:stream';
+import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import { encodeString, encodeUint32 } from '../packet/wire';
+import type { ChannelState } from './ChannelState';
+
+/** Options of {@link SSHDaemon.channelStream}, read when the stream is first made. */
+export interface ChannelStreamOptions {
+  /**
+   * Bytes of client data the readable side buffers before the client's window is held (default
+   * 64 KiB); the client may still send what is left of its window (at most 2 MiB).
+   */
+  readableHighWaterMark?: number;
+  /** Bytes the writable sides (stdout and `.stderr`) buffer before `write()` returns false (default 64 KiB). */
+  writableHighWaterMark?: number;
+}
+
+/** How `signal()` describes the end of a program killed by a signal (RFC 4254 6.10 `exit-signal`). */
+export interface ExitSignalOptions {
+  /** A core dump was written (default false). */
+  coreDumped?: boolean;
+  /** A message for the user (default ''). */
+  message?: string;
+}
+
+const DEFAULT_HIGH_WATER = 64 * 1024;
+
+/** One writable direction's progress, so that exit() waits for what was written before it. */
+interface WriteProgress {
+  /** Bytes handed to the channel's queue so far. */
+  passed: number;
+  /** Bytes whose write callback ran. */
+  completed: number;
+}
+
+/** RFC 4254 6.10: `exit-signal` with the signal name without "SIG". */
+export function exitSignalPayload(remoteId: number, signal: string, coreDumped: boolean, message: string): Buffer {
+  return Buffer.concat([
+    Buffer.from([98]),
+    encodeUint32(remoteId),
+    encodeString('exit-signal'),
+    Buffer.from([0]),
+    encodeString(signal.replace(/^SIG/, '')),
+    Buffer.from([coreDumped ? 1 : 0]),
+    encodeString(message),
+    encodeString(''),
+  ]);
+}
+
+/** RFC 4254 6.10: `exit-status`. */
+export function exitStatusPayload(remoteId: number, code: number): Buffer {
+  return Buffer.concat([Buffer.from([98]), encodeUint32(remoteId), encodeString('exit-status'), Buffer.from([0]), encodeUint32(code >>> 0)]);
+}
+
+/**
+ * A channel as a Node.js `Duplex`, made by {@link SSHDaemon.channelStream}.
+ *
+ * - Readable side: the client's data (extended data from the client is not part of it), ending at
+ *   the client's EOF. Backpressure reaches the client: while the buffer is above
+ *   `readableHighWaterMark` the channel's window is not reopened. Once a stream is taken, data and
+ *   EOF go to it instead of `SSHChannelDataIn` / `SSHChannelEOF`.
+ * - Writable side: channel data (stdout); a write completes when it is handed to the transport, so
+ *   `write()` returns false past `writableHighWaterMark` while the client's window or the socket is
+ *   full. `.stderr` is a Writable for extended data (stderr).
+ * - `end()` sends EOF after what was written; when `.stderr` is in use (written to or piped into),
+ *   only once it has ended too, since no extended data may follow EOF (sshd waits for the program's
+ *   stderr the same way). `exit(code)` / `signal(name)` send `exit-status` /
+ *   `exit-signal` after everything written before (on both sides), then EOF and CLOSE.
+ * - `destroy()` (also by `pipeline()` on an error) closes the channel: CLOSE after the output already
+ *   handed to the channel. When the client closes the channel, the stream ends and emits `close`.
+ */
+export class ChannelStream extends Duplex {
+  /** Extended data (stderr, RFC 4254 5.2 type 1). */
+  readonly stderr: Writable;
+  private readonly out: WriteProgress = { passed: 0, completed: 0 };
+  private readonly err: WriteProgress = { passed: 0, completed: 0 };
+  /** exit() / signal() waiting for earlier writes: what each side must have passed first. */
+  private ending?: { out: number; err: number; send: () => void };
+  private inputEnded = false;
+  private outEnded = false;
+  private errEnded = false;
+  /** `.stderr` was written to or piped into: EOF then also waits for its end (as sshd waits for the program's stderr). */
+  private errUsed = false;
+  /** The channel finished while input was still buffered: writes are dropped, the stream goes once read. */
+  private lingering = false;
+
+  /** @internal */
+  constructor(
+    private readonly state: ChannelState,
+    options: ChannelStreamOptions = {},
+  ) {
+    super({
+      allowHalfOpen: true,
+      autoDestroy: false,
+      readableHighWaterMark: options.readableHighWaterMark ?? DEFAULT_HIGH_WATER,
+      writableHighWaterMark: options.writableHighWaterMark ?? DEFAULT_HIGH_WATER,
+    });
+    const stream = this;
+    this.stderr = new Writable({
+      highWaterMark: options.writableHighWaterMark ?? DEFAULT_HIGH_WATER,
+      write(chunk: Buffer, _encoding, callback) {
+        stream.errUsed = true;
+        stream.pass(chunk, 1, stream.err, callback);
+      },
+      writev(chunks, callback) {
+        stream.errUsed = true;
+        stream.passAll(chunks, 1, stream.err, callback);
+      },
+      final(callback) {
+        stream.errEnded = true;
+        stream.maybeEof();
+        callback();
+      },
+    });
+    this.stderr.on('pipe', () => (this.errUsed = true));
+    this.stderr.on('error', () => undefined); // reported on the stream itself through the channel
+  }
+
+  /** The channel's id. */
+  get channelId(): string {
+    return this.state.id;
+  }
+
+  // ---- from the channel -----------------------------------------------------------------------
+
+  /** @internal Client data. */
+  deliverData(data: Buffer): void {
+    if (this.destroyed || this.inputEnded) return;
+    if (!this.push(data)) this.state.holdWindow(true);
+  }
+
+  /** @internal The client's EOF. */
+  deliverEnd(): void {
+    if (this.inputEnded) return;
+    this.inputEnded = true;
+    if (!this.destroyed) this.push(null);
+  }
+
+  /** @internal The channel is closed both ways. */
+  channelClosed(): void {
+    if (this.destroyed) return;
+    const reading = this.listenerCount('data') > 0 || this.listenerCount('readable') > 0;
+    if (this.inputEnded && this.readableLength > 0 && !this.readableEnded && reading) {
+      // Input a reader has not taken yet is still delivered (as sshd drains it after a CLOSE).
+      this.lingering = true;
+      this.once('end', () => this.destroy());
+      return;
+    }
+    this.destroy();
+  }
+
+  // ---- Duplex ----------------------------------------------------------------------------------
+
+  /** @internal */
+  override _read(): void {
+    this.state.holdWindow(false);
+  }
+
+  /** @internal */
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.pass(chunk, 0, this.out, callback);
+  }
+
+  /** @internal */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.passAll(chunks, 0, this.out, callback);
+  }
+
+  /** @internal */
+  override _final(callback: (error?: Error | null) => void): void {
+    this.outEnded = true;
+    this.maybeEof();
+    callback();
+  }
+
+  /** EOF once stdout has ended, and stderr too if it is in use: no extended data may follow EOF. */
+  private maybeEof(): void {
+    if (this.outEnded && (this.errEnded || !this.errUsed) && !this.lingering) this.state.eof();
+  }
+
+  /** @internal */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.ending = undefined;
+    if (!this.state.finished && !this.state.closingOrClosed) void this.state.close();
+    this.stderr.destroy();
+    callback(error);
+  }
+
+  /** Hands one chunk to the channel; the write completes once the transport has it. */
+  private pass(chunk: Buffer, extended: number, progress: WriteProgress, callback: (error?: Error | null) => void): void {
+    if (this.lingering) return callback();
+    const n = chunk.length;
+    const sent = this.state.send(chunk, extended);
+    progress.passed += n;
+    this.checkEnding();
+    sent.then(
+      () => {
+        progress.completed += n;
+        callback();
+      },
+      (err: Error) => {
+        progress.completed += n;
+        // The client closed the channel: nobody can receive this any more, which is no error of the writer.
+        callback(this.state.closeReceived ? null : err);
+      },
+    );
+  }
+
+  private passAll(chunks: ReadonlyArray<{ chunk: Buffer }>, extended: number, progress: WriteProgress, callback: (error?: Error | null) => void): void {
+    if (this.lingering) return callback();
+    // Many buffered writes (a shell's small outputs) cost one queue entry, not one each.
+    const data = Buffer.concat(chunks.map((c) => c.chunk));
+    const n = data.length;
+    const last = this.state.send(data, extended);
+    progress.passed += n;
+    this.checkEnding();
+    last.then(
+      () => {
+        progress.completed += n;
+        callback();
+      },
+      (err: Error) => {
+        progress.completed += n;
+        // The client closed the channel: nobody can receive this any more, which is no error of the writer.
+        callback(this.state.closeReceived ? null : err);
+      },
+    );
+  }
+
+  // ---- the end of the program ------------------------------------------------------------------
+
+  /**
+   * The program exited with `code`: sends `exit-status` (RFC 4254 6.10) after everything written
+   * before (stdout and `.stderr`, also what still waits in their buffers), then EOF and CLOSE.
+   * Writing afterwards is an error, as after `end()`.
+   */
+  exit(code: number): this {
+    if (!Number.isInteger(code) || code < 0 || code > 0xffffffff) {
+      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `exit(code): code must be an integer from 0 to 4294967295, got ${code}`);
+    }
+    return this.finishWith(() => exitStatusPayload(this.state.remoteId, code));
+  }
+
+  /**
+   * The program was killed by `name` (`'TERM'` or `'SIGTERM'`; RFC 4254 6.10 `exit-signal`), after
+   * everything written before, then EOF and CLOSE. OpenSSH's `ssh` then exits with 255.
+   */
+  signal(name: string, options: ExitSignalOptions = {}): this {
+    if (typeof name !== 'string' || !/^(SIG)?[A-Z0-9@._-]+$/i.test(name)) {
+      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `signal(name): expected a signal name such as 'TERM', got ${JSON.stringify(name)}`);
+    }
+    return this.finishWith(() => exitSignalPayload(this.state.remoteId, name.toUpperCase(), options.coreDumped ?? false, options.message ?? ''));
+  }
+
+  private finishWith(payload: () => Buffer): this {
+    if (this.ending || this.destroyed || this.state.closingOrClosed) return this;
+    // What the writable buffers still hold has not reached the channel: wait until it has.
+    const waitingOut = this.writableLength - (this.out.passed - this.out.completed);
+    const waitingErr = this.stderr.writableLength - (this.err.passed - this.err.completed);
+    this.ending = {
+      out: this.out.passed + Math.max(0, waitingOut),
+      err: this.err.passed + Math.max(0, waitingErr),
+      send: () => {
+        void this.state.sendPacket(payload());
+        void this.state.close();
+      },
+    };
+    if (!this.writableEnded) this.end();
+    if (!this.stderr.writableEnded) this.stderr.end();
+    this.checkEnding();
+    return this;
+  }
+
+  private checkEnding(): void {
+    const ending = this.ending;
+    if (!ending || this.out.passed < ending.out || this.err.passed < ending.err) return;
+    this.ending = undefined;
+    ending.send();
+  }
+}

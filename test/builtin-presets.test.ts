@@ -1,0 +1,94 @@
+/**
+ * Built-in services cannot be switched off by a handler that never looks at their requests: the
+ * README pattern `e.success = e.requestType === 'exec'` leaves enableSFTP's subsystem working
+ * (OpenSSH's sftp), `e.accept = e.service === 'session'` leaves enableForwarding's `ssh -W`
+ * working; a handler that looks at the request (requestParamsOf, e.builtIn, directTcpipTarget)
+ * still refuses it, and the refusal is logged.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { directTcpipTarget, LocalFileSystem, requestParamsOf, type SSHDaemon } from '../src';
+import { withKeyLogin } from './fixtures/keyLogin';
+
+const TIMEOUT = { timeout: 120_000 };
+const ROOT = mkdtempSync(join(tmpdir(), 'presets-'));
+writeFileSync(join(ROOT, 'hello.txt'), 'hello\n');
+after(() => rmSync(ROOT, { recursive: true, force: true }));
+
+function logLines(daemon: SSHDaemon): string[] {
+  const lines: string[] = [];
+  daemon.config('LogLevel=2');
+  daemon.on('Log', (e) => void lines.push(`${e.logLevel} ${e.message}`));
+  return lines;
+}
+
+test("enableSFTP and the README's handler: the sftp subsystem is still served; the ignored false is logged at verbose", TIMEOUT, () =>
+  withKeyLogin(async ({ daemon, sftpBatch, ssh }) => {
+    const logs = logLines(daemon);
+    daemon.enableSFTP({ fileSystem: new LocalFileSystem(ROOT) });
+    daemon.on('SSHChannelRequest', (e) => {
+      e.success = e.requestType === 'exec';
+    });
+    daemon.on('SSHChannelRequested', async (e) => {
+      if (e.requestType !== 'exec') return;
+      await daemon.sendChannelData(e.channelId, 'exec ok\n');
+      await daemon.sendExitStatus(e.channelId, 0);
+      await daemon.closeChannel(e.channelId);
+    });
+    const r = await sftpBatch(['ls']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString(), /hello\.txt/);
+    assert.equal((await ssh(['x'])).stdout.toString(), 'exec ok\n');
+    const shell = await ssh(['-tt'], { input: 'exit\n' });
+    assert.notEqual(shell.code, 0, 'a shell request (not a built-in) is still refused');
+    assert.ok(logs.some((l) => /^2 .*subsystem request is served by enableSFTP: a handler's false was ignored/.test(l)), logs.join('\n'));
+  }),
+);
+
+test('a handler that looks at the request refuses the sftp subsystem (requestParamsOf, e.builtIn); the refusal is logged', TIMEOUT, () =>
+  withKeyLogin(async ({ daemon, sftpBatch }) => {
+    const logs = logLines(daemon);
+    daemon.enableSFTP({ fileSystem: new LocalFileSystem(ROOT) });
+    let mode = 'params';
+    daemon.on('SSHChannelRequest', (e) => {
+      if (mode === 'params' && requestParamsOf(e, 'subsystem')?.subsystem === 'sftp') e.success = false;
+      if (mode === 'builtIn' && e.builtIn === 'sftp') e.success = false;
+    });
+    for (mode of ['params', 'builtIn']) {
+      const r = await sftpBatch(['ls']);
+      assert.notEqual(r.code, 0, `${mode}: refused`);
+      assert.match(r.stderr, /subsystem request failed/, mode);
+    }
+    assert.equal(logs.filter((l) => /^1 .*subsystem request, which enableSFTP serves, was refused by a handler/.test(l)).length, 2, logs.join('\n'));
+  }),
+);
+
+test("enableForwarding and `e.accept = e.service === 'session'`: ssh -W still connects; an allow-list that reads the target refuses", TIMEOUT, async () => {
+  const echo = createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+  const port = (echo.address() as { port: number }).port;
+  try {
+    await withKeyLogin(async ({ daemon, ssh }) => {
+      const logs = logLines(daemon);
+      daemon.enableForwarding();
+      let allowList = false;
+      daemon.on('SSHChannelOpenRequest', (e) => {
+        e.accept = e.service === 'session';
+        if (allowList && e.service === 'direct-tcpip') e.accept = directTcpipTarget(e.parameters).port !== port;
+      });
+      const through = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
+      assert.equal(through.stdout.toString(), 'ping\n', through.stderr);
+      allowList = true;
+      const refused = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
+      assert.equal(refused.stdout.length, 0);
+      assert.match(refused.stderr, /administratively prohibited|open failed|forwarding failed/i);
+      assert.ok(logs.some((l) => /^1 the direct-tcpip open, which enableForwarding serves, was refused by a handler/.test(l)), logs.join('\n'));
+    });
+  } finally {
+    echo.close();
+  }
+});
