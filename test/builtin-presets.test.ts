@@ -1,9 +1,10 @@
 /**
  * Built-in services cannot be switched off by a handler that never looks at their requests: the
  * README pattern `e.success = e.requestType === 'exec'` leaves enableSFTP's subsystem working
- * (OpenSSH's sftp), `e.accept = e.service === 'session'` leaves enableForwarding's `ssh -W`
- * working; a handler that looks at the request (requestParamsOf, e.builtIn, directTcpipTarget)
- * still refuses it, and the refusal is logged.
+ * (OpenSSH's sftp; `subsystem` does not name SFTP); a handler that looks at the request
+ * (requestParamsOf, e.builtIn, directTcpipTarget) still refuses it, and so does one that decides by
+ * a type that names the service (`direct-tcpip` is always forwarding): a refusal never fails open.
+ * Each refusal is logged.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,7 +68,7 @@ test('a handler that looks at the request refuses the sftp subsystem (requestPar
   }),
 );
 
-test("enableForwarding and `e.accept = e.service === 'session'`: ssh -W still connects; an allow-list that reads the target refuses", TIMEOUT, async () => {
+test("enableForwarding: a handler that only grants sessions leaves ssh -W working; a refusal by the forwarding type itself (`e.service === 'direct-tcpip'`) or by target counts, and is logged", TIMEOUT, async () => {
   const echo = createServer((s) => s.pipe(s));
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
   const port = (echo.address() as { port: number }).port;
@@ -75,18 +76,22 @@ test("enableForwarding and `e.accept = e.service === 'session'`: ssh -W still co
     await withKeyLogin(async ({ daemon, ssh }) => {
       const logs = logLines(daemon);
       daemon.enableForwarding();
-      let allowList = false;
+      let policy: 'sessions-only' | 'by-type' | 'blanket' | 'by-target' = 'sessions-only';
       daemon.on('SSHChannelOpenRequest', (e) => {
-        e.accept = e.service === 'session';
-        if (allowList && e.service === 'direct-tcpip') e.accept = directTcpipTarget(e.parameters).port !== port;
+        if (policy === 'sessions-only' && e.service === 'session') e.accept = true;
+        // Deciding by the type that names forwarding is a decision: it must never fail open.
+        if (policy === 'by-type' && e.service === 'direct-tcpip') e.accept = false;
+        if (policy === 'blanket') e.accept = e.service === 'session';
+        if (policy === 'by-target' && e.service === 'direct-tcpip') e.accept = directTcpipTarget(e.parameters).port !== port;
       });
       const through = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
       assert.equal(through.stdout.toString(), 'ping\n', through.stderr);
-      allowList = true;
-      const refused = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
-      assert.equal(refused.stdout.length, 0);
-      assert.match(refused.stderr, /administratively prohibited|open failed|forwarding failed/i);
-      assert.ok(logs.some((l) => /^1 the direct-tcpip open, which enableForwarding serves, was refused by a handler/.test(l)), logs.join('\n'));
+      for (policy of ['by-type', 'blanket', 'by-target'] as const) {
+        const refused = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
+        assert.equal(refused.stdout.length, 0, policy);
+        assert.match(refused.stderr, /administratively prohibited|open failed|forwarding failed/i, policy);
+      }
+      assert.equal(logs.filter((l) => /^1 the direct-tcpip open, which enableForwarding serves, was refused by a handler/.test(l)).length, 3, logs.join('\n'));
     });
   } finally {
     echo.close();

@@ -3,11 +3,15 @@
  * `exec scp -t|-f`, enableForwarding's `direct-tcpip` opens and `tcpip-forward` /
  * `cancel-tcpip-forward` requests.
  *
- * The rule: such a request starts granted, and a handler's `false` counts only when that handler
- * looked at the request itself (read `builtIn`, `params`, `packet` or `parameters`, which
- * `requestParamsOf`, `getSSHParam` and `directTcpipTarget` do). A handler that decides by type alone
- * (`e.success = e.requestType === 'exec'`) cannot switch a built-in off by accident; an allow-list
- * that reads the target still refuses.
+ * The rule: such a request starts granted, and a handler's `false` counts only when a handler
+ * looked at what identifies the request as the built-in's: `builtIn`, `params`, `packet` or
+ * `parameters` (which `requestParamsOf`, `getSSHParam` and `directTcpipTarget` read), or the type
+ * itself where the type alone names the service (`direct-tcpip`, `tcpip-forward`,
+ * `cancel-tcpip-forward`: every one of them is forwarding). A handler that decides by a type that
+ * does not name the service (`e.success = e.requestType === 'exec'` meets the `sftp` subsystem and
+ * `exec scp`) cannot switch a built-in off by accident; a refusal by type that does name it
+ * (`if (e.service === 'direct-tcpip') e.accept = isAdmin(e)`) is a decision and counts: a security
+ * choice must never fail open.
  */
 
 /** The method that switches each built-in on, for log lines. */
@@ -15,6 +19,9 @@ const SERVICES: Readonly<Record<string, string>> = { sftp: 'enableSFTP', scp: 'e
 
 /** The fields that count as looking at the request. */
 const DETAIL_FIELDS = ['builtIn', 'params', 'packet', 'parameters'] as const;
+/** Services whose request or channel type alone names them: reading the type is looking at the request. */
+const NAMED_BY_TYPE = new Set(['forwarding']);
+const TYPE_FIELDS = ['service', 'requestType'] as const;
 
 /** What happened to the decision of a built-in request, for the log line after it. */
 export interface BuiltInDecisionTrace {
@@ -36,7 +43,8 @@ export function decisionArgs<T extends Record<string, unknown>, F extends string
   const trace: BuiltInDecisionTrace = { refused: false, ignoredFalse: false };
   let looked = false;
   let value = true;
-  for (const name of DETAIL_FIELDS) {
+  const watched: readonly string[] = NAMED_BY_TYPE.has(builtIn) ? [...DETAIL_FIELDS, ...TYPE_FIELDS] : DETAIL_FIELDS;
+  for (const name of watched) {
     if (!(name in args)) continue;
     const stored = (args as Record<string, unknown>)[name];
     Object.defineProperty(args, name, {
