@@ -105,7 +105,7 @@ test('identification line, SERVICE_REQUEST name and DISCONNECT message are escap
     c.on('error', () => undefined);
     sendClientPayload(c, Buffer.concat([Buffer.from([5]), encodeString(EVIL)]));
     await gone;
-    assertEscaped(texts, lit(`Log: service '${ESCAPED}' refused`), 'service name');
+    assertEscaped(texts, lit(`Log: Service '${ESCAPED}' refused`), 'service name');
 
     // DISCONNECT (reason 2, protocol error) with a hostile description.
     const d = await connect(port, { password: 'pw' });

@@ -136,6 +136,8 @@ export class AuthFlow {
    * SERVICE_ACCEPT for `ssh-userauth` and disconnects for anything else or a repeated request.
    */
   serviceRequest(service: string, proceed: () => void): void {
+    // After USERAUTH_SUCCESS only ssh-connection messages are valid; ssh2 used to disconnect here, and still does.
+    if (this.conn.authenticated) return this.host.serviceNotAvailable(this.conn, `Service ${shown(service)} refused: SERVICE_REQUEST after authentication`);
     if (this.ended()) return;
     if (this.phase === 'service-pending') return this.host.serviceNotAvailable(this.conn, 'SERVICE_REQUEST repeated before the first was answered');
     if (this.phase !== 'before-service') return proceed();
