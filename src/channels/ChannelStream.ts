@@ -205,25 +205,9 @@ export class ChannelStream extends Duplex {
     );
   }
 
+  /** Many buffered writes (a shell's small outputs) cost one queue entry, not one each. */
   private passAll(chunks: ReadonlyArray<{ chunk: Buffer }>, extended: number, progress: WriteProgress, callback: (error?: Error | null) => void): void {
-    if (this.lingering) return callback();
-    // Many buffered writes (a shell's small outputs) cost one queue entry, not one each.
-    const data = Buffer.concat(chunks.map((c) => c.chunk));
-    const n = data.length;
-    const last = this.state.send(data, extended);
-    progress.passed += n;
-    this.checkEnding();
-    last.then(
-      () => {
-        progress.completed += n;
-        callback();
-      },
-      (err: Error) => {
-        progress.completed += n;
-        // The client closed the channel: nobody can receive this any more, which is no error of the writer.
-        callback(this.state.closeReceived ? null : err);
-      },
-    );
+    this.pass(Buffer.concat(chunks.map((c) => c.chunk)), extended, progress, callback);
   }
 
   // ---- the end of the program ------------------------------------------------------------------
