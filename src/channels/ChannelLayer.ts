@@ -1,5 +1,6 @@
 import { publish } from '../observability/diagnostics';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import { markHandled } from '../errors/unawaited';
 import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
 import { type ChannelMessageHandlers, queuedDuringKex, sendChannelDataParts } from '../engine/ssh2Internals';
@@ -107,7 +108,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
       }
       const service = host.builtIns.attachOpen(conn, info.type, parameters);
       if (!service) return this.confirm(state, info);
-      void service.then((outcome) => {
+      service.then((outcome) => {
         if (conn.closed) {
           if (typeof outcome !== 'string') outcome.abort();
           return;
@@ -119,7 +120,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
         }
         this.confirm(state, info);
         outcome.start(state);
-      });
+      }).catch((err: Error) => host.hub.error(conn.id, ErrorCodes.ChannelOpenFailed, `channel ${state.id}: starting the ${info.type} channel failed: ${err.message}`));
     });
   }
 
@@ -203,8 +204,8 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (state.finished || state.closingOrClosed || this.conn.closed) return;
     this.host.hub.log(this.conn.id, 1, `channel ${state.id}: the SSHChannelRequested handler for ${requestType} failed; closing the channel with exit-status 1`);
     const exitStatus = Buffer.concat([Buffer.from([98]), encodeUint32(state.remoteId), encodeString('exit-status'), Buffer.from([0]), encodeUint32(1)]);
-    void state.sendPacket(exitStatus);
-    void state.close();
+    markHandled(state.sendPacket(exitStatus));
+    markHandled(state.close());
   }
 
   onData(recipient: number, data: Buffer, extended: number): void {

@@ -1,5 +1,6 @@
 import { Duplex, Writable } from 'node:stream';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import { markHandled } from '../errors/unawaited';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import type { ChannelState } from './ChannelState';
 
@@ -180,7 +181,7 @@ export class ChannelStream extends Duplex {
   /** @internal */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.ending = undefined;
-    if (!this.state.finished && !this.state.closingOrClosed) void this.state.close();
+    if (!this.state.finished && !this.state.closingOrClosed) markHandled(this.state.close());
     this.stderr.destroy();
     callback(error);
   }
@@ -244,8 +245,11 @@ export class ChannelStream extends Duplex {
       out: this.out.passed + Math.max(0, waitingOut),
       err: this.err.passed + Math.max(0, waitingErr),
       send: () => {
-        void this.state.sendPacket(payload());
-        void this.state.close();
+        // The client may have closed the channel meanwhile (its CLOSE fails what is still queued):
+        // nobody is left to tell, and an unhandled rejection would end the process.
+        if (this.state.closeReceived || this.state.finished) return;
+        markHandled(this.state.sendPacket(payload()));
+        markHandled(this.state.close());
       },
     };
     if (!this.writableEnded) this.end();

@@ -86,7 +86,14 @@ async function main(): Promise<void> {
   console.log(`listening on ${options.host}:${daemon.localPort}`);
   const who = [...options.users].map(([u, p]) => `${u} (password: ${p})`).join(', ');
   console.log(escapeLogText(`host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${[...options.users.keys()][0] ?? 'USER'}@${options.host === '0.0.0.0' ? 'localhost' : options.host}${who ? `  users: ${who}` : ''}`));
-  const stop = () => void daemon.shutdown().then(() => process.exit(0));
+  const stop = () =>
+    void daemon.shutdown().then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(`sshdaemon: shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
   process.once('SIGINT', stop).once('SIGTERM', stop);
 }
 

@@ -15,6 +15,7 @@ import {
 } from '../engine/ssh2Internals';
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import { markHandled } from '../errors/unawaited';
 import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../packet/sshParam';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
 import { AddressList, normaliseAddress } from '../policy/addressMatch';
@@ -593,10 +594,10 @@ export class SSHDaemon extends EventHub {
       };
       timer = setTimeout(done, ms);
       conn.socket.once('close', done);
-      void Promise.all([...conn.channels.values()].map((c) => c.whenSettled())).then(() => {
+      markHandled(Promise.all([...conn.channels.values()].map((c) => c.whenSettled())).then(() => {
         if (conn.socket.writableLength === 0) return done();
         conn.socket.on('drain', written);
-      });
+      }));
     });
   }
 

@@ -1,4 +1,5 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
+import { markHandled } from '../errors/unawaited';
 import type { SFTPFileSystem } from '../sftp/FileSystem';
 import type { SFTPAccess } from '../sftp/SFTPSession';
 import { parseSCPCommand, type SCPCommand, SCPUsageError } from './command';
@@ -121,7 +122,8 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
   start(): void {
     if (this.started || this.over) return;
     this.started = true;
-    void this.run();
+    // run() settles the session itself; what can still escape is a throwing 'failed' or 'ended' listener.
+    markHandled(this.run());
   }
 
   /** Channel data from the client. */
@@ -149,7 +151,7 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
   }
 
   private async run(): Promise<void> {
-    let status: number | undefined = 0;
+    let status: number | undefined = 1;
     try {
       if (this.usageError !== undefined || !this.command) throw new SCPProtocolError(this.usageError ?? 'usage');
       const command = this.command;
@@ -160,8 +162,10 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
       status = this.errors > 0 ? 1 : 0;
     } catch (err) {
       status = this.failed(err);
+    } finally {
+      // Also when a 'failed' listener threw: the client must get its exit status and CLOSE.
+      this.finish(status);
     }
-    this.finish(status);
   }
 
   /** Handles what ended the run: tells the client when it still listens; the exit status. */

@@ -1,0 +1,117 @@
+/**
+ * Promises nobody awaits must not end the process. A client that closes a channel makes every send
+ * still queued on it fail; the channel stream's own exit-status, and the docs' fire-and-forget calls
+ * (`void daemon.sendExitStatus(id, 4)`), used to turn that into an unhandled rejection, which ends a
+ * Node.js process. Driven by the in-process ssh2 client, with the process's unhandled rejections
+ * recorded (test/fixtures/unhandled.ts).
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import type { Client, ClientChannel } from 'ssh2';
+import { type ChannelStream, ErrorCodes, type SSHDaemon } from '../src';
+import { withBareDaemon } from './fixtures/bareDaemon';
+import { withUnhandledWatch } from './fixtures/unhandled';
+import { connect } from './helpers-ssh2';
+
+const TIMEOUT = { timeout: 120_000 };
+const MiB = 1024 * 1024;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until = async (what: string, check: () => boolean, ms = 30_000) => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+};
+/** Waits until `read()` has not changed for `quietMs` (the sender is stalled). */
+async function stalled(read: () => number, quietMs = 500, ms = 30_000): Promise<number> {
+  const end = Date.now() + ms;
+  let last = -1;
+  while (read() !== last) {
+    if (Date.now() > end) throw new Error('never stalled');
+    last = read();
+    await sleep(quietMs);
+  }
+  return last;
+}
+
+/** A gate an asynchronous handler awaits until the test opens it. */
+function gate(): { wait: Promise<void>; open: () => void; entered: boolean } {
+  let open!: () => void;
+  const g = { wait: new Promise<void>((r) => (open = r)), open: () => open(), entered: false };
+  return g;
+}
+
+/** Sessions, password `pw`, every exec granted; `window-change` is decided asynchronously, held by `hold`. */
+function sessions(daemon: SSHDaemon, hold: ReturnType<typeof gate>): void {
+  daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
+  daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'));
+  daemon.on('SSHChannelRequest', async (e) => {
+    if (e.requestType === 'window-change') {
+      // A decision that takes a while (a database lookup): the channel's later input waits for it.
+      hold.entered = true;
+      await hold.wait;
+    }
+    e.success = e.requestType === 'exec' || e.requestType === 'window-change';
+  });
+}
+
+function execChannel(c: Client, command: string): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => c.exec(command, (err, ch) => (err ? reject(err) : resolve(ch))));
+}
+
+test('ChannelStream exit() or signal() waiting for output when the client closes the channel (a decision holding its input): no unhandled rejection, the channel ends', TIMEOUT, () =>
+  withUnhandledWatch(() =>
+    withBareDaemon(async ({ daemon, port, errors }) => {
+      for (const ending of ['exit', 'signal'] as const) {
+        const hold = gate();
+        sessions(daemon, hold);
+        let stream: ChannelStream | undefined;
+        let channelId = '';
+        daemon.on('SSHChannelRequested', (e) => {
+          if (e.requestType !== 'exec') return;
+          channelId = e.channelId;
+          const channel = (stream = daemon.channelStream(e.channelId));
+          // A program's output, written as the stream takes it (as pipeline() from a child does).
+          const chunk = Buffer.alloc(64 * 1024, 0x41);
+          const pump = () => {
+            while (!channel.destroyed && !channel.writableEnded) if (!channel.write(chunk)) return void channel.once('drain', pump);
+          };
+          pump();
+        });
+        const closed = once(daemon, 'SSHChannelClosed');
+        const c = await connect(port, { password: 'pw' });
+        const ch = await execChannel(c, 'flood');
+        ch.pause(); // never reads: the window stays shut
+        ch.stderr.pause();
+        await until('the exec to be served', () => stream !== undefined);
+        await stalled(() => daemon.sshChannels.get(channelId)?.bytesSent ?? 0);
+        // The program's last output (buffered behind the write the window holds), then it exits:
+        // exit-status (or exit-signal) waits for both.
+        stream!.write('last words\n');
+        assert.ok(stream!.writableLength > 64 * 1024, `${ending}: output still waits for the client when it closes (else this test proves nothing)`);
+        if (ending === 'exit') stream!.exit(0);
+        else stream!.signal('TERM');
+        // window-change: its asynchronous decision holds the channel's input, so the CLOSE behind it
+        // cannot finish the channel; the CLOSE itself fails every send still queued.
+        ch.setWindow(24, 80, 0, 0);
+        await until('the window-change decision to run', () => hold.entered);
+        ch.close();
+        // Every write completes (failed by the client's CLOSE) only once the CLOSE has arrived.
+        if (!stream!.writableFinished) await once(stream!, 'finish');
+        hold.open();
+        await closed;
+        assert.equal(daemon.sshChannels.size, 0, `${ending}: the channel finished`);
+        assert.ok(stream!.destroyed, `${ending}: the stream was closed with the channel`);
+        c.end();
+        daemon.removeAllListeners('SSHChannelRequested');
+        daemon.removeAllListeners('SSHChannelRequest');
+        daemon.removeAllListeners('SSHChannelOpenRequest');
+        daemon.removeAllListeners('SSHUserAuthRequest');
+      }
+      assert.deepEqual(errors, []);
+    }),
+  ),
+);
