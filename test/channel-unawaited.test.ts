@@ -115,3 +115,110 @@ test('ChannelStream exit() or signal() waiting for output when the client closes
     }),
   ),
 );
+
+test("the docs' fire-and-forget calls after the client closed the channel (still held, then gone) and on unknown ids: never an unhandled rejection; awaited, they reject", TIMEOUT, () =>
+  withUnhandledWatch((watch) =>
+    withBareDaemon(async ({ daemon, port }) => {
+      const hold = gate();
+      sessions(daemon, hold);
+      let channelId = '';
+      let stream: ChannelStream | undefined;
+      daemon.on('SSHChannelRequested', (e) => {
+        if (e.requestType !== 'exec') return;
+        channelId = e.channelId;
+        if (requestCommand(daemon, e.packet) === 'stream') stream = daemon.channelStream(e.channelId);
+      });
+      const exitStatus = daemon.setSSHParam(daemon.setSSHParam(daemon.setSSHParam(null, 's', 'exit-status'), 'f', false), 'i', 4);
+      /** Every promise-returning method a job might call when it is done, on this channel and connection. */
+      const calls = (id: string, connectionId: string): Record<string, () => Promise<unknown>> => ({
+        sendChannelData: () => daemon.sendChannelData(id, 'result\n'),
+        sendStderr: () => daemon.sendStderr(id, 'warning\n'),
+        sendExitStatus: () => daemon.sendExitStatus(id, 4),
+        sendExitSignal: () => daemon.sendExitSignal(id, 'TERM'),
+        sendSSHPacket: () => daemon.sendSSHPacket(id, 98, exitStatus),
+        closeChannel: () => daemon.closeChannel(id),
+        disconnect: () => daemon.disconnect(connectionId),
+        exchangeKeys: () => daemon.exchangeKeys(connectionId),
+        openChannel: () => daemon.openChannel(connectionId, 'x-test@example.com'),
+      });
+      /** Calls each unawaited (as the docs' `void ...` recipes do), then each awaited: the codes it rejects with. */
+      const fireAndAwait = async (id: string, connectionId: string): Promise<Record<string, number | 'resolved'>> => {
+        for (const call of Object.values(calls(id, connectionId))) void call();
+        await watch.settle();
+        const outcome: Record<string, number | 'resolved'> = {};
+        for (const [name, call] of Object.entries(calls(id, connectionId))) {
+          outcome[name] = await call().then(
+            () => 'resolved' as const,
+            (err: { code?: number }) => err.code ?? -1,
+          );
+        }
+        return outcome;
+      };
+
+      for (const command of ['events', 'stream']) {
+        channelId = '';
+        const c = await connect(port, { password: 'pw' });
+        const ch = await execChannel(c, command);
+        await until('the exec to be served', () => channelId !== '');
+        const id = channelId;
+        // The user gives up (Ctrl-C): window-change, whose decision holds the channel's input, then CLOSE.
+        ch.setWindow(24, 80, 0, 0);
+        await until('the window-change decision to run', () => hold.entered);
+        ch.close();
+        // The CLOSE has arrived once a send fails (an empty send puts nothing on the wire).
+        let closedByClient = false;
+        while (!closedByClient) {
+          closedByClient = await daemon.sendChannelData(id, '').then(() => false, () => true);
+          if (!closedByClient) await sleep(20);
+        }
+        assert.ok(daemon.sshChannels.has(id), `${command}: the channel is still registered (its input is held)`);
+        const held = await fireAndAwait(id, 'no-such-connection');
+        assert.deepEqual(
+          held,
+          { sendChannelData: 121, sendStderr: 121, sendExitStatus: 121, sendExitSignal: 121, sendSSHPacket: 121, closeChannel: 'resolved', disconnect: 120, exchangeKeys: 120, openChannel: 120 },
+          `${command}: on a channel the client closed`,
+        );
+        if (stream) {
+          // The stream's own calls after the client's CLOSE: no throw, no unhandled error.
+          stream.write('late output\n');
+          stream.stderr.write('late warning\n');
+          stream.exit(3);
+          stream.signal('TERM');
+        }
+        const closed = once(daemon, 'SSHChannelClosed');
+        hold.open();
+        await closed;
+        const gone = await fireAndAwait(id, 'no-such-connection');
+        assert.deepEqual(
+          gone,
+          { sendChannelData: 121, sendStderr: 121, sendExitStatus: 121, sendExitSignal: 121, sendSSHPacket: 121, closeChannel: 121, disconnect: 120, exchangeKeys: 120, openChannel: 120 },
+          `${command}: on a channel that is gone`,
+        );
+        if (stream) {
+          stream.write('later output\n');
+          stream.exit(3);
+          stream.destroy();
+        }
+        c.end();
+        // The next round gets its own hold.
+        Object.assign(hold, gate());
+        stream = undefined;
+      }
+      // A connection that is gone: disconnect() and the channel calls on its last channel id.
+      const c = await connect(port, { password: 'pw' });
+      const ch = await execChannel(c, 'events');
+      await until('the exec to be served', () => daemon.sshChannels.has(channelId));
+      const [connectionId] = daemon.sshConnections.keys();
+      ch.close();
+      c.end();
+      await until('the connection to go', () => daemon.sshConnections.size === 0);
+      const afterDisconnect = await fireAndAwait(channelId, connectionId);
+      assert.equal(afterDisconnect.disconnect, 120);
+      assert.equal(afterDisconnect.sendExitStatus, 121);
+    }),
+  ),
+);
+
+function requestCommand(daemon: SSHDaemon, packet: Buffer): string {
+  return daemon.getSSHParam(packet, 'Command');
+}

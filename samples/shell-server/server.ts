@@ -124,10 +124,9 @@ function pump(stream: Readable, send: (data: Buffer) => Promise<void>): void {
 }
 
 function finish(channelId: string, code: number): void {
-  daemon.sendExitStatus(channelId, code).then(
-    () => daemon.closeChannel(channelId),
-    () => undefined, // the channel is already gone
-  );
+  // In order, after the output; both are safe to leave unawaited (the channel may be gone already).
+  void daemon.sendExitStatus(channelId, code);
+  void daemon.closeChannel(channelId);
 }
 
 function startProcess(channelId: string, session: Session, command: string | undefined): void {

@@ -9,7 +9,6 @@ import { DemoShell, type ShellContext } from './demoShell';
  */
 export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean } = {}): void {
   const shells = new Map<string, DemoShell>();
-  const finish = (channelId: string, code: number) => void daemon.sendExitStatus(channelId, code).then(() => daemon.closeChannel(channelId), () => undefined);
   const context = (connectionId: string, channelId: string): ShellContext => {
     const conn = daemon.sshConnections.get(connectionId);
     const terminal = daemon.sshChannels.get(channelId)?.terminal;
@@ -41,7 +40,10 @@ export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean 
       const exec = requestParamsOf(e, 'exec');
       if (exec && !(options.leaveScp && isSCPCommand(exec.command))) {
         const { output, code } = DemoShell.execute(exec.command, context(e.connectionId, e.channelId));
-        void daemon.sendChannelData(e.channelId, output).then(() => finish(e.channelId, code), () => undefined);
+        // Sent in order; each is safe to leave unawaited (the client may close the channel first).
+        void daemon.sendChannelData(e.channelId, output);
+        void daemon.sendExitStatus(e.channelId, code);
+        void daemon.closeChannel(e.channelId);
       }
     })
     .on('SSHChannelClosed', (e) => {

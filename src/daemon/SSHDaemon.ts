@@ -15,7 +15,7 @@ import {
 } from '../engine/ssh2Internals';
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
-import { markHandled } from '../errors/unawaited';
+import { handledCall, markHandled } from '../errors/unawaited';
 import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../packet/sshParam';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
 import { AddressList, normaliseAddress } from '../policy/addressMatch';
@@ -80,7 +80,7 @@ export class SSHDaemon extends EventHub {
     hub: this,
     connectionView: (conn) => (conn.view ??= new SSHConnection(conn, this)) as SSHConnection,
     openChannel: async (conn, channelType, params) => this.channel(await this.openChannel(conn.id, channelType, params)),
-    sendExitStatus: (state, code) => void this.sendExitStatus(state.id, code).catch(() => undefined),
+    sendExitStatus: (state, code) => void this.sendExitStatus(state.id, code),
     intSetting: (name) => this.settings.int(name),
   });
   private engine?: Ssh2Server;
@@ -142,7 +142,12 @@ export class SSHDaemon extends EventHub {
     op.catch((err: SSHDaemonError) => this.error('', err.code ?? ErrorCodes.ListenFailed, err.message));
   }
 
-  /** Starts listening on localHost:localPort; resolves once bound (localPort then holds the real port). */
+  /**
+   * Starts listening on localHost:localPort; resolves once bound (localPort then holds the real port).
+   * Await it: unlike the other methods, a failure to bind (`ListenFailed`, `NoHostKey`) is not
+   * swallowed when the promise is left unawaited, since a daemon that silently does not listen is
+   * worse than one that stops (the `listening` property reports it on `Error` instead).
+   */
   async startListening(): Promise<void> {
     if (this.netServer) return;
     if (!this.props.sshCert) {
@@ -258,15 +263,17 @@ export class SSHDaemon extends EventHub {
     return this.gate.counts();
   }
 
-  /** Stops accepting connections; existing ones stay. Resolves once the port is released. */
-  async stopListening(): Promise<void> {
-    for (const sensor of this.sensors.splice(0)) sensor.close();
-    const server = this.netServer;
-    if (!server) return;
-    this.netServer = undefined;
-    // close() releases the port at once; its callback waits for every accepted socket to end,
-    // so it is awaited only by shutdown(), after the connections are closed.
-    this.serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+  /** Stops accepting connections; existing ones stay. Resolves once the port is released. Safe to leave unawaited. */
+  stopListening(): Promise<void> {
+    return handledCall(() => {
+      for (const sensor of this.sensors.splice(0)) sensor.close();
+      const server = this.netServer;
+      if (!server) return;
+      this.netServer = undefined;
+      // close() releases the port at once; its callback waits for every accepted socket to end,
+      // so it is awaited only by shutdown(), after the connections are closed.
+      this.serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    });
   }
 
   /**
@@ -560,19 +567,18 @@ export class SSHDaemon extends EventHub {
    * already queued on its channels (data, exit-status, EOF, CLOSE) is sent first, and channels being
    * closed get the client's CLOSE back (a client that saw DISCONNECT first would report an error),
    * for at most `DisconnectFlushTimeout` seconds (default 10), as OpenSSH never discards a finished
-   * command's output; `{ immediate: true }` drops it and disconnects at once.
+   * command's output; `{ immediate: true }` drops it and disconnects at once. Rejects with
+   * `UnknownConnection` (120) when the connection is gone; safe to leave unawaited (see
+   * {@link SSHDaemon.sendChannelData}).
    */
   disconnect(connectionId: string, options: DisconnectOptions = {}): Promise<void> {
-    let conn: ConnectionRecord;
-    try {
-      conn = this.record(connectionId);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    conn.closeReason ??= { statusCode: 0, description: 'disconnected by server' };
-    const seconds = this.settings.int('DisconnectFlushTimeout');
-    if (options.immediate || seconds === 0 || conn.closed) return this.closeAndWait(conn);
-    return this.outputSent(conn, seconds * 1000).then(() => this.closeAndWait(conn));
+    return handledCall(() => {
+      const conn = this.record(connectionId);
+      conn.closeReason ??= { statusCode: 0, description: 'disconnected by server' };
+      const seconds = this.settings.int('DisconnectFlushTimeout');
+      if (options.immediate || seconds === 0 || conn.closed) return this.closeAndWait(conn);
+      return this.outputSent(conn, seconds * 1000).then(() => this.closeAndWait(conn));
+    });
   }
 
   /**
@@ -624,10 +630,11 @@ export class SSHDaemon extends EventHub {
   /**
    * Sends EOF and CLOSE on a channel after everything already queued on it (data, exit-status).
    * Resolves once CLOSE is handed to the transport, so everything sent before it is too (or once
-   * the channel is gone: closed by the client, connection lost).
+   * the channel is gone: closed by the client, connection lost). Rejects with `UnknownChannel` (121)
+   * once the channel has left `sshChannels`; safe to leave unawaited (see {@link SSHDaemon.sendChannelData}).
    */
-  async closeChannel(channelId: string): Promise<void> {
-    return this.channel(channelId).close();
+  closeChannel(channelId: string): Promise<void> {
+    return handledCall(() => this.channel(channelId).close());
   }
 
   /**
@@ -663,29 +670,30 @@ export class SSHDaemon extends EventHub {
     return stream;
   }
 
-  /** Sends data; resolves once handed to the transport. While the client's window is full `readyToSend` is false. */
+  /**
+   * Sends data; resolves once handed to the transport. While the client's window is full
+   * `readyToSend` is false. Rejects with `UnknownChannel` (121) when the channel is closed (by you
+   * or the client) or gone.
+   *
+   * Like every promise-returning method of the daemon except `startListening`, it is safe to leave
+   * unawaited (`void daemon.sendChannelData(id, text)`): the promise still rejects for whoever awaits
+   * it, but one nobody awaits never becomes an unhandled rejection (which would end the process when
+   * the client closes the channel first). A chain you build on it (`.then(...)`) is a new promise:
+   * end it with `.catch()`.
+   */
   sendChannelData(channelId: string, data: Buffer | Uint8Array | string): Promise<void> {
-    try {
-      const p = this.channel(channelId).send(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength), 0);
-      p.catch(() => undefined); // unawaited sends on a closing channel must not become unhandled rejections
-      return p;
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return handledCall(() => this.channel(channelId).send(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength), 0));
   }
 
-  /** Sends data as stderr (extended data type 1). */
+  /** Sends data as stderr (extended data type 1); as {@link SSHDaemon.sendChannelData}, safe to leave unawaited. */
   sendStderr(channelId: string, data: Buffer | string): Promise<void> {
-    try {
-      const p = this.channel(channelId).send(typeof data === 'string' ? Buffer.from(data) : data, 1);
-      p.catch(() => undefined);
-      return p;
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return handledCall(() => this.channel(channelId).send(typeof data === 'string' ? Buffer.from(data) : data, 1));
   }
 
-  /** Sends an `exit-status` channel request (after any queued data). */
+  /**
+   * Sends an `exit-status` channel request (after any queued data). Rejects with `UnknownChannel`
+   * (121) when the channel is closed or gone; safe to leave unawaited (see {@link SSHDaemon.sendChannelData}).
+   */
   sendExitStatus(channelId: string, code: number): Promise<void> {
     const payload = Buffer.concat([encodeString('exit-status'), Buffer.from([0]), encodeUint32(code)]);
     return this.sendSSHPacket(channelId, 98, payload);
@@ -694,68 +702,66 @@ export class SSHDaemon extends EventHub {
   /**
    * (beyond) Sends an `exit-signal` channel request (RFC 4254 6.10, after any queued data): the
    * program was killed by `signal` (`'TERM'`; a leading `SIG` is dropped). OpenSSH's `ssh` reports
-   * it and exits with 255.
+   * it and exits with 255. Safe to leave unawaited (see {@link SSHDaemon.sendChannelData}).
    */
   sendExitSignal(channelId: string, signal: string, coreDumped = false, message = ''): Promise<void> {
-    try {
+    return handledCall(() => {
       const state = this.channel(channelId);
       if (typeof signal !== 'string' || !/^(SIG)?[A-Z0-9@._-]+$/i.test(signal)) {
         throw new SSHDaemonError(ErrorCodes.InvalidArgument, `sendExitSignal: expected a signal name such as 'TERM', got ${JSON.stringify(signal)}`);
       }
       return state.sendPacket(exitSignalPayload(state.remoteId, signal.toUpperCase(), coreDumped, message));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
 
   /**
    * Sends a channel message; `payload` omits the recipient channel (added here). Data (94/95),
-   * EOF (96) and CLOSE (97) go through the channel's flow control.
+   * EOF (96) and CLOSE (97) go through the channel's flow control. Safe to leave unawaited (see
+   * {@link SSHDaemon.sendChannelData}).
    */
-  async sendSSHPacket(channelId: string, packetType: number, payload: Buffer | Uint8Array): Promise<void> {
-    const ch = this.channel(channelId);
-    if (!Number.isInteger(packetType) || packetType < 90 || packetType > 127) {
-      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `sendSSHPacket: packetType ${packetType} is not a channel message (90-127)`);
-    }
-    const body = Buffer.from(payload);
-    if (packetType === 94) return ch.send(new WireReader(body).bytes(), 0);
-    if (packetType === 95) {
-      const r = new WireReader(body);
-      const type = r.uint32();
-      return ch.send(r.bytes(), type);
-    }
-    if (packetType === 96) return ch.eof();
-    if (packetType === 97) return ch.close();
-    return ch.sendPacket(Buffer.concat([Buffer.from([packetType]), encodeUint32(ch.remoteId), body]));
-  }
-
-  /** Re-keys now; resolves when the new keys are in use. */
-  exchangeKeys(connectionId: string): Promise<void> {
-    let conn: ConnectionRecord;
-    try {
-      conn = this.record(connectionId);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const engine = conn.engine;
-    if (!engine) return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${connectionId} has not finished its first key exchange`));
-    return new Promise<void>((resolve, reject) => {
-      engine.rekey((err?: Error) => (err ? reject(new SSHDaemonError(ErrorCodes.ProtocolError, `re-key failed: ${err.message}`)) : resolve()));
+  sendSSHPacket(channelId: string, packetType: number, payload: Buffer | Uint8Array): Promise<void> {
+    return handledCall(() => {
+      const ch = this.channel(channelId);
+      if (!Number.isInteger(packetType) || packetType < 90 || packetType > 127) {
+        throw new SSHDaemonError(ErrorCodes.InvalidArgument, `sendSSHPacket: packetType ${packetType} is not a channel message (90-127)`);
+      }
+      const body = Buffer.from(payload);
+      if (packetType === 94) return ch.send(new WireReader(body).bytes(), 0);
+      if (packetType === 95) {
+        const r = new WireReader(body);
+        const type = r.uint32();
+        return ch.send(r.bytes(), type);
+      }
+      if (packetType === 96) return ch.eof();
+      if (packetType === 97) return ch.close();
+      return ch.sendPacket(Buffer.concat([Buffer.from([packetType]), encodeUint32(ch.remoteId), body]));
     });
   }
 
-  /** Opens a server-initiated channel; `params` is the type-specific rest of CHANNEL_OPEN (build it with setSSHParam). */
+  /** Re-keys now; resolves when the new keys are in use. Safe to leave unawaited (see {@link SSHDaemon.sendChannelData}). */
+  exchangeKeys(connectionId: string): Promise<void> {
+    return handledCall(() => {
+      const engine = this.record(connectionId).engine;
+      if (!engine) throw new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${connectionId} has not finished its first key exchange`);
+      return new Promise<void>((resolve, reject) => {
+        engine.rekey((err?: Error) => (err ? reject(new SSHDaemonError(ErrorCodes.ProtocolError, `re-key failed: ${err.message}`)) : resolve()));
+      });
+    });
+  }
+
+  /**
+   * Opens a server-initiated channel; `params` is the type-specific rest of CHANNEL_OPEN (build it
+   * with setSSHParam). Safe to leave unawaited (see {@link SSHDaemon.sendChannelData}).
+   */
   openChannel(connectionId: string, channelType: string, params: Buffer | Uint8Array = Buffer.alloc(0)): Promise<string> {
-    try {
+    return handledCall(() => {
       const conn = this.record(connectionId);
       const session = this.sessions.get(conn.id);
       if (!conn.authenticated || !session) {
         throw new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${connectionId} is not authenticated; cannot open a channel`);
       }
       return session.openChannel(channelType, Buffer.from(params));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    });
   }
 
   /** Reads a named (`'Command'`, case-insensitive) or positional (`'#0'`) field of a packet from an event as text; see {@link getSSHParam}. */
@@ -771,31 +777,37 @@ export class SSHDaemon extends EventHub {
     return setSSHParam(payload, fieldType, value);
   }
 
-  /** Stops listening and closes every connection; resolves when all are gone. */
-  async shutdown(): Promise<void> {
-    await this.stopListening();
-    for (const socket of this.undecided) socket.destroy();
-    this.undecided.clear();
-    await Promise.all([...this.registry.connections.values()].map((c) => {
-      c.closeReason ??= { statusCode: 0, description: 'server shutdown' };
-      return this.closeAndWait(c);
-    }));
-    await this.serverClosed;
+  /** Stops listening and closes every connection; resolves when all are gone. Safe to leave unawaited. */
+  shutdown(): Promise<void> {
+    return handledCall(async () => {
+      await this.stopListening();
+      for (const socket of this.undecided) socket.destroy();
+      this.undecided.clear();
+      await Promise.all([...this.registry.connections.values()].map((c) => {
+        c.closeReason ??= { statusCode: 0, description: 'server shutdown' };
+        return this.closeAndWait(c);
+      }));
+      await this.serverClosed;
+    });
   }
 
-  /** Shuts down and returns every property and setting to its default. */
-  async reset(): Promise<void> {
-    await this.shutdown();
-    this.resetProperties();
-    this.settings.reset();
-    this.gate.clear();
-    this.builtIns.reset();
-    this.engine = undefined;
-    this.engineKey = '';
+  /** Shuts down and returns every property and setting to its default. Safe to leave unawaited. */
+  reset(): Promise<void> {
+    return handledCall(async () => {
+      await this.shutdown();
+      this.resetProperties();
+      this.settings.reset();
+      this.gate.clear();
+      this.builtIns.reset();
+      this.engine = undefined;
+      this.engineKey = '';
+    });
   }
 
-  /** Node runs events on its own loop; kept for ported code. */
-  async doEvents(): Promise<void> {}
+  /** Node runs events on its own loop; kept for ported code. Resolves at once. */
+  doEvents(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 export interface SSHDaemon extends Omit<SSHDaemonProperties, 'listening' | 'sshConnections' | 'sshChannels'>, PropertyMethods {}
