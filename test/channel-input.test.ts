@@ -202,7 +202,7 @@ test('a throwing or rejecting SSHChannelRequested handler ends the channel with 
 test('SerialQueue: held chunks are merged into few buffers; a client that queues too many events on a held channel is reported', () => {
   const delivered: Buffer[] = [];
   const overflows: number[] = [];
-  const queue = new SerialQueue({ deliver: (d) => void delivered.push(Buffer.from(d)), overflow: (n) => void overflows.push(n) }, 8);
+  const queue = new SerialQueue({ deliver: (d) => void delivered.push(Buffer.from(d)), overflow: (n) => void overflows.push(n), failed: (err) => assert.fail(String(err)) }, 8);
   const release = queue.block();
   const bytes = randomBytes(100_000);
   for (let i = 0; i < bytes.length; i++) queue.data(bytes.subarray(i, i + 1), 0);
@@ -214,3 +214,38 @@ test('SerialQueue: held chunks are merged into few buffers; a client that queues
   assert.deepEqual(overflows, [8]);
   hold();
 });
+
+test("a reader that throws on the client's input is reported (Error 1030 naming the channel), not swallowed; the channel's later input still arrives", TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port, errors }) => {
+    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
+    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+    grantExec(daemon);
+    let channelId = '';
+    daemon.on('SSHChannelRequested', (e) => {
+      channelId = e.channelId;
+      const channel = daemon.channelStream(e.channelId);
+      let first = true;
+      let received = 0;
+      channel.on('data', (d: Buffer) => {
+        if (first) {
+          first = false;
+          throw new Error('a bug in the reader');
+        }
+        received += d.length;
+      });
+      channel.on('end', () => channel.end(`${received}\n`).exit(0));
+    });
+    const c = await connect(port, { password: 'pw' });
+    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('read', (err, s) => (err ? reject(err) : resolve(s))));
+    let out = '';
+    stream.on('data', (d: Buffer) => void (out += d.toString()));
+    const exit = new Promise<number>((resolve) => stream.on('exit', (code: number) => resolve(code)));
+    stream.write('first');
+    await until('the first chunk to be read', () => errors.length > 0);
+    stream.end(Buffer.alloc(3 * MiB, 1)); // more than the window: it must keep reopening
+    assert.equal(await exit, 0);
+    assert.equal(out, `${3 * MiB}\n`, 'the input after the throw arrived in full');
+    assert.deepEqual(errors, [`${ErrorCodes.HandlerFailed} channel ${channelId}: a listener of the channel's stream threw on the client's input: a bug in the reader`]);
+    c.end();
+  }),
+);

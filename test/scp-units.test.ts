@@ -143,7 +143,7 @@ test('glob expansion matches what bash 5 expands, in its order; no match leaves 
       writeFileSync(join(dir, f), f);
     }
     const fs = new LocalFileSystem(dir);
-    const patterns = ['logs/*.log', '*', '*/*', 'logs/.*', 'logs/[ab].log', 'logs/[!a]*', '*/*.ts', '*/lib/*', 'logs/*/x.log', '*.none', '\\[x\\].txt', 'logs/?.log', '*/', 'src/*/', '[[:upper:]]*', 'logs/*[[:space:]]*'];
+    const patterns = ['logs/*.log', '*', '*/*', 'logs/.*', 'logs/[ab].log', 'logs/[!a]*', '*/*.ts', '*/lib/*', 'logs/*/x.log', '*.none', '\\[x\\].txt', 'logs/?.log', '*/', 'src/*/', '[[:upper:]]*', 'logs/*[[:space:]]*', 'logs/[[:constructor:]]*', '*[[:__proto__:]]*', 'logs/[[:toString:]]*'];
     for (const pattern of patterns) {
       const r = spawnSync('bash', ['-c', `shopt -s nullglob; for f in ${pattern}; do printf '%s\\n' "$f"; done`], { cwd: dir, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
       assert.equal(r.status, 0, r.stderr);

@@ -50,7 +50,7 @@ function exactMatch(selector: string, cert: X509Certificate): boolean {
   const wanted = selector.split(',').map((pair) => {
     const eq = pair.indexOf('=');
     const attr = lower(pair.slice(0, eq));
-    return { attr: ALIASES[attr] ?? attr, value: lower(pair.slice(eq + 1)) };
+    return { attr: Object.hasOwn(ALIASES, attr) ? ALIASES[attr] : attr, value: lower(pair.slice(eq + 1)) };
   });
   return wanted.every((w) => rdns.some((r) => r.attr === w.attr && lower(r.value) === w.value));
 }

@@ -28,7 +28,7 @@ function keyParts(key: KeyObject): KeyParts {
       };
     }
     case 'ec': {
-      const curve = CURVES[jwk.crv ?? ''];
+      const curve = jwk.crv !== undefined && Object.hasOwn(CURVES, jwk.crv) ? CURVES[jwk.crv] : undefined;
       if (!curve) throw new Error(`unsupported EC curve ${jwk.crv}`);
       const q = Buffer.concat([Buffer.from([4]), b64u(jwk.x), b64u(jwk.y)]);
       const pub = [encodeString(curve.name), encodeString(q)];

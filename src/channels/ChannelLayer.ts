@@ -358,6 +358,10 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   inputOverflow(channel: ChannelState, events: number): void {
     this.host.overflow(this.conn, `channel ${channel.id}: the client sent ${events} messages while the channel's input is held`);
   }
+  inputFailed(channel: ChannelState, err: unknown): void {
+    const reader = channel.stream ? "a listener of the channel's stream" : channel.consumer ? 'the service reading the channel' : 'the channel layer';
+    this.host.hub.error(this.conn.id, ErrorCodes.HandlerFailed, `channel ${channel.id}: ${reader} threw on the client's input: ${err instanceof Error ? err.message : String(err)}`);
+  }
   finished(channel: ChannelState): void {
     this.conn.channels.delete(channel.localId);
     if (this.host.registry.channels.delete(channel.id)) {

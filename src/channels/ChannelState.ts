@@ -69,6 +69,8 @@ export interface ChannelSink {
   checkBacklog(channel: ChannelState, backlog: number): void;
   /** The client queued more than MAX_HELD_EVENTS events on a held channel: drop the connection. */
   inputOverflow(channel: ChannelState, events: number): void;
+  /** Handling an inbound event threw (a consumer of the input, or our own code): report it. */
+  inputFailed(channel: ChannelState, err: unknown): void;
   finished(channel: ChannelState): void;
 }
 
@@ -176,7 +178,13 @@ export class ChannelState implements QueueOwner {
    */
   deliver(data: Buffer, extended: number): unknown {
     const n = data.length;
-    const held = this.recordLength > 0 && extended === 0 ? this.collect(data) : this.sink.deliver(this, data, extended);
+    let held: unknown;
+    try {
+      held = this.recordLength > 0 && extended === 0 ? this.collect(data) : this.sink.deliver(this, data, extended);
+    } catch (err) {
+      this.taken(n); // the data is gone with the throwing reader: its share of the window comes back
+      throw err;
+    }
     if (held instanceof Promise) {
       const taken = () => this.taken(n);
       return held.then(taken, taken);
@@ -193,6 +201,11 @@ export class ChannelState implements QueueOwner {
   /** QueueOwner: the client keeps sending while the channel is held. */
   overflow(events: number): void {
     this.sink.inputOverflow(this, events);
+  }
+
+  /** QueueOwner: an inbound event's handling threw. */
+  failed(err: unknown): void {
+    this.sink.inputFailed(this, err);
   }
 
   private refillWindow(): void {

@@ -32,6 +32,8 @@ export interface QueueOwner {
   deliver(data: Buffer, extended: number): unknown;
   /** More than `maxItems` events are waiting: the client floods a held channel. */
   overflow(items: number): void;
+  /** A task or a delivery threw (a consumer's or handler's bug): reported, and the queue goes on. */
+  failed(err: unknown): void;
 }
 
 export class SerialQueue {
@@ -123,13 +125,18 @@ export class SerialQueue {
     let result: unknown;
     try {
       result = task ? task() : this.owner.deliver(data!, extended);
-    } catch {
-      result = undefined; // tasks report their own errors; the queue must keep going
+    } catch (err) {
+      result = undefined; // the queue must keep going, but the failure is not silent
+      this.running = false;
+      this.owner.failed(err);
     }
     this.running = false;
     if (result instanceof Promise) {
       const release = this.block();
-      result.then(release, release);
+      result.then(release, (err: unknown) => {
+        this.owner.failed(err);
+        release();
+      });
     } else if (this.holds === 0 && this.next < this.items.length) {
       this.drain(); // a block taken and released inside the task
     }

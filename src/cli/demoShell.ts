@@ -19,15 +19,25 @@ type Command = (args: string[], ctx: ShellContext) => string | number;
 /** Longest input line, as a terminal's canonical mode (N_TTY_BUF_SIZE 4096): further characters are dropped. */
 export const MAX_LINE = 4095;
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  help: () => 'commands: help, whoami, date, echo TEXT, term, uptime, exit [N]',
-  whoami: (_a, ctx) => ctx.user,
-  date: () => new Date().toISOString(),
-  echo: (args) => args.join(' '),
-  term: (_a, ctx) => (ctx.terminal ? `${ctx.terminal.term} ${ctx.terminal.cols}x${ctx.terminal.rows}` : 'no terminal'),
-  uptime: () => `server up ${Math.round(process.uptime())} s`,
-  exit: (args) => Number(args[0] ?? 0) || 0,
-};
+/** A Map, not an object: a typed name such as `__proto__` or `valueOf` must not find Object.prototype's members. */
+const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
+  ['help', () => 'commands: help, whoami, date, echo TEXT, term, uptime, exit [N]'],
+  ['whoami', (_a, ctx) => ctx.user],
+  ['date', () => new Date().toISOString()],
+  ['echo', (args) => args.join(' ')],
+  ['term', (_a, ctx) => (ctx.terminal ? `${ctx.terminal.term} ${ctx.terminal.cols}x${ctx.terminal.rows}` : 'no terminal')],
+  ['uptime', () => `server up ${Math.round(process.uptime())} s`],
+  ['exit', (args) => Number(args[0] ?? 0) || 0],
+]);
+
+/** Runs a command; one that throws prints its message (as a shell builtin failing) rather than taking the shell down. */
+function runCommand(command: Command, name: string, args: string[], ctx: ShellContext): { text: string; failed: boolean } {
+  try {
+    return { text: String(command(args, ctx)), failed: false };
+  } catch (err) {
+    return { text: `${name}: ${err instanceof Error ? err.message : String(err)}`, failed: true };
+  }
+}
 
 export class DemoShell {
   private line = '';
@@ -97,10 +107,11 @@ export class DemoShell {
   /** Runs one command line without a terminal, as for `ssh host 'command'`. */
   static execute(text: string, ctx: ShellContext): { output: string; code: number } {
     const [name, ...args] = text.trim().split(/\s+/);
-    const command = COMMANDS[name];
+    const command = COMMANDS.get(name);
     if (!command) return { output: `${name}: command not found\n`, code: 127 };
-    const result = command(args, ctx);
-    return name === 'exit' ? { output: '', code: Number(result) } : { output: `${result}\n`, code: 0 };
+    const result = runCommand(command, name, args, ctx);
+    if (result.failed) return { output: `${result.text}\n`, code: 1 };
+    return name === 'exit' ? { output: '', code: Number(result.text) } : { output: `${result.text}\n`, code: 0 };
   }
 
   /** The client closed its input (EOF): end like a shell reading end of file. */
@@ -111,11 +122,11 @@ export class DemoShell {
   private run(text: string): void {
     const [name, ...args] = text.trim().split(/\s+/);
     if (!name) return this.io.write('$ ');
-    const command = COMMANDS[name];
+    const command = COMMANDS.get(name);
     if (!command) return this.io.write(`${name}: command not found${this.nl}$ `);
-    const result = command(args, this.ctx);
-    if (name === 'exit') return this.finish(Number(result));
-    this.io.write(`${result}${this.nl}$ `);
+    const result = runCommand(command, name, args, this.ctx);
+    if (name === 'exit' && !result.failed) return this.finish(Number(result.text));
+    this.io.write(`${result.text}${this.nl}$ `);
   }
 
   private finish(code: number): void {

@@ -51,9 +51,10 @@ function decodeFields(payload: Buffer, layout: PayloadLayout): DecodedField[] {
   if (layout.kind === 'channel-request') {
     readAll(CHANNEL_REQUEST_HEADER);
     const requestType = out[1]?.raw.toString('utf8') ?? '';
-    known = CHANNEL_REQUEST_FIELDS[requestType];
+    // Own entries only: the request type is the client's (`constructor` is no layout).
+    known = Object.hasOwn(CHANNEL_REQUEST_FIELDS, requestType) ? CHANNEL_REQUEST_FIELDS[requestType] : undefined;
   } else {
-    known = CHANNEL_OPEN_FIELDS[layout.channelType];
+    known = Object.hasOwn(CHANNEL_OPEN_FIELDS, layout.channelType) ? CHANNEL_OPEN_FIELDS[layout.channelType] : undefined;
   }
   if (known) readAll(known);
   readUnknownTail(r, out);

@@ -63,7 +63,7 @@ export function parsePenalties(text: string): Omit<PenaltyPolicy, 'ipv4Bits' | '
   if (t === 'yes') return policy as unknown as PenaltyPolicy;
   for (const item of t.split(/\s+/)) {
     const [key, value] = item.split(':');
-    if (!(key in PENALTY_KEYS) || value === undefined) {
+    if (!Object.hasOwn(PENALTY_KEYS, key) || value === undefined) {
       throw new Error(`'${item}' is not key:value with key one of ${Object.keys(PENALTY_KEYS).join(', ')}`);
     }
     const field = PENALTY_KEYS[key];

@@ -88,7 +88,7 @@ export function parseSCPCommand(command: string): SCPCommand {
     }
     for (let j = 1; j < text.length; j++) {
       const c = text[j];
-      const flag = FLAGS[c];
+      const flag = Object.hasOwn(FLAGS, c) ? FLAGS[c] : undefined;
       if (flag === 'to') to = true;
       else if (flag === 'from') from = true;
       else if (flag) cmd[flag] = true;

@@ -55,7 +55,7 @@ export function errorText(err: unknown, path: string, what = '', shown = path): 
     reason = err.message.startsWith(`${path}: `) ? err.message.slice(path.length + 2) : err.message;
   } else {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    reason = (code && ERRNO_TEXT[code]) || 'Failure';
+    reason = (code && Object.hasOwn(ERRNO_TEXT, code) && ERRNO_TEXT[code]) || 'Failure';
   }
   return `${shown}: ${what}${reason}`;
 }

@@ -65,7 +65,8 @@ function bracket(pattern: string, start: number): { re: string; end: number } | 
     first = false;
     if (c === '[' && pattern[i + 1] === ':') {
       const close = pattern.indexOf(':]', i + 2);
-      const cls = close > 0 ? CLASSES[pattern.slice(i + 2, close)] : undefined;
+      const name = close > 0 ? pattern.slice(i + 2, close) : '';
+      const cls = Object.hasOwn(CLASSES, name) ? CLASSES[name] : undefined; // the client's name: `[:constructor:]` is no class
       if (cls) {
         body += cls;
         i = close + 1;
