@@ -8,6 +8,13 @@ export const LOCAL_WINDOW = 2 * 1024 * 1024;
 export const LOCAL_PACKET_SIZE = 32 * 1024;
 /** The window is reopened once the application has taken half of it. */
 const WINDOW_REFILL_AT = LOCAL_WINDOW / 2;
+/**
+ * The largest `recordLength`: a record is collected within the channel's window (its bytes do not
+ * reopen it until the record is delivered), so a longer one could never complete.
+ */
+export const MAX_RECORD_LENGTH = LOCAL_WINDOW;
+/** First size of the buffer a record is collected in; it doubles up to the record's length. */
+const RECORD_BUFFER_START = 512;
 /** Never send larger data packets than this, whatever the client allows. */
 const MAX_OUT_PACKET = 256 * 1024;
 const MAX_WINDOW = 0xffffffff;
@@ -114,8 +121,17 @@ export class ChannelState implements QueueOwner {
   bytesSent = 0;
   readyToSend = false;
   recordLength = 0;
-  private record: Buffer[] = [];
-  private recordBytes = 0;
+  /**
+   * The bytes of records still being collected: [recordStart, recordEnd) of `record`. Copied, so no
+   * view keeps ssh2's packet buffers alive; delivered records are views of it, never written again.
+   */
+  private record = Buffer.alloc(0);
+  private recordStart = 0;
+  private recordEnd = 0;
+  /** A record is being handed over: a recordLength set now is read by the delivery loop itself. */
+  private inRecordDelivery = false;
+  /** A task to deliver what was collected under a changed recordLength waits in the inbound queue. */
+  private recordTaskQueued = false;
   eofSent = false;
   closeSent = false;
   closeReceived = false;
@@ -177,10 +193,17 @@ export class ChannelState implements QueueOwner {
    * reopens the window; when the application returned a Promise, only once it settled.
    */
   deliver(data: Buffer, extended: number): unknown {
+    // Record bytes count as taken when their record is delivered, not when collected.
+    if (this.recordLength > 0 && extended === 0) return this.collect(data);
+    return this.handOver(data, extended);
+  }
+
+  /** Hands `data` to the application; its bytes count as taken once it settled (or threw). */
+  private handOver(data: Buffer, extended: number): unknown {
     const n = data.length;
     let held: unknown;
     try {
-      held = this.recordLength > 0 && extended === 0 ? this.collect(data) : this.sink.deliver(this, data, extended);
+      held = this.sink.deliver(this, data, extended);
     } catch (err) {
       this.taken(n); // the data is gone with the throwing reader: its share of the window comes back
       throw err;
@@ -209,7 +232,10 @@ export class ChannelState implements QueueOwner {
   }
 
   private refillWindow(): void {
-    if (this.windowHeld || this.pausedRelease || this.consumed < WINDOW_REFILL_AT || this.closeSent || this.closeReceived) return;
+    if (this.windowHeld || this.pausedRelease || this.consumed === 0 || this.closeSent || this.closeReceived) return;
+    // Below half the window, wait for more; unless the record being collected needs more than the
+    // client may still send (records of up to a window always complete).
+    if (this.consumed < WINDOW_REFILL_AT && this.inWindow >= this.recordNeeds()) return;
     const add = this.consumed;
     this.consumed = 0;
     this.inWindow += add;
@@ -284,45 +310,91 @@ export class ChannelState implements QueueOwner {
     release?.();
   }
 
+  /** Bytes collected towards the next record (not delivered, not yet counted as taken). */
+  private get recordBytes(): number {
+    return this.recordEnd - this.recordStart;
+  }
+
+  /** Bytes the record being collected still lacks (0 without records). */
+  private recordNeeds(): number {
+    return this.recordLength > 0 ? Math.max(0, this.recordLength - this.recordBytes) : 0;
+  }
+
   private collect(data: Buffer): unknown {
-    this.record.push(data);
-    this.recordBytes += data.length;
-    return this.deliverRecords();
+    if (this.recordEnd + data.length > this.record.length) {
+      // A new buffer (delivered records may still be views of the old one): what is pending, then room to grow.
+      const pending = this.recordBytes;
+      const needed = pending + data.length;
+      const size = Math.max(needed, Math.min(Math.max(this.recordLength, needed), Math.max(RECORD_BUFFER_START, 2 * this.record.length)));
+      const grown = Buffer.allocUnsafe(size);
+      this.record.copy(grown, 0, this.recordStart, this.recordEnd);
+      this.record = grown;
+      this.recordStart = 0;
+      this.recordEnd = pending;
+    }
+    data.copy(this.record, this.recordEnd);
+    this.recordEnd += data.length;
+    const held = this.deliverRecords();
+    if (!(held instanceof Promise)) this.refillWindow();
+    return held;
   }
 
   /** Delivers every complete record; waits between records when a handler returned a Promise. */
   private deliverRecords(): unknown {
     while (this.recordLength > 0 && this.recordBytes >= this.recordLength) {
-      const all = this.record.length === 1 ? this.record[0] : Buffer.concat(this.record);
-      const rest = all.subarray(this.recordLength);
-      this.record = rest.length ? [rest] : [];
-      this.recordBytes = rest.length;
-      // The rest is split off first: the handler may change recordLength for what follows.
-      const held = this.sink.deliver(this, all.subarray(0, all.length - rest.length), 0);
+      // The record is split off first: the handler may change recordLength for what follows.
+      const record = this.record.subarray(this.recordStart, this.recordStart + this.recordLength);
+      this.recordStart += record.length;
+      if (this.recordStart === this.recordEnd) this.resetRecord();
+      this.inRecordDelivery = true;
+      let held: unknown;
+      try {
+        held = this.handOver(record, 0);
+      } finally {
+        this.inRecordDelivery = false;
+      }
       if (held instanceof Promise) {
         const next = () => this.deliverRecords();
         return held.then(next, next);
       }
     }
+    // A handler switched records off: what was collected goes on as plain data.
+    if (this.recordLength === 0) return this.flushRecord();
+    this.refillWindow(); // recordLength may have changed: the record being collected may need more window
     return undefined;
   }
 
+  private resetRecord(): void {
+    this.record = Buffer.alloc(0);
+    this.recordStart = 0;
+    this.recordEnd = 0;
+  }
+
   setRecordLength(n: number): void {
-    if (!Number.isInteger(n) || n < 0) {
-      throw new SSHDaemonError(ErrorCodes.InvalidPropertyValue, `recordLength must be an integer >= 0, got ${n}`);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_RECORD_LENGTH) {
+      throw new SSHDaemonError(
+        ErrorCodes.InvalidPropertyValue,
+        `recordLength must be an integer from 0 to ${MAX_RECORD_LENGTH} (the channel's window: a longer record could never arrive), got ${n}`,
+      );
     }
     this.recordLength = n;
-    // What was collected is delivered in order with the rest of the input (after the running handler).
-    if (this.recordBytes > 0) this.inbound.run(() => (this.recordLength === 0 ? this.flushRecord() : this.deliverRecords()));
+    // Set by a record's own handler (the protocol's next length): the delivery loop goes on with it.
+    // Otherwise what was collected is delivered in order with the rest of the input, by one task
+    // however often the length changes (a task per change would flood the inbound queue).
+    if (this.recordBytes === 0 || this.inRecordDelivery || this.recordTaskQueued) return;
+    this.recordTaskQueued = true;
+    this.inbound.run(() => {
+      this.recordTaskQueued = false;
+      return this.deliverRecords();
+    });
   }
 
   /** Delivers a partial record (at EOF or when records are switched off). */
   flushRecord(): unknown {
     if (this.recordBytes === 0) return undefined;
-    const all = Buffer.concat(this.record);
-    this.record = [];
-    this.recordBytes = 0;
-    return this.sink.deliver(this, all, 0);
+    const rest = this.record.subarray(this.recordStart, this.recordEnd);
+    this.resetRecord();
+    return this.handOver(rest, 0);
   }
 
   // ---- outbound -----------------------------------------------------------

@@ -1,5 +1,5 @@
 import type { SessionRestrictions } from '../policy/SessionRestrictions';
-import type { ChannelState, ChannelTerminal } from '../channels/ChannelState';
+import { type ChannelState, type ChannelTerminal, MAX_RECORD_LENGTH } from '../channels/ChannelState';
 import type { ConnectionRecord } from './ConnectionRecord';
 
 /** What a connection view needs from the daemon. */
@@ -131,9 +131,18 @@ export class SSHChannel {
   get recordLength(): number {
     return this.state.recordLength;
   }
-  /** Takes effect at once, also inside `SSHChannelDataIn`; 0 delivers data as it arrives. */
+  /**
+   * Takes effect at once, also inside `SSHChannelDataIn`; 0 delivers data as it arrives. At most
+   * {@link SSHChannel.maxRecordLength} (a record is collected within the channel's window); a value
+   * outside 0 to that throws `SSHDaemonError` `InvalidPropertyValue` (110) and changes nothing, so
+   * check a length the client sent before assigning it.
+   */
   set recordLength(v: number) {
     this.state.setRecordLength(v);
+  }
+  /** (beyond) The largest `recordLength` the channel accepts: its receive window, 2097152 bytes (2 MiB). */
+  get maxRecordLength(): number {
+    return MAX_RECORD_LENGTH;
   }
   /** Write-only: assigning sends the data. */
   set dataToSend(data: Buffer | string) {
