@@ -117,6 +117,39 @@ test('an application echoing without awaiting to a client that types but never t
   }),
 );
 
+test("an echo over the channel stream that ignores write()'s return value (stdout or .stderr), to a client that never takes its output: dropped at OutBufferHardLimit like the sendChannelData echo", { timeout: 120_000 }, () =>
+  withBareDaemon(async ({ daemon, port, errors }) => {
+    openDoors(daemon);
+    daemon.on('SSHChannelRequested', (e) => {
+      if (e.requestType !== 'exec') return;
+      const channel = daemon.channelStream(e.channelId);
+      const out = daemon.getSSHParam(e.packet, 'Command') === 'stderr' ? channel.stderr : channel;
+      channel.on('data', (d: Buffer) => out.write(d)); // the natural echo: write()'s return value ignored
+    });
+    for (const command of ['cat', 'stderr']) {
+      errors.length = 0;
+      const c = await connect(port, { password: 'pw' });
+      c.on('error', () => undefined);
+      const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec(command, (err, s) => (err ? reject(err) : resolve(s))));
+      stream.on('error', () => undefined);
+      stream.pause(); // reads the connection, never the channel: our output's window stays shut
+      stream.stderr.pause();
+      const before = process.memoryUsage().rss;
+      const chunk = Buffer.alloc(32 * 1024, 0x61);
+      let sent = 0;
+      for (; sent < 256 * MiB && daemon.sshConnections.size > 0; sent += chunk.length) {
+        if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), sleep(50)]);
+      }
+      await until(() => daemon.sshConnections.size === 0, 30_000);
+      assert.ok(errors.some((e) => e.startsWith(`${ErrorCodes.BufferLimit} client does not read: the application queued`)), `${command}: ${errors.join('\n')}`);
+      assert.ok(sent < 64 * MiB, `${command}: the client got ${(sent / MiB).toFixed(0)} MiB in before the cut (OutBufferHardLimit 16 MiB)`);
+      const grown = (process.memoryUsage().rss - before) / MiB;
+      assert.ok(grown < 96, `${command}: RSS grew ${grown.toFixed(1)} MiB`);
+      c.destroy();
+    }
+  }),
+);
+
 async function until(check: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {

@@ -156,6 +156,11 @@ export class ChannelState implements QueueOwner {
   readonly environment = new Map<string, string>();
   /** The channel's duplex stream, once the application asked for it (see ChannelStream). */
   stream?: unknown;
+  /**
+   * Output the application wrote that waits before the channel's queue (the channel stream's writable
+   * buffers, with QUEUED_ITEM_COST per buffered write): counted with the queue against OutBufferHardLimit.
+   */
+  outputBuffered?: () => number;
   /** The public view of this channel, made once. */
   view?: unknown;
 
@@ -405,7 +410,7 @@ export class ChannelState implements QueueOwner {
       item.cost = bytes + QUEUED_ITEM_COST;
       this.backlog += item.cost;
       this.outQueue.push(item);
-      this.sink.checkBacklog(this, this.backlog);
+      this.checkBacklog();
     } else {
       this.outQueue.push(item);
     }
@@ -415,6 +420,11 @@ export class ChannelState implements QueueOwner {
   /** Bytes queued behind the entry being sent (with QUEUED_ITEM_COST per entry). */
   get queuedBacklog(): number {
     return this.backlog;
+  }
+
+  /** Checks what the application queued (on the channel and before it) against OutBufferHardLimit. */
+  checkBacklog(): void {
+    this.sink.checkBacklog(this, this.backlog + (this.outputBuffered?.() ?? 0));
   }
 
   private shiftQueue(): void {

@@ -2,7 +2,7 @@ import { Duplex, Writable } from 'node:stream';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
 import { encodeString, encodeUint32 } from '../packet/wire';
-import type { ChannelState } from './ChannelState';
+import { type ChannelState, QUEUED_ITEM_COST } from './ChannelState';
 
 /** Options of {@link SSHDaemon.channelStream}, read when the stream is first made. */
 export interface ChannelStreamOptions {
@@ -31,6 +31,27 @@ interface WriteProgress {
   passed: number;
   /** Bytes whose write callback ran. */
   completed: number;
+  /** write() calls so far, and the writes handed to the channel: the difference waits in the buffer. */
+  writes: number;
+  writesPassed: number;
+}
+
+/**
+ * The writable side of `.stderr`: a write that leaves the buffer above its high-water mark has the
+ * channel check what waits against OutBufferHardLimit (the stream's own buffer counts, as sends do).
+ */
+class StderrWritable extends Writable {
+  /** @internal */
+  onBuffered?: () => void;
+  /** @internal */
+  onWrite?: () => void;
+
+  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), callback?: (error: Error | null | undefined) => void): boolean {
+    this.onWrite?.();
+    const ok = super.write(chunk, encoding as BufferEncoding, callback);
+    if (!ok) this.onBuffered?.();
+    return ok;
+  }
 }
 
 /** RFC 4254 6.10: `exit-signal` with the signal name without "SIG". */
@@ -72,8 +93,8 @@ export function exitStatusPayload(remoteId: number, code: number): Buffer {
 export class ChannelStream extends Duplex {
   /** Extended data (stderr, RFC 4254 5.2 type 1). */
   readonly stderr: Writable;
-  private readonly out: WriteProgress = { passed: 0, completed: 0 };
-  private readonly err: WriteProgress = { passed: 0, completed: 0 };
+  private readonly out: WriteProgress = { passed: 0, completed: 0, writes: 0, writesPassed: 0 };
+  private readonly err: WriteProgress = { passed: 0, completed: 0, writes: 0, writesPassed: 0 };
   /** exit() / signal() waiting for earlier writes: what each side must have passed first. */
   private ending?: { out: number; err: number; send: () => void };
   private inputEnded = false;
@@ -96,14 +117,16 @@ export class ChannelStream extends Duplex {
       writableHighWaterMark: options.writableHighWaterMark ?? DEFAULT_HIGH_WATER,
     });
     const stream = this;
-    this.stderr = new Writable({
+    const stderr = new StderrWritable({
       highWaterMark: options.writableHighWaterMark ?? DEFAULT_HIGH_WATER,
       write(chunk: Buffer, _encoding, callback) {
         stream.errUsed = true;
+        stream.err.writesPassed++;
         stream.pass(chunk, 1, stream.err, callback);
       },
       writev(chunks, callback) {
         stream.errUsed = true;
+        stream.err.writesPassed += chunks.length;
         stream.passAll(chunks, 1, stream.err, callback);
       },
       final(callback) {
@@ -112,8 +135,20 @@ export class ChannelStream extends Duplex {
         callback();
       },
     });
+    stderr.onWrite = () => void this.err.writes++;
+    stderr.onBuffered = () => state.checkBacklog();
+    this.stderr = stderr;
     this.stderr.on('pipe', () => (this.errUsed = true));
     this.stderr.on('error', () => undefined); // reported on the stream itself through the channel
+    // A writer that ignores write()'s return value is bounded like one that ignores sendChannelData's promise.
+    state.outputBuffered = () => this.buffered(this, this.out) + this.buffered(this.stderr, this.err);
+  }
+
+  /** What waits in one writable side's buffer, not yet handed to the channel: bytes plus a cost per write. */
+  private buffered(side: Writable, progress: WriteProgress): number {
+    const bytes = side.writableLength - (progress.passed - progress.completed);
+    const writes = progress.writes - progress.writesPassed;
+    return Math.max(0, bytes) + Math.max(0, writes) * QUEUED_ITEM_COST;
   }
 
   /** The channel's id. */
@@ -156,13 +191,27 @@ export class ChannelStream extends Duplex {
     this.state.holdWindow(false);
   }
 
+  /**
+   * Writes channel data (stdout), as `Writable.write`. Past `writableHighWaterMark` it returns false;
+   * a writer that goes on regardless is bounded by `OutBufferHardLimit`, as unawaited sends are: what
+   * waits in this buffer and `.stderr`'s counts with the channel's queue (`Error` 1022 past it).
+   */
+  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), callback?: (error: Error | null | undefined) => void): boolean {
+    this.out.writes++;
+    const ok = super.write(chunk, encoding as BufferEncoding, callback);
+    if (!ok) this.state.checkBacklog();
+    return ok;
+  }
+
   /** @internal */
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.out.writesPassed++;
     this.pass(chunk, 0, this.out, callback);
   }
 
   /** @internal */
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.out.writesPassed += chunks.length;
     this.passAll(chunks, 0, this.out, callback);
   }
 
