@@ -11,7 +11,10 @@ export interface ChannelStreamOptions {
    * 64 KiB); the client may still send what is left of its window (at most 2 MiB).
    */
   readableHighWaterMark?: number;
-  /** Bytes the writable sides (stdout and `.stderr`) buffer before `write()` returns false (default 64 KiB). */
+  /**
+   * Bytes the writable sides (stdout and `.stderr`) buffer before `write()` returns false (default
+   * 64 KiB). What they buffer counts against `OutBufferHardLimit` (16 MiB), so keep it well below that.
+   */
   writableHighWaterMark?: number;
 }
 
