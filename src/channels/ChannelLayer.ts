@@ -182,15 +182,27 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
           if (!granted) return;
           state.noteGranted(requestType, params);
           const requested = { ...ids, requestType, packet, params };
-          // Input that arrives while an asynchronous handler runs waits for it (early stdin is not lost).
-          state.runRequested(() => {
-            const result = this.host.hub.fireAwaitable('SSHChannelRequested', requested);
-            if (result === true) return undefined;
-            if (result === false) return void this.requestedFailed(state, requestType);
-            return result.then((done) => {
-              if (!done) this.requestedFailed(state, requestType);
-            });
-          });
+          // Input that arrives while an asynchronous handler runs waits for it (early stdin is not
+          // lost), for at most HandlerTimeout: a handler that awaits the whole command would else keep
+          // the client's input, and its CLOSE, from ever arriving.
+          const limit = this.host.hub.decisionTimeout();
+          state.runRequested(
+            () => {
+              const result = this.host.hub.fireAwaitable('SSHChannelRequested', requested);
+              if (result === true) return undefined;
+              if (result === false) return void this.requestedFailed(state, requestType);
+              return result.then((done) => {
+                if (!done) this.requestedFailed(state, requestType);
+              });
+            },
+            limit,
+            () =>
+              this.host.hub.log(
+                this.conn.id,
+                1,
+                `channel ${state.id}: the SSHChannelRequested handler for ${requestType} is still running after ${limit / 1000} s (HandlerTimeout); the channel's input no longer waits for it (take the channel's stream or call resume() to release it at once)`,
+              ),
+          );
         });
       });
     });
@@ -242,9 +254,14 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   onClose(recipient: number): void {
     const state = this.live(recipient);
     if (!state) return;
-    // Output ends now (and CLOSE is answered); input already received is delivered first.
+    // Output ends now (and CLOSE is answered); input already received is delivered first, but for at
+    // most HandlerTimeout: held input (a handler that never settles, pause()) must not keep the channel.
     state.remoteClose();
     state.inbound.run(() => state.inputEnded());
+    const limit = this.host.hub.decisionTimeout();
+    state.boundInputAfterClose(limit, (events) =>
+      this.host.hub.log(this.conn.id, 1, `channel ${state.id}: input still held ${limit / 1000} s after the client's CLOSE (a handler has not settled, or pause() without resume()); ${events} waiting events dropped, the channel ends`),
+    );
   }
 
   onOpenConfirmation(info: ChannelOpenConfirmInfo): void {

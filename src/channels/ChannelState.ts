@@ -150,6 +150,10 @@ export class ChannelState implements QueueOwner {
   /** Releases input held for a running SSHChannelRequested handler. */
   private requestedRelease?: () => void;
   private requestedReleasedEarly = false;
+  /** Ends the hold of a running SSHChannelRequested handler after HandlerTimeout. */
+  private requestedTimer?: NodeJS.Timeout;
+  /** Finishes the channel HandlerTimeout after the client's CLOSE if held input still keeps it open. */
+  private closeTimer?: NodeJS.Timeout;
   /** From granted `pty-req` (and later `window-change`) requests. */
   terminal?: ChannelTerminal;
   /** From granted `env` requests. */
@@ -279,18 +283,32 @@ export class ChannelState implements QueueOwner {
 
   /**
    * Runs the SSHChannelRequested listeners (`fire`): input that arrives while an asynchronous one
-   * runs waits for it, unless the channel stream reads the input or the application calls resume().
+   * runs waits for it, unless the channel stream reads the input or the application calls resume(),
+   * and for at most `limitMs` (HandlerTimeout; 0 = no limit), when `expired` is called: a handler
+   * that runs the whole command (or never settles) must not hold the client's input, and its CLOSE,
+   * forever.
    */
-  runRequested(fire: () => Promise<unknown> | undefined): void {
+  runRequested(fire: () => Promise<unknown> | undefined, limitMs = 0, expired?: () => void): void {
     this.requestedReleasedEarly = false;
     const pending = fire();
     if (!pending || this.requestedReleasedEarly || this.consumer?.ownsInput || this.finishedFlag) return;
     const release = this.inbound.block();
     this.requestedRelease = release;
     const done = () => {
-      if (this.requestedRelease === release) this.requestedRelease = undefined;
+      if (this.requestedRelease !== release) return release(); // released already (resume, stream, timeout)
+      this.requestedRelease = undefined;
+      clearTimeout(this.requestedTimer);
+      this.requestedTimer = undefined;
       release();
     };
+    if (limitMs > 0) {
+      this.requestedTimer = setTimeout(() => {
+        if (this.requestedRelease !== release || this.finishedFlag) return;
+        expired?.();
+        done();
+      }, limitMs);
+      this.requestedTimer.unref();
+    }
     pending.then(done, done);
   }
 
@@ -312,6 +330,8 @@ export class ChannelState implements QueueOwner {
     this.requestedReleasedEarly = true;
     const release = this.requestedRelease;
     this.requestedRelease = undefined;
+    clearTimeout(this.requestedTimer);
+    this.requestedTimer = undefined;
     release?.();
   }
 
@@ -606,6 +626,26 @@ export class ChannelState implements QueueOwner {
     this.readyToSend = false;
   }
 
+  /**
+   * After the client's CLOSE: if input before it is still held `limitMs` later (a handler that has not
+   * settled, pause() without resume()), it is dropped and the channel finishes anyway, so a channel the
+   * client closed always ends (its MaxSessionsPerConnection slot comes back, SSHChannelClosed fires).
+   * `expired` is called first, with what was dropped. 0 = no limit.
+   */
+  boundInputAfterClose(limitMs: number, expired: (events: number) => void): void {
+    if (this.finishedFlag || limitMs <= 0 || this.closeTimer) return;
+    this.closeTimer = setTimeout(() => {
+      this.closeTimer = undefined;
+      if (this.finishedFlag) return;
+      expired(this.inbound.waiting);
+      this.inbound.clear();
+      this.resetRecord();
+      this.inputDone = true;
+      this.maybeFinish();
+    }, limitMs);
+    this.closeTimer.unref();
+  }
+
   /** Everything the client sent before its CLOSE was delivered: the channel can finish. */
   inputEnded(): unknown {
     const held = this.flushRecord();
@@ -643,6 +683,9 @@ export class ChannelState implements QueueOwner {
     if (this.finishedFlag) return;
     this.finishedFlag = true;
     this.readyToSend = false;
+    clearTimeout(this.closeTimer);
+    clearTimeout(this.requestedTimer);
+    this.closeTimer = this.requestedTimer = undefined;
     const release = this.pausedRelease;
     this.pausedRelease = undefined;
     release?.();

@@ -167,14 +167,18 @@ export class SSHChannel {
    * (beyond) Input flow control for code that is not promise-shaped: stops delivering this
    * channel's data (`SSHChannelDataIn`, or its stream) and reopening the client's window, so the
    * client can send at most what is left of its window (2 MiB) until {@link SSHChannel.resume}.
-   * Requests, EOF and CLOSE from the client wait behind the held data, in order.
+   * Requests, EOF and CLOSE from the client wait behind the held data, in order; once the client
+   * has closed the channel, for at most `HandlerTimeout` (then the held input is dropped and the
+   * channel ends).
    */
   pause(): void {
     this.state.pause();
   }
   /**
    * (beyond) Undoes {@link SSHChannel.pause}: held data is delivered, the window reopens. Also ends
-   * the wait of input for a running asynchronous `SSHChannelRequested` handler.
+   * the wait of input for a running asynchronous `SSHChannelRequested` handler (which otherwise ends
+   * when the handler settles, or after `HandlerTimeout`): call it from a handler that awaits the whole
+   * command and needs the client's input meanwhile.
    */
   resume(): void {
     this.state.resume();
