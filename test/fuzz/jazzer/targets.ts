@@ -1,0 +1,17 @@
+/** The fuzz targets (`test/fuzz/targets/<name>.ts`) and how each runs. No module of src/ is imported here. */
+export interface TargetSpec {
+  /** A synchronous fuzz function (faster); asynchronous ones return a promise per input. */
+  readonly sync: boolean;
+  /** libFuzzer -max_len: the longest input tried. */
+  readonly maxLen: number;
+  /** Per-input time limit: an input that takes longer is a finding (a hang). */
+  readonly timeoutMs?: number;
+  readonly rssLimitMb?: number;
+  /** A libFuzzer dictionary in test/fuzz/dictionaries/. */
+  readonly dictionary?: string;
+  readonly disableBugDetectors?: string[];
+}
+
+export const TARGETS: Readonly<Record<string, TargetSpec>> = {
+  proxyProtocol: { sync: true, maxLen: 600, dictionary: 'proxyProtocol.dict' },
+};
