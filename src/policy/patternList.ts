@@ -1,11 +1,6 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { normaliseAddress } from './addressMatch';
-
-/** OpenSSH's glob: `*` any run, `?` one character, case-insensitive (match.c). */
-function globRegExp(pattern: string): RegExp {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 'i');
-}
+import { globMatch } from './glob';
 
 /** Whether a CIDR pattern holds the address; undefined when the pattern is no CIDR; 'invalid' for a bad mask length. */
 function cidrContains(pattern: string, address: string): boolean | 'invalid' | undefined {
@@ -34,7 +29,7 @@ export function matchPatternList(value: string, list: string): 1 | 0 | -1 {
     const cidr = cidrContains(pattern, subject);
     // sshd's addr_match_list fails on a bad mask length, and a failed match refuses (match_host_and_ip).
     if (cidr === 'invalid') return -1;
-    const hit = cidr ?? globRegExp(pattern).test(subject);
+    const hit = cidr ?? globMatch(pattern, subject);
     if (hit && negated) return -1;
     if (hit) found = 1;
   }
