@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { plainPacket } from './fuzz/generators';
 import { fuzzDaemon } from './fuzz/runFuzz';
 import { parseProxyHeader } from '../src/policy/proxyProtocol';
+import { AuthorizedKeys } from '../src/auth/authorizedKeys';
 
 async function send(port: number, data: Buffer): Promise<void> {
   const s = tcpConnect(port, '127.0.0.1');
@@ -53,4 +54,38 @@ test('proxyProtocol: a PROXY v1 line longer than 107 bytes is refused even when 
   assert.deepEqual(parseProxyHeader(longest), { done: true, header: { version: 1, rest: Buffer.alloc(0) } });
   const tcp6 = Buffer.from('PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n');
   assert.deepEqual(parseProxyHeader(tcp6), { done: true, header: { version: 1, address: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', port: 65535, rest: Buffer.alloc(0) } });
+});
+
+test('authorizedKeys: an expiry-time that is no calendar time (day 50, month 13, 31 February, hour 24) makes the line a problem, as sshd refuses it', () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+kJ0+wJKbVfDtuGpklHm0Qe4Kj90eosepDvTe+pwwC';
+  for (const spec of ['10150050', '20231301', '20230231Z', '202301012400', '20230101235960Z']) {
+    const keys = AuthorizedKeys.parse(`expiry-time="${spec}" ${key}`);
+    assert.equal(keys.entries.length, 0, spec);
+    assert.match(keys.problems[0]?.reason ?? '', /is not a valid date and time/, spec);
+  }
+  const ok = AuthorizedKeys.parse(`expiry-time="20240229235959Z" ${key}`);
+  assert.equal(ok.entries[0]?.expiresAt?.toISOString(), '2024-02-29T23:59:59.000Z');
+});
+
+test('authorizedKeys: from= with a CIDR mask beyond its family (/61 on IPv4) refuses the key, as sshd; find() does not throw', () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+kJ0+wJKbVfDtuGpklHm0Qe4Kj90eosepDvTe+pwwC';
+  const blob = Buffer.from(key.split(' ')[1], 'base64');
+  for (const from of ['191.0.2.0/61,::1', '127.0.0.1,::/129', '*,10.0.0.0/33']) {
+    const keys = AuthorizedKeys.parse(`from="${from}" ${key}`);
+    for (const address of ['127.0.0.1', '::1', '191.0.2.9']) {
+      const match = keys.find(blob, { user: 'u', address });
+      assert.equal(match.ok, false, `${from} ${address}`);
+    }
+  }
+  assert.equal(AuthorizedKeys.parse(`from="191.0.2.0/24,::1/128" ${key}`).find(blob, { user: 'u', address: '::1' }).ok, true);
+});
+
+test('authorizedKeys: a from= glob with many stars is matched in linear time (the RegExp it replaced backtracked for hours against an IPv6 address)', { timeout: 60_000 }, () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+kJ0+wJKbVfDtuGpklHm0Qe4Kj90eosepDvTe+pwwC';
+  const blob = Buffer.from(key.split(' ')[1], 'base64');
+  const address = '1111:1111:1111:1111:1111:1111:1111:1111';
+  assert.equal(AuthorizedKeys.parse(`from="${'*1'.repeat(30)}*x" ${key}`).find(blob, { user: 'u', address }).ok, false);
+  assert.equal(AuthorizedKeys.parse(`from="${'*1'.repeat(30)}*" ${key}`).find(blob, { user: 'u', address }).ok, true);
+  assert.equal(AuthorizedKeys.parse(`from="1111:*:11?1:*" ${key}`).find(blob, { user: 'u', address }).ok, true);
+  assert.equal(AuthorizedKeys.parse(`from="*:2222:*" ${key}`).find(blob, { user: 'u', address }).ok, false);
 });
