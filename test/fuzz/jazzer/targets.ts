@@ -16,4 +16,5 @@ export const TARGETS: Readonly<Record<string, TargetSpec>> = {
   proxyProtocol: { sync: true, maxLen: 600, dictionary: 'proxyProtocol.dict' },
   sshParam: { sync: true, maxLen: 1024, dictionary: 'sshParam.dict' },
   authorizedKeys: { sync: true, maxLen: 4096, dictionary: 'authorizedKeys.dict' },
+  openSSHCertificate: { sync: true, maxLen: 4096, dictionary: 'openSSHCertificate.dict' },
 };
