@@ -10,7 +10,7 @@ import { loadPkcs12 } from './pkcs12Store';
 import { loadPpk } from './puttyPpk';
 import { publicKeyFromBlob } from './sshKeyBlob';
 import { loadSshPublicKey } from './sshPublicKeyFile';
-import type { CertStoreFormat, KeyLoader, LoadedKey } from './storeLoader';
+import { type CertStoreFormat, type KeyLoader, keyPairMatches, type LoadedKey } from './storeLoader';
 import { loadP7bPublicKey, loadX509PublicKey } from './x509Store';
 
 export type { CertStoreFormat } from './storeLoader';
@@ -135,6 +135,9 @@ export class Certificate {
     this.subject = subject;
     const { content, format, where } = resolveStore(storeType, store);
     const loaded: LoadedKey = LOADERS[format](content, { password: storePassword, subject, where });
+    if (loaded.privateKey && !keyPairMatches(loaded.privateKey, loaded.publicKey)) {
+      throw new SSHDaemonError(ErrorCodes.CorruptKey, `${format}: ${where} holds a private key that does not match its public key (a damaged or edited key)`);
+    }
     this.format = format;
     this.privateKey = loaded.privateKey;
     this.publicKey = loaded.publicKey;

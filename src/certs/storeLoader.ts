@@ -1,5 +1,5 @@
 /** What every key-store loader takes and returns, and the errors they share. */
-import type { KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 
 /** The store formats a {@link Certificate} can be loaded from (what `cstAuto` detects). */
@@ -35,4 +35,20 @@ export function corruptKey(format: string, where: string, why: unknown): SSHDaem
 export function badPassword(format: string, where: string, detail: string, password: string): SSHDaemonError {
   const which = password ? 'wrong password' : 'a password is required';
   return new SSHDaemonError(ErrorCodes.BadKeyPassword, `${format}: ${which} for ${where} (${detail})`);
+}
+
+const PAIR_PROBE = Buffer.from('sshdaemon: key pair check');
+
+/**
+ * Whether a private key signs what the public key verifies. OpenSSL imports damaged RSA and EC
+ * private keys (a changed prime or exponent, a scalar for another point) without complaint, and
+ * such a host key would sign what no client accepts.
+ */
+export function keyPairMatches(privateKey: KeyObject, publicKey: KeyObject): boolean {
+  const hash = privateKey.asymmetricKeyType === 'ed25519' || privateKey.asymmetricKeyType === 'ed448' ? null : 'sha256';
+  try {
+    return verify(hash, PAIR_PROBE, publicKey, sign(hash, PAIR_PROBE, privateKey));
+  } catch {
+    return false;
+  }
 }
