@@ -2,11 +2,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { plainPacket } from './fuzz/generators';
 import { fuzzDaemon } from './fuzz/runFuzz';
 import { parseProxyHeader } from '../src/policy/proxyProtocol';
 import { AuthorizedKeys } from '../src/auth/authorizedKeys';
+import { createHmac, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { Certificate, CertStoreTypes, ErrorCodes, type SSHDaemonError } from '../src';
 
 async function send(port: number, data: Buffer): Promise<void> {
   const s = tcpConnect(port, '127.0.0.1');
@@ -88,4 +92,57 @@ test('authorizedKeys: a from= glob with many stars is matched in linear time (th
   assert.equal(AuthorizedKeys.parse(`from="${'*1'.repeat(30)}*" ${key}`).find(blob, { user: 'u', address }).ok, true);
   assert.equal(AuthorizedKeys.parse(`from="1111:*:11?1:*" ${key}`).find(blob, { user: 'u', address }).ok, true);
   assert.equal(AuthorizedKeys.parse(`from="*:2222:*" ${key}`).find(blob, { user: 'u', address }).ok, false);
+});
+
+test('keyStores: a PPK whose private scalar is not the public point\'s partner is refused (it loaded, and signed what its public key does not verify)', () => {
+  const str = (b: Buffer | string) => {
+    const v = typeof b === 'string' ? Buffer.from(b) : b;
+    const n = Buffer.alloc(4);
+    n.writeUInt32BE(v.length);
+    return Buffer.concat([n, v]);
+  };
+  const ppk = (publicOf: KeyObject, privateOf: KeyObject) => {
+    const pub = publicOf.export({ format: 'jwk' });
+    const point = Buffer.concat([Buffer.from([4]), Buffer.from(pub.x!, 'base64url'), Buffer.from(pub.y!, 'base64url')]);
+    const publicBlob = Buffer.concat([str('ecdsa-sha2-nistp384'), str('nistp384'), str(point)]);
+    const privateBlob = str(Buffer.concat([Buffer.alloc(1), Buffer.from(privateOf.export({ format: 'jwk' }).d!, 'base64url')]));
+    const mac = createHmac('sha256', Buffer.alloc(0)).update(Buffer.concat(['ecdsa-sha2-nistp384', 'none', 'fuzz', publicBlob, privateBlob].map((f) => str(f)))).digest('hex');
+    const lines = (b: Buffer) => b.toString('base64').match(/.{1,64}/g)!;
+    return [
+      'PuTTY-User-Key-File-3: ecdsa-sha2-nistp384', 'Encryption: none', 'Comment: fuzz',
+      `Public-Lines: ${lines(publicBlob).length}`, ...lines(publicBlob), `Private-Lines: ${lines(privateBlob).length}`, ...lines(privateBlob), `Private-MAC: ${mac}`, '',
+    ].join('\n');
+  };
+  const a = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+  const b = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+  assert.equal(new Certificate(CertStoreTypes.cstPPKBlob, ppk(a, a)).keyType, 'ecdsa-sha2-nistp384');
+  assert.throws(() => new Certificate(CertStoreTypes.cstPPKBlob, ppk(a, b)), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey && /does not form a ecdsa-sha2-nistp384 key matching the public part/.test(err.message));
+});
+
+test('keyStores: a damaged PEM RSA key (the fuzzer\'s input, base64 lines shuffled) is refused; OpenSSL imports it and it signed what its public key does not verify', () => {
+  const found = readFileSync(join(__dirname, 'fuzz', 'corpus', 'keyStores', 'finding-pem-rsa-damaged')).subarray(1);
+  assert.throws(() => new Certificate(CertStoreTypes.cstPEMKeyBlob, found), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey && /does not match its public key/.test(err.message));
+  // A key whose modulus is damaged imports the same way.
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'jwk' });
+  const n = Buffer.from(jwk.n!, 'base64url');
+  n[n.length - 1] ^= 2;
+  const damaged = createPrivateKey({ key: { ...jwk, n: n.toString('base64url') }, format: 'jwk' }).export({ type: 'pkcs1', format: 'pem' }).toString();
+  assert.throws(() => new Certificate(CertStoreTypes.cstPEMKeyBlob, damaged), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey && /does not match its public key/.test(err.message));
+  // The fuzzer's second input: a wrong private exponent with intact CRT values signs correctly, but
+  // toOpenSSH() (which keeps d) wrote a key that does not. Refused at load now.
+  const wrongD = readFileSync(join(__dirname, 'fuzz', 'corpus', 'keyStores', 'finding-pem-rsa-wrong-d')).subarray(1);
+  assert.throws(() => new Certificate(CertStoreTypes.cstPEMKeyBlob, wrongD), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey);
+  const d = Buffer.from(jwk.d!, 'base64url');
+  d[d.length - 1] ^= 2;
+  const crtIntact = createPrivateKey({ key: { ...jwk, d: d.toString('base64url') }, format: 'jwk' }).export({ type: 'pkcs1', format: 'pem' }).toString();
+  assert.throws(() => new Certificate(CertStoreTypes.cstPEMKeyBlob, crtIntact), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey && /does not match its public key/.test(err.message));
+  for (const kind of ['rsa-3072', 'ed25519', 'ecdsa-p256'] as const) {
+    const key = Certificate.generate(kind);
+    assert.ok(new Certificate(CertStoreTypes.cstPEMKeyBlob, key.toOpenSSH()).publicKeyBlob.equals(key.publicKeyBlob), kind);
+  }
+});
+
+test('keyStores: a P7B whose certificate holds a public key node cannot decode is CorruptKey, not a bare OpenSSL Error', () => {
+  const found = readFileSync(join(__dirname, 'fuzz', 'corpus', 'keyStores', 'finding-p7b-undecodable-key')).subarray(1);
+  assert.throws(() => new Certificate(CertStoreTypes.cstP7BBlob, found), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey && /PKCS#7/.test(err.message));
 });

@@ -17,4 +17,5 @@ export const TARGETS: Readonly<Record<string, TargetSpec>> = {
   sshParam: { sync: true, maxLen: 1024, dictionary: 'sshParam.dict' },
   authorizedKeys: { sync: true, maxLen: 4096, dictionary: 'authorizedKeys.dict' },
   openSSHCertificate: { sync: true, maxLen: 4096, dictionary: 'openSSHCertificate.dict' },
+  keyStores: { sync: true, maxLen: 8192, timeoutMs: 10_000, dictionary: 'keyStores.dict' },
 };
