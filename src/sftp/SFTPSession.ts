@@ -327,6 +327,16 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return h;
   }
 
+  /**
+   * A handle opened after the session ended (the channel closed while the open was in flight)
+   * would never be closed: shutdown() has already closed the others. Close it and drop the reply.
+   */
+  private async closeIfEnded(handle: SFTPFileHandle | SFTPDirHandle): Promise<void> {
+    if (!this.over) return;
+    await handle.close();
+    throw new SFTPError(SFTPStatus.CONNECTION_LOST, 'The session ended while the handle was being opened');
+  }
+
   private checkHandleLimit(): void {
     if (this.handles.size >= this.maxHandles) throw new SFTPError(SFTPStatus.FAILURE, `Too many open handles (${this.maxHandles})`);
   }
@@ -354,6 +364,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (this.access === 'upload-only' && flags.read) throw denied('upload-only access');
     this.checkHandleLimit();
     const handle = await this.fs.open(path, flags, attrs);
+    await this.closeIfEnded(handle);
     this.emit('opened', { path, flags });
     return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'file', path, handle, read: 0, written: 0 }))]);
   }
@@ -443,6 +454,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const path = this.path(r);
     this.checkHandleLimit();
     const handle = await this.fs.opendir(path);
+    await this.closeIfEnded(handle);
     return frame(FXP.HANDLE, [u32(id), str(this.addHandle({ kind: 'dir', path, handle }))]);
   }
 
