@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { plainPacket } from './fuzz/generators';
@@ -10,7 +11,7 @@ import { fuzzDaemon } from './fuzz/runFuzz';
 import { parseProxyHeader } from '../src/policy/proxyProtocol';
 import { AuthorizedKeys } from '../src/auth/authorizedKeys';
 import { createHmac, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { Certificate, CertStoreTypes, ErrorCodes, type SSHDaemonError } from '../src';
+import { Certificate, CertStoreTypes, ErrorCodes, LocalFileSystem, SFTPSession, type SSHDaemonError } from '../src';
 
 async function send(port: number, data: Buffer): Promise<void> {
   const s = tcpConnect(port, '127.0.0.1');
@@ -145,4 +146,87 @@ test('keyStores: a damaged PEM RSA key (the fuzzer\'s input, base64 lines shuffl
 test('keyStores: a P7B whose certificate holds a public key node cannot decode is CorruptKey, not a bare OpenSSL Error', () => {
   const found = readFileSync(join(__dirname, 'fuzz', 'corpus', 'keyStores', 'finding-p7b-undecodable-key')).subarray(1);
   assert.throws(() => new Certificate(CertStoreTypes.cstP7BBlob, found), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey && /PKCS#7/.test(err.message));
+});
+
+test('sftp: a file or directory opened while the channel closes is closed too (each such open kept its descriptor until garbage collection)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sftp-leak-'));
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const str = (s: string) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
+  const packet = (type: number, ...body: Buffer[]) => {
+    const p = Buffer.concat([Buffer.from([type]), ...body]);
+    return Buffer.concat([u32(p.length), p]);
+  };
+  // LocalFileSystem, counting the handles it gives out and the ones closed.
+  const local = new LocalFileSystem(root);
+  let open = 0;
+  const opened: Promise<unknown>[] = [];
+  const counted = <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> => {
+    const q = p.then((h) => {
+      open++;
+      const close = h.close.bind(h);
+      h.close = async () => {
+        open--;
+        await close();
+      };
+      return h;
+    });
+    opened.push(q);
+    return q;
+  };
+  const fileSystem = Object.assign(Object.create(local) as LocalFileSystem, {
+    open: (...a: Parameters<LocalFileSystem['open']>) => counted(local.open(...a)),
+    opendir: (...a: Parameters<LocalFileSystem['opendir']>) => counted(local.opendir(...a)),
+  });
+  try {
+    const ended: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const session = new SFTPSession({ fileSystem }, { send: async () => undefined, holdInput: () => undefined, close: () => undefined });
+      ended.push(once(session, 'ended'));
+      // INIT, then OPEN(CREAT|TRUNC|WRITE) or OPENDIR, and the channel closes at once.
+      session.data(Buffer.concat([packet(1, u32(3)), i % 2 ? packet(11, u32(1), str('/')) : packet(3, u32(1), str(`/f${i}`), u32(0x1a), u32(0))]));
+      session.shutdown();
+    }
+    await Promise.all([...ended, ...opened]);
+    // The sessions close what they get back after ending: wait for that, up to 10 s.
+    for (const deadline = Date.now() + 10_000; open > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(opened.length, 20);
+    assert.equal(open, 0, 'handles left open after their sessions ended');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('sftp: an EXTENDED request named after an Object.prototype member (constructor, toString, hasOwnProperty) is OP_UNSUPPORTED; it handed a non-Buffer reply to the channel and stalled the session', async () => {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const str = (s: string) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
+  const packet = (type: number, ...body: Buffer[]) => {
+    const p = Buffer.concat([Buffer.from([type]), ...body]);
+    return Buffer.concat([u32(p.length), p]);
+  };
+  const root = mkdtempSync(join(tmpdir(), 'sftp-ext-'));
+  try {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__']) {
+      const replies: unknown[] = [];
+      const session = new SFTPSession({ fileSystem: new LocalFileSystem(root) }, { send: async (p) => void replies.push(p), holdInput: () => undefined, close: () => undefined });
+      session.data(Buffer.concat([packet(1, u32(3)), packet(200, u32(7), str(name)), packet(16, u32(8), str('/'))]));
+      // Three replies are due (VERSION, STATUS, NAME); a stalled session gives two. Wait up to 10 s.
+      for (const deadline = Date.now() + 10_000; replies.length < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(replies.length, 3, `${name}: replies`);
+      assert.ok(replies.every((r) => Buffer.isBuffer(r)), name);
+      const status = replies[1] as Buffer;
+      assert.deepEqual([status[4], status.readUInt32BE(5), status.readUInt32BE(9)], [101, 7, 8], `${name}: STATUS OP_UNSUPPORTED for id 7`);
+      assert.equal((replies[2] as Buffer)[4], 104, `${name}: the next request (REALPATH) is answered`);
+      session.shutdown();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -18,4 +18,6 @@ export const TARGETS: Readonly<Record<string, TargetSpec>> = {
   authorizedKeys: { sync: true, maxLen: 4096, dictionary: 'authorizedKeys.dict' },
   openSSHCertificate: { sync: true, maxLen: 4096, dictionary: 'openSSHCertificate.dict' },
   keyStores: { sync: true, maxLen: 8192, timeoutMs: 10_000, dictionary: 'keyStores.dict' },
+  // Jazzer's path-traversal detector wraps node:fs and drops realpathSync.native; the target checks the jail itself.
+  sftp: { sync: false, maxLen: 16384, timeoutMs: 10_000, dictionary: 'sftp.dict', disableBugDetectors: ['path-traversal'] },
 };
