@@ -20,4 +20,7 @@ export const TARGETS: Readonly<Record<string, TargetSpec>> = {
   keyStores: { sync: true, maxLen: 8192, timeoutMs: 10_000, dictionary: 'keyStores.dict' },
   // Jazzer's path-traversal detector wraps node:fs and drops realpathSync.native; the target checks the jail itself.
   sftp: { sync: false, maxLen: 16384, timeoutMs: 10_000, dictionary: 'sftp.dict', disableBugDetectors: ['path-traversal'] },
+  // The SSH targets connect to their own daemon on loopback, which the SSRF detector would report.
+  sshAuth: { sync: false, maxLen: 2048, timeoutMs: 30_000, disableBugDetectors: ['path-traversal', 'ssrf'] },
+  sshChannel: { sync: false, maxLen: 4096, timeoutMs: 30_000, disableBugDetectors: ['path-traversal', 'ssrf'] },
 };
