@@ -69,6 +69,9 @@ function infoResponse(c: Cursor, sent: Sent): Buffer {
   return msg(MSG.USERAUTH_INFO_RESPONSE, u32(n), ...answers.map((a) => str(a)));
 }
 
+/** What the last input got back (for a look at the seeds; not used by the contract). */
+export let last: { requests: number; received: unknown } | undefined;
+
 export async function fuzz(data: Buffer): Promise<void> {
   const h = await startHarness();
   const conn = await connect(h, false);
@@ -92,6 +95,7 @@ export async function fuzz(data: Buffer): Promise<void> {
       if (c.byte() & 1) await conn.until(() => conn.received.authFailures + conn.received.authSuccesses + conn.received.authOther >= sent.requests, 200);
     }
     const r = conn.received;
+    last = { requests: sent.requests, received: r };
     const answered = await conn.until(() => r.authSuccesses > 0 || r.authFailures + r.authOther >= sent.requests, 5000);
     check(answered, () => `${sent.requests} USERAUTH_REQUESTs, ${r.authFailures} failures and ${r.authOther} other answers after 5 s`);
     check(r.authSuccesses === 0 || sent.rightCredential, 'logged in without a right credential');
