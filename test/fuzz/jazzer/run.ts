@@ -1,17 +1,17 @@
 /**
  * Coverage-guided fuzzing of the parsers that read client bytes, with Jazzer.js (libFuzzer).
  *
- *   node --import tsx test/fuzz/jazzer/run.ts <target> [--seconds N] [--runs N] [--seed N] [--replay] [--coverage]
+ *   node --import tsx test/fuzz/jazzer/run.ts <target> [--seconds N] [--runs N] [--seed N] [--replay] [--coverage] [--keep]
  *   npm run fuzz:target -- sftp --seconds 300
  *   npm run fuzz:parsers -- --seconds 300          (every target, one after the other)
  *
  * The target module is `test/fuzz/targets/<target>.ts`; its seeds are `test/fuzz/corpus/<target>/`
- * (read, never written: inputs the run finds go to a scratch folder, printed at the end; copy the
- * useful ones into the corpus). A finding is written to `test/fuzz/findings/` and the process
+ * (inputs the run finds go to a scratch folder, printed at the end; `--keep` copies those of at
+ * most 4 KiB into the corpus). A finding is written to `test/fuzz/findings/` and the process
  * exits non-zero. Only `src/` is instrumented, loaded as TypeScript through tsx.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,7 +33,7 @@ function writeCoverage(dir: string, reporters: string[]): void {
   for (const r of reporters) reports.create(r).execute(context);
 }
 
-async function runOne(name: string, o: { seconds?: number; runs?: number; seed?: number; replay: boolean; coverage: boolean; scratch?: string }): Promise<number> {
+async function runOne(name: string, o: { seconds?: number; runs?: number; seed?: number; replay: boolean; coverage: boolean; keep: boolean }): Promise<number> {
   const target = TARGETS[name];
   if (!target) throw new Error(`unknown fuzz target '${name}' (targets: ${Object.keys(TARGETS).join(', ')})`);
   installJazzerCompat();
@@ -46,7 +46,7 @@ async function runOne(name: string, o: { seconds?: number; runs?: number; seed?:
   const findings = join(ROOT, 'test', 'fuzz', 'findings');
   mkdirSync(corpus, { recursive: true });
   mkdirSync(findings, { recursive: true });
-  const scratch = o.scratch ?? mkdtempSync(join(tmpdir(), `fuzz-${name}-`));
+  const scratch = mkdtempSync(join(tmpdir(), `fuzz-${name}-`));
   const libFuzzer = [
     scratch,
     corpus,
@@ -87,7 +87,15 @@ async function runOne(name: string, o: { seconds?: number; runs?: number; seed?:
   const result = await core.startFuzzingNoInit(core.asFindingAwareFuzzFn(fuzzFn), options);
   fuzzer.printReturnInfo(options.get('sync'));
   if (o.coverage) writeCoverage(options.get('coverageDirectory'), options.get('coverageReporters'));
-  console.error(`fuzz ${name}: scratch corpus ${scratch} (${readdirSync(scratch).length} new inputs)`);
+  const found = readdirSync(scratch);
+  if (o.keep) {
+    // libFuzzer wrote only inputs that added coverage when found; keep the small ones.
+    const kept = found.filter((f) => statSync(join(scratch, f)).size <= 4096 && !existsSync(join(corpus, f)));
+    for (const f of kept) copyFileSync(join(scratch, f), join(corpus, f));
+    console.error(`fuzz ${name}: ${kept.length} of ${found.length} new inputs kept in ${corpus}`);
+  } else {
+    console.error(`fuzz ${name}: scratch corpus ${scratch} (${found.length} new inputs; --keep copies them into the corpus)`);
+  }
   return result.returnCode;
 }
 
@@ -101,10 +109,11 @@ async function main(): Promise<void> {
       replay: { type: 'boolean', default: false },
       coverage: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
     },
   });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const o = { seconds: num(values.seconds), runs: num(values.runs), seed: num(values.seed), replay: values.replay ?? false, coverage: values.coverage ?? false };
+  const o = { seconds: num(values.seconds), runs: num(values.runs), seed: num(values.seed), replay: values.replay ?? false, coverage: values.coverage ?? false, keep: values.keep ?? false };
   if (values.all) {
     // libFuzzer runs once per process: one child per target.
     let failed = 0;
