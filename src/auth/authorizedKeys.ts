@@ -153,7 +153,7 @@ function parseEntry(text: string, line: number): AuthorizedKey {
   const entry: Mutable<AuthorizedKey> = { line, keyType, blob, comment: comment.join(' '), certAuthority: false, restrictions: UNRESTRICTED, options: opts };
   const r: Mutable<SessionRestrictions> = { ...(restricts ? RESTRICTED : UNRESTRICTED) };
   for (const [name, value] of opts) {
-    const known = OPTIONS[name];
+    const known = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : undefined;
     if (!known) throw new Error(`unknown option "${name}"`);
     if (known.value !== (value !== undefined)) throw new Error(known.value ? `option ${name} needs ="value"` : `option ${name} takes no value`);
     known.effect(entry, r, value);
