@@ -11,7 +11,12 @@ import { fuzzDaemon } from './fuzz/runFuzz';
 import { parseProxyHeader } from '../src/policy/proxyProtocol';
 import { AuthorizedKeys } from '../src/auth/authorizedKeys';
 import { createHmac, createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { Certificate, CertStoreTypes, ErrorCodes, LocalFileSystem, SFTPSession, type SSHDaemonError } from '../src';
+import { Certificate, CertStoreTypes, ErrorCodes, getSSHParam, LocalFileSystem, setSSHParam, SFTPSession, type SSHDaemonError } from '../src';
+import { tagPayload } from '../src/packet/layouts';
+import { WireReader } from '../src/packet/wire';
+import { decodeRequestParams } from '../src/channels/requestParams';
+import { refusedRequest, RESTRICTED } from '../src/policy/SessionRestrictions';
+import { publicKeyFromBlob } from '../src/certs/sshKeyBlob';
 
 async function send(port: number, data: Buffer): Promise<void> {
   const s = tcpConnect(port, '127.0.0.1');
@@ -229,4 +234,30 @@ test('sftp: an EXTENDED request named after an Object.prototype member (construc
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('sshParam: request and channel types named after Object.prototype members read as unknown layouts; setSSHParam refuses such field types with InvalidFieldValue (all threw TypeErrors)', () => {
+  const request = (type: string) => Buffer.concat([Buffer.from([0, 0, 0, 0, 0, 0, 0, type.length]), Buffer.from(type), Buffer.from([1]), Buffer.from([0, 0, 0, 2]), Buffer.from('hi')]);
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']) {
+    assert.equal(getSSHParam(request(name), 'RequestType'), name);
+    assert.equal(getSSHParam(request(name), '#3'), 'hi', name);
+    const open = Buffer.concat([Buffer.from([0, 0, 0, 2]), Buffer.from('hi')]);
+    assert.equal(getSSHParam(tagPayload(open, { kind: 'channel-open', channelType: name }), '#0'), 'hi', name);
+    assert.throws(() => setSSHParam(null, name as 's', 'x'), (err: SSHDaemonError) => err.code === ErrorCodes.InvalidFieldValue, name);
+  }
+});
+
+test('sshChannel: a channel request named after an Object.prototype member is an unknown request with no parameters (hasOwnProperty disconnected the client as malformed; constructor handed the parser itself to handlers as params)', () => {
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']) {
+    assert.deepEqual(decodeRequestParams(name, new WireReader(Buffer.from([0, 0, 0, 1, 65]))), {}, name);
+  }
+  assert.deepEqual(decodeRequestParams('exec', new WireReader(Buffer.from([0, 0, 0, 1, 65]))), { command: 'A' });
+});
+
+test('the same kind elsewhere: authorized_keys option "constructor", a restriction flag lookup and an ECDSA curve named "constructor" are unknown names, not Object.prototype members', () => {
+  const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+kJ0+wJKbVfDtuGpklHm0Qe4Kj90eosepDvTe+pwwC';
+  assert.deepEqual(AuthorizedKeys.parse(`constructor ${key}`).problems.map((p) => p.reason), ['unknown option "constructor"']);
+  assert.equal(refusedRequest(RESTRICTED, 'constructor'), undefined);
+  const str = (s: string) => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
+  assert.throws(() => publicKeyFromBlob(Buffer.concat([str('ecdsa-sha2-constructor'), str('constructor'), str('x')])), /unsupported ECDSA curve constructor/);
 });

@@ -79,7 +79,7 @@ export async function fuzz(data: Buffer): Promise<void> {
     while (!c.done && count++ < 32 && !conn.closed) {
       const kind = c.byte() % 12;
       if (kind <= 3) {
-        const type = c.pick(REQUESTS);
+        const type = c.byte() % 5 === 0 ? c.text(20) : c.pick(REQUESTS);
         const wantReply = (c.byte() & 1) === 1;
         const truncate = c.byte() % 8 === 0;
         const body = Buffer.concat(requestBody(c, type));
@@ -92,7 +92,7 @@ export async function fuzz(data: Buffer): Promise<void> {
       } else if (kind === 7) {
         conn.send(msg(c.byte() & 1 ? MSG.CHANNEL_EOF : MSG.CHANNEL_CLOSE, u32(channel())));
       } else if (kind === 8) {
-        const type = c.pick(OPEN_TYPES);
+        const type = c.byte() % 5 === 0 ? c.text(20) : c.pick(OPEN_TYPES);
         const extra = type === 'session' ? [] : [str(c.pick(['127.0.0.1', 'localhost', c.text(16)])), u32(c.byte()), str('127.0.0.1'), u32(c.byte())];
         opens++;
         conn.send(msg(MSG.CHANNEL_OPEN, str(type), u32(nextSender++), u32(c.interesting()), u32(c.interesting()), ...extra));

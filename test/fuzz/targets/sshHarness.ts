@@ -17,7 +17,7 @@ import { sendClientPayload } from '../../fixtures/net';
 import { check } from './contract';
 
 /** What a bug of ours looks like when it surfaces as an Error event (as test/fuzz/runFuzz.ts). */
-const OUR_FAULT = /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|is not a function|is not iterable|of undefined|of null|Maximum call stack/;
+const OUR_FAULT = /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|Cannot convert|Cannot destructure|is not a function|is not a constructor|is not iterable|of undefined|of null|Maximum call stack/;
 
 export const USER = 'fuzz';
 export const PASSWORD = 'fuzz-password';
@@ -117,6 +117,7 @@ function userauthMethod(payload: Buffer): string | undefined {
  * password. Resolves once the client is a bare transport.
  */
 export async function connect(h: Harness, login: boolean): Promise<Connection> {
+  h.internalErrors.length = 0;
   const client = new Client();
   const received: Received = { authFailures: 0, authSuccesses: 0, authOther: 0, globalReplies: 0, openConfirmations: [], openFailures: 0, channelMessages: 0 };
   let wake = () => undefined as void;

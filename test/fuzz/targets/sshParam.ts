@@ -17,7 +17,8 @@ import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } fr
 import { check, daemonError, describe, refusedOnly, split } from './contract';
 
 const REQUEST_TYPES = Object.keys(CHANNEL_REQUEST_FIELDS);
-const OPEN_TYPES = [...Object.keys(CHANNEL_OPEN_FIELDS), 'x-unknown@example.com'];
+// Names of Object.prototype members too: client-chosen names must not reach the prototype.
+const OPEN_TYPES = [...Object.keys(CHANNEL_OPEN_FIELDS), 'x-unknown@example.com', 'constructor', '__proto__'];
 const NAMES = [
   ...new Set([...CHANNEL_REQUEST_HEADER, ...Object.values(CHANNEL_REQUEST_FIELDS).flat(), ...Object.values(CHANNEL_OPEN_FIELDS).flat()].map((f) => f.name)),
   ...Array.from({ length: 12 }, (_, i) => `#${i}`),
@@ -166,7 +167,7 @@ function build(body: Buffer): void {
     check('value' in got && got.value === shown, () => `'${name}' was set to ${JSON.stringify(shown)} and read back as ${JSON.stringify('value' in got ? got.value : describe(got.error))}`);
   }
   // Free-form values of every type: a refusal is InvalidFieldValue; an accepted value has its encoding.
-  const type = (['s', 'sb', 'm', 'i', 'l', 'b', 'f', 'x'] as const)[c.byte() % 8];
+  const type = (['s', 'sb', 'm', 'i', 'l', 'b', 'f', 'x', 'constructor', 'toString'] as const)[c.byte() % 10];
   const value = c.text();
   const r = refusedOnly(() => setSSHParam(null, type as SSHParamFieldType, value), setRefusal, `setSSHParam('${type}', ${JSON.stringify(value)})`);
   if (!('value' in r)) return;
