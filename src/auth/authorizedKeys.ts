@@ -147,7 +147,8 @@ function parseEntry(text: string, line: number): AuthorizedKey {
   if (!b64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Error('missing or invalid base64 key');
   const blob = Buffer.from(b64, 'base64');
   const typeLen = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
-  if (typeLen < 0 || blob.subarray(4, 4 + typeLen).toString('latin1') !== keyType) throw new Error(`key blob does not hold a ${keyType} key`);
+  // The length field must be exactly the type's: subarray() would clip a longer one to the blob.
+  if (typeLen !== keyType.length || blob.subarray(4, 4 + typeLen).toString('latin1') !== keyType) throw new Error(`key blob does not hold a ${keyType} key`);
   const opts = options ? splitOptions(options) : [];
   const restricts = opts.some(([n]) => n === 'restrict');
   const entry: Mutable<AuthorizedKey> = { line, keyType, blob, comment: comment.join(' '), certAuthority: false, restrictions: UNRESTRICTED, options: opts };
