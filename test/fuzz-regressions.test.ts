@@ -261,3 +261,11 @@ test('the same kind elsewhere: authorized_keys option "constructor", a restricti
   const str = (s: string) => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
   assert.throws(() => publicKeyFromBlob(Buffer.concat([str('ecdsa-sha2-constructor'), str('constructor'), str('x')])), /unsupported ECDSA curve constructor/);
 });
+
+test('authorizedKeys: a key blob whose type length field is longer than the blob is refused (subarray clipped it, so "ssh-ed25519" still matched)', () => {
+  const clipped = Buffer.concat([Buffer.from([0, 4, 0, 11]), Buffer.from('ssh-ed25519')]).toString('base64');
+  const keys = AuthorizedKeys.parse(`ssh-ed25519 ${clipped}`);
+  assert.equal(keys.entries.length, 0);
+  assert.match(keys.problems[0]?.reason ?? '', /key blob does not hold a ssh-ed25519 key/);
+  assert.equal(AuthorizedKeys.parse('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+kJ0+wJKbVfDtuGpklHm0Qe4Kj90eosepDvTe+pwwC').entries.length, 1);
+});
