@@ -6,8 +6,8 @@
  *   npm run fuzz:parsers -- --seconds 300          (every target, one after the other)
  *
  * The target module is `test/fuzz/targets/<target>.ts`; its seeds are `test/fuzz/corpus/<target>/`
- * (inputs the run finds go to a scratch folder, printed at the end; `--keep` copies those of at
- * most 4 KiB into the corpus). A finding is written to `test/fuzz/findings/` and the process
+ * (inputs the run finds go to a scratch folder, printed at the end; `--keep` copies the smallest
+ * of at most 4 KiB into the corpus: 300 for a synchronous target, 40 for an asynchronous one). A finding is written to `test/fuzz/findings/` and the process
  * exits non-zero. Only `src/` is instrumented, loaded as TypeScript through tsx.
  */
 import { spawnSync } from 'node:child_process';
@@ -89,8 +89,15 @@ async function runOne(name: string, o: { seconds?: number; runs?: number; seed?:
   if (o.coverage) writeCoverage(options.get('coverageDirectory'), options.get('coverageReporters'));
   const found = readdirSync(scratch);
   if (o.keep) {
-    // libFuzzer wrote only inputs that added coverage when found; keep the small ones.
-    const kept = found.filter((f) => statSync(join(scratch, f)).size <= 4096 && !existsSync(join(corpus, f)));
+    // libFuzzer wrote only inputs that added coverage when found; keep the smallest, fewer for the
+    // slow (asynchronous) targets, whose corpus CI replays in its 60 s.
+    const limit = target.sync ? 300 : 40;
+    const kept = found
+      .map((f) => ({ f, size: statSync(join(scratch, f)).size }))
+      .filter(({ f, size }) => size <= 4096 && !existsSync(join(corpus, f)))
+      .sort((a, b) => a.size - b.size)
+      .slice(0, limit)
+      .map(({ f }) => f);
     for (const f of kept) copyFileSync(join(scratch, f), join(corpus, f));
     console.error(`fuzz ${name}: ${kept.length} of ${found.length} new inputs kept in ${corpus}`);
   } else {
