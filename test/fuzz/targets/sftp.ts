@@ -9,7 +9,9 @@
  * - the jail: nothing outside the root is created, changed, removed, or read (its secret never
  *   appears in a reply, its file names never listed);
  * - never hangs (Jazzer's per-input timeout), and when the session ends every handle is closed and
- *   the process holds no more file descriptors than before.
+ *   the process holds no more file descriptors than before;
+ * - file names: decodeFileName/encodeFileName (src/sftp/fileNames.ts) are one-to-one on the input's
+ *   bytes, whatever they are (PEP 383 surrogate escapes for bytes that are not UTF-8).
  * Mode byte: bits 0-1 access (read-write, read-only, upload-only), bits 2-3 how the bytes arrive
  * (whole, one byte at a time for the first 64, in pieces of 1..7), bit 4 a limit of 3 handles.
  */
@@ -17,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeFileName, encodeFileName } from '../../../src/sftp/fileNames';
 import { LocalFileSystem } from '../../../src/sftp/LocalFileSystem';
 import { type SFTPAccess, SFTPSession } from '../../../src/sftp/SFTPSession';
 import { check } from './contract';
@@ -88,6 +91,8 @@ function requests(stream: Buffer): { packets: Array<[number, number]>; broken: b
 export async function fuzz(data: Buffer): Promise<void> {
   const mode = data.length ? data[0] : 0;
   const stream = data.subarray(1);
+  const name = decodeFileName(stream);
+  check(encodeFileName(name).equals(stream) && decodeFileName(encodeFileName(name)) === name, 'decodeFileName/encodeFileName are not one-to-one on these bytes');
   const root = freshRoot();
   const fdsBefore = fdCount();
   const replies: Buffer[] = [];
