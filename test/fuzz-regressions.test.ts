@@ -269,3 +269,9 @@ test('authorizedKeys: a key blob whose type length field is longer than the blob
   assert.match(keys.problems[0]?.reason ?? '', /key blob does not hold a ssh-ed25519 key/);
   assert.equal(AuthorizedKeys.parse('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAII+kJ0+wJKbVfDtuGpklHm0Qe4Kj90eosepDvTe+pwwC').entries.length, 1);
 });
+
+test('keyStores: a PFX whose certificate holds a public key node cannot decode is CorruptKey too (any error a loader lets through is)', () => {
+  const found = readFileSync(join(__dirname, 'fuzz', 'corpus', 'keyStores', 'finding-pfx-undecodable-key'));
+  const password = found[0] & 0x20 ? 'fuzz' : '';
+  assert.throws(() => new Certificate(CertStoreTypes.cstPFXBlob, found.subarray(1), password), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey);
+});
