@@ -13,6 +13,7 @@ import type {
 import { installGuessedKexPacketFix } from './guessedKexPacketFix';
 import { installKexAccessor } from './handshakeControl';
 import { installPostQuantumKex } from './pqKex';
+import { wellFormedUserauthRequest } from './userauthRequest';
 
 /** The exact ssh2 version this adapter was written and tested against. */
 export const PINNED_SSH2_VERSION = '1.17.0';
@@ -129,6 +130,14 @@ let tapInstalled = false;
 function installPayloadTap(): void {
   if (tapInstalled) return;
   tapInstalled = true;
+  const userauth = MESSAGE_HANDLERS[MESSAGE.USERAUTH_REQUEST];
+  if (typeof userauth !== 'function') throw new Error(`sshdaemon engine: ssh2 handler table has no entry for message ${MESSAGE.USERAUTH_REQUEST}; ssh2 version changed?`);
+  MESSAGE_HANDLERS[MESSAGE.USERAUTH_REQUEST] = (proto: object, payload: Buffer) => {
+    if (tappedProtocols.has(proto) && !wellFormedUserauthRequest(payload)) {
+      return void protocolUtils.doFatalError(proto, 'Inbound: Malformed USERAUTH_REQUEST packet', 'protocol', DISCONNECT_REASON.PROTOCOL_ERROR);
+    }
+    return userauth(proto, payload);
+  };
   for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
     const original = MESSAGE_HANDLERS[type];
     if (typeof original !== 'function') {
@@ -268,7 +277,7 @@ export function engineVersionProblem(): string | undefined {
   if (ssh2Package.version !== PINNED_SSH2_VERSION) {
     return `ssh2 ${ssh2Package.version} is installed, the engine adapter is written for ${PINNED_SSH2_VERSION}`;
   }
-  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
+  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST, MESSAGE.USERAUTH_REQUEST]) {
     if (typeof MESSAGE_HANDLERS[type] !== 'function') return `ssh2 handler table lacks message ${type}`;
   }
   return undefined;
