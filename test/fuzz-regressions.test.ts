@@ -17,6 +17,8 @@ import { WireReader } from '../src/packet/wire';
 import { decodeRequestParams } from '../src/channels/requestParams';
 import { refusedRequest, RESTRICTED } from '../src/policy/SessionRestrictions';
 import { publicKeyFromBlob } from '../src/certs/sshKeyBlob';
+import { connect, startHarness } from './fuzz/targets/sshHarness';
+import { bool, MSG, msg, str as sshString, u32 as sshU32 } from './fuzz/targets/sshWire';
 
 async function send(port: number, data: Buffer): Promise<void> {
   const s = tcpConnect(port, '127.0.0.1');
@@ -274,4 +276,23 @@ test('keyStores: a PFX whose certificate holds a public key node cannot decode i
   const found = readFileSync(join(__dirname, 'fuzz', 'corpus', 'keyStores', 'finding-pfx-undecodable-key'));
   const password = found[0] & 0x20 ? 'fuzz' : '';
   assert.throws(() => new Certificate(CertStoreTypes.cstPFXBlob, found.subarray(1), password), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey);
+});
+
+test('sshAuth: a USERAUTH_REQUEST with a truncated field is a named protocol error, not a TypeError inside ssh2 (its reader skipped the bad length and read shifted fields)', async () => {
+  const h = await startHarness();
+  const errors: string[] = [];
+  const onError = (e: { description: string }) => void errors.push(e.description);
+  h.daemon.on('Error', onError);
+  try {
+    const conn = await connect(h, false);
+    // publickey, signed, with an algorithm name whose length runs past the packet: ssh2 then read
+    // the key and signature from the wrong places and dereferenced the missing algorithm.
+    conn.send(msg(MSG.USERAUTH_REQUEST, sshString('fuzz'), sshString('ssh-connection'), sshString('publickey'), bool(true), sshU32(0xfffffff0), sshString('k'), sshString('sssss')));
+    assert.ok(await conn.until(() => false, 10_000), 'the daemon closes the connection');
+    await conn.close();
+    assert.deepEqual(errors, ['Inbound: Malformed USERAUTH_REQUEST packet']);
+  } finally {
+    h.daemon.off('Error', onError);
+    await h.daemon.shutdown();
+  }
 });
