@@ -134,7 +134,8 @@ function installPayloadTap(): void {
   if (typeof userauth !== 'function') throw new Error(`sshdaemon engine: ssh2 handler table has no entry for message ${MESSAGE.USERAUTH_REQUEST}; ssh2 version changed?`);
   MESSAGE_HANDLERS[MESSAGE.USERAUTH_REQUEST] = (proto: object, payload: Buffer) => {
     if (tappedProtocols.has(proto) && !wellFormedUserauthRequest(payload)) {
-      return void protocolUtils.doFatalError(proto, 'Inbound: Malformed USERAUTH_REQUEST packet', 'protocol', DISCONNECT_REASON.PROTOCOL_ERROR);
+      // As ssh2's own parsers: its Infinity stops the packet parser, so nothing after this is read.
+      return protocolUtils.doFatalError(proto, 'Inbound: Malformed USERAUTH_REQUEST packet', 'protocol', DISCONNECT_REASON.PROTOCOL_ERROR);
     }
     return userauth(proto, payload);
   };
