@@ -287,7 +287,10 @@ test('sshAuth: a USERAUTH_REQUEST with a truncated field is a named protocol err
     const conn = await connect(h, false);
     // publickey, signed, with an algorithm name whose length runs past the packet: ssh2 then read
     // the key and signature from the wrong places and dereferenced the missing algorithm.
-    conn.send(msg(MSG.USERAUTH_REQUEST, sshString('fuzz'), sshString('ssh-connection'), sshString('publickey'), bool(true), sshU32(0xfffffff0), sshString('k'), sshString('sssss')));
+    const bad = msg(MSG.USERAUTH_REQUEST, sshString('fuzz'), sshString('ssh-connection'), sshString('publickey'), bool(true), sshU32(0xfffffff0), sshString('k'), sshString('sssss'));
+    // Twice, in one write: nothing after the first may be parsed (a second refusal threw inside ssh2).
+    conn.send(bad);
+    conn.send(bad);
     assert.ok(await conn.until(() => false, 10_000), 'the daemon closes the connection');
     await conn.close();
     assert.deepEqual(errors, ['Inbound: Malformed USERAUTH_REQUEST packet']);
