@@ -47,7 +47,7 @@ function readPublic(blob: Buffer): PublicParts {
     jwk = { kty: 'OKP', crv: 'Ed25519', x: b64u(pub) };
   } else if (type.startsWith('ecdsa-sha2-')) {
     const curveName = r.string();
-    const curve = EC_CURVES[curveName];
+    const curve = Object.hasOwn(EC_CURVES, curveName) ? EC_CURVES[curveName] : undefined;
     if (!curve || type !== `ecdsa-sha2-${curveName}`) throw new Error(`unsupported ECDSA curve ${curveName} in ${type}`);
     const q = r.bytes();
     if (q.length !== 1 + 2 * curve.size || q[0] !== 4) throw new Error(`${type}: the public point is not an uncompressed ${curve.crv} point`);

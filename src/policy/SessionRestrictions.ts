@@ -78,7 +78,7 @@ const REQUEST_FLAGS: Record<string, keyof SessionRestrictions> = {
 
 /** Why a channel request is refused under these restrictions, or undefined when it may go to the application. */
 export function refusedRequest(r: SessionRestrictions, requestType: string): string | undefined {
-  const flag = REQUEST_FLAGS[requestType];
+  const flag = Object.hasOwn(REQUEST_FLAGS, requestType) ? REQUEST_FLAGS[requestType] : undefined;
   return flag && r[flag] === false ? `${requestType} not permitted for this key (${flag} off)` : undefined;
 }
 

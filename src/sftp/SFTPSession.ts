@@ -691,7 +691,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async extended(r: WireReader, id: number): Promise<Buffer> {
     const name = r.string();
-    const ext = EXTENDED[name];
+    // Own properties only: 'constructor' or 'toString' named Object.prototype methods, whose
+    // non-Buffer "replies" stalled the session.
+    const ext = Object.hasOwn(EXTENDED, name) ? EXTENDED[name] : undefined;
     if (!ext) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, `Unsupported extension ${name}`);
     if (this.access === 'read-only' && WRITE_EXTENSIONS.has(name)) throw denied('read-only access');
     return ext.call(this, r, id);
