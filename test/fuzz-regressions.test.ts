@@ -278,7 +278,7 @@ test('keyStores: a PFX whose certificate holds a public key node cannot decode i
   assert.throws(() => new Certificate(CertStoreTypes.cstPFXBlob, found.subarray(1), password), (err: SSHDaemonError) => err.code === ErrorCodes.CorruptKey);
 });
 
-test('sshAuth: a USERAUTH_REQUEST with a truncated field is a named protocol error, not a TypeError inside ssh2 (its reader skipped the bad length and read shifted fields)', async () => {
+test('sshAuth: a USERAUTH_REQUEST with a truncated field is a named protocol error, not a TypeError inside ssh2 (its reader skipped the bad length and read shifted fields; the daemon parses these itself now)', async () => {
   const h = await startHarness();
   const errors: string[] = [];
   const onError = (e: { description: string }) => void errors.push(e.description);
@@ -293,7 +293,7 @@ test('sshAuth: a USERAUTH_REQUEST with a truncated field is a named protocol err
     conn.send(bad);
     assert.ok(await conn.until(() => false, 10_000), 'the daemon closes the connection');
     await conn.close();
-    assert.deepEqual(errors, ['Inbound: Malformed USERAUTH_REQUEST packet']);
+    assert.deepEqual(errors, ['Malformed USERAUTH_REQUEST: Malformed SSH payload: truncated string']);
   } finally {
     h.daemon.off('Error', onError);
     await h.daemon.shutdown();

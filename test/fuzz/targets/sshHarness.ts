@@ -42,6 +42,8 @@ export function startHarness(): Promise<Harness> {
     daemon.localPort = 0;
     daemon.config('MaxStartups=1000');
     daemon.config('MaxAuthAttempts=20');
+    // Every input is a new connection from loopback, most of them failing to log in: penalties would ban it.
+    daemon.config('PerSourcePenalties=no');
     daemon.keyboardInteractivePrompts = [{ prompt: 'Password: ', echo: false }, { prompt: 'Code: ', echo: true }];
     const internalErrors: string[] = [];
     daemon.on('Error', (e) => {
