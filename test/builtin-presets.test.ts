@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { directTcpipTarget, LocalFileSystem, requestParamsOf, type SSHDaemon } from '../src';
+import { directTcpipTarget, LocalFileSystem, requestParamsOf, type SSHChannelRequestEventArgs, type SSHDaemon } from '../src';
 import { withKeyLogin } from './fixtures/keyLogin';
 
 const TIMEOUT = { timeout: 120_000 };
@@ -46,25 +46,44 @@ test("enableSFTP and the README's handler: the sftp subsystem is still served; t
     assert.equal((await ssh(['x'])).stdout.toString(), 'exec ok\n');
     const shell = await ssh(['-tt'], { input: 'exit\n' });
     assert.notEqual(shell.code, 0, 'a shell request (not a built-in) is still refused');
-    assert.ok(logs.some((l) => /^2 .*subsystem request is served by enableSFTP: a handler's false was ignored/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /^1 .*subsystem request is served by enableSFTP: a handler's false, decided from the request type alone, was ignored/.test(l)), logs.join('\n'));
   }),
 );
 
-test('a handler that looks at the request refuses the sftp subsystem (requestParamsOf, e.builtIn); the refusal is logged', TIMEOUT, () =>
+test('every deliberate refusal of the sftp subsystem counts (per user, by params, by e.builtIn, by subsystem type with the user); each is logged', TIMEOUT, () =>
   withKeyLogin(async ({ daemon, sftpBatch }) => {
     const logs = logLines(daemon);
     daemon.enableSFTP({ fileSystem: new LocalFileSystem(ROOT) });
-    let mode = 'params';
-    daemon.on('SSHChannelRequest', (e) => {
-      if (mode === 'params' && requestParamsOf(e, 'subsystem')?.subsystem === 'sftp') e.success = false;
-      if (mode === 'builtIn' && e.builtIn === 'sftp') e.success = false;
-    });
-    for (mode of ['params', 'builtIn']) {
+    const isGuest = (e: { connectionId: string }) => daemon.sshConnections.get(e.connectionId)?.user !== '';
+    const policies: Record<string, (e: SSHChannelRequestEventArgs) => void> = {
+      params: (e) => {
+        if (requestParamsOf(e, 'subsystem')?.subsystem === 'sftp') e.success = false;
+      },
+      builtIn: (e) => {
+        if (e.builtIn === 'sftp') e.success = false;
+      },
+      // The refusals an adversarial review found ignored by an earlier rule: each reads more than the type.
+      perUser: (e) => {
+        if (isGuest(e)) e.success = false;
+      },
+      subsystemPerUser: (e) => {
+        if (e.requestType === 'subsystem') e.success = !isGuest(e);
+      },
+      allButSubsystems: (e) => {
+        e.success = !isGuest(e) && e.requestType !== 'subsystem';
+      },
+      blanket: (e) => {
+        e.success = false;
+      },
+    };
+    let policy = 'params';
+    daemon.on('SSHChannelRequest', (e) => policies[policy](e));
+    for (policy of Object.keys(policies)) {
       const r = await sftpBatch(['ls']);
-      assert.notEqual(r.code, 0, `${mode}: refused`);
-      assert.match(r.stderr, /subsystem request failed/, mode);
+      assert.notEqual(r.code, 0, `${policy}: refused`);
+      assert.match(r.stderr, /subsystem request failed/, policy);
     }
-    assert.equal(logs.filter((l) => /^1 .*subsystem request, which enableSFTP serves, was refused by a handler/.test(l)).length, 2, logs.join('\n'));
+    assert.equal(logs.filter((l) => /^1 .*subsystem request, which enableSFTP serves, was refused by a handler/.test(l)).length, Object.keys(policies).length, logs.join('\n'));
   }),
 );
 

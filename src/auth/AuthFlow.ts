@@ -1,5 +1,5 @@
 import { publish } from '../observability/diagnostics';
-import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import { ErrorCodes } from '../errors/SSHDaemonError';
 import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
 import type { SSHUserAuthPromptEventArgs, SSHUserAuthRequestEventArgs } from '../daemon/events';
@@ -221,7 +221,7 @@ export class AuthFlow {
     try {
       req = decodeUserAuthRequest(payload);
     } catch (err) {
-      return this.violation(err instanceof SSHDaemonError ? err.message : `Malformed USERAUTH_REQUEST (${(err as Error).message})`);
+      return this.violation(`Malformed USERAUTH_REQUEST: ${(err as Error).message}`);
     }
     this.method = req.method === 'other' ? req.name : req.method;
     if (++this.requests > MAX_REQUESTS) return this.tooMany(req.user);

@@ -86,7 +86,15 @@ function parseTimespec(text: string): Date {
   if (!m) throw new Error(`expiry-time="${text}" is not YYYYMMDD[HHMM[SS]][Z]`);
   const [y, mo, d, h = '0', mi = '0', s = '0'] = m.slice(1, 7).map((x) => x ?? undefined) as string[];
   const parts = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)] as const;
-  return m[7] ? new Date(Date.UTC(...parts)) : new Date(...parts);
+  const date = m[7] ? new Date(Date.UTC(...parts)) : new Date(...parts);
+  // Date rolls 20231350 over into 2024; sshd's strptime refuses such a time, so does this (and a
+  // day past the month's end, which strptime would let mktime roll over).
+  const utc = Boolean(m[7]);
+  const read = utc
+    ? [date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate(), date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()]
+    : [date.getFullYear(), date.getMonth(), date.getDate(), date.getHours(), date.getMinutes(), date.getSeconds()];
+  if (read.some((v, i) => v !== parts[i])) throw new Error(`expiry-time="${text}" is not a valid date and time`);
+  return date;
 }
 
 /** Splits `opt,opt="a,b",opt` at commas outside double quotes; `\"` escapes a quote. */
@@ -139,7 +147,8 @@ function parseEntry(text: string, line: number): AuthorizedKey {
   if (!b64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Error('missing or invalid base64 key');
   const blob = Buffer.from(b64, 'base64');
   const typeLen = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
-  if (typeLen < 0 || blob.subarray(4, 4 + typeLen).toString('latin1') !== keyType) throw new Error(`key blob does not hold a ${keyType} key`);
+  // The length field must be exactly the type's: subarray() would clip a longer one to the blob.
+  if (typeLen !== keyType.length || blob.subarray(4, 4 + typeLen).toString('latin1') !== keyType) throw new Error(`key blob does not hold a ${keyType} key`);
   const opts = options ? splitOptions(options) : [];
   const restricts = opts.some(([n]) => n === 'restrict');
   const entry: Mutable<AuthorizedKey> = { line, keyType, blob, comment: comment.join(' '), certAuthority: false, restrictions: UNRESTRICTED, options: opts };

@@ -10,7 +10,7 @@ import { loadPkcs12 } from './pkcs12Store';
 import { loadPpk } from './puttyPpk';
 import { publicKeyFromBlob } from './sshKeyBlob';
 import { loadSshPublicKey } from './sshPublicKeyFile';
-import type { CertStoreFormat, KeyLoader, LoadedKey } from './storeLoader';
+import { type CertStoreFormat, corruptKey, type KeyLoader, keyPairMatches, type LoadedKey } from './storeLoader';
 import { loadP7bPublicKey, loadX509PublicKey } from './x509Store';
 
 export type { CertStoreFormat } from './storeLoader';
@@ -134,7 +134,18 @@ export class Certificate {
     this.storePassword = storePassword;
     this.subject = subject;
     const { content, format, where } = resolveStore(storeType, store);
-    const loaded: LoadedKey = LOADERS[format](content, { password: storePassword, subject, where });
+    let loaded: LoadedKey;
+    try {
+      loaded = LOADERS[format](content, { password: storePassword, subject, where });
+    } catch (err) {
+      // Whatever a loader lets through (an OpenSSL decode error from a certificate's key, say) is
+      // still a store that cannot be used: CorruptKey, as documented, never a bare Error.
+      if (err instanceof SSHDaemonError) throw err;
+      throw corruptKey(format, where, err);
+    }
+    if (loaded.privateKey && !keyPairMatches(loaded.privateKey, loaded.publicKey)) {
+      throw new SSHDaemonError(ErrorCodes.CorruptKey, `${format}: ${where} holds a private key that does not match its public key (a damaged or edited key)`);
+    }
     this.format = format;
     this.privateKey = loaded.privateKey;
     this.publicKey = loaded.publicKey;

@@ -7,12 +7,12 @@
  * The MAC covers algorithm, encryption, comment, public blob and the decrypted private blob.
  * Version 1 (`Private-Hash`, PuTTY before 0.52) is refused: it has no MAC over the public part.
  */
-import { createDecipheriv, createHash, createHmac, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { argon2d, argon2i, argon2id } from '@noble/hashes/argon2';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import { publicKeyBlob } from './opensshKey';
-import { blobKeyType, privateKeyFromPuttyBlobs } from './sshKeyBlob';
+import { blobKeyType, privateKeyFromPuttyBlobs, publicKeyFromBlob } from './sshKeyBlob';
 import { badPassword, corruptKey, messageOf, type KeyLoader, type LoadContext } from './storeLoader';
 
 const FORMAT = 'PuTTY PPK';
@@ -119,11 +119,17 @@ function macOf(ppk: PpkFile, macKey: Buffer, privatePlain: Buffer): Buffer {
   return createHmac(ppk.version === 2 ? 'sha1' : 'sha256', macKey).update(data).digest();
 }
 
+const PAIR_PROBE = Buffer.from('sshdaemon: PPK key pair check');
+
 /** The private key, or undefined when the blobs do not form a key pair matching the public blob. */
 function keyPair(ppk: PpkFile, privatePlain: Buffer): KeyObject | undefined {
   try {
     const key = privateKeyFromPuttyBlobs(ppk.publicBlob, privatePlain);
-    return publicKeyBlob(key).equals(ppk.publicBlob) ? key : undefined;
+    if (!publicKeyBlob(key).equals(ppk.publicBlob)) return undefined;
+    // The JWK import keeps an ECDSA public point (and RSA modulus) as given without checking the
+    // private part against it; only a signature shows that they belong together.
+    const hash = ppk.algorithm === 'ssh-ed25519' ? null : 'sha256';
+    return verify(hash, PAIR_PROBE, publicKeyFromBlob(ppk.publicBlob), sign(hash, PAIR_PROBE, key)) ? key : undefined;
   } catch {
     return undefined;
   }

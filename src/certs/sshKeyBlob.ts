@@ -47,7 +47,7 @@ function readPublic(blob: Buffer): PublicParts {
     jwk = { kty: 'OKP', crv: 'Ed25519', x: b64u(pub) };
   } else if (type.startsWith('ecdsa-sha2-')) {
     const curveName = r.string();
-    const curve = Object.hasOwn(EC_CURVES, curveName) ? EC_CURVES[curveName] : undefined; // the client's key blob names it
+    const curve = Object.hasOwn(EC_CURVES, curveName) ? EC_CURVES[curveName] : undefined;
     if (!curve || type !== `ecdsa-sha2-${curveName}`) throw new Error(`unsupported ECDSA curve ${curveName} in ${type}`);
     const q = r.bytes();
     if (q.length !== 1 + 2 * curve.size || q[0] !== 4) throw new Error(`${type}: the public point is not an uncompressed ${curve.crv} point`);
@@ -97,8 +97,6 @@ export function privateKeyFromPuttyBlobs(publicBlob: Buffer, privateBlob: Buffer
     const dq = big(d) % (big(q) - 1n);
     return createPrivateKey({ key: { ...jwk, d: b64u(d), p: b64u(p), q: b64u(q), qi: b64u(qi), dp: b64u(bigBytes(dp)), dq: b64u(bigBytes(dq)) }, format: 'jwk' });
   }
-  const curveName = type.slice('ecdsa-sha2-'.length);
-  const curve = Object.hasOwn(EC_CURVES, curveName) ? EC_CURVES[curveName] : undefined;
-  if (!curve) throw new Error(`unsupported ECDSA curve ${curveName} in ${type}`);
+  const curve = EC_CURVES[type.slice('ecdsa-sha2-'.length)];
   return createPrivateKey({ key: { ...jwk, d: b64u(unsigned(r.bytes(), curve.size)) }, format: 'jwk' });
 }

@@ -1,5 +1,5 @@
 /** What every key-store loader takes and returns, and the errors they share. */
-import type { KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 
 /** The store formats a {@link Certificate} can be loaded from (what `cstAuto` detects). */
@@ -35,4 +35,37 @@ export function corruptKey(format: string, where: string, why: unknown): SSHDaem
 export function badPassword(format: string, where: string, detail: string, password: string): SSHDaemonError {
   const which = password ? 'wrong password' : 'a password is required';
   return new SSHDaemonError(ErrorCodes.BadKeyPassword, `${format}: ${which} for ${where} (${detail})`);
+}
+
+const PAIR_PROBE = Buffer.from('sshdaemon: key pair check');
+
+/**
+ * Whether a private key signs what the public key verifies. OpenSSL imports damaged RSA and EC
+ * private keys (a changed prime or exponent, a scalar for another point) without complaint, and
+ * such a host key would sign what no client accepts.
+ */
+export function keyPairMatches(privateKey: KeyObject, publicKey: KeyObject): boolean {
+  const hash = privateKey.asymmetricKeyType === 'ed25519' || privateKey.asymmetricKeyType === 'ed448' ? null : 'sha256';
+  try {
+    if (privateKey.asymmetricKeyType === 'rsa' && !rsaComponentsAgree(privateKey)) return false;
+    return verify(hash, PAIR_PROBE, publicKey, sign(hash, PAIR_PROBE, privateKey));
+  } catch {
+    return false;
+  }
+}
+
+const bigOf = (b64url: string | undefined): bigint => BigInt(`0x${Buffer.from(b64url ?? '', 'base64url').toString('hex') || '0'}`);
+const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcd(b, a % b));
+
+/**
+ * OpenSSL signs with the CRT values alone, so a wrong private exponent goes unnoticed until the
+ * key is written out (toOpenSSH keeps d and drops the CRT values): n = pq, ed = 1 mod lcm(p-1, q-1),
+ * and the CRT values derived from d, p and q.
+ */
+function rsaComponentsAgree(privateKey: KeyObject): boolean {
+  const jwk = privateKey.export({ format: 'jwk' });
+  const [n, e, d, p, q, dp, dq, qi] = [jwk.n, jwk.e, jwk.d, jwk.p, jwk.q, jwk.dp, jwk.dq, jwk.qi].map(bigOf);
+  if (p < 2n || q < 2n || n !== p * q) return false;
+  const lambda = ((p - 1n) * (q - 1n)) / gcd(p - 1n, q - 1n);
+  return (e * d) % lambda === 1n && dp === d % (p - 1n) && dq === d % (q - 1n) && (qi * q) % p === 1n;
 }

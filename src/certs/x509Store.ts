@@ -61,14 +61,15 @@ function pkcs7Certificates(der: Buffer): X509Certificate[] {
 
 export const loadP7bPublicKey: KeyLoader = (content, ctx) => {
   const format = 'PKCS#7 (P7B)';
-  let certs: X509Certificate[];
   try {
     const block = pemBlocks(content.toString('latin1')).find((b) => b.label === 'PKCS7' || b.label === 'CERTIFICATE CHAIN');
-    certs = pkcs7Certificates(block ? pemBody(block.pem) : content);
+    const certs = pkcs7Certificates(block ? pemBody(block.pem) : content);
+    // A certificate node parses may still hold a public key it cannot decode (publicKey throws).
+    return pickCertificate(certs, ctx);
   } catch (err) {
+    if (err instanceof SSHDaemonError) throw err;
     throw corruptKey(format, ctx.where, err);
   }
-  return pickCertificate(certs, ctx);
 };
 
 /** ASN.1 shape of DER bytes, for cstAuto: 'pfx' (version 3 first), 'p7b' (signedData OID first), 'x509', or undefined. */

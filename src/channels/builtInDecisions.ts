@@ -3,31 +3,29 @@
  * `exec scp -t|-f`, enableForwarding's `direct-tcpip` opens and `tcpip-forward` /
  * `cancel-tcpip-forward` requests.
  *
- * The rule: such a request starts granted, and a handler's `false` counts only when a handler
- * looked at what identifies the request as the built-in's: `builtIn`, `params`, `packet` or
- * `parameters` (which `requestParamsOf`, `getSSHParam` and `directTcpipTarget` read), or the type
- * itself where the type alone names the service (`direct-tcpip`, `tcpip-forward`,
- * `cancel-tcpip-forward`: every one of them is forwarding). A handler that decides by a type that
- * does not name the service (`e.success = e.requestType === 'exec'` meets the `sftp` subsystem and
- * `exec scp`) cannot switch a built-in off by accident; a refusal by type that does name it
- * (`if (e.service === 'direct-tcpip') e.accept = isAdmin(e)`) is a decision and counts: a security
- * choice must never fail open.
+ * Such a request starts granted. A handler's `false` is a refusal, with one exception: a decision
+ * made from the request type alone, when that type does not name the service. The README pattern
+ * `e.success = e.requestType === 'exec'` reads `requestType` and nothing else; `subsystem` and
+ * `exec` do not say SFTP or SCP, so that `false` is ignored (and logged). Everything else counts,
+ * so a security decision never fails open: a handler that read anything beyond the type (the
+ * connection, `params`, `builtIn`, the packet ... as `isGuest(e)` or `requestParamsOf` do), one that
+ * read nothing at all (`e.success = false`), or one that decided by a type that names the service
+ * (`direct-tcpip`, `tcpip-forward`, `cancel-tcpip-forward` are always forwarding).
  */
 
 /** The method that switches each built-in on, for log lines. */
 const SERVICES: Readonly<Record<string, string>> = { sftp: 'enableSFTP', scp: 'enableSCP', forwarding: 'enableForwarding' };
 
-/** The fields that count as looking at the request. */
-const DETAIL_FIELDS = ['builtIn', 'params', 'packet', 'parameters'] as const;
-/** Services whose request or channel type alone names them: reading the type is looking at the request. */
-const NAMED_BY_TYPE = new Set(['forwarding']);
-const TYPE_FIELDS = ['service', 'requestType'] as const;
+/** The fields that hold a request's type. */
+const TYPE_FIELDS: ReadonlySet<string> = new Set(['service', 'requestType']);
+/** Services whose request or channel type alone names them: a decision by type is about them. */
+const NAMED_BY_TYPE: ReadonlySet<string> = new Set(['forwarding']);
 
 /** What happened to the decision of a built-in request, for the log line after it. */
 export interface BuiltInDecisionTrace {
-  /** A handler that looked at the request set the decision to false. */
+  /** A handler's `false` refused it. */
   refused: boolean;
-  /** A handler set false without looking at the request; ignored. */
+  /** A handler set `false` from the request type alone (a type that does not name the service); ignored. */
   ignoredFalse: boolean;
 }
 
@@ -41,20 +39,23 @@ export function decisionArgs<T extends Record<string, unknown>, F extends string
   const args = { ...fields, [field]: builtIn !== '', builtIn } as T & Record<F, boolean> & { builtIn: string };
   if (!builtIn) return args;
   const trace: BuiltInDecisionTrace = { refused: false, ignoredFalse: false };
-  let looked = false;
-  let value = true;
-  const watched: readonly string[] = NAMED_BY_TYPE.has(builtIn) ? [...DETAIL_FIELDS, ...TYPE_FIELDS] : DETAIL_FIELDS;
-  for (const name of watched) {
-    if (!(name in args)) continue;
+  const typeNamesService = NAMED_BY_TYPE.has(builtIn);
+  let readType = false;
+  let readOther = false;
+  for (const name of Object.keys(args)) {
+    if (name === field) continue;
     const stored = (args as Record<string, unknown>)[name];
+    const isType = TYPE_FIELDS.has(name) && !typeNamesService;
     Object.defineProperty(args, name, {
       enumerable: true,
       get() {
-        looked = true;
+        if (isType) readType = true;
+        else readOther = true;
         return stored;
       },
     });
   }
+  let value = true;
   Object.defineProperty(args, field, {
     enumerable: true,
     get: () => value,
@@ -62,11 +63,12 @@ export function decisionArgs<T extends Record<string, unknown>, F extends string
       if (v) {
         value = true;
         trace.refused = false;
-      } else if (looked) {
+        trace.ignoredFalse = false;
+      } else if (readType && !readOther) {
+        trace.ignoredFalse = true;
+      } else {
         value = false;
         trace.refused = true;
-      } else {
-        trace.ignoredFalse = true;
       }
     },
   });
@@ -80,8 +82,8 @@ export function builtInTrace(args: object): BuiltInDecisionTrace | undefined {
 }
 
 /**
- * The log line for a built-in request's decision: level 1 when a handler refused it, level 2 when a
- * handler's `false` was ignored; undefined when there is nothing to say.
+ * The log line for a built-in request's decision (info level): a handler refused it, or a
+ * handler's `false` made from the type alone was ignored; undefined when there is nothing to say.
  */
 export function builtInDecisionLog(args: { readonly builtIn: string }, what: string): { level: 1 | 2; message: string } | undefined {
   const trace = traces.get(args);
@@ -89,7 +91,7 @@ export function builtInDecisionLog(args: { readonly builtIn: string }, what: str
   const service = SERVICES[args.builtIn] ?? args.builtIn;
   if (trace.refused) return { level: 1, message: `${what}, which ${service} serves, was refused by a handler` };
   if (trace.ignoredFalse) {
-    return { level: 2, message: `${what} is served by ${service}: a handler's false was ignored (it did not look at the request; read e.builtIn to refuse it)` };
+    return { level: 1, message: `${what} is served by ${service}: a handler's false, decided from the request type alone, was ignored (read e.builtIn or the request to refuse it)` };
   }
   return undefined;
 }

@@ -135,7 +135,7 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
  * Throws SSHDaemonError on a truncated body, which the caller treats as a protocol error.
  */
 export function decodeRequestParams(requestType: string, r: WireReader): ChannelRequestParams {
-  // Own entries only: the type is the client's, and `constructor` or `__proto__` must decode as unknown.
+  // Own properties only: a request named 'constructor' or 'hasOwnProperty' is just an unknown request.
   const decode = Object.hasOwn(DECODERS, requestType) ? DECODERS[requestType] : undefined;
   return decode ? decode(r) : {};
 }

@@ -100,8 +100,8 @@ export interface SSHChannelOpenRequestEventArgs {
   readonly parameters: Buffer;
   /**
    * (beyond) `'forwarding'` when enableForwarding serves this open (`direct-tcpip`), else ''. Such an
-   * open starts with `accept` true; a handler's `false` refuses it once a handler read `builtIn`,
-   * `parameters` or `service` (`direct-tcpip` always means forwarding, so a refusal by type counts).
+   * open starts with `accept` true, and a handler's `false` refuses it (`direct-tcpip` always means
+   * forwarding, so even a decision by `service` alone counts).
    */
   readonly builtIn: string;
   /** Decision, default false (true for built-in opens, see `builtIn`). */
@@ -134,10 +134,10 @@ export interface SSHChannelRequestEventArgs {
    * (beyond) The built-in service that serves this request: `'sftp'` (the `sftp` subsystem with
    * enableSFTP), `'scp'` (`exec scp -t|-f` with enableSCP), `'forwarding'` (`tcpip-forward`,
    * `cancel-tcpip-forward` with enableForwarding), else ''.
-   * Such a request starts with `success` true, and a handler's `false` refuses it only when a
-   * handler looked at the request (read `builtIn`, `params` or `packet`, as `requestParamsOf` does;
-   * for forwarding also `requestType`, which names it): `e.success = e.requestType === 'exec'`
-   * cannot switch SFTP or SCP off. Refusals are logged.
+   * Such a request starts with `success` true, and a handler's `false` refuses it, except a `false`
+   * decided from `requestType` alone when the type does not name the service (`subsystem`, `exec`):
+   * `e.success = e.requestType === 'exec'` cannot switch SFTP or SCP off, while a refusal that reads
+   * the user, `params` or `builtIn` always counts. Both outcomes are logged.
    */
   readonly builtIn: string;
   /** Decision, default false (true for built-in requests, see `builtIn`). */

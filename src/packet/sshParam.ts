@@ -19,6 +19,14 @@ interface DecodedField {
   readonly raw: Buffer;
 }
 
+/**
+ * A table entry by a name that comes from outside (a client's request or channel type, a caller's
+ * field type): own properties only, so that 'constructor' or '__proto__' is no entry.
+ */
+function ownEntry<T>(table: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 function guessLayout(payload: Buffer, field: string): PayloadLayout {
   if (isChannelOpenFieldName(field)) {
     const channelType = /socketpath|reserved/i.test(field) ? 'direct-streamlocal@openssh.com' : 'direct-tcpip';
@@ -51,10 +59,9 @@ function decodeFields(payload: Buffer, layout: PayloadLayout): DecodedField[] {
   if (layout.kind === 'channel-request') {
     readAll(CHANNEL_REQUEST_HEADER);
     const requestType = out[1]?.raw.toString('utf8') ?? '';
-    // Own entries only: the request type is the client's (`constructor` is no layout).
-    known = Object.hasOwn(CHANNEL_REQUEST_FIELDS, requestType) ? CHANNEL_REQUEST_FIELDS[requestType] : undefined;
+    known = ownEntry(CHANNEL_REQUEST_FIELDS, requestType);
   } else {
-    known = Object.hasOwn(CHANNEL_OPEN_FIELDS, layout.channelType) ? CHANNEL_OPEN_FIELDS[layout.channelType] : undefined;
+    known = ownEntry(CHANNEL_OPEN_FIELDS, layout.channelType);
   }
   if (known) readAll(known);
   readUnknownTail(r, out);
@@ -160,7 +167,7 @@ const ENCODERS: Record<SSHParamFieldType, (value: string) => Buffer> = {
  * Types: `s` string, `sb` bytes given as hex, `m` mpint, `i` uint32, `l` uint64, `b` byte, `f` boolean.
  */
 export function setSSHParam(payload: Buffer | Uint8Array | null | undefined, fieldType: SSHParamFieldType, value: string | number | boolean | bigint): Buffer {
-  const encode = ENCODERS[fieldType as SSHParamFieldType];
+  const encode = ownEntry(ENCODERS, fieldType);
   if (!encode) {
     throw new SSHDaemonError(
       ErrorCodes.InvalidFieldValue,

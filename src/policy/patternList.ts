@@ -1,16 +1,13 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { normaliseAddress } from './addressMatch';
+import { globMatch } from './glob';
 
-/** OpenSSH's glob: `*` any run, `?` one character, case-insensitive (match.c). */
-function globRegExp(pattern: string): RegExp {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 'i');
-}
-
-function cidrContains(pattern: string, address: string): boolean | undefined {
+/** Whether a CIDR pattern holds the address; undefined when the pattern is no CIDR; 'invalid' for a bad mask length. */
+function cidrContains(pattern: string, address: string): boolean | 'invalid' | undefined {
   const [net, bits] = pattern.split('/');
   if (bits === undefined || !(isIPv4(net) || isIPv6(net)) || !/^\d+$/.test(bits)) return undefined;
   const family = isIPv6(net) ? 'ipv6' : 'ipv4';
+  if (Number(bits) > (family === 'ipv6' ? 128 : 32)) return 'invalid';
   if (!(family === 'ipv6' ? isIPv6(address) : isIPv4(address))) return false;
   const list = new BlockList();
   list.addSubnet(net, Number(bits), family);
@@ -20,7 +17,8 @@ function cidrContains(pattern: string, address: string): boolean | undefined {
 /**
  * OpenSSH pattern-list semantics (match_pattern_list, addr_match_list): comma-separated globs or
  * CIDR blocks, `!` negates; a negated match wins over any positive one.
- * Returns 1 for a positive match, -1 for a negated match, 0 for no match.
+ * Returns 1 for a positive match, -1 for a negated match or a CIDR block with a mask length beyond
+ * its family (as sshd, which refuses then), 0 for no match.
  */
 export function matchPatternList(value: string, list: string): 1 | 0 | -1 {
   const subject = normaliseAddress(value);
@@ -28,7 +26,10 @@ export function matchPatternList(value: string, list: string): 1 | 0 | -1 {
   for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
     const negated = raw.startsWith('!');
     const pattern = negated ? raw.slice(1) : raw;
-    const hit = cidrContains(pattern, subject) ?? globRegExp(pattern).test(subject);
+    const cidr = cidrContains(pattern, subject);
+    // sshd's addr_match_list fails on a bad mask length, and a failed match refuses (match_host_and_ip).
+    if (cidr === 'invalid') return -1;
+    const hit = cidr ?? globMatch(pattern, subject);
     if (hit && negated) return -1;
     if (hit) found = 1;
   }

@@ -21,15 +21,22 @@ export interface ProxyHeader {
 
 export type ProxyParse = { readonly done: true; readonly header: ProxyHeader } | { readonly done: false; readonly error?: string };
 
+const V1_FAMILIES: ReadonlyMap<string, (address: string) => boolean> = new Map([['TCP4', isIPv4], ['TCP6', isIPv6]]);
+const isPort = (text: string) => /^\d{1,5}$/.test(text) && Number(text) <= 65535;
+
 function v1(buf: Buffer): ProxyParse {
   const end = buf.indexOf('\r\n');
-  if (end < 0) return buf.length >= V1_MAX ? { done: false, error: 'PROXY v1 line longer than 107 bytes' } : { done: false };
+  // The 107-byte limit counts the CRLF; a longer line is refused even when its CRLF has arrived.
+  if (end < 0 ? buf.length >= V1_MAX : end + 2 > V1_MAX) return { done: false, error: 'PROXY v1 line longer than 107 bytes' };
+  if (end < 0) return { done: false };
   const line = buf.subarray(0, end).toString('latin1');
   const rest = buf.subarray(end + 2);
   const parts = line.split(' ');
   if (parts[1] === 'UNKNOWN') return { done: true, header: { version: 1, rest } };
-  const [, family, src, , sport] = parts;
-  const valid = parts.length === 6 && ((family === 'TCP4' && isIPv4(src)) || (family === 'TCP6' && isIPv6(src))) && /^\d{1,5}$/.test(sport) && Number(sport) <= 65535;
+  const [, family, src, dst, sport, dport] = parts;
+  const isAddress = V1_FAMILIES.get(family);
+  // Both addresses and both ports, as the specification requires (a receiver must not guess).
+  const valid = parts.length === 6 && isAddress !== undefined && isAddress(src) && isAddress(dst) && isPort(sport) && isPort(dport);
   if (!valid) return { done: false, error: `malformed PROXY v1 line '${line.slice(0, 80)}'` };
   return { done: true, header: { version: 1, address: src, port: Number(sport), rest } };
 }

@@ -6,6 +6,7 @@
  */
 import type { SFTPFileSystem } from '../sftp/FileSystem';
 import { encodeFileName } from '../sftp/fileNames';
+import { ANY_ONE, literalToken, matchWildcards, STAR, type WildcardToken } from '../policy/glob';
 
 /** Matches kept per pattern component; a shell has no such limit, a server's memory has. */
 export const MAX_GLOB_MATCHES = 10_000;
@@ -86,38 +87,31 @@ function bracket(pattern: string, start: number): { re: string; end: number } | 
   return undefined;
 }
 
-/** One element of a compiled pattern: `*`, or something that matches exactly one character. */
-type Token = { kind: 'star' } | { kind: 'one'; test: (ch: string) => boolean };
-
 /** A compiled fnmatch(3) pattern for one name; see {@link compilePattern}. */
 export interface NamePattern {
   /** Whether `name` matches (FNM_PERIOD: a leading `.` only matches a literal `.`). */
   test(name: string): boolean;
 }
 
-const ANY: Token = { kind: 'one', test: () => true };
-const literal = (c: string): Token => ({ kind: 'one', test: (ch) => ch === c });
-
 /**
  * Compiles an fnmatch(3) pattern for one name (`*`, `?`, `[...]` with ranges, negation and POSIX
- * classes, `\` escapes). Matching never backtracks further than the last `*` (the greedy two-pointer
- * algorithm), so a hostile pattern such as `*a*a*a*a*a*b` costs at most (name length x pattern
- * length) steps: a RegExp with `.*` per star backtracks exponentially and froze the event loop.
+ * classes, `\` escapes), matched without backtracking ({@link matchWildcards}): a RegExp with `.*`
+ * per star froze the event loop on `*a*a*a*a*a*b`.
  */
 export function compilePattern(pattern: string): NamePattern {
-  const tokens: Token[] = [];
+  const tokens: WildcardToken[] = [];
   const text = pattern;
   for (let i = 0; i < text.length; ) {
     const c = String.fromCodePoint(text.codePointAt(i)!);
     if (c === '\\' && i + 1 < text.length) {
       const next = String.fromCodePoint(text.codePointAt(i + 1)!);
-      tokens.push(literal(next));
+      tokens.push(literalToken(next));
       i += 1 + next.length;
     } else if (c === '*') {
-      if (tokens[tokens.length - 1]?.kind !== 'star') tokens.push({ kind: 'star' });
+      if (tokens[tokens.length - 1]?.kind !== 'star') tokens.push(STAR);
       i++;
     } else if (c === '?') {
-      tokens.push(ANY);
+      tokens.push(ANY_ONE);
       i++;
     } else if (c === '[') {
       const b = bracket(text, i + 1);
@@ -127,11 +121,11 @@ export function compilePattern(pattern: string): NamePattern {
         tokens.push({ kind: 'one', test: (ch) => re.test(ch) });
         i = b.end;
       } else {
-        tokens.push(literal('['));
+        tokens.push(literalToken('['));
         i++;
       }
     } else {
-      tokens.push(literal(c));
+      tokens.push(literalToken(c));
       i += c.length;
     }
   }
@@ -139,34 +133,9 @@ export function compilePattern(pattern: string): NamePattern {
   return {
     test(name: string): boolean {
       if (name.startsWith('.') && !leadingDotExplicit) return false;
-      return matchTokens(tokens, Array.from(name));
+      return matchWildcards(tokens, Array.from(name));
     },
   };
-}
-
-/** Greedy matching with one backtrack point, the last `*`: O(chars x tokens). */
-function matchTokens(tokens: readonly Token[], chars: readonly string[]): boolean {
-  let t = 0;
-  let c = 0;
-  let starAt = -1;
-  let starChar = 0;
-  while (c < chars.length) {
-    const token = tokens[t];
-    if (token?.kind === 'star') {
-      starAt = t++;
-      starChar = c;
-    } else if (token && token.test(chars[c])) {
-      t++;
-      c++;
-    } else if (starAt >= 0) {
-      t = starAt + 1;
-      c = ++starChar;
-    } else {
-      return false;
-    }
-  }
-  while (tokens[t]?.kind === 'star') t++;
-  return t === tokens.length;
 }
 
 const byBytes = (a: string, b: string): number => Buffer.compare(encodeFileName(a), encodeFileName(b));

@@ -121,6 +121,11 @@ const OVERLAPPABLE = new Set<number>([FXP.READ, FXP.WRITE]);
 const MAX_OVERLAP = 16;
 /** Past these the client's window stays shut until we catch up. */
 const MAX_QUEUED_REQUESTS = 256;
+/**
+ * Bytes of requests received and not finished (WRITE data above all): 256 WRITEs of 256 KiB queued
+ * behind one slow request held 64 MiB per channel when only the count was bounded.
+ */
+const MAX_PENDING_REQUEST_BYTES = 4 * 1024 * 1024;
 const MAX_UNSENT_REPLY_BYTES = 8 * 1024 * 1024;
 const REPLY_POOL_SIZE = 32;
 
@@ -183,6 +188,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private initialised = false;
   private readonly queue: Request[] = [];
   private inFlight = 0;
+  /** Bytes of the requests queued or running (see MAX_PENDING_REQUEST_BYTES). */
+  private pendingBytes = 0;
   private barrierRunning = false;
   private nextSeq = 0;
   private nextReply = 0;
@@ -246,6 +253,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (p.length < 5) return this.fatal('packet without request id');
     const id = p.readUInt32BE(1);
     this.queue.push({ seq: this.nextSeq++, type, id, body: new WireReader(p, 5), access: undefined });
+    this.pendingBytes += p.length;
     this.pump();
   }
 
@@ -327,6 +335,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private finished(req: Request, reply: Buffer): void {
     if (req.access) this.running.delete(req.access);
     this.inFlight--;
+    this.pendingBytes -= req.body.buf.length;
     if (!OVERLAPPABLE.has(req.type)) this.barrierRunning = false;
     if (this.over) return;
     this.replies.set(req.seq, reply);
@@ -367,8 +376,14 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     );
   }
 
+  /** Drops the requests not started yet (client EOF, shutdown). */
+  private dropQueued(): void {
+    for (const req of this.queue) this.pendingBytes -= req.body.buf.length;
+    this.queue.length = 0;
+  }
+
   private updateHold(): void {
-    const behind = this.queue.length + this.inFlight > MAX_QUEUED_REQUESTS || this.unsentBytes > MAX_UNSENT_REPLY_BYTES;
+    const behind = this.queue.length + this.inFlight > MAX_QUEUED_REQUESTS || this.pendingBytes > MAX_PENDING_REQUEST_BYTES || this.unsentBytes > MAX_UNSENT_REPLY_BYTES;
     this.transport.holdInput(behind && !this.over);
   }
 
@@ -379,7 +394,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
    */
   end(): void {
     this.ending = true;
-    this.queue.length = 0;
+    this.dropQueued();
     this.pump();
   }
 
@@ -393,7 +408,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   shutdown(): void {
     if (this.over) return;
     this.over = true;
-    this.queue.length = 0;
+    this.dropQueued();
     this.replies.clear();
     this.transport.holdInput(false);
     const handles = [...this.handles.values()];
@@ -676,7 +691,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async extended(r: WireReader, id: number): Promise<Buffer> {
     const name = r.string();
-    const ext = EXTENDED[name];
+    // Own properties only: 'constructor' or 'toString' named Object.prototype methods, whose
+    // non-Buffer "replies" stalled the session.
+    const ext = Object.hasOwn(EXTENDED, name) ? EXTENDED[name] : undefined;
     if (!ext) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, `Unsupported extension ${name}`);
     if (this.access === 'read-only' && WRITE_EXTENSIONS.has(name)) throw denied('read-only access');
     return ext.call(this, r, id);
