@@ -97,6 +97,8 @@ export function privateKeyFromPuttyBlobs(publicBlob: Buffer, privateBlob: Buffer
     const dq = big(d) % (big(q) - 1n);
     return createPrivateKey({ key: { ...jwk, d: b64u(d), p: b64u(p), q: b64u(q), qi: b64u(qi), dp: b64u(bigBytes(dp)), dq: b64u(bigBytes(dq)) }, format: 'jwk' });
   }
-  const curve = EC_CURVES[type.slice('ecdsa-sha2-'.length)];
+  const curveName = type.slice('ecdsa-sha2-'.length);
+  const curve = Object.hasOwn(EC_CURVES, curveName) ? EC_CURVES[curveName] : undefined;
+  if (!curve) throw new Error(`unsupported ECDSA curve ${curveName} in ${type}`);
   return createPrivateKey({ key: { ...jwk, d: b64u(unsigned(r.bytes(), curve.size)) }, format: 'jwk' });
 }
