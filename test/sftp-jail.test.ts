@@ -16,7 +16,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { Client } from 'ssh2';
 import { LocalFileSystem, SFTPStatus } from '../src';
-import { PFLAG, RawSftp, type Reply } from './fixtures/rawSftp';
+import { FXF, rawSftpOverSsh, type RawSftp, type Reply } from './fixtures/rawSftp';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 import { connect } from './helpers-ssh2';
 
@@ -67,7 +67,7 @@ function plantOutside(s: SftpScope): string {
 
 async function session(s: SftpScope): Promise<{ client: Client; sftp: RawSftp }> {
   const client = await connect(s.port, { username: SFTP_USER, password: SFTP_PASSWORD });
-  return { client, sftp: await RawSftp.open(client) };
+  return { client, sftp: await rawSftpOverSsh(client) };
 }
 
 function ok(r: Reply, what: string): void {
@@ -183,9 +183,9 @@ test('a symlink planted by renaming it (or its folder) nearer the root leads now
           ['stat', sftp.stat(door)],
           ['stat through', sftp.stat(`${door}/secret.txt`)],
           ['lstat through', sftp.lstat(`${door}/secret.txt`)],
-          ['open read', sftp.open(`${door}/secret.txt`, PFLAG.READ)],
-          ['open create', sftp.open(`${door}/created.txt`, PFLAG.WRITE | PFLAG.CREAT | PFLAG.TRUNC)],
-          ['open truncate', sftp.open(`${door}/victim.sh`, PFLAG.WRITE | PFLAG.TRUNC)],
+          ['open read', sftp.open(`${door}/secret.txt`, FXF.READ)],
+          ['open create', sftp.open(`${door}/created.txt`, FXF.WRITE | FXF.CREAT | FXF.TRUNC)],
+          ['open truncate', sftp.open(`${door}/victim.sh`, FXF.WRITE | FXF.TRUNC)],
           ['setstat 04777', sftp.setstat(`${door}/victim.sh`, { mode: 0o4777 })],
           ['setstat times', sftp.setstat(`${door}/secret.txt`, { atime: 1, mtime: 1 })],
           ['setstat size', sftp.setstat(`${door}/secret.txt`, { size: 0 })],
@@ -266,11 +266,11 @@ test('a 20 s race of two channels, one swapping a folder for an outside-pointing
       for (let i = 0; Date.now() < deadline; i++) {
         const [link, created, chmod, opened, chmodLast, truncLast] = await Promise.all([
           b.sftp.hardlink('/d/secret.txt', `/stolen-${i}`),
-          b.sftp.open(`/d/created-${i}.txt`, PFLAG.WRITE | PFLAG.CREAT | PFLAG.EXCL),
+          b.sftp.open(`/d/created-${i}.txt`, FXF.WRITE | FXF.CREAT | FXF.EXCL),
           b.sftp.setstat('/d/victim.sh', { mode: 0o4777 }),
-          b.sftp.open('/d/secret.txt', PFLAG.READ),
+          b.sftp.open('/d/secret.txt', FXF.READ),
           b.sftp.setstat('/e/victim.sh', { mode: 0o4777, atime: 1, mtime: 1 }),
-          b.sftp.open('/e/victim.sh', PFLAG.WRITE | PFLAG.TRUNC),
+          b.sftp.open('/e/victim.sh', FXF.WRITE | FXF.TRUNC),
         ]);
         stats.attempts += 6;
         if (truncLast.handle) await b.sftp.close(truncLast.handle);
@@ -322,11 +322,11 @@ test('setuid and setgid bits are dropped from every mode a client sets (setstat,
       assert.equal(mode('f'), 0o755);
       ok(await sftp.lsetstat('/f', { mode: 0o6711 }), 'lsetstat');
       assert.equal(mode('f'), 0o711);
-      const h = await sftp.open('/f', PFLAG.WRITE);
+      const h = await sftp.open('/f', FXF.WRITE);
       ok(await sftp.fsetstat(h.handle!, { mode: 0o6755 }), 'fsetstat');
       assert.equal(mode('f'), 0o755);
       await sftp.close(h.handle!);
-      const c = await sftp.open('/new', PFLAG.WRITE | PFLAG.CREAT, { mode: 0o4755 });
+      const c = await sftp.open('/new', FXF.WRITE | FXF.CREAT, { mode: 0o4755 });
       assert.ok(c.handle, 'created');
       await sftp.close(c.handle!);
       assert.equal(mode('new') & 0o6000, 0, 'open attrs');
@@ -353,7 +353,7 @@ test('chown and chgrp to other ids are refused (the current ids sent back pass);
       const r2 = await sftp.setstat('/f', { uid: st.uid, gid: foreignGid, mode: 0o600 });
       assert.equal(r2.status, SFTPStatus.PERMISSION_DENIED, `chgrp: ${r2.message}`);
       assert.equal(fs.statSync(path.join(s.root, 'f')).mode & 0o777, st.mode & 0o777, 'a refused setstat changes nothing, the mode included');
-      const h = await sftp.open('/f', PFLAG.WRITE);
+      const h = await sftp.open('/f', FXF.WRITE);
       const r3 = await sftp.fsetstat(h.handle!, { uid: 4321, gid: st.gid, size: 0 });
       assert.equal(r3.status, SFTPStatus.PERMISSION_DENIED, `fchown: ${r3.message}`);
       await sftp.close(h.handle!);

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { decodeFileName, encodeFileName, LocalFileSystem, SFTPStatus } from '../src';
 import { opensshArgs, requireBinary, requirePythonModule, run } from './fixtures/clients';
 import { runPythonJson } from './fixtures/interop';
-import { PFLAG, RawSftp } from './fixtures/rawSftp';
+import { FXF, rawSftpOverSsh } from './fixtures/rawSftp';
 import { clientHome, TIMEOUT } from './fixtures/sftpClients';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 import { connect } from './helpers-ssh2';
@@ -111,14 +111,14 @@ test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SY
   withSftpServer(async (s) => {
     seed(s.root);
     const client = await connect(s.port, { username: SFTP_USER, password: SFTP_PASSWORD });
-    const sftp = await RawSftp.open(client);
+    const sftp = await rawSftpOverSsh(client);
     try {
       const names = await sftp.list('/');
       assert.ok(Array.isArray(names));
       const entry = names.find((e) => e.filename.equals(CAFE));
       assert.ok(entry, 'READDIR gives the exact bytes');
       assert.ok(entry.longname.subarray(-CAFE.length).equals(CAFE), 'and so does the long name');
-      const h = await sftp.open(Buffer.concat([Buffer.from('/'), CAFE]), PFLAG.READ);
+      const h = await sftp.open(Buffer.concat([Buffer.from('/'), CAFE]), FXF.READ);
       assert.ok(h.handle, `OPEN by the bytes: ${h.message}`);
       assert.equal((await sftp.read(h.handle, 0, 100)).data?.toString(), 'cafe-latin1');
       await sftp.close(h.handle);
@@ -132,7 +132,7 @@ test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SY
       assert.deepEqual(listing(s.root), [[UP_E8.toString('hex'), 'cafe-latin1']]);
       assert.equal((await sftp.remove(UP_E8)).status, SFTPStatus.OK);
       // A lone surrogate's UTF-8 (ED B3 A9) is not U+DCE9: a different name, not the Latin-1 one.
-      const w = await sftp.open(Buffer.from('caf\udce9.txt', 'utf8'), PFLAG.WRITE | PFLAG.CREAT);
+      const w = await sftp.open(Buffer.from('caf\udce9.txt', 'utf8'), FXF.WRITE | FXF.CREAT);
       assert.ok(w.handle);
       await sftp.close(w.handle);
       assert.deepEqual(listing(s.root).map(([n]) => n), [Buffer.from('caf\ufffd.txt', 'utf8').toString('hex')]);
