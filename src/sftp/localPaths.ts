@@ -5,6 +5,7 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { errnoError, errnoOf } from './errno';
 import { decodeFileName, encodeFileName } from './fileNames';
 
 /** Thrown when a path resolves outside the root; carries no path so that nothing real leaks. */
@@ -13,17 +14,6 @@ export class JailEscapeError extends Error {
     super('outside the root');
     this.name = 'JailEscapeError';
   }
-}
-
-function errnoOf(err: unknown): string | undefined {
-  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
-
-/** An error with an errno `code`, as Node's fs errors carry, and no path in its message. */
-export function errnoError(code: string): NodeJS.ErrnoException {
-  const e: NodeJS.ErrnoException = new Error(code);
-  e.code = code;
-  return e;
 }
 
 /**
