@@ -7,6 +7,7 @@ import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { errnoError, errnoOf } from './errno';
 import { decodeFileName, encodeFileName } from './fileNames';
+import { lexicalPath } from './paths';
 
 /** Thrown when a path resolves outside the root; carries no path so that nothing real leaks. */
 export class JailEscapeError extends Error {
@@ -22,7 +23,7 @@ export class JailEscapeError extends Error {
  */
 export function normalizeVirtual(p: string): string {
   if (typeof p !== 'string' || p.includes('\0')) throw errnoError('EINVAL');
-  return path.posix.resolve('/', p);
+  return lexicalPath(p);
 }
 
 /** Whether a path's `..` components climb above a directory `depth` levels below the root. */
