@@ -12,11 +12,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalFileSystem, type SFTPAccess, type SFTPFileSystem, type SFTPIdNames } from '../src';
 import { WireReader } from '../src/packet/wire';
-import { describe, FXF, FXP, rawSftpOverSsh, type RawSftp, statusCode, str, u32, u64 } from './fixtures/rawSftp';
+import { describe, FXF, FXP, type RawSftp, statusCode, str, u32, u64 } from './fixtures/rawSftp';
 import { rawSftpReference, rootOf, sftpBatch, type SftpTarget, withReference } from './fixtures/sftpReference';
 import { MiB, sha, TIMEOUT } from './fixtures/sftpClients';
-import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
-import { connect } from './helpers-ssh2';
+import { rawSftpLogin, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 
 /** uid/gid -> name from /etc/passwd and /etc/group, as sftp-server's getpwuid/getgrgid answer here. */
 function idFile(file: string): Map<number, string> {
@@ -43,11 +42,6 @@ function withNames(fs: SFTPFileSystem, names: SFTPFileSystem['usersGroupsById'])
 
 function serve(s: SftpScope, names: SFTPFileSystem['usersGroupsById'], access: SFTPAccess = 'read-write'): void {
   s.daemon.enableSFTP({ fileSystem: withNames(new LocalFileSystem(s.root), names), access });
-}
-
-async function rawSession(s: SftpScope): Promise<{ raw: RawSftp; end(): void }> {
-  const c = await connect(s.port, { username: SFTP_USER, password: SFTP_PASSWORD });
-  return { raw: await rawSftpOverSsh(c), end: () => c.end() };
 }
 
 test('OpenSSH sftp cp (copy-data): 8 MiB copied on the server, content and mode kept (sftp-server: the same)', TIMEOUT, async () => {
@@ -100,11 +94,11 @@ test('copy-data by hand: offsets, lengths past the end (OK within one 64 KiB chu
   });
   assert.deepEqual(expected.slice(0, 6), ['0', '0', '1', '0', '5', '4'], 'the reference: OK, OK, EOF, OK, BAD_MESSAGE (lseek EINVAL), FAILURE');
   await withSftpServer(async (s) => {
-    const { raw, end } = await rawSession(s);
+    const raw = await rawSftpLogin(s);
     try {
       assert.deepEqual(await run(raw, s.root), expected);
     } finally {
-      end();
+      raw.end();
     }
   });
 });
@@ -128,17 +122,17 @@ test('copy-data under the access modes: read-only refuses it as a write (sftp-se
   await withSftpServer(async (s) => {
     writeFileSync(join(s.root, 'a.txt'), 'a');
     serve(s, undefined, 'read-only');
-    const ro = await rawSession(s);
+    const ro = await rawSftpLogin(s);
     try {
-      assert.equal(await attempt(ro.raw), refStatus);
+      assert.equal(await attempt(ro), refStatus);
     } finally {
       ro.end();
     }
     serve(s, undefined, 'upload-only');
-    const up = await rawSession(s);
+    const up = await rawSftpLogin(s);
     try {
-      const w = await up.raw.openHandle('b.txt', FXF.WRITE | FXF.CREAT);
-      const r = await up.raw.extended('copy-data', str(w), u64(0n), u64(0n), str(w), u64(0n));
+      const w = await up.openHandle('b.txt', FXF.WRITE | FXF.CREAT);
+      const r = await up.extended('copy-data', str(w), u64(0n), u64(0n), str(w), u64(0n));
       assert.match(describe(r), /^STATUS 3 .*upload-only/);
     } finally {
       up.end();
@@ -218,21 +212,21 @@ test('users-groups-by-id by hand: names in order, "" for unknown ids (sftp-serve
   assert.deepEqual(expected[0][1], '', 'the reference answers "" for an unknown uid');
   await withSftpServer(async (s) => {
     serve(s, passwdNames);
-    const a = await rawSession(s);
+    const a = await rawSftpLogin(s);
     try {
-      assert.equal(a.raw.extensions.get('users-groups-by-id@openssh.com'), '1');
-      assert.deepEqual(await ask(a.raw), expected);
-      const bad = await a.raw.extended('users-groups-by-id@openssh.com', str(Buffer.alloc(5)), str(''));
+      assert.equal(a.extensions.get('users-groups-by-id@openssh.com'), '1');
+      assert.deepEqual(await ask(a), expected);
+      const bad = await a.extended('users-groups-by-id@openssh.com', str(Buffer.alloc(5)), str(''));
       assert.equal(statusCode(bad), 5, 'a list that is not whole uint32s is BAD_MESSAGE (sftp-server disconnects)');
     } finally {
       a.end();
     }
     serve(s, undefined);
-    const b = await rawSession(s);
+    const b = await rawSftpLogin(s);
     try {
-      assert.equal(b.raw.extensions.has('users-groups-by-id@openssh.com'), false, 'not announced without usersGroupsById');
-      assert.ok(b.raw.extensions.has('copy-data') && b.raw.extensions.has('home-directory'));
-      const r = await b.raw.extended('users-groups-by-id@openssh.com', str(u32(0)), str(''));
+      assert.equal(b.extensions.has('users-groups-by-id@openssh.com'), false, 'not announced without usersGroupsById');
+      assert.ok(b.extensions.has('copy-data') && b.extensions.has('home-directory'));
+      const r = await b.extended('users-groups-by-id@openssh.com', str(u32(0)), str(''));
       assert.equal(statusCode(r), 8, 'OP_UNSUPPORTED');
     } finally {
       b.end();
@@ -255,7 +249,7 @@ test('home-directory by hand: "" and the logged-in user are the root "/", anothe
   });
   assert.equal(refUnknown, 4);
   await withSftpServer(async (s) => {
-    const { raw, end } = await rawSession(s);
+    const raw = await rawSftpLogin(s);
     try {
       for (const user of ['', SFTP_USER]) {
         const r = await home(raw, user);
@@ -265,7 +259,7 @@ test('home-directory by hand: "" and the logged-in user are the root "/", anothe
       }
       assert.equal(statusCode(await home(raw, 'no-such-user-xyz')), refUnknown);
     } finally {
-      end();
+      raw.end();
     }
   });
 });

@@ -16,11 +16,10 @@ import { decodeFileName, encodeFileName, LocalFileSystem, SFTPStatus } from '../
 import { DEBIAN12 } from './fixtures/clientSets';
 import { requireBinary, requirePythonModule, run } from './fixtures/clients';
 import { runPythonJson } from './fixtures/interop';
-import { FXF, rawSftpOverSsh } from './fixtures/rawSftp';
+import { FXF } from './fixtures/rawSftp';
 import { clientHome, TIMEOUT } from './fixtures/sftpClients';
 import { PY_OPEN_SFTP, pyTarget, requireSftpServer, sftpBatch } from './fixtures/sftpReference';
-import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
-import { connect } from './helpers-ssh2';
+import { rawSftpLogin, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 import { formatLongname } from '../src/sftp/longname';
 
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -106,8 +105,7 @@ test('long names: a non-UTF-8 name ends the line with its bytes; user and group 
 test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SYMLINK, RENAME, REMOVE', TIMEOUT, () =>
   withSftpServer(async (s) => {
     seed(s.root);
-    const client = await connect(s.port, { username: SFTP_USER, password: SFTP_PASSWORD });
-    const sftp = await rawSftpOverSsh(client);
+    const sftp = await rawSftpLogin(s);
     try {
       const names = await sftp.list('/');
       assert.ok(Array.isArray(names));
@@ -134,7 +132,6 @@ test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SY
       assert.deepEqual(listing(s.root).map(([n]) => n), [Buffer.from('caf\ufffd.txt', 'utf8').toString('hex')]);
     } finally {
       sftp.end();
-      client.end();
     }
   }),
 );

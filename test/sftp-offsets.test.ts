@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { describe, FXF, FXP, rawSftpOverSsh, type RawSftp, type Reply, str, u32, u64 } from './fixtures/rawSftp';
+import { describe, FXF, FXP, type RawSftp, type Reply, str, u32, u64 } from './fixtures/rawSftp';
 import { rawSftpReference, withReference } from './fixtures/sftpReference';
 import { TIMEOUT } from './fixtures/sftpClients';
-import { SFTP_PASSWORD, SFTP_USER, withSftpServer } from './fixtures/sftpServer';
-import { connect } from './helpers-ssh2';
+import { rawSftpLogin, withSftpServer } from './fixtures/sftpServer';
 
 const ATTR_SIZE = 1;
 const OFFSETS = [1n << 53n, (1n << 53n) + 1n, 1n << 60n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n];
@@ -48,13 +47,12 @@ test('READ, WRITE, FSETSTAT/SETSTAT size and OPEN attrs at offsets from 2^53 to 
     }
   });
   assert.equal(expected.file, 'hello' + 'y'.repeat(OFFSETS.length), 'the reference: only the append writes landed, at the end');
-  await withSftpServer(async ({ root, port }) => {
-    const c = await connect(port, { username: SFTP_USER, password: SFTP_PASSWORD });
+  await withSftpServer(async (s) => {
+    const raw = await rawSftpLogin(s);
     try {
-      const raw = await rawSftpOverSsh(c);
-      assert.deepEqual(await probe(raw, root), expected);
+      assert.deepEqual(await probe(raw, s.root), expected);
     } finally {
-      c.end();
+      raw.end();
     }
   });
 });
