@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { LocalFileSystem, type SFTPAccess, type SFTPFileSystem, type SFTPIdNames } from '../src';
 import { WireReader } from '../src/packet/wire';
 import { describe, FXF, FXP, type RawSftp, statusCode, str, u32, u64 } from './fixtures/rawSftp';
-import { rawSftpReference, rootOf, sftpBatch, type SftpTarget, withReference } from './fixtures/sftpReference';
+import { rootOf, sftpBatch, type SftpTarget, withRawReference, withReference } from './fixtures/sftpReference';
 import { MiB, sha, TIMEOUT } from './fixtures/sftpClients';
 import { rawSftpLogin, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 
@@ -83,15 +83,7 @@ test('copy-data by hand: offsets, lengths past the end (OK within one 64 KiB chu
     ];
     return [...answers.map((a) => a.split(' ')[1]), readFileSync(join(root, 'dst.txt'), 'latin1')];
   };
-  let expected: unknown[] = [];
-  await withReference(async (ref) => {
-    const raw = await rawSftpReference(ref.reference);
-    try {
-      expected = await run(raw, ref.reference);
-    } finally {
-      raw.end();
-    }
-  });
+  const expected = await withRawReference(run);
   assert.deepEqual(expected.slice(0, 6), ['0', '0', '1', '0', '5', '4'], 'the reference: OK, OK, EOF, OK, BAD_MESSAGE (lseek EINVAL), FAILURE');
   await withSftpServer(async (s) => {
     const raw = await rawSftpLogin(s);
@@ -108,16 +100,10 @@ test('copy-data under the access modes: read-only refuses it as a write (sftp-se
     const h = await raw.openHandle('a.txt', FXF.READ);
     return statusCode(await raw.extended('copy-data', str(h), u64(0n), u64(0n), str(h), u64(0n)));
   };
-  let refStatus = -1;
-  await withReference(async (ref) => {
-    writeFileSync(join(ref.reference, 'a.txt'), 'a');
-    const ro = await rawSftpReference(ref.reference, ['-R']);
-    try {
-      refStatus = await attempt(ro);
-    } finally {
-      ro.end();
-    }
-  });
+  const refStatus = await withRawReference(async (ro, root) => {
+    writeFileSync(join(root, 'a.txt'), 'a');
+    return attempt(ro);
+  }, ['-R']);
   assert.equal(refStatus, 3, 'the reference refuses with PERMISSION_DENIED');
   await withSftpServer(async (s) => {
     writeFileSync(join(s.root, 'a.txt'), 'a');
@@ -199,15 +185,9 @@ test('users-groups-by-id by hand: names in order, "" for unknown ids (sftp-serve
     const body = new WireReader(r.body!);
     return [names(body.bytes()), names(body.bytes())];
   };
-  let expected: [string[], string[]] = [[], []];
-  await withReference(async (ref) => {
-    const raw = await rawSftpReference(ref.reference);
-    try {
-      assert.equal(raw.extensions.get('users-groups-by-id@openssh.com'), '1');
-      expected = await ask(raw);
-    } finally {
-      raw.end();
-    }
+  const expected = await withRawReference(async (raw) => {
+    assert.equal(raw.extensions.get('users-groups-by-id@openssh.com'), '1');
+    return ask(raw);
   });
   assert.deepEqual(expected[0][1], '', 'the reference answers "" for an unknown uid');
   await withSftpServer(async (s) => {
@@ -236,16 +216,10 @@ test('users-groups-by-id by hand: names in order, "" for unknown ids (sftp-serve
 
 test('home-directory by hand: "" and the logged-in user are the root "/", another user FAILURE (sftp-server: FAILURE too)', TIMEOUT, async () => {
   const home = async (raw: RawSftp, user: string) => raw.extended('home-directory', str(user));
-  let refUnknown = -1;
-  await withReference(async (ref) => {
-    const raw = await rawSftpReference(ref.reference);
-    try {
-      // sftp-server 9.2 answers FAILURE for "" (fixed in 9.8: "" is the logged-in user, as here).
-      assert.equal((await home(raw, userInfo().username)).type, FXP.NAME, 'the reference names its user\'s home');
-      refUnknown = statusCode(await home(raw, 'no-such-user-xyz'));
-    } finally {
-      raw.end();
-    }
+  const refUnknown = await withRawReference(async (raw) => {
+    // sftp-server 9.2 answers FAILURE for "" (fixed in 9.8: "" is the logged-in user, as here).
+    assert.equal((await home(raw, userInfo().username)).type, FXP.NAME, 'the reference names its user\'s home');
+    return statusCode(await home(raw, 'no-such-user-xyz'));
   });
   assert.equal(refUnknown, 4);
   await withSftpServer(async (s) => {

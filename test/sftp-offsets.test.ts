@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describe, FXF, FXP, type RawSftp, type Reply, str, u32, u64 } from './fixtures/rawSftp';
-import { rawSftpReference, withReference } from './fixtures/sftpReference';
+import { withRawReference } from './fixtures/sftpReference';
 import { TIMEOUT } from './fixtures/sftpClients';
 import { rawSftpLogin, withSftpServer } from './fixtures/sftpServer';
 
@@ -37,15 +37,7 @@ async function probe(raw: RawSftp, root: string): Promise<{ answers: string[]; f
 }
 
 test('READ, WRITE, FSETSTAT/SETSTAT size and OPEN attrs at offsets from 2^53 to 2^64-1: the answers and the file are sftp-server\'s (nothing lands at a rounded offset)', TIMEOUT, async () => {
-  let expected = { answers: [] as string[], file: '' };
-  await withReference(async (ref) => {
-    const raw = await rawSftpReference(ref.reference);
-    try {
-      expected = await probe(raw, ref.reference);
-    } finally {
-      raw.end();
-    }
-  });
+  const expected = await withRawReference(probe);
   assert.equal(expected.file, 'hello' + 'y'.repeat(OFFSETS.length), 'the reference: only the append writes landed, at the end');
   await withSftpServer(async (s) => {
     const raw = await rawSftpLogin(s);
