@@ -18,20 +18,13 @@ import { withBareDaemon } from './fixtures/bareDaemon';
 import { withKeyLogin } from './fixtures/keyLogin';
 import { sha256Hex } from './fixtures/testServer';
 import { connect } from './helpers-ssh2';
+import { sleep, until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 240_000 };
 const MiB = 1024 * 1024;
 /** The receive window the daemon grants a channel (ChannelState.LOCAL_WINDOW). */
 const WINDOW = 2 * MiB;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (what: string, check: () => boolean, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
 /** Waits until `read()` has not changed for `quietMs` (the sender is stalled). */
 async function stalled(read: () => number, quietMs = 600, ms = 30_000): Promise<number> {
   const end = Date.now() + ms;

@@ -15,17 +15,10 @@ import { withBareDaemon } from './fixtures/bareDaemon';
 import { withKeyLogin } from './fixtures/keyLogin';
 import { patternBytes, sha256Hex } from './fixtures/testServer';
 import { connect } from './helpers-ssh2';
+import { sleep, until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 240_000 };
 const MiB = 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (what: string, check: () => boolean, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
 
 function openDoors(daemon: SSHDaemon): void {
   daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));

@@ -16,6 +16,7 @@ import { connect } from './helpers-ssh2';
 import { serveExec } from './fixtures/execRecipe';
 import { withKeyLogin } from './fixtures/keyLogin';
 import { sha256Hex } from './fixtures/testServer';
+import { until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 180_000 };
 const MiB = 1024 * 1024;
@@ -25,14 +26,6 @@ function grantExec(daemon: SSHDaemon): void {
     if (e.requestType === 'exec') e.success = true;
   });
 }
-
-const until = async (what: string, check: () => boolean, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** The highest RSS of this process while `work` runs, above the RSS when it started. */
 async function rssGrowth<T>(work: () => Promise<T>): Promise<{ result: T; grownMiB: number }> {

@@ -9,6 +9,7 @@ import { ErrorCodes, SSHDaemonError, requestParamsOf, type SSHChannelRequestEven
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { patternBytes, registryDrained } from './fixtures/testServer';
 import { connect, exec } from './helpers-ssh2';
+import { until } from './fixtures/wait';
 
 /** Accepts password 'pw', session channels and every request; records the requests. */
 function openDoors(daemon: SSHDaemon): SSHChannelRequestEventArgs[] {
@@ -29,14 +30,6 @@ function shell(c: Client, env: Record<string, string>): Promise<ClientChannel> {
     c.shell({ term: 'xterm-256color', cols: 120, rows: 40, width: 960, height: 640 }, { env }, (err, s) => (err ? reject(err) : resolve(s))),
   );
 }
-
-const until = async (what: string, check: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 test('env, pty-req, shell, window-change, signal and subsystem reach SSHChannelRequest with the raw packet and params', () =>
   withBareDaemon(async ({ daemon, port }) => {

@@ -18,6 +18,7 @@ import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { makeUserKey } from './fixtures/testServer';
 import { connect, exec } from './helpers-ssh2';
+import { until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 120_000 };
 const key = makeUserKey('ed25519');
@@ -29,14 +30,6 @@ const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPS
 async function baselineListeners(): Promise<number> {
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
   return listeners();
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Password `pw` or the test key for anyone; sessions with `exec echo`. */
@@ -93,7 +86,7 @@ test('MaxRemoteForwardsPerConnection (default 20): one user holds its maximum, t
         closed.push(once(s, 'close'));
         knocks.push(s);
       }
-      await until(() => knocks.filter((s) => s.destroyed).length >= 30, 'the connections past MaxSessionsPerConnection to be dropped');
+      await until('the connections past MaxSessionsPerConnection to be dropped', () => knocks.filter((s) => s.destroyed).length >= 30);
       assert.equal(knocks.filter((s) => !s.destroyed).length, 10, 'ten held (pending channels), thirty dropped');
 
       // Someone else logs in and works while the attacker holds all of that.
@@ -105,7 +98,7 @@ test('MaxRemoteForwardsPerConnection (default 20): one user holds its maximum, t
     } finally {
       attacker.end();
     }
-    await until(() => listeners() === baseline, 'every listener closed with its connection');
+    await until('every listener closed with its connection', () => listeners() === baseline);
   }),
 );
 
@@ -132,7 +125,7 @@ test('OpenSSH ssh -R past MaxRemoteForwardsPerConnection=2: the third forward fa
       assert.match(r.stderr, /remote port forwarding failed for listen port 0/);
       assert.doesNotMatch(r.stdout.toString(), /unreachable/, 'ExitOnForwardFailure: ssh gave up before the command');
       assert.ok(logs.some((l) => /tcpip-forward refused: MaxRemoteForwardsPerConnection \(2\) reached/.test(l)), logs.join('\n'));
-      await until(() => listeners() === baseline, 'the two granted listeners closed with the connection');
+      await until('the two granted listeners closed with the connection', () => listeners() === baseline);
     } finally {
       echo.close();
     }
@@ -156,8 +149,8 @@ test('no listener outlives its connection: a burst of host-name binds (gatewayPo
       });
       await first; // one bind done, the others under way
       (c as unknown as { _sock: Socket })._sock.destroy();
-      await until(() => daemon.sshConnections.size === 0, 'the connection to go');
-      await until(() => listeners() === baseline, `round ${round}: listeners back to the baseline (${listeners() - baseline} left)`);
+      await until('the connection to go', () => daemon.sshConnections.size === 0);
+      await until(`round ${round}: listeners back to the baseline (${listeners() - baseline} left)`, () => listeners() === baseline);
     }
   });
 });
@@ -176,10 +169,10 @@ test('listeners made while forwarding was on close with their connection after e
       if (e.requestType === 'cancel-tcpip-forward') e.success = true;
     });
     await new Promise<void>((resolve, reject) => c.unforwardIn('127.0.0.1', ports[0], (err) => (err ? reject(err) : resolve())));
-    await until(() => listeners() - baseline === 1, 'the cancelled listener to close');
+    await until('the cancelled listener to close', () => listeners() - baseline === 1);
     assert.ok((await forwardIn(c, '127.0.0.1')) instanceof Error, 'forwarding is off for new requests');
     c.end();
-    await until(() => listeners() === baseline, 'the other listener to close with the connection');
+    await until('the other listener to close with the connection', () => listeners() === baseline);
   }),
 );
 
@@ -199,10 +192,10 @@ test('direct-tcpip connects under way end with their connection: a target that d
       c.on('error', () => undefined);
       for (let i = 0; i < 10; i++) c.forwardOut('127.0.0.1', 1000 + i, '127.0.0.1', target, () => undefined);
       // The client's socket, the daemon's, and ten connects from the daemon to the black hole.
-      await until(() => sockets() >= baseline + 12, 'the ten connects to start');
+      await until('the ten connects to start', () => sockets() >= baseline + 12);
       (c as unknown as { _sock: Socket })._sock.destroy();
-      await until(() => daemon.sshConnections.size === 0, 'the connection to go');
-      await until(() => sockets() === baseline, `sockets back to the baseline (${sockets() - baseline} left)`);
+      await until('the connection to go', () => daemon.sshConnections.size === 0);
+      await until(`sockets back to the baseline (${sockets() - baseline} left)`, () => sockets() === baseline);
     });
   } finally {
     blackhole.kill();

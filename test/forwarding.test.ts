@@ -8,14 +8,15 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
-import { connect as tcpConnect, createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { Duplex } from 'node:stream';
 import { directTcpipTarget, type SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { type ClientSet, testEachSet } from './fixtures/clientSets';
-import { freePort, portOpen } from './fixtures/net';
+import { echoServer, freePort, portOpen, talk } from './fixtures/net';
 import { makeUserKey } from './fixtures/testServer';
+import { until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 60_000 };
 const key = makeUserKey('ed25519');
@@ -24,13 +25,6 @@ async function listen(server: Server | ReturnType<typeof createHttpServer>): Pro
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return (server.address() as { port: number }).port;
-}
-
-/** An echo server that prefixes what it echoes, so the test sees the data went through it. */
-async function echoServer(): Promise<{ port: number; close(): void }> {
-  const server = createServer((s) => s.on('data', (d: Buffer) => s.write(`echo:${d.toString()}`)).on('error', () => undefined));
-  const port = await listen(server);
-  return { port, close: () => server.close() };
 }
 
 function forwardingDaemon(daemon: SSHDaemon): { opens: string[] } {
@@ -53,22 +47,6 @@ function background(clients: ClientSet, args: string[]): { child: ChildProcess; 
   return { child, stderr: () => err };
 }
 
-async function until(check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function talk(port: number, text: string): Promise<string> {
-  const s = tcpConnect(port, '127.0.0.1');
-  await once(s, 'connect');
-  s.write(text);
-  const [data] = (await once(s, 'data')) as [Buffer];
-  s.destroy();
-  return data.toString();
-}
 
 
 testEachSet('ssh -W and ssh -L reach a TCP service through direct-tcpip', TIMEOUT, (clients) =>
@@ -82,7 +60,7 @@ testEachSet('ssh -W and ssh -L reach a TCP service through direct-tcpip', TIMEOU
       const localPort = await freePort();
       const l = background(clients, [...sshArgs(port), '-N', '-L', `${localPort}:127.0.0.1:${echo.port}`, 'tester@127.0.0.1']);
       try {
-        await until(() => portOpen(localPort));
+        await until('the -L port', () => portOpen(localPort), 15_000);
         assert.equal(await talk(localPort, 'via -L'), 'echo:via -L');
       } finally {
         l.child.kill();
@@ -104,7 +82,7 @@ testEachSet('ssh -D: curl --socks5-hostname fetches a page through the daemon', 
     const socksPort = await freePort();
     const d = background(clients, [...sshArgs(port), '-N', '-D', `127.0.0.1:${socksPort}`, 'tester@127.0.0.1']);
     try {
-      await until(() => portOpen(socksPort));
+      await until('the SOCKS port', () => portOpen(socksPort), 15_000);
       const r = await run(requireBinary('curl'), ['-s', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${socksPort}`, `http://localhost:${httpPort}/`]);
       assert.equal(r.stdout.toString(), 'page through socks', r.stderr);
     } finally {
@@ -125,13 +103,13 @@ testEachSet('ssh -R: tcpip-forward listens on loopback, connections come back as
     const echo = await echoServer();
     const { child: r, stderr: rStderr } = background(clients, [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-N', '-R', `0:127.0.0.1:${echo.port}`, 'tester@127.0.0.1']);
     try {
-      await until(() => /Allocated port (\d+) for remote forward/.test(rStderr()));
+      await until('the allocated -R port', () => /Allocated port (\d+) for remote forward/.test(rStderr()), 15_000);
       const remotePort = Number(/Allocated port (\d+)/.exec(rStderr())![1]);
       assert.equal(await talk(remotePort, 'via -R'), 'echo:via -R');
       assert.deepEqual(requests, ['tcpip-forward {"bindAddress":"localhost","bindPort":0}']);
       r.kill();
       await once(r, 'exit');
-      await until(async () => !(await portOpen(remotePort)));
+      await until('the -R port to close', async () => !(await portOpen(remotePort)), 15_000);
     } finally {
       r.kill();
       echo.close();

@@ -19,6 +19,7 @@ import { refusedRequest, RESTRICTED } from '../src/policy/SessionRestrictions';
 import { publicKeyFromBlob } from '../src/certs/sshKeyBlob';
 import { connect, startHarness } from './fuzz/targets/sshHarness';
 import { bool, MSG, msg, str as sshString, u32 as sshU32 } from './fuzz/targets/sshWire';
+import { packet as sftpPacket } from './fixtures/rawSftp';
 
 async function send(port: number, data: Buffer): Promise<void> {
   const s = tcpConnect(port, '127.0.0.1');
@@ -157,16 +158,6 @@ test('keyStores: a P7B whose certificate holds a public key node cannot decode i
 
 test('sftp: a file or directory opened while the channel closes is closed too (each such open kept its descriptor until garbage collection)', async () => {
   const root = mkdtempSync(join(tmpdir(), 'sftp-leak-'));
-  const u32 = (n: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(n);
-    return b;
-  };
-  const str = (s: string) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
-  const packet = (type: number, ...body: Buffer[]) => {
-    const p = Buffer.concat([Buffer.from([type]), ...body]);
-    return Buffer.concat([u32(p.length), p]);
-  };
   // LocalFileSystem, counting the handles it gives out and the ones closed.
   const local = new LocalFileSystem(root);
   let open = 0;
@@ -194,7 +185,7 @@ test('sftp: a file or directory opened while the channel closes is closed too (e
       const session = new SFTPSession({ fileSystem }, { send: async () => undefined, holdInput: () => undefined, close: () => undefined });
       ended.push(once(session, 'ended'));
       // INIT, then OPEN(CREAT|TRUNC|WRITE) or OPENDIR, and the channel closes at once.
-      session.data(Buffer.concat([packet(1, u32(3)), i % 2 ? packet(11, u32(1), str('/')) : packet(3, u32(1), str(`/f${i}`), u32(0x1a), u32(0))]));
+      session.data(Buffer.concat([sftpPacket(1, sshU32(3)), i % 2 ? sftpPacket(11, sshU32(1), sshString('/')) : sftpPacket(3, sshU32(1), sshString(`/f${i}`), sshU32(0x1a), sshU32(0))]));
       session.shutdown();
     }
     await Promise.all([...ended, ...opened]);
@@ -208,22 +199,12 @@ test('sftp: a file or directory opened while the channel closes is closed too (e
 });
 
 test('sftp: an EXTENDED request named after an Object.prototype member (constructor, toString, hasOwnProperty) is OP_UNSUPPORTED; it handed a non-Buffer reply to the channel and stalled the session', async () => {
-  const u32 = (n: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(n);
-    return b;
-  };
-  const str = (s: string) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
-  const packet = (type: number, ...body: Buffer[]) => {
-    const p = Buffer.concat([Buffer.from([type]), ...body]);
-    return Buffer.concat([u32(p.length), p]);
-  };
   const root = mkdtempSync(join(tmpdir(), 'sftp-ext-'));
   try {
     for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__']) {
       const replies: unknown[] = [];
       const session = new SFTPSession({ fileSystem: new LocalFileSystem(root) }, { send: async (p) => void replies.push(p), holdInput: () => undefined, close: () => undefined });
-      session.data(Buffer.concat([packet(1, u32(3)), packet(200, u32(7), str(name)), packet(16, u32(8), str('/'))]));
+      session.data(Buffer.concat([sftpPacket(1, sshU32(3)), sftpPacket(200, sshU32(7), sshString(name)), sftpPacket(16, sshU32(8), sshString('/'))]));
       // Three replies are due (VERSION, STATUS, NAME); a stalled session gives two. Wait up to 10 s.
       for (const deadline = Date.now() + 10_000; replies.length < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
       assert.equal(replies.length, 3, `${name}: replies`);

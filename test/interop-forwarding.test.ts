@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect as tcpConnect, createServer, type Server } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,8 @@ import { directTcpipTarget, type SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { requireBinary } from './fixtures/clients';
 import { type ClientSet, testEachSet } from './fixtures/clientSets';
-import { freePort, portOpen } from './fixtures/net';
+import { echoServer, freePort, portOpen, talk } from './fixtures/net';
+import { until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 60_000 };
 const USER = 'tester';
@@ -27,14 +27,6 @@ const PASSWORD = 'fwd-pw';
 /** PuTTY's random seed and Dropbear's known_hosts go here, not into the real home. */
 const HOME = mkdtempSync(join(tmpdir(), 'fwd-home-'));
 after(() => rmSync(HOME, { recursive: true, force: true }));
-
-/** An echo server that prefixes what it echoes, so the test sees the data went through it. */
-async function echoServer(): Promise<{ port: number; close(): void }> {
-  const server: Server = createServer((s) => s.on('data', (d: Buffer) => s.write(`echo:${d.toString()}`)).on('error', () => undefined));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { port: (server.address() as { port: number }).port, close: () => server.close() };
-}
 
 /** Password login, session and direct-tcpip channels recorded; global requests recorded. */
 function forwardingDaemon(daemon: SSHDaemon): { opens: string[]; globals: string[] } {
@@ -70,23 +62,6 @@ function background(argv: string[]): { child: ChildProcess; output: () => string
   return { child, output: () => out };
 }
 
-async function until(check: () => Promise<boolean>, what: () => string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function talk(port: number, text: string): Promise<string> {
-  const s = tcpConnect(port, '127.0.0.1');
-  await once(s, 'connect');
-  s.write(text);
-  const [data] = (await once(s, 'data')) as [Buffer];
-  s.destroy();
-  return data.toString();
-}
-
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
@@ -102,7 +77,7 @@ for (const client of ['plink', 'dbclient'] as const) {
       const localPort = await freePort();
       const c = background(clientArgv(clients, client, port, daemon.sshCert!.fingerprint, ['-L', `${localPort}:127.0.0.1:${echo.port}`]));
       try {
-        await until(() => portOpen(localPort), () => c.output());
+        await until(() => `the -L port; client output: ${c.output()}`, () => portOpen(localPort), 20_000);
         assert.equal(await talk(localPort, `via ${client} -L`), `echo:via ${client} -L`);
         // The readiness probe and the talk each opened one channel to the echo server.
         assert.ok(opens.length >= 1 && opens.every((o) => o === `127.0.0.1:${echo.port}`), opens.join(', '));
@@ -120,7 +95,7 @@ for (const client of ['plink', 'dbclient'] as const) {
       const remotePort = await freePort();
       const c = background(clientArgv(clients, client, port, daemon.sshCert!.fingerprint, ['-R', `${remotePort}:127.0.0.1:${echo.port}`]));
       try {
-        await until(() => portOpen(remotePort), () => c.output());
+        await until(() => `the -R port; client output: ${c.output()}`, () => portOpen(remotePort), 20_000);
         assert.equal(await talk(remotePort, `via ${client} -R`), `echo:via ${client} -R`);
         assert.equal(globals.length, 1, globals.join('; '));
         assert.match(globals[0], new RegExp(`^tcpip-forward \\{"bindAddress":"[^"]*","bindPort":${remotePort}\\}$`));
@@ -129,7 +104,7 @@ for (const client of ['plink', 'dbclient'] as const) {
         echo.close();
       }
       // The client gone, the daemon closes the listener.
-      await until(async () => !(await portOpen(remotePort)), () => `port ${remotePort} still open`);
+      await until(`port ${remotePort} to close`, async () => !(await portOpen(remotePort)), 20_000);
     }),
   );
 }

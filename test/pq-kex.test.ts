@@ -24,6 +24,7 @@ import { SUPPORTED_ALGORITHMS } from '../src/engine/ssh2Internals';
 import { withBareDaemon, type BareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { connect, exec } from './helpers-ssh2';
+import { until } from './fixtures/wait';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { ml_kem768 } = require('@noble/post-quantum/ml-kem.js') as typeof import('@noble/post-quantum/ml-kem.js');
@@ -173,14 +174,6 @@ function openDoors(daemon: BareDaemon['daemon']): string[] {
   });
   return kex;
 }
-
-const until = async (what: string, check: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 function clientKex(c: Client): string[] {
   const seen: string[] = [];

@@ -11,7 +11,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
-import { freePort, startSample, tempDir, until } from './fixtures/samples';
+import { freePort, startSample, tempDir } from './fixtures/samples';
+import { until } from './fixtures/wait';
 
 const DIR = tempDir('gateway');
 after(() => rmSync(DIR, { recursive: true, force: true }));
@@ -58,7 +59,7 @@ test('forwarding-gateway: -L, -D and -R reach allowed destinations only; status.
     // -L to an allowed and to a refused destination.
     const [good, bad] = [await freePort(), await freePort()];
     background(['-L', `${good}:127.0.0.1:${allowedSite.port}`, '-L', `${bad}:127.0.0.1:${otherSite.port}`]);
-    await until(async () => (await portOpen(good)) && (await portOpen(bad)), 15_000, 'ssh -L');
+    await until('ssh -L', async () => (await portOpen(good)) && (await portOpen(bad)), 15_000);
     const viaL = await curl([`http://127.0.0.1:${good}/`]);
     assert.equal(viaL.stdout.toString(), 'allowed page', viaL.stderr);
     const refusedL = await curl([`http://127.0.0.1:${bad}/`]);
@@ -68,7 +69,7 @@ test('forwarding-gateway: -L, -D and -R reach allowed destinations only; status.
     // -D: SOCKS with names resolved by the gateway; status.internal never touches TCP.
     const socks = await freePort();
     background(['-D', `127.0.0.1:${socks}`]);
-    await until(() => portOpen(socks), 15_000, 'ssh -D');
+    await until('ssh -D', () => portOpen(socks), 15_000);
     const proxy = ['--socks5-hostname', `127.0.0.1:${socks}`];
     const status = await curl([...proxy, 'http://status.internal/health']);
     assert.equal(status.code, 0, status.stderr);
@@ -83,7 +84,7 @@ test('forwarding-gateway: -L, -D and -R reach allowed destinations only; status.
 
     // -R: a port the server picks is allowed; port 80 is not on the --remote-ports list.
     const r = background(['-R', `0:127.0.0.1:${allowedSite.port}`]);
-    await until(() => /Allocated port (\d+)/.test(r.stderr()), 15_000, 'ssh -R');
+    await until('ssh -R', () => /Allocated port (\d+)/.test(r.stderr()), 15_000);
     const remotePort = Number(/Allocated port (\d+)/.exec(r.stderr())![1]);
     const viaR = await curl([`http://127.0.0.1:${remotePort}/`]);
     assert.equal(viaR.stdout.toString(), 'allowed page', viaR.stderr);

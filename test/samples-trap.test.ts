@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
-import { firstBytes, freePort, startSample, tempDir, until } from './fixtures/samples';
+import { firstBytes, freePort, startSample, tempDir } from './fixtures/samples';
+import { until } from './fixtures/wait';
 
 const DIR = tempDir('trap');
 after(() => rmSync(DIR, { recursive: true, force: true }));
@@ -50,7 +51,7 @@ test('trap: credentials recorded, never accepted; failed logins ban the source, 
     assert.equal(await firstBytes(server.port, '127.0.0.2'), `${BANNER}\r\n`, 'not banned after two failures');
     assert.match((await login('127.0.0.2', 'hunter2')).stderr, /Permission denied/);
     let banned = false;
-    await until(async () => (banned = (await firstBytes(server.port, '127.0.0.2')) === ''), 5_000, 'the ban').catch(() => undefined);
+    await until('the ban', async () => (banned = (await firstBytes(server.port, '127.0.0.2')) === ''), 5_000).catch(() => undefined);
     assert.ok(banned, 'after the third failed login 127.0.0.2 is refused before any SSH byte');
     const afterBan = await login('127.0.0.2', 'letmein');
     assert.equal(afterBan.code, 255);

@@ -17,6 +17,7 @@ import { CountingFileSystem } from './fixtures/countingFs';
 import { SCP_PASSWORD, withScpServer, type ScpScope } from './fixtures/scpServer';
 import { describeTree } from './fixtures/trees';
 import { connect } from './helpers-ssh2';
+import { until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 180_000 };
 
@@ -216,15 +217,6 @@ test('source: records, data and answers are the bytes OpenSSH scp -f sends, with
 function withCountedServer(body: (s: ScpScope, fs: CountingFileSystem) => Promise<void>, timeout = 1): Promise<void> {
   let counting: CountingFileSystem | undefined;
   return withScpServer((s) => body(s, counting!), { timeout, fileSystem: (root) => (counting = new CountingFileSystem(new LocalFileSystem(root))) });
-}
-
-/** Waits until `check` holds (polling), failing with `what` after 60 s. */
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
 }
 
 interface OpenExec {

@@ -8,10 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LocalFileSystem } from '../src';
+import { LocalFileSystem, SFTPError, SFTPStatus } from '../src';
 import { errorRecord, fileRecord, MAX_LINE, parseRecord, SCPProtocolError, timeRecord } from '../src/scp/codec';
 import { isSCPCommand, parseSCPCommand, SCPUsageError } from '../src/scp/command';
 import { wordPath } from '../src/scp/context';
+import { errorText } from '../src/scp/errors';
 import { expandPattern, compilePattern } from '../src/scp/glob';
 import { ShellSyntaxError, splitShellWords } from '../src/scp/shellWords';
 
@@ -74,6 +75,25 @@ test('path words: ~ and ~user (this user) are the home, relative paths start the
   assert.equal(wordPath(w('../../etc/passwd'), 'alice'), '/etc/passwd');
   assert.equal(wordPath(w('a/./b/../c/'), 'alice'), '/a/c');
   assert.equal(wordPath(w("'~'/x"), 'alice'), '/~/x', 'a quoted ~ is a name');
+});
+
+test('error texts: an errno error (a custom filesystem\'s) reads as strerror, as LocalFileSystem words it, never with its real path; an SFTPError loses its leading virtual path', async () => {
+  const errno = (code: string) => Object.assign(new Error(`${code}: /srv/real/path`), { code });
+  assert.equal(errorText(errno('ENOENT'), '/a.txt', '', 'a.txt'), 'a.txt: No such file or directory');
+  assert.equal(errorText(errno('EISDIR'), '/d', 'write: '), '/d: write: Is a directory');
+  assert.equal(errorText(errno('EWEIRD'), '/a'), '/a: Failure');
+  assert.equal(errorText(new Error('boom at /srv/real/path'), '/a'), '/a: Failure');
+  assert.equal(errorText(new SFTPError(SFTPStatus.PERMISSION_DENIED, '/a: Permission denied'), '/a', 'set times: ', 'a'), 'a: set times: Permission denied');
+  const root = mkdtempSync(join(tmpdir(), 'scp-errtext-'));
+  try {
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'd', 'f'), 'x');
+    const fromLocal = await new LocalFileSystem(root).rmdir('/d').then(() => assert.fail('rmdir of a full directory'), (err: unknown) => err);
+    assert.equal(errorText(fromLocal, '/d'), errorText(errno('ENOTEMPTY'), '/d'), 'the same words from LocalFileSystem and from a bare errno');
+    assert.equal(errorText(fromLocal, '/d'), '/d: Directory not empty');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('records: OpenSSH sink wording for every malformed field; names as bytes', () => {

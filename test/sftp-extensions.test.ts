@@ -11,14 +11,11 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalFileSystem, type SFTPAccess, type SFTPFileSystem, type SFTPIdNames } from '../src';
-import { describe, FXF, rawSftpOverSsh, rawSftpReference, rootOf, type RawSftp, sftpBatch, type SftpTarget, statusCode, str, u32, u64, withReference } from './fixtures/sftpReference';
+import { WireReader } from '../src/packet/wire';
+import { describe, FXF, FXP, type RawSftp, statusCode, str, u32, u64 } from './fixtures/rawSftp';
+import { rootOf, sftpBatch, type SftpTarget, withRawReference, withReference } from './fixtures/sftpReference';
 import { MiB, sha, TIMEOUT } from './fixtures/sftpClients';
-import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
-import { connect } from './helpers-ssh2';
-
-const EXTENDED = 200;
-const EXTENDED_REPLY = 201;
-const NAME = 104;
+import { rawSftpLogin, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 
 /** uid/gid -> name from /etc/passwd and /etc/group, as sftp-server's getpwuid/getgrgid answer here. */
 function idFile(file: string): Map<number, string> {
@@ -47,11 +44,6 @@ function serve(s: SftpScope, names: SFTPFileSystem['usersGroupsById'], access: S
   s.daemon.enableSFTP({ fileSystem: withNames(new LocalFileSystem(s.root), names), access });
 }
 
-async function rawSession(s: SftpScope): Promise<{ raw: RawSftp; end(): void }> {
-  const c = await connect(s.port, { username: SFTP_USER, password: SFTP_PASSWORD });
-  return { raw: await rawSftpOverSsh(c), end: () => c.end() };
-}
-
 test('OpenSSH sftp cp (copy-data): 8 MiB copied on the server, content and mode kept (sftp-server: the same)', TIMEOUT, async () => {
   const data = randomBytes(8 * MiB);
   const cp = async (t: SftpTarget): Promise<string> => {
@@ -77,10 +69,10 @@ test('copy-data by hand: offsets, lengths past the end (OK within one 64 KiB chu
   const run = async (raw: RawSftp, root: string): Promise<unknown[]> => {
     writeFileSync(join(root, 'src.txt'), src);
     writeFileSync(join(root, 'dst.txt'), '..........');
-    const r = await raw.open('src.txt', FXF.READ);
-    const w = await raw.open('dst.txt', FXF.READ | FXF.WRITE);
+    const r = await raw.openHandle('src.txt', FXF.READ);
+    const w = await raw.openHandle('dst.txt', FXF.READ | FXF.WRITE);
     const copy = async (from: Buffer, off: bigint, len: bigint, to: Buffer, woff: bigint) =>
-      describe(await raw.request(EXTENDED, [str('copy-data'), str(from), u64(off), u64(len), str(to), u64(woff)]));
+      describe(await raw.extended('copy-data', str(from), u64(off), u64(len), str(to), u64(woff)));
     const answers = [
       await copy(r, 10n, 5n, w, 2n),
       await copy(r, 30n, 100n, w, 20n),
@@ -91,56 +83,42 @@ test('copy-data by hand: offsets, lengths past the end (OK within one 64 KiB chu
     ];
     return [...answers.map((a) => a.split(' ')[1]), readFileSync(join(root, 'dst.txt'), 'latin1')];
   };
-  let expected: unknown[] = [];
-  await withReference(async (ref) => {
-    const raw = await rawSftpReference(ref.reference);
-    try {
-      expected = await run(raw, ref.reference);
-    } finally {
-      raw.close();
-    }
-  });
+  const expected = await withRawReference(run);
   assert.deepEqual(expected.slice(0, 6), ['0', '0', '1', '0', '5', '4'], 'the reference: OK, OK, EOF, OK, BAD_MESSAGE (lseek EINVAL), FAILURE');
   await withSftpServer(async (s) => {
-    const { raw, end } = await rawSession(s);
+    const raw = await rawSftpLogin(s);
     try {
       assert.deepEqual(await run(raw, s.root), expected);
     } finally {
-      end();
+      raw.end();
     }
   });
 });
 
 test('copy-data under the access modes: read-only refuses it as a write (sftp-server -R: the same), upload-only refuses reading through it', TIMEOUT, async () => {
   const attempt = async (raw: RawSftp): Promise<number> => {
-    const h = await raw.open('a.txt', FXF.READ);
-    return statusCode(await raw.request(EXTENDED, [str('copy-data'), str(h), u64(0n), u64(0n), str(h), u64(0n)]));
+    const h = await raw.openHandle('a.txt', FXF.READ);
+    return statusCode(await raw.extended('copy-data', str(h), u64(0n), u64(0n), str(h), u64(0n)));
   };
-  let refStatus = -1;
-  await withReference(async (ref) => {
-    writeFileSync(join(ref.reference, 'a.txt'), 'a');
-    const ro = await rawSftpReference(ref.reference, ['-R']);
-    try {
-      refStatus = await attempt(ro);
-    } finally {
-      ro.close();
-    }
-  });
+  const refStatus = await withRawReference(async (ro, root) => {
+    writeFileSync(join(root, 'a.txt'), 'a');
+    return attempt(ro);
+  }, ['-R']);
   assert.equal(refStatus, 3, 'the reference refuses with PERMISSION_DENIED');
   await withSftpServer(async (s) => {
     writeFileSync(join(s.root, 'a.txt'), 'a');
     serve(s, undefined, 'read-only');
-    const ro = await rawSession(s);
+    const ro = await rawSftpLogin(s);
     try {
-      assert.equal(await attempt(ro.raw), refStatus);
+      assert.equal(await attempt(ro), refStatus);
     } finally {
       ro.end();
     }
     serve(s, undefined, 'upload-only');
-    const up = await rawSession(s);
+    const up = await rawSftpLogin(s);
     try {
-      const w = await up.raw.open('b.txt', FXF.WRITE | FXF.CREAT);
-      const r = await up.raw.request(EXTENDED, [str('copy-data'), str(w), u64(0n), u64(0n), str(w), u64(0n)]);
+      const w = await up.openHandle('b.txt', FXF.WRITE | FXF.CREAT);
+      const r = await up.extended('copy-data', str(w), u64(0n), u64(0n), str(w), u64(0n));
       assert.match(describe(r), /^STATUS 3 .*upload-only/);
     } finally {
       up.end();
@@ -193,8 +171,8 @@ test('OpenSSH sftp ls -l with users-groups-by-id: the names the filesystem gives
 
 test('users-groups-by-id by hand: names in order, "" for unknown ids (sftp-server: the same); a filesystem without it is not announced and answers OP_UNSUPPORTED', TIMEOUT, async () => {
   const ask = async (raw: RawSftp): Promise<[string[], string[]]> => {
-    const r = await raw.request(EXTENDED, [str('users-groups-by-id@openssh.com'), str(Buffer.concat([u32(0), u32(4242424), u32(0)])), str(Buffer.concat([u32(4242424), u32(0)]))]);
-    assert.equal(r.type, EXTENDED_REPLY, describe(r));
+    const r = await raw.extended('users-groups-by-id@openssh.com', str(Buffer.concat([u32(0), u32(4242424), u32(0)])), str(Buffer.concat([u32(4242424), u32(0)])));
+    assert.equal(r.type, FXP.EXTENDED_REPLY, describe(r));
     const names = (b: Buffer): string[] => {
       const out: string[] = [];
       for (let i = 0; i < b.length; ) {
@@ -204,36 +182,31 @@ test('users-groups-by-id by hand: names in order, "" for unknown ids (sftp-serve
       }
       return out;
     };
-    return [names(r.body.bytes()), names(r.body.bytes())];
+    const body = new WireReader(r.body!);
+    return [names(body.bytes()), names(body.bytes())];
   };
-  let expected: [string[], string[]] = [[], []];
-  await withReference(async (ref) => {
-    const raw = await rawSftpReference(ref.reference);
-    try {
-      assert.equal(raw.extensions.get('users-groups-by-id@openssh.com'), '1');
-      expected = await ask(raw);
-    } finally {
-      raw.close();
-    }
+  const expected = await withRawReference(async (raw) => {
+    assert.equal(raw.extensions.get('users-groups-by-id@openssh.com'), '1');
+    return ask(raw);
   });
   assert.deepEqual(expected[0][1], '', 'the reference answers "" for an unknown uid');
   await withSftpServer(async (s) => {
     serve(s, passwdNames);
-    const a = await rawSession(s);
+    const a = await rawSftpLogin(s);
     try {
-      assert.equal(a.raw.extensions.get('users-groups-by-id@openssh.com'), '1');
-      assert.deepEqual(await ask(a.raw), expected);
-      const bad = await a.raw.request(EXTENDED, [str('users-groups-by-id@openssh.com'), str(Buffer.alloc(5)), str('')]);
+      assert.equal(a.extensions.get('users-groups-by-id@openssh.com'), '1');
+      assert.deepEqual(await ask(a), expected);
+      const bad = await a.extended('users-groups-by-id@openssh.com', str(Buffer.alloc(5)), str(''));
       assert.equal(statusCode(bad), 5, 'a list that is not whole uint32s is BAD_MESSAGE (sftp-server disconnects)');
     } finally {
       a.end();
     }
     serve(s, undefined);
-    const b = await rawSession(s);
+    const b = await rawSftpLogin(s);
     try {
-      assert.equal(b.raw.extensions.has('users-groups-by-id@openssh.com'), false, 'not announced without usersGroupsById');
-      assert.ok(b.raw.extensions.has('copy-data') && b.raw.extensions.has('home-directory'));
-      const r = await b.raw.request(EXTENDED, [str('users-groups-by-id@openssh.com'), str(u32(0)), str('')]);
+      assert.equal(b.extensions.has('users-groups-by-id@openssh.com'), false, 'not announced without usersGroupsById');
+      assert.ok(b.extensions.has('copy-data') && b.extensions.has('home-directory'));
+      const r = await b.extended('users-groups-by-id@openssh.com', str(u32(0)), str(''));
       assert.equal(statusCode(r), 8, 'OP_UNSUPPORTED');
     } finally {
       b.end();
@@ -242,31 +215,25 @@ test('users-groups-by-id by hand: names in order, "" for unknown ids (sftp-serve
 });
 
 test('home-directory by hand: "" and the logged-in user are the root "/", another user FAILURE (sftp-server: FAILURE too)', TIMEOUT, async () => {
-  const home = async (raw: RawSftp, user: string) => raw.request(EXTENDED, [str('home-directory'), str(user)]);
-  let refUnknown = -1;
-  await withReference(async (ref) => {
-    const raw = await rawSftpReference(ref.reference);
-    try {
-      // sftp-server 9.2 answers FAILURE for "" (fixed in 9.8: "" is the logged-in user, as here).
-      assert.equal((await home(raw, userInfo().username)).type, NAME, 'the reference names its user\'s home');
-      refUnknown = statusCode(await home(raw, 'no-such-user-xyz'));
-    } finally {
-      raw.close();
-    }
+  const home = async (raw: RawSftp, user: string) => raw.extended('home-directory', str(user));
+  const refUnknown = await withRawReference(async (raw) => {
+    // sftp-server 9.2 answers FAILURE for "" (fixed in 9.8: "" is the logged-in user, as here).
+    assert.equal((await home(raw, userInfo().username)).type, FXP.NAME, 'the reference names its user\'s home');
+    return statusCode(await home(raw, 'no-such-user-xyz'));
   });
   assert.equal(refUnknown, 4);
   await withSftpServer(async (s) => {
-    const { raw, end } = await rawSession(s);
+    const raw = await rawSftpLogin(s);
     try {
       for (const user of ['', SFTP_USER]) {
         const r = await home(raw, user);
-        assert.equal(r.type, NAME, describe(r));
-        assert.equal(r.body.uint32(), 1);
-        assert.equal(r.body.string(), '/');
+        assert.equal(r.type, FXP.NAME, describe(r));
+        assert.equal(r.names?.length, 1);
+        assert.equal(r.names![0].filename.toString(), '/');
       }
       assert.equal(statusCode(await home(raw, 'no-such-user-xyz')), refUnknown);
     } finally {
-      end();
+      raw.end();
     }
   });
 });

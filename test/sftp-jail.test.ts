@@ -14,11 +14,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Client } from 'ssh2';
 import { LocalFileSystem, SFTPStatus } from '../src';
-import { PFLAG, RawSftp, type Reply } from './fixtures/rawSftp';
-import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
-import { connect } from './helpers-ssh2';
+import { FXF, type Reply } from './fixtures/rawSftp';
+import { rawSftpLogin, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 
 const TIMEOUT = { timeout: 180_000 };
 const isRoot = process.getuid?.() === 0;
@@ -63,11 +61,6 @@ function plantOutside(s: SftpScope): string {
   fs.writeFileSync(path.join(outside, 'victim.sh'), '#!/bin/sh\necho outside\n');
   fs.chmodSync(path.join(outside, 'victim.sh'), 0o755);
   return outside;
-}
-
-async function session(s: SftpScope): Promise<{ client: Client; sftp: RawSftp }> {
-  const client = await connect(s.port, { username: SFTP_USER, password: SFTP_PASSWORD });
-  return { client, sftp: await RawSftp.open(client) };
 }
 
 function ok(r: Reply, what: string): void {
@@ -162,7 +155,7 @@ test('a symlink planted by renaming it (or its folder) nearer the root leads now
   withSftpServer(async (s) => {
     const outside = plantOutside(s);
     const before = snapshot(outside);
-    const { client, sftp } = await session(s);
+    const sftp = await rawSftpLogin(s);
     try {
       // The plant of issue 16.1: allowed where it is made (`/r/../outside` is `/outside`, inside), then moved up.
       ok(await sftp.mkdir('/r'), 'mkdir /r');
@@ -183,9 +176,9 @@ test('a symlink planted by renaming it (or its folder) nearer the root leads now
           ['stat', sftp.stat(door)],
           ['stat through', sftp.stat(`${door}/secret.txt`)],
           ['lstat through', sftp.lstat(`${door}/secret.txt`)],
-          ['open read', sftp.open(`${door}/secret.txt`, PFLAG.READ)],
-          ['open create', sftp.open(`${door}/created.txt`, PFLAG.WRITE | PFLAG.CREAT | PFLAG.TRUNC)],
-          ['open truncate', sftp.open(`${door}/victim.sh`, PFLAG.WRITE | PFLAG.TRUNC)],
+          ['open read', sftp.open(`${door}/secret.txt`, FXF.READ)],
+          ['open create', sftp.open(`${door}/created.txt`, FXF.WRITE | FXF.CREAT | FXF.TRUNC)],
+          ['open truncate', sftp.open(`${door}/victim.sh`, FXF.WRITE | FXF.TRUNC)],
           ['setstat 04777', sftp.setstat(`${door}/victim.sh`, { mode: 0o4777 })],
           ['setstat times', sftp.setstat(`${door}/secret.txt`, { atime: 1, mtime: 1 })],
           ['setstat size', sftp.setstat(`${door}/secret.txt`, { size: 0 })],
@@ -215,7 +208,6 @@ test('a symlink planted by renaming it (or its folder) nearer the root leads now
       ok(await sftp.remove('/b/l'), 'remove the other');
     } finally {
       sftp.end();
-      client.end();
     }
     assert.deepEqual(snapshot(outside), before, 'the outside directory is exactly as it was');
     assert.deepEqual(fs.readdirSync(path.dirname(s.root)).sort(), ['local', 'outside', 'root'], 'nothing appeared next to the root');
@@ -230,18 +222,18 @@ test('a 20 s race of two channels, one swapping a folder for an outside-pointing
     fs.mkdirSync(path.join(s.root, 'd'));
     fs.writeFileSync(path.join(s.root, 'd', 'secret.txt'), 'inside\n');
     fs.writeFileSync(path.join(s.root, 'd', 'victim.sh'), 'inside\n');
-    const a = await session(s);
-    const b = await session(s);
+    const a = await rawSftpLogin(s);
+    const b = await rawSftpLogin(s);
     // The plant, through the protocol as an attacker makes it.
-    ok(await a.sftp.mkdir('/r'), 'mkdir');
-    ok(await a.sftp.symlink('../outside', '/r/esc'), 'symlink');
-    ok(await a.sftp.posixRename('/r/esc', '/esc'), 'plant');
+    ok(await a.mkdir('/r'), 'mkdir');
+    ok(await a.symlink('../outside', '/r/esc'), 'symlink');
+    ok(await a.posixRename('/r/esc', '/esc'), 'plant');
     // A second plant for the last component: `/e/x` -> `../../outside/victim.sh`, made two levels down.
     fs.mkdirSync(path.join(s.root, 'e'));
     fs.writeFileSync(path.join(s.root, 'e', 'victim.sh'), 'inside\n');
-    ok(await a.sftp.mkdir('/r/s'), 'mkdir');
-    ok(await a.sftp.symlink('../../outside/victim.sh', '/r/s/x'), 'symlink');
-    ok(await a.sftp.posixRename('/r/s/x', '/e/x'), 'plant');
+    ok(await a.mkdir('/r/s'), 'mkdir');
+    ok(await a.symlink('../../outside/victim.sh', '/r/s/x'), 'symlink');
+    ok(await a.posixRename('/r/s/x', '/e/x'), 'plant');
     const before = snapshot(outside);
     const outsideInodes = inodes(outside);
     const stats = { swaps: 0, attempts: 0, linked: 0, created: 0, chmodded: 0, refused: 0, readOutside: 0 };
@@ -250,14 +242,14 @@ test('a 20 s race of two channels, one swapping a folder for an outside-pointing
       // /d <-> /esc, pipelined: /d is a folder, then the link, then the folder again...
       while (Date.now() < deadline) {
         await Promise.all([
-          a.sftp.posixRename('/d', '/tmpd'),
-          a.sftp.posixRename('/esc', '/d'),
-          a.sftp.posixRename('/e/victim.sh', '/e/tmp'),
-          a.sftp.posixRename('/e/x', '/e/victim.sh'),
-          a.sftp.posixRename('/d', '/esc'),
-          a.sftp.posixRename('/tmpd', '/d'),
-          a.sftp.posixRename('/e/victim.sh', '/e/x'),
-          a.sftp.posixRename('/e/tmp', '/e/victim.sh'),
+          a.posixRename('/d', '/tmpd'),
+          a.posixRename('/esc', '/d'),
+          a.posixRename('/e/victim.sh', '/e/tmp'),
+          a.posixRename('/e/x', '/e/victim.sh'),
+          a.posixRename('/d', '/esc'),
+          a.posixRename('/tmpd', '/d'),
+          a.posixRename('/e/victim.sh', '/e/x'),
+          a.posixRename('/e/tmp', '/e/victim.sh'),
         ]);
         stats.swaps++;
       }
@@ -265,37 +257,35 @@ test('a 20 s race of two channels, one swapping a folder for an outside-pointing
     const attacker = (async () => {
       for (let i = 0; Date.now() < deadline; i++) {
         const [link, created, chmod, opened, chmodLast, truncLast] = await Promise.all([
-          b.sftp.hardlink('/d/secret.txt', `/stolen-${i}`),
-          b.sftp.open(`/d/created-${i}.txt`, PFLAG.WRITE | PFLAG.CREAT | PFLAG.EXCL),
-          b.sftp.setstat('/d/victim.sh', { mode: 0o4777 }),
-          b.sftp.open('/d/secret.txt', PFLAG.READ),
-          b.sftp.setstat('/e/victim.sh', { mode: 0o4777, atime: 1, mtime: 1 }),
-          b.sftp.open('/e/victim.sh', PFLAG.WRITE | PFLAG.TRUNC),
+          b.hardlink('/d/secret.txt', `/stolen-${i}`),
+          b.open(`/d/created-${i}.txt`, FXF.WRITE | FXF.CREAT | FXF.EXCL),
+          b.setstat('/d/victim.sh', { mode: 0o4777 }),
+          b.open('/d/secret.txt', FXF.READ),
+          b.setstat('/e/victim.sh', { mode: 0o4777, atime: 1, mtime: 1 }),
+          b.open('/e/victim.sh', FXF.WRITE | FXF.TRUNC),
         ]);
         stats.attempts += 6;
-        if (truncLast.handle) await b.sftp.close(truncLast.handle);
+        if (truncLast.handle) await b.close(truncLast.handle);
         if (chmodLast.status === SFTPStatus.OK) stats.chmodded++;
         for (const r of [link, created, chmod, opened, chmodLast, truncLast]) if (r.status !== undefined && r.status !== SFTPStatus.OK) stats.refused++;
         if (link.status === SFTPStatus.OK) stats.linked++;
         if (chmod.status === SFTPStatus.OK) stats.chmodded++;
         if (created.handle) {
           stats.created++;
-          await b.sftp.close(created.handle);
+          await b.close(created.handle);
         }
         if (opened.handle) {
-          const data = await b.sftp.read(opened.handle, 0, 1024);
+          const data = await b.read(opened.handle, 0, 1024);
           if (data.data?.toString().includes('OUTSIDE')) stats.readOutside++;
-          await b.sftp.close(opened.handle);
+          await b.close(opened.handle);
         }
       }
     })();
     try {
       await Promise.all([swapper, attacker]);
     } finally {
-      a.sftp.end();
-      b.sftp.end();
-      a.client.end();
-      b.client.end();
+      a.end();
+      b.end();
     }
     t.diagnostic(`race: ${JSON.stringify(stats)}`);
     // The race ran both ways: some requests met the folder (and worked, inside), some met the link (and were refused).
@@ -312,7 +302,7 @@ test('a 20 s race of two channels, one swapping a folder for an outside-pointing
 
 test('setuid and setgid bits are dropped from every mode a client sets (setstat, fsetstat, lsetstat, open, mkdir); the sticky bit stays', TIMEOUT, () =>
   withSftpServer(async (s) => {
-    const { client, sftp } = await session(s);
+    const sftp = await rawSftpLogin(s);
     try {
       fs.writeFileSync(path.join(s.root, 'f'), 'x');
       const mode = (p: string): number => fs.statSync(path.join(s.root, p)).mode & 0o7777;
@@ -322,11 +312,11 @@ test('setuid and setgid bits are dropped from every mode a client sets (setstat,
       assert.equal(mode('f'), 0o755);
       ok(await sftp.lsetstat('/f', { mode: 0o6711 }), 'lsetstat');
       assert.equal(mode('f'), 0o711);
-      const h = await sftp.open('/f', PFLAG.WRITE);
+      const h = await sftp.open('/f', FXF.WRITE);
       ok(await sftp.fsetstat(h.handle!, { mode: 0o6755 }), 'fsetstat');
       assert.equal(mode('f'), 0o755);
       await sftp.close(h.handle!);
-      const c = await sftp.open('/new', PFLAG.WRITE | PFLAG.CREAT, { mode: 0o4755 });
+      const c = await sftp.open('/new', FXF.WRITE | FXF.CREAT, { mode: 0o4755 });
       assert.ok(c.handle, 'created');
       await sftp.close(c.handle!);
       assert.equal(mode('new') & 0o6000, 0, 'open attrs');
@@ -336,14 +326,13 @@ test('setuid and setgid bits are dropped from every mode a client sets (setstat,
       assert.equal(mode('dir'), 0o1777, 'the sticky bit is no privilege: kept');
     } finally {
       sftp.end();
-      client.end();
     }
   }),
 );
 
 test('chown and chgrp to other ids are refused (the current ids sent back pass); nothing changes', TIMEOUT, () =>
   withSftpServer(async (s) => {
-    const { client, sftp } = await session(s);
+    const sftp = await rawSftpLogin(s);
     try {
       fs.writeFileSync(path.join(s.root, 'f'), 'x');
       const st = fs.statSync(path.join(s.root, 'f'));
@@ -353,7 +342,7 @@ test('chown and chgrp to other ids are refused (the current ids sent back pass);
       const r2 = await sftp.setstat('/f', { uid: st.uid, gid: foreignGid, mode: 0o600 });
       assert.equal(r2.status, SFTPStatus.PERMISSION_DENIED, `chgrp: ${r2.message}`);
       assert.equal(fs.statSync(path.join(s.root, 'f')).mode & 0o777, st.mode & 0o777, 'a refused setstat changes nothing, the mode included');
-      const h = await sftp.open('/f', PFLAG.WRITE);
+      const h = await sftp.open('/f', FXF.WRITE);
       const r3 = await sftp.fsetstat(h.handle!, { uid: 4321, gid: st.gid, size: 0 });
       assert.equal(r3.status, SFTPStatus.PERMISSION_DENIED, `fchown: ${r3.message}`);
       await sftp.close(h.handle!);
@@ -364,7 +353,6 @@ test('chown and chgrp to other ids are refused (the current ids sent back pass);
       assert.deepEqual([after.uid, after.gid, after.size], [st.uid, st.gid, 1]);
     } finally {
       sftp.end();
-      client.end();
     }
   }),
 );

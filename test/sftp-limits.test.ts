@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import type { SFTPWrapper } from 'ssh2';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer } from './fixtures/sftpServer';
 import { connect } from './helpers-ssh2';
+import { sleep, until } from './fixtures/wait';
 
 const MiB = 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function sftpOf(c: import('ssh2').Client): Promise<SFTPWrapper> {
   return new Promise((resolve, reject) => c.sftp((err, s) => (err ? reject(err) : resolve(s))));
@@ -70,14 +70,6 @@ test('maxHandles: past the limit OPEN fails with a clear status; closing one fre
 );
 
 const openCount = (): number => readdirSync('/proc/self/fd').length;
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 test('handles per user across channels and connections (the attack: 3 connections x 2 channels opening until refused): 1024 in all, the next open fails cleanly, another user still logs in and opens; everything is given back on disconnect', { timeout: 180_000 }, () =>
   withSftpServer(async ({ daemon, root, port }) => {

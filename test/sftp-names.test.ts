@@ -7,32 +7,27 @@
  * sftp-server's.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path, { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeFileName, encodeFileName, LocalFileSystem, SFTPStatus } from '../src';
-import { opensshArgs, requireBinary, requirePythonModule, run } from './fixtures/clients';
+import { DEBIAN12 } from './fixtures/clientSets';
+import { requireBinary, requirePythonModule, run } from './fixtures/clients';
 import { runPythonJson } from './fixtures/interop';
-import { PFLAG, RawSftp } from './fixtures/rawSftp';
+import { FXF } from './fixtures/rawSftp';
 import { clientHome, TIMEOUT } from './fixtures/sftpClients';
-import { SFTP_PASSWORD, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
-import { connect } from './helpers-ssh2';
+import { PY_OPEN_SFTP, pyTarget, requireSftpServer, sftpBatch } from './fixtures/sftpReference';
+import { rawSftpLogin, SFTP_USER, withSftpServer, type SftpScope } from './fixtures/sftpServer';
 import { formatLongname } from '../src/sftp/longname';
 
-const SFTP_SERVER = '/usr/lib/openssh/sftp-server';
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** `café.txt` in Latin-1, as a legacy client writes it: not UTF-8. */
 const CAFE = latin1('caf\xe9.txt');
 /** Two upload names differing only in a non-UTF-8 byte; a lossy decoder makes them one (U+FFFD). */
 const UP_E9 = latin1('up\xe9.txt');
 const UP_E8 = latin1('up\xe8.txt');
-
-function requireSftpServer(): string {
-  if (!existsSync(SFTP_SERVER)) throw new Error(`${SFTP_SERVER} is not installed: apt-get install openssh-sftp-server`);
-  return SFTP_SERVER;
-}
 
 /** Names (as hex of their bytes) and contents of the files in `dir`, sorted. */
 function listing(dir: string): Array<[string, string]> {
@@ -110,15 +105,14 @@ test('long names: a non-UTF-8 name ends the line with its bytes; user and group 
 test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SYMLINK, RENAME, REMOVE', TIMEOUT, () =>
   withSftpServer(async (s) => {
     seed(s.root);
-    const client = await connect(s.port, { username: SFTP_USER, password: SFTP_PASSWORD });
-    const sftp = await RawSftp.open(client);
+    const sftp = await rawSftpLogin(s);
     try {
       const names = await sftp.list('/');
       assert.ok(Array.isArray(names));
       const entry = names.find((e) => e.filename.equals(CAFE));
       assert.ok(entry, 'READDIR gives the exact bytes');
       assert.ok(entry.longname.subarray(-CAFE.length).equals(CAFE), 'and so does the long name');
-      const h = await sftp.open(Buffer.concat([Buffer.from('/'), CAFE]), PFLAG.READ);
+      const h = await sftp.open(Buffer.concat([Buffer.from('/'), CAFE]), FXF.READ);
       assert.ok(h.handle, `OPEN by the bytes: ${h.message}`);
       assert.equal((await sftp.read(h.handle, 0, 100)).data?.toString(), 'cafe-latin1');
       await sftp.close(h.handle);
@@ -132,31 +126,15 @@ test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SY
       assert.deepEqual(listing(s.root), [[UP_E8.toString('hex'), 'cafe-latin1']]);
       assert.equal((await sftp.remove(UP_E8)).status, SFTPStatus.OK);
       // A lone surrogate's UTF-8 (ED B3 A9) is not U+DCE9: a different name, not the Latin-1 one.
-      const w = await sftp.open(Buffer.from('caf\udce9.txt', 'utf8'), PFLAG.WRITE | PFLAG.CREAT);
+      const w = await sftp.open(Buffer.from('caf\udce9.txt', 'utf8'), FXF.WRITE | FXF.CREAT);
       assert.ok(w.handle);
       await sftp.close(w.handle);
       assert.deepEqual(listing(s.root).map(([n]) => n), [Buffer.from('caf\ufffd.txt', 'utf8').toString('hex')]);
     } finally {
       sftp.end();
-      client.end();
     }
   }),
 );
-
-/** Runs one sftp batch against our server (over ssh) or the reference sftp-server (`sftp -D`). */
-async function sftpBatch(s: SftpScope, target: 'ours' | { refDir: string }, commands: Buffer[]): Promise<{ code: number | null; out: Buffer; err: string }> {
-  const file = join(s.local, 'batch.txt');
-  writeFileSync(file, Buffer.concat(commands.map((c) => Buffer.concat([c, Buffer.from('\n')]))));
-  const env = { LC_ALL: 'C' };
-  if (target === 'ours') {
-    const args = opensshArgs(s.port);
-    args[0] = '-P';
-    const r = await run(requireBinary('sftp'), [...args, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', s.key.privateKeyPath, '-b', file, `${SFTP_USER}@127.0.0.1`], { timeoutMs: 60_000, env });
-    return { code: r.code, out: r.stdout, err: r.stderr };
-  }
-  const r = await run(requireBinary('sftp'), ['-D', `${requireSftpServer()} -d ${target.refDir}`, '-b', file], { timeoutMs: 60_000, env });
-  return { code: r.code, out: r.stdout, err: r.stderr };
-}
 
 /** Fresh directories for one client run: the served (or reference) root and the client's local side. */
 function sides(s: SftpScope, name: string): { ref: string; refLocal: string; ourLocal: string } {
@@ -183,13 +161,14 @@ test('OpenSSH sftp lists, gets, removes a Latin-1 name and keeps two non-UTF-8 u
       Buffer.concat([Buffer.from('rm '), CAFE]),
       Buffer.from('ls -1'),
     ];
-    const theirs = await sftpBatch(s, { refDir: ref }, steps(refLocal));
-    const ours = await sftpBatch(s, 'ours', steps(ourLocal));
+    // The batch files go to s.local, outside both local sides (compared below).
+    const theirs = await sftpBatch({ reference: ref, local: s.local }, steps(refLocal), DEBIAN12, { LC_ALL: 'C' });
+    const ours = await sftpBatch(s, steps(ourLocal), DEBIAN12, { LC_ALL: 'C' });
     assert.equal(theirs.code, 0, `reference: ${theirs.err}`);
     assert.equal(ours.code, 0, ours.err);
     const normal = (b: Buffer, local: string) => b.toString('latin1').replace(local, 'LOCAL');
-    assert.equal(normal(ours.out, ourLocal), normal(theirs.out, refLocal), 'the same output, byte for byte');
-    assert.match(ours.out.toString('latin1'), /^caf\\351\.txt$/m, 'listed (sftp escapes the byte when printing)');
+    assert.equal(normal(ours.stdout, ourLocal), normal(theirs.stdout, refLocal), 'the same output, byte for byte');
+    assert.match(ours.stdout.toString('latin1'), /^caf\\351\.txt$/m, 'listed (sftp escapes the byte when printing)');
     assert.deepEqual(listing(s.root), listing(ref), 'the same files remain, with the same contents');
     assert.deepEqual(listing(s.root), [[UP_E8.toString('hex'), 'second upload'], [UP_E9.toString('hex'), 'first upload']]);
     assert.deepEqual(listing(ourLocal), listing(refLocal), 'the same download');
@@ -255,30 +234,9 @@ test('lftp lists, gets, removes a Latin-1 name and keeps two non-UTF-8 uploads a
 );
 
 /** paramiko against our server (password) or sftp-server on a pipe; reports what it saw. */
-const PARAMIKO = `
-import base64, json, os, subprocess, sys, paramiko
+const PARAMIKO = `${PY_OPEN_SFTP}
 cfg = json.loads(sys.argv[1])
-class Pipe:
-    """sftp-server's stdin/stdout as the socket paramiko's SFTPClient talks to."""
-    def __init__(self, argv):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    def send(self, data):
-        self.p.stdin.write(data)
-        self.p.stdin.flush()
-        return len(data)
-    def recv(self, n):
-        return os.read(self.p.stdout.fileno(), n)
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait()
-    def get_name(self):
-        return 'sftp-server'
-if cfg['ref']:
-    sftp = paramiko.SFTPClient(Pipe([cfg['server'], '-d', cfg['dir']]))
-else:
-    t = paramiko.Transport(('127.0.0.1', cfg['port']))
-    t.connect(username=cfg['user'], password=cfg['password'])
-    sftp = paramiko.SFTPClient.from_transport(t)
+sftp = open_sftp(cfg['target'])
 from paramiko.sftp import CMD_CLOSE, CMD_OPENDIR, CMD_READDIR
 def listdir_bytes(path):
     # paramiko 2.12's listdir() decodes names as UTF-8 and raises on others (with sftp-server too):
@@ -312,9 +270,10 @@ test('paramiko lists, gets, removes a Latin-1 name and keeps two non-UTF-8 uploa
   withSftpServer(async (s) => {
     requirePythonModule('paramiko');
     const { ref, refLocal, ourLocal } = sides(s, 'paramiko');
-    const common = { cafe: CAFE.toString('hex'), e9: UP_E9.toString('hex'), e8: UP_E8.toString('hex'), user: SFTP_USER, password: SFTP_PASSWORD };
-    const theirs = await runPythonJson(PARAMIKO, { ...common, ref: true, server: requireSftpServer(), dir: ref, local: refLocal });
-    const ours = await runPythonJson(PARAMIKO, { ...common, ref: false, port: s.port, local: ourLocal });
+    const common = { cafe: CAFE.toString('hex'), e9: UP_E9.toString('hex'), e8: UP_E8.toString('hex') };
+    requireSftpServer();
+    const theirs = await runPythonJson(PARAMIKO, { ...common, target: pyTarget({ reference: ref, local: refLocal }), local: refLocal });
+    const ours = await runPythonJson(PARAMIKO, { ...common, target: pyTarget(s), local: ourLocal });
     assert.deepEqual(ours, theirs);
     assert.deepEqual(ours.before, [CAFE.toString('hex')]);
     assert.equal(ours.got, 'cafe-latin1');

@@ -9,17 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalFileSystem, SFTPSession, type SFTPAttributes, type SFTPFileSystem } from '../src';
+import { packet, str, u32 } from './fixtures/rawSftp';
 
-const u32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
-const str = (s: string | Buffer) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
-const packet = (type: number, fields: Buffer[]) => {
-  const body = Buffer.concat([Buffer.from([type]), ...fields]);
-  return Buffer.concat([u32(body.length), body]);
-};
 
 test('a slow request holds the client window once 4 MiB of requests wait behind it, not after 256 requests', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sftp-bounds-'));
@@ -37,15 +28,15 @@ test('a slow request holds the client window once 4 MiB of requests wait behind 
     const holds: boolean[] = [];
     const replies: Buffer[] = [];
     const session = new SFTPSession({ fileSystem: fs }, { send: async (p) => void replies.push(p), holdInput: (h) => void holds.push(h), close: () => undefined });
-    session.data(packet(1, [u32(3)]));
-    session.data(packet(3, [u32(1), str('/f'), u32(0x1a), u32(0)])); // OPEN write|creat|trunc
+    session.data(packet(1, u32(3)));
+    session.data(packet(3, u32(1), str('/f'), u32(0x1a), u32(0))); // OPEN write|creat|trunc
     await new Promise((r) => setTimeout(r, 200));
     const handle = replies.map((r) => r).find((r) => r[4] === 102)!.subarray(13);
-    session.data(packet(17, [u32(2), str('/f')])); // STAT: waits, and everything waits behind it
+    session.data(packet(17, u32(2), str('/f'))); // STAT: waits, and everything waits behind it
     const chunk = Buffer.alloc(255 * 1024, 7);
     let sent = 0;
     for (let i = 0; i < 200 && holds[holds.length - 1] !== true; i++) {
-      session.data(packet(6, [u32(10 + i), str(handle), Buffer.alloc(8), str(chunk)]));
+      session.data(packet(6, u32(10 + i), str(handle), Buffer.alloc(8), str(chunk)));
       sent += chunk.length;
     }
     assert.equal(holds[holds.length - 1], true, 'the window is held');

@@ -77,6 +77,17 @@ function execCommand(params: ChannelRequestParams, body: Buffer | undefined): st
   return (params as { command?: string }).command ?? '';
 }
 
+/** The channel's data (extended data is dropped), EOF and close go to `session` from now on. */
+function consumeChannel(state: ChannelState, session: { data(data: Buffer): void; end(): void; shutdown(): void }): void {
+  state.consumer = {
+    data: (data, extended) => {
+      if (extended === 0) session.data(data);
+    },
+    end: () => session.end(),
+    closed: () => session.shutdown(),
+  };
+}
+
 /** Default of `SFTPSessionOptions.maxHandlesPerUser`. */
 const DEFAULT_MAX_HANDLES_PER_USER = 1024;
 
@@ -127,20 +138,10 @@ export class BuiltInServices implements BuiltInHooks {
       handleBudget: this.sftpHandles.budget(user, options.maxHandlesPerUser ?? DEFAULT_MAX_HANDLES_PER_USER),
       send: (packet) => state.send(packet, 0),
       holdInput: (hold) => state.holdWindow(hold),
-      close: () => {
-        if (state.finished || state.closeSent) return;
-        this.host.sendExitStatus(state, 0);
-        state.close();
-      },
+      close: () => this.exitChannel(state, 0),
     });
     options.onSession?.(session);
-    state.consumer = {
-      data: (data, extended) => {
-        if (extended === 0) session.data(data);
-      },
-      end: () => session.end(),
-      closed: () => session.shutdown(),
-    };
+    consumeChannel(state, session);
     return session;
   }
 
@@ -153,22 +154,19 @@ export class BuiltInServices implements BuiltInHooks {
     const session = new SCPSession(command, options, {
       send: (data) => state.send(data, 0),
       holdInput: (hold) => state.holdWindow(hold),
-      exit: (status) => {
-        if (state.finished || state.closeSent) return;
-        this.host.sendExitStatus(state, status);
-        state.close();
-      },
+      exit: (status) => this.exitChannel(state, status),
     }, state.connection.user);
     options.onSession?.(session);
-    state.consumer = {
-      data: (data, extended) => {
-        if (extended === 0) session.data(data);
-      },
-      end: () => session.end(),
-      closed: () => session.shutdown(),
-    };
+    consumeChannel(state, session);
     setImmediate(() => session.start());
     return session;
+  }
+
+  /** Ends a served channel as a finished command: exit-status `status`, then CLOSE (once; not after the channel closed). */
+  private exitChannel(state: ChannelState, status: number): void {
+    if (state.finished || state.closeSent) return;
+    this.host.sendExitStatus(state, status);
+    state.close();
   }
 
   presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string {

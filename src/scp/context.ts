@@ -2,6 +2,7 @@
 import type { SFTPAttributes, SFTPFileSystem } from '../sftp/FileSystem';
 import type { SCPCommand } from './command';
 import { decodeFileName } from '../sftp/fileNames';
+import { lexicalPath } from '../sftp/paths';
 import { SCPProtocolError } from './codec';
 import { PeerFatalError } from './errors';
 import type { InputBuffer } from './InputBuffer';
@@ -66,13 +67,7 @@ export function childShown(shown: string, name: string): string {
 export function wordPath(word: ShellWord, user: string): string {
   let text = word.text;
   if (word.tilde !== undefined && word.tilde !== '' && word.tilde !== user) text = `~${word.tilde}${text}`;
-  const parts: string[] = [];
-  for (const segment of text.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') parts.pop();
-    else parts.push(segment);
-  }
-  return '/' + parts.join('/');
+  return lexicalPath(text);
 }
 
 /**

@@ -2,6 +2,7 @@
  * Errors of an SCP session and the texts clients print for them. Filesystem errors become
  * `path: strerror`-style texts naming virtual paths only, as OpenSSH's scp prints them.
  */
+import { errnoText } from '../sftp/errno';
 import { SFTPError } from '../sftp/FileSystem';
 import { SCPProtocolError } from './codec';
 import { InputEndedError } from './InputBuffer';
@@ -27,22 +28,6 @@ export function isSessionError(err: unknown): boolean {
   return err instanceof SessionOverError || err instanceof PeerFatalError || err instanceof SCPProtocolError || err instanceof InputEndedError;
 }
 
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  ENOTDIR: 'Not a directory',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EROFS: 'Read-only file system',
-  EEXIST: 'File exists',
-  EISDIR: 'Is a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  ENOSPC: 'No space left on device',
-  EDQUOT: 'Disk quota exceeded',
-  EFBIG: 'File too large',
-  ENAMETOOLONG: 'File name too long',
-  EIO: 'Input/output error',
-};
-
 /**
  * The text a client is told for a failed operation on `path` (a virtual path), in OpenSSH's
  * `name: [what: ]reason` form with `shown` (the path as the client wrote it) as the name, e.g.
@@ -54,8 +39,7 @@ export function errorText(err: unknown, path: string, what = '', shown = path): 
     // LocalFileSystem's messages already start with the virtual path.
     reason = err.message.startsWith(`${path}: `) ? err.message.slice(path.length + 2) : err.message;
   } else {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    reason = (code && Object.hasOwn(ERRNO_TEXT, code) && ERRNO_TEXT[code]) || 'Failure';
+    reason = errnoText(err);
   }
   return `${shown}: ${what}${reason}`;
 }

@@ -6,6 +6,7 @@
  */
 import type { SFTPFileSystem } from '../sftp/FileSystem';
 import { encodeFileName } from '../sftp/fileNames';
+import { childPath } from './context';
 import { ANY_ONE, literalToken, matchWildcards, STAR, type WildcardToken } from '../policy/glob';
 
 /** Matches kept per pattern component; a shell has no such limit, a server's memory has. */
@@ -140,15 +141,11 @@ export function compilePattern(pattern: string): NamePattern {
 
 const byBytes = (a: string, b: string): number => Buffer.compare(encodeFileName(a), encodeFileName(b));
 
-function joinPath(dir: string, name: string): string {
-  return dir === '/' ? `/${name}` : `${dir}/${name}`;
-}
-
 /** Appends a literal component lexically: `.` stays, `..` climbs but never above `/` (as a chroot). */
 function appendLiteral(dir: string, name: string): string {
   if (name === '' || name === '.') return dir;
   if (name === '..') return dir === '/' ? '/' : dir.slice(0, dir.lastIndexOf('/')) || '/';
-  return joinPath(dir, name);
+  return childPath(dir, name);
 }
 
 async function namesMatching(fs: SFTPFileSystem, dir: string, pattern: string): Promise<string[]> {
@@ -216,7 +213,7 @@ async function* walk(fs: SFTPFileSystem, at: GlobMatch, parts: string[], index: 
     return;
   }
   for (const name of await namesMatching(fs, at.path, part)) {
-    const next = { path: joinPath(at.path, name), shown: joinShown(at.shown, name) };
+    const next = { path: childPath(at.path, name), shown: joinShown(at.shown, name) };
     if (last) yield next;
     else if (await isDirectory(fs, next.path)) yield* walk(fs, next, parts, index + 1);
   }

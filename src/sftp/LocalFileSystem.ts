@@ -19,6 +19,7 @@
 import { constants, promises as fsp, read as fsRead, write as fsWrite, type Dir, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { checkOwnerChange, clientMode } from './attrPolicy';
+import { errnoError, errnoOf, errnoText } from './errno';
 import { decodeFileName, encodeFileName } from './fileNames';
 import {
   SFTPError,
@@ -35,7 +36,7 @@ import {
 } from './FileSystem';
 import { idNames, type IdNames } from './idNames';
 import { DIR_FLAGS, JailWalker, type Place } from './jailWalk';
-import { Jail, JailEscapeError, climbsAbove, errnoError, normalizeVirtual } from './localPaths';
+import { Jail, JailEscapeError, climbsAbove, normalizeVirtual } from './localPaths';
 import { formatLongname } from './longname';
 
 /** Options of {@link LocalFileSystem}. */
@@ -76,35 +77,6 @@ const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 const ST_RDONLY = 1;
 
-/** strerror-like texts: Node's own messages name the real path, which clients must not see. */
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  ENOTDIR: 'Not a directory',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EROFS: 'Read-only file system',
-  EEXIST: 'File exists',
-  ENOTEMPTY: 'Directory not empty',
-  EISDIR: 'Is a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  EXDEV: 'Cross-device link',
-  ENOSPC: 'No space left on device',
-  EDQUOT: 'Disk quota exceeded',
-  EFBIG: 'File too large',
-  EINVAL: 'Invalid argument',
-  ENAMETOOLONG: 'File name too long',
-  EBUSY: 'Device or resource busy',
-  EMLINK: 'Too many links',
-  ETXTBSY: 'Text file busy',
-  EIO: 'Input/output error',
-  ENXIO: 'No such device or address',
-  EAGAIN: 'Resource temporarily unavailable',
-  EBADF: 'Bad file descriptor',
-  ENOSYS: 'Operation not supported',
-  ENOTSUP: 'Operation not supported',
-  EOPNOTSUPP: 'Operation not supported',
-};
-
 const ERRNO_STATUS: Record<string, SFTPStatusCode> = {
   ENOENT: SFTPStatus.NO_SUCH_FILE,
   ENOTDIR: SFTPStatus.NO_SUCH_FILE,
@@ -116,18 +88,13 @@ const ERRNO_STATUS: Record<string, SFTPStatusCode> = {
   EOPNOTSUPP: SFTPStatus.OP_UNSUPPORTED,
 };
 
-function errnoOf(err: unknown): string | undefined {
-  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
-
 /** An SFTPError for `err` whose message names only the virtual path(s) in `label`. */
 function toSFTPError(err: unknown, label: string): SFTPError {
   if (err instanceof SFTPError) return err;
   if (err instanceof JailEscapeError) return new SFTPError(SFTPStatus.PERMISSION_DENIED, `${label}: Permission denied`);
   const code = errnoOf(err);
   const status = (code && ERRNO_STATUS[code]) || SFTPStatus.FAILURE;
-  const text = (code && ERRNO_TEXT[code]) || 'Failure';
-  return new SFTPError(status, `${label}: ${text}`);
+  return new SFTPError(status, `${label}: ${errnoText(err)}`);
 }
 
 function denied(label: string): SFTPError {

@@ -30,7 +30,8 @@
  */
 import { close as fsClose, closeSync, constants, fstat as fsFstat, fstatSync, lstat as fsLstat, open as fsOpen, openSync, promises as fsp, statSync, type Stats } from 'node:fs';
 import { decodeFileName, encodeFileName } from './fileNames';
-import { errnoError, JailEscapeError, type Jail } from './localPaths';
+import { errnoError, errnoOf } from './errno';
+import { JailEscapeError, type Jail } from './localPaths';
 
 /** Linux's O_PATH (generic value; every architecture Node ships for on Linux uses it). */
 const O_PATH_LINUX = 0o10000000;
@@ -124,10 +125,6 @@ const promisedOpen = (p: Buffer, flags: number, mode?: number): Promise<number> 
   new Promise((resolve, reject) => fsOpen(p, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
 const promisedLstat = (p: Buffer): Promise<Stats> => new Promise((resolve, reject) => fsLstat(p, (err, st) => (err ? reject(err) : resolve(st))));
 const promisedFstat = (fd: number): Promise<Stats> => new Promise((resolve, reject) => fsFstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
-
-function errnoOf(err: unknown): string | undefined {
-  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
 
 /** Pushes `parts` on a stack so that the first is popped first. */
 function pushParts(stack: string[], parts: readonly string[]): void {

@@ -5,7 +5,9 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { errnoError, errnoOf } from './errno';
 import { decodeFileName, encodeFileName } from './fileNames';
+import { lexicalPath } from './paths';
 
 /** Thrown when a path resolves outside the root; carries no path so that nothing real leaks. */
 export class JailEscapeError extends Error {
@@ -15,24 +17,13 @@ export class JailEscapeError extends Error {
   }
 }
 
-function errnoOf(err: unknown): string | undefined {
-  return err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
-
-/** An error with an errno `code`, as Node's fs errors carry, and no path in its message. */
-export function errnoError(code: string): NodeJS.ErrnoException {
-  const e: NodeJS.ErrnoException = new Error(code);
-  e.code = code;
-  return e;
-}
-
 /**
  * The normalised absolute form of a virtual path. The protocol layer already normalises; this
  * clamps `..` at `/` (as a chroot does) in case a caller did not, and refuses NUL bytes.
  */
 export function normalizeVirtual(p: string): string {
   if (typeof p !== 'string' || p.includes('\0')) throw errnoError('EINVAL');
-  return path.posix.resolve('/', p);
+  return lexicalPath(p);
 }
 
 /** Whether a path's `..` components climb above a directory `depth` levels below the root. */

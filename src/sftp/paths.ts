@@ -22,6 +22,15 @@ export function resolveClientPath(path: string, tilde?: TildeUser): string {
     if (tilde.user === undefined || name !== tilde.user) throw new SFTPError(SFTPStatus.NO_SUCH_FILE, `no such user: ${name}`);
     text = slash < 0 ? '/' : text.slice(slash);
   }
+  return lexicalPath(text);
+}
+
+/**
+ * `text` as a normalised absolute virtual path, lexically: relative paths start at `/`, empty and
+ * `.` names are dropped, `..` removes the name before it and never climbs above `/` (as in a
+ * chroot). No filesystem is asked (a `..` after a symlink is not the link target's parent).
+ */
+export function lexicalPath(text: string): string {
   const parts: string[] = [];
   for (const segment of text.split('/')) {
     if (segment === '' || segment === '.') continue;
