@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Certificate, ErrorCodes, SSHDaemon, SSHDaemonError, SSHServer, getSSHParam, setSSHParam } from '../src';
+import { once } from 'node:events';
+import { withBareDaemon } from './fixtures/bareDaemon';
+import { connect } from './helpers-ssh2';
 
 test('properties have IPWorks defaults and getX()/setX() twins from one table', () => {
   const d = new SSHDaemon();
@@ -85,3 +88,20 @@ test('Certificate: generated keys, fingerprints, PEM and OpenSSH round trips, cl
   assert.throws(() => new Certificate(7, 'garbage'), (e: unknown) => (e as SSHDaemonError).code === ErrorCodes.CorruptKey);
   assert.throws(() => new Certificate(0, 'MY'), /cannot exist on Node/);
 });
+
+test('once() listeners fire once and are removed, for notification and decision events alike (they used to stay and fire every time)', { timeout: 60_000 }, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    const seen: string[] = [];
+    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
+    daemon.once('Connected', (e) => void seen.push(`Connected ${e.connectionId}`));
+    daemon.once('SSHUserAuthRequest', (e) => void seen.push(`auth ${e.authMethod}`));
+    for (let i = 0; i < 2; i++) {
+      const c = await connect(port, { password: 'pw' });
+      c.end();
+      await once(c, 'close');
+    }
+    assert.equal(seen.filter((s) => s.startsWith('Connected')).length, 1, seen.join(', '));
+    assert.equal(seen.filter((s) => s.startsWith('auth')).length, 1, seen.join(', '));
+    assert.equal(daemon.listenerCount('Connected'), 0);
+  }),
+);

@@ -36,7 +36,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
       const text = (args as unknown as Record<string, unknown>)[field];
       if (typeof text === 'string') args = { ...args, [field]: escapeLogText(text) };
     }
-    for (const listener of this.listeners(name)) {
+    for (const listener of this.rawListeners(name)) {
       try {
         const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
         if (r instanceof Promise) r.catch((err) => this.listenerFailed(name, args, err));
@@ -56,7 +56,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
   fireAwaitable<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): boolean | Promise<boolean> {
     let ok = true;
     let pending: Promise<unknown>[] | undefined;
-    for (const listener of this.listeners(name)) {
+    for (const listener of this.rawListeners(name)) {
       try {
         const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
         if (r && typeof (r as Promise<unknown>).then === 'function') (pending ??= []).push(r as Promise<unknown>);
@@ -85,7 +85,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
   decide<E extends DecisionEventName>(name: E, args: EventArgs<E>): boolean | Promise<boolean> {
     const pending: Promise<unknown>[] = [];
     let ok = true;
-    for (const listener of this.listeners(name)) {
+    for (const listener of this.rawListeners(name)) {
       try {
         const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
         if (r && typeof (r as Promise<unknown>).then === 'function') pending.push(r as Promise<unknown>);
@@ -123,7 +123,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
     const description = escapeLogText(text);
     publish('error', () => ({ connectionId, errorCode, description }));
     if (this.listenerCount('Error') === 0) return;
-    for (const listener of this.listeners('Error')) {
+    for (const listener of this.rawListeners('Error')) {
       try {
         listener.call(this, { connectionId, errorCode, description });
       } catch {
