@@ -10,21 +10,22 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import type { Client, ClientChannel } from 'ssh2';
 import { type ChannelStream, ErrorCodes, type SSHDaemon } from '../src';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { ChannelLayer, type ChannelHost } from '../src/channels/ChannelLayer';
+import { EventHub } from '../src/daemon/EventHub';
+import type { Ssh2Protocol } from '../src/engine/ssh2Types';
+import { encodeString, encodeUint32 } from '../src/packet/wire';
+import { ConnectionRecord } from '../src/registry/ConnectionRecord';
+import { Registry } from '../src/registry/Registry';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { withUnhandledWatch } from './fixtures/unhandled';
 import { connect } from './helpers-ssh2';
+import { sleep, until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 120_000 };
 const MiB = 1024 * 1024;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (what: string, check: () => boolean, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
 /** Waits until `read()` has not changed for `quietMs` (the sender is stalled). */
 async function stalled(read: () => number, quietMs = 500, ms = 30_000): Promise<number> {
   const end = Date.now() + ms;
@@ -222,3 +223,49 @@ test("the docs' fire-and-forget calls after the client closed the channel (still
 function requestCommand(daemon: SSHDaemon, packet: Buffer): string {
   return daemon.getSSHParam(packet, 'Command');
 }
+
+test("the channel layer alone: decisions that settle after the transport went (the client's FIN) send nothing; a send then would have thrown into an unhandled rejection", TIMEOUT, () =>
+  withUnhandledWatch(async () => {
+    // ssh2 destroys its Protocol at the client's FIN, before the socket closes; every send then throws
+    // ("Instance unusable", "Invalid Zlib instance" with compression). The layer learns of it by abortAll().
+    const sent: string[] = [];
+    let destroyed = false;
+    const send = (name: string) => () => {
+      if (destroyed) throw new Error('Instance unusable after fatal error');
+      sent.push(name);
+    };
+    const proto = new Proxy({}, { get: (_t, name) => send(String(name)) }) as unknown as Ssh2Protocol;
+    const socket = Object.assign(new EventEmitter(), { writableLength: 0 }) as unknown as Socket;
+    const conn = new ConnectionRecord('1', socket, '127.0.0.1', 1, '127.0.0.1', 0);
+    conn.authenticated = true;
+    const hub = new EventHub();
+    const layer = new ChannelLayer(conn, proto, {
+      hub,
+      registry: new Registry(),
+      outBufferSize: () => 1 << 20,
+      outBufferHardLimit: () => 16 << 20,
+      maxChannels: () => 10,
+      sendRaw: () => send('raw')(),
+      violation: () => undefined,
+      overflow: () => undefined,
+      activity: () => undefined,
+      builtIns: { presetSuccess: () => '', presetAccept: () => '', attachBuiltIn: () => true, attachOpen: () => undefined, attachGlobal: () => true, refusedGlobal: () => undefined, connectionClosed: () => undefined } as unknown as ChannelHost['builtIns'],
+    });
+    for (const verdict of [false, true]) {
+      const hold = gate();
+      hub.removeAllListeners('SSHChannelOpenRequest');
+      hub.on('SSHChannelOpenRequest', async (e) => {
+        await hold.wait;
+        e.accept = verdict;
+      });
+      destroyed = false;
+      const payload = Buffer.concat([Buffer.from([90]), encodeString('session'), encodeUint32(7), encodeUint32(2 << 20), encodeUint32(32768)]);
+      layer.onOpen({ type: 'session', sender: 7, window: 2 << 20, packetSize: 32768 }, payload);
+      destroyed = true;
+      layer.abortAll();
+      hold.open();
+      await sleep(20);
+    }
+    assert.deepEqual(sent, [], 'nothing sent on the torn-down transport');
+  }),
+);

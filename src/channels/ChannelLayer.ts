@@ -58,6 +58,12 @@ interface PendingOpen {
 
 /** The channel multiplexer of one connection: replaces ssh2's session glue (see docs/engine.md). */
 export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
+  /**
+   * Set when the transport went (the client's FIN ends ssh2's Protocol before the socket closes):
+   * a decision that settles afterwards must not reply, as any send would throw.
+   */
+  private aborted = false;
+
   private readonly drainWaiters = new Set<() => void>();
   private readonly pendingOpens = new Map<number, PendingOpen>();
 
@@ -99,7 +105,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     conn.channels.set(state.localId, state);
     const args = decisionArgs({ connectionId: conn.id, channelId: state.id, service: info.type, parameters }, 'accept', host.builtIns.presetAccept(conn, info.type));
     afterDecision(host.hub.decide('SSHChannelOpenRequest', args), (ok) => {
-      if (conn.closed) return;
+      if (this.gone()) return;
       const note = builtInDecisionLog(args, `the ${info.type} open`);
       if (note) host.hub.log(conn.id, note.level, note.message);
       if (!ok || !args.accept) {
@@ -109,7 +115,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
       const service = host.builtIns.attachOpen(conn, info.type, parameters);
       if (!service) return this.confirm(state, info);
       service.then((outcome) => {
-        if (conn.closed) {
+        if (this.gone()) {
           if (typeof outcome !== 'string') outcome.abort();
           return;
         }
@@ -122,6 +128,10 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
         outcome.start(state);
       }).catch((err: Error) => host.hub.error(conn.id, ErrorCodes.ChannelOpenFailed, `channel ${state.id}: starting the ${info.type} channel failed: ${err.message}`));
     });
+  }
+
+  private gone(): boolean {
+    return this.aborted || this.conn.closed;
   }
 
   private confirm(state: ChannelState, info: ChannelOpenInfo): void {
@@ -158,7 +168,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (prohibited) {
       this.host.hub.log(this.conn.id, 1, `channel ${state.id}: ${prohibited}`);
       state.inbound.run(() => {
-        if (wantReply && !state.closeSent && !this.conn.closed) this.proto.channelFailure(state.remoteId);
+        if (wantReply && !state.closeSent && !this.gone()) this.proto.channelFailure(state.remoteId);
       });
       return;
     }
@@ -168,13 +178,13 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     state.inbound.run(() => {
       const args = decisionArgs({ ...ids, requestType, packet, params }, 'success', this.host.builtIns.presetSuccess(this.conn, requestType, params));
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
-        if (state.finished || this.conn.closed) return;
+        if (state.finished || this.gone()) return;
         const note = builtInDecisionLog(args, `the ${requestType} request`);
         if (note) this.host.hub.log(this.conn.id, note.level, `channel ${state.id}: ${note.message}`);
         const attached = ok && args.success ? this.host.builtIns.attachBuiltIn(this.conn, state, requestType, params, request.body) : false;
         // Inbound data waits in state.inbound until this settles, so a built-in service sees all of it.
         return afterDecision(attached, (granted) => {
-          if (state.finished || this.conn.closed) return;
+          if (state.finished || this.gone()) return;
           if (wantReply && !state.closeSent) {
             if (granted) this.proto.channelSuccess(state.remoteId);
             else this.proto.channelFailure(state.remoteId);
@@ -213,7 +223,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
    * start does not run, so the channel ends with exit-status 1 rather than leaving the client waiting.
    */
   private requestedFailed(state: ChannelState, requestType: string): void {
-    if (state.finished || state.closingOrClosed || this.conn.closed) return;
+    if (state.finished || state.closingOrClosed || this.gone()) return;
     this.host.hub.log(this.conn.id, 1, `channel ${state.id}: the SSHChannelRequested handler for ${requestType} failed; closing the channel with exit-status 1`);
     const exitStatus = Buffer.concat([Buffer.from([98]), encodeUint32(state.remoteId), encodeString('exit-status'), Buffer.from([0]), encodeUint32(1)]);
     markHandled(state.sendPacket(exitStatus));
@@ -307,6 +317,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
 
   /** The connection is gone: every channel and pending open ends. */
   abortAll(): void {
+    this.aborted = true;
     for (const p of this.pendingOpens.values()) p.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, 'The connection closed before the channel opened'));
     this.pendingOpens.clear();
     for (const state of [...this.conn.channels.values()]) state.abort();

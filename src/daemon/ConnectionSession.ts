@@ -2,6 +2,7 @@ import { publish } from '../observability/diagnostics';
 import { AuthFlow } from '../auth/AuthFlow';
 import { ChannelLayer } from '../channels/ChannelLayer';
 import { ErrorCodes } from '../errors/SSHDaemonError';
+import { markHandled } from '../errors/unawaited';
 import {
   DISCONNECT_REASON,
   disconnectWithReason,
@@ -14,6 +15,7 @@ import {
   type KexLists,
   takeOverChannels,
   takeOverUserAuth,
+  transportDestroyed,
   wrapConnectionHandler,
 } from '../engine/ssh2Internals';
 import type { ClientInfo, NegotiatedAlgorithms, Ssh2Connection } from '../engine/ssh2Types';
@@ -191,12 +193,14 @@ export class ConnectionSession {
       const note = builtInDecisionLog(args, `the ${name} request`);
       if (note) core.hub.log(conn.id, note.level, note.message);
       if (!ok || !args.success) return reject?.();
-      void Promise.resolve(core.builtIns.attachGlobal(conn, name, params)).then((outcome) => {
-        if (conn.closed) return;
+      const engine = conn.engine!;
+      markHandled(Promise.resolve(core.builtIns.attachGlobal(conn, name, params)).then((outcome) => {
+        // A bind can finish after the client's FIN: ssh2's transport is gone then, and a reply would throw.
+        if (conn.closed || transportDestroyed(engine)) return;
         if (outcome === false) return reject?.();
         accept?.(typeof outcome === 'number' ? outcome : undefined);
         core.hub.fire('SSHChannelRequested', { ...ids, requestType: name, packet, params });
-      });
+      }));
     });
   }
 

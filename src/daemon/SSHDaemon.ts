@@ -11,6 +11,7 @@ import {
   DISCONNECT_REASON,
   disconnectWithReason,
   inboundStopped,
+  transportDestroyed,
   ssh2Version,
 } from '../engine/ssh2Internals';
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
@@ -507,7 +508,7 @@ export class SSHDaemon extends EventHub {
         const args = { connectionId: conn.id, service, accept: false };
         return afterDecision(this.decide('SSHServiceRequest', args), (ok) => ok && args.accept);
       },
-      ended: (conn) => conn.closed || (conn.engine !== undefined && inboundStopped(conn.engine)),
+      ended: (conn) => conn.closed || (conn.engine !== undefined && (inboundStopped(conn.engine) || transportDestroyed(conn.engine))),
       tooManyFailures: () => session.tooManyFailures(),
       serviceNotAvailable: (_conn, description) => session.serviceNotAvailable(description),
       protocolError: (_conn, description) => session.violation(ErrorCodes.ProtocolError, description),

@@ -235,6 +235,15 @@ export function setConnectionBanner(conn: Ssh2Connection, text: string | undefin
 }
 
 /**
+ * Whether ssh2 has torn the connection's transport down (the client's FIN, a fatal error): its
+ * Protocol then throws on any send ("Instance unusable", "Invalid Zlib instance"), so a reply
+ * decided asynchronously must not be sent. ssh2's `_destruct` is set to undefined once it has run.
+ */
+export function transportDestroyed(conn: Ssh2Connection): boolean {
+  return (internals(conn)._protocol as unknown as { _destruct?: unknown })._destruct === undefined;
+}
+
+/**
  * Sends SSH_MSG_DISCONNECT with a reason code and a description, then stops reading (nothing the
  * client sends afterwards is parsed) and ends the socket. `hostile`: destroy it as soon as the
  * message is flushed, as sshd exits (too many failures, protocol violations); otherwise the client
