@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LocalFileSystem, SFTPSession, type SFTPAttributes, type SFTPFileSystem } from '../src';
+import { withUnhandledWatch } from './fixtures/unhandled';
 import { packet, str, u32 } from './fixtures/rawSftp';
-
 
 test('a slow request holds the client window once 4 MiB of requests wait behind it, not after 256 requests', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sftp-bounds-'));
@@ -49,3 +49,33 @@ test('a slow request holds the client window once 4 MiB of requests wait behind 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('audit listeners that throw (opened, failed, ended) break nothing: every request is answered, each throw is reported, no unhandled rejection', () =>
+  withUnhandledWatch(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sftp-listeners-'));
+    try {
+      const replies: Buffer[] = [];
+      const reported: string[] = [];
+      const session = new SFTPSession(
+        { fileSystem: new LocalFileSystem(dir) },
+        { send: async (p) => void replies.push(p), holdInput: () => undefined, close: () => undefined, listenerFailed: (event) => void reported.push(event) },
+      );
+      for (const event of ['opened', 'failed', 'ended'] as const) {
+        session.on(event, () => {
+          throw new Error(`${event} listener broke`);
+        });
+      }
+      const ended = new Promise<void>((resolve) => session.on('ended', () => resolve()));
+      session.data(packet(1, u32(3)));
+      session.data(packet(3, u32(1), str('/new'), u32(0x1a), u32(0))); // OPEN: 'opened' throws
+      session.data(packet(17, u32(2), str('/missing'))); // STAT of nothing: 'failed' throws
+      for (let i = 0; i < 100 && replies.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(replies.map((r) => r[4]), [2, 102, 101], 'VERSION, HANDLE, STATUS: both requests answered');
+      session.shutdown();
+      await ended;
+      assert.deepEqual(reported, ['opened', 'failed', 'ended']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }),
+);

@@ -139,6 +139,8 @@ export class BuiltInServices implements BuiltInHooks {
       send: (packet) => state.send(packet, 0),
       holdInput: (hold) => state.holdWindow(hold),
       close: () => this.exitChannel(state, 0),
+      listenerFailed: (event, err) =>
+        this.host.hub.error(state.connection.id, ErrorCodes.HandlerFailed, `SFTPSession '${event}' listener failed: ${err instanceof Error ? err.message : String(err)}`),
     });
     options.onSession?.(session);
     consumeChannel(state, session);

@@ -93,7 +93,7 @@ function toSFTPError(err: unknown, label: string): SFTPError {
   if (err instanceof SFTPError) return err;
   if (err instanceof JailEscapeError) return new SFTPError(SFTPStatus.PERMISSION_DENIED, `${label}: Permission denied`);
   const code = errnoOf(err);
-  const status = (code && ERRNO_STATUS[code]) || SFTPStatus.FAILURE;
+  const status = (code && Object.hasOwn(ERRNO_STATUS, code) && ERRNO_STATUS[code]) || SFTPStatus.FAILURE;
   return new SFTPError(status, `${label}: ${errnoText(err)}`);
 }
 

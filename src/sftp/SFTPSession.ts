@@ -1,3 +1,4 @@
+import { markHandled } from '../errors/unawaited';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { WireReader } from '../packet/wire';
@@ -96,6 +97,8 @@ export interface SFTPTransport {
   close(): void;
   /** @internal The per-user handle count this session takes from (the daemon's). */
   handleBudget?: SFTPHandleBudget;
+  /** @internal An audit listener threw (reported as the daemon's `Error`, as a throwing event handler is). */
+  listenerFailed?(event: string, err: unknown): void;
 }
 
 type FileEntry = { kind: 'file'; path: string; flags: SFTPOpenFlags; handle: SFTPFileHandle; read: number; written: number };
@@ -215,6 +218,21 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     this.user = options.user;
   }
 
+  /**
+   * Fires an audit event. A listener that throws must not break the session (a request would go
+   * unanswered, or its rejection end the process): it is reported, and the other listeners run.
+   */
+  private audit<E extends keyof SFTPSessionEvents>(event: E, ...args: Parameters<SFTPSessionEvents[E]>): void {
+    // Each listener on its own, as the daemon's events: one that throws does not silence the next.
+    for (const listener of this.rawListeners(event)) {
+      try {
+        (listener as (...a: Parameters<SFTPSessionEvents[E]>) => void).apply(this, args);
+      } catch (err) {
+        this.transport.listenerFailed?.(event, err);
+      }
+    }
+  }
+
   /** Open handles, for diagnostics. */
   get openHandles(): number {
     return this.handles.size;
@@ -258,7 +276,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   }
 
   private fatal(why: string): void {
-    this.emit('failed', { operation: 'protocol', status: SFTPStatus.BAD_MESSAGE, message: why });
+    this.audit('failed', { operation: 'protocol', status: SFTPStatus.BAD_MESSAGE, message: why });
     this.shutdown();
     this.transport.close();
   }
@@ -282,7 +300,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
       this.queue.shift();
       this.inFlight++;
       this.barrierRunning = !overlappable;
-      void this.run(req).then((reply) => this.finished(req, reply));
+      markHandled(this.run(req).then((reply) => this.finished(req, reply)));
     }
     this.updateHold();
     if (this.ending && this.queue.length === 0 && this.inFlight === 0) this.finish();
@@ -296,7 +314,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
       return await handler.call(this, req.body, req.id);
     } catch (err) {
       const { status, message } = statusOf(err);
-      this.emit('failed', { operation: OPERATION[req.type] ?? String(req.type), status, message });
+      this.audit('failed', { operation: OPERATION[req.type] ?? String(req.type), status, message });
       return this.status(req.id, status, message);
     }
   }
@@ -413,7 +431,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     this.transport.holdInput(false);
     const handles = [...this.handles.values()];
     this.handles.clear();
-    void Promise.allSettled(handles.map((h) => this.closeHandle(h))).then(() => this.emit('ended'));
+    void Promise.allSettled(handles.map((h) => this.closeHandle(h))).then(() => this.audit('ended'));
   }
 
   // ---- replies --------------------------------------------------------------
@@ -482,8 +500,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
       this.transport.handleBudget?.give();
     }
     if (h.kind !== 'file') return;
-    if (h.written > 0) this.emit('uploaded', { path: h.path, bytes: h.written });
-    if (h.read > 0) this.emit('downloaded', { path: h.path, bytes: h.read });
+    if (h.written > 0) this.audit('uploaded', { path: h.path, bytes: h.written });
+    if (h.read > 0) this.audit('downloaded', { path: h.path, bytes: h.read });
   }
 
   /** A path the client sent: its bytes as a {@link decodeFileName} string (lossless), resolved. */
@@ -502,7 +520,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (this.access === 'read-only' && writes) throw denied('read-only access');
     if (this.access === 'upload-only' && flags.read) throw denied('upload-only access');
     const key = await this.adopt(() => this.fs.open(path, flags, attrs), (handle) => ({ kind: 'file', path, flags, handle, read: 0, written: 0 }));
-    this.emit('opened', { path, flags });
+    this.audit('opened', { path, flags });
     return frame(FXP.HANDLE, [u32(id), str(key)]);
   }
 
@@ -611,7 +629,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   async remove(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     await this.fs.remove(path);
-    this.emit('removed', { path });
+    this.audit('removed', { path });
     return this.ok(id);
   }
 
@@ -619,7 +637,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   async mkdir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     await this.fs.mkdir(path, readAttrs(r, 'drop'));
-    this.emit('directoryCreated', { path });
+    this.audit('directoryCreated', { path });
     return this.ok(id);
   }
 
@@ -627,7 +645,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   async rmdir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
     await this.fs.rmdir(path);
-    this.emit('directoryRemoved', { path });
+    this.audit('directoryRemoved', { path });
     return this.ok(id);
   }
 
@@ -668,7 +686,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const from = this.path(r);
     const to = this.path(r);
     await this.fs.rename(from, to, overwrite);
-    this.emit('renamed', { from, to });
+    this.audit('renamed', { from, to });
     return this.ok(id);
   }
 
@@ -684,7 +702,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const linkPath = this.path(r);
     const target = targetText.startsWith('/') ? resolveClientPath(targetText) : targetText;
     await this.fs.symlink(linkPath, target);
-    this.emit('linkCreated', { path: linkPath, target, hard: false });
+    this.audit('linkCreated', { path: linkPath, target, hard: false });
     return this.ok(id);
   }
 
@@ -722,7 +740,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const existing = this.path(r);
     const link = this.path(r);
     await this.fs.link(existing, link);
-    this.emit('linkCreated', { path: link, target: existing, hard: true });
+    this.audit('linkCreated', { path: link, target: existing, hard: true });
     return this.ok(id);
   }
 
