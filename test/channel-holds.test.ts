@@ -16,16 +16,10 @@ import { withBareDaemon } from './fixtures/bareDaemon';
 import { withKeyLogin } from './fixtures/keyLogin';
 import { sha256Hex } from './fixtures/testServer';
 import { connect } from './helpers-ssh2';
+import { until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 120_000 };
 
-const until = async (what: string, check: () => boolean, ms = 60_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 function sessions(daemon: SSHDaemon): void {
   daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));

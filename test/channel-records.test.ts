@@ -13,6 +13,7 @@ import { ErrorCodes, SSHDaemonError, type SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { MAX_MESSAGE, serveRecords } from './fixtures/recordRecipe';
 import { connect } from './helpers-ssh2';
+import { sleep, until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 180_000 };
 const MiB = 1024 * 1024;
@@ -21,14 +22,6 @@ const WINDOW = 2 * MiB;
 /** SSH framing of what a client sends next to the channel data (lengths, padding, MACs) and what one socket read holds. */
 const SLACK = 512 * 1024;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (what: string, check: () => boolean, ms = 60_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-};
 
 function sessions(daemon: SSHDaemon): void {
   daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));

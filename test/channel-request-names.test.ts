@@ -12,16 +12,10 @@ import { encodeString, encodeUint32 } from '../src/packet/wire';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { sendClientPayload } from './fixtures/net';
 import { connect } from './helpers-ssh2';
+import { until } from './fixtures/wait';
 
 const NAMES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'];
 
-const until = async (what: string, check: () => boolean, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 test('channel request types named like Object.prototype members decode as unknown requests: empty params, getSSHParam reads them, the session goes on', { timeout: 60_000 }, () =>
   withBareDaemon(async ({ daemon, port, errors }) => {

@@ -18,19 +18,13 @@ import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { startListening } from './fixtures/processes';
 import { withUnhandledWatch } from './fixtures/unhandled';
 import { connect } from './helpers-ssh2';
+import { until } from './fixtures/wait';
 
 const DATA = mkdtempSync(join(tmpdir(), 'demo-names-'));
 after(() => rmSync(DATA, { recursive: true, force: true }));
 const MAIN = join(__dirname, '..', 'src', 'cli', 'main.ts');
 const NAMES = ['__proto__', 'constructor', 'valueOf', 'hasOwnProperty', 'toString', '__lookupGetter__'];
 
-const until = async (what: string, check: () => boolean, ms = 60_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 test('demo shell with OpenSSH: Object.prototype member names are "command not found" in exec and in a pty shell; the daemon keeps running', { timeout: 120_000 }, async () => {
   const sshpass = requireBinary('sshpass');
