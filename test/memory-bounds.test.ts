@@ -9,6 +9,8 @@ import type { Client, ClientChannel } from 'ssh2';
 import { ErrorCodes, type SSHDaemon } from '../src';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { connect } from './helpers-ssh2';
+import { sendClientPayload } from './fixtures/net';
+import { encodeString, encodeUint32 } from '../src/packet/wire';
 
 const MiB = 1024 * 1024;
 
@@ -157,3 +159,45 @@ async function until(check: () => boolean, ms: number): Promise<void> {
     await sleep(20);
   }
 }
+
+test("a client that ignores the server's re-key and floods requests wanting replies is dropped at OutBufferHardLimit, counting each queued reply's cost, not only its bytes", { timeout: 90_000 }, () =>
+  withBareDaemon(async ({ daemon, port, errors }) => {
+    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
+    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'));
+    daemon.on('SSHChannelRequest', (e) => void (e.success = e.requestType === 'exec'));
+    daemon.config('KeyRenegotiationThreshold=100000');
+    daemon.config('OutBufferHardLimit=65536'); // at least twice OutBufferSize applies: 2 MiB
+    const c = await connect(port, { password: 'pw' });
+    c.on('error', () => undefined);
+    // The client drops the server's KEXINIT: the re-key never completes and every reply waits in ssh2's queue.
+    const handlers = require('ssh2/lib/protocol/handlers.js') as Array<(p: unknown, payload: Buffer) => void>;
+    const proto = (c as unknown as { _protocol: unknown })._protocol;
+    const kexinit = handlers[20];
+    let stalled = false;
+    handlers[20] = (p, payload) => (p === proto ? void (stalled = true) : kexinit(p, payload));
+    try {
+      const ch = await new Promise<ClientChannel>((resolve, reject) => c.exec('x', (err, s) => (err ? reject(err) : resolve(s))));
+      ch.on('data', () => undefined);
+      for (let i = 0; i < 100 && !stalled; i++) {
+        ch.write(Buffer.alloc(64 * 1024));
+        await sleep(50);
+      }
+      assert.ok(stalled, 'the daemon started a re-key past KeyRenegotiationThreshold');
+      const id = (ch as unknown as { outgoing: { id: number } }).outgoing.id;
+      const request = Buffer.concat([Buffer.from([98]), encodeUint32(id), encodeString('x-nothing'), Buffer.from([1])]);
+      let sent = 0;
+      const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+      // 5-byte replies: by bytes alone 2 MiB is 400,000 of them (1.1 GB of heap at 3.3 million in a review).
+      while (sent < 200_000 && !(c as unknown as { _sock: { destroyed: boolean } })._sock.destroyed) {
+        for (let i = 0; i < 1000; i++) sendClientPayload(c, request);
+        sent += 1000;
+        await sleep(2);
+      }
+      await closed;
+      assert.ok(sent < 200_000, `dropped after ${sent} requests`);
+      assert.ok(errors.some((e) => e.startsWith(`${ErrorCodes.BufferLimit} `)), JSON.stringify(errors));
+    } finally {
+      handlers[20] = kexinit;
+    }
+  }),
+);

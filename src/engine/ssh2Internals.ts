@@ -184,15 +184,27 @@ export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Con
 }
 
 /**
- * Bytes ssh2 holds back while a key exchange runs (Protocol._queue, unbounded in the engine): they
- * reach the socket only after NEWKEYS, so they count against OutBufferSize like unsent socket bytes.
+ * What each packet ssh2 queues costs beyond its bytes (the packet's Buffer and array slot): a
+ * client that ignores a re-key and floods requests wanting replies queued 1.5 million 5-byte
+ * replies, 1.1 GB of heap, while the bytes alone stayed under OutBufferHardLimit.
+ */
+const QUEUED_PACKET_COST = 256;
+/** Per queue (ssh2 makes a new array for each key exchange and only pushes onto it): what is counted so far. */
+const queueTotals = new WeakMap<object, { counted: number; cost: number }>();
+
+/**
+ * What ssh2 holds back while a key exchange runs (Protocol._queue, unbounded in the engine), in
+ * bytes plus QUEUED_PACKET_COST per packet: it reaches the socket only after NEWKEYS, so it counts
+ * against OutBufferSize and OutBufferHardLimit like unsent socket bytes. Counted incrementally: the
+ * check runs on every inbound chunk, and re-summing a long queue each time cost quadratic CPU.
  */
 export function queuedDuringKex(proto: Ssh2Protocol): number {
   const queue = (proto as unknown as { _queue?: Uint8Array[] })._queue;
   if (!queue) return 0;
-  let total = 0;
-  for (const packet of queue) total += packet.length;
-  return total;
+  let total = queueTotals.get(queue);
+  if (!total) queueTotals.set(queue, (total = { counted: 0, cost: 0 }));
+  for (; total.counted < queue.length; total.counted++) total.cost += queue[total.counted].length + QUEUED_PACKET_COST;
+  return total.cost;
 }
 
 /**
