@@ -17,6 +17,7 @@ import { publicKeyBlob } from '../src/certs/opensshKey';
 import { encodeString } from '../src/packet/wire';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { requireBinary, run } from './fixtures/clients';
+import { until } from './fixtures/wait';
 import { authPayload, CAPTURED, rawClient, replyStrings, sshSignature, withRawClient, type RawClient } from './fixtures/rawAuth';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -522,5 +523,28 @@ test('a new request in the middle of a round ends it without counting a failure 
       c.send(authPayload.infoResponse(['secret']));
       await expectReply(c, CAPTURED.USERAUTH_SUCCESS, 'still allowed: abandoned rounds did not count');
     });
+  }),
+);
+
+// ---- re-keys before authentication ----------------------------------------------------------------
+
+test('a client re-key before authentication is refused as a protocol error (an adversarial review burned 10 s of server CPU in 15 s with group18 re-keys no connection limit saw); after login re-keys work', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port, errors }) => {
+    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
+    const kexes: string[] = [];
+    daemon.on('SSHStatus', (e) => void (e.message.startsWith('Key exchange complete') && kexes.push(e.connectionId)));
+    await withRawClient(port, async (c) => {
+      (c.client as unknown as { _protocol: { rekey(): void } })._protocol.rekey();
+      const reply = await c.next(10_000);
+      assert.equal(reply?.type, CAPTURED.DISCONNECT, 'the second KEXINIT before login is answered with DISCONNECT');
+      await until('the daemon ends the connection', () => c.serverEnded() || c.isClosed());
+    });
+    assert.ok(errors.some((e) => e.includes('key re-exchange before authentication refused')), errors.join('\n'));
+    assert.equal(kexes.length, 1, 'only the first key exchange ran');
+    const { connect } = await import('./helpers-ssh2');
+    const client = await connect(port, { password: 'pw' });
+    (client as unknown as { _protocol: { rekey(): void } })._protocol.rekey();
+    await until('the logged-in client re-keyed', () => kexes.filter((id) => id !== kexes[0]).length === 2);
+    client.end();
   }),
 );

@@ -6,6 +6,7 @@ import { markHandled } from '../errors/unawaited';
 import {
   DISCONNECT_REASON,
   disconnectWithReason,
+  gateClientRekey,
   guardInbound,
   INFLATE_LIMIT_CODE,
   prepareHandshake,
@@ -77,6 +78,8 @@ export class ConnectionSession {
     conn.clientVersion = info.header.identRaw;
     // Nothing the client sends after our DISCONNECT is parsed; a peer that never reads our FIN is cut after the grace time.
     guardInbound(engine, () => conn.destroyAfter());
+    // A client re-key before authentication is CPU no connection limit sees (src/engine/rekeyGate.ts).
+    gateClientRekey(engine, () => conn.authenticated, () => this.violation(ErrorCodes.ProtocolError, 'key re-exchange before authentication refused'));
     engine.on('error', (err: Error & { level?: string; code?: unknown }) => {
       if (err.code === INFLATE_LIMIT_CODE) return this.compressionBomb(err.message);
       if (err.level === 'socket' && CLIENT_GONE.has(String(err.code)) && [...conn.channels.values()].every((c) => c.eofSent || c.closeSent)) {

@@ -16,6 +16,7 @@ import { installPostQuantumKex } from './pqKex';
 import { stopInbound } from './inboundGuard';
 import { inflateLimitInstalled } from './inflateLimit';
 import { userAuthTakeoverInstalled } from './userAuthControl';
+import { installRekeyGate, rekeyGateInstalled } from './rekeyGate';
 
 /** The exact ssh2 version this adapter was written and tested against. */
 export const PINNED_SSH2_VERSION = '1.17.0';
@@ -47,6 +48,7 @@ const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, pa
 installGuessedKexPacketFix(ProtocolClass);
 installKexAccessor(ProtocolClass);
 installPostQuantumKex({ protocolClass: ProtocolClass, constants, utils: protocolUtils }); // after installKexAccessor
+installRekeyGate();
 
 export { postQuantumKexStatus, MLKEM768X25519_SHA256 } from './pqKex';
 
@@ -54,6 +56,7 @@ export { prepareHandshake, type HandshakeControl, type KexLists } from './handsh
 export { guardInbound, inboundStopped, stopInbound } from './inboundGuard';
 export { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from './inflateLimit';
 export { takeOverUserAuth, type UserAuthMessages, type UserAuthReplies } from './userAuthControl';
+export { gateClientRekey } from './rekeyGate';
 
 /** ssh2's Server class, used only as a protocol engine (sockets are injected). */
 export const Ssh2ServerClass = ssh2Root.Server as new (cfg: object) => import('./ssh2Types').Ssh2Server;
@@ -305,6 +308,7 @@ export function engineVersionProblem(): string | undefined {
   }
   if (!userAuthTakeoverInstalled()) return 'the USERAUTH takeover is not installed';
   if (!inflateLimitInstalled()) return 'the inflate bound is not installed';
+  if (!rekeyGateInstalled()) return 'the pre-authentication re-key gate is not installed';
   return undefined;
 }
 
