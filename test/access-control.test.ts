@@ -228,6 +228,29 @@ test('SensorPorts: a connection to a sensor port bans the address on the main po
   }),
 );
 
+test('SensorPorts bans obey the penalty table bound (PerSourcePenalties max-sources4): a flood of visitors from many addresses cannot grow it', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon }) => {
+    const sensorPort = await freePort();
+    await daemon.stopListening();
+    daemon.config(`SensorPorts=${sensorPort}`);
+    daemon.config('PerSourcePenalties=max-sources4:50');
+    await daemon.startListening();
+    const main = daemon.localPort;
+    for (let i = 1; i <= 80; i++) {
+      const trap = tcpConnect({ port: sensorPort, host: '127.0.0.1', localAddress: `127.1.0.${i}` });
+      trap.on('error', () => undefined);
+      await once(trap, 'close');
+    }
+    assert.equal(daemon.refusalCounts().SensorPorts, 80, 'every touch is counted');
+    assert.equal((await probe(main, '127.1.0.1')).outcome, 'refused', 'the first visitors are banned');
+    assert.equal((await probe(main, '127.1.0.50')).outcome, 'refused');
+    // Past the bound nothing more is recorded (OpenSSH's overflow:permissive, as for penalties).
+    const late = await probe(main, '127.1.0.80');
+    assert.equal(late.outcome, 'admitted', 'the table stopped at 50 sources');
+    late.socket.destroy();
+  }),
+);
+
 async function until(check: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {

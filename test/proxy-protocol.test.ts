@@ -64,7 +64,7 @@ async function loginWithHeader(daemon: SSHDaemon, port: number, header: Buffer |
 }
 
 /** What a raw client receives before the server closes (refusals send nothing). */
-async function rawSend(port: number, data: string): Promise<{ bytes: number; closed: boolean }> {
+async function rawSend(port: number, data: string | Buffer): Promise<{ bytes: number; closed: boolean }> {
   const sock = tcpConnect(port, '127.0.0.1');
   sock.on('error', () => undefined);
   let bytes = 0;
@@ -82,6 +82,9 @@ test('PROXY v1 and v2 (IPv4 and IPv6): remoteHost is the client named in the hea
     assert.equal(await loginWithHeader(daemon, port, 'PROXY TCP4 203.0.113.7 127.0.0.1 40001 22\r\n'), '203.0.113.7:40001');
     assert.equal(await loginWithHeader(daemon, port, v2Header('198.51.100.9', 40002)), '198.51.100.9:40002');
     assert.equal(await loginWithHeader(daemon, port, v2Header('2001:db8::5', 40003)), '2001:db8::5:40003');
+    // A dual-stack balancer names an IPv4 client as an IPv4-mapped IPv6 address: it is the IPv4 client.
+    assert.equal(await loginWithHeader(daemon, port, v2Header('::ffff:c633:6409', 40004)), '198.51.100.9:40004');
+    assert.equal(await loginWithHeader(daemon, port, 'PROXY TCP6 ::FFFF:C633:6409 ::1 40005 22\r\n'), '198.51.100.9:40005');
     // A balancer's health check (v1 UNKNOWN) keeps the TCP peer's address.
     assert.match(await loginWithHeader(daemon, port, 'PROXY UNKNOWN\r\n'), /^127\.0\.0\.1:\d+$/);
   }),
@@ -90,15 +93,18 @@ test('PROXY v1 and v2 (IPv4 and IPv6): remoteHost is the client named in the hea
 test('AllowedClients, DeniedClients and refusal counts see the proxied address; no or bad header is refused', TIMEOUT, () =>
   withBareDaemon(async ({ daemon, port }) => {
     daemon.config('UseProxyProtocol=true');
-    daemon.config('DeniedClients=203.0.113.66');
+    daemon.config('DeniedClients=203.0.113.66,198.51.100.*');
     const denied = await rawSend(port, 'PROXY TCP4 203.0.113.66 127.0.0.1 40001 22\r\nSSH-2.0-x\r\n');
     assert.deepEqual(denied, { bytes: 0, closed: true });
+    // IPv4 clients through a dual-stack balancer (IPv4-mapped IPv6, v2 and v1) meet IPv4 wildcard rules.
+    assert.deepEqual(await rawSend(port, Buffer.concat([v2Header('::ffff:c633:6409', 40001), Buffer.from('SSH-2.0-x\r\n')])), { bytes: 0, closed: true });
+    assert.deepEqual(await rawSend(port, 'PROXY TCP6 0:0:0:0:0:ffff:c633:640a ::1 40001 22\r\nSSH-2.0-x\r\n'), { bytes: 0, closed: true });
     assert.equal(await loginWithHeader(daemon, port, 'PROXY TCP4 203.0.113.67 127.0.0.1 40001 22\r\n'), '203.0.113.67:40001');
     const noHeader = await rawSend(port, 'SSH-2.0-OpenSSH_9.2\r\n');
     assert.deepEqual(noHeader, { bytes: 0, closed: true }, 'a client that skips the balancer is refused');
     const bad = await rawSend(port, 'PROXY TCP4 not-an-address 127.0.0.1 1 22\r\n');
     assert.deepEqual(bad, { bytes: 0, closed: true });
-    assert.deepEqual(daemon.refusalCounts(), { DeniedClients: 1, UseProxyProtocol: 2 });
+    assert.deepEqual(daemon.refusalCounts(), { DeniedClients: 3, UseProxyProtocol: 2 });
     daemon.config('ProxyProtocolTrustedProxies=10.0.0.0/8');
     assert.deepEqual(await rawSend(port, 'PROXY TCP4 203.0.113.67 127.0.0.1 40001 22\r\n'), { bytes: 0, closed: true }, 'only trusted balancers may send headers');
   }),

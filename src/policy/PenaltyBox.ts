@@ -70,7 +70,14 @@ export class PenaltyBox {
   ban(address: string, seconds: number, policy: Pick<PenaltyPolicy, 'ipv4Bits' | 'ipv6Bits' | 'maxSources'>): void {
     const key = netBlockKey(address, policy.ipv4Bits, policy.ipv6Bits);
     const now = this.clock();
-    if (!this.table.has(key) && this.table.size >= policy.maxSources) this.purge(now);
+    if (!this.table.has(key) && this.table.size >= policy.maxSources) {
+      this.purge(now);
+      // The same bound as penalise(): a flood of sensor visitors from many addresses cannot grow the table.
+      if (this.table.size >= policy.maxSources) {
+        this.overflowed++;
+        return;
+      }
+    }
     const expiresAt = Math.max(this.live(key, now)?.expiresAt ?? 0, now + seconds * 1000);
     this.table.set(key, { expiresAt, enforced: true, cause: 'SensorPorts' });
   }

@@ -1,9 +1,18 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { globMatch } from './glob';
 
-/** Strips the IPv4-mapped IPv6 prefix so '::ffff:127.0.0.1' matches '127.0.0.1' rules. */
+/** Folds an IPv4-mapped IPv6 address in any spelling to plain IPv4, so '::ffff:127.0.0.1' matches '127.0.0.1' rules. */
 export function normaliseAddress(address: string): string {
-  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+  if (address.startsWith('::ffff:') && isIPv4(address.slice(7))) return address.slice(7);
+  // Other spellings of an IPv4-mapped address ('::ffff:102:304' from a PROXY v2 AF_INET6 header, a
+  // dual-stack balancer's IPv4 client; '0:0:0:0:0:ffff:…'; upper case): the URL parser folds them
+  // all to '::ffff:hhhh:hhhh'.
+  if (!isIPv6(address) || !/ffff/i.test(address)) return address;
+  const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (!mapped) return address;
+  const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
 }
 
 /** An address list as in AllowedClients: exact addresses, `*`/`?` wildcards and CIDR blocks, comma separated. */
