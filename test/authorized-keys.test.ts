@@ -152,3 +152,21 @@ test('restrict and permitopen: stdio forwarding (ssh -W) is refused before the h
     assert.deepEqual(opens, ['direct-tcpip']);
   });
 });
+
+test('restrict and no-port-forwarding cover Unix-socket forwarding: ssh -R /path is refused before the handler (OpenSSH), allowed keys reach it with socketPath', TIMEOUT, async () => {
+  const forward = ['-o', 'ExitOnForwardFailure=yes', '-R', '/tmp/sshdaemon-test-remote.sock:127.0.0.1:7'];
+  for (const option of ['restrict', 'no-port-forwarding']) {
+    await withAuthorizedKeys(`${option} ${key.publicKeyOpenSSH}`, async ({ ssh, requests }) => {
+      const r = await ssh([...forward, 'tester@127.0.0.1', 'true']);
+      assert.notEqual(r.code, 0, `${option}: the forward must fail`);
+      assert.match(r.stderr, /remote port forwarding failed/i, r.stderr);
+      assert.deepEqual(requests.filter((q) => q.channelId === ''), [], `${option}: the application never saw the request`);
+    });
+  }
+  await withAuthorizedKeys(key.publicKeyOpenSSH, async ({ ssh, requests }) => {
+    const r = await ssh([...forward, 'tester@127.0.0.1', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    const seen = requests.find((q) => q.requestType === 'streamlocal-forward@openssh.com');
+    assert.deepEqual(seen && requestParamsOf(seen, 'streamlocal-forward@openssh.com'), { socketPath: '/tmp/sshdaemon-test-remote.sock' });
+  });
+});

@@ -201,3 +201,34 @@ test("a client that ignores the server's re-key and floods requests wanting repl
     }
   }),
 );
+
+test('a channel open with a tiny maximum packet size is refused (each byte of output would cost a packet); 512 and up are served', { timeout: 60_000 }, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    openDoors(daemon);
+    const c: Client = await connect(port, { password: 'pw' });
+    const proto = (c as unknown as { _protocol: { session(chan: number, window: number, packetSize: number): void; _handlers: Record<string, (...args: unknown[]) => void> } })._protocol;
+    const answers: Array<{ id: number; outcome: string }> = [];
+    const handlers = proto._handlers;
+    const failure = handlers.CHANNEL_OPEN_FAILURE;
+    const confirmation = handlers.CHANNEL_OPEN_CONFIRMATION;
+    // Channel ids 900+ are ours alone: ssh2's own handlers never see them.
+    handlers.CHANNEL_OPEN_FAILURE = (p: unknown, recipient: unknown, reason: unknown, description: unknown) =>
+      (recipient as number) >= 900 ? void answers.push({ id: recipient as number, outcome: `failure: ${String(description)}` }) : failure(p, recipient, reason, description);
+    handlers.CHANNEL_OPEN_CONFIRMATION = (p: unknown, info: unknown) => {
+      const i = info as { recipient: number; packetSize: number };
+      return i.recipient >= 900 ? void answers.push({ id: i.recipient, outcome: 'open' }) : confirmation(p, info);
+    };
+    proto.session(901, 2 * MiB, 1);
+    proto.session(902, 2 * MiB, 511);
+    proto.session(903, 2 * MiB, 512);
+    const deadline = Date.now() + 20_000;
+    while (answers.length < 3 && Date.now() < deadline) await sleep(20);
+    assert.deepEqual(answers.sort((a, b) => a.id - b.id), [
+      { id: 901, outcome: 'failure: maximum packet size below 512' },
+      { id: 902, outcome: 'failure: maximum packet size below 512' },
+      { id: 903, outcome: 'open' },
+    ]);
+    assert.equal(daemon.sshConnections.size, 1, 'the client stays connected');
+    c.end();
+  }),
+);

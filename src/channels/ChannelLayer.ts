@@ -10,7 +10,7 @@ import { encodeString, encodeUint32, WireReader } from '../packet/wire';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import type { Registry } from '../registry/Registry';
-import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW } from './ChannelState';
+import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW, MIN_PEER_PACKET_SIZE } from './ChannelState';
 import { decodeRequestParams } from './requestParams';
 import { builtInDecisionLog, decisionArgs } from './builtInDecisions';
 import type { BuiltInHooks } from '../daemon/BuiltInServices';
@@ -89,6 +89,10 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (conn.channels.size >= host.maxChannels()) {
       host.hub.log(conn.id, 1, `channel open refused: MaxSessionsPerConnection (${host.maxChannels()}) reached`);
       return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.RESOURCE_SHORTAGE, 'too many channels');
+    }
+    if (info.packetSize < MIN_PEER_PACKET_SIZE) {
+      host.hub.log(conn.id, 1, `channel open refused: maximum packet size ${info.packetSize} below ${MIN_PEER_PACKET_SIZE}`);
+      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.RESOURCE_SHORTAGE, `maximum packet size below ${MIN_PEER_PACKET_SIZE}`);
     }
     const r = new WireReader(payload, 1);
     r.bytes();
@@ -278,6 +282,11 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const pending = this.pendingOpens.get(info.recipient);
     if (!pending) return;
     this.pendingOpens.delete(info.recipient);
+    if (info.packetSize < MIN_PEER_PACKET_SIZE) {
+      this.conn.channels.delete(info.recipient);
+      pending.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, `The client confirmed the ${pending.state.service} channel with a maximum packet size of ${info.packetSize}, below ${MIN_PEER_PACKET_SIZE}`));
+      return this.host.violation(this.conn, ErrorCodes.ProtocolError, `channel confirmation with maximum packet size ${info.packetSize} (below ${MIN_PEER_PACKET_SIZE})`);
+    }
     this.opened(pending.state, info.sender, info.window, info.packetSize);
     pending.resolve(pending.state.id);
   }

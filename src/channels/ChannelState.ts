@@ -6,6 +6,13 @@ import { type QueueOwner, SerialQueue } from './SerialQueue';
 /** Our receive window and packet size: as OpenSSH's session defaults. */
 export const LOCAL_WINDOW = 2 * 1024 * 1024;
 export const LOCAL_PACKET_SIZE = 32 * 1024;
+/**
+ * The smallest maximum packet size a client may give a channel. Every output packet costs a header,
+ * a MAC, a cipher call and a socket write whatever it carries: a client asking for 1-byte packets
+ * would make each byte of output cost about a hundred. Real clients ask 16-32 KiB; Go's x/crypto/ssh
+ * refuses tiny values too.
+ */
+export const MIN_PEER_PACKET_SIZE = 512;
 /** The window is reopened once the application has taken half of it. */
 const WINDOW_REFILL_AT = LOCAL_WINDOW / 2;
 /**

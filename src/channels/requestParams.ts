@@ -89,6 +89,16 @@ export interface ChannelRequestParamsMap {
    * @property bindPort The port of the forward to cancel.
    */
   'cancel-tcpip-forward': { bindAddress: string; bindPort: number };
+  /**
+   * Global request (channelId ''): `ssh -R /remote.sock:...`, listen on a Unix socket (OpenSSH PROTOCOL 2.4).
+   * @property socketPath The socket path the client asks the server to listen on.
+   */
+  'streamlocal-forward@openssh.com': { socketPath: string };
+  /**
+   * Global request (channelId ''): cancels a `streamlocal-forward@openssh.com`.
+   * @property socketPath The socket path of the forward to cancel.
+   */
+  'cancel-streamlocal-forward@openssh.com': { socketPath: string };
 }
 
 /** Any decoded request; a union of the known shapes, or an empty object. */
@@ -128,6 +138,8 @@ const DECODERS: Readonly<Record<string, Decoder>> = {
   'exit-signal': (r) => ({ signal: r.string(), coreDumped: r.boolean(), message: r.string() }),
   'tcpip-forward': (r) => ({ bindAddress: r.string(), bindPort: r.uint32() }),
   'cancel-tcpip-forward': (r) => ({ bindAddress: r.string(), bindPort: r.uint32() }),
+  'streamlocal-forward@openssh.com': (r) => ({ socketPath: r.string() }),
+  'cancel-streamlocal-forward@openssh.com': (r) => ({ socketPath: r.string() }),
 };
 
 /**

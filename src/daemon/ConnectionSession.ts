@@ -22,7 +22,7 @@ import {
 import type { ClientInfo, NegotiatedAlgorithms, Ssh2Connection } from '../engine/ssh2Types';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import { versionMatches } from '../policy/addressMatch';
-import { refusedListen } from '../policy/SessionRestrictions';
+import { refusedGlobalRequest } from '../policy/SessionRestrictions';
 import type { ChannelRequestParams } from '../channels/requestParams';
 import { builtInDecisionLog, decisionArgs } from '../channels/builtInDecisions';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
@@ -171,14 +171,15 @@ export class ConnectionSession {
   }
 
   /**
-   * Global requests ssh2 passes on once authenticated (tcpip-forward, cancel-tcpip-forward):
+   * Global requests ssh2 passes on once authenticated (tcpip-forward, streamlocal-forward@openssh.com and their cancels):
    * reported as SSHChannelRequest with channelId '', after the key's restrictions.
    */
-  private globalRequest(name: string, info: { bindAddr?: string; bindPort?: number }, accept?: GlobalReply, reject?: () => void): void {
+  private globalRequest(name: string, info: { bindAddr?: string; bindPort?: number; socketPath?: string }, accept?: GlobalReply, reject?: () => void): void {
     const { conn, core } = this;
     const forward = name === 'tcpip-forward' || name === 'cancel-tcpip-forward';
-    const params: ChannelRequestParams = forward ? { bindAddress: info.bindAddr ?? '', bindPort: info.bindPort ?? 0 } : {};
-    const refused = name === 'tcpip-forward' ? refusedListen(conn.restrictions, info.bindAddr ?? '', info.bindPort ?? 0) : undefined;
+    const streamLocal = name === 'streamlocal-forward@openssh.com' || name === 'cancel-streamlocal-forward@openssh.com';
+    const params: ChannelRequestParams = forward ? { bindAddress: info.bindAddr ?? '', bindPort: info.bindPort ?? 0 } : streamLocal ? { socketPath: info.socketPath ?? '' } : {};
+    const refused = refusedGlobalRequest(conn.restrictions, name, info);
     if (refused) {
       core.hub.log(conn.id, 1, refused);
       return reject?.();
@@ -188,7 +189,8 @@ export class ConnectionSession {
       core.hub.log(conn.id, 1, limited);
       return reject?.();
     }
-    const packet = Buffer.concat([encodeString(name), Buffer.from([accept ? 1 : 0]), ...(forward ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)] : [])]);
+    const fields = forward ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)] : streamLocal ? [encodeString(info.socketPath ?? '')] : [];
+    const packet = Buffer.concat([encodeString(name), Buffer.from([accept ? 1 : 0]), ...fields]);
     const ids = { connectionId: conn.id, channelId: '' };
     const args = decisionArgs({ ...ids, requestType: name, packet, params }, 'success', core.builtIns.presetSuccess(conn, name, params));
     afterDecision(core.hub.decide('SSHChannelRequest', args), (ok) => {

@@ -103,6 +103,17 @@ export function refusedChannelOpen(r: SessionRestrictions, channelType: string, 
   return undefined;
 }
 
+/**
+ * Why a global request is refused under these restrictions: `tcpip-forward` (port forwarding off, or
+ * outside permitlisten) and `streamlocal-forward@openssh.com` (port forwarding off: OpenSSH's
+ * no-port-forwarding and restrict cover Unix-socket forwarding too).
+ */
+export function refusedGlobalRequest(r: SessionRestrictions, name: string, info: { bindAddr?: string; bindPort?: number }): string | undefined {
+  if (name === 'tcpip-forward') return refusedListen(r, info.bindAddr ?? '', info.bindPort ?? 0);
+  if (name === 'streamlocal-forward@openssh.com' && !r.portForwarding) return 'remote Unix-socket forwarding not permitted for this key (port forwarding off)';
+  return undefined;
+}
+
 /** Why a tcpip-forward global request is refused under these restrictions. */
 export function refusedListen(r: SessionRestrictions, host: string, port: number): string | undefined {
   if (!r.portForwarding) return 'remote port forwarding not permitted for this key';
