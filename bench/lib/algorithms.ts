@@ -26,7 +26,8 @@ export const HANDSHAKE_ALGORITHMS = {
 
 /** The commands the load runs; the SDK and raw servers emulate them, sshd runs them for real. */
 export const COMMANDS = {
-  download: (n: number) => `head -c ${n} /dev/zero`,
-  upload: 'cat > /dev/null',
+  /** `style`: a bench/servers/commands.ts STYLES name; the default style sends no prefix. */
+  download: (n: number, style?: string) => `${style ? `BENCH_STYLE=${style} ` : ''}head -c ${n} /dev/zero`,
+  upload: (style?: string) => `${style ? `BENCH_STYLE=${style} ` : ''}cat > /dev/null`,
   trivial: 'true',
 };

@@ -23,3 +23,15 @@ export function ratio(a: Summary | undefined, b: Summary | undefined): number {
   if (!a || !b || !b.median) return NaN;
   return a.median / b.median;
 }
+
+/**
+ * Ratios of runs taken in alternating pairs: a[i] / b[i] for each run i measured back to back, so a
+ * drift of the shared machine hits both sides of a pair alike. The median of these is the figure to
+ * quote, with min–max; a spread that straddles the goal means no verdict.
+ */
+export function pairwise(a: readonly number[], b: readonly number[]): Summary {
+  const n = Math.min(a.length, b.length);
+  const ratios: number[] = [];
+  for (let i = 0; i < n; i++) if (Number.isFinite(a[i]) && Number.isFinite(b[i]) && b[i]) ratios.push(a[i] / b[i]);
+  return summarize(ratios);
+}

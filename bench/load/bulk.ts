@@ -46,13 +46,14 @@ function run(shellLine: string, args: string[]): Promise<void> {
   });
 }
 
-export async function bulkTransfer(server: ServerHandle, keys: BenchKeys, direction: 'download' | 'upload', bytes: number, cipher: string, mac: string): Promise<BulkResult> {
+/** `style`: how the Node servers write it (bench/servers/commands.ts STYLES); undefined: the default loop. */
+export async function bulkTransfer(server: ServerHandle, keys: BenchKeys, direction: 'download' | 'upload', bytes: number, cipher: string, mac: string, style?: string): Promise<BulkResult> {
   const args = sshArgs(server, keys, ['-c', cipher, '-m', mac]);
   await server.settle();
   const cpu0 = server.cpuSeconds();
   const t0 = process.hrtime.bigint();
-  if (direction === 'download') await run('exec ssh "$@" > /dev/null', [...args, COMMANDS.download(bytes)]);
-  else await run(`head -c ${bytes} /dev/zero | ssh "$@"`, [...args, COMMANDS.upload]);
+  if (direction === 'download') await run('exec ssh "$@" > /dev/null', [...args, COMMANDS.download(bytes, style)]);
+  else await run(`head -c ${bytes} /dev/zero | ssh "$@"`, [...args, COMMANDS.upload(style)]);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   await server.settle();
   const serverCpuSeconds = server.cpuSeconds() - cpu0;

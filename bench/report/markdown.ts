@@ -30,31 +30,56 @@ export interface Target {
   target: number;
   unit: string;
   higherIsBetter: boolean;
+  /** When the value is the median of pairwise ratios: their min and max (a verdict needs both on one side of the goal). */
+  pairs?: Summary;
 }
 
+/** Median of the pairwise ratios when measured in pairs, else the ratio of medians. */
+function paired(p: Summary | undefined, a: Summary | undefined, b: Summary | undefined): { value: number; pairs?: Summary } {
+  return p && p.n ? { value: p.median, pairs: p } : { value: ratio(a, b) };
+}
+
+const styleName = (style: string | undefined) => (style ? style.replace(/^loop-(\d+)k$/, 'awaited $1 KiB sends') : 'awaited 256 KiB sends');
+
+/** The goals of issue 20 (performance): ratios measured in the same run, in alternating pairs. */
 export function targets(r: BenchResults): Target[] {
   const out: Target[] = [];
-  for (const row of r.bulk.filter((b) => /gcm/.test(b.cipher))) {
-    const name = `bulk ${row.direction} ${row.cipher}`;
-    out.push({ what: `${name}: SDK / raw ssh2`, value: ratio(row.mibPerSecond.sdk, row.mibPerSecond.raw), target: 0.95, unit: '×', higherIsBetter: true });
-    out.push({ what: `${name}: SDK / sshd`, value: ratio(row.mibPerSecond.sdk, row.mibPerSecond.sshd), target: 1.0, unit: '×', higherIsBetter: true });
+  for (const row of r.bulk.filter((b) => /aes128-gcm|chacha20/.test(b.cipher))) {
+    const name = `bulk ${row.direction} ${row.cipher}, ${styleName(row.style)}`;
+    out.push({ what: `${name}: SDK / raw ssh2`, target: 1.0, unit: '×', higherIsBetter: true, ...paired(row.pairs?.sdkRaw, row.mibPerSecond.sdk, row.mibPerSecond.raw) });
+    if (!row.style && row.mibPerSecond.sshd) out.push({ what: `${name}: SDK / sshd`, target: 1.2, unit: '×', higherIsBetter: true, ...paired(row.pairs?.sdkSshd, row.mibPerSecond.sdk, row.mibPerSecond.sshd) });
+    if (!row.style && row.cipher === 'aes128-gcm') out.push({ what: `server CPU per GiB, ${row.direction} aes128-gcm (SDK)`, value: row.cpuPerGiB.sdk?.median ?? NaN, target: 0.4, unit: ' s', higherIsBetter: false });
   }
   for (const row of r.sftp ?? []) {
-    out.push({ what: `SFTP ${row.direction}: SDK / OpenSSH sftp-server`, value: ratio(row.mibPerSecond.sdk, row.mibPerSecond.sshd), target: 0.8, unit: '×', higherIsBetter: true });
+    out.push({ what: `SFTP ${row.direction}: SDK / OpenSSH sftp-server`, target: 1.0, unit: '×', higherIsBetter: true, ...paired(row.pairs?.sdkSshd, row.mibPerSecond.sdk, row.mibPerSecond.sshd) });
   }
   const h16 = r.handshakes.find((h) => h.concurrency === 16 && !h.kex);
   if (h16) {
-    out.push({ what: 'handshakes/s at concurrency 16: SDK / raw ssh2', value: ratio(h16.perSecond.sdk, h16.perSecond.raw), target: 0.9, unit: '×', higherIsBetter: true });
+    out.push({ what: 'handshakes/s at concurrency 16: SDK / raw ssh2', value: ratio(h16.perSecond.sdk, h16.perSecond.raw), target: 1.0, unit: '×', higherIsBetter: true });
     out.push({ what: 'handshakes/s at concurrency 16: SDK / sshd', value: ratio(h16.perSecond.sdk, h16.perSecond.sshd), target: 2, unit: '×', higherIsBetter: true });
+    out.push({ what: 'server CPU per handshake at concurrency 16 (SDK)', value: h16.cpuMsPerHandshake.sdk?.median ?? NaN, target: 1.0, unit: ' ms', higherIsBetter: false });
   }
   const idle = r.idle.filter((i) => i.server === 'sdk' && i.reached).sort((a, b) => b.requested - a.requested)[0];
   if (idle) {
-    out.push({ what: `idle RSS per SDK connection at ${num(idle.requested)} (reached ${num(idle.reached)})`, value: (idle.rssPerConn ?? NaN) / KiB, target: 64, unit: ' KiB', higherIsBetter: false });
+    out.push({ what: `idle RSS per SDK connection at ${num(idle.requested)} (reached ${num(idle.reached)})`, value: (idle.rssPerConn ?? NaN) / KiB, target: 20, unit: ' KiB', higherIsBetter: false });
   }
   const c1 = r.cluster.find((c) => c.workers === 1);
   const c2 = r.cluster.find((c) => c.workers === 2);
   if (c1 && c2) out.push({ what: 'cluster: 2 workers / 1 worker handshakes/s', value: ratio(c2.perSecond, c1.perSecond), target: 1.6, unit: '×', higherIsBetter: true });
   return out;
+}
+
+/** met / missed, or no verdict when the pairwise ratios fall on both sides of the goal. */
+function targetVerdict(t: Target): string {
+  if (t.pairs && t.pairs.n > 1 && t.pairs.min < t.target && t.pairs.max >= t.target) {
+    return `no verdict: pairs ${r2(t.pairs.min)}–${r2(t.pairs.max)} straddle the goal`;
+  }
+  return verdict(t.value, t.target, t.higherIsBetter);
+}
+
+function targetValue(t: Target): string {
+  if (t.unit !== '×') return `${num(t.value, t.unit === ' KiB' ? 1 : 2)}${t.unit}`;
+  return t.pairs && t.pairs.n > 1 ? `${r2(t.value)} (${r2(t.pairs.min)}–${r2(t.pairs.max)}, ${t.pairs.n} pairs)` : r2(t.value);
 }
 
 /** `notes`: hand-written analysis (bench/notes.md) appended as the closing note. */
@@ -84,30 +109,33 @@ export function renderMarkdown(r: BenchResults, chartPath: string, notes = ''): 
   L.push('| target | measured | goal | result |');
   L.push('|---|---:|---:|---|');
   for (const t of targets(r)) {
-    const v = t.unit === '×' ? r2(t.value) : `${num(t.value, 1)}${t.unit}`;
     const g = t.unit === '×' ? `${t.higherIsBetter ? '≥' : '≤'} ${t.target}×` : `≤ ${t.target}${t.unit}`;
-    L.push(`| ${t.what} | ${v} | ${g} | ${verdict(t.value, t.target, t.higherIsBetter)} |`);
+    L.push(`| ${t.what} | ${targetValue(t)} | ${g} | ${targetVerdict(t)} |`);
   }
   L.push('');
 
   L.push('## Bulk transfer (MiB/s, OpenSSH `ssh` client as the load)');
   L.push('');
-  L.push('| cipher | direction | SDK | raw ssh2 | sshd | SDK/raw | SDK/sshd |');
-  L.push('|---|---|---:|---:|---:|---:|---:|');
+  L.push('How the Node servers write: *awaited N KiB sends* is the IPWorks-style loop (`await sendChannelData(id, chunk)`; raw ssh2: `write()` then `drain`) and an `SSHChannelDataIn` sink on upload; *stream* is `pipeline(Readable, channel)` down and `pipeline(channel, Writable)` up (the SDK\'s `channelStream()`; raw ssh2\'s channel). sshd runs the same shell command whatever the style, so it is measured once. SDK/raw and SDK/sshd are medians of pairwise ratios (run i against run i, back to back), with min–max.');
+  L.push('');
+  L.push('| cipher | direction | servers written as | SDK | raw ssh2 | sshd | SDK/raw (pairs) | SDK/sshd (pairs) |');
+  L.push('|---|---|---|---:|---:|---:|---:|---:|');
+  const pairCell = (p: Summary | undefined, a: Summary | undefined, b: Summary | undefined) =>
+    p && p.n > 1 ? `${r2(p.median)} (${r2(p.min)}–${r2(p.max)})` : b ? r2(ratio(a, b)) : '';
   for (const b of r.bulk) {
-    L.push(`| ${b.cipher} | ${b.direction} | ${servers.map((s) => cell(b.mibPerSecond[s])).join(' | ')} | ${r2(ratio(b.mibPerSecond.sdk, b.mibPerSecond.raw))} | ${r2(ratio(b.mibPerSecond.sdk, b.mibPerSecond.sshd))} |`);
+    L.push(`| ${b.cipher} | ${b.direction} | ${styleName(b.style)} | ${servers.map((s) => cell(b.mibPerSecond[s])).join(' | ')} | ${pairCell(b.pairs?.sdkRaw, b.mibPerSecond.sdk, b.mibPerSecond.raw)} | ${pairCell(b.pairs?.sdkSshd, b.mibPerSecond.sdk, b.mibPerSecond.sshd)} |`);
   }
-  const bulkErrors = r.bulk.flatMap((b) => Object.entries(b.errors).map(([s, e]) => `${s} ${b.cipher} ${b.direction}: ${e}`));
+  const bulkErrors = r.bulk.flatMap((b) => Object.entries(b.errors).map(([s, e]) => `${s} ${b.cipher} ${b.direction} ${styleName(b.style)}: ${e}`));
   if (bulkErrors.length) L.push('', 'Errors: ' + bulkErrors.join('; '));
   L.push('');
   L.push('### Server CPU seconds per GiB transferred');
   L.push('');
   L.push('User + system time of the server over the transfer, per GiB (sshd: the listener and every per-connection process, including the `head`/`cat` it ran, through a cgroup). Lower is better.');
   L.push('');
-  L.push('| cipher | direction | SDK | raw ssh2 | sshd | SDK/raw |');
-  L.push('|---|---|---:|---:|---:|---:|');
+  L.push('| cipher | direction | servers written as | SDK | raw ssh2 | sshd | SDK/raw (pairs) |');
+  L.push('|---|---|---|---:|---:|---:|---:|');
   for (const b of r.bulk) {
-    L.push(`| ${b.cipher} | ${b.direction} | ${servers.map((s) => cell(b.cpuPerGiB[s], 2)).join(' | ')} | ${r2(ratio(b.cpuPerGiB.sdk, b.cpuPerGiB.raw))} |`);
+    L.push(`| ${b.cipher} | ${b.direction} | ${styleName(b.style)} | ${servers.map((s) => cell(b.cpuPerGiB[s], 2)).join(' | ')} | ${pairCell(b.pairs?.cpuSdkRaw, b.cpuPerGiB.sdk, b.cpuPerGiB.raw)} |`);
   }
   L.push('');
 
@@ -116,10 +144,10 @@ export function renderMarkdown(r: BenchResults, chartPath: string, notes = ''): 
     L.push('');
     L.push("`put` and `get` of one file: the SDK's SFTP server over `LocalFileSystem` against OpenSSH's `sftp-server` run by sshd. Server CPU seconds per GiB in brackets.");
     L.push('');
-    L.push('| direction | SDK | sshd sftp-server | SDK/sshd |');
+    L.push('| direction | SDK | sshd sftp-server | SDK/sshd (pairs) |');
     L.push('|---|---:|---:|---:|');
     for (const b of r.sftp) {
-      L.push(`| ${b.direction} | ${cell(b.mibPerSecond.sdk)} (${cell(b.cpuPerGiB.sdk, 2)}) | ${cell(b.mibPerSecond.sshd)} (${cell(b.cpuPerGiB.sshd, 2)}) | ${r2(ratio(b.mibPerSecond.sdk, b.mibPerSecond.sshd))} |`);
+      L.push(`| ${b.direction} | ${cell(b.mibPerSecond.sdk)} (${cell(b.cpuPerGiB.sdk, 2)}) | ${cell(b.mibPerSecond.sshd)} (${cell(b.cpuPerGiB.sshd, 2)}) | ${pairCell(b.pairs?.sdkSshd, b.mibPerSecond.sdk, b.mibPerSecond.sshd)} |`);
     }
     const sftpErrors = r.sftp.flatMap((b) => Object.entries(b.errors).map(([s, e]) => `${s} ${b.direction}: ${e}`));
     if (sftpErrors.length) L.push('', 'Errors: ' + sftpErrors.join('; '));
@@ -180,6 +208,23 @@ export function renderMarkdown(r: BenchResults, chartPath: string, notes = ''): 
     }
   }
 
+  if (r.caseProfiles?.length) {
+    L.push('## Profiles per case (`--profile`)');
+    L.push('');
+    L.push("Each Node server's own V8 profile over one transfer of the case (the last run's), top functions by self time.");
+    L.push('');
+    for (const p of r.caseProfiles) {
+      L.push(`<details><summary>${p.server}: ${p.case} (<code>${p.file}</code>)</summary>`);
+      L.push('');
+      L.push('| self time | share | function |');
+      L.push('|---:|---:|---|');
+      for (const t of p.top) L.push(`| ${num(t.selfMs)} ms | ${num(t.share * 100, 1)}% | \`${t.fn}\` |`);
+      L.push('');
+      L.push('</details>');
+      L.push('');
+    }
+  }
+
   L.push('## Closing note');
   L.push('');
   const missed = targets(r).filter((t) => Number.isFinite(t.value) && (t.higherIsBetter ? t.value < t.target : t.value > t.target));
@@ -188,8 +233,7 @@ export function renderMarkdown(r: BenchResults, chartPath: string, notes = ''): 
     L.push('Missed in this run:');
     L.push('');
     for (const t of missed) {
-      const v = t.unit === '×' ? r2(t.value) : `${num(t.value, 1)}${t.unit}`;
-      L.push(`- ${t.what}: ${v} against ${t.higherIsBetter ? '≥' : '≤'} ${t.target}${t.unit === '×' ? '×' : t.unit}, ${verdict(t.value, t.target, t.higherIsBetter).replace(/\*\*/g, '')}.`);
+      L.push(`- ${t.what}: ${targetValue(t)} against ${t.higherIsBetter ? '≥' : '≤'} ${t.target}${t.unit === '×' ? '×' : t.unit}, ${targetVerdict(t).replace(/\*\*/g, '')}.`);
     }
   }
   L.push('');
@@ -201,7 +245,7 @@ export function renderMarkdown(r: BenchResults, chartPath: string, notes = ''): 
   L.push('## How it is measured');
   L.push('');
   L.push('- All three servers use the same Ed25519 host key and offer the same algorithms; each runs in its own process on 127.0.0.1. The SDK and raw ssh2 servers share one implementation of the commands (bench/servers/commands.ts): `head -c N /dev/zero` writes N bytes from one preallocated 256 KiB buffer and awaits each write (SDK: `sendChannelData`; raw: `stream.write` then `drain`), `cat > /dev/null` drops data until EOF, `true` exits 0. sshd runs the real commands through the login shell (/bin/sh) of a dedicated user.');
-  L.push('- Runs are interleaved (SDK, raw, sshd for one case, then the next), so background load is spread over all three.');
+  L.push('- Runs are interleaved in alternating pairs (SDK, raw, sshd for one case, then the next; the order reversed on every other run), so background load is spread over all three and a pairwise ratio compares transfers made back to back.');
   L.push('- Bulk: wall time of the whole `ssh` invocation (`-c CIPHER -m MAC`, KexAlgorithms curve25519-sha256); the handshake is a few ms of it. For AEAD ciphers `-m` is ignored.');
   L.push('- Handshakes: completions inside the measurement window after a warm-up; the load processes compete with the server for the same cores, identically for all three servers.');
   L.push(`- Server CPU: /proc/PID/stat (user + system) for the Node servers; for sshd a cgroup (cpuacct) around the listener, so per-connection processes that already exited are counted (their time does not reliably reach the listener's cutime).`);

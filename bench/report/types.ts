@@ -35,6 +35,10 @@ export type ServerId = 'sdk' | 'raw' | 'sshd';
 export interface BulkRow {
   cipher: string;
   direction: 'download' | 'upload';
+  /** How the Node servers are written (bench/servers/commands.ts STYLES); undefined: the default loop (256 KiB awaited sends). */
+  style?: string;
+  /** Pairwise ratios (run i of one server over run i of the other, measured back to back): MiB/s and CPU s/GiB. */
+  pairs?: { sdkRaw?: Summary; sdkSshd?: Summary; cpuSdkRaw?: Summary };
   /** MiB/s by server. */
   mibPerSecond: Partial<Record<ServerId, Summary>>;
   /** Server CPU seconds per GiB by server. */
@@ -82,4 +86,6 @@ export interface BenchResults {
   idle: IdleRow[];
   cluster: ClusterRow[];
   profiles: { server: string; file: string; top: { fn: string; selfMs: number; share: number }[] }[];
+  /** --profile: the server's own profile over each case (one transfer), summarised. */
+  caseProfiles?: { server: string; case: string; file: string; top: { fn: string; selfMs: number; share: number }[] }[];
 }

@@ -49,12 +49,24 @@ export class NodeServer implements ServerHandle {
     return new NodeServer(id, label, ready.port, options.user, ready.pid, child);
   }
 
-  private request<T>(type: string): Promise<T> {
+  private request<T>(type: string, extra: object = {}): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve) => {
       this.waiting.set(id, resolve as (r: unknown) => void);
-      this.child.send({ type, id });
+      this.child.send({ ...extra, type, id });
     });
+  }
+
+  /** Starts V8's profiler in the server process (--profile); the cluster primary only profiles itself. */
+  async profileStart(): Promise<void> {
+    const r = await this.request<true | string>('profile-start');
+    if (r !== true) throw new Error(`${this.label}: profiler did not start: ${r}`);
+  }
+
+  /** Stops the profiler and has the server write its .cpuprofile to `file`. */
+  async profileStop(file: string): Promise<void> {
+    const r = await this.request<true | string>('profile-stop', { file });
+    if (r !== true) throw new Error(`${this.label}: profiler did not stop: ${r}`);
   }
 
   cpuSeconds(): number {

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { Server, utils, type Connection, type ServerChannel } from 'ssh2';
 import { CIPHERS, HOST_KEY, KEX, MACS } from '../lib/algorithms';
-import { parseCommand, pumpZeros } from './commands';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseCommand, pumpZeros, zeroPieces } from './commands';
 import { serveBenchProcess, type ServerOptions } from './serverProcess';
 
 function writeAccepted(stream: ServerChannel, chunk: Buffer): void | Promise<void> {
@@ -22,8 +24,12 @@ function handleExec(command: string, stream: ServerChannel, counters: { execs: n
     stream.exit(0);
     stream.end();
   };
-  if (cmd.kind === 'download') {
-    pumpZeros(cmd.bytes, (chunk) => writeAccepted(stream, chunk)).then(finish, () => undefined);
+  if (cmd.kind === 'download' && cmd.style === 'stream') {
+    pipeline(Readable.from(zeroPieces(cmd.bytes, cmd.chunk), { objectMode: false }), stream, { end: false }).then(finish, () => undefined);
+  } else if (cmd.kind === 'download') {
+    pumpZeros(cmd.bytes, (chunk) => writeAccepted(stream, chunk), cmd.chunk).then(finish, () => undefined);
+  } else if (cmd.kind === 'upload' && cmd.style === 'stream') {
+    pipeline(stream, new Writable({ write: (_chunk, _encoding, done) => done() }), { end: true }).then(finish, () => undefined);
   } else if (cmd.kind === 'upload') {
     stream.on('data', () => undefined);
     stream.on('end', finish);

@@ -3,7 +3,9 @@
  * commands (see commands.ts). Counts connections through events (no registry scans on the hot path).
  */
 import { Certificate, CertStoreTypes, LocalFileSystem, requestParamsOf, SSHDaemon } from '../../src';
-import { parseCommand, pumpZeros } from './commands';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseCommand, pumpZeros, zeroPieces } from './commands';
 
 export interface BenchDaemonOptions {
   hostKeyPath: string;
@@ -65,8 +67,16 @@ export async function startBenchDaemon(o: BenchDaemonOptions): Promise<{ daemon:
     counters.execs++;
     const cmd = parseCommand(requestParamsOf(e, 'exec')?.command ?? '');
     const id = e.channelId;
-    if (cmd.kind === 'download') {
-      pumpZeros(cmd.bytes, (chunk) => daemon.sendChannelData(id, chunk)).then(() => finish(id), () => undefined);
+    if (cmd.kind === 'download' && cmd.style === 'stream') {
+      // The channel as a Node stream: pipeline() and the stream's own backpressure, then exit(0).
+      const channel = daemon.channelStream(id);
+      pipeline(Readable.from(zeroPieces(cmd.bytes, cmd.chunk), { objectMode: false }), channel, { end: false }).then(() => channel.exit(0), () => undefined);
+    } else if (cmd.kind === 'download') {
+      pumpZeros(cmd.bytes, (chunk) => daemon.sendChannelData(id, chunk), cmd.chunk).then(() => finish(id), () => undefined);
+    } else if (cmd.kind === 'upload' && cmd.style === 'stream') {
+      const channel = daemon.channelStream(id);
+      const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+      pipeline(channel, sink).then(() => channel.exit(0), () => undefined);
     } else if (cmd.kind === 'upload') {
       sinks.add(id);
     } else {
