@@ -11,6 +11,7 @@
  *          --styles loop-16k,loop-64k,loop-256k,stream (how the Node servers write; sshd: the default only)
  *          --profile (a V8 profile of each Node server over each case, summarised in the report)
  */
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -379,6 +380,8 @@ function writeReport(results: BenchResults): void {
 
 async function main(): Promise<void> {
   if (flag('report-only')) return writeReport(JSON.parse(readFileSync(join(RESULTS, 'latest.json'), 'utf8')) as BenchResults);
+  // The SDK server runs the built package (dist/), as users do: build it from the current sources.
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'ignore' });
   const machine = describeMachine();
   if (!machine.cryptoBinding) console.warn('WARNING: ssh2 native crypto binding (sshcrypto.node) is NOT loaded; bulk figures for the Node servers will be much lower.');
   sshdMissing = ensureSshd();

@@ -60,17 +60,22 @@ export function installKexAccessor(protocolClass: { prototype: object }): void {
   Object.defineProperty(protocolClass.prototype, '_kex', {
     configurable: true,
     get(this: object) {
-      return kexObjects.get(this);
+      const kex = kexObjects.get(this) as { remoteExtInfoEnabled?: boolean } | undefined;
+      // ssh2 writes remoteExtInfoEnabled right after making the exchange and reads it through this
+      // getter (`this._kex.remoteExtInfoEnabled`) when the first exchange ends: a true value is taken
+      // for the daemon and turned false before ssh2 sees it. A plain field, not an accessor on the
+      // object: an own accessor put every exchange object in dictionary mode (1.6 KB per connection).
+      if (kex?.remoteExtInfoEnabled === true) {
+        const state = extInfo.get(this);
+        if (state) {
+          state.wanted = true;
+          kex.remoteExtInfoEnabled = false;
+        }
+      }
+      return kex;
     },
     set(this: object, kex: object | undefined) {
       kexObjects.set(this, kex);
-      const state = extInfo.get(this);
-      if (!state || !kex) return;
-      Object.defineProperty(kex, 'remoteExtInfoEnabled', {
-        configurable: true,
-        get: () => false,
-        set: (v: boolean) => void (v === true && (state.wanted = true)),
-      });
     },
   });
 }
