@@ -1,16 +1,32 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { globMatch } from './glob';
 
-/** Folds an IPv4-mapped IPv6 address in any spelling to plain IPv4, so '::ffff:127.0.0.1' matches '127.0.0.1' rules. */
+/** The URL parser's canonical IPv6 text ('2001:db8::1': lower case, compressed), or undefined when it refuses it. */
+function canonicalIPv6(address: string): string | undefined {
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One spelling per address, so rules and penalty records match however a peer or a PROXY header
+ * wrote it: IPv4-mapped IPv6 in any spelling ('::ffff:1.2.3.4', '::ffff:102:304' from a PROXY v2
+ * AF_INET6 header, '0:0:0:0:0:ffff:…', upper case) folds to IPv4; other IPv6 text becomes its
+ * canonical form ('2001:0DB8:0::1' to '2001:db8::1', as socket.remoteAddress prints it), a zone id
+ * kept after it. Never throws: text that is no address comes back unchanged.
+ */
 export function normaliseAddress(address: string): string {
   if (address.startsWith('::ffff:') && isIPv4(address.slice(7))) return address.slice(7);
-  // Other spellings of an IPv4-mapped address ('::ffff:102:304' from a PROXY v2 AF_INET6 header, a
-  // dual-stack balancer's IPv4 client; '0:0:0:0:0:ffff:…'; upper case): the URL parser folds them
-  // all to '::ffff:hhhh:hhhh'.
-  if (!isIPv6(address) || !/ffff/i.test(address)) return address;
-  const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  if (!isIPv6(address)) return address;
+  // The URL parser refuses zone ids ('fe80::1%eth0'): canonicalise the address part only.
+  const zoneAt = address.indexOf('%');
+  const zone = zoneAt < 0 ? '' : address.slice(zoneAt);
+  const canonical = canonicalIPv6(zoneAt < 0 ? address : address.slice(0, zoneAt));
+  if (canonical === undefined) return address;
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-  if (!mapped) return address;
+  if (!mapped) return canonical + zone;
   const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
   return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
 }

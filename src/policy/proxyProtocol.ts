@@ -21,7 +21,11 @@ export interface ProxyHeader {
 
 export type ProxyParse = { readonly done: true; readonly header: ProxyHeader } | { readonly done: false; readonly error?: string };
 
-const V1_FAMILIES: ReadonlyMap<string, (address: string) => boolean> = new Map([['TCP4', isIPv4], ['TCP6', isIPv6]]);
+/** A v1 address is what inet_ntop prints: no zone id ('fe80::1%eth0' is refused, it names no remote host). */
+const V1_FAMILIES: ReadonlyMap<string, (address: string) => boolean> = new Map([
+  ['TCP4', isIPv4],
+  ['TCP6', (a: string) => isIPv6(a) && !a.includes('%')],
+]);
 const isPort = (text: string) => /^\d{1,5}$/.test(text) && Number(text) <= 65535;
 
 function v1(buf: Buffer): ProxyParse {
