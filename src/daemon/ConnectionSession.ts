@@ -125,9 +125,7 @@ export class ConnectionSession {
       this.rekeying = false;
       this.channels?.resumeAfterKex();
       this.bytesSinceRekey = 0;
-      conn.clearTimer(this.rekeyTimer);
-      const interval = core.settings.int('KeyRenegotiationInterval');
-      if (interval > 0) this.rekeyTimer = conn.addTimer(interval * 1000, () => this.rekey(`${interval} s since the last key exchange`));
+      this.armRekeyTimer();
       core.hub.fire('SSHStatus', {
         connectionId: conn.id,
         message: `Key exchange complete: kex=${negotiated.kex}, hostkey=${negotiated.serverHostKey}, cipher=${negotiated.sc.cipher}, mac=${negotiated.sc.mac}, compression=${negotiated.sc.compress}`,
@@ -286,6 +284,20 @@ export class ConnectionSession {
     }
   }
 
+  /**
+   * KeyRenegotiationInterval from now, once authenticated: sshd never re-keys before login (OpenSSH
+   * clients take a KEXINIT during authentication as "bad message during authentication: type 20",
+   * and our own pre-auth gate refuses the client's answering KEXINIT), so a login slower than the
+   * interval was dropped. Armed at each key exchange and at authentication.
+   */
+  private armRekeyTimer(): void {
+    const { conn } = this;
+    conn.clearTimer(this.rekeyTimer);
+    this.rekeyTimer = undefined;
+    const interval = this.core.settings.int('KeyRenegotiationInterval');
+    if (interval > 0 && conn.authenticated) this.rekeyTimer = conn.addTimer(interval * 1000, () => this.rekey(`${interval} s since the last key exchange`));
+  }
+
   private rekey(why: string): void {
     if (this.rekeying || this.conn.closed || !this.conn.engine) return;
     this.rekeying = true;
@@ -307,6 +319,7 @@ export class ConnectionSession {
     conn.user = user;
     conn.authenticated = true;
     conn.clearTimer(conn.loginTimer);
+    this.armRekeyTimer();
     core.hub.fire('SSHStatus', { connectionId: conn.id, message: `User '${user}' authenticated` });
     core.hub.log(conn.id, 1, `user '${user}' authenticated`);
     const idle = core.settings.int('DefaultIdleTimeout');
