@@ -59,7 +59,7 @@ test('SIGKILL mid-handshake and mid-transfer: Disconnected fires, registry drain
       }
     });
     // Mid-handshake: identification sent, then killed while key exchange runs.
-    const half = spawn(requireBinary('ssh'), [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'KexAlgorithms=diffie-hellman-group18-sha512', '-i', key.privateKeyPath, 'u@127.0.0.1', 'true'], { stdio: 'ignore' });
+    const half = spawn(requireBinary('ssh'), [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'KexAlgorithms=diffie-hellman-group16-sha512', '-i', key.privateKeyPath, 'u@127.0.0.1', 'true'], { stdio: 'ignore' });
     await until(() => daemon.sshConnections.size === 1);
     half.kill('SIGKILL');
     await until(() => daemon.sshConnections.size === 0);

@@ -19,7 +19,9 @@ export const DEFAULTS = {
     'curve25519-sha256',
     'curve25519-sha256@libssh.org',
     'diffie-hellman-group16-sha512',
-    'diffie-hellman-group18-sha512',
+    // group18 (8192-bit) is left out though sshd offers it: one exchange costs this single-threaded
+    // daemon about 16 ms of CPU before any login (group16 5 ms, group14 2 ms, curve25519 0.1 ms), and
+    // sshd spreads that over processes. Clients that have group18 have group16 too.
     'diffie-hellman-group14-sha256',
   ],
   cipher: [
