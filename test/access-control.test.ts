@@ -228,26 +228,71 @@ test('SensorPorts: a connection to a sensor port bans the address on the main po
   }),
 );
 
-test('SensorPorts bans obey the penalty table bound (PerSourcePenalties max-sources4): a flood of visitors from many addresses cannot grow it', TIMEOUT, () =>
+test('A flood of sensor visitors cannot switch penalties off: 200 visitors (max-sources4:50) fill only the sensor ban table, which drops its oldest bans; a brute-forcer is still banned', TIMEOUT, () =>
   withBareDaemon(async ({ daemon }) => {
+    openDoors(daemon);
+    const logs: string[] = [];
+    daemon.on('Log', (e) => void logs.push(e.message));
     const sensorPort = await freePort();
     await daemon.stopListening();
     daemon.config(`SensorPorts=${sensorPort}`);
-    daemon.config('PerSourcePenalties=max-sources4:50');
+    daemon.config('PerSourcePenalties=authfail:30 noauth:1 min:15 max:600 max-sources4:50');
     await daemon.startListening();
     const main = daemon.localPort;
-    for (let i = 1; i <= 80; i++) {
+    for (let i = 1; i <= 200; i++) {
       const trap = tcpConnect({ port: sensorPort, host: '127.0.0.1', localAddress: `127.1.0.${i}` });
       trap.on('error', () => undefined);
       await once(trap, 'close');
     }
-    assert.equal(daemon.refusalCounts().SensorPorts, 80, 'every touch is counted');
-    assert.equal((await probe(main, '127.1.0.1')).outcome, 'refused', 'the first visitors are banned');
-    assert.equal((await probe(main, '127.1.0.50')).outcome, 'refused');
-    // Past the bound nothing more is recorded (OpenSSH's overflow:permissive, as for penalties).
-    const late = await probe(main, '127.1.0.80');
-    assert.equal(late.outcome, 'admitted', 'the table stopped at 50 sources');
-    late.socket.destroy();
+    assert.equal(daemon.refusalCounts().SensorPorts, 200, 'every touch is counted');
+    // The sensor table holds the 50 newest bans: the oldest visitors were dropped to take the newest.
+    assert.equal((await probe(main, '127.1.0.200')).outcome, 'refused', 'the newest visitor is banned');
+    assert.equal((await probe(main, '127.1.0.151')).outcome, 'refused', 'the 50th newest too');
+    const oldest = await probe(main, '127.1.0.1');
+    assert.equal(oldest.outcome, 'admitted', 'the oldest ban was dropped early');
+    oldest.socket.destroy();
+    await until(() => daemon.sshConnections.size === 0);
+    // The penalty table is untouched by all that: one failed login (30 s >= min 15 s) bans the source.
+    assert.match(await failLogin(main, '127.3.0.1'), /authentication methods failed/);
+    await until(() => daemon.sshConnections.size === 0);
+    assert.equal((await probe(main, '127.3.0.1')).outcome, 'refused', 'the brute-forcer is banned');
+    assert.ok(logs.some((l) => /^127\.3\.0\.1 penalised \(PerSourcePenalties\)/.test(l)), logs.join('\n'));
+    assert.equal(daemon.refusalCounts().PerSourcePenalties, 1);
+    assert.ok(logs.some((l) => /^IPv4 sensor ban table full \(max-sources4:50\): the sensor bans closest to expiry are dropped early$/.test(l)), logs.join('\n'));
+  }),
+);
+
+test('PerSourcePenalties overflow:deny-all: while the IPv4 penalty table is full every new IPv4 connection is refused, with the reason logged; exempt addresses get in', TIMEOUT, () =>
+  withBareDaemon(async ({ daemon, port }) => {
+    openDoors(daemon);
+    const logs: string[] = [];
+    const requests: string[] = [];
+    daemon.on('Log', (e) => void logs.push(e.message));
+    daemon.on('ConnectionRequest', (e) => void requests.push(`${e.address} ${e.refusedBy}`));
+    // Penalties below min: recorded (they count against max-sources4, as in OpenSSH) but not enforced.
+    daemon.config('PerSourcePenalties=authfail:60 noauth:0 min:120 max:600 max-sources4:2 overflow:deny-all');
+    daemon.config('PerSourcePenaltyExemptList=127.0.0.9');
+    for (const source of ['127.0.0.2', '127.0.0.3']) {
+      assert.match(await failLogin(port, source), /authentication methods failed/);
+      await until(() => daemon.sshConnections.size === 0);
+    }
+    assert.equal((await probe(port, '127.0.0.4')).outcome, 'refused', 'a fresh source is refused while the table is full');
+    assert.ok(
+      logs.some((l) => /^connection from 127\.0\.0\.4:\d+ refused by PerSourcePenalties: too many penalised IPv4 sources \(2, max-sources4:2, overflow:deny-all\)/.test(l)),
+      logs.join('\n'),
+    );
+    assert.ok(logs.some((l) => /^IPv4 penalty table full \(2 sources, max-sources4:2, overflow:deny-all\)/.test(l)), logs.join('\n'));
+    assert.equal((await probe(port, '127.0.0.2')).outcome, 'refused', 'so is a penalised one below min');
+    const exempt = await probe(port, '127.0.0.9');
+    assert.equal(exempt.outcome, 'admitted', 'PerSourcePenaltyExemptList is let in');
+    exempt.socket.destroy();
+    await until(() => daemon.sshConnections.size === 0);
+    assert.deepEqual(requests.slice(-3), ['127.0.0.4 PerSourcePenalties', '127.0.0.2 PerSourcePenalties', '127.0.0.9 ']);
+    assert.equal(daemon.refusalCounts().PerSourcePenalties, 2);
+    daemon.config('PerSourcePenalties=authfail:60 noauth:0 min:120 max:600 max-sources4:2 overflow:permissive');
+    const permitted = await probe(port, '127.0.0.4');
+    assert.equal(permitted.outcome, 'admitted', 'overflow:permissive admits while full');
+    permitted.socket.destroy();
   }),
 );
 

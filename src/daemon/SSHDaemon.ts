@@ -106,6 +106,7 @@ export class SSHDaemon extends EventHub {
     this.logLevel = () => this.settings.int('LogLevel');
     this.decisionTimeout = () => this.settings.int('HandlerTimeout') * 1000;
     this.gate = new ConnectionGate(this.settings, () => this.registry.connections.size + this.undecided.size);
+    this.gate.onNotice = (message) => this.log('', 1, message);
     this.resetProperties();
     const self = this;
     this.core = {

@@ -1,6 +1,6 @@
 import { AddressList } from './addressMatch';
 import { PenaltyBox, type PenaltyPolicy } from './PenaltyBox';
-import { parseMaxStartups, parseNetBlockSize, parsePenalties, parseRateLimit } from './policySettings';
+import { OPENSSH_PENALTIES, parseMaxStartups, parseNetBlockSize, parsePenalties, parseRateLimit } from './policySettings';
 
 /** The setting names a refusal is reported under (Log, ConnectionRequest.refusedBy, refusalCounts()). */
 export type RefusalReason =
@@ -68,6 +68,8 @@ export class ConnectionGate {
   private windowCount = 0;
   private pausedUntil = 0;
   readonly penalties: PenaltyBox;
+  /** Told when a penalty or sensor ban table fills up (at most once a minute per table): the daemon logs it. */
+  onNotice: (message: string) => void = () => undefined;
 
   constructor(
     private readonly settings: GateSettings,
@@ -75,7 +77,7 @@ export class ConnectionGate {
     private readonly clock: () => number = Date.now,
     private readonly random: () => number = Math.random,
   ) {
-    this.penalties = new PenaltyBox(clock);
+    this.penalties = new PenaltyBox(clock, (message) => this.onNotice(message));
   }
 
   /** Why a connection from `address` is refused now, or undefined to let it through. */
@@ -86,6 +88,10 @@ export class ConnectionGate {
     if (!allowed.empty && !allowed.matches(address)) return { reason: 'AllowedClients', detail: 'address not in AllowedClients' };
     const banned = this.penalties.refusedFor(address, this.blocks());
     if (banned) return { reason: banned.cause, detail: `source ${banned.cause === 'SensorPorts' ? 'touched a sensor port; banned' : 'penalised'} for another ${banned.seconds} s` };
+    // overflow:deny-all (OpenSSH): while the family's penalty table is full, only exempt sources get in.
+    const policy = this.policy();
+    const full = policy && this.penalties.deniesAll(address, policy);
+    if (full && !this.exempt(address)) return { reason: 'PerSourcePenalties', detail: full.detail };
     const rate = this.rateRefusal();
     if (rate) return rate;
     const max = s.int('MaxConnections');
@@ -156,7 +162,8 @@ export class ConnectionGate {
   sensorHit(address: string): boolean {
     this.refusalCounts.set('SensorPorts', (this.refusalCounts.get('SensorPorts') ?? 0) + 1);
     if (this.exempt(address)) return false;
-    this.penalties.ban(address, this.settings.int('SensorDenyTime'), { ...this.blocks(), maxSources: this.policy()?.maxSources ?? 65536 });
+    const policy = this.policy() ?? { ...OPENSSH_PENALTIES, ...this.blocks() };
+    this.penalties.ban(address, this.settings.int('SensorDenyTime'), policy);
     return true;
   }
 
@@ -185,7 +192,7 @@ export class ConnectionGate {
     const failed = this.settings.int('FailedAuthPenalty');
     const base = penalties(this.settings.text('PerSourcePenalties'));
     if (!base && failed <= 0) return undefined;
-    const policy = base ?? { authfail: 0, noauth: 0, graceExceeded: 0, refuseConnection: 0, max: 600, min: 0, maxSources: 65536 };
+    const policy = base ?? { ...OPENSSH_PENALTIES, authfail: 0, noauth: 0, graceExceeded: 0, refuseConnection: 0, min: 0 };
     return { ...policy, ...(failed > 0 ? { authfail: failed } : {}), ...this.blocks() };
   }
 }

@@ -19,20 +19,22 @@ function ipv6Groups(address: string): number[] | undefined {
 
 /**
  * The network block an address belongs to, as a map key: `a.b.c.d/bits` or a full IPv6 prefix
- * `x:x:...:x/bits` (OpenSSH PerSourceNetBlockSize). Anything else is its own key.
+ * `x:x:...:x/bits` (OpenSSH PerSourceNetBlockSize), with its address family, which picks the table a
+ * penalty goes in (OpenSSH keeps IPv4 and IPv6 apart). An IPv4-mapped IPv6 address is IPv4; anything
+ * that is not an IP address is its own key and counts as IPv6, so it can never crowd out IPv4 records.
  */
-export function netBlockKey(address: string, ipv4Bits: number, ipv6Bits: number): string {
+export function sourceBlock(address: string, ipv4Bits: number, ipv6Bits: number): { key: string; family: 4 | 6 } {
   const a = normaliseAddress(address);
   if (isIPv4(a)) {
     const n = a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
     const masked = ipv4Bits === 0 ? 0 : n - (n % 2 ** (32 - ipv4Bits));
-    return `${[24, 16, 8, 0].map((s) => Math.floor(masked / 2 ** s) % 256).join('.')}/${ipv4Bits}`;
+    return { key: `${[24, 16, 8, 0].map((s) => Math.floor(masked / 2 ** s) % 256).join('.')}/${ipv4Bits}`, family: 4 };
   }
   const groups = isIPv6(a) ? ipv6Groups(a) : undefined;
-  if (!groups) return a;
+  if (!groups) return { key: a, family: 6 };
   const masked = groups.map((g, i) => {
     const keep = Math.max(0, Math.min(16, ipv6Bits - i * 16));
     return keep === 0 ? 0 : g & (0xffff << (16 - keep)) & 0xffff;
   });
-  return `${masked.map((g) => g.toString(16)).join(':')}/${ipv6Bits}`;
+  return { key: `${masked.map((g) => g.toString(16)).join(':')}/${ipv6Bits}`, family: 6 };
 }

@@ -2,7 +2,7 @@
  * The access-control settings' text formats (OpenSSH and xinetd syntax), parsed into values.
  * Each parser throws an Error saying what is wrong; the settings table turns it into SSHDaemonError.
  */
-import type { PenaltyPolicy } from './PenaltyBox';
+import type { OverflowMode, PenaltyPolicy } from './PenaltyBox';
 
 /** OpenSSH time format: `90`, `90s`, `10m`, `1h`, `1h30m`. */
 export function parseDuration(text: string): number {
@@ -28,54 +28,79 @@ export const OPENSSH_PENALTIES: PenaltyPolicy = {
   refuseConnection: 10,
   max: 600,
   min: 15,
-  maxSources: 65536,
+  maxSources4: 65536,
+  maxSources6: 65536,
+  overflow4: 'permissive',
+  overflow6: 'permissive',
   ipv4Bits: 32,
   ipv6Bits: 128,
 };
 
-const PENALTY_KEYS: Record<string, keyof PenaltyPolicy | null> = {
-  authfail: 'authfail',
-  noauth: 'noauth',
-  'grace-exceeded': 'graceExceeded',
-  refuseconnection: 'refuseConnection',
-  max: 'max',
-  min: 'min',
-  'max-sources': 'maxSources',
-  'max-sources4': 'maxSources',
-  'max-sources6': 'maxSources',
-  // Accepted for OpenSSH compatibility; nothing here crashes a session process or overflows differently,
-  // and a login for a user that does not exist is an authfail (the daemon cannot tell, OpenSSH 10.3's invaliduser).
+type Policy = { -readonly [K in keyof PenaltyPolicy]: PenaltyPolicy[K] };
+const OVERFLOW_MODES: readonly OverflowMode[] = ['permissive', 'deny-all'];
+
+/** How each key sets the policy; null = accepted and ignored. */
+const PENALTY_KEYS: Record<string, ((policy: Policy, value: string, key: string) => void) | null> = {
+  authfail: (p, v, k) => void (p.authfail = duration(v, k)),
+  noauth: (p, v, k) => void (p.noauth = duration(v, k)),
+  'grace-exceeded': (p, v, k) => void (p.graceExceeded = duration(v, k)),
+  refuseconnection: (p, v, k) => void (p.refuseConnection = duration(v, k)),
+  max: (p, v, k) => void (p.max = duration(v, k)),
+  min: (p, v, k) => void (p.min = duration(v, k)),
+  'max-sources4': (p, v, k) => void (p.maxSources4 = positiveInt(v, k)),
+  'max-sources6': (p, v, k) => void (p.maxSources6 = positiveInt(v, k)),
+  // Ours, not OpenSSH's: both bounds at once.
+  'max-sources': (p, v, k) => void (p.maxSources4 = p.maxSources6 = positiveInt(v, k)),
+  overflow: (p, v, k) => void (p.overflow4 = overflowMode(v, k)),
+  overflow6: (p, v, k) => void (p.overflow6 = overflowMode(v, k)),
+  // Accepted for OpenSSH compatibility; nothing here crashes a session process, and a login for a
+  // user that does not exist is an authfail (the daemon cannot tell, OpenSSH 10.3's invaliduser).
   crash: null,
   invaliduser: null,
-  overflow: null,
-  overflow6: null,
   'max-noauth': null,
 };
 
 /**
  * `no`, `yes` (OpenSSH's defaults) or `key:value` pairs separated by spaces, e.g.
- * `authfail:30s min:15s max:10m`; unlisted keys keep OpenSSH's defaults. Undefined = off.
+ * `authfail:30s min:15s max:10m max-sources4:10000 overflow:deny-all`; unlisted keys keep OpenSSH's
+ * defaults, and `overflow6` defaults to `overflow`'s mode (as sshd). Undefined = off.
+ * @throws Error naming the key and its valid values.
  */
 export function parsePenalties(text: string): Omit<PenaltyPolicy, 'ipv4Bits' | 'ipv6Bits'> | undefined {
   const t = text.trim().toLowerCase();
   if (t === '' || t === 'no') return undefined;
-  const policy: Record<string, number> = { ...OPENSSH_PENALTIES };
-  if (t === 'yes') return policy as unknown as PenaltyPolicy;
+  const policy: Policy = { ...OPENSSH_PENALTIES };
+  if (t === 'yes') return policy;
+  let overflow6Given = false;
   for (const item of t.split(/\s+/)) {
-    const [key, value] = item.split(':');
+    const at = item.indexOf(':');
+    const [key, value] = at < 0 ? [item, undefined] : [item.slice(0, at), item.slice(at + 1)];
     if (!Object.hasOwn(PENALTY_KEYS, key) || value === undefined) {
       throw new Error(`'${item}' is not key:value with key one of ${Object.keys(PENALTY_KEYS).join(', ')}`);
     }
-    const field = PENALTY_KEYS[key];
-    if (field === null) continue;
-    policy[field] = field === 'maxSources' ? positiveInt(value, key) : parseDuration(value);
+    PENALTY_KEYS[key]?.(policy, value, key);
+    if (key === 'overflow6') overflow6Given = true;
   }
-  return policy as unknown as PenaltyPolicy;
+  if (!overflow6Given) policy.overflow6 = policy.overflow4;
+  return policy;
+}
+
+function duration(text: string, what: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message}`);
+  }
 }
 
 function positiveInt(text: string, what: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new Error(`${what} must be a positive integer, got '${text}'`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) throw new Error(`${what} must be a positive integer, got '${text}'`);
   return Number(text);
+}
+
+function overflowMode(text: string, what: string): OverflowMode {
+  if (!(OVERFLOW_MODES as readonly string[]).includes(text)) throw new Error(`${what} must be ${OVERFLOW_MODES.join(' or ')}, got '${text}'`);
+  return text as OverflowMode;
 }
 
 /** `PerSourceNetBlockSize`: `32` or `32:128` (IPv4 bits, IPv6 bits). */
