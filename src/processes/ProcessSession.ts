@@ -231,14 +231,10 @@ export class ProcessSession {
     const outputs = [process.stdout, ...(process.stderr ? [process.stderr] : [])];
     process.stdout.pipe(stream, { end: false });
     process.stderr?.pipe(stream.stderr, { end: false });
+    // exit-status (or exit-signal) goes before EOF, as sshd sends it when the program has ended by
+    // the time its output is drained: PuTTY closes the channel once EOF went both ways and then
+    // ignores an exit-status behind the EOF (plink would exit 0).
     const drained = Promise.all(outputs.map(ended));
-    if (!terminal) {
-      // Without a terminal sshd sends EOF once stdout and stderr are closed, then exit-status.
-      void drained.then(() => {
-        stream.stderr.end();
-        stream.end();
-      });
-    }
     const [end] = await Promise.all([process.exited, drained]);
     this.finish(stream, process, end);
   }
