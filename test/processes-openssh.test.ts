@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { requireBinary, run } from './fixtures/clients';
 import { testEachSet } from './fixtures/clientSets';
-import { type SshTarget, withProcessServer, withReferenceSshd } from './fixtures/processServer';
+import { processesRunning, type SshTarget, withProcessServer, withReferenceSshd } from './fixtures/processServer';
 import { until } from './fixtures/wait';
 
 const TIMEOUT = { timeout: 180_000 };
@@ -83,20 +83,6 @@ test('no-pty: pty-req is refused and ssh -tt gives up as it does with sshd; with
   assert.deepEqual(reference?.plain, { code: 0, stdout: 'not a tty\nrc=1\n' });
 });
 
-/** The pids of processes whose command line contains `marker`. */
-function processesWith(marker: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').includes(marker)) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
 test('ssh -tt: bash as a login shell in a terminal; ^C interrupts a running sleep (status 130), then exit 4', TIMEOUT, () =>
   both(
     async (s, which) => {
@@ -108,9 +94,9 @@ test('ssh -tt: bash as a login shell in a terminal; ^C interrupts a running slee
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       try {
         child.stdin.write(`echo "shell=$0 $(shopt -q login_shell && echo login)"; sleep ${marker}\n`);
-        await until(() => `${which}: sleep to start:\n${out}`, () => processesWith(`sleep\0${marker}`).length === 1);
+        await until(() => `${which}: sleep to start:\n${out}`, () => processesRunning(['sleep', marker]).length === 1);
         child.stdin.write('\x03');
-        await until(() => `${which}: ^C to end sleep:\n${out}`, () => processesWith(`sleep\0${marker}`).length === 0);
+        await until(() => `${which}: ^C to end sleep:\n${out}`, () => processesRunning(['sleep', marker]).length === 0);
         child.stdin.write('echo "rc=$?"; exit 4\n');
         assert.equal(await exited, 4, `${which}:\n${out}`);
         assert.match(out, /shell=(-bash|\/bin\/bash) login/, `${which}: bash, a login shell (sshd: argv[0] -bash, the daemon: bash -l):\n${out}`);
