@@ -46,11 +46,13 @@ export interface ProcessRequest {
   readonly terminal?: ProcessTerminal;
   /** The variables of granted `env` requests (only names `acceptEnv` matches). */
   readonly environment: Readonly<Record<string, string>>;
-  /** The client's IP address and TCP port (SSH_CONNECTION, SSH_CLIENT). */
+  /** The client's IP address (SSH_CONNECTION, SSH_CLIENT). */
   readonly remoteHost: string;
+  /** The client's TCP port. */
   readonly remotePort: number;
-  /** The local address and port the client connected to (SSH_CONNECTION). */
+  /** The local address the client connected to (SSH_CONNECTION). */
   readonly localHost: string;
+  /** The local port the client connected to (SSH_CONNECTION, SSH_CLIENT). */
   readonly localPort: number;
 }
 
