@@ -33,8 +33,9 @@ const sleeping = (marker: string) => processesRunning(['sleep', marker]);
 
 const client = (s: ProcessServer) => connect(s.port, { privateKey: PROCESS_KEY.privateKeyText });
 
-function execOn(c: Client, command: string, options: { pty?: { rows: number; cols: number } } = {}): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => c.exec(command, options.pty ? { pty: { ...options.pty, height: 0, width: 0, term: 'xterm' } } : {}, (err, ch) => (err ? reject(err) : resolve(ch))));
+function execOn(c: Client, command: string, options: { pty?: { rows: number; cols: number }; env?: Record<string, string> } = {}): Promise<ClientChannel> {
+  const pty = options.pty ? { pty: { ...options.pty, height: 0, width: 0, term: 'xterm' } } : {};
+  return new Promise((resolve, reject) => c.exec(command, { ...pty, env: options.env }, (err, ch) => (err ? reject(err) : resolve(ch))));
 }
 
 function shellOn(c: Client, rows = 24, cols = 80): Promise<ClientChannel> {
@@ -149,6 +150,25 @@ test('floods of window-change and signal requests cost nothing lasting: the last
       const n = Number(/usr1=(\d+)/.exec(out.text())?.[1]);
       assert.ok(n >= 1 && n <= 2_000, `the shell trapped ${n} USR1 (pending signals merge)`);
       assert.equal(end.code, 3);
+    } finally {
+      c.end();
+    }
+  }));
+
+test('a flood of env requests: at most 128 variables and 64 KiB per channel reach the program', TIMEOUT, () =>
+  withProcessServer({}, async (s) => {
+    const c = await client(s);
+    try {
+      const count = async (env: Record<string, string>) => {
+        const out = collect(await execOn(c, 'env | grep -c "^LC_V"; env | grep "^LC_V" | wc -c', { env }));
+        assert.equal((await out.ended).code, 0, out.text());
+        return out.text().trim().split(/\s+/).map(Number);
+      };
+      const small = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`LC_V${i}`, 'x']));
+      assert.equal((await count(small))[0], 128);
+      const big = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`LC_V${i}`, 'y'.repeat(2000)]));
+      const [n, bytes] = await count(big);
+      assert.ok(n > 10 && bytes <= 64 * 1024 + n * 2, `${n} variables, ${bytes} bytes`);
     } finally {
       c.end();
     }

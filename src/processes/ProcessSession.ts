@@ -37,6 +37,14 @@ export interface ProcessSessionHost {
 
 const DEFAULT_REFUSAL = 'Request refused by the server.';
 
+/** Variables a channel's `env` requests may set (sshd refuses past its own cap the same way). */
+export const MAX_ENV_VARIABLES = 128;
+/** Bytes of names and values they may add up to: a client cannot park megabytes per channel. */
+export const MAX_ENV_BYTES = 64 * 1024;
+
+/** Terminal sizes are 16-bit (struct winsize). */
+const clampSize = (n: number, fallback: number) => (n > 0 ? Math.min(n, 0xffff) : fallback);
+
 /** A refusal, a plan, or nothing: null/undefined refuse with the default message. */
 function isRefusal(result: ProcessPlan | ProcessRefusal): result is ProcessRefusal {
   return typeof (result as ProcessRefusal).refused === 'string';
@@ -56,6 +64,8 @@ export class ProcessSession {
   private process?: RunningProcess;
   /** The program's end was reported (or the channel closed first): nothing more to do. */
   private done = false;
+  /** The program itself has exited (its pid no longer names it; output may still be draining). */
+  private exited = false;
   private terminalUsed = false;
 
   constructor(
@@ -71,10 +81,8 @@ export class ProcessSession {
     switch (requestType) {
       case 'pty-req':
         return this.ptyRequest();
-      case 'env': {
-        const { name } = params as ChannelRequestParamsMap['env'];
-        return !this.started && name !== '' && !name.includes('=') && !name.includes('\0') && this.options.acceptEnv.accepts(name);
-      }
+      case 'env':
+        return this.envRequest(params as ChannelRequestParamsMap['env']);
       case 'window-change':
         return this.resize(params as ChannelRequestParamsMap['window-change']);
       case 'signal':
@@ -104,16 +112,29 @@ export class ProcessSession {
     return true;
   }
 
+  private envRequest({ name, value }: ChannelRequestParamsMap['env']): boolean {
+    if (this.started || name === '' || name.includes('=') || name.includes('\0') || value.includes('\0') || !this.options.acceptEnv.accepts(name)) return false;
+    const env = this.state.environment;
+    let bytes = name.length + value.length;
+    for (const [k, v] of env) if (k !== name) bytes += k.length + v.length;
+    if ((!env.has(name) && env.size >= MAX_ENV_VARIABLES) || bytes > MAX_ENV_BYTES) {
+      this.host.log(2, `channel ${this.state.id}: env ${name} refused: at most ${MAX_ENV_VARIABLES} variables and ${MAX_ENV_BYTES} bytes per channel`);
+      return false;
+    }
+    return true;
+  }
+
   private resize(size: ChannelRequestParamsMap['window-change']): boolean {
     if (!this.state.terminal) return false;
-    if (size.cols > 0 && size.rows > 0) this.process?.resize?.(Math.min(size.cols, 0xffff), Math.min(size.rows, 0xffff));
+    if (size.cols > 0 && size.rows > 0) this.process?.resize?.(clampSize(size.cols, 80), clampSize(size.rows, 24));
     return true;
   }
 
   /** RFC 4254 6.9: the signal goes to the program's process group, as sshd's killpg. */
   private signal(name: string): boolean {
     const process = this.process;
-    if (!process || this.done || process.pid <= 0) return false;
+    // sshd refuses once the program has exited too (its pid may name another group by then).
+    if (!process || this.done || this.exited || process.pid <= 0) return false;
     if (this.host.connection.restrictions.forceCommand !== undefined) {
       // sshd refuses signals to a forced command: the key only allows that program to run as it chooses.
       this.host.log(1, `channel ${this.state.id}: signal ${name} refused for a forced command`);
@@ -208,13 +229,14 @@ export class ProcessSession {
     const { launch, notice } = resolved;
     let process: RunningProcess;
     try {
-      process = terminal ? startPtyProcess(launch, terminal.cols || 80, terminal.rows || 24) : startPipeProcess(launch);
+      process = terminal ? startPtyProcess(launch, clampSize(terminal.cols, 80), clampSize(terminal.rows, 24)) : startPipeProcess(launch);
     } catch (err) {
       this.host.log(1, `channel ${this.state.id}: cannot start ${launch.file}: ${(err as Error).message}`);
       return this.refuse(stream, { refused: `${launch.file}: ${(err as Error).message}` });
     }
     this.process = process;
     this.terminalUsed = terminal !== undefined;
+    void process.exited.then(() => void (this.exited = true));
     this.host.log(2, `channel ${this.state.id}: started ${launch.file} (pid ${process.pid}${terminal ? ', in a terminal' : ''})`);
     if (notice) (terminal ? stream : stream.stderr).write(terminal ? notice.replace(/\n/g, '\r\n') : notice);
     if (process.pid <= 0) {
