@@ -185,8 +185,8 @@ export class BuiltInServices implements BuiltInHooks {
   }
 
   presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams, state?: ChannelState): string {
-    // A channel the process service serves keeps going to it (window-change, signal on a running program).
-    if (state && this.processes.owns(state)) return this.processes.presets(state, requestType) ? 'processes' : '';
+    // A channel whose program the process service started keeps going to it (window-change, signal).
+    if (state && this.processes.started(state)) return this.processes.presets(state, requestType) ? 'processes' : '';
     if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined ? 'sftp' : '';
     if (this.scpProvider && isScpRequest(requestType, params)) return 'scp';
     if (this.processes.presets(state, requestType)) return 'processes';
@@ -194,7 +194,7 @@ export class BuiltInServices implements BuiltInHooks {
   }
 
   attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean> {
-    if (this.processes.owns(state)) return this.processes.attach(conn, state, requestType, params);
+    if (this.processes.started(state)) return this.processes.attach(conn, state, requestType, params);
     if (state.consumer) return true;
     if (this.sftpProvider && isSftpRequest(requestType, params)) {
       return this.attachWith(conn, state, 'enableSFTP', this.sftpProvider, (options) => void this.serveSFTP(state, options));

@@ -73,12 +73,17 @@ export class ProcessService {
   /** True when the service would answer `requestType` on this channel (its decision then starts granted). */
   presets(state: ChannelState | undefined, requestType: string): boolean {
     if (!this.provider || !state || state.service !== 'session' || !SERVED.has(requestType)) return false;
-    return !state.consumer || this.sessions.has(state);
+    return !state.consumer || this.started(state);
   }
 
-  /** True once the service serves this channel: its later requests come here whatever else is on. */
-  owns(state: ChannelState): boolean {
-    return this.sessions.has(state);
+  /**
+   * True once the service granted exec or shell on this channel: its later requests (window-change,
+   * signal, a second exec) come here whatever else is on. Before that (env, pty-req only) an
+   * `exec scp` still goes to enableSCP: OpenSSH's scp sends its env requests first.
+   */
+  started(state: ChannelState): boolean {
+    const session = this.sessions.get(state);
+    return session instanceof ProcessSession && session.started;
   }
 
   /** A granted request of a session channel; false refuses it after all. */

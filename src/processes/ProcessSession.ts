@@ -60,13 +60,18 @@ function ended(stream: NodeJS.ReadableStream): Promise<void> {
 
 export class ProcessSession {
   /** exec or shell was granted: later ones, pty-req and env are refused. */
-  private started = false;
+  private startedFlag = false;
   private process?: RunningProcess;
   /** The program's end was reported (or the channel closed first): nothing more to do. */
   private done = false;
   /** The program itself has exited (its pid no longer names it; output may still be draining). */
   private exited = false;
   private terminalUsed = false;
+
+  /** True once exec or shell was granted on the channel. */
+  get started(): boolean {
+    return this.startedFlag;
+  }
 
   constructor(
     private readonly state: ChannelState,
@@ -89,7 +94,7 @@ export class ProcessSession {
         return this.signal((params as ChannelRequestParamsMap['signal']).signal);
       case 'break':
         // sshd sends tcsendbreak(2) to the terminal, which a pseudo-terminal takes without effect; without one it refuses.
-        return this.state.terminal !== undefined && this.started;
+        return this.state.terminal !== undefined && this.startedFlag;
       case 'exec':
       case 'shell':
         return this.start(requestType, params);
@@ -99,7 +104,7 @@ export class ProcessSession {
   }
 
   private ptyRequest(): boolean {
-    if (this.started) return false;
+    if (this.startedFlag) return false;
     if (this.options.raw.pty === false) {
       this.host.log(2, `channel ${this.state.id}: pty-req refused (enableProcesses pty: false)`);
       return false;
@@ -113,7 +118,7 @@ export class ProcessSession {
   }
 
   private envRequest({ name, value }: ChannelRequestParamsMap['env']): boolean {
-    if (this.started || name === '' || name.includes('=') || name.includes('\0') || value.includes('\0') || !this.options.acceptEnv.accepts(name)) return false;
+    if (this.startedFlag || name === '' || name.includes('=') || name.includes('\0') || value.includes('\0') || !this.options.acceptEnv.accepts(name)) return false;
     const env = this.state.environment;
     let bytes = name.length + value.length;
     for (const [k, v] of env) if (k !== name) bytes += k.length + v.length;
@@ -151,8 +156,8 @@ export class ProcessSession {
   }
 
   private start(kind: 'exec' | 'shell', params: ChannelRequestParams): boolean | Promise<boolean> {
-    if (this.started) return false;
-    this.started = true;
+    if (this.startedFlag) return false;
+    this.startedFlag = true;
     // The stream takes the channel's input from now on (early input waits in it, with the window held).
     const stream = channelStreamOf(this.state);
     stream.on('error', () => undefined); // the client went away; the channel closes on its own
