@@ -10,7 +10,7 @@ import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { SSHConnection } from '../registry/views';
 import { AcceptEnv } from './acceptEnv';
 import type { ProcessProvider, ProcessServiceOptions } from './ProcessServiceOptions';
-import { ProcessSession, type SessionOptions } from './ProcessSession';
+import { ProcessSession, type ProcessSessionHost, type SessionOptions } from './ProcessSession';
 import { ptyBinding } from './ptyBinding';
 
 /** The channel requests the service answers. */
@@ -121,7 +121,7 @@ export class ProcessService {
     return pending;
   }
 
-  private hostFor(conn: ConnectionRecord, connection: SSHConnection) {
+  private hostFor(conn: ConnectionRecord, connection: SSHConnection): ProcessSessionHost {
     return {
       connection,
       log: (level: 1 | 2 | 3, message: string) => this.host.hub.log(conn.id, level, message),

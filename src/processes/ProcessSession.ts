@@ -184,7 +184,8 @@ export class ProcessSession {
   }
 
   private describe(kind: 'exec' | 'shell', params: ChannelRequestParams): ProcessRequest {
-    const { connection, state } = { connection: this.host.connection, state: this.state };
+    const { connection } = this.host;
+    const state = this.state;
     const exec = params as Partial<ChannelRequestParamsMap['exec']>;
     const socket = state.connection.socket;
     return {
