@@ -70,7 +70,7 @@ test('a forced command (authorized_keys command=) runs instead, with the client\
     assert.equal(shell.stdout.toString(), 'forced:unset\n', `${which}: no SSH_ORIGINAL_COMMAND for a shell`);
   }, 'command="echo \\"forced:${SSH_ORIGINAL_COMMAND-unset}\\"; exit 5"'));
 
-test('no-pty: pty-req is refused and ssh -tt gives up as it does with sshd; without -tt the command runs without a terminal', TIMEOUT, async () => {
+test('no-pty (and enableProcesses pty: false): pty-req is refused and ssh -tt gives up as it does with sshd; without -tt the command runs without a terminal', TIMEOUT, async () => {
   const outcome = async (s: SshTarget) => {
     const forced = await s.ssh(['-tt', 'tty; echo rc=$?']);
     const plain = await s.ssh(['tty; echo rc=$?']);
@@ -79,6 +79,7 @@ test('no-pty: pty-req is refused and ssh -tt gives up as it does with sshd; with
   let reference: Awaited<ReturnType<typeof outcome>> | undefined;
   await withReferenceSshd(async (s) => void (reference = await outcome(s)), 'no-pty');
   await withProcessServer({}, async (s) => assert.deepEqual(await outcome(s), reference), 'no-pty');
+  await withProcessServer({ pty: false }, async (s) => assert.deepEqual(await outcome(s), reference));
   assert.equal(reference?.forced.refused, true, 'sshd refused the pty');
   assert.deepEqual(reference?.plain, { code: 0, stdout: 'not a tty\nrc=1\n' });
 });

@@ -4,7 +4,9 @@
  * tail, how a plan becomes a program (argv, environment, folder, ids) and option checks.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { SSHDaemon, SSHDaemonError, type ProcessRequest } from '../src';
 import { exitSignalPayload } from '../src/channels/ChannelStream';
@@ -45,6 +47,21 @@ test('node-pty is the pinned version and its native fork/resize load (the adapte
   assert.equal(ptyProblem(), undefined);
   assert.equal(ptyBinding().version, PINNED_NODE_PTY_VERSION);
   assert.equal((require('node-pty/package.json') as { version: string }).version, PINNED_NODE_PTY_VERSION);
+});
+
+test('without node-pty (never built): enableProcesses() throws naming python3, make and g++; pty: false serves pipes', () => {
+  const script = `
+    const { SSHDaemon } = require('./src');
+    const d = new SSHDaemon();
+    try { d.enableProcesses(); console.log('enabled'); } catch (e) { console.log(e.name + ' ' + e.code + ': ' + e.message); }
+    d.enableProcesses({ pty: false });
+    console.log('pipes only: ok');`;
+  const r = spawnSync(process.execPath, ['--require', join(__dirname, 'fixtures', 'hideNodePty.cjs'), '--import', 'tsx', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^SSHDaemonError 140: Pseudo-terminals are unavailable: node-pty cannot be loaded \(Cannot find module 'node-pty'/m);
+  assert.match(r.stdout, /needs python3, make and g\+\+/);
+  assert.match(r.stdout, /npm rebuild node-pty/);
+  assert.match(r.stdout, /^pipes only: ok$/m);
 });
 
 /** Runs `file args` in a pty through the adapter; resolves with everything read and the exit. */
