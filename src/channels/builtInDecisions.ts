@@ -1,7 +1,8 @@
 /**
  * Decisions on requests a built-in service serves: enableSFTP's `sftp` subsystem, enableSCP's
  * `exec scp -t|-f`, enableForwarding's `direct-tcpip` opens and `tcpip-forward` /
- * `cancel-tcpip-forward` requests.
+ * `cancel-tcpip-forward` requests, enableProcesses' `exec`, `shell`, `pty-req`, `env`,
+ * `window-change`, `signal` and `break`.
  *
  * Such a request starts granted. A handler's `false` is a refusal, with one exception: a decision
  * made from the request type alone, when that type does not name the service. The README pattern
