@@ -110,3 +110,49 @@ test('--sftp serves legacy SCP too (scp -O up and down), also beside --shell, wh
     assert.equal(await server.stop(), 0);
   }
 });
+
+test('--exec: real commands and terminals for logged-in users (exit status, a pty), scp -O still the SCP server\'s, a note but no warning on loopback; --exec with --shell is refused', TIMEOUT, async () => {
+  const both = await cli(['--exec', '--shell', '--data', join(DIR, 'data')]);
+  assert.equal(both.code, 2, both.out);
+  assert.match(both.out, /--exec and --shell both serve exec and shell requests/);
+  const root = join(DIR, 'exec-root');
+  mkdirSync(root);
+  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--exec', '--sftp', root, '--user', 'erin:pw']);
+  try {
+    const ssh = (extra: string[]) =>
+      run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', ...extra], { timeoutMs: 30_000 });
+    const exec = await ssh(['erin@127.0.0.1', 'echo "$USER"; [ -t 0 ] || echo no-tty; exit 7']);
+    assert.equal(exec.code, 7, exec.stderr);
+    assert.equal(exec.stdout.toString(), 'erin\nno-tty\n');
+    const tty = await ssh(['-tt', 'erin@127.0.0.1', 'tty; exit 5']);
+    assert.equal(tty.code, 5, tty.stderr);
+    assert.match(tty.stdout.toString(), /^\/dev\/pts\/\d+\r\n$/);
+    // scp sends its env requests (SendEnv LANG LC_*) before `exec scp -t`: the SCP server still takes it.
+    writeFileSync(join(DIR, 'exec-up.txt'), 'into the jail');
+    const args = opensshArgs(server.port);
+    args[0] = '-P';
+    const scp = await run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('scp'), '-O', ...args, '-o', 'PreferredAuthentications=password', '-o', 'SendEnv=LANG LC_*', join(DIR, 'exec-up.txt'), 'erin@127.0.0.1:up.txt'], { timeoutMs: 30_000, env: { LC_TIME: 'C' } });
+    assert.equal(scp.code, 0, scp.stderr);
+    assert.equal(readFileSync(join(root, 'up.txt'), 'utf8'), 'into the jail');
+    assert.match(server.output(), /note: --exec runs real commands and shells, as \S+ \(uid \d+\), for everyone who logs in/);
+    assert.doesNotMatch(server.output(), /WARNING/);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('a server reachable from the network warns loudly on stderr: --exec, and the demo login demo/demo', TIMEOUT, async () => {
+  const open = await startListening(['--import', 'tsx', MAIN, '--host', '0.0.0.0', '--port', '0', '--data', join(DIR, 'data'), '--exec']);
+  try {
+    assert.match(open.output(), /\*\*\* WARNING: --exec runs real commands and shells, as .* and this server listens on 0\.0\.0\.0/);
+    assert.match(open.output(), /\*\*\* WARNING: the demo login demo\/demo \(a published password\) is served on 0\.0\.0\.0/);
+  } finally {
+    await open.stop();
+  }
+  const named = await startListening(['--import', 'tsx', MAIN, '--host', '0.0.0.0', '--port', '0', '--data', join(DIR, 'data'), '--user', 'frank:long-secret']);
+  try {
+    assert.doesNotMatch(named.output(), /WARNING/, 'named users and the demo shell: nothing to warn about');
+  } finally {
+    await named.stop();
+  }
+});

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `sshdaemon` command (`npm start -- [options]` from a clone): a configurable SSH server with
- * password users, authorized_keys, SFTP and SCP, the demo shell and forwarding. With no options it is the
- * demo: 127.0.0.1:2222, user demo/demo, host key generated into ./data.
+ * password users, authorized_keys, SFTP and SCP, the demo shell or real programs (--exec) and
+ * forwarding. With no options it is the demo: 127.0.0.1:2222, user demo/demo, host key generated
+ * into ./data.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { attachLogger, AuthorizedKeys, escapeLogText, Certificate, CertStoreTypes, LocalFileSystem, SSHDaemon, SSHDaemonError } from '../index';
 import { type CliOptions, parseCommandLine, usage, UsageError } from './options';
@@ -62,7 +65,41 @@ function buildDaemon(o: CliOptions): SSHDaemon {
     daemon.enableSCP(files);
   }
   if (o.forwarding) daemon.enableForwarding();
+  if (o.exec) daemon.enableProcesses();
   return daemon;
+}
+
+/** True for an address only this machine can reach (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || /^::ffff:127\./i.test(host);
+}
+
+/** What is dangerous about this command line, for stderr before listening. */
+function warnings(o: CliOptions): string[] {
+  const reachable = !isLoopback(o.host);
+  const lines: string[] = [];
+  if (o.exec) {
+    let who = 'the user running this server';
+    try {
+      who = `${userInfo().username} (uid ${userInfo().uid})`;
+    } catch {
+      // no passwd entry
+    }
+    if (reachable) {
+      lines.push(
+        `WARNING: --exec runs real commands and shells, as ${who}, for everyone who logs in, and this server listens on ${o.host}: ` +
+          'anyone who can reach it over the network and log in gets a shell on this machine. Listen on 127.0.0.1 unless that is what you want.',
+      );
+    } else {
+      lines.push(`note: --exec runs real commands and shells, as ${who}, for everyone who logs in`);
+    }
+  }
+  if (o.demoLogin && reachable) {
+    lines.push(`WARNING: the demo login demo/demo (a published password) is served on ${o.host}, reachable from the network. Give --user NAME:PASSWORD or --authorized-keys FILE, or listen on 127.0.0.1.`);
+  }
+  return lines.map((l) => (l.startsWith('WARNING') ? `\n*** ${l}\n` : l));
 }
 
 async function main(): Promise<void> {
@@ -82,6 +119,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  for (const warning of warnings(options)) console.error(warning);
   await daemon.startListening();
   console.log(`listening on ${options.host}:${daemon.localPort}`);
   const who = [...options.users].map(([u, p]) => `${u} (password: ${p})`).join(', ');

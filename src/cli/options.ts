@@ -19,7 +19,8 @@ const OPTIONS: readonly OptionRow[] = [
   { name: 'user', value: 'NAME:PASSWORD', multiple: true, description: 'a password user (repeatable); without --user and --authorized-keys: demo:demo' },
   { name: 'authorized-keys', value: 'FILE', description: 'OpenSSH authorized_keys: its keys log in (as any --user name, or any name if none)' },
   { name: 'sftp', value: 'DIR', description: 'serve SFTP and SCP (scp -O, pscp -scp) jailed at DIR' },
-  { name: 'shell', description: 'serve the demo shell and exec (on when neither --sftp nor --allow-forwarding is given)' },
+  { name: 'shell', description: 'serve the demo shell and exec (on when none of --sftp, --allow-forwarding, --exec is given)' },
+  { name: 'exec', description: 'run real commands and shells (a pty with node-pty) for logged-in users, as the user running this server' },
   { name: 'allow-forwarding', description: 'allow ssh -L, -D, -W and -R' },
   { name: 'config', value: 'NAME=VALUE', multiple: true, description: 'a config() setting (repeatable), e.g. --config MaxAuthAttempts=3' },
   { name: 'log-level', value: 'N', description: '0 none, 1 info (default), 2 verbose, 3 debug' },
@@ -43,7 +44,11 @@ export interface CliOptions {
   authorizedKeys?: string;
   sftp?: string;
   shell: boolean;
+  /** Real programs through enableProcesses. */
+  exec: boolean;
   forwarding: boolean;
+  /** No --user and no --authorized-keys: the demo login demo/demo. */
+  demoLogin: boolean;
   config: string[];
   logLevel?: number;
   help: boolean;
@@ -82,8 +87,11 @@ export function parseCommandLine(argv: string[], cwd = process.cwd()): CliOption
   if (authorizedKeys !== undefined && !existsSync(authorizedKeys)) throw new UsageError(`--authorized-keys: no such file '${authorizedKeys}'`);
   const sftp = text('sftp');
   if (sftp !== undefined && !(existsSync(sftp) && statSync(sftp).isDirectory())) throw new UsageError(`--sftp: '${sftp}' is not a directory`);
-  if (users.size === 0 && authorizedKeys === undefined) users.set('demo', 'demo');
+  const demoLogin = users.size === 0 && authorizedKeys === undefined;
+  if (demoLogin) users.set('demo', 'demo');
   const forwarding = v['allow-forwarding'] === true;
+  const exec = v.exec === true;
+  if (exec && v.shell === true) throw new UsageError('--exec and --shell both serve exec and shell requests: choose one');
   for (const c of list('config')) if (!c.includes('=')) throw new UsageError(`--config expects NAME=VALUE, got '${c}'`);
   return {
     host: text('host') ?? '127.0.0.1',
@@ -92,8 +100,10 @@ export function parseCommandLine(argv: string[], cwd = process.cwd()): CliOption
     users,
     authorizedKeys,
     sftp,
-    shell: v.shell === true || (sftp === undefined && !forwarding),
+    shell: v.shell === true || (sftp === undefined && !forwarding && !exec),
+    exec,
     forwarding,
+    demoLogin,
     config: list('config'),
     logLevel: text('log-level') === undefined ? undefined : integer(text('log-level')!, '--log-level', 0, 3),
     help: v.help === true,
