@@ -6,11 +6,14 @@
  * test/samples-git-access.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { requireBinary, run, type RunResult } from './fixtures/clients';
 import { runSampleScript, startSample, tempDir, type RunningSample } from './fixtures/samples';
+import { until } from './fixtures/wait';
+import { connect } from './helpers-ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 
 const DIR = tempDir('git');
 const DB = join(DIR, 'git.sqlite');
@@ -255,4 +258,36 @@ test('a repository named with quotes, spaces and ! (git sq_quotes the path) is p
   const clone = join(DIR, 'quoted-clone');
   ok(await git('alice', ['clone', '--quiet', `alice@127.0.0.1:/${name}`, clone]), 'clone (leading slash, no .git)');
   assert.equal(ok(await git('alice', ['-C', clone, 'show', 'HEAD:a.txt']), 'show'), 'quoted\n');
+});
+
+/** The git processes serving this test's repository folder (their command line names it). */
+function gitProcesses(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith('-pack') || a === 'upload-pack') && argv.some((a) => a.startsWith(REPOS))) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+const openExec = (client: Client, command: string) =>
+  new Promise<ClientChannel>((resolve, reject) => client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel))));
+
+test('a connection holds at most 2 git processes, and they end when it drops (none left in /proc)', { timeout: 60_000 }, async () => {
+  const client = await connect(server.port, { username: 'bob', privateKey: readFileSync(key('bob')) });
+  try {
+    // Each upload-pack advertises its refs and then waits for the client, which never answers.
+    const channels = [await openExec(client, "git-upload-pack 'team/app.git'"), await openExec(client, "git-upload-pack 'team/app.git'")];
+    for (const channel of channels) channel.on('data', () => undefined);
+    await assert.rejects(openExec(client, "git-upload-pack 'team/app.git'"), /too many channels/, 'a third session is refused');
+    await until('two upload-pack processes run', () => gitProcesses().length === 2, 30_000);
+  } finally {
+    client.end();
+  }
+  await until(() => `the git processes end with the connection (left: ${gitProcesses().join(', ')})`, () => gitProcesses().length === 0, 30_000);
 });

@@ -35,6 +35,11 @@ const GIT_PROTOCOL = /^[a-z0-9=:.-]{1,64}$/i;
 const daemon = new SSHDaemon();
 daemon.sshCert = hostKey(options.data);
 daemon.defaultAuthMethods = 'publickey';
+// A git client opens one session per connection: room for one more, not for a hundred idle git
+// processes per connection. A connection silent for 5 minutes is closed (git sends keepalives
+// while it prepares a pack).
+daemon.config('MaxSessionsPerConnection=2');
+daemon.config('DefaultIdleTimeout=300');
 
 const log = (connectionId: string, message: string) => console.log(`[${connectionId || '-'}] ${message}`);
 
