@@ -130,6 +130,8 @@ test('git push of 200 commits by a writer arrives whole; git clone by a reader g
   ok(pull, 'pull');
   assert.equal(ok(await git('bob', ['-C', clone, 'rev-parse', 'HEAD']), 'rev-parse').trim(), newHead);
   assert.equal(ok(await git('bob', ['-C', clone, 'show', 'HEAD:counter.txt']), 'show'), 'commit 201\n');
+  // scp-style with ~/ (the user's home is the repository folder) names the same repository.
+  assert.match(ok(await git('bob', ['ls-remote', 'bob@127.0.0.1:~/team/app.git', 'main']), 'ls-remote ~/'), new RegExp(`^${newHead}\trefs/heads/main\n$`));
   assert.match(server.output(), /alice: git-receive-pack team\/app/);
   assert.match(server.output(), /bob: git-upload-pack team\/app/);
 });

@@ -70,7 +70,7 @@ daemon
     }
     const decision = await decide(exec.command, reposDir, (repo) => store.access(user, repo));
     if ('refuse' in decision) {
-      log(e.connectionId, `${escapeLogText(user)}: refused '${escapeLogText(exec.command)}': ${decision.refuse}${decision.log ? ` (${escapeLogText(decision.log)})` : ''}`);
+      log(e.connectionId, `${escapeLogText(user)}: refused '${escapeLogText(exec.command)}': ${escapeLogText(decision.refuse)}${decision.log ? ` (${escapeLogText(decision.log)})` : ''}`);
       channel.stderr.write(`git-server: ${decision.refuse}\n`);
       return void channel.exit(1);
     }
