@@ -44,7 +44,6 @@ const MAX_NAME = 255;
 /** Characters a shell would treat as syntax when unquoted; none belongs in a git command. */
 const SHELL_SYNTAX = new Set([...';&|<>()$`*?[]{}#!"\'\\~']);
 const SPACE = new Set([' ', '\t']);
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
