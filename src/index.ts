@@ -36,6 +36,7 @@ export { SCPSession, type SCPSessionOptions, type SCPSessionEvents, type SCPTran
 export { isSCPCommand, parseSCPCommand, SCPUsageError, type SCPCommand } from './scp/command';
 export type { ShellWord } from './scp/shellWords';
 export { decodeFileName, encodeFileName, isUtf8FileName } from './sftp/fileNames';
+export type { ProcessServiceOptions, ProcessProvider, ProcessRequest, ProcessPlan, ProcessRefusal, ProcessTerminal } from './processes/ProcessServiceOptions';
 export { attachLogger, type StructuredLogger, type LineLogger } from './observability/logAdapter';
 export { escapeLogText } from './observability/logText';
 export {

@@ -176,7 +176,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const { requestType, params } = request;
     const packet = tagPayload(Buffer.from(request.body), { kind: 'channel-request' });
     state.inbound.run(() => {
-      const args = decisionArgs({ ...ids, requestType, packet, params }, 'success', this.host.builtIns.presetSuccess(this.conn, requestType, params));
+      const args = decisionArgs({ ...ids, requestType, packet, params }, 'success', this.host.builtIns.presetSuccess(this.conn, requestType, params, state));
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
         if (state.finished || this.gone()) return;
         const note = builtInDecisionLog(args, `the ${requestType} request`);

@@ -507,6 +507,12 @@ export class ChannelState implements QueueOwner {
     return this.whenFlushed();
   }
 
+  /** Resolves once the channel has finished: closed both ways, or its connection gone. */
+  whenFinished(): Promise<void> {
+    if (this.finishedFlag) return Promise.resolve();
+    return new Promise<void>((resolve) => this.finishWaiters.push(resolve));
+  }
+
   /** Resolves once nothing is queued on the channel (everything handed to the transport, or dropped). */
   whenFlushed(): Promise<void> {
     if (this.outQueue.length === 0 || this.finishedFlag) return Promise.resolve();

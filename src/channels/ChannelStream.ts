@@ -64,7 +64,7 @@ export function exitSignalPayload(remoteId: number, signal: string, coreDumped: 
     encodeUint32(remoteId),
     encodeString('exit-signal'),
     Buffer.from([0]),
-    encodeString(signal.replace(/^SIG/, '')),
+    encodeString(signal.replace(/^SIG(?=[A-Z0-9])/, '')), // 'SIG@openssh.com' (sshd's name for the rest) stays whole
     Buffer.from([coreDumped ? 1 : 0]),
     encodeString(message),
     encodeString(''),
@@ -285,7 +285,9 @@ export class ChannelStream extends Duplex {
     if (typeof name !== 'string' || !/^(SIG)?[A-Z0-9@._-]+$/i.test(name)) {
       throw new SSHDaemonError(ErrorCodes.InvalidArgument, `signal(name): expected a signal name such as 'TERM', got ${JSON.stringify(name)}`);
     }
-    return this.finishWith(() => exitSignalPayload(this.state.remoteId, name.toUpperCase(), options.coreDumped ?? false, options.message ?? ''));
+    // Plain names are upper case ('term' is TERM); a name with a domain ('SIG@openssh.com') is kept as given.
+    const wire = name.includes('@') ? name : name.toUpperCase();
+    return this.finishWith(() => exitSignalPayload(this.state.remoteId, wire, options.coreDumped ?? false, options.message ?? ''));
   }
 
   private finishWith(payload: () => Buffer): this {
@@ -316,4 +318,27 @@ export class ChannelStream extends Duplex {
     this.ending = undefined;
     ending.send();
   }
+}
+
+/**
+ * The channel's stream, made on the first call (SSHDaemon.channelStream, built-in services): from
+ * then on the channel's data and EOF go to it, and its input no longer waits for asynchronous
+ * SSHChannelRequested handlers. Throws InvalidArgument when another service reads the channel.
+ */
+export function channelStreamOf(state: ChannelState, options?: ChannelStreamOptions): ChannelStream {
+  if (state.stream) return state.stream as ChannelStream;
+  if (state.consumer) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Channel ${state.id} is already served by a built-in service`);
+  const stream = new ChannelStream(state, options);
+  state.stream = stream;
+  state.consumer = {
+    ownsInput: true,
+    data: (data, extended) => {
+      if (extended === 0) stream.deliverData(data);
+    },
+    end: () => stream.deliverEnd(),
+    closed: () => stream.channelClosed(),
+  };
+  if (state.eofReceived) stream.deliverEnd();
+  state.releaseRequested();
+  return stream;
 }

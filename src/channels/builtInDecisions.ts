@@ -14,12 +14,16 @@
  */
 
 /** The method that switches each built-in on, for log lines. */
-const SERVICES: Readonly<Record<string, string>> = { sftp: 'enableSFTP', scp: 'enableSCP', forwarding: 'enableForwarding' };
+const SERVICES: Readonly<Record<string, string>> = { sftp: 'enableSFTP', scp: 'enableSCP', forwarding: 'enableForwarding', processes: 'enableProcesses' };
 
 /** The fields that hold a request's type. */
 const TYPE_FIELDS: ReadonlySet<string> = new Set(['service', 'requestType']);
-/** Services whose request or channel type alone names them: a decision by type is about them. */
-const NAMED_BY_TYPE: ReadonlySet<string> = new Set(['forwarding']);
+/**
+ * Services whose request or channel type alone names them: a decision by type is about them
+ * (`exec`, `shell`, `pty-req`, ... are what the process service does: `if (e.requestType === 'shell')
+ * e.success = false` switches shells off).
+ */
+const NAMED_BY_TYPE: ReadonlySet<string> = new Set(['forwarding', 'processes']);
 
 /** What happened to the decision of a built-in request, for the log line after it. */
 export interface BuiltInDecisionTrace {

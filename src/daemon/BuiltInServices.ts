@@ -10,6 +10,8 @@ import { SCPSession, type SCPSessionOptions } from '../scp/SCPSession';
 import { decodeFileName } from '../sftp/fileNames';
 import { SFTPHandleCounts } from '../sftp/handleBudget';
 import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
+import { ProcessService } from '../processes/ProcessService';
+import type { ProcessProvider, ProcessServiceOptions } from '../processes/ProcessServiceOptions';
 import type { EventHub } from './EventHub';
 
 /** Chooses SFTP options per connection (undefined refuses the subsystem). */
@@ -26,8 +28,11 @@ export interface ChannelStarter {
 
 /** The daemon hooks the channel layer and the connection call for built-in services. */
 export interface BuiltInHooks {
-  /** The built-in that serves this request (channel or global; it then starts with `success` true): 'sftp', 'scp', 'forwarding' or ''. */
-  presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string;
+  /**
+   * The built-in that serves this request (channel or global; it then starts with `success` true):
+   * 'sftp', 'scp', 'forwarding', 'processes' or ''. `state` is the channel (undefined for a global request).
+   */
+  presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams, state?: ChannelState): string;
   /**
    * A granted channel request a service takes over before more data is delivered; false refuses it after all.
    * `body` is the request as the application sees it (after the message number), for byte-exact fields.
@@ -93,7 +98,7 @@ const DEFAULT_MAX_HANDLES_PER_USER = 1024;
 
 const bind = (params: ChannelRequestParams) => params as { bindAddress: string; bindPort: number };
 
-/** SFTP, SCP and TCP forwarding, switched on by enableSFTP / enableSCP / enableForwarding. */
+/** SFTP, SCP, TCP forwarding and processes, switched on by enableSFTP / enableSCP / enableForwarding / enableProcesses. */
 export class BuiltInServices implements BuiltInHooks {
   private sftpProvider?: SFTPProvider;
   private scpProvider?: SCPProvider;
@@ -103,6 +108,8 @@ export class BuiltInServices implements BuiltInHooks {
   private readonly forwarding: TcpForwarding;
   /** Open SFTP handles per user, over every session of the daemon. */
   readonly sftpHandles = new SFTPHandleCounts();
+  /** exec and shell as real programs (enableProcesses). */
+  private readonly processes: ProcessService;
 
   constructor(private readonly host: BuiltInHost) {
     this.forwarding = new TcpForwarding({
@@ -111,6 +118,7 @@ export class BuiltInServices implements BuiltInHooks {
       maxListeners: () => this.host.intSetting('MaxRemoteForwardsPerConnection'),
       maxChannels: () => this.host.intSetting('MaxSessionsPerConnection'),
     });
+    this.processes = new ProcessService({ hub: host.hub, connectionView: (conn) => host.connectionView(conn) });
   }
 
   enableSFTP(provider: SFTPProvider | undefined): void {
@@ -125,10 +133,15 @@ export class BuiltInServices implements BuiltInHooks {
     this.forwardingOptions = options;
   }
 
+  enableProcesses(options: ProcessServiceOptions | ProcessProvider | undefined): void {
+    this.processes.enable(options);
+  }
+
   reset(): void {
     this.sftpProvider = undefined;
     this.scpProvider = undefined;
     this.forwardingOptions = undefined;
+    this.processes.enable(undefined);
   }
 
   /** Serves SFTP on a channel; its data goes to the session from now on. */
@@ -171,13 +184,17 @@ export class BuiltInServices implements BuiltInHooks {
     state.close();
   }
 
-  presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): string {
+  presetSuccess(_conn: ConnectionRecord, requestType: string, params: ChannelRequestParams, state?: ChannelState): string {
+    // A channel the process service serves keeps going to it (window-change, signal on a running program).
+    if (state && this.processes.owns(state)) return this.processes.presets(state, requestType) ? 'processes' : '';
     if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined ? 'sftp' : '';
     if (this.scpProvider && isScpRequest(requestType, params)) return 'scp';
+    if (this.processes.presets(state, requestType)) return 'processes';
     return this.forwardingOptions !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward') ? 'forwarding' : '';
   }
 
   attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean> {
+    if (this.processes.owns(state)) return this.processes.attach(conn, state, requestType, params);
     if (state.consumer) return true;
     if (this.sftpProvider && isSftpRequest(requestType, params)) {
       return this.attachWith(conn, state, 'enableSFTP', this.sftpProvider, (options) => void this.serveSFTP(state, options));
@@ -186,6 +203,7 @@ export class BuiltInServices implements BuiltInHooks {
       const command = execCommand(params, body);
       return this.attachWith(conn, state, 'enableSCP', this.scpProvider, (options) => void this.serveSCP(state, command, options));
     }
+    if (this.processes.presets(state, requestType)) return this.processes.attach(conn, state, requestType, params);
     return true;
   }
 

@@ -28,7 +28,7 @@ import { nextId } from '../registry/ids';
 import { Registry } from '../registry/Registry';
 import { SSHChannel, SSHConnection } from '../registry/views';
 import { LiveView } from '../registry/LiveView';
-import { ChannelStream, type ChannelStreamOptions, exitSignalPayload } from '../channels/ChannelStream';
+import { type ChannelStream, type ChannelStreamOptions, channelStreamOf, exitSignalPayload } from '../channels/ChannelStream';
 import type { ChannelState } from '../channels/ChannelState';
 import { ConnectionSession } from './ConnectionSession';
 import type { DaemonCore } from './DaemonCore';
@@ -38,6 +38,7 @@ import { publish } from '../observability/diagnostics';
 import type { ForwardingOptions } from '../channels/TcpForwarding';
 import type { SFTPSession, SFTPSessionOptions } from '../sftp/SFTPSession';
 import type { SCPSessionOptions } from '../scp/SCPSession';
+import type { ProcessProvider, ProcessServiceOptions } from '../processes/ProcessServiceOptions';
 import { BuiltInServices, type SCPProvider, type SFTPProvider } from './BuiltInServices';
 
 export type { SCPProvider, SFTPProvider } from './BuiltInServices';
@@ -257,6 +258,28 @@ export class SSHDaemon extends EventHub {
   enableForwarding(options?: ForwardingOptions): void {
     // enableForwarding() switches it on with the defaults; an explicit undefined switches it off.
     this.builtIns.enableForwarding(arguments.length === 0 ? {} : options);
+  }
+
+  /**
+   * Real programs for `exec` and `shell` on session channels, as sshd runs them: the command through
+   * the user's shell (`-c`), a login shell for `shell`, on pipes (child_process, stdin/stdout/stderr
+   * with flow control both ways) or in a pseudo-terminal after `pty-req` (node-pty), with `env`
+   * (filtered by `acceptEnv`), `window-change`, `signal` and `break`. The exit code becomes
+   * `exit-status`, a signal `exit-signal`, after every byte of output; a channel that closes or a
+   * connection that drops hangs up the program's process group (SIGHUP, SIGKILL after `killGrace`).
+   * Key restrictions apply first (`no-pty`; a forced command replaces the command and sets
+   * `SSH_ORIGINAL_COMMAND`). `options.plan` chooses what runs, where and as whom; a provider
+   * `(connection) => options` chooses per connection (undefined refuses). `enableProcesses()` switches
+   * it on with the defaults, `enableProcesses(undefined)` off. Throws `InvalidArgument` when node-pty
+   * (an optional dependency) cannot load, naming the toolchain it needs, unless `pty: false`.
+   * Programs run as the daemon's user unless the plan gives `uid`/`gid`. See docs/processes.md.
+   *
+   * ```ts
+   * daemon.enableProcesses({ plan: (r) => ({ cwd: `/srv/home/${r.user}` }) });
+   * ```
+   */
+  enableProcesses(options?: ProcessServiceOptions | ProcessProvider): void {
+    this.builtIns.enableProcesses(arguments.length === 0 ? {} : options);
   }
 
   /** Connections refused since the daemon was created (or reset), by the setting that refused them. */
@@ -653,22 +676,7 @@ export class SSHDaemon extends EventHub {
    * ```
    */
   channelStream(channelId: string, options?: ChannelStreamOptions): ChannelStream {
-    const state = this.channel(channelId);
-    if (state.stream) return state.stream as ChannelStream;
-    if (state.consumer) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Channel ${channelId} is already served by a built-in service`);
-    const stream = new ChannelStream(state, options);
-    state.stream = stream;
-    state.consumer = {
-      ownsInput: true,
-      data: (data, extended) => {
-        if (extended === 0) stream.deliverData(data);
-      },
-      end: () => stream.deliverEnd(),
-      closed: () => stream.channelClosed(),
-    };
-    if (state.eofReceived) stream.deliverEnd();
-    state.releaseRequested();
-    return stream;
+    return channelStreamOf(this.channel(channelId), options);
   }
 
   /**
