@@ -12,11 +12,9 @@
  *   npm run sample:git                       # 127.0.0.1:2222
  *   git clone ssh://alice@127.0.0.1:2222/team/app.git
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { AuthorizedKeys, escapeLogText, requestParamsOf, SSHDaemon } from 'sshdaemon';
+import { AuthorizedKeys, escapeLogText, SSHDaemon } from 'sshdaemon';
 import { COMMON_OPTIONS, commonOptions, hostKey, listen } from '../shared/sampleHost';
 import { decide } from './gitAccess';
 import { RepoStore } from './repoStore';
@@ -25,12 +23,6 @@ const { values } = parseArgs({ options: { ...COMMON_OPTIONS, db: { type: 'string
 const options = commonOptions(values, __dirname);
 const store = new RepoStore(values.db ?? join(options.data, 'git.sqlite'));
 const reposDir = values.repos ?? join(options.data, 'repos');
-
-/**
- * The only client variable passed on: git sends `GIT_PROTOCOL=version=2` (ssh -o SendEnv). Soft
- * Serve passed every client variable to git, LD_PRELOAD included: code execution (soft-serve#544).
- */
-const GIT_PROTOCOL = /^[a-z0-9=:.-]{1,64}$/i;
 
 const daemon = new SSHDaemon();
 daemon.sshCert = hostKey(options.data);
@@ -51,51 +43,31 @@ daemon
     if (keys) AuthorizedKeys.parse(keys.join('\n'), `keys of ${e.user}`).authorize(e, daemon.sshConnections.get(e.connectionId)?.remoteHost ?? '');
   })
   .on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'))
-  .on('SSHChannelRequest', (e) => {
-    const env = requestParamsOf(e, 'env');
-    if (env) e.success = env.name === 'GIT_PROTOCOL' && GIT_PROTOCOL.test(env.value);
-    // No pty, no subsystem, no forwarding: exec runs git, shell only says hello.
-    else e.success = e.requestType === 'exec' || e.requestType === 'shell';
-  })
-  .on('SSHChannelRequested', async (e) => {
-    if (e.requestType !== 'exec' && e.requestType !== 'shell') return;
-    // Taken before any await, so the client's first bytes (a push sends them at once) wait in it.
-    const channel = daemon.channelStream(e.channelId);
-    const user = daemon.sshConnections.get(e.connectionId)?.user ?? '';
-    const exec = requestParamsOf(e, 'exec');
-    if (!exec) {
-      // `ssh -T git@host`, as GitHub answers it: who you are, no shell, exit status 1.
-      channel.stderr.write(`Hi ${user}! You've successfully authenticated, but this server does not provide shell access.\n`);
-      return void channel.exit(1);
-    }
-    const decision = await decide(exec.command, reposDir, (repo) => store.access(user, repo));
+  .on('Log', (e) => log(e.connectionId, e.message));
+
+// exec and shell through the process service: plan() decides what runs; a refusal is a line on
+// stderr and exit status 1. No pty (git never asks for one), no subsystem, no forwarding.
+daemon.enableProcesses({
+  pty: false,
+  // The only client variable passed on: git sends GIT_PROTOCOL=version=2 (ssh -o SendEnv). Soft
+  // Serve passed every client variable to git, LD_PRELOAD included: code execution (soft-serve#544).
+  acceptEnv: ['GIT_PROTOCOL'],
+  async plan(request) {
+    const { user, connectionId } = request;
+    // `ssh -T git@host`, as GitHub answers it: who you are, no shell, exit status 1.
+    if (request.kind === 'shell') return { refused: `Hi ${user}! You've successfully authenticated, but this server does not provide shell access.` };
+    const command = request.command ?? '';
+    const decision = await decide(command, reposDir, (repo) => store.access(user, repo));
     if ('refuse' in decision) {
-      log(e.connectionId, `${escapeLogText(user)}: refused '${escapeLogText(exec.command)}': ${escapeLogText(decision.refuse)}${decision.log ? ` (${escapeLogText(decision.log)})` : ''}`);
-      channel.stderr.write(`git-server: ${decision.refuse}\n`);
-      return void channel.exit(1);
+      log(connectionId, `${escapeLogText(user)}: refused '${escapeLogText(command)}': ${escapeLogText(decision.refuse)}${decision.log ? ` (${escapeLogText(decision.log)})` : ''}`);
+      return { refused: `git-server: ${decision.refuse}` };
     }
     const { service, repository, directory } = decision.grant;
-    log(e.connectionId, `${escapeLogText(user)}: ${service} ${escapeLogText(repository)}`);
-    const protocol = daemon.sshChannels.get(e.channelId)?.environment.get('GIT_PROTOCOL');
-    // `git upload-pack DIR`: DIR is absolute (never an option) and already resolved inside the folder.
-    const child = spawn(values.git!, [service.slice('git-'.length), directory], {
-      cwd: reposDir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', GIT_PUSHER: user, ...(protocol ? { GIT_PROTOCOL: protocol } : {}) },
-      stdio: 'pipe',
-    });
-    channel.pipe(child.stdin);
-    child.stdin.on('error', () => undefined); // EPIPE once git has exited
-    pipeline(child.stdout, channel, () => undefined);
-    pipeline(child.stderr, channel.stderr, () => undefined);
-    child.on('close', (code, signal) => (signal ? channel.signal(signal) : channel.exit(code ?? 0)));
-    child.on('error', (err) => {
-      channel.stderr.write(`git-server: cannot run git: ${err.message}\n`);
-      channel.exit(127);
-    });
-    channel.on('close', () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    });
-  })
-  .on('Log', (e) => log(e.connectionId, e.message));
+    log(connectionId, `${escapeLogText(user)}: ${service} ${escapeLogText(repository)}`);
+    // `git upload-pack DIR`, no shell: DIR is absolute (never an option) and resolved inside the folder.
+    // HOME is the server's (git reads its config there), not that of a local account named like the user.
+    return { file: values.git!, args: [service.slice('git-'.length), directory], cwd: reposDir, env: { HOME: process.env.HOME ?? reposDir, GIT_PUSHER: user } };
+  },
+});
 
 void listen(daemon, options);
