@@ -136,7 +136,7 @@ test('git push of 200 commits by a writer arrives whole; git clone by a reader g
   assert.match(server.output(), /bob: git-upload-pack team\/app/);
 });
 
-test('a reader cannot push: the client shows the reason, exits non-zero, the remote is unchanged', { timeout: 60_000 }, async () => {
+test('a reader cannot push: the client shows the reason, exits non-zero, the remote is unchanged; rights change without a restart', { timeout: 60_000 }, async () => {
   const clone = join(DIR, 'bob-push');
   ok(await git('bob', ['clone', '--quiet', url('bob', 'team/app.git'), clone]), 'clone');
   const before = await remoteRef('team/app');
@@ -155,6 +155,12 @@ test('a reader cannot push: the client shows the reason, exits non-zero, the rem
   refused(carol, /git-server: repository 'team\/app' not found, or you have no access to it/);
   const missing = await git('alice', ['ls-remote', url('alice', 'no/such.git')]);
   refused(missing, /git-server: repository 'no\/such' not found, or you have no access to it/);
+  // Rights change while the server runs: revoked, bob's next command is refused; granted again, it works.
+  assert.match(await admin('list'), /^alice\tkeys=1\tteam\/app:write\nbob\tkeys=1\tteam\/app:read\ncarol\tkeys=1\t\(no repositories\)\nrepo\tteam\/app\n$/);
+  await admin('revoke', 'bob', 'team/app');
+  refused(await git('bob', ['ls-remote', url('bob', 'team/app.git')]), /repository 'team\/app' not found/);
+  await admin('grant', 'bob', 'team/app', 'read');
+  ok(await git('bob', ['ls-remote', url('bob', 'team/app.git')]), 'ls-remote after the grant');
 });
 
 test('repositories outside the folder are refused: ../x.git, an absolute path, a symlink leading out', { timeout: 60_000 }, async () => {
