@@ -1,12 +1,11 @@
 /**
- * The user database of the sftp-hosting sample: SQLite through sql.js (SQLite compiled to
- * WebAssembly: no native build, works wherever Node runs). sql.js keeps the database in memory, so
- * the file is written whole (to a temporary file, then renamed, so a reader never sees half of it)
- * and the server reads it again when it changed.
+ * The user database of the sftp-hosting sample: SQLite in one file (../shared/sqliteFile.ts: sql.js,
+ * written whole and atomically, read again by the server when it changed).
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import { type Database, LiveDatabase, openDatabase as openFile, rows, saveDatabase } from '../shared/sqliteFile';
+
+export { saveDatabase };
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS users (
@@ -31,27 +30,14 @@ export interface UserRecord {
   keys: string[];
 }
 
-let sqlJs: Promise<SqlJsStatic> | undefined;
-const engine = () => (sqlJs ??= initSqlJs());
-
-export async function openDatabase(path: string): Promise<Database> {
-  const SQL = await engine();
-  const db = existsSync(path) ? new SQL.Database(readFileSync(path)) : new SQL.Database();
-  db.run('PRAGMA foreign_keys = ON');
-  db.run(SCHEMA);
-  return db;
-}
-
-export function saveDatabase(db: Database, path: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, db.export(), { mode: 0o600 });
-  renameSync(tmp, path);
+export function openDatabase(path: string): Promise<Database> {
+  return openFile(path, SCHEMA);
 }
 
 export function readUser(db: Database, name: string): UserRecord | undefined {
-  const row = db.exec('SELECT name, password, root, access FROM users WHERE name = ?', [name])[0]?.values[0];
+  const row = rows(db, 'SELECT name, password, root, access FROM users WHERE name = ?', [name])[0];
   if (!row) return undefined;
-  const keys = (db.exec('SELECT line FROM keys WHERE user = ?', [name])[0]?.values ?? []).map((r) => String(r[0]));
+  const keys = rows(db, 'SELECT line FROM keys WHERE user = ?', [name]).map((r) => String(r[0]));
   return { name: String(row[0]), password: row[1] === null ? null : String(row[1]), root: String(row[2]), access: String(row[3]) as Access, keys };
 }
 
@@ -83,22 +69,16 @@ export async function verifyPassword(password: string, stored: string | null | u
   return stored != null && key.length === expected.length && timingSafeEqual(key, expected);
 }
 
-/** The database file, opened again whenever it changed on disk (mtime, size or inode). */
+/** The database file, opened again whenever it changed on disk. */
 export class UserStore {
-  private db?: Database;
-  private stamp = '';
+  private readonly file: LiveDatabase;
 
-  constructor(private readonly path: string) {}
+  constructor(path: string) {
+    this.file = new LiveDatabase(path, SCHEMA);
+  }
 
   async user(name: string): Promise<UserRecord | undefined> {
-    if (!existsSync(this.path)) return undefined;
-    const s = statSync(this.path);
-    const stamp = `${s.mtimeMs}:${s.size}:${s.ino}`;
-    if (!this.db || stamp !== this.stamp) {
-      this.db?.close();
-      this.db = await openDatabase(this.path);
-      this.stamp = stamp;
-    }
-    return readUser(this.db, name);
+    const db = await this.file.current();
+    return db && readUser(db, name);
   }
 }
