@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/pairs.ts --a raw --b sdk [--pairs 5] [--size 512] [--suite bulk|sftp]
  *        [--cases aes128-gcm,chacha20-poly1305] [--directions download,upload] [--warmup 64] [--keep]
+ *        [--cpu-prof DIR]
  *
  * A server is `sdk`, `raw`, or `sdk@DIR`: the SDK bench server of another checkout (DIR is its root,
  * e.g. a `git archive` of the commit before a change, with node_modules linked), to measure a
@@ -19,7 +20,7 @@
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BULK_CASES } from './lib/algorithms';
 import { makeKeys, type BenchKeys } from './lib/keys';
 import { cpuSplit } from './lib/proc';
@@ -43,6 +44,8 @@ const suite = opt('suite', 'bulk') as 'bulk' | 'sftp';
 const caseLabels = opt('cases', 'aes128-gcm,chacha20-poly1305').split(',');
 const directions = opt('directions', 'download,upload').split(',') as ('download' | 'upload')[];
 const keep = argv.includes('--keep');
+/** --cpu-prof DIR: V8 CPU profiles of both servers, one directory per server (read with bench/report/profile.ts). */
+const profDir = argv.includes('--cpu-prof') ? opt('cpu-prof', '') : '';
 
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
@@ -50,7 +53,8 @@ async function start(spec: string, keys: BenchKeys, user: string): Promise<NodeS
   const [kind, dir] = spec.split('@');
   const script = kind === 'raw' ? 'rawSsh2Server.ts' : dir ? join(dir, 'bench', 'servers', 'sdkServer.ts') : 'sdkServer.ts';
   if (kind !== 'raw' && kind !== 'sdk') throw new Error(`unknown server '${spec}' (sdk, raw or sdk@DIR)`);
-  return NodeServer.start(spec, spec, script, { hostKeyPath: keys.hostKeyPath, userKeyPubPath: keys.userKeyPubPath, userKeyBlob: keys.userKeyBlob, user, port: 0 }, [], true);
+  const profArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(resolve(profDir), spec.replace(/[^a-z0-9]+/gi, '_'))}`] : [];
+  return NodeServer.start(spec.replace(/[^a-z0-9]+/gi, '_'), spec, script, { hostKeyPath: keys.hostKeyPath, userKeyPubPath: keys.userKeyPubPath, userKeyBlob: keys.userKeyBlob, user, port: 0 }, profArgs, true);
 }
 
 interface Sample extends BulkResult {
@@ -116,7 +120,7 @@ async function main(): Promise<void> {
           for (const [k, s] of servers.entries()) {
             const r = await measure(s, () => once(s, bytes));
             got[k].push(r);
-            log(`pair ${i} ${bc.label} ${direction} ${s.id}: ${r.cpuPerGiB.toFixed(3)} CPU s/GiB (user ${r.userPerGiB.toFixed(3)}, sys ${r.systemPerGiB.toFixed(3)}), ${r.mibPerSecond.toFixed(0)} MiB/s, ${r.majorGcs} mark-compacts`);
+            log(`pair ${i} ${bc.label} ${direction} ${s.label}: ${r.cpuPerGiB.toFixed(3)} CPU s/GiB (user ${r.userPerGiB.toFixed(3)}, sys ${r.systemPerGiB.toFixed(3)}), ${r.mibPerSecond.toFixed(0)} MiB/s, ${r.majorGcs} mark-compacts`);
           }
         }
         const cpuRatio = got[1].map((b, i) => b.cpuPerGiB / got[0][i].cpuPerGiB);
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
         console.log(`== ${bc.label} ${direction}, ${pairs} pairs of ${bytes / 2 ** 20} MiB: median [min-max]`);
         for (const [k, s] of servers.entries()) {
           const g = got[k];
-          console.log(`   ${s.id.padEnd(24)} CPU s/GiB ${fmt(g.map((x) => x.cpuPerGiB), 3)}  user ${fmt(g.map((x) => x.userPerGiB), 3)}  sys ${fmt(g.map((x) => x.systemPerGiB), 3)}  MiB/s ${fmt(g.map((x) => x.mibPerSecond), 0)}  mark-compacts ${fmt(g.map((x) => x.majorGcs), 0)}`);
+          console.log(`   ${s.label.padEnd(24)} CPU s/GiB ${fmt(g.map((x) => x.cpuPerGiB), 3)}  user ${fmt(g.map((x) => x.userPerGiB), 3)}  sys ${fmt(g.map((x) => x.systemPerGiB), 3)}  MiB/s ${fmt(g.map((x) => x.mibPerSecond), 0)}  mark-compacts ${fmt(g.map((x) => x.majorGcs), 0)}`);
         }
         console.log(`   ${specB}/${specA}: CPU per GiB ${fmt(cpuRatio)}, MiB/s ${fmt(mibRatio)}`);
       }
