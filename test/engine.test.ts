@@ -6,7 +6,7 @@ import { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from '../src/engine/inflateLi
 import { userAuthTakeoverInstalled } from '../src/engine/userAuthControl';
 import { firstProposals } from '../src/engine/guessedKexPacketFix';
 import { cryptoBindingAvailable, engineVersionProblem, PINNED_SSH2_VERSION, SUPPORTED_ALGORITHMS } from '../src/engine/ssh2Internals';
-import { patchedCipherClasses } from '../src/engine/packetBuffers';
+import { methodHash, patchedCipherClasses } from '../src/engine/packetBuffers';
 
 test('the installed ssh2 is the version the engine adapter was written for', () => {
   assert.equal(engineVersionProblem(), undefined);
@@ -34,6 +34,17 @@ test('the outbound fast path knows every cipher class ssh2 builds (writeBatching
     'GenericCipherNative',
     'NullCipher',
   ]);
+});
+
+test('the pin of a cipher method changes with its text (a patched ssh2 method stops the adapter at import)', () => {
+  const source = readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
+  const pinned = methodHash(source, 'AESGCMCipherBinding', 'allocPacket');
+  assert.equal(pinned, '7eda521a01bfe25d');
+  const start = source.indexOf('class AESGCMCipherBinding');
+  const edited = source.slice(0, start) + source.slice(start).replace('randomFillSync(packet, 5 + payloadLen, padLen);', 'packet.fill(0, 5 + payloadLen);');
+  assert.notEqual(methodHash(edited, 'AESGCMCipherBinding', 'allocPacket'), pinned);
+  assert.equal(methodHash(edited, 'AESGCMCipherNative', 'allocPacket'), methodHash(source, 'AESGCMCipherNative', 'allocPacket'), 'other classes keep their pin');
+  assert.equal(methodHash(source, 'NoSuchCipher', 'allocPacket'), undefined);
 });
 
 test('the guessed-KEX-packet fix is installed on ssh2 Protocol and reads KEXINIT name-lists', () => {

@@ -6,9 +6,9 @@
  *
  * The layout is ssh2's, byte for byte: length, padding length, payload, padding (to the cipher's
  * block, at least 4 bytes; the length field counts or not as each class does), and the room the
- * AEAD bindings encrypt their tag into. Each class's `allocPacket` and `encrypt` source is pinned
- * by SHA-256 below; the install throws at import if any differs (ssh2 changed), and a cipher of a
- * class not in the table keeps ssh2's own allocation.
+ * AEAD bindings encrypt their tag into. Each class's `allocPacket` and `encrypt` text in crypto.js is
+ * pinned by SHA-256 below; the install throws at import if any differs (ssh2 changed), and a cipher
+ * of a class not in the table keeps ssh2's own allocation.
  *
  * Reuse. A fresh 32 KiB buffer per packet costs an allocation, cold cache lines and GC; writing the
  * same memory again is several times cheaper (bench/notes.md). A packet's memory is free once the
@@ -27,6 +27,7 @@
  * queued during the exchange. In-process ssh2 clients are untouched.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { paddingPool } from './paddingPool';
 import type { Ssh2Connection } from './ssh2Types';
@@ -65,21 +66,35 @@ const generic = (withMac: boolean): LayoutOf => (c) =>
     : undefined;
 
 /**
- * Per ssh2 1.17.0 cipher class: SHA-256 (first 16 hex digits) of `allocPacket` and `encrypt` as
- * ssh2 wrote them, and the layout its `allocPacket` builds. `encrypt` is pinned too: reuse relies on
+ * Per ssh2 1.17.0 cipher class: SHA-256 (first 16 hex digits) of the text of `allocPacket` and
+ * `encrypt` in crypto.js, and the layout its `allocPacket` builds. `encrypt` is pinned too: reuse relies on
  * it writing the packet (or copies) through `_onWrite` and keeping no reference after it returns.
  */
 const CLASSES: Record<string, { alloc: string; encrypt: string; layout: LayoutOf }> = {
-  NullCipher: { alloc: '86430d3b8bee0c20', encrypt: 'aae9ac972e4a84b9', layout: fixed(8, 0, 0) },
-  AESGCMCipherBinding: { alloc: 'db5a8779179b7ddd', encrypt: 'bc1585751c662792', layout: fixed(16, 4, 16) },
-  AESGCMCipherNative: { alloc: '9952dbcdfc98af23', encrypt: '6bee9694f8204bb0', layout: fixed(16, 4, 0) },
-  ChaChaPolyCipherBinding: { alloc: '8478ca5a1043e681', encrypt: '46ad756e107d8205', layout: fixed(8, 4, 16) },
-  ChaChaPolyCipherNative: { alloc: 'fe39d609b787d224', encrypt: 'd0535f16a4f07822', layout: fixed(8, 4, 0) },
-  GenericCipherBinding: { alloc: '07b496549ac1a619', encrypt: '01c6268fc2bb5979', layout: generic(true) },
-  GenericCipherNative: { alloc: 'd46dd17e627a3da2', encrypt: '85a752586dc9a1c8', layout: generic(false) },
+  NullCipher: { alloc: 'c4909a9b3ba4a445', encrypt: 'ff76f80c05d298c4', layout: fixed(8, 0, 0) },
+  AESGCMCipherBinding: { alloc: '7eda521a01bfe25d', encrypt: 'faf767f4644bd44f', layout: fixed(16, 4, 16) },
+  AESGCMCipherNative: { alloc: 'cc217713cde19cdd', encrypt: '0fcc191639c4768c', layout: fixed(16, 4, 0) },
+  ChaChaPolyCipherBinding: { alloc: 'f665799b434eb20c', encrypt: 'a340ab685444f6a8', layout: fixed(8, 4, 16) },
+  ChaChaPolyCipherNative: { alloc: 'cc7f39fe8a3150c0', encrypt: '924aa774c8f6cb05', layout: fixed(8, 4, 0) },
+  GenericCipherBinding: { alloc: '2a8c4537747f6f58', encrypt: '753a065db92751e9', layout: generic(true) },
+  GenericCipherNative: { alloc: '9051d2fb84209d4f', encrypt: 'b7b0e95f1bd0da75', layout: generic(false) },
 };
 
-const sourceHash = (f: unknown) => createHash('sha256').update(String(f)).digest('hex').slice(0, 16);
+/** ssh2's crypto.js as installed: methods are pinned by their text on disk (instrumenting tools, such as the fuzzer's, rewrite what `Function.prototype.toString` returns). */
+const CRYPTO_SOURCE = readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
+
+/** SHA-256 (16 hex digits) of a method of a class of crypto.js, from `  name(` to its closing `  }` at the same depth. */
+export function methodHash(source: string, className: string, method: string): string | undefined {
+  const start = source.indexOf(`\nclass ${className} {`);
+  if (start < 0) return undefined;
+  const end = source.indexOf('\n}\n', start);
+  const body = source.slice(start, end < 0 ? undefined : end + 1);
+  const at = body.indexOf(`\n  ${method}(`);
+  if (at < 0) return undefined;
+  const close = body.indexOf('\n  }\n', at);
+  if (close < 0) return undefined;
+  return createHash('sha256').update(body.slice(at, close + 4)).digest('hex').slice(0, 16);
+}
 
 /** Cipher prototypes whose sources matched, with their layout. */
 const layouts = new Map<object, LayoutOf>();
@@ -100,7 +115,7 @@ function verifyCipherClasses(): void {
     const proto = Object.getPrototypeOf(probe) as CipherInstance & { constructor: { name: string } };
     const name = proto.constructor.name;
     const pinned = CLASSES[name];
-    const got = { alloc: sourceHash(proto.allocPacket), encrypt: sourceHash(proto.encrypt) };
+    const got = { alloc: methodHash(CRYPTO_SOURCE, name, 'allocPacket'), encrypt: methodHash(CRYPTO_SOURCE, name, 'encrypt') };
     probe.free();
     if (!pinned) throw new Error(`sshdaemon engine (packetBuffers): unknown ssh2 cipher class ${name}; ssh2 version changed?`);
     if (got.alloc !== pinned.alloc || got.encrypt !== pinned.encrypt) {
