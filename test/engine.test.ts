@@ -6,6 +6,7 @@ import { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from '../src/engine/inflateLi
 import { userAuthTakeoverInstalled } from '../src/engine/userAuthControl';
 import { firstProposals } from '../src/engine/guessedKexPacketFix';
 import { cryptoBindingAvailable, engineVersionProblem, PINNED_SSH2_VERSION, SUPPORTED_ALGORITHMS } from '../src/engine/ssh2Internals';
+import { methodHash, patchedCipherClasses } from '../src/engine/packetBuffers';
 
 test('the installed ssh2 is the version the engine adapter was written for', () => {
   assert.equal(engineVersionProblem(), undefined);
@@ -20,6 +21,30 @@ test('the engine still lists the algorithms our defaults rely on', () => {
   for (const a of ['curve25519-sha256', 'ecdh-sha2-nistp256']) assert.ok(SUPPORTED_ALGORITHMS.kex.includes(a), a);
   for (const a of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) assert.ok(SUPPORTED_ALGORITHMS.cipher.includes(a), a);
   assert.ok(SUPPORTED_ALGORITHMS.hmac.includes('hmac-sha2-256-etm@openssh.com'));
+});
+
+test('the outbound fast path knows every cipher class ssh2 builds (writeBatching.ts and packetBuffers.ts check their sources at import)', () => {
+  // Importing them ran the checks: the ssh2 lines they depend on, and each class's allocPacket and encrypt by SHA-256.
+  assert.deepEqual(patchedCipherClasses().sort(), [
+    'AESGCMCipherBinding',
+    'AESGCMCipherNative',
+    'ChaChaPolyCipherBinding',
+    'ChaChaPolyCipherNative',
+    'GenericCipherBinding',
+    'GenericCipherNative',
+    'NullCipher',
+  ]);
+});
+
+test('the pin of a cipher method changes with its text (a patched ssh2 method stops the adapter at import)', () => {
+  const source = readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
+  const pinned = methodHash(source, 'AESGCMCipherBinding', 'allocPacket');
+  assert.equal(pinned, '7eda521a01bfe25d');
+  const start = source.indexOf('class AESGCMCipherBinding');
+  const edited = source.slice(0, start) + source.slice(start).replace('randomFillSync(packet, 5 + payloadLen, padLen);', 'packet.fill(0, 5 + payloadLen);');
+  assert.notEqual(methodHash(edited, 'AESGCMCipherBinding', 'allocPacket'), pinned);
+  assert.equal(methodHash(edited, 'AESGCMCipherNative', 'allocPacket'), methodHash(source, 'AESGCMCipherNative', 'allocPacket'), 'other classes keep their pin');
+  assert.equal(methodHash(source, 'NoSuchCipher', 'allocPacket'), undefined);
 });
 
 test('the guessed-KEX-packet fix is installed on ssh2 Protocol and reads KEXINIT name-lists', () => {

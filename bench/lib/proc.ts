@@ -50,6 +50,13 @@ export function cpuSeconds(pid: number, withReapedChildren = false): number {
   return ticks / ticksPerSecond();
 }
 
+/** User and system CPU seconds of `pid` apart (the kernel's share is where socket writes and reads go). */
+export function cpuSplit(pid: number): { user: number; system: number } {
+  const s = stat(pid);
+  if (!s) return { user: NaN, system: NaN };
+  return { user: s.utime / ticksPerSecond(), system: s.stime / ticksPerSecond() };
+}
+
 /** `pid` and all its live descendants. */
 export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();

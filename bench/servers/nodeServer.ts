@@ -1,6 +1,6 @@
 /** Starts a Node bench server (sdkServer.ts, rawSsh2Server.ts, sdkCluster.ts) as a child process and talks to it over IPC. */
 import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { cpuSeconds, processTree, spawnUnlimited, treeMemory } from '../lib/proc';
 import type { ServerHandle, ServerMemory } from './handle';
 import type { MemReply, ServerCounters, ServerOptions } from './serverProcess';
@@ -8,6 +8,8 @@ import type { MemReply, ServerCounters, ServerOptions } from './serverProcess';
 export const REPO = join(__dirname, '..', '..');
 
 export class NodeServer implements ServerHandle {
+  /** Mark-compacts so far, when started with `traceGc` (the server's --trace-gc lines are counted, not shown). */
+  majorGcs = 0;
   private nextId = 1;
   private readonly waiting = new Map<number, (reply: unknown) => void>();
   private exited = false;
@@ -31,11 +33,23 @@ export class NodeServer implements ServerHandle {
     });
   }
 
-  /** `script` is relative to bench/servers; `nodeArgs` e.g. ['--cpu-prof']. */
-  static async start(id: string, label: string, script: string, options: ServerOptions, nodeArgs: string[] = []): Promise<NodeServer> {
-    const child = spawnUnlimited(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', join(__dirname, script), JSON.stringify(options)], {
-      cwd: REPO,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  /**
+   * `script` is relative to bench/servers, or absolute (another checkout's bench/servers/sdkServer.ts,
+   * to compare two versions of the SDK: bench/pairs.ts); `nodeArgs` e.g. ['--cpu-prof']; `traceGc`
+   * counts the server's mark-compacts (see `majorGcs`).
+   */
+  static async start(id: string, label: string, script: string, options: ServerOptions, nodeArgs: string[] = [], traceGc = false): Promise<NodeServer> {
+    const path = resolve(__dirname, script);
+    const child = spawnUnlimited(process.execPath, ['--expose-gc', ...(traceGc ? ['--trace-gc'] : []), ...nodeArgs, '--import', 'tsx', path, JSON.stringify(options)], {
+      cwd: join(dirname(path), '..', '..'),
+      stdio: ['ignore', traceGc ? 'pipe' : 'inherit', 'inherit', 'ipc'],
+    });
+    let majorGcs = 0;
+    let server: NodeServer | undefined;
+    child.stdout?.on('data', (d: Buffer) => {
+      const n = d.toString('latin1').split('Mark-Compact').length - 1;
+      majorGcs += n;
+      if (server) server.majorGcs = majorGcs;
     });
     const ready = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
       const onExit = (code: number | null) => reject(new Error(`${label} exited during start-up (code ${code})`));
@@ -46,7 +60,9 @@ export class NodeServer implements ServerHandle {
         resolve(m);
       });
     });
-    return new NodeServer(id, label, ready.port, options.user, ready.pid, child);
+    server = new NodeServer(id, label, ready.port, options.user, ready.pid, child);
+    server.majorGcs = majorGcs;
+    return server;
   }
 
   private request<T>(type: string, extra: object = {}): Promise<T> {

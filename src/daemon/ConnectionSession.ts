@@ -16,6 +16,7 @@ import {
   type KexLists,
   takeOverChannels,
   takeOverUserAuth,
+  speedUpOutbound,
   transportDestroyed,
   wrapConnectionHandler,
 } from '../engine/ssh2Internals';
@@ -78,6 +79,8 @@ export class ConnectionSession {
     conn.clientVersion = info.header.identRaw;
     // Nothing the client sends after our DISCONNECT is parsed; a peer that never reads our FIN is cut after the grace time.
     guardInbound(engine, () => conn.destroyAfter());
+    // One writev per tick, pooled padding, reused packet buffers (src/engine/writeBatching.ts, packetBuffers.ts).
+    speedUpOutbound(engine);
     // A client re-key before authentication is CPU no connection limit sees (src/engine/rekeyGate.ts).
     gateClientRekey(engine, () => conn.authenticated, () => this.violation(ErrorCodes.ProtocolError, 'key re-exchange before authentication refused'));
     engine.on('error', (err: Error & { level?: string; code?: unknown }) => {

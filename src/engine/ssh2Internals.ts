@@ -17,6 +17,8 @@ import { stopInbound } from './inboundGuard';
 import { inflateLimitInstalled } from './inflateLimit';
 import { userAuthTakeoverInstalled } from './userAuthControl';
 import { installRekeyGate, rekeyGateInstalled } from './rekeyGate';
+import { batchWrites } from './writeBatching';
+import { reusePacketBuffers } from './packetBuffers';
 
 /** The exact ssh2 version this adapter was written and tested against. */
 export const PINNED_SSH2_VERSION = '1.17.0';
@@ -232,6 +234,15 @@ export function sendChannelDataParts(proto: Ssh2Protocol, recipient: number, par
     p += part.length;
   }
   protocolUtils.sendPacket(proto, writer.finalize(packet));
+}
+
+/**
+ * The connection's outbound fast path: the packets of one tick go to the socket as one writev
+ * (writeBatching.ts), and packets are built with pooled padding randomness in reused memory
+ * (packetBuffers.ts). Call before the first NEWKEYS (when ssh2 has read the client's identification).
+ */
+export function speedUpOutbound(conn: Ssh2Connection): void {
+  reusePacketBuffers(conn, batchWrites(conn));
 }
 
 /** Sends an arbitrary SSH message (payload starts with the message number); queued during re-keys, compressed when negotiated. */
