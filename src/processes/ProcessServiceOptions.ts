@@ -1,24 +1,11 @@
 import type { SSHConnection } from '../registry/views';
-import type { TerminalModes } from '../channels/requestParams';
+import type { ChannelTerminal } from '../channels/ChannelState';
 
 /**
  * The terminal a client asked for with `pty-req` (RFC 4254 6.2), with the size of its last
- * `window-change`.
+ * `window-change`: the same shape as `SSHChannel.terminal` ({@link ChannelTerminal}).
  */
-export interface ProcessTerminal {
-  /** The TERM value (`xterm-256color`, ...). */
-  readonly term: string;
-  /** Width in characters. */
-  readonly cols: number;
-  /** Height in rows. */
-  readonly rows: number;
-  /** Width in pixels (0 if unknown). */
-  readonly width: number;
-  /** Height in pixels (0 if unknown). */
-  readonly height: number;
-  /** The terminal modes the client sent (RFC 4254 section 8 opcode to value); informational, see docs/processes.md. */
-  readonly modes: Readonly<TerminalModes>;
-}
+export type ProcessTerminal = ChannelTerminal;
 
 /** One `exec` or `shell` request the process service is about to serve, as {@link ProcessServiceOptions.plan} sees it. */
 export interface ProcessRequest {
