@@ -105,7 +105,7 @@ test('every relative link of a shipped Markdown file lands on a shipped file and
     }
   }
   assert.deepEqual(problems, []);
-  assert.ok(checked > 100, `only ${checked} relative links checked`);
+  assert.ok(checked > 60, `only ${checked} relative links checked`);
 });
 
 test('source maps carry their sources (src/ is not shipped); no declaration maps point at src/', () => {
