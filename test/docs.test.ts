@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { after, test } from 'node:test';
+import { anchorsOf, linksOf } from './fixtures/markdown';
 
 const root = join(__dirname, '..');
 const typedoc = join(root, 'node_modules', 'typedoc', 'bin', 'typedoc');
@@ -73,40 +74,6 @@ test('an undocumented export or a broken {@link} fails the build (the check is l
 });
 
 // ---- links -------------------------------------------------------------------------------------
-
-/** GitHub's heading anchors: lower case, punctuation dropped, spaces to '-', repeats numbered. */
-function anchorsOf(markdown: string): Set<string> {
-  const anchors = new Set<string>();
-  const seen = new Map<string, number>();
-  for (const line of stripFences(markdown).split('\n')) {
-    const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!m) continue;
-    const text = m[1].replace(/\[([^\]]*)\]\([^)]*\)/g, '$1');
-    const base = text.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    anchors.add(n === 0 ? base : `${base}-${n}`);
-  }
-  for (const m of markdown.matchAll(/<a\s+(?:name|id)="([^"]+)"/g)) anchors.add(m[1]);
-  return anchors;
-}
-
-/** Fenced code blocks removed. */
-function stripFences(markdown: string): string {
-  return markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
-}
-
-/** Fenced code blocks and inline code removed (links inside code are not links). */
-function stripCode(markdown: string): string {
-  return stripFences(markdown).replace(/`[^`\n]*`/g, '');
-}
-
-function linksOf(markdown: string): string[] {
-  const text = stripCode(markdown);
-  const inline = [...text.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]);
-  const reference = [...text.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+"[^"]*")?\s*$/gm)].map((m) => m[1]);
-  return [...inline, ...reference];
-}
 
 test('relative links in README.md and docs/*.md point at existing files and headings', () => {
   const problems: string[] = [];

@@ -70,9 +70,14 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** The one error type the daemon throws or reports: a numeric `code` plus a message that names what was wrong. */
 export class SSHDaemonError extends Error {
-  /** One of {@link ErrorCodes}. */
-  readonly code: number;
-  constructor(code: number, message: string, options?: { cause?: unknown }) {
+  /** One of {@link ErrorCodes}: compare with `ErrorCodes.Name`, or switch over it exhaustively. */
+  readonly code: ErrorCode;
+  /**
+   * @param code - One of {@link ErrorCodes}.
+   * @param message - What was wrong, naming the setting, property, id or field and its valid range.
+   * @param options - `cause`: the underlying error, if any.
+   */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SSHDaemonError';
     this.code = code;
