@@ -1,7 +1,6 @@
 import { publish } from '../observability/diagnostics';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
-import type { EventHub } from '../daemon/EventHub';
 import { afterDecision } from '../daemon/EventHub';
 import { type ChannelMessageHandlers, queuedDuringKex, sendChannelDataParts } from '../engine/ssh2Internals';
 import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Protocol } from '../engine/ssh2Types';
@@ -9,11 +8,10 @@ import { tagPayload } from '../packet/layouts';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
-import type { Registry } from '../registry/Registry';
+import type { ChannelHost } from './ChannelHost';
 import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW, MIN_PEER_PACKET_SIZE } from './ChannelState';
 import { decodeRequestParams } from './requestParams';
 import { builtInDecisionLog, decisionArgs } from './builtInDecisions';
-import type { BuiltInHooks } from '../daemon/BuiltInServices';
 import { forceCommand, type RewrittenRequest } from './forcedCommand';
 import { refusedChannelOpen, refusedRequest } from '../policy/SessionRestrictions';
 
@@ -30,25 +28,6 @@ function directTarget(channelType: string, parameters: Buffer): { host: string; 
 
 /** RFC 4254 channel open failure reasons. */
 const OPEN_FAILURE = { ADMINISTRATIVELY_PROHIBITED: 1, CONNECT_FAILED: 2, UNKNOWN_CHANNEL_TYPE: 3, RESOURCE_SHORTAGE: 4 };
-
-/** What the channel layer needs from the daemon. */
-export interface ChannelHost {
-  readonly hub: EventHub;
-  readonly registry: Registry;
-  outBufferSize(): number;
-  /** Bytes an application may queue on a channel for a client that does not read (OutBufferHardLimit, at least twice OutBufferSize). */
-  outBufferHardLimit(): number;
-  maxChannels(): number;
-  sendRaw(conn: ConnectionRecord, payload: Buffer): void;
-  /** The client broke the protocol: report and drop the connection. */
-  violation(conn: ConnectionRecord, code: number, description: string): void;
-  /** The client costs more memory than the limits allow (BufferLimit): report and drop the connection at once. */
-  overflow(conn: ConnectionRecord, description: string): void;
-  /** Channel activity (with the data bytes it moved), for the idle timeout and the re-key threshold. */
-  activity(conn: ConnectionRecord, bytes?: number): void;
-  /** Built-in services (SFTP, forwarding). */
-  readonly builtIns: BuiltInHooks;
-}
 
 interface PendingOpen {
   state: ChannelState;
