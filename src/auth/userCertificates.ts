@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { SessionRestrictions } from '../policy/SessionRestrictions';
-import { checkUserCertificate, type CertificateRestrictions, type OpenSSHCertificate } from './openSSHCertificate';
+import { checkUserCertificate, type CertificateRestrictions, type OpenSSHCertificate } from '../certs/openSSHCertificate';
 
 /** A certificate's critical options and extensions as the restrictions the daemon enforces. */
 export function certificateSessionRestrictions(r: CertificateRestrictions): SessionRestrictions {

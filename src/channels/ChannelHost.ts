@@ -1,8 +1,8 @@
-import type { EventHub } from '../daemon/EventHub';
+import type { EventHub } from '../events/EventHub';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type { Registry } from '../registry/Registry';
+import type { Registry } from '../server/Registry';
 import type { ChannelState } from './ChannelState';
-import type { ChannelRequestParams } from './requestParams';
+import type { ChannelRequestParams } from '../packet/requestParams';
 
 /**
  * The ports the channel layer calls out through, implemented by the server's `Connection` (host)

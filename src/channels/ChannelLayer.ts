@@ -1,7 +1,7 @@
 import { publish } from '../observability/diagnostics';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
-import { afterDecision } from '../daemon/EventHub';
+import { afterDecision } from '../events/EventHub';
 import { type ChannelMessageHandlers, queuedDuringKex, sendChannelDataParts } from '../engine/ssh2Internals';
 import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Protocol } from '../engine/ssh2Types';
 import { tagPayload } from '../packet/layouts';
@@ -10,7 +10,7 @@ import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import type { ChannelHost } from './ChannelHost';
 import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW, MIN_PEER_PACKET_SIZE } from './ChannelState';
-import { decodeRequestParams } from './requestParams';
+import { decodeRequestParams } from '../packet/requestParams';
 import { builtInDecisionLog, decisionArgs } from './builtInDecisions';
 import { forceCommand, type RewrittenRequest } from './forcedCommand';
 import { refusedChannelOpen, refusedRequest } from '../policy/SessionRestrictions';

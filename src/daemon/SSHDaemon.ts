@@ -7,13 +7,13 @@ import { handledCall } from '../errors/unawaited';
 import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../packet/sshParam';
 import type { ProcessProvider, ProcessServiceOptions } from '../processes/ProcessServiceOptions';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import { LiveView } from '../registry/LiveView';
-import { SSHChannel, SSHConnection } from '../registry/views';
+import { LiveView } from '../views/LiveView';
+import { SSHChannel, SSHConnection } from '../views/views';
 import type { SCPSessionOptions } from '../scp/SCPSession';
 import { ServerCore } from '../server/ServerCore';
 import type { SFTPSession, SFTPSessionOptions } from '../sftp/SFTPSession';
 import type { SCPProvider, SFTPProvider } from '../server/BuiltInServices';
-import { EventHub } from './EventHub';
+import { EventHub } from '../events/EventHub';
 import { installPropertyAccessors, type PropertyMethods, resetProperties, type SSHDaemonProperties } from './properties';
 
 export type { SCPProvider, SFTPProvider } from '../server/BuiltInServices';

@@ -1,7 +1,7 @@
 import { Certificate } from '../certs/Certificate';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
-import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
-import type { SSHChannel, SSHConnection } from '../registry/views';
+import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
+import type { SSHChannel, SSHConnection } from '../views/views';
 
 /** The daemon's properties and their types. */
 export interface SSHDaemonProperties {

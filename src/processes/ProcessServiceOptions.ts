@@ -1,5 +1,5 @@
-import type { SSHConnection } from '../registry/views';
-import type { TerminalModes } from '../channels/requestParams';
+import type { SSHConnection } from '../views/views';
+import type { TerminalModes } from '../packet/requestParams';
 
 /**
  * The terminal a client asked for with `pty-req` (RFC 4254 6.2), with the size of its last

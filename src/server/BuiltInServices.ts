@@ -1,9 +1,9 @@
 import type { ChannelState } from '../channels/ChannelState';
-import type { ChannelRequestParams } from '../channels/requestParams';
+import type { ChannelRequestParams } from '../packet/requestParams';
 import { type ForwardingOptions, TcpForwarding } from '../channels/TcpForwarding';
 import { ErrorCodes } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import { SSHConnection } from '../registry/views';
+import { SSHConnection } from '../views/views';
 import { WireReader } from '../packet/wire';
 import { isSCPCommand } from '../scp/command';
 import { SCPSession, type SCPSessionOptions } from '../scp/SCPSession';
@@ -12,7 +12,7 @@ import { SFTPHandleCounts } from '../sftp/handleBudget';
 import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
 import { ProcessService } from '../processes/ProcessService';
 import type { ProcessProvider, ProcessServiceOptions } from '../processes/ProcessServiceOptions';
-import type { EventHub } from '../daemon/EventHub';
+import type { EventHub } from '../events/EventHub';
 import type { BuiltInHooks, ChannelStarter } from '../channels/ChannelHost';
 
 /** Chooses SFTP options per connection (undefined refuses the subsystem). */

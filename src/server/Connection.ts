@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import { AuthFlow, type AuthHost } from '../auth/AuthFlow';
-import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
+import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
 import { ChannelLayer } from '../channels/ChannelLayer';
 import type { BuiltInHooks, ChannelHost } from '../channels/ChannelHost';
 import { builtInDecisionLog, decisionArgs } from '../channels/builtInDecisions';
-import type { ChannelRequestParams } from '../channels/requestParams';
+import type { ChannelRequestParams } from '../packet/requestParams';
 import {
   DISCONNECT_REASON,
   disconnectWithReason,
@@ -32,8 +32,8 @@ import { normaliseAddress, versionMatches } from '../policy/addressMatch';
 import { refusedGlobalRequest } from '../policy/SessionRestrictions';
 import { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
-import type { Registry } from '../registry/Registry';
-import { afterDecision, type EventHub } from '../daemon/EventHub';
+import type { Registry } from './Registry';
+import { afterDecision, type EventHub } from '../events/EventHub';
 import { describeNegotiationFailure, engineErrorCode } from './negotiation';
 import type { ServerCore } from './ServerCore';
 

@@ -4,7 +4,7 @@ import type { ConfigStore } from '../config/ConfigStore';
 import { createEngineServer } from '../engine/EngineServer';
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
-import type { EventHub } from '../daemon/EventHub';
+import type { EventHub } from '../events/EventHub';
 
 /** Where the engine hands each connection once the client's identification line is parsed. */
 export interface EngineConnectionSink {

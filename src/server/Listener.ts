@@ -6,7 +6,7 @@ import { AddressList, normaliseAddress } from '../policy/addressMatch';
 import type { ConnectionGate, Refusal } from '../policy/ConnectionGate';
 import { parsePorts } from '../policy/policySettings';
 import { parseProxyHeader } from '../policy/proxyProtocol';
-import { afterDecision, type EventHub } from '../daemon/EventHub';
+import { afterDecision, type EventHub } from '../events/EventHub';
 
 /** Where a socket goes once every check before SSH (lists, limits, PROXY, ConnectionRequest) let it in. */
 export interface AdmissionSink {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
+import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
 import { trustedCAsFromSetting } from '../auth/userCertificates';
 import type { Certificate } from '../certs/Certificate';
 import type { ChannelState } from '../channels/ChannelState';
@@ -8,14 +8,14 @@ import { cryptoBindingAvailable, engineSocket, postQuantumKexStatus, ssh2Version
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { ConnectionGate } from '../policy/ConnectionGate';
-import { Registry } from '../registry/Registry';
+import { Registry } from './Registry';
 import { PACKAGE_VERSION } from '../version';
 import { sendExitStatusOn } from '../channels/channelMessages';
 import { handledCall } from '../errors/unawaited';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import { type ConnectionControl, SSHConnection } from '../registry/views';
+import { type ConnectionControl, SSHConnection } from '../views/views';
 import { BuiltInServices, type BuiltInHost } from './BuiltInServices';
-import type { EventHub } from '../daemon/EventHub';
+import type { EventHub } from '../events/EventHub';
 import { Connection } from './Connection';
 import { HostEngine, type EngineConnectionSink } from './HostEngine';
 import { type AdmissionSink, Listener } from './Listener';

@@ -1,5 +1,5 @@
 import type { ChannelState } from '../channels/ChannelState';
-import type { ConnectionRecord } from './ConnectionRecord';
+import type { ConnectionRecord } from '../registry/ConnectionRecord';
 
 /** The live connections and channels by id; every path out of a connection or channel removes its entry. */
 export class Registry {

@@ -4,7 +4,7 @@
  * (ecdsa-sha2-*) and RFC 8709 (ssh-ed25519).
  */
 import { verify, type KeyObject } from 'node:crypto';
-import { blobKeyType, publicKeyFromBlob, SSH_KEY_TYPES } from '../certs/sshKeyBlob';
+import { blobKeyType, publicKeyFromBlob, SSH_KEY_TYPES } from './sshKeyBlob';
 import { WireReader } from '../packet/wire';
 import { DEFAULTS } from '../config/algorithms';
 
