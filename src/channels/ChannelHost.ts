@@ -1,6 +1,5 @@
 import type { EventHub } from '../events/EventHub';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type { Registry } from '../server/Registry';
 import type { ChannelState } from './ChannelState';
 import type { ChannelRequestParams } from '../packet/requestParams';
 
@@ -12,7 +11,10 @@ import type { ChannelRequestParams } from '../packet/requestParams';
 /** What the channel layer needs from the daemon. */
 export interface ChannelHost {
   readonly hub: EventHub;
-  readonly registry: Registry;
+  /** The channel is open: it enters `sshChannels`. */
+  addChannel(state: ChannelState): void;
+  /** The channel finished: it leaves `sshChannels`; false when it was not there (never opened, or already gone). */
+  removeChannel(channelId: string): boolean;
   outBufferSize(): number;
   /** Bytes an application may queue on a channel for a client that does not read (OutBufferHardLimit, at least twice OutBufferSize). */
   outBufferHardLimit(): number;

@@ -5,6 +5,7 @@ import { ChannelLayer } from '../channels/ChannelLayer';
 import type { BuiltInHooks, ChannelHost } from '../channels/ChannelHost';
 import { builtInDecisionLog, decisionArgs } from '../channels/builtInDecisions';
 import type { ChannelRequestParams } from '../packet/requestParams';
+import type { ChannelState } from '../channels/ChannelState';
 import {
   DISCONNECT_REASON,
   disconnectWithReason,
@@ -35,13 +36,33 @@ import { nextId } from '../registry/ids';
 import type { Registry } from './Registry';
 import { afterDecision, type EventHub } from '../events/EventHub';
 import { describeNegotiationFailure, engineErrorCode } from './negotiation';
-import type { ServerCore } from './ServerCore';
+import type { ConnectionGate } from '../policy/ConnectionGate';
+import type { ConfigStore } from '../config/ConfigStore';
 
 /** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE']);
 
 /** ssh2's reply to a global request; the port is reported for tcpip-forward with port 0. */
 type GlobalReply = (boundPort?: number) => void;
+
+/** What a connection needs from the server that accepted it (ServerCore). */
+export interface ConnectionServer {
+  readonly hub: EventHub;
+  readonly settings: ConfigStore;
+  readonly props: {
+    readonly defaultAuthMethods: string;
+    readonly defaultTimeout: number;
+    readonly keyboardInteractiveMessage: string;
+    readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
+  };
+  readonly registry: Registry;
+  readonly gate: ConnectionGate;
+  readonly builtIns: BuiltInHooks;
+  /** TrustedUserCAKeys, read at each use. */
+  trustedUserCAs(): Buffer[];
+  /** The socket closed: the connection leaves the server's tables. */
+  forget(connection: Connection): void;
+}
 
 /**
  * One client, from the accepted socket to its close: login grace, the engine's events, version
@@ -51,7 +72,7 @@ type GlobalReply = (boundPort?: number) => void;
  */
 export class Connection implements AuthHost, ChannelHost {
   readonly record: ConnectionRecord;
-  private channels?: ChannelLayer;
+  private layer?: ChannelLayer;
   private auth?: AuthFlow;
   private bannerSent = false;
   private idleTimer?: NodeJS.Timeout;
@@ -62,7 +83,7 @@ export class Connection implements AuthHost, ChannelHost {
   private rekeyTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly server: ServerCore,
+    private readonly server: ConnectionServer,
     socket: Socket,
     address: string,
     port: number,
@@ -124,7 +145,7 @@ export class Connection implements AuthHost, ChannelHost {
       return;
     }
     this.handshake = prepareHandshake(engine, settings.list('SSHPublicKeyAlgorithms'));
-    this.channels = takeOverChannels(engine, (proto) => {
+    this.layer = takeOverChannels(engine, (proto) => {
       conn.proto = proto;
       return new ChannelLayer(conn, proto, this);
     });
@@ -146,13 +167,13 @@ export class Connection implements AuthHost, ChannelHost {
     // ssh2 destroys the transport when the client's FIN arrives (its compressor too): from then on
     // nothing may be sent, so the channels end now rather than at the socket's close (a forwarded
     // socket ending in between threw "Invalid Zlib instance" from its EOF).
-    engine.once('end', () => this.channels?.abortAll());
+    engine.once('end', () => this.layer?.abortAll());
   }
 
   private engineError(err: Error & { level?: string; code?: unknown }): void {
     const { record: conn, hub } = this;
     if (err.code === INFLATE_LIMIT_CODE) return this.compressionBomb(err.message);
-    if (err.level === 'socket' && CLIENT_GONE.has(String(err.code)) && [...conn.channels.values()].every((c) => c.eofSent || c.closeSent)) {
+    if (err.level === 'socket' && CLIENT_GONE.has(String(err.code)) && [...(this.layer?.channels.values() ?? [])].every((c) => c.eofSent || c.closeSent)) {
       // A reset once every channel's output has ended (the client has all it asked for) is how some
       // clients close (paramiko when our last message crosses its close): a normal end, not an Error.
       conn.closeReason ??= { statusCode: 0, description: `closed by the client (${String(err.code)})` };
@@ -174,7 +195,7 @@ export class Connection implements AuthHost, ChannelHost {
     conn.negotiated = negotiated;
     publish('rekey', () => ({ connectionId: conn.id, initial: this.handshakes === 1, kex: negotiated.kex, cipher: negotiated.sc.cipher }));
     this.rekeying = false;
-    this.channels?.resumeAfterKex();
+    this.layer?.resumeAfterKex();
     this.bytesSinceRekey = 0;
     this.armRekeyTimer();
     this.hub.fire('SSHStatus', {
@@ -188,7 +209,7 @@ export class Connection implements AuthHost, ChannelHost {
     const { record: conn, hub } = this;
     conn.closed = true;
     conn.clearTimers();
-    this.channels?.abortAll();
+    this.layer?.abortAll();
     this.builtIns.connectionClosed(conn);
     this.server.forget(this);
     const banned = this.server.gate.closed(conn.remoteHost, conn);
@@ -231,7 +252,8 @@ export class Connection implements AuthHost, ChannelHost {
    * got the client's CLOSE back) and the socket has written it all, once the connection closed, or after `ms`.
    */
   private outputSent(ms: number): Promise<void> {
-    const { socket, channels } = this.record;
+    const { socket } = this.record;
+    const channels = this.layer?.channels ?? new Map<number, ChannelState>();
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
@@ -263,10 +285,10 @@ export class Connection implements AuthHost, ChannelHost {
 
   /** SSHDaemon.openChannel: a server-initiated channel; resolves with its channelId once the client confirmed it. */
   openChannel(channelType: string, params: Buffer): Promise<string> {
-    if (!this.record.authenticated || !this.channels) {
+    if (!this.record.authenticated || !this.layer) {
       throw new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${this.record.id} is not authenticated; cannot open a channel`);
     }
-    return this.channels.openChannel(channelType, params);
+    return this.layer.openChannel(channelType, params);
   }
 
   // ---- global requests, timers -----------------------------------------------------------------
@@ -371,6 +393,14 @@ export class Connection implements AuthHost, ChannelHost {
 
   maxChannels(): number {
     return this.server.settings.int('MaxSessionsPerConnection');
+  }
+
+  addChannel(state: ChannelState): void {
+    this.server.registry.addChannel(state);
+  }
+
+  removeChannel(channelId: string): boolean {
+    return this.server.registry.removeChannel(channelId);
   }
 
   sendRaw(conn: ConnectionRecord, payload: Buffer): void {

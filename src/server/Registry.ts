@@ -15,7 +15,7 @@ export class Registry {
   addChannel(ch: ChannelState): void {
     this.channels.set(ch.id, ch);
   }
-  removeChannel(id: string): void {
-    this.channels.delete(id);
+  removeChannel(id: string): boolean {
+    return this.channels.delete(id);
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
-import { trustedCAsFromSetting } from '../auth/userCertificates';
+import { trustedCAsFromSetting } from '../certs/trustedKeys';
 import type { Certificate } from '../certs/Certificate';
 import type { ChannelState } from '../channels/ChannelState';
 import { ConfigStore, type ConnectionSettingsProvider } from '../config/ConfigStore';
