@@ -3,8 +3,6 @@ import { AuthFlow, type AuthHost } from '../auth/AuthFlow';
 import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
 import { ChannelLayer } from '../channels/ChannelLayer';
 import type { BuiltInHooks, ChannelHost } from '../channels/ChannelHost';
-import { builtInDecisionLog, decisionArgs } from '../channels/builtInDecisions';
-import type { ChannelRequestParams } from '../packet/requestParams';
 import type { ChannelState } from '../channels/ChannelState';
 import {
   DISCONNECT_REASON,
@@ -30,11 +28,11 @@ import { markHandled } from '../errors/unawaited';
 import { publish } from '../observability/diagnostics';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import { normaliseAddress, versionMatches } from '../policy/addressMatch';
-import { refusedGlobalRequest } from '../policy/SessionRestrictions';
 import { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import type { Registry } from './Registry';
 import { afterDecision, type EventHub } from '../events/EventHub';
+import { type GlobalReply, type GlobalRequestInfo, globalRequest } from './globalRequests';
 import { describeNegotiationFailure, engineErrorCode } from './negotiation';
 import type { ConnectionGate } from '../policy/ConnectionGate';
 import type { ConfigStore } from '../config/ConfigStore';
@@ -42,8 +40,6 @@ import type { ConfigStore } from '../config/ConfigStore';
 /** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE']);
 
-/** ssh2's reply to a global request; the port is reported for tcpip-forward with port 0. */
-type GlobalReply = (boundPort?: number) => void;
 
 /** What a connection needs from the server that accepted it (ServerCore). */
 export interface ConnectionServer {
@@ -160,8 +156,8 @@ export class Connection implements AuthHost, ChannelHost {
     );
     engine.on('handshake', (negotiated: NegotiatedAlgorithms) => this.keysExchanged(negotiated));
     engine.on('rekey', () => hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
-    engine.on('request', (accept: GlobalReply | undefined, reject: (() => void) | undefined, name: string, info: { bindAddr?: string; bindPort?: number }) =>
-      this.globalRequest(name, info, accept, reject),
+    engine.on('request', (accept: GlobalReply | undefined, reject: (() => void) | undefined, name: string, info: GlobalRequestInfo) =>
+      globalRequest(conn, hub, this.builtIns, name, info, accept, reject),
     );
     conn.socket.on('data', () => this.checkOutboundBound());
     // ssh2 destroys the transport when the client's FIN arrives (its compressor too): from then on
@@ -292,40 +288,6 @@ export class Connection implements AuthHost, ChannelHost {
   }
 
   // ---- global requests, timers -----------------------------------------------------------------
-
-  /**
-   * Global requests ssh2 passes on once authenticated (tcpip-forward, streamlocal-forward@openssh.com and their cancels):
-   * reported as SSHChannelRequest with channelId '', after the key's restrictions.
-   */
-  private globalRequest(name: string, info: { bindAddr?: string; bindPort?: number; socketPath?: string }, accept?: GlobalReply, reject?: () => void): void {
-    const { record: conn, hub, builtIns } = this;
-    const forward = name === 'tcpip-forward' || name === 'cancel-tcpip-forward';
-    const streamLocal = name === 'streamlocal-forward@openssh.com' || name === 'cancel-streamlocal-forward@openssh.com';
-    const params: ChannelRequestParams = forward ? { bindAddress: info.bindAddr ?? '', bindPort: info.bindPort ?? 0 } : streamLocal ? { socketPath: info.socketPath ?? '' } : {};
-    const refused = refusedGlobalRequest(conn.restrictions, name, info) || builtIns.refusedGlobal(conn, name);
-    if (refused) {
-      hub.log(conn.id, 1, refused);
-      return reject?.();
-    }
-    const fields = forward ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)] : streamLocal ? [encodeString(info.socketPath ?? '')] : [];
-    const packet = Buffer.concat([encodeString(name), Buffer.from([accept ? 1 : 0]), ...fields]);
-    const ids = { connectionId: conn.id, channelId: '' };
-    const args = decisionArgs({ ...ids, requestType: name, packet, params }, 'success', builtIns.presetSuccess(conn, name, params));
-    afterDecision(hub.decide('SSHChannelRequest', args), (ok) => {
-      if (conn.closed) return;
-      const note = builtInDecisionLog(args, `the ${name} request`);
-      if (note) hub.log(conn.id, note.level, note.message);
-      if (!ok || !args.success) return reject?.();
-      const engine = conn.engine!;
-      markHandled(Promise.resolve(builtIns.attachGlobal(conn, name, params)).then((outcome) => {
-        // A bind can finish after the client's FIN: ssh2's transport is gone then, and a reply would throw.
-        if (conn.closed || transportDestroyed(engine)) return;
-        if (outcome === false) return reject?.();
-        accept?.(typeof outcome === 'number' ? outcome : undefined);
-        hub.fire('SSHChannelRequested', { ...ids, requestType: name, packet, params });
-      }));
-    });
-  }
 
   /** EXT_INFO with `server-sig-algs`: the publickey signature algorithms this daemon accepts. */
   private sendExtInfo(): void {
