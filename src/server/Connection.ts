@@ -101,9 +101,6 @@ export class Connection implements AuthHost, ChannelHost {
   get hub(): EventHub {
     return this.server.hub;
   }
-  get registry(): Registry {
-    return this.server.registry;
-  }
   get builtIns(): BuiltInHooks {
     return this.server.builtIns;
   }
