@@ -46,7 +46,7 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
   readonly listener: Listener;
   readonly engines: HostEngine;
   /** SFTP, SCP, forwarding and processes (the daemon's enable* methods). */
-  readonly builtIns: BuiltInServices = new BuiltInServices(this);
+  readonly builtIns: BuiltInServices;
   private readonly connections = new Map<string, Connection>();
   /** The connection of each admitted socket, for the engine's `connection` event. */
   private readonly bySocket = new WeakMap<Socket, Connection>();
@@ -59,6 +59,8 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
       RefusalCounts: () => Object.entries(this.gate.counts()).map(([k, v]) => `${k}=${v}`).join(','),
       BuildInfo: () => `sshdaemon ${PACKAGE_VERSION}; ssh2 ${ssh2Version}; Node.js ${process.version}; native crypto binding ${cryptoBindingAvailable() ? 'loaded' : 'NOT loaded'}`,
     }));
+    // After hub is set: the services keep it.
+    this.builtIns = new BuiltInServices(this);
     this.gate = new ConnectionGate(settings, () => this.registry.connections.size + this.listener.pending);
     this.gate.onNotice = (message) => hub.log('', 1, message);
     this.listener = new Listener(settings, this.gate, hub, this);
