@@ -3,18 +3,18 @@ export { ChannelStream, type ChannelStreamOptions, type ExitSignalOptions } from
 export type { ChannelTerminal } from './channels/ChannelState';
 export { directTcpipTarget, resolveDirectTcpipTarget, resolveForwardTarget, type ForwardingOptions, type ForwardTarget, type ResolvedForwardTarget } from './channels/TcpForwarding';
 export type { SSHDaemonProperties, PropertyMethods } from './daemon/properties';
-export type * from './daemon/events';
+export type * from './events/events';
 export { Certificate, type GeneratedKeyKind, type CertStoreFormat } from './certs/Certificate';
 export { CertStoreTypes } from './certs/CertStoreTypes';
 export { SSHDaemonError, ErrorCodes, type ErrorCode } from './errors/SSHDaemonError';
-export { SSHConnection, SSHChannel } from './registry/views';
+export { SSHConnection, SSHChannel } from './views/views';
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from './packet/sshParam';
-export { requestParamsOf, type ChannelRequestParams, type ChannelRequestParamsMap, type TerminalModes } from './channels/requestParams';
-export type { PublicKeyInfo } from './auth/publicKey';
+export { requestParamsOf, type ChannelRequestParams, type ChannelRequestParamsMap, type TerminalModes } from './packet/requestParams';
+export type { PublicKeyInfo } from './certs/publicKey';
 export { AuthorizedKeys, type AuthorizedKey, type AuthorizedKeyMatch, type AuthorizedKeysProblem, type AuthorizationContext } from './auth/authorizedKeys';
 export type { SessionRestrictions } from './policy/SessionRestrictions';
-export { parseOpenSSHCertificate, checkUserCertificate, type OpenSSHCertificate, type CertificateOption, type CertificateRestrictions, type UserCertificateResult, type UserCertificateCheckOptions, type CertificateRefusal, type CertificateParseResult } from './auth/openSSHCertificate';
-export type { KeyboardInteractivePrompt } from './auth/keyboardPrompts';
+export { parseOpenSSHCertificate, checkUserCertificate, type OpenSSHCertificate, type CertificateOption, type CertificateRestrictions, type UserCertificateResult, type UserCertificateCheckOptions, type CertificateRefusal, type CertificateParseResult } from './certs/openSSHCertificate';
+export type { KeyboardInteractivePrompt } from './packet/keyboardPrompts';
 export { SETTINGS, type SettingRow } from './config/settings';
 export { cryptoBindingAvailable } from './engine/ssh2Internals';
 export { SFTPSession, type SFTPSessionOptions, type SFTPSessionEvents, type SFTPAccess, type SFTPTransport } from './sftp/SFTPSession';
@@ -37,7 +37,7 @@ export { isSCPCommand, parseSCPCommand, SCPUsageError, type SCPCommand } from '.
 export type { ShellWord } from './scp/shellWords';
 export { decodeFileName, encodeFileName, isUtf8FileName } from './sftp/fileNames';
 export type { ProcessServiceOptions, ProcessProvider, ProcessRequest, ProcessPlan, ProcessRefusal, ProcessTerminal } from './processes/ProcessServiceOptions';
-export { attachLogger, type StructuredLogger, type LineLogger } from './observability/logAdapter';
+export { attachLogger, type StructuredLogger, type LineLogger } from './daemon/logAdapter';
 export { escapeLogText } from './observability/logText';
 export {
   DIAGNOSTICS_CHANNELS,

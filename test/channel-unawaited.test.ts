@@ -12,12 +12,12 @@ import type { Client, ClientChannel } from 'ssh2';
 import { type ChannelStream, ErrorCodes, type SSHDaemon } from '../src';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { ChannelLayer, type ChannelHost } from '../src/channels/ChannelLayer';
-import { EventHub } from '../src/daemon/EventHub';
+import { ChannelLayer } from '../src/channels/ChannelLayer';
+import type { ChannelHost } from '../src/channels/ChannelHost';
+import { EventHub } from '../src/events/EventHub';
 import type { Ssh2Protocol } from '../src/engine/ssh2Types';
 import { encodeString, encodeUint32 } from '../src/packet/wire';
 import { ConnectionRecord } from '../src/registry/ConnectionRecord';
-import { Registry } from '../src/registry/Registry';
 import { withBareDaemon } from './fixtures/bareDaemon';
 import { withUnhandledWatch } from './fixtures/unhandled';
 import { connect } from './helpers-ssh2';
@@ -241,7 +241,8 @@ test("the channel layer alone: decisions that settle after the transport went (t
     const hub = new EventHub();
     const layer = new ChannelLayer(conn, proto, {
       hub,
-      registry: new Registry(),
+      addChannel: () => undefined,
+      removeChannel: () => true,
       outBufferSize: () => 1 << 20,
       outBufferHardLimit: () => 16 << 20,
       maxChannels: () => 10,

@@ -14,7 +14,7 @@ import { createHmac, createPrivateKey, generateKeyPairSync, type KeyObject } fro
 import { Certificate, CertStoreTypes, ErrorCodes, getSSHParam, LocalFileSystem, setSSHParam, SFTPSession, type SSHDaemonError } from '../src';
 import { tagPayload } from '../src/packet/layouts';
 import { WireReader } from '../src/packet/wire';
-import { decodeRequestParams } from '../src/channels/requestParams';
+import { decodeRequestParams } from '../src/packet/requestParams';
 import { refusedRequest, RESTRICTED } from '../src/policy/SessionRestrictions';
 import { publicKeyFromBlob } from '../src/certs/sshKeyBlob';
 import { connect, startHarness } from './fuzz/targets/sshHarness';

@@ -19,7 +19,7 @@
  *   be skipped, dbclient then sends a fresh init).
  * - dbclient sends its identification and KEXINIT the moment it connects. While ssh2's crypto init
  *   (a WebAssembly poly1305 module, compiled asynchronously at load) is still pending, ssh2 keeps
- *   the socket paused and attaches its 'data' listener only once the init resolves. SSHDaemon.admit()
+ *   the socket paused and attaches its 'data' listener only once the init resolves. ServerCore.admit()
  *   used to resume the socket right after injectSocket(), so the client's first bytes were lost;
  *   a regression test below delays the init deterministically.
  */

@@ -20,8 +20,8 @@ import {
   SSH_CERT_TYPE_USER,
   type OpenSSHCertificate,
   type UserCertificateCheckOptions,
-} from '../src/auth/openSSHCertificate';
-import { checkSshSignature, parseSshPublicKey, signatureAlgorithmFor, verifySshSignature } from '../src/auth/sshSignature';
+} from '../src/certs/openSSHCertificate';
+import { checkSshSignature, parseSshPublicKey, signatureAlgorithmFor, verifySshSignature } from '../src/certs/sshSignature';
 import { publicKeyBlob } from '../src/certs/opensshKey';
 import { encodeString, encodeUint32, WireReader } from '../src/packet/wire';
 import { requireBinary } from './fixtures/clients';

@@ -15,7 +15,7 @@ import { resolveLaunch } from '../src/processes/launchPlan';
 import { PINNED_NODE_PTY_VERSION, ptyBinding, ptyProblem } from '../src/processes/ptyBinding';
 import { PtyMaster } from '../src/processes/ptyMaster';
 import { exitSignalName, OTHER_SIGNAL, signalOfRequest } from '../src/processes/signals';
-import type { SSHConnection } from '../src/registry/views';
+import type { SSHConnection } from '../src/views/views';
 import { until } from './fixtures/wait';
 
 test('AcceptEnv: OpenSSH wildcards, case-sensitive, default LANG and LC_*; linear on hostile patterns', () => {

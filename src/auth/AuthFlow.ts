@@ -1,16 +1,16 @@
 import { publish } from '../observability/diagnostics';
 import { ErrorCodes } from '../errors/SSHDaemonError';
-import type { EventHub } from '../daemon/EventHub';
-import { afterDecision } from '../daemon/EventHub';
-import type { SSHUserAuthPromptEventArgs, SSHUserAuthRequestEventArgs } from '../daemon/events';
+import type { EventHub } from '../events/EventHub';
+import { afterDecision } from '../events/EventHub';
+import type { SSHUserAuthPromptEventArgs, SSHUserAuthRequestEventArgs } from '../events/events';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { UserAuthReplies } from '../engine/userAuthControl';
 import { combineRestrictions, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
-import { certificateKeyType, parseOpenSSHCertificate } from './openSSHCertificate';
-import { checkSshSignature, parseSshPublicKey, signatureAlgorithmFor, signatureKeyType } from './sshSignature';
+import { certificateKeyType, parseOpenSSHCertificate } from '../certs/openSSHCertificate';
+import { checkSshSignature, parseSshPublicKey, signatureAlgorithmFor, signatureKeyType } from '../certs/sshSignature';
 import { acceptCertificate } from './userCertificates';
-import { describeCertificate, describePublicKey, type PublicKeyInfo } from './publicKey';
-import { type KeyboardInteractivePrompt, parsePromptSetting } from './keyboardPrompts';
+import { describeCertificate, describePublicKey, type PublicKeyInfo } from '../certs/publicKey';
+import { type KeyboardInteractivePrompt, parsePromptSetting } from '../packet/keyboardPrompts';
 import { decodeInfoResponse, decodeUserAuthRequest, type UserAuthRequest } from './userAuthRequest';
 
 /** What authentication needs from the daemon for one connection. */

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import type { SSHUserAuthRequestEventArgs } from '../daemon/events';
+import type { SSHUserAuthRequestEventArgs } from '../events/events';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { patternListAllows } from '../policy/patternList';
 import { combineRestrictions, RESTRICTED, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
-import type { OpenSSHCertificate } from './openSSHCertificate';
+import type { OpenSSHCertificate } from '../certs/openSSHCertificate';
 import { acceptCertificate } from './userCertificates';
 
 /** One usable line of an OpenSSH `authorized_keys` file. */

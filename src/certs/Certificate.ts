@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
-import { sha256Fingerprint } from '../auth/publicKey';
+import { sha256Fingerprint } from './publicKey';
 import { CertStoreTypes } from './CertStoreTypes';
 import { AUTO_FORMATS, detectStore } from './detectStoreFormat';
 import { publicKeyBlob, sshKeyType, toOpenSSHPrivateKey } from './opensshKey';

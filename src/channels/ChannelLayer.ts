@@ -1,19 +1,17 @@
 import { publish } from '../observability/diagnostics';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
-import type { EventHub } from '../daemon/EventHub';
-import { afterDecision } from '../daemon/EventHub';
+import { afterDecision } from '../events/EventHub';
 import { type ChannelMessageHandlers, queuedDuringKex, sendChannelDataParts } from '../engine/ssh2Internals';
 import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Protocol } from '../engine/ssh2Types';
 import { tagPayload } from '../packet/layouts';
 import { encodeString, encodeUint32, WireReader } from '../packet/wire';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
-import type { Registry } from '../registry/Registry';
+import type { ChannelHost } from './ChannelHost';
 import { ChannelState, type ChannelSink, LOCAL_PACKET_SIZE, LOCAL_WINDOW, MIN_PEER_PACKET_SIZE } from './ChannelState';
-import { decodeRequestParams } from './requestParams';
+import { decodeRequestParams } from '../packet/requestParams';
 import { builtInDecisionLog, decisionArgs } from './builtInDecisions';
-import type { BuiltInHooks } from '../daemon/BuiltInServices';
 import { forceCommand, type RewrittenRequest } from './forcedCommand';
 import { refusedChannelOpen, refusedRequest } from '../policy/SessionRestrictions';
 
@@ -31,25 +29,6 @@ function directTarget(channelType: string, parameters: Buffer): { host: string; 
 /** RFC 4254 channel open failure reasons. */
 const OPEN_FAILURE = { ADMINISTRATIVELY_PROHIBITED: 1, CONNECT_FAILED: 2, UNKNOWN_CHANNEL_TYPE: 3, RESOURCE_SHORTAGE: 4 };
 
-/** What the channel layer needs from the daemon. */
-export interface ChannelHost {
-  readonly hub: EventHub;
-  readonly registry: Registry;
-  outBufferSize(): number;
-  /** Bytes an application may queue on a channel for a client that does not read (OutBufferHardLimit, at least twice OutBufferSize). */
-  outBufferHardLimit(): number;
-  maxChannels(): number;
-  sendRaw(conn: ConnectionRecord, payload: Buffer): void;
-  /** The client broke the protocol: report and drop the connection. */
-  violation(conn: ConnectionRecord, code: number, description: string): void;
-  /** The client costs more memory than the limits allow (BufferLimit): report and drop the connection at once. */
-  overflow(conn: ConnectionRecord, description: string): void;
-  /** Channel activity (with the data bytes it moved), for the idle timeout and the re-key threshold. */
-  activity(conn: ConnectionRecord, bytes?: number): void;
-  /** Built-in services (SFTP, forwarding). */
-  readonly builtIns: BuiltInHooks;
-}
-
 interface PendingOpen {
   state: ChannelState;
   resolve: (channelId: string) => void;
@@ -64,6 +43,9 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
    */
   private aborted = false;
 
+  /** Open and opening channels by our local (wire) channel number. */
+  readonly channels = new Map<number, ChannelState>();
+  private nextLocalId = 0;
   private readonly drainWaiters = new Set<() => void>();
   private readonly pendingOpens = new Map<number, PendingOpen>();
 
@@ -72,11 +54,17 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     private readonly proto: Ssh2Protocol,
     private readonly host: ChannelHost,
   ) {
+    conn.channels = this.channels;
     conn.socket.on('drain', () => {
       const waiters = [...this.drainWaiters];
       this.drainWaiters.clear();
       for (const w of waiters) w();
     });
+  }
+
+  private allocateLocalChannel(): number {
+    // Wire channel numbers are per connection; uint32 wrap is unreachable in practice.
+    return this.nextLocalId++;
   }
 
   // ---- client → server ------------------------------------------------------
@@ -86,7 +74,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (!conn.authenticated) {
       return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'not authenticated');
     }
-    if (conn.channels.size >= host.maxChannels()) {
+    if (this.channels.size >= host.maxChannels()) {
       host.hub.log(conn.id, 1, `channel open refused: MaxSessionsPerConnection (${host.maxChannels()}) reached`);
       return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.RESOURCE_SHORTAGE, 'too many channels');
     }
@@ -105,15 +93,15 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
       host.hub.log(conn.id, 1, `channel open refused: ${prohibited}`);
       return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, prohibited);
     }
-    const state = new ChannelState(nextId(), conn.allocateLocalChannel(), conn, info.type, this);
-    conn.channels.set(state.localId, state);
+    const state = new ChannelState(nextId(), this.allocateLocalChannel(), conn, info.type, this);
+    this.channels.set(state.localId, state);
     const args = decisionArgs({ connectionId: conn.id, channelId: state.id, service: info.type, parameters }, 'accept', host.builtIns.presetAccept(conn, info.type));
     afterDecision(host.hub.decide('SSHChannelOpenRequest', args), (ok) => {
       if (this.gone()) return;
       const note = builtInDecisionLog(args, `the ${info.type} open`);
       if (note) host.hub.log(conn.id, note.level, note.message);
       if (!ok || !args.accept) {
-        conn.channels.delete(state.localId);
+        this.channels.delete(state.localId);
         return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'refused by server');
       }
       const service = host.builtIns.attachOpen(conn, info.type, parameters);
@@ -124,7 +112,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
           return;
         }
         if (typeof outcome === 'string') {
-          conn.channels.delete(state.localId);
+          this.channels.delete(state.localId);
           host.hub.log(conn.id, 1, `channel open failed: ${outcome}`);
           return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.CONNECT_FAILED, outcome);
         }
@@ -144,7 +132,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   }
 
   private opened(state: ChannelState, remoteId: number, window: number, packetSize: number): void {
-    this.host.registry.addChannel(state);
+    this.host.addChannel(state);
     state.open(remoteId, window, packetSize);
     const ids = { connectionId: this.conn.id, channelId: state.id };
     this.host.hub.fire('SSHChannelOpened', ids);
@@ -283,7 +271,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (!pending) return;
     this.pendingOpens.delete(info.recipient);
     if (info.packetSize < MIN_PEER_PACKET_SIZE) {
-      this.conn.channels.delete(info.recipient);
+      this.channels.delete(info.recipient);
       pending.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, `The client confirmed the ${pending.state.service} channel with a maximum packet size of ${info.packetSize}, below ${MIN_PEER_PACKET_SIZE}`));
       return this.host.violation(this.conn, ErrorCodes.ProtocolError, `channel confirmation with maximum packet size ${info.packetSize} (below ${MIN_PEER_PACKET_SIZE})`);
     }
@@ -295,12 +283,12 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const pending = this.pendingOpens.get(recipient);
     if (!pending) return;
     this.pendingOpens.delete(recipient);
-    this.conn.channels.delete(recipient);
+    this.channels.delete(recipient);
     pending.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, `The client refused the ${pending.state.service} channel (reason ${reason}${description ? `: ${description}` : ''})`));
   }
 
   private live(recipient: number): ChannelState | undefined {
-    const state = this.conn.channels.get(recipient);
+    const state = this.channels.get(recipient);
     return state && state.opened && !state.closeReceived ? state : undefined;
   }
 
@@ -308,8 +296,8 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
 
   /** Opens a server-initiated channel (forwarded-tcpip, x11, auth-agent@openssh.com, ...). */
   openChannel(channelType: string, params: Buffer): Promise<string> {
-    const state = new ChannelState(nextId(), this.conn.allocateLocalChannel(), this.conn, channelType, this);
-    this.conn.channels.set(state.localId, state);
+    const state = new ChannelState(nextId(), this.allocateLocalChannel(), this.conn, channelType, this);
+    this.channels.set(state.localId, state);
     return new Promise<string>((resolve, reject) => {
       this.pendingOpens.set(state.localId, { state, resolve, reject });
       const payload = Buffer.concat([
@@ -329,8 +317,8 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.aborted = true;
     for (const p of this.pendingOpens.values()) p.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, 'The connection closed before the channel opened'));
     this.pendingOpens.clear();
-    for (const state of [...this.conn.channels.values()]) state.abort();
-    this.conn.channels.clear();
+    for (const state of [...this.channels.values()]) state.abort();
+    this.channels.clear();
     this.drainWaiters.clear();
   }
 
@@ -400,8 +388,8 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.host.hub.error(this.conn.id, ErrorCodes.HandlerFailed, `channel ${channel.id}: ${reader} threw on the client's input: ${err instanceof Error ? err.message : String(err)}`);
   }
   finished(channel: ChannelState): void {
-    this.conn.channels.delete(channel.localId);
-    if (this.host.registry.channels.delete(channel.id)) {
+    this.channels.delete(channel.localId);
+    if (this.host.removeChannel(channel.id)) {
       this.host.hub.fire('SSHChannelClosed', { connectionId: this.conn.id, channelId: channel.id });
       publish('channel', () => ({ event: 'close', connectionId: this.conn.id, channelId: channel.id, type: channel.service }));
     }

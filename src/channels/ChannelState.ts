@@ -1,6 +1,6 @@
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type { ChannelRequestParams, ChannelRequestParamsMap, TerminalModes } from './requestParams';
+import type { ChannelRequestParams, ChannelRequestParamsMap, TerminalModes } from '../packet/requestParams';
 import { type QueueOwner, SerialQueue } from './SerialQueue';
 
 /** Our receive window and packet size: as OpenSSH's session defaults. */

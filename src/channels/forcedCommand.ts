@@ -1,5 +1,5 @@
 import { encodeString } from '../packet/wire';
-import type { ChannelRequestParams } from './requestParams';
+import type { ChannelRequestParams } from '../packet/requestParams';
 
 /** Requests a forced command replaces, as sshd's `command=` and `force-command` do. */
 const STARTS_PROGRAM = new Set(['shell', 'exec', 'subsystem']);

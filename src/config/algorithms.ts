@@ -1,3 +1,4 @@
+import { DEFAULT_SIGNATURE_ALGORITHMS } from '../certs/sshSignature';
 import { SUPPORTED_ALGORITHMS } from '../engine/ssh2Internals';
 
 /** ssh2 advertises group exchange but cannot serve it as a server: never offered, never accepted. */
@@ -35,14 +36,8 @@ export const DEFAULTS = {
   mac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'],
   // NIST curves are left out of key exchange and host keys because ssh-audit fails them; list them to switch them on.
   hostKey: ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
-  userSig: [
-    'ssh-ed25519',
-    'ecdsa-sha2-nistp256',
-    'ecdsa-sha2-nistp384',
-    'ecdsa-sha2-nistp521',
-    'rsa-sha2-512',
-    'rsa-sha2-256',
-  ],
+  // The one list lives with the signature checks (certs/sshSignature.ts), which also default to it.
+  userSig: [...DEFAULT_SIGNATURE_ALGORITHMS],
   // Delayed compression only (OpenSSH 7.4+): plain zlib starts before authentication; list it to offer it.
   compression: ['none', 'zlib@openssh.com'],
 };

@@ -1,5 +1,5 @@
 import { DEFAULTS, SUPPORTED, SUPPORTED_USER_SIG } from './algorithms';
-import { trustedCAsProblem } from '../auth/userCertificates';
+import { trustedCAsProblem } from '../certs/trustedKeys';
 import { parseMaxStartups, parseNetBlockSize, parsePenalties, parsePorts, parseRateLimit } from '../policy/policySettings';
 import { anyText, bool, checkedText, intRange, listOf, oneLine, pattern, type SettingParser } from './settingTypes';
 

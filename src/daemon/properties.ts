@@ -1,7 +1,7 @@
 import { Certificate } from '../certs/Certificate';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
-import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
-import type { SSHChannel, SSHConnection } from '../registry/views';
+import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
+import type { SSHChannel, SSHConnection } from '../views/views';
 
 /** The daemon's properties and their types. */
 export interface SSHDaemonProperties {
@@ -112,3 +112,65 @@ export type PropertyMethods = {
 } & {
   [K in keyof SSHDaemonProperties as `set${IPWorksName<Writable<K>> & string}`]: (value: SSHDaemonProperties[K]) => void;
 };
+
+/** What the generated accessors call on the daemon. */
+interface PropertyOwner {
+  config(statement: string): string;
+  readonly listening: boolean;
+}
+
+/**
+ * Defines the camelCase accessors (those the class does not define itself) and the IPWorks
+ * getX()/setX() twins on `proto`, from {@link PROPERTIES}. Plain values live in the instance's
+ * `props` object; `setting` rows read and write the Config() setting.
+ */
+export function installPropertyAccessors(proto: PropertyOwner): void {
+  const target = proto as unknown as Record<string, unknown>;
+  const stored = (owner: PropertyOwner) => (owner as unknown as { props: Record<string, unknown> }).props;
+  for (const [name, row] of Object.entries(PROPERTIES) as [keyof SSHDaemonProperties, (typeof PROPERTIES)[keyof SSHDaemonProperties]][]) {
+    const own = Object.getOwnPropertyDescriptor(proto, name);
+    const setting = 'setting' in row ? row.setting : undefined;
+    const get =
+      own?.get ??
+      (setting
+        ? function (this: PropertyOwner) {
+            return this.config(setting);
+          }
+        : function (this: PropertyOwner) {
+            return stored(this)[name];
+          });
+    const set =
+      own?.set ??
+      (setting
+        ? function (this: PropertyOwner, v: unknown) {
+            this.config(`${setting}=${String(v)}`);
+          }
+        : undefined) ??
+      (!('readOnly' in row)
+        ? function (this: PropertyOwner, v: unknown) {
+            if ('fixedWhileListening' in row && this.listening) {
+              throw new SSHDaemonError(ErrorCodes.NotWhileListening, `Property ${name} cannot change while listening; call stopListening() first`);
+            }
+            stored(this)[name] = 'validate' in row ? row.validate(v) : v;
+          }
+        : function () {
+            throw new SSHDaemonError(ErrorCodes.InvalidPropertyValue, `Property ${name} is read-only`);
+          });
+    if (!own) Object.defineProperty(proto, name, { get, set, configurable: true, enumerable: false });
+    target[`get${row.ipworks}`] = function (this: PropertyOwner) {
+      return get.call(this);
+    };
+    if (!('readOnly' in row)) {
+      target[`set${row.ipworks}`] = function (this: PropertyOwner, v: unknown) {
+        set.call(this, v);
+      };
+    }
+  }
+}
+
+/** Sets every stored property of `props` to its initial value (construction and reset()). */
+export function resetProperties(props: object): void {
+  for (const [name, row] of Object.entries(PROPERTIES)) {
+    if ('initial' in row) (props as Record<string, unknown>)[name] = row.initial();
+  }
+}

@@ -118,6 +118,11 @@ function internals(conn: Ssh2Connection): InternalConnection {
   return conn as unknown as InternalConnection;
 }
 
+/** The socket an engine connection reads (the one injected with injectEngineSocket). */
+export function engineSocket(conn: Ssh2Connection): Socket {
+  return internals(conn)._sock;
+}
+
 /** Per-connection channel message handlers that replace ssh2's server.js glue (see docs/engine.md). */
 export interface ChannelMessageHandlers {
   onOpen(info: ChannelOpenInfo, payload: Buffer): void;

@@ -13,7 +13,7 @@
  *
  * The install throws at import when ssh2's dispatch table or Protocol methods changed.
  */
-import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
+import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
 import type { Ssh2Connection } from './ssh2Types';
 
 /* eslint-disable @typescript-eslint/no-require-imports */

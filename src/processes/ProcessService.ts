@@ -3,11 +3,11 @@
  * channels, with `pty-req`, `env`, `window-change`, `signal` and `break`. See docs/processes.md.
  */
 import type { ChannelState } from '../channels/ChannelState';
-import type { ChannelRequestParams } from '../channels/requestParams';
-import type { EventHub } from '../daemon/EventHub';
+import type { ChannelRequestParams } from '../packet/requestParams';
+import type { EventHub } from '../events/EventHub';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type { SSHConnection } from '../registry/views';
+import type { SSHConnection } from '../views/views';
 import { AcceptEnv } from './acceptEnv';
 import type { ProcessProvider, ProcessServiceOptions } from './ProcessServiceOptions';
 import { ProcessSession, type ProcessSessionHost, type SessionOptions } from './ProcessSession';

@@ -1,4 +1,4 @@
-import type { SSHConnection } from '../registry/views';
+import type { SSHConnection } from '../views/views';
 import type { ChannelTerminal } from '../channels/ChannelState';
 
 /**

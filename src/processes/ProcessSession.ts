@@ -7,8 +7,8 @@
 import { finished } from 'node:stream/promises';
 import type { ChannelState } from '../channels/ChannelState';
 import { type ChannelStream, channelStreamOf } from '../channels/ChannelStream';
-import type { ChannelRequestParams, ChannelRequestParamsMap } from '../channels/requestParams';
-import type { SSHConnection } from '../registry/views';
+import type { ChannelRequestParams, ChannelRequestParamsMap } from '../packet/requestParams';
+import type { SSHConnection } from '../views/views';
 import { type AcceptEnv } from './acceptEnv';
 import { resolveLaunch } from './launchPlan';
 import { startPipeProcess } from './pipeProcess';

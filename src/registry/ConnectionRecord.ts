@@ -1,10 +1,17 @@
 import type { Socket } from 'node:net';
 import type { NegotiatedAlgorithms, Ssh2Connection, Ssh2Protocol } from '../engine/ssh2Types';
-import type { ChannelState } from '../channels/ChannelState';
 import { type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 
 /** How long a closing connection may take before its socket is destroyed. */
 export const CLOSE_GRACE_MS = 2000;
+
+/** What the record shows of each channel (the channel layer's ChannelState, seen from below it). */
+export interface ChannelEntry {
+  readonly id: string;
+  readonly opened: boolean;
+}
+
+const NO_CHANNELS: ReadonlyMap<number, ChannelEntry> = new Map();
 
 /** Everything the daemon knows about one connection; internal, exposed through {@link SSHConnection}. */
 export class ConnectionRecord {
@@ -23,9 +30,8 @@ export class ConnectionRecord {
   timeout: number;
   /** Per-connection Config() settings: UserAuthBanner, KeyboardInteractivePrompts. */
   readonly settings = new Map<string, string>();
-  /** Open and opening channels by our local (wire) channel number. */
-  readonly channels = new Map<number, ChannelState>();
-  private nextLocalId = 0;
+  /** Open and opening channels by local (wire) channel number: the channel layer's table, read-only here. */
+  channels: ReadonlyMap<number, ChannelEntry> = NO_CHANNELS;
   closed = false;
   /** Set once the daemon decided to drop the connection (reason for Disconnected). */
   closeReason?: { statusCode: number; description: string };
@@ -44,11 +50,6 @@ export class ConnectionRecord {
     timeout: number,
   ) {
     this.timeout = timeout;
-  }
-
-  allocateLocalChannel(): number {
-    // Wire channel numbers are per connection; uint32 wrap is unreachable in practice.
-    return this.nextLocalId++;
   }
 
   get bytesIn(): number {

@@ -1,7 +1,7 @@
 /**
  * Key stores (src/certs: PEM, OpenSSH, PuTTY PPK v2/v3, PKCS#12/PFX, SSH public keys, X.509, P7B,
  * through `new Certificate(storeType, Buffer)`) and the client key blobs and signatures of
- * publickey authentication (src/auth/sshSignature.ts, `Certificate.matches`).
+ * publickey authentication (src/certs/sshSignature.ts, `Certificate.matches`).
  * Contract:
  * - `new Certificate` throws only SSHDaemonError CorruptKey, BadKeyPassword, SubjectNotFound or
  *   UnsupportedStoreType (a PPK naming an encryption PPK does not have); never anything else;
@@ -12,7 +12,7 @@
  * PPK files get their MAC recomputed (mode bit 0x10) so mutations reach past the integrity check.
  */
 import { createHash, createHmac, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { checkSshSignature, parseSshPublicKey } from '../../../src/auth/sshSignature';
+import { checkSshSignature, parseSshPublicKey } from '../../../src/certs/sshSignature';
 import { Certificate } from '../../../src/certs/Certificate';
 import { CertStoreTypes } from '../../../src/certs/CertStoreTypes';
 import { publicKeyFromBlob } from '../../../src/certs/sshKeyBlob';

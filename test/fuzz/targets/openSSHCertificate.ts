@@ -1,5 +1,5 @@
 /**
- * OpenSSH certificates (src/auth/openSSHCertificate.ts): the blob a client presents in a publickey
+ * OpenSSH certificates (src/certs/openSSHCertificate.ts): the blob a client presents in a publickey
  * request (`*-cert-v01@openssh.com`), before any signature is checked.
  * Contract:
  * - parseOpenSSHCertificate / parseOpenSSHCertificateText / checkUserCertificate never throw;
@@ -14,7 +14,7 @@
  */
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { checkUserCertificate, type OpenSSHCertificate, parseOpenSSHCertificate, parseOpenSSHCertificateText } from '../../../src/auth/openSSHCertificate';
+import { checkUserCertificate, type OpenSSHCertificate, parseOpenSSHCertificate, parseOpenSSHCertificateText } from '../../../src/certs/openSSHCertificate';
 import { check } from './contract';
 
 const u32 = (n: number) => {

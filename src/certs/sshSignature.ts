@@ -4,9 +4,8 @@
  * (ecdsa-sha2-*) and RFC 8709 (ssh-ed25519).
  */
 import { verify, type KeyObject } from 'node:crypto';
-import { blobKeyType, publicKeyFromBlob, SSH_KEY_TYPES } from '../certs/sshKeyBlob';
+import { blobKeyType, publicKeyFromBlob, SSH_KEY_TYPES } from './sshKeyBlob';
 import { WireReader } from '../packet/wire';
-import { DEFAULTS } from '../config/algorithms';
 
 /** How one signature algorithm is checked: the key type it needs and the digest it signs. */
 interface SignatureScheme {
@@ -29,7 +28,14 @@ const SIGNATURE_SCHEMES: Readonly<Record<string, SignatureScheme>> = {
  * Signature algorithms accepted when the caller names none: everything but SHA-1 `ssh-rsa`, as
  * OpenSSH >= 8.8 (PubkeyAcceptedAlgorithms) and >= 8.2 (CASignatureAlgorithms) default to.
  */
-export const DEFAULT_SIGNATURE_ALGORITHMS: readonly string[] = Object.freeze([...DEFAULTS.userSig]);
+export const DEFAULT_SIGNATURE_ALGORITHMS: readonly string[] = Object.freeze([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+]);
 
 /**
  * The signature algorithm a publickey request for `publicKeyAlgorithm` must carry (RFC 8332 3,

@@ -5,7 +5,7 @@
  * auth-options.c cert_option_list, auth.c auth_authorise_keyopts).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { blobKeyType } from '../certs/sshKeyBlob';
+import { blobKeyType } from './sshKeyBlob';
 import { encodeString, WireReader } from '../packet/wire';
 import { normaliseAddress } from '../policy/addressMatch';
 import { checkSshSignature, DEFAULT_SIGNATURE_ALGORITHMS, parseSshPublicKey } from './sshSignature';

@@ -1,5 +1,5 @@
 import type { ChannelState } from '../channels/ChannelState';
-import type { ConnectionRecord } from './ConnectionRecord';
+import type { ConnectionRecord } from '../registry/ConnectionRecord';
 
 /** The live connections and channels by id; every path out of a connection or channel removes its entry. */
 export class Registry {
@@ -15,7 +15,7 @@ export class Registry {
   addChannel(ch: ChannelState): void {
     this.channels.set(ch.id, ch);
   }
-  removeChannel(id: string): void {
-    this.channels.delete(id);
+  removeChannel(id: string): boolean {
+    return this.channels.delete(id);
   }
 }

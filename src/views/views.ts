@@ -1,6 +1,6 @@
 import type { SessionRestrictions } from '../policy/SessionRestrictions';
 import { type ChannelState, type ChannelTerminal, MAX_RECORD_LENGTH } from '../channels/ChannelState';
-import type { ConnectionRecord } from './ConnectionRecord';
+import type { ConnectionRecord } from '../registry/ConnectionRecord';
 
 /** What a connection view needs from the daemon. */
 export interface ConnectionControl {

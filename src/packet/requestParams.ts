@@ -1,4 +1,4 @@
-import { WireReader } from '../packet/wire';
+import { WireReader } from './wire';
 
 /** Decoded terminal modes: opcode (RFC 4254 section 8) to value. */
 export type TerminalModes = Record<number, number>;

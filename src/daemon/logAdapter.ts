@@ -1,6 +1,6 @@
 /** Sends the daemon's `Log` and `Error` events to a logger your application already has. */
-import type { SSHDaemon } from '../daemon/SSHDaemon';
-import type { ErrorEventArgs, LogEventArgs } from '../daemon/events';
+import type { SSHDaemon } from './SSHDaemon';
+import type { ErrorEventArgs, LogEventArgs } from '../events/events';
 
 /** pino, bunyan and the like: structured fields first, then the message. */
 export interface StructuredLogger {

@@ -1,9 +1,9 @@
 import type { ChannelState } from '../channels/ChannelState';
-import type { ChannelRequestParams } from '../channels/requestParams';
+import type { ChannelRequestParams } from '../packet/requestParams';
 import { type ForwardingOptions, TcpForwarding } from '../channels/TcpForwarding';
 import { ErrorCodes } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import { SSHConnection } from '../registry/views';
+import { SSHConnection } from '../views/views';
 import { WireReader } from '../packet/wire';
 import { isSCPCommand } from '../scp/command';
 import { SCPSession, type SCPSessionOptions } from '../scp/SCPSession';
@@ -12,42 +12,14 @@ import { SFTPHandleCounts } from '../sftp/handleBudget';
 import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
 import { ProcessService } from '../processes/ProcessService';
 import type { ProcessProvider, ProcessServiceOptions } from '../processes/ProcessServiceOptions';
-import type { EventHub } from './EventHub';
+import type { EventHub } from '../events/EventHub';
+import type { BuiltInHooks, ChannelStarter } from '../channels/ChannelHost';
 
 /** Chooses SFTP options per connection (undefined refuses the subsystem). */
 export type SFTPProvider = (connection: SSHConnection) => SFTPSessionOptions | undefined | Promise<SFTPSessionOptions | undefined>;
 
 /** Chooses SCP options per connection (undefined refuses the `exec scp ...`). */
 export type SCPProvider = (connection: SSHConnection) => SCPSessionOptions | undefined | Promise<SCPSessionOptions | undefined>;
-
-/** What a built-in service does with a channel once it is open, or how it lets go if the channel never opens. */
-export interface ChannelStarter {
-  start(state: ChannelState): void;
-  abort(): void;
-}
-
-/** The daemon hooks the channel layer and the connection call for built-in services. */
-export interface BuiltInHooks {
-  /**
-   * The built-in that serves this request (channel or global; it then starts with `success` true):
-   * 'sftp', 'scp', 'forwarding', 'processes' or ''. `state` is the channel (undefined for a global request).
-   */
-  presetSuccess(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams, state?: ChannelState): string;
-  /**
-   * A granted channel request a service takes over before more data is delivered; false refuses it after all.
-   * `body` is the request as the application sees it (after the message number), for byte-exact fields.
-   */
-  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean>;
-  /** The built-in that serves this channel type (the open then starts with `accept` true): 'forwarding' or ''. */
-  presetAccept(conn: ConnectionRecord, channelType: string): string;
-  /** An accepted open a service serves: the starter to run once open, or why it failed (CONNECT_FAILED). */
-  attachOpen(conn: ConnectionRecord, channelType: string, parameters: Buffer): Promise<ChannelStarter | string> | undefined;
-  /** Why a global request is refused before SSHChannelRequest fires (a limit), or undefined. */
-  refusedGlobal(conn: ConnectionRecord, requestType: string): string | undefined;
-  /** A granted global request a service carries out: false fails it; a number is the bound port to report. */
-  attachGlobal(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean | number | Promise<boolean | number>;
-  connectionClosed(conn: ConnectionRecord): void;
-}
 
 /** What the services need from the daemon. */
 export interface BuiltInHost {

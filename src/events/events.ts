@@ -1,6 +1,6 @@
-import type { ChannelRequestParams } from '../channels/requestParams';
-import type { KeyboardInteractivePrompt } from '../auth/keyboardPrompts';
-import type { PublicKeyInfo } from '../auth/publicKey';
+import type { ChannelRequestParams } from '../packet/requestParams';
+import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
+import type { PublicKeyInfo } from '../certs/publicKey';
 import type { SessionRestrictions } from '../policy/SessionRestrictions';
 
 /** `Connected`: a TCP connection was accepted and registered (statusCode 0), before the SSH handshake. */
