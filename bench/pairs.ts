@@ -54,7 +54,14 @@ async function start(spec: string, keys: BenchKeys, user: string): Promise<NodeS
   const script = kind === 'raw' ? 'rawSsh2Server.ts' : dir ? join(dir, 'bench', 'servers', 'sdkServer.ts') : 'sdkServer.ts';
   if (kind !== 'raw' && kind !== 'sdk') throw new Error(`unknown server '${spec}' (sdk, raw or sdk@DIR)`);
   const profArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(resolve(profDir), spec.replace(/[^a-z0-9]+/gi, '_'))}`] : [];
-  return NodeServer.start(spec.replace(/[^a-z0-9]+/gi, '_'), spec, script, { hostKeyPath: keys.hostKeyPath, userKeyPubPath: keys.userKeyPubPath, userKeyBlob: keys.userKeyBlob, user, port: 0 }, profArgs, true);
+  return NodeServer.start(
+    spec.replace(/[^a-z0-9]+/gi, '_'),
+    spec,
+    script,
+    { hostKeyPath: keys.hostKeyPath, userKeyPubPath: keys.userKeyPubPath, userKeyBlob: keys.userKeyBlob, user, port: 0 },
+    profArgs,
+    true,
+  );
 }
 
 interface Sample extends BulkResult {
@@ -70,7 +77,12 @@ async function measure(s: NodeServer, run: () => Promise<BulkResult>): Promise<S
   const r = await run();
   const after = cpuSplit(s.pid);
   const gib = bytes / 2 ** 30;
-  return { ...r, userPerGiB: (after.user - before.user) / gib, systemPerGiB: (after.system - before.system) / gib, majorGcs: s.majorGcs - gcs };
+  return {
+    ...r,
+    userPerGiB: (after.user - before.user) / gib,
+    systemPerGiB: (after.system - before.system) / gib,
+    majorGcs: s.majorGcs - gcs,
+  };
 }
 
 const fmt = (xs: number[], digits = 2) => {
@@ -100,7 +112,8 @@ async function main(): Promise<void> {
     chmodSync(join(root, 'served.bin'), 0o644);
   }
   try {
-    const cases = suite === 'sftp' ? [{ label: 'sftp aes128-gcm', cipher: '', mac: '' }] : BULK_CASES.filter((c) => caseLabels.includes(c.label));
+    const cases =
+      suite === 'sftp' ? [{ label: 'sftp aes128-gcm', cipher: '', mac: '' }] : BULK_CASES.filter((c) => caseLabels.includes(c.label));
     for (const bc of cases) {
       for (const direction of directions) {
         const once = (s: NodeServer, n: number) =>
@@ -120,7 +133,9 @@ async function main(): Promise<void> {
           for (const [k, s] of servers.entries()) {
             const r = await measure(s, () => once(s, bytes));
             got[k].push(r);
-            log(`pair ${i} ${bc.label} ${direction} ${s.label}: ${r.cpuPerGiB.toFixed(3)} CPU s/GiB (user ${r.userPerGiB.toFixed(3)}, sys ${r.systemPerGiB.toFixed(3)}), ${r.mibPerSecond.toFixed(0)} MiB/s, ${r.majorGcs} mark-compacts`);
+            log(
+              `pair ${i} ${bc.label} ${direction} ${s.label}: ${r.cpuPerGiB.toFixed(3)} CPU s/GiB (user ${r.userPerGiB.toFixed(3)}, sys ${r.systemPerGiB.toFixed(3)}), ${r.mibPerSecond.toFixed(0)} MiB/s, ${r.majorGcs} mark-compacts`,
+            );
           }
         }
         const cpuRatio = got[1].map((b, i) => b.cpuPerGiB / got[0][i].cpuPerGiB);
@@ -128,7 +143,24 @@ async function main(): Promise<void> {
         console.log(`== ${bc.label} ${direction}, ${pairs} pairs of ${bytes / 2 ** 20} MiB: median [min-max]`);
         for (const [k, s] of servers.entries()) {
           const g = got[k];
-          console.log(`   ${s.label.padEnd(24)} CPU s/GiB ${fmt(g.map((x) => x.cpuPerGiB), 3)}  user ${fmt(g.map((x) => x.userPerGiB), 3)}  sys ${fmt(g.map((x) => x.systemPerGiB), 3)}  MiB/s ${fmt(g.map((x) => x.mibPerSecond), 0)}  mark-compacts ${fmt(g.map((x) => x.majorGcs), 0)}`);
+          console.log(
+            `   ${s.label.padEnd(24)} CPU s/GiB ${fmt(
+              g.map((x) => x.cpuPerGiB),
+              3,
+            )}  user ${fmt(
+              g.map((x) => x.userPerGiB),
+              3,
+            )}  sys ${fmt(
+              g.map((x) => x.systemPerGiB),
+              3,
+            )}  MiB/s ${fmt(
+              g.map((x) => x.mibPerSecond),
+              0,
+            )}  mark-compacts ${fmt(
+              g.map((x) => x.majorGcs),
+              0,
+            )}`,
+          );
         }
         console.log(`   ${specB}/${specA}: CPU per GiB ${fmt(cpuRatio)}, MiB/s ${fmt(mibRatio)}`);
       }

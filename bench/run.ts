@@ -12,7 +12,19 @@
  *          --profile (a V8 profile of each Node server over each case, summarised in the report)
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { freePort } from './lib/ports';
@@ -63,7 +75,8 @@ const cases = opt('cases') ? BULK_CASES.filter((c) => opt('cases')!.split(',').i
 const directions = (opt('directions') ?? 'download,upload').split(',') as ('download' | 'upload')[];
 /** How the Node servers are written for bulk (bench/servers/commands.ts STYLES); sshd runs only the default. */
 const styles = (opt('styles') ?? (quick ? DEFAULT_STYLE : Object.keys(STYLES).join(','))).split(',');
-for (const st of styles) if (!Object.hasOwn(STYLES, st)) throw new Error(`--styles: unknown style ${st}; known: ${Object.keys(STYLES).join(', ')}`);
+for (const st of styles)
+  if (!Object.hasOwn(STYLES, st)) throw new Error(`--styles: unknown style ${st}; known: ${Object.keys(STYLES).join(', ')}`);
 /** Ciphers the non-default styles are measured with (each style is a full set of runs). */
 const styleCiphers = ['aes128-gcm', 'chacha20-poly1305'];
 const profileCases = flag('profile');
@@ -179,7 +192,9 @@ async function bulkSuite(servers: ServerHandle[]): Promise<BulkRow[]> {
         samples.set(k, acc);
         const name = `${bc.label} ${bc.direction} ${bc.style}`;
         try {
-          const r = await profiled(s, name, () => bulkTransfer(s, keys, bc.direction, config.bulkBytes, bc.cipher, bc.mac, bc.style === DEFAULT_STYLE ? undefined : bc.style));
+          const r = await profiled(s, name, () =>
+            bulkTransfer(s, keys, bc.direction, config.bulkBytes, bc.cipher, bc.mac, bc.style === DEFAULT_STYLE ? undefined : bc.style),
+          );
           acc.mib.push(r.mibPerSecond);
           acc.cpu.push(r.cpuPerGiB);
           log(`bulk run ${run} ${name} ${s.id}: ${r.mibPerSecond.toFixed(0)} MiB/s, ${r.cpuPerGiB.toFixed(2)} CPU s/GiB`);
@@ -194,7 +209,14 @@ async function bulkSuite(servers: ServerHandle[]): Promise<BulkRow[]> {
   }
   const rows: BulkRow[] = [];
   for (const bc of all) {
-    const row: BulkRow = { cipher: bc.label, direction: bc.direction, style: bc.style === DEFAULT_STYLE ? undefined : bc.style, mibPerSecond: {}, cpuPerGiB: {}, errors: {} };
+    const row: BulkRow = {
+      cipher: bc.label,
+      direction: bc.direction,
+      style: bc.style === DEFAULT_STYLE ? undefined : bc.style,
+      mibPerSecond: {},
+      cpuPerGiB: {},
+      errors: {},
+    };
     for (const s of servers) {
       const acc = samples.get(key(bc, s.id));
       if (!acc) continue;
@@ -222,7 +244,8 @@ async function sftpSuite(servers: ServerHandle[]): Promise<BulkRow[]> {
   const bytes = config.bulkBytes;
   writeFileSync(source, Buffer.alloc(0));
   const zeros = Buffer.alloc(Math.min(bytes, 64 * 2 ** 20));
-  for (let written = 0; written < bytes; written += zeros.length) appendFileSync(source, zeros.subarray(0, Math.min(zeros.length, bytes - written)));
+  for (let written = 0; written < bytes; written += zeros.length)
+    appendFileSync(source, zeros.subarray(0, Math.min(zeros.length, bytes - written)));
   copyFileSync(source, join(root, 'served.bin'));
   chmodSync(join(root, 'served.bin'), 0o644);
   const rows: BulkRow[] = [];
@@ -236,7 +259,9 @@ async function sftpSuite(servers: ServerHandle[]): Promise<BulkRow[]> {
       for (const s of order) {
         const a = acc.get(s.id)!;
         try {
-          const r = await profiled(s, `sftp ${direction}`, () => sftpTransfer(s, keys, direction, bytes, { root, remoteDir: s.id === 'sshd' ? root : '/', source, scratch }));
+          const r = await profiled(s, `sftp ${direction}`, () =>
+            sftpTransfer(s, keys, direction, bytes, { root, remoteDir: s.id === 'sshd' ? root : '/', source, scratch }),
+          );
           a.mib.push(r.mibPerSecond);
           a.cpu.push(r.cpuPerGiB);
           log(`sftp run ${run} ${direction} ${s.id}: ${r.mibPerSecond.toFixed(0)} MiB/s, ${r.cpuPerGiB.toFixed(2)} CPU s/GiB`);
@@ -267,13 +292,27 @@ async function handshakeSuite(servers: ServerHandle[]): Promise<HandshakeRow[]> 
       for (const s of servers) {
         const a = acc.get(s.id) ?? { hs: [], p50: [], cpu: [] };
         acc.set(s.id, a);
-        const r = await handshakes(s, keys, concurrency, config.loadProcesses, config.handshakeWarmupSeconds * 1000, config.handshakeSeconds * 1000);
+        const r = await handshakes(
+          s,
+          keys,
+          concurrency,
+          config.loadProcesses,
+          config.handshakeWarmupSeconds * 1000,
+          config.handshakeSeconds * 1000,
+        );
         a.hs.push(r.perSecond);
         a.p50.push(r.p50Ms);
         a.cpu.push(r.completed ? (r.serverCpuSeconds * 1000) / r.completed : NaN);
-        const problems = [r.errors ? `${r.errors} failed (${r.firstError})` : '', r.teardownErrors ? `${r.teardownErrors} completed but the socket then ended with an error (${r.firstTeardownError})` : ''].filter(Boolean).join('; ');
+        const problems = [
+          r.errors ? `${r.errors} failed (${r.firstError})` : '',
+          r.teardownErrors ? `${r.teardownErrors} completed but the socket then ended with an error (${r.firstTeardownError})` : '',
+        ]
+          .filter(Boolean)
+          .join('; ');
         if (problems) row.errors[s.id as ServerId] = problems;
-        log(`handshakes run ${run} c=${concurrency} ${s.id}: ${r.perSecond.toFixed(0)}/s p50 ${r.p50Ms.toFixed(1)} ms p99 ${r.p99Ms.toFixed(1)} ms${problems ? `; ${problems}` : ''}`);
+        log(
+          `handshakes run ${run} c=${concurrency} ${s.id}: ${r.perSecond.toFixed(0)}/s p50 ${r.p50Ms.toFixed(1)} ms p99 ${r.p99Ms.toFixed(1)} ms${problems ? `; ${problems}` : ''}`,
+        );
       }
     }
     for (const s of servers) {
@@ -294,7 +333,15 @@ async function handshakeSuite(servers: ServerHandle[]): Promise<HandshakeRow[]> 
     const p50: number[] = [];
     const cpu: number[] = [];
     for (let run = 1; run <= config.runs; run++) {
-      const r = await handshakes(sdk, keys, 16, config.loadProcesses, config.handshakeWarmupSeconds * 1000, config.handshakeSeconds * 1000, kex);
+      const r = await handshakes(
+        sdk,
+        keys,
+        16,
+        config.loadProcesses,
+        config.handshakeWarmupSeconds * 1000,
+        config.handshakeSeconds * 1000,
+        kex,
+      );
       hs.push(r.perSecond);
       p50.push(r.p50Ms);
       cpu.push(r.completed ? (r.serverCpuSeconds * 1000) / r.completed : NaN);
@@ -314,7 +361,11 @@ async function idleSuite(ids: ServerId[]): Promise<IdleRow[]> {
   for (const count of config.idleCounts) {
     for (const id of ids) {
       if (id === 'sshd' && count > config.sshdIdleMax) {
-        rows.push({ requested: count, server: id, note: `skipped: above --sshd-idle-max ${config.sshdIdleMax} (two processes per connection; see the PSS per connection at the smaller count × ${count.toLocaleString('en-US')})` });
+        rows.push({
+          requested: count,
+          server: id,
+          note: `skipped: above --sshd-idle-max ${config.sshdIdleMax} (two processes per connection; see the PSS per connection at the smaller count × ${count.toLocaleString('en-US')})`,
+        });
         continue;
       }
       const s = await startServer(id);
@@ -325,9 +376,24 @@ async function idleSuite(ids: ServerId[]): Promise<IdleRow[]> {
           r.errors && r.reached >= count ? `${r.errors} errors` : '',
           r.dropped ? `${r.dropped} dropped while idle` : '',
           `opened in ${r.openSeconds.toFixed(1)} s`,
-        ].filter(Boolean).join('; ');
-        rows.push({ requested: count, server: id, reached: r.reached, rssPerConn: r.rssPerConn, pssPerConn: r.pssPerConn, heapPerConn: r.heapPerConn, externalPerConn: r.externalPerConn, processes: r.after.processes, openSeconds: r.openSeconds, note });
-        log(`idle ${count} ${id}: reached ${r.reached}, RSS ${(r.rssPerConn / 1024).toFixed(1)} KiB/conn, PSS ${(r.pssPerConn / 1024).toFixed(1)} KiB/conn${r.heapPerConn !== undefined ? `, heap ${(r.heapPerConn / 1024).toFixed(1)} KiB/conn` : ''} (${note})`);
+        ]
+          .filter(Boolean)
+          .join('; ');
+        rows.push({
+          requested: count,
+          server: id,
+          reached: r.reached,
+          rssPerConn: r.rssPerConn,
+          pssPerConn: r.pssPerConn,
+          heapPerConn: r.heapPerConn,
+          externalPerConn: r.externalPerConn,
+          processes: r.after.processes,
+          openSeconds: r.openSeconds,
+          note,
+        });
+        log(
+          `idle ${count} ${id}: reached ${r.reached}, RSS ${(r.rssPerConn / 1024).toFixed(1)} KiB/conn, PSS ${(r.pssPerConn / 1024).toFixed(1)} KiB/conn${r.heapPerConn !== undefined ? `, heap ${(r.heapPerConn / 1024).toFixed(1)} KiB/conn` : ''} (${note})`,
+        );
       } catch (err) {
         rows.push({ requested: count, server: id, note: `failed: ${(err as Error).message}` });
         log(`idle ${count} ${id}: FAILED ${(err as Error).message}`);
@@ -343,14 +409,26 @@ async function clusterSuite(): Promise<ClusterRow[]> {
   const rows: ClusterRow[] = [];
   const servers: Record<number, NodeServer> = {};
   for (const workers of [1, 2]) {
-    servers[workers] = await NodeServer.start(`sdk-cluster-${workers}`, `SDK cluster ×${workers}`, 'sdkCluster.ts', serverOptions({ workers, scheduling: config.clusterScheduling }));
+    servers[workers] = await NodeServer.start(
+      `sdk-cluster-${workers}`,
+      `SDK cluster ×${workers}`,
+      'sdkCluster.ts',
+      serverOptions({ workers, scheduling: config.clusterScheduling }),
+    );
     started.push(servers[workers]);
   }
   const acc: Record<number, number[]> = { 1: [], 2: [] };
   const errors: Record<number, string> = {};
   for (let run = 1; run <= config.runs; run++) {
     for (const workers of [1, 2]) {
-      const r = await handshakes(servers[workers], keys, config.clusterConcurrency, config.clusterLoadProcesses, config.handshakeWarmupSeconds * 1000, config.handshakeSeconds * 1000);
+      const r = await handshakes(
+        servers[workers],
+        keys,
+        config.clusterConcurrency,
+        config.clusterLoadProcesses,
+        config.handshakeWarmupSeconds * 1000,
+        config.handshakeSeconds * 1000,
+      );
       acc[workers].push(r.perSecond);
       if (r.errors) errors[workers] = `${r.errors} failed (${r.firstError})`;
       log(`cluster run ${run} workers=${workers}: ${r.perSecond.toFixed(0)}/s${r.errors ? `, ${r.errors} errors` : ''}`);
@@ -383,11 +461,16 @@ async function main(): Promise<void> {
   // The SDK server runs the built package (dist/), as users do: build it from the current sources.
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'ignore' });
   const machine = describeMachine();
-  if (!machine.cryptoBinding) console.warn('WARNING: ssh2 native crypto binding (sshcrypto.node) is NOT loaded; bulk figures for the Node servers will be much lower.');
+  if (!machine.cryptoBinding)
+    console.warn(
+      'WARNING: ssh2 native crypto binding (sshcrypto.node) is NOT loaded; bulk figures for the Node servers will be much lower.',
+    );
   sshdMissing = ensureSshd();
   if (sshdMissing) console.warn(`WARNING: OpenSSH sshd unavailable, skipping it: ${sshdMissing}`);
   machine.sshd = sshdMissing ? 'not available' : describeMachine().sshd;
-  log(`machine: ${machine.cores} cores ${machine.cpuModel}, Node ${machine.node}, ssh2 ${machine.ssh2}, binding ${machine.cryptoBinding ? 'loaded' : 'NOT loaded'}, ${machine.sshd}`);
+  log(
+    `machine: ${machine.cores} cores ${machine.cpuModel}, Node ${machine.node}, ssh2 ${machine.ssh2}, binding ${machine.cryptoBinding ? 'loaded' : 'NOT loaded'}, ${machine.sshd}`,
+  );
   log(`config: ${JSON.stringify(config)}`);
 
   workDir = mkdtempSync(join(tmpdir(), 'sshdaemon-bench-'));
@@ -425,7 +508,9 @@ async function main(): Promise<void> {
   if (cpuProf) {
     for (const id of readdirSync(PROF_DIR)) {
       // The main thread's profile is the largest one in the directory.
-      const files = readdirSync(join(PROF_DIR, id)).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(PROF_DIR, id, f));
+      const files = readdirSync(join(PROF_DIR, id))
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(PROF_DIR, id, f));
       const main = files.sort((a, b) => statSync(b).size - statSync(a).size)[0];
       if (main) results.profiles.push({ server: id, file: relative(REPO, main), top: topFunctions(main, REPO, 20) });
     }
@@ -434,7 +519,10 @@ async function main(): Promise<void> {
   writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(results, null, 2));
   log('wrote bench/results/latest.json');
   if (!flag('no-report')) writeReport(results);
-  for (const t of targets(results)) log(`target: ${t.what}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'}${t.unit} (goal ${t.higherIsBetter ? '>=' : '<='} ${t.target}${t.unit})`);
+  for (const t of targets(results))
+    log(
+      `target: ${t.what}: ${Number.isFinite(t.value) ? t.value.toFixed(2) : 'n/a'}${t.unit} (goal ${t.higherIsBetter ? '>=' : '<='} ${t.target}${t.unit})`,
+    );
 }
 
 function chart(r: BenchResults): string {

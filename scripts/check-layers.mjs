@@ -17,7 +17,8 @@ export const LAYERS = [
   ['packet', 'errors', 'version'],
 ];
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)(?:\s+type)?\b[^;'"]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)(?:\s+type)?\b[^;'"]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function sourceFiles(dir) {
   const out = [];
@@ -98,7 +99,8 @@ export function checkLayers(src) {
       if (to === from) continue;
       if (!folderGraph.has(from)) folderGraph.set(from, new Set());
       folderGraph.get(from).add(to);
-      if (layerOf.get(to) < layerOf.get(from)) problems.push(`${relative(src, file)}: imports ${relative(src, target)}, a layer above (${from} -> ${to})`);
+      if (layerOf.get(to) < layerOf.get(from))
+        problems.push(`${relative(src, file)}: imports ${relative(src, target)}, a layer above (${from} -> ${to})`);
     }
   }
   for (const c of cycles(folderGraph)) problems.push(`folder cycle: ${c.join(' <-> ')}`);

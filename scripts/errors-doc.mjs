@@ -49,7 +49,8 @@ export function readErrorTable(source = readFileSync(ERRORS_SOURCE, 'utf8')) {
   visit(file);
   if (!literal) throw new Error('ErrorCodes (an object literal) not found in src/errors/SSHDaemonError.ts');
   return literal.properties.map((p) => {
-    if (!ts.isPropertyAssignment(p) || !ts.isNumericLiteral(p.initializer)) throw new Error(`ErrorCodes: ${p.getText(file)} is not \`Name: number\``);
+    if (!ts.isPropertyAssignment(p) || !ts.isNumericLiteral(p.initializer))
+      throw new Error(`ErrorCodes: ${p.getText(file)} is not \`Name: number\``);
     const name = p.name.getText(file);
     const doc = ts
       .getJSDocCommentsAndTags(p)
@@ -70,7 +71,8 @@ export function renderErrorsReference(rows = readErrorTable()) {
   for (const r of rows) {
     if (seen.has(r.code)) throw new Error(`ErrorCodes: ${r.name} and ${seen.get(r.code)} share code ${r.code}`);
     seen.set(r.code, r.name);
-    if (!RANGES.some((g) => r.code >= g.from && r.code <= g.to)) throw new Error(`ErrorCodes.${r.name} = ${r.code} is outside every reserved range`);
+    if (!RANGES.some((g) => r.code >= g.from && r.code <= g.to))
+      throw new Error(`ErrorCodes.${r.name} = ${r.code} is outside every reserved range`);
   }
   const out = [
     '# Error codes',

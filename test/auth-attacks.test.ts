@@ -75,7 +75,11 @@ test('a USERAUTH_REQUEST before SERVICE_REQUEST ssh-userauth is answered UNIMPLE
       { serviceRequest: false },
     );
     assert.deepEqual(services, ['ssh-userauth', 'ssh-connection']);
-    assert.deepEqual(seen.map((e) => e.authMethod), ['password'], 'only the request after SERVICE_ACCEPT fired the event');
+    assert.deepEqual(
+      seen.map((e) => e.authMethod),
+      ['password'],
+      'only the request after SERVICE_ACCEPT fired the event',
+    );
   }),
 );
 
@@ -144,7 +148,11 @@ test('two-factor publickey,password: a key QUERY plus the password does not log 
       assert.deepEqual(replyStrings(failure, 1), ['publickey'], 'the method list is still the first step');
       assert.equal(failure[failure.length - 1], 0, 'no partial success');
     });
-    assert.deepEqual(seen.map((e) => [e.authMethod, e.isQuery]), [['publickey', true]], 'the password never reached the handler');
+    assert.deepEqual(
+      seen.map((e) => [e.authMethod, e.isQuery]),
+      [['publickey', true]],
+      'the password never reached the handler',
+    );
 
     // The honest client: a signature proves the key, then the password completes the login.
     seen.length = 0;
@@ -156,7 +164,13 @@ test('two-factor publickey,password: a key QUERY plus the password does not log 
       c.send(authPayload.password(USER, 'pw'));
       await expectReply(c, CAPTURED.USERAUTH_SUCCESS, 'password after the signed key');
     });
-    assert.deepEqual(seen.map((e) => [e.authMethod, e.isQuery]), [['publickey', false], ['password', false]]);
+    assert.deepEqual(
+      seen.map((e) => [e.authMethod, e.isQuery]),
+      [
+        ['publickey', false],
+        ['password', false],
+      ],
+    );
   }),
 );
 
@@ -185,61 +199,75 @@ test('publickey,publickey: the key that passed the first step is refused for the
 
 // ---- MaxAuthAttempts: nothing is evaluated afterwards -------------------------------------------
 
-test('MaxAuthAttempts: guesses pipelined past the limit reach no handler, and the daemon closes the socket while the client keeps it open', TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port }) => {
-    daemon.config('MaxAuthAttempts=3');
-    const seen = recordAuth(daemon);
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'right'));
-    const disconnected = once(daemon, 'Disconnected');
-    const c = await rawClient(port);
-    // One burst, the right password after the limit: none of it may be evaluated once the limit is hit.
-    for (const p of ['g1', 'g2', 'g3', 'g4', 'right', 'right']) c.send(authPayload.password(USER, p));
-    await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'g1');
-    await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'g2');
-    const bye = await expectReply(c, CAPTURED.DISCONNECT, 'g3 reaches the limit');
-    assert.equal(bye.readUInt32BE(1), 14, 'SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE');
-    const [e] = (await disconnected) as [{ statusCode: number }];
-    assert.equal(e.statusCode, ErrorCodes.AuthAttemptsExceeded);
-    assert.equal(c.isClosed(), false, 'the client never closed its side: the daemon did');
-    assert.equal(await c.next(500), undefined, 'no reply after the DISCONNECT');
-    c.end();
-    assert.deepEqual(seen.map((x) => x.authParam), ['g1', 'g2', 'g3']);
-  }),
+test(
+  'MaxAuthAttempts: guesses pipelined past the limit reach no handler, and the daemon closes the socket while the client keeps it open',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ daemon, port }) => {
+      daemon.config('MaxAuthAttempts=3');
+      const seen = recordAuth(daemon);
+      daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'right'));
+      const disconnected = once(daemon, 'Disconnected');
+      const c = await rawClient(port);
+      // One burst, the right password after the limit: none of it may be evaluated once the limit is hit.
+      for (const p of ['g1', 'g2', 'g3', 'g4', 'right', 'right']) c.send(authPayload.password(USER, p));
+      await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'g1');
+      await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'g2');
+      const bye = await expectReply(c, CAPTURED.DISCONNECT, 'g3 reaches the limit');
+      assert.equal(bye.readUInt32BE(1), 14, 'SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE');
+      const [e] = (await disconnected) as [{ statusCode: number }];
+      assert.equal(e.statusCode, ErrorCodes.AuthAttemptsExceeded);
+      assert.equal(c.isClosed(), false, 'the client never closed its side: the daemon did');
+      assert.equal(await c.next(500), undefined, 'no reply after the DISCONNECT');
+      c.end();
+      assert.deepEqual(
+        seen.map((x) => x.authParam),
+        ['g1', 'g2', 'g3'],
+      );
+    }),
 );
 
-test('MaxAuthAttempts with keyboard-interactive: after the limit a right answer is neither evaluated nor able to keep the connection', TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port }) => {
-    daemon.config('MaxAuthAttempts=3');
-    daemon.defaultAuthMethods = 'keyboard-interactive';
-    daemon.keyboardInteractivePrompts = [{ prompt: 'Code: ', echo: false }];
-    const answers: string[] = [];
-    daemon.on('SSHUserAuthRequest', (e) => {
-      if (e.authMethod === 'keyboard-interactive-1') answers.push(e.authParam);
-      e.accept = e.authMethod === 'keyboard-interactive' || e.authParam === '424242';
-    });
-    const c = await rawClient(port);
-    // Each new request abandons the round before it (RFC 4256): the old engine kept evaluating them after its DISCONNECT.
-    for (const a of ['1', '2', '3', '424242', '424242']) {
-      c.send(authPayload.keyboardInteractive(USER));
-      c.send(authPayload.infoResponse([a]));
-    }
-    for (let i = 0; i < 2; i++) {
-      await expectReply(c, CAPTURED.USERAUTH_60, `INFO_REQUEST ${i + 1}`);
-      await expectReply(c, CAPTURED.USERAUTH_FAILURE, `wrong answer ${i + 1}`);
-    }
-    await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST 3');
-    await expectReply(c, CAPTURED.DISCONNECT, 'the third wrong answer reaches the limit');
-    assert.ok(await allDisconnected(daemon), 'the daemon closed the connection while the client kept its side open');
-    assert.equal(c.received.some((m) => m.type === CAPTURED.USERAUTH_SUCCESS), false);
-    c.end();
-    assert.deepEqual(answers, ['1', '2', '3']);
-  }),
+test(
+  'MaxAuthAttempts with keyboard-interactive: after the limit a right answer is neither evaluated nor able to keep the connection',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ daemon, port }) => {
+      daemon.config('MaxAuthAttempts=3');
+      daemon.defaultAuthMethods = 'keyboard-interactive';
+      daemon.keyboardInteractivePrompts = [{ prompt: 'Code: ', echo: false }];
+      const answers: string[] = [];
+      daemon.on('SSHUserAuthRequest', (e) => {
+        if (e.authMethod === 'keyboard-interactive-1') answers.push(e.authParam);
+        e.accept = e.authMethod === 'keyboard-interactive' || e.authParam === '424242';
+      });
+      const c = await rawClient(port);
+      // Each new request abandons the round before it (RFC 4256): the old engine kept evaluating them after its DISCONNECT.
+      for (const a of ['1', '2', '3', '424242', '424242']) {
+        c.send(authPayload.keyboardInteractive(USER));
+        c.send(authPayload.infoResponse([a]));
+      }
+      for (let i = 0; i < 2; i++) {
+        await expectReply(c, CAPTURED.USERAUTH_60, `INFO_REQUEST ${i + 1}`);
+        await expectReply(c, CAPTURED.USERAUTH_FAILURE, `wrong answer ${i + 1}`);
+      }
+      await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST 3');
+      await expectReply(c, CAPTURED.DISCONNECT, 'the third wrong answer reaches the limit');
+      assert.ok(await allDisconnected(daemon), 'the daemon closed the connection while the client kept its side open');
+      assert.equal(
+        c.received.some((m) => m.type === CAPTURED.USERAUTH_SUCCESS),
+        false,
+      );
+      c.end();
+      assert.deepEqual(answers, ['1', '2', '3']);
+    }),
 );
 
 // ---- key type, signature algorithm and hash bound together --------------------------------------
 
 /** A daemon whose handler accepts every publickey request: any refusal below is the daemon's own. */
-async function acceptingAnyKey(body: (port: number, seen: SSHUserAuthRequestEventArgs[], errors: string[], daemon: SSHDaemon) => Promise<void>): Promise<void> {
+async function acceptingAnyKey(
+  body: (port: number, seen: SSHUserAuthRequestEventArgs[], errors: string[], daemon: SSHDaemon) => Promise<void>,
+): Promise<void> {
   await withBareDaemon(async ({ daemon, port, errors }) => {
     const seen = recordAuth(daemon);
     daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'publickey'));
@@ -255,54 +283,98 @@ async function replyTo(port: number, payload: (c: RawClient) => Buffer): Promise
   });
 }
 
-test('relabelled keys are refused before the handler: ed25519 name on an RSA blob (SHA-1 signature), an ECDSA curve mismatch', TIMEOUT, () =>
-  acceptingAnyKey(async (port, seen) => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const rsaBlob = publicKeyBlob(rsa);
-    // The issue's request: labelled ssh-ed25519, an RSA key blob, a SHA-1 RSA signature.
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-ed25519', rsaBlob, sshSignature(rsa, 'ssh-ed25519', 'sha1'))), CAPTURED.USERAUTH_FAILURE);
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-ed25519', rsaBlob, sshSignature(rsa, 'ssh-rsa', 'sha1'))), CAPTURED.USERAUTH_FAILURE);
-    assert.equal(await replyTo(port, () => authPayload.query(USER, 'ssh-ed25519', rsaBlob)), CAPTURED.USERAUTH_FAILURE);
-    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    assert.equal(await replyTo(port, () => authPayload.query(USER, 'ecdsa-sha2-nistp384', publicKeyBlob(p256))), CAPTURED.USERAUTH_FAILURE);
-    const ed = generateKeyPairSync('ed25519').privateKey;
-    assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', publicKeyBlob(ed))), CAPTURED.USERAUTH_FAILURE);
-    assert.deepEqual(seen, [], 'no relabelled key reached the handler');
-    // The control: the same RSA key, named and signed properly, logs in.
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', rsaBlob, sshSignature(rsa, 'rsa-sha2-256', 'sha256'))), CAPTURED.USERAUTH_SUCCESS);
-  }),
+test(
+  'relabelled keys are refused before the handler: ed25519 name on an RSA blob (SHA-1 signature), an ECDSA curve mismatch',
+  TIMEOUT,
+  () =>
+    acceptingAnyKey(async (port, seen) => {
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      const rsaBlob = publicKeyBlob(rsa);
+      // The issue's request: labelled ssh-ed25519, an RSA key blob, a SHA-1 RSA signature.
+      assert.equal(
+        await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-ed25519', rsaBlob, sshSignature(rsa, 'ssh-ed25519', 'sha1'))),
+        CAPTURED.USERAUTH_FAILURE,
+      );
+      assert.equal(
+        await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-ed25519', rsaBlob, sshSignature(rsa, 'ssh-rsa', 'sha1'))),
+        CAPTURED.USERAUTH_FAILURE,
+      );
+      assert.equal(await replyTo(port, () => authPayload.query(USER, 'ssh-ed25519', rsaBlob)), CAPTURED.USERAUTH_FAILURE);
+      const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      assert.equal(
+        await replyTo(port, () => authPayload.query(USER, 'ecdsa-sha2-nistp384', publicKeyBlob(p256))),
+        CAPTURED.USERAUTH_FAILURE,
+      );
+      const ed = generateKeyPairSync('ed25519').privateKey;
+      assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', publicKeyBlob(ed))), CAPTURED.USERAUTH_FAILURE);
+      assert.deepEqual(seen, [], 'no relabelled key reached the handler');
+      // The control: the same RSA key, named and signed properly, logs in.
+      assert.equal(
+        await replyTo(port, (c) =>
+          authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', rsaBlob, sshSignature(rsa, 'rsa-sha2-256', 'sha256')),
+        ),
+        CAPTURED.USERAUTH_SUCCESS,
+      );
+    }),
 );
 
 test('SHA-1 RSA signatures are refused while ssh-rsa is not allowed: as ssh-rsa, and dressed as rsa-sha2-256 (Error 1011)', TIMEOUT, () =>
   acceptingAnyKey(async (port, seen, errors, daemon) => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     const blob = publicKeyBlob(rsa);
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-rsa', blob, sshSignature(rsa, 'ssh-rsa', 'sha1'))), CAPTURED.USERAUTH_FAILURE);
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-rsa', blob, sshSignature(rsa, 'ssh-rsa', 'sha1'))),
+      CAPTURED.USERAUTH_FAILURE,
+    );
     assert.equal(await replyTo(port, () => authPayload.query(USER, 'ssh-rsa', blob)), CAPTURED.USERAUTH_FAILURE);
     // Announced rsa-sha2-256, signed with SHA-1 (the signature names ssh-rsa, or lies and names rsa-sha2-256).
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', blob, sshSignature(rsa, 'ssh-rsa', 'sha1'))), CAPTURED.USERAUTH_FAILURE);
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', blob, sshSignature(rsa, 'rsa-sha2-256', 'sha1'))), CAPTURED.USERAUTH_FAILURE);
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-512', blob, sshSignature(rsa, 'rsa-sha2-256', 'sha256'))), CAPTURED.USERAUTH_FAILURE);
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', blob, sshSignature(rsa, 'ssh-rsa', 'sha1'))),
+      CAPTURED.USERAUTH_FAILURE,
+    );
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', blob, sshSignature(rsa, 'rsa-sha2-256', 'sha1'))),
+      CAPTURED.USERAUTH_FAILURE,
+    );
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-512', blob, sshSignature(rsa, 'rsa-sha2-256', 'sha256'))),
+      CAPTURED.USERAUTH_FAILURE,
+    );
     assert.deepEqual(seen, []);
     assert.equal(errors.filter((e) => e.startsWith(`${ErrorCodes.SignatureInvalid} `)).length, 3, errors.join('\n'));
     // Listing ssh-rsa switches SHA-1 back on, for that name only.
     daemon.config('SSHPubKeyAuthSigAlgorithms=ssh-rsa,rsa-sha2-256');
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-rsa', blob, sshSignature(rsa, 'ssh-rsa', 'sha1'))), CAPTURED.USERAUTH_SUCCESS);
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-rsa', blob, sshSignature(rsa, 'ssh-rsa', 'sha1'))),
+      CAPTURED.USERAUTH_SUCCESS,
+    );
   }),
 );
 
 test('DSA keys are refused (gone from OpenSSH 10), under their own name or relabelled', TIMEOUT, () =>
   acceptingAnyKey(async (port, seen, _errors, daemon) => {
     const dir = mkdtempSync(join(tmpdir(), 'sshd-dsa-'));
-    const r = await run(requireBinary('ssh-keygen'), ['-q', '-t', 'dsa', '-m', 'PEM', '-N', '', '-f', join(dir, 'id_dsa')], { timeoutMs: 30_000 });
+    const r = await run(requireBinary('ssh-keygen'), ['-q', '-t', 'dsa', '-m', 'PEM', '-N', '', '-f', join(dir, 'id_dsa')], {
+      timeoutMs: 30_000,
+    });
     assert.equal(r.code, 0, r.stderr);
     const blob = Buffer.from(readFileSync(join(dir, 'id_dsa.pub'), 'utf8').split(' ')[1], 'base64');
     const pem = readFileSync(join(dir, 'id_dsa'), 'utf8');
-    const dsaSign = (name: string) => (data: Buffer) => Buffer.concat([encodeString(name), encodeString(sign('sha1', data, { key: pem, dsaEncoding: 'ieee-p1363' }))]);
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-dss', blob, dsaSign('ssh-dss'))), CAPTURED.USERAUTH_FAILURE);
+    const dsaSign = (name: string) => (data: Buffer) =>
+      Buffer.concat([encodeString(name), encodeString(sign('sha1', data, { key: pem, dsaEncoding: 'ieee-p1363' }))]);
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-dss', blob, dsaSign('ssh-dss'))),
+      CAPTURED.USERAUTH_FAILURE,
+    );
     assert.equal(await replyTo(port, () => authPayload.query(USER, 'ssh-dss', blob)), CAPTURED.USERAUTH_FAILURE);
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-ed25519', blob, dsaSign('ssh-ed25519'))), CAPTURED.USERAUTH_FAILURE);
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', blob, dsaSign('rsa-sha2-256'))), CAPTURED.USERAUTH_FAILURE);
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'ssh-ed25519', blob, dsaSign('ssh-ed25519'))),
+      CAPTURED.USERAUTH_FAILURE,
+    );
+    assert.equal(
+      await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', blob, dsaSign('rsa-sha2-256'))),
+      CAPTURED.USERAUTH_FAILURE,
+    );
     assert.deepEqual(seen, []);
     assert.throws(() => daemon.config('SSHPubKeyAuthSigAlgorithms=ssh-dss'), /SSHPubKeyAuthSigAlgorithms/);
   }),
@@ -312,10 +384,16 @@ test('RequiredRSASize: a 768-bit RSA key is refused by default, a 2048-bit one o
   acceptingAnyKey(async (port, seen, _errors, daemon) => {
     assert.equal(daemon.config('RequiredRSASize'), '1024', "OpenSSH's default");
     const small = generateKeyPairSync('rsa', { modulusLength: 768 }).privateKey;
-    assert.equal(await replyTo(port, (c) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', publicKeyBlob(small), sshSignature(small, 'rsa-sha2-256', 'sha256'))), CAPTURED.USERAUTH_FAILURE);
+    assert.equal(
+      await replyTo(port, (c) =>
+        authPayload.signed(c.sessionId, USER, 'rsa-sha2-256', publicKeyBlob(small), sshSignature(small, 'rsa-sha2-256', 'sha256')),
+      ),
+      CAPTURED.USERAUTH_FAILURE,
+    );
     assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-512', publicKeyBlob(small))), CAPTURED.USERAUTH_FAILURE);
     const k2048 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const signed2048 = (c: RawClient) => authPayload.signed(c.sessionId, USER, 'rsa-sha2-512', publicKeyBlob(k2048), sshSignature(k2048, 'rsa-sha2-512', 'sha512'));
+    const signed2048 = (c: RawClient) =>
+      authPayload.signed(c.sessionId, USER, 'rsa-sha2-512', publicKeyBlob(k2048), sshSignature(k2048, 'rsa-sha2-512', 'sha512'));
     daemon.config('RequiredRSASize=3072');
     assert.equal(await replyTo(port, signed2048), CAPTURED.USERAUTH_FAILURE);
     assert.deepEqual(seen, []);
@@ -325,25 +403,32 @@ test('RequiredRSASize: a 768-bit RSA key is refused by default, a 2048-bit one o
   }),
 );
 
-test('RSA keys past OpenSSH\'s 16384-bit maximum or with a public exponent over 64 bits are refused before the event (each would cost milliseconds per pre-auth verify)', TIMEOUT, () =>
-  acceptingAnyKey(async (port, seen) => {
-    const mpint = (b: Buffer) => encodeString(b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
-    const odd = (bytes: number) => {
-      const b = randomBytes(bytes);
-      b[0] |= 0x80;
-      b[bytes - 1] |= 1;
-      return b;
-    };
-    const rsaBlob = (e: Buffer, n: Buffer) => Buffer.concat([encodeString('ssh-rsa'), mpint(e), mpint(n)]);
-    const hugeExponent = rsaBlob(odd(383), odd(384)); // a 3064-bit exponent on a 3072-bit modulus
-    const hugeModulus = rsaBlob(Buffer.from([1, 0, 1]), odd(16384 / 8 + 8));
-    for (const blob of [hugeExponent, hugeModulus]) {
-      assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', blob)), CAPTURED.USERAUTH_FAILURE);
-    }
-    assert.deepEqual(seen, [], 'no handler saw either key');
-    const normal = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', publicKeyBlob(normal))), CAPTURED.USERAUTH_60, 'a usual key (e = 65537) still passes');
-  }),
+test(
+  "RSA keys past OpenSSH's 16384-bit maximum or with a public exponent over 64 bits are refused before the event (each would cost milliseconds per pre-auth verify)",
+  TIMEOUT,
+  () =>
+    acceptingAnyKey(async (port, seen) => {
+      const mpint = (b: Buffer) => encodeString(b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
+      const odd = (bytes: number) => {
+        const b = randomBytes(bytes);
+        b[0] |= 0x80;
+        b[bytes - 1] |= 1;
+        return b;
+      };
+      const rsaBlob = (e: Buffer, n: Buffer) => Buffer.concat([encodeString('ssh-rsa'), mpint(e), mpint(n)]);
+      const hugeExponent = rsaBlob(odd(383), odd(384)); // a 3064-bit exponent on a 3072-bit modulus
+      const hugeModulus = rsaBlob(Buffer.from([1, 0, 1]), odd(16384 / 8 + 8));
+      for (const blob of [hugeExponent, hugeModulus]) {
+        assert.equal(await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', blob)), CAPTURED.USERAUTH_FAILURE);
+      }
+      assert.deepEqual(seen, [], 'no handler saw either key');
+      const normal = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      assert.equal(
+        await replyTo(port, () => authPayload.query(USER, 'rsa-sha2-256', publicKeyBlob(normal))),
+        CAPTURED.USERAUTH_60,
+        'a usual key (e = 65537) still passes',
+      );
+    }),
 );
 
 // ---- PK_OK, password change, after success -----------------------------------------------------
@@ -374,12 +459,15 @@ test('a password-change request is refused as by sshd without PAM: no event, cou
       c.send(authPayload.passwordChange(USER, 'old', 'new'));
       await expectReply(c, CAPTURED.DISCONNECT, 'the second one reaches MaxAuthAttempts 2');
     });
-    assert.equal(seen.length, 0, "no event for a change request");
+    assert.equal(seen.length, 0, 'no event for a change request');
     await withRawClient(port, async (c) => {
       c.send(authPayload.password(USER, 'pw'));
       await expectReply(c, CAPTURED.USERAUTH_SUCCESS, 'plain password');
     });
-    assert.deepEqual(seen.map((e) => [e.authMethod, typeof e.authParam, e.authParam]), [['password', 'string', 'pw']]);
+    assert.deepEqual(
+      seen.map((e) => [e.authMethod, typeof e.authParam, e.authParam]),
+      [['password', 'string', 'pw']],
+    );
   }),
 );
 
@@ -395,7 +483,10 @@ test('USERAUTH_REQUEST after success is ignored, as sshd (dispatch_protocol_igno
       c.send(Buffer.concat([Buffer.from([80]), encodeString('nobody@example.com'), Buffer.from([1])]));
       await expectReply(c, CAPTURED.REQUEST_FAILURE, 'the barrier');
     });
-    assert.deepEqual(seen.map((e) => e.authParam), ['pw']);
+    assert.deepEqual(
+      seen.map((e) => e.authParam),
+      ['pw'],
+    );
   }),
 );
 
@@ -448,36 +539,48 @@ test('keyboard-interactive with no prompts configured (the property default []) 
   }),
 );
 
-test('SSHUserAuthPrompt sets the round at the client request (no none probe needed); a wrong answer is refused, the right one logs in', TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port }) => {
-    daemon.defaultAuthMethods = 'keyboard-interactive';
-    const rounds: [number, string][] = [];
-    daemon.on('SSHUserAuthPrompt', (e) => {
-      rounds.push([e.round, e.submethods]);
-      if (e.round === 1) {
-        e.prompts = [{ prompt: 'Password: ', echo: false }];
-        e.instructions = `Hello ${e.user}`;
-        e.name = 'Login';
-      }
-    });
-    documentedKeyboardHandler(daemon, ['secret']);
-    await withRawClient(port, async (c) => {
-      c.send(authPayload.keyboardInteractive(USER, 'pam'));
-      const info = infoRequest(await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST'));
-      assert.deepEqual(info, { name: 'Login', instructions: `Hello ${USER}`, prompts: [{ prompt: 'Password: ', echo: false }] });
-      c.send(authPayload.infoResponse(['wrong']));
-      await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'wrong answer');
-      c.send(authPayload.keyboardInteractive(USER));
-      await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST again');
-      c.send(authPayload.infoResponse(['secret', 'extra']));
-      await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'two answers to one prompt');
-      c.send(authPayload.keyboardInteractive(USER));
-      await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST a third time');
-      c.send(authPayload.infoResponse(['secret']));
-      await expectReply(c, CAPTURED.USERAUTH_SUCCESS, 'right answer');
-    });
-    assert.deepEqual(rounds, [[1, 'pam'], [1, ''], [1, ''], [2, '']], 'round 2 was offered after the accepted round, and left empty');
-  }),
+test(
+  'SSHUserAuthPrompt sets the round at the client request (no none probe needed); a wrong answer is refused, the right one logs in',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ daemon, port }) => {
+      daemon.defaultAuthMethods = 'keyboard-interactive';
+      const rounds: [number, string][] = [];
+      daemon.on('SSHUserAuthPrompt', (e) => {
+        rounds.push([e.round, e.submethods]);
+        if (e.round === 1) {
+          e.prompts = [{ prompt: 'Password: ', echo: false }];
+          e.instructions = `Hello ${e.user}`;
+          e.name = 'Login';
+        }
+      });
+      documentedKeyboardHandler(daemon, ['secret']);
+      await withRawClient(port, async (c) => {
+        c.send(authPayload.keyboardInteractive(USER, 'pam'));
+        const info = infoRequest(await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST'));
+        assert.deepEqual(info, { name: 'Login', instructions: `Hello ${USER}`, prompts: [{ prompt: 'Password: ', echo: false }] });
+        c.send(authPayload.infoResponse(['wrong']));
+        await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'wrong answer');
+        c.send(authPayload.keyboardInteractive(USER));
+        await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST again');
+        c.send(authPayload.infoResponse(['secret', 'extra']));
+        await expectReply(c, CAPTURED.USERAUTH_FAILURE, 'two answers to one prompt');
+        c.send(authPayload.keyboardInteractive(USER));
+        await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST a third time');
+        c.send(authPayload.infoResponse(['secret']));
+        await expectReply(c, CAPTURED.USERAUTH_SUCCESS, 'right answer');
+      });
+      assert.deepEqual(
+        rounds,
+        [
+          [1, 'pam'],
+          [1, ''],
+          [1, ''],
+          [2, ''],
+        ],
+        'round 2 was offered after the accepted round, and left empty',
+      );
+    }),
 );
 
 test('zero prompts chosen explicitly send an instructions-only round; the final event decides', TIMEOUT, () =>
@@ -497,7 +600,11 @@ test('zero prompts chosen explicitly send an instructions-only round; the final 
     });
     await withRawClient(port, async (c) => {
       c.send(authPayload.keyboardInteractive(USER));
-      assert.deepEqual(infoRequest(await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST')), { name: '', instructions: 'Approve the login on your phone.', prompts: [] });
+      assert.deepEqual(infoRequest(await expectReply(c, CAPTURED.USERAUTH_60, 'INFO_REQUEST')), {
+        name: '',
+        instructions: 'Approve the login on your phone.',
+        prompts: [],
+      });
       c.send(authPayload.infoResponse([]));
       await expectReply(c, CAPTURED.USERAUTH_SUCCESS, 'approved');
     });
@@ -528,23 +635,29 @@ test('a new request in the middle of a round ends it without counting a failure 
 
 // ---- re-keys before authentication ----------------------------------------------------------------
 
-test('a client re-key before authentication is refused as a protocol error (an adversarial review burned 10 s of server CPU in 15 s with group18 re-keys no connection limit saw); after login re-keys work', TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port, errors }) => {
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
-    const kexes: string[] = [];
-    daemon.on('SSHStatus', (e) => void (e.message.startsWith('Key exchange complete') && kexes.push(e.connectionId)));
-    await withRawClient(port, async (c) => {
-      (c.client as unknown as { _protocol: { rekey(): void } })._protocol.rekey();
-      const reply = await c.next(10_000);
-      assert.equal(reply?.type, CAPTURED.DISCONNECT, 'the second KEXINIT before login is answered with DISCONNECT');
-      await until('the daemon ends the connection', () => c.serverEnded() || c.isClosed());
-    });
-    assert.ok(errors.some((e) => e.includes('key re-exchange before authentication refused')), errors.join('\n'));
-    assert.equal(kexes.length, 1, 'only the first key exchange ran');
-    const { connect } = await import('./helpers-ssh2');
-    const client = await connect(port, { password: 'pw' });
-    (client as unknown as { _protocol: { rekey(): void } })._protocol.rekey();
-    await until('the logged-in client re-keyed', () => kexes.filter((id) => id !== kexes[0]).length === 2);
-    client.end();
-  }),
+test(
+  'a client re-key before authentication is refused as a protocol error (an adversarial review burned 10 s of server CPU in 15 s with group18 re-keys no connection limit saw); after login re-keys work',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ daemon, port, errors }) => {
+      daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
+      const kexes: string[] = [];
+      daemon.on('SSHStatus', (e) => void (e.message.startsWith('Key exchange complete') && kexes.push(e.connectionId)));
+      await withRawClient(port, async (c) => {
+        (c.client as unknown as { _protocol: { rekey(): void } })._protocol.rekey();
+        const reply = await c.next(10_000);
+        assert.equal(reply?.type, CAPTURED.DISCONNECT, 'the second KEXINIT before login is answered with DISCONNECT');
+        await until('the daemon ends the connection', () => c.serverEnded() || c.isClosed());
+      });
+      assert.ok(
+        errors.some((e) => e.includes('key re-exchange before authentication refused')),
+        errors.join('\n'),
+      );
+      assert.equal(kexes.length, 1, 'only the first key exchange ran');
+      const { connect } = await import('./helpers-ssh2');
+      const client = await connect(port, { password: 'pw' });
+      (client as unknown as { _protocol: { rekey(): void } })._protocol.rekey();
+      await until('the logged-in client re-keyed', () => kexes.filter((id) => id !== kexes[0]).length === 2);
+      client.end();
+    }),
 );

@@ -64,7 +64,10 @@ test('the none probe fires SSHUserAuthRequest; its availableMethods is what the 
     const r = await login(port, [none(), password('pw')]);
     assert.equal(r.ok, true, r.error);
     assert.deepEqual(r.rounds[1].methodsLeft, ['password']);
-    assert.deepEqual(seen.map((e) => e.authMethod), ['none', 'password']);
+    assert.deepEqual(
+      seen.map((e) => e.authMethod),
+      ['none', 'password'],
+    );
     assert.equal(seen[0].availableMethods, daemon.defaultAuthMethods, 'availableMethods starts as defaultAuthMethods');
   }));
 
@@ -112,7 +115,10 @@ test('UserAuthBanner[connectionId] set inside SSHUserAuthRequest reaches the cli
     });
     const r = await login(port, [none(), password('pw')]);
     assert.equal(r.ok, true, r.error);
-    assert.deepEqual(r.banners.map((b) => b.trim()), ['Authorised use only.']);
+    assert.deepEqual(
+      r.banners.map((b) => b.trim()),
+      ['Authorised use only.'],
+    );
   }));
 
 test('a handler that throws or rejects refuses the attempt, fires Error, and the daemon keeps serving', () =>
@@ -128,11 +134,17 @@ test('a handler that throws or rejects refuses the attempt, fires Error, and the
     });
     const thrown = await login(port, [password('pw')]);
     assert.equal(thrown.ok, false);
-    assert.ok(errors.some((m) => m.startsWith(`${ErrorCodes.HandlerFailed} `) && /database down/.test(m)), errors.join('\n'));
+    assert.ok(
+      errors.some((m) => m.startsWith(`${ErrorCodes.HandlerFailed} `) && /database down/.test(m)),
+      errors.join('\n'),
+    );
     mode = 'reject';
     const rejected = await login(port, [password('pw')]);
     assert.equal(rejected.ok, false);
-    assert.ok(errors.some((m) => /timeout talking to LDAP/.test(m)), errors.join('\n'));
+    assert.ok(
+      errors.some((m) => /timeout talking to LDAP/.test(m)),
+      errors.join('\n'),
+    );
     mode = 'ok';
     assert.equal((await login(port, [password('pw')])).ok, true);
   }));
@@ -146,7 +158,10 @@ test('MaxAuthAttempts: the failure that reaches the limit disconnects with reaso
     assert.equal(r.ok, false);
     assert.deepEqual(seen, ['none', 'password', 'password', 'password'], 'the none probe does not count; the 3rd failure ends it');
     assert.equal(r.reason, 14, `DISCONNECT reason (NO_MORE_AUTH_METHODS_AVAILABLE): ${r.error}`);
-    assert.ok(errors.some((m) => m.startsWith(`${ErrorCodes.AuthAttemptsExceeded} `)), errors.join('\n'));
+    assert.ok(
+      errors.some((m) => m.startsWith(`${ErrorCodes.AuthAttemptsExceeded} `)),
+      errors.join('\n'),
+    );
 
     // Only the first 'none' is free: a client repeating it is cut off like any other.
     seen.length = 0;

@@ -48,12 +48,30 @@ async function withAuthorizedKeys(file: string, body: (s: Scope) => Promise<void
       if (e.requestType !== 'exec' && e.requestType !== 'shell') return;
       const exec = requestParamsOf(e, 'exec');
       const pty = requests.some((r) => r.channelId === e.channelId && r.requestType === 'pty-req');
-      await daemon.sendChannelData(e.channelId, `ran [${exec?.command ?? 'shell'}] original [${exec?.originalCommand ?? ''}] pty [${pty}]\n`);
+      await daemon.sendChannelData(
+        e.channelId,
+        `ran [${exec?.command ?? 'shell'}] original [${exec?.originalCommand ?? ''}] pty [${pty}]\n`,
+      );
       await daemon.sendExitStatus(e.channelId, 0);
       await daemon.closeChannel(e.channelId);
     });
     const ssh = (args: string[], k: TestUserKey = key) =>
-      run(requireBinary('ssh'), ['-o', 'LogLevel=INFO', ...opensshArgs(port), '-o', 'PreferredAuthentications=publickey', '-o', 'IdentitiesOnly=yes', '-i', k.privateKeyPath, ...args], { timeoutMs: 30_000 });
+      run(
+        requireBinary('ssh'),
+        [
+          '-o',
+          'LogLevel=INFO',
+          ...opensshArgs(port),
+          '-o',
+          'PreferredAuthentications=publickey',
+          '-o',
+          'IdentitiesOnly=yes',
+          '-i',
+          k.privateKeyPath,
+          ...args,
+        ],
+        { timeoutMs: 30_000 },
+      );
     await body({ daemon, port, requests, opens, ssh });
   });
 }
@@ -75,13 +93,24 @@ test('parser: options with quotes and escapes, restrict, expiry-time; bad lines 
   assert.equal(a.comment, 'me@host');
   assert.deepEqual(
     { ...a.restrictions },
-    { pty: true, portForwarding: false, agentForwarding: false, x11Forwarding: false, userRc: false, environment: { A: 'b c' }, forceCommand: 'echo "hi, there"' },
+    {
+      pty: true,
+      portForwarding: false,
+      agentForwarding: false,
+      x11Forwarding: false,
+      userRc: false,
+      environment: { A: 'b c' },
+      forceCommand: 'echo "hi, there"',
+    },
   );
   assert.equal(b.from, '10.0.0.0/8,!10.1.2.3');
   assert.equal(b.expiresAt?.toISOString(), '2030-01-01T00:00:00.000Z');
   assert.equal(b.restrictions.x11Forwarding, false);
   assert.equal(b.restrictions.pty, true);
-  assert.deepEqual(keys.problems.map((p) => p.line), [4, 5, 6, 7]);
+  assert.deepEqual(
+    keys.problems.map((p) => p.line),
+    [4, 5, 6, 7],
+  );
   assert.match(keys.problems[0].reason, /unknown option "bogus-option"/);
   assert.match(keys.problems[1].reason, /principals= is only valid with cert-authority/);
   const blob = Buffer.from(other.blobBase64, 'base64');
@@ -137,36 +166,48 @@ test('a key not in the file and an expired key are refused', TIMEOUT, () =>
   }),
 );
 
-test('restrict and permitopen: stdio forwarding (ssh -W) is refused before the handler, or limited to the listed target', TIMEOUT, async () => {
-  await withAuthorizedKeys(`restrict ${key.publicKeyOpenSSH}`, async ({ ssh, opens }) => {
-    const r = await ssh(['-W', '127.0.0.1:7', 'tester@127.0.0.1']);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /administratively prohibited/);
-    assert.deepEqual(opens, [], 'the application never saw the direct-tcpip open');
-  });
-  await withAuthorizedKeys(`permitopen="127.0.0.1:7" ${key.publicKeyOpenSSH}`, async ({ ssh, opens }) => {
-    const ok = await ssh(['-W', '127.0.0.1:7', 'tester@127.0.0.1']);
-    assert.equal(ok.stdout.toString(), 'hello from the gateway\n', ok.stderr);
-    const refused = await ssh(['-W', '127.0.0.1:8', 'tester@127.0.0.1']);
-    assert.match(refused.stderr, /administratively prohibited/);
-    assert.deepEqual(opens, ['direct-tcpip']);
-  });
-});
-
-test('restrict and no-port-forwarding cover Unix-socket forwarding: ssh -R /path is refused before the handler (OpenSSH), allowed keys reach it with socketPath', TIMEOUT, async () => {
-  const forward = ['-o', 'ExitOnForwardFailure=yes', '-R', '/tmp/sshdaemon-test-remote.sock:127.0.0.1:7'];
-  for (const option of ['restrict', 'no-port-forwarding']) {
-    await withAuthorizedKeys(`${option} ${key.publicKeyOpenSSH}`, async ({ ssh, requests }) => {
-      const r = await ssh([...forward, 'tester@127.0.0.1', 'true']);
-      assert.notEqual(r.code, 0, `${option}: the forward must fail`);
-      assert.match(r.stderr, /remote port forwarding failed/i, r.stderr);
-      assert.deepEqual(requests.filter((q) => q.channelId === ''), [], `${option}: the application never saw the request`);
+test(
+  'restrict and permitopen: stdio forwarding (ssh -W) is refused before the handler, or limited to the listed target',
+  TIMEOUT,
+  async () => {
+    await withAuthorizedKeys(`restrict ${key.publicKeyOpenSSH}`, async ({ ssh, opens }) => {
+      const r = await ssh(['-W', '127.0.0.1:7', 'tester@127.0.0.1']);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /administratively prohibited/);
+      assert.deepEqual(opens, [], 'the application never saw the direct-tcpip open');
     });
-  }
-  await withAuthorizedKeys(key.publicKeyOpenSSH, async ({ ssh, requests }) => {
-    const r = await ssh([...forward, 'tester@127.0.0.1', 'true']);
-    assert.equal(r.code, 0, r.stderr);
-    const seen = requests.find((q) => q.requestType === 'streamlocal-forward@openssh.com');
-    assert.deepEqual(seen && requestParamsOf(seen, 'streamlocal-forward@openssh.com'), { socketPath: '/tmp/sshdaemon-test-remote.sock' });
-  });
-});
+    await withAuthorizedKeys(`permitopen="127.0.0.1:7" ${key.publicKeyOpenSSH}`, async ({ ssh, opens }) => {
+      const ok = await ssh(['-W', '127.0.0.1:7', 'tester@127.0.0.1']);
+      assert.equal(ok.stdout.toString(), 'hello from the gateway\n', ok.stderr);
+      const refused = await ssh(['-W', '127.0.0.1:8', 'tester@127.0.0.1']);
+      assert.match(refused.stderr, /administratively prohibited/);
+      assert.deepEqual(opens, ['direct-tcpip']);
+    });
+  },
+);
+
+test(
+  'restrict and no-port-forwarding cover Unix-socket forwarding: ssh -R /path is refused before the handler (OpenSSH), allowed keys reach it with socketPath',
+  TIMEOUT,
+  async () => {
+    const forward = ['-o', 'ExitOnForwardFailure=yes', '-R', '/tmp/sshdaemon-test-remote.sock:127.0.0.1:7'];
+    for (const option of ['restrict', 'no-port-forwarding']) {
+      await withAuthorizedKeys(`${option} ${key.publicKeyOpenSSH}`, async ({ ssh, requests }) => {
+        const r = await ssh([...forward, 'tester@127.0.0.1', 'true']);
+        assert.notEqual(r.code, 0, `${option}: the forward must fail`);
+        assert.match(r.stderr, /remote port forwarding failed/i, r.stderr);
+        assert.deepEqual(
+          requests.filter((q) => q.channelId === ''),
+          [],
+          `${option}: the application never saw the request`,
+        );
+      });
+    }
+    await withAuthorizedKeys(key.publicKeyOpenSSH, async ({ ssh, requests }) => {
+      const r = await ssh([...forward, 'tester@127.0.0.1', 'true']);
+      assert.equal(r.code, 0, r.stderr);
+      const seen = requests.find((q) => q.requestType === 'streamlocal-forward@openssh.com');
+      assert.deepEqual(seen && requestParamsOf(seen, 'streamlocal-forward@openssh.com'), { socketPath: '/tmp/sshdaemon-test-remote.sock' });
+    });
+  },
+);

@@ -46,73 +46,93 @@ test("enableSFTP and the README's handler: the sftp subsystem is still served; t
     assert.equal((await ssh(['x'])).stdout.toString(), 'exec ok\n');
     const shell = await ssh(['-tt'], { input: 'exit\n' });
     assert.notEqual(shell.code, 0, 'a shell request (not a built-in) is still refused');
-    assert.ok(logs.some((l) => /^1 .*subsystem request is served by enableSFTP: a handler's false, decided from the request type alone, was ignored/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) =>
+        /^1 .*subsystem request is served by enableSFTP: a handler's false, decided from the request type alone, was ignored/.test(l),
+      ),
+      logs.join('\n'),
+    );
   }),
 );
 
-test('every deliberate refusal of the sftp subsystem counts (per user, by params, by e.builtIn, by subsystem type with the user); each is logged', TIMEOUT, () =>
-  withKeyLogin(async ({ daemon, sftpBatch }) => {
-    const logs = logLines(daemon);
-    daemon.enableSFTP({ fileSystem: new LocalFileSystem(ROOT) });
-    const isGuest = (e: { connectionId: string }) => daemon.sshConnections.get(e.connectionId)?.user !== '';
-    const policies: Record<string, (e: SSHChannelRequestEventArgs) => void> = {
-      params: (e) => {
-        if (requestParamsOf(e, 'subsystem')?.subsystem === 'sftp') e.success = false;
-      },
-      builtIn: (e) => {
-        if (e.builtIn === 'sftp') e.success = false;
-      },
-      // The refusals an adversarial review found ignored by an earlier rule: each reads more than the type.
-      perUser: (e) => {
-        if (isGuest(e)) e.success = false;
-      },
-      subsystemPerUser: (e) => {
-        if (e.requestType === 'subsystem') e.success = !isGuest(e);
-      },
-      allButSubsystems: (e) => {
-        e.success = !isGuest(e) && e.requestType !== 'subsystem';
-      },
-      blanket: (e) => {
-        e.success = false;
-      },
-    };
-    let policy = 'params';
-    daemon.on('SSHChannelRequest', (e) => policies[policy](e));
-    for (policy of Object.keys(policies)) {
-      const r = await sftpBatch(['ls']);
-      assert.notEqual(r.code, 0, `${policy}: refused`);
-      assert.match(r.stderr, /subsystem request failed/, policy);
-    }
-    assert.equal(logs.filter((l) => /^1 .*subsystem request, which enableSFTP serves, was refused by a handler/.test(l)).length, Object.keys(policies).length, logs.join('\n'));
-  }),
-);
-
-test("enableForwarding: a handler that only grants sessions leaves ssh -W working; a refusal by the forwarding type itself (`e.service === 'direct-tcpip'`) or by target counts, and is logged", TIMEOUT, async () => {
-  const echo = createServer((s) => s.pipe(s));
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
-  const port = (echo.address() as { port: number }).port;
-  try {
-    await withKeyLogin(async ({ daemon, ssh }) => {
+test(
+  'every deliberate refusal of the sftp subsystem counts (per user, by params, by e.builtIn, by subsystem type with the user); each is logged',
+  TIMEOUT,
+  () =>
+    withKeyLogin(async ({ daemon, sftpBatch }) => {
       const logs = logLines(daemon);
-      daemon.enableForwarding();
-      let policy: 'sessions-only' | 'by-type' | 'blanket' | 'by-target' = 'sessions-only';
-      daemon.on('SSHChannelOpenRequest', (e) => {
-        if (policy === 'sessions-only' && e.service === 'session') e.accept = true;
-        // Deciding by the type that names forwarding is a decision: it must never fail open.
-        if (policy === 'by-type' && e.service === 'direct-tcpip') e.accept = false;
-        if (policy === 'blanket') e.accept = e.service === 'session';
-        if (policy === 'by-target' && e.service === 'direct-tcpip') e.accept = directTcpipTarget(e.parameters).port !== port;
-      });
-      const through = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
-      assert.equal(through.stdout.toString(), 'ping\n', through.stderr);
-      for (policy of ['by-type', 'blanket', 'by-target'] as const) {
-        const refused = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
-        assert.equal(refused.stdout.length, 0, policy);
-        assert.match(refused.stderr, /administratively prohibited|open failed|forwarding failed/i, policy);
+      daemon.enableSFTP({ fileSystem: new LocalFileSystem(ROOT) });
+      const isGuest = (e: { connectionId: string }) => daemon.sshConnections.get(e.connectionId)?.user !== '';
+      const policies: Record<string, (e: SSHChannelRequestEventArgs) => void> = {
+        params: (e) => {
+          if (requestParamsOf(e, 'subsystem')?.subsystem === 'sftp') e.success = false;
+        },
+        builtIn: (e) => {
+          if (e.builtIn === 'sftp') e.success = false;
+        },
+        // The refusals an adversarial review found ignored by an earlier rule: each reads more than the type.
+        perUser: (e) => {
+          if (isGuest(e)) e.success = false;
+        },
+        subsystemPerUser: (e) => {
+          if (e.requestType === 'subsystem') e.success = !isGuest(e);
+        },
+        allButSubsystems: (e) => {
+          e.success = !isGuest(e) && e.requestType !== 'subsystem';
+        },
+        blanket: (e) => {
+          e.success = false;
+        },
+      };
+      let policy = 'params';
+      daemon.on('SSHChannelRequest', (e) => policies[policy](e));
+      for (policy of Object.keys(policies)) {
+        const r = await sftpBatch(['ls']);
+        assert.notEqual(r.code, 0, `${policy}: refused`);
+        assert.match(r.stderr, /subsystem request failed/, policy);
       }
-      assert.equal(logs.filter((l) => /^1 the direct-tcpip open, which enableForwarding serves, was refused by a handler/.test(l)).length, 3, logs.join('\n'));
-    });
-  } finally {
-    echo.close();
-  }
-});
+      assert.equal(
+        logs.filter((l) => /^1 .*subsystem request, which enableSFTP serves, was refused by a handler/.test(l)).length,
+        Object.keys(policies).length,
+        logs.join('\n'),
+      );
+    }),
+);
+
+test(
+  "enableForwarding: a handler that only grants sessions leaves ssh -W working; a refusal by the forwarding type itself (`e.service === 'direct-tcpip'`) or by target counts, and is logged",
+  TIMEOUT,
+  async () => {
+    const echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    const port = (echo.address() as { port: number }).port;
+    try {
+      await withKeyLogin(async ({ daemon, ssh }) => {
+        const logs = logLines(daemon);
+        daemon.enableForwarding();
+        let policy: 'sessions-only' | 'by-type' | 'blanket' | 'by-target' = 'sessions-only';
+        daemon.on('SSHChannelOpenRequest', (e) => {
+          if (policy === 'sessions-only' && e.service === 'session') e.accept = true;
+          // Deciding by the type that names forwarding is a decision: it must never fail open.
+          if (policy === 'by-type' && e.service === 'direct-tcpip') e.accept = false;
+          if (policy === 'blanket') e.accept = e.service === 'session';
+          if (policy === 'by-target' && e.service === 'direct-tcpip') e.accept = directTcpipTarget(e.parameters).port !== port;
+        });
+        const through = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
+        assert.equal(through.stdout.toString(), 'ping\n', through.stderr);
+        for (policy of ['by-type', 'blanket', 'by-target'] as const) {
+          const refused = await ssh(['-W', `127.0.0.1:${port}`], { input: 'ping\n' });
+          assert.equal(refused.stdout.length, 0, policy);
+          assert.match(refused.stderr, /administratively prohibited|open failed|forwarding failed/i, policy);
+        }
+        assert.equal(
+          logs.filter((l) => /^1 the direct-tcpip open, which enableForwarding serves, was refused by a handler/.test(l)).length,
+          3,
+          logs.join('\n'),
+        );
+      });
+    } finally {
+      echo.close();
+    }
+  },
+);

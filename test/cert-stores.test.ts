@@ -13,7 +13,8 @@ import { Certificate, CertStoreTypes, ErrorCodes, SSHDaemon, SSHDaemonError } fr
 import { requireBinary, run } from './fixtures/clients';
 
 const TIMEOUT = { timeout: 120_000 };
-const HOST_KEY_ALGORITHMS = 'SSHPublicKeyAlgorithms=ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256';
+const HOST_KEY_ALGORITHMS =
+  'SSHPublicKeyAlgorithms=ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256';
 
 let dir = '';
 const file = (name: string) => join(dir, name);
@@ -113,7 +114,18 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('PEM file/blob: OpenSSL PKCS#8, encrypted PKCS#8, ssh-keygen PKCS#1/SEC1/OpenSSH keys are served as made', TIMEOUT, async () => {
   await tool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', file('ossl-ed.pem')]);
   await tool('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384', '-out', file('ossl-ec.pem')]);
-  await tool('openssl', ['pkcs8', '-topk8', '-v2', 'aes256', '-in', file('ossl-ec.pem'), '-passout', 'pass:pw-123', '-out', file('ossl-ec-enc.pem')]);
+  await tool('openssl', [
+    'pkcs8',
+    '-topk8',
+    '-v2',
+    'aes256',
+    '-in',
+    file('ossl-ec.pem'),
+    '-passout',
+    'pass:pw-123',
+    '-out',
+    file('ossl-ec-enc.pem'),
+  ]);
   await tool('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', '', '-f', file('kg-rsa')]);
   await tool('ssh-keygen', ['-q', '-t', 'ecdsa', '-b', '521', '-m', 'PEM', '-N', '', '-f', file('kg-ec521')]);
   await tool('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'pw-123', '-f', file('kg-ed-enc')]);
@@ -121,18 +133,46 @@ test('PEM file/blob: OpenSSL PKCS#8, encrypted PKCS#8, ssh-keygen PKCS#1/SEC1/Op
   assert.match(readFileSync(file('kg-ec521'), 'utf8'), /BEGIN EC PRIVATE KEY/);
   assert.match(readFileSync(file('ossl-ec-enc.pem'), 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
 
-  await assertServes(new Certificate(CertStoreTypes.cstPEMKeyFile, file('ossl-ed.pem')), await opensslFingerprint(file('ossl-ed.pem')), 'ssh-ed25519');
-  await assertServes(new Certificate(CertStoreTypes.cstPEMKeyFile, file('ossl-ec-enc.pem'), 'pw-123'), await opensslFingerprint(file('ossl-ec.pem')), 'ecdsa-sha2-nistp384');
-  await assertServes(new Certificate(CertStoreTypes.cstPEMKeyFile, file('kg-rsa')), await sshKeygenFingerprint(file('kg-rsa.pub')), 'ssh-rsa');
-  await assertServes(new Certificate(CertStoreTypes.cstPEMKeyBlob, readFileSync(file('kg-ec521'))), await sshKeygenFingerprint(file('kg-ec521.pub')), 'ecdsa-sha2-nistp521');
-  await assertServes(new Certificate(CertStoreTypes.cstPEMKeyBlob, readFileSync(file('kg-ed-enc'), 'utf8'), 'pw-123'), await sshKeygenFingerprint(file('kg-ed-enc.pub')), 'ssh-ed25519');
+  await assertServes(
+    new Certificate(CertStoreTypes.cstPEMKeyFile, file('ossl-ed.pem')),
+    await opensslFingerprint(file('ossl-ed.pem')),
+    'ssh-ed25519',
+  );
+  await assertServes(
+    new Certificate(CertStoreTypes.cstPEMKeyFile, file('ossl-ec-enc.pem'), 'pw-123'),
+    await opensslFingerprint(file('ossl-ec.pem')),
+    'ecdsa-sha2-nistp384',
+  );
+  await assertServes(
+    new Certificate(CertStoreTypes.cstPEMKeyFile, file('kg-rsa')),
+    await sshKeygenFingerprint(file('kg-rsa.pub')),
+    'ssh-rsa',
+  );
+  await assertServes(
+    new Certificate(CertStoreTypes.cstPEMKeyBlob, readFileSync(file('kg-ec521'))),
+    await sshKeygenFingerprint(file('kg-ec521.pub')),
+    'ecdsa-sha2-nistp521',
+  );
+  await assertServes(
+    new Certificate(CertStoreTypes.cstPEMKeyBlob, readFileSync(file('kg-ed-enc'), 'utf8'), 'pw-123'),
+    await sshKeygenFingerprint(file('kg-ed-enc.pub')),
+    'ssh-ed25519',
+  );
 
-  assertCode(() => new Certificate(CertStoreTypes.cstPEMKeyFile, file('ossl-ec-enc.pem'), 'wrong'), ErrorCodes.BadKeyPassword, /wrong password/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPEMKeyFile, file('ossl-ec-enc.pem'), 'wrong'),
+    ErrorCodes.BadKeyPassword,
+    /wrong password/,
+  );
   assertCode(() => new Certificate(CertStoreTypes.cstPEMKeyFile, file('kg-ed-enc'), 'wrong'), ErrorCodes.BadKeyPassword, /wrong password/);
   assertCode(() => new Certificate(CertStoreTypes.cstPEMKeyFile, file('kg-ed-enc')), ErrorCodes.BadKeyPassword, /password is required/);
   const pem = readFileSync(file('kg-rsa'), 'utf8');
   writeFileSync(file('truncated.pem'), pem.slice(0, pem.length / 2) + '\n-----END RSA PRIVATE KEY-----\n');
-  assertCode(() => new Certificate(CertStoreTypes.cstPEMKeyFile, file('truncated.pem')), ErrorCodes.CorruptKey, /PEM private key: cannot parse file/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPEMKeyFile, file('truncated.pem')),
+    ErrorCodes.CorruptKey,
+    /PEM private key: cannot parse file/,
+  );
   assertCode(() => new Certificate(CertStoreTypes.cstPEMKeyFile, file('missing.pem')), ErrorCodes.KeyFileNotFound, /Cannot read key file/);
 });
 
@@ -140,17 +180,77 @@ test('PEM file/blob: OpenSSL PKCS#8, encrypted PKCS#8, ssh-keygen PKCS#1/SEC1/Op
 
 test('PFX file/blob: OpenSSL 3 default (AES-256/PBKDF2, SHA-256 MAC) and -legacy (3DES/RC2, SHA-1 MAC) PKCS#12', TIMEOUT, async () => {
   await tool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', file('pfx-ed.pem')]);
-  await tool('openssl', ['req', '-x509', '-key', file('pfx-ed.pem'), '-subj', '/O=Example Org/CN=host.example', '-days', '30', '-out', file('pfx-ed.crt')]);
-  await tool('openssl', ['pkcs12', '-export', '-inkey', file('pfx-ed.pem'), '-in', file('pfx-ed.crt'), '-passout', 'pass:pw-123', '-out', file('ed.pfx')]);
+  await tool('openssl', [
+    'req',
+    '-x509',
+    '-key',
+    file('pfx-ed.pem'),
+    '-subj',
+    '/O=Example Org/CN=host.example',
+    '-days',
+    '30',
+    '-out',
+    file('pfx-ed.crt'),
+  ]);
+  await tool('openssl', [
+    'pkcs12',
+    '-export',
+    '-inkey',
+    file('pfx-ed.pem'),
+    '-in',
+    file('pfx-ed.crt'),
+    '-passout',
+    'pass:pw-123',
+    '-out',
+    file('ed.pfx'),
+  ]);
   const info = (await run(requireBinary('openssl'), ['pkcs12', '-in', file('ed.pfx'), '-info', '-noout', '-passin', 'pass:pw-123'])).stderr;
   assert.match(info, /AES-256-CBC/, 'OpenSSL default PKCS#12 is expected to use AES-256-CBC');
 
   await tool('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', file('pfx-rsa.pem')]);
-  await tool('openssl', ['req', '-x509', '-key', file('pfx-rsa.pem'), '-subj', '/CN=legacy.example', '-days', '30', '-out', file('pfx-rsa.crt')]);
-  await tool('openssl', ['pkcs12', '-export', '-legacy', '-inkey', file('pfx-rsa.pem'), '-in', file('pfx-rsa.crt'), '-certfile', file('pfx-ed.crt'), '-passout', 'pass:pw-123', '-out', file('rsa-legacy.pfx')]);
-  const legacyInfo = (await run(requireBinary('openssl'), ['pkcs12', '-legacy', '-in', file('rsa-legacy.pfx'), '-info', '-noout', '-passin', 'pass:pw-123'])).stderr;
+  await tool('openssl', [
+    'req',
+    '-x509',
+    '-key',
+    file('pfx-rsa.pem'),
+    '-subj',
+    '/CN=legacy.example',
+    '-days',
+    '30',
+    '-out',
+    file('pfx-rsa.crt'),
+  ]);
+  await tool('openssl', [
+    'pkcs12',
+    '-export',
+    '-legacy',
+    '-inkey',
+    file('pfx-rsa.pem'),
+    '-in',
+    file('pfx-rsa.crt'),
+    '-certfile',
+    file('pfx-ed.crt'),
+    '-passout',
+    'pass:pw-123',
+    '-out',
+    file('rsa-legacy.pfx'),
+  ]);
+  const legacyInfo = (
+    await run(requireBinary('openssl'), ['pkcs12', '-legacy', '-in', file('rsa-legacy.pfx'), '-info', '-noout', '-passin', 'pass:pw-123'])
+  ).stderr;
   assert.match(legacyInfo, /pbeWithSHA1And3-KeyTripleDES-CBC/);
-  await tool('openssl', ['pkcs12', '-export', '-inkey', file('pfx-ed.pem'), '-in', file('pfx-ed.crt'), '-passout', 'pass:', '-out', file('nopass.pfx')]);
+  await tool('openssl', [
+    'pkcs12',
+    '-export',
+    '-inkey',
+    file('pfx-ed.pem'),
+    '-in',
+    file('pfx-ed.crt'),
+    '-passout',
+    'pass:',
+    '-out',
+    file('nopass.pfx'),
+  ]);
 
   const edFp = await opensslFingerprint(file('pfx-ed.pem'));
   const rsaFp = await opensslFingerprint(file('pfx-rsa.pem'));
@@ -163,18 +263,46 @@ test('PFX file/blob: OpenSSL 3 default (AES-256/PBKDF2, SHA-256 MAC) and -legacy
   assert.equal(new Certificate(CertStoreTypes.cstPFXBlob, readFileSync(file('ed.pfx')).toString('base64'), 'pw-123').fingerprint, edFp);
 
   // subject rule: CN value, attr=value pairs in any order, case-insensitive; '' and '*' take the first key
-  for (const subject of ['host.example', 'CN=HOST.EXAMPLE', 'o=example org, cn=host.example', 'CN=host.example, O=Example Org', '', '*', 'example org']) {
+  for (const subject of [
+    'host.example',
+    'CN=HOST.EXAMPLE',
+    'o=example org, cn=host.example',
+    'CN=host.example, O=Example Org',
+    '',
+    '*',
+    'example org',
+  ]) {
     assert.equal(new Certificate(CertStoreTypes.cstPFXFile, file('ed.pfx'), 'pw-123', subject).fingerprint, edFp, `subject '${subject}'`);
   }
-  assertCode(() => new Certificate(CertStoreTypes.cstPFXFile, file('ed.pfx'), 'pw-123', 'CN=other.example'), ErrorCodes.SubjectNotFound, /matching subject 'CN=other.example'.*'CN=host.example, O=Example Org'/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPFXFile, file('ed.pfx'), 'pw-123', 'CN=other.example'),
+    ErrorCodes.SubjectNotFound,
+    /matching subject 'CN=other.example'.*'CN=host.example, O=Example Org'/,
+  );
   // the extra certificate (host.example) in the legacy PFX has no key: it cannot be selected
-  assertCode(() => new Certificate(CertStoreTypes.cstPFXFile, file('rsa-legacy.pfx'), 'pw-123', 'CN=host.example'), ErrorCodes.SubjectNotFound, /subjects present: 'CN=legacy.example'/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPFXFile, file('rsa-legacy.pfx'), 'pw-123', 'CN=host.example'),
+    ErrorCodes.SubjectNotFound,
+    /subjects present: 'CN=legacy.example'/,
+  );
   assert.equal(new Certificate(CertStoreTypes.cstPFXFile, file('rsa-legacy.pfx'), 'pw-123', 'legacy.example').fingerprint, rsaFp);
 
-  assertCode(() => new Certificate(CertStoreTypes.cstPFXFile, file('ed.pfx'), 'wrong'), ErrorCodes.BadKeyPassword, /PKCS#12 \(PFX\): wrong password for file .*ed\.pfx/);
-  assertCode(() => new Certificate(CertStoreTypes.cstPFXFile, file('rsa-legacy.pfx'), ''), ErrorCodes.BadKeyPassword, /password is required/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPFXFile, file('ed.pfx'), 'wrong'),
+    ErrorCodes.BadKeyPassword,
+    /PKCS#12 \(PFX\): wrong password for file .*ed\.pfx/,
+  );
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPFXFile, file('rsa-legacy.pfx'), ''),
+    ErrorCodes.BadKeyPassword,
+    /password is required/,
+  );
   const der = readFileSync(file('ed.pfx'));
-  assertCode(() => new Certificate(CertStoreTypes.cstPFXBlob, der.subarray(0, der.length - 40), 'pw-123'), ErrorCodes.CorruptKey, /PKCS#12 \(PFX\): cannot parse the PFXBlob blob/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPFXBlob, der.subarray(0, der.length - 40), 'pw-123'),
+    ErrorCodes.CorruptKey,
+    /PKCS#12 \(PFX\): cannot parse the PFXBlob blob/,
+  );
   assertCode(() => new Certificate(CertStoreTypes.cstPFXBlob, Buffer.from('not a pfx at all'), 'pw-123'), ErrorCodes.CorruptKey, /PKCS#12/);
 });
 
@@ -234,21 +362,50 @@ test('PPK errors: wrong/missing passphrase, tampered and truncated files; startL
   for (const version of [2, 3]) {
     const enc = file(`err-v${version}-enc.ppk`);
     const plain = file(`err-v${version}.ppk`);
-    await tool('puttygen', ['-t', 'ed25519', '--ppk-param', version === 3 ? 'version=3,passes=2' : 'version=2', '--new-passphrase', file('pass'), '-o', enc]);
+    await tool('puttygen', [
+      '-t',
+      'ed25519',
+      '--ppk-param',
+      version === 3 ? 'version=3,passes=2' : 'version=2',
+      '--new-passphrase',
+      file('pass'),
+      '-o',
+      enc,
+    ]);
     await tool('puttygen', ['-t', 'ed25519', '--ppk-param', `version=${version}`, '--new-passphrase', '/dev/null', '-o', plain]);
-    assertCode(() => new Certificate(CertStoreTypes.cstPPKFile, enc, 'wrong'), ErrorCodes.BadKeyPassword, /PuTTY PPK: wrong password for file .*the MAC does not verify/);
+    assertCode(
+      () => new Certificate(CertStoreTypes.cstPPKFile, enc, 'wrong'),
+      ErrorCodes.BadKeyPassword,
+      /PuTTY PPK: wrong password for file .*the MAC does not verify/,
+    );
     assertCode(() => new Certificate(CertStoreTypes.cstPPKFile, enc), ErrorCodes.BadKeyPassword, /password is required/);
 
     const text = readFileSync(plain, 'utf8');
     // one private-key character changed: the MAC catches it
     const tampered = text.replace(/(Private-Lines: 1\r?\n)(.)/, (_m, head: string, c: string) => head + (c === 'A' ? 'B' : 'A'));
     assert.notEqual(tampered, text);
-    assertCode(() => new Certificate(CertStoreTypes.cstPPKBlob, tampered), ErrorCodes.CorruptKey, /Private-MAC does not match: the file was modified/);
+    assertCode(
+      () => new Certificate(CertStoreTypes.cstPPKBlob, tampered),
+      ErrorCodes.CorruptKey,
+      /Private-MAC does not match: the file was modified/,
+    );
     // the comment of an encrypted file changed, right passphrase: modified, not a password problem
     const encText = readFileSync(enc, 'utf8');
-    assertCode(() => new Certificate(CertStoreTypes.cstPPKBlob, encText.replace(/Comment: .*/, 'Comment: evil'), 'pw-123'), ErrorCodes.CorruptKey, /modified/);
-    assertCode(() => new Certificate(CertStoreTypes.cstPPKBlob, text.slice(0, text.indexOf('Private-Lines'))), ErrorCodes.CorruptKey, /PuTTY PPK: cannot parse the PPKBlob blob: .*missing/);
-    assertCode(() => new Certificate(CertStoreTypes.cstPPKBlob, text.replace(/Private-MAC: .*/, '')), ErrorCodes.CorruptKey, /missing "Private-MAC:"/);
+    assertCode(
+      () => new Certificate(CertStoreTypes.cstPPKBlob, encText.replace(/Comment: .*/, 'Comment: evil'), 'pw-123'),
+      ErrorCodes.CorruptKey,
+      /modified/,
+    );
+    assertCode(
+      () => new Certificate(CertStoreTypes.cstPPKBlob, text.slice(0, text.indexOf('Private-Lines'))),
+      ErrorCodes.CorruptKey,
+      /PuTTY PPK: cannot parse the PPKBlob blob: .*missing/,
+    );
+    assertCode(
+      () => new Certificate(CertStoreTypes.cstPPKBlob, text.replace(/Private-MAC: .*/, '')),
+      ErrorCodes.CorruptKey,
+      /missing "Private-MAC:"/,
+    );
   }
 
   // As an AltSSHCert the bad store stops startListening() before anything binds.
@@ -261,7 +418,10 @@ test('PPK errors: wrong/missing passphrase, tampered and truncated files; startL
     daemon.config(`AltSSHCertStore[0]=${file('err-v3-enc.ppk')}`);
     daemon.config(`AltSSHCertStoreType[0]=${CertStoreTypes.cstPPKFile}`);
     daemon.config('AltSSHCertStorePassword[0]=wrong');
-    await assert.rejects(daemon.startListening(), (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.BadKeyPassword && /PuTTY PPK: wrong password/.test(e.message));
+    await assert.rejects(
+      daemon.startListening(),
+      (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.BadKeyPassword && /PuTTY PPK: wrong password/.test(e.message),
+    );
     assert.equal(daemon.listening, false);
     assert.equal(daemon.address(), undefined);
   } finally {
@@ -319,15 +479,31 @@ test('SSH public key file/blob: OpenSSH line, RFC 4716, wire blob; matches() and
     daemon.config('AltSSHCertCount=1');
     daemon.config(`AltSSHCertStore[0]=${file('pub-ed.pub')}`);
     daemon.config(`AltSSHCertStoreType[0]=${CertStoreTypes.cstSSHPublicKeyFile}`);
-    await assert.rejects(daemon.startListening(), (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.NoHostKey && /AltSSHCertStore\[0\]: .*holds only a public key/.test(e.message));
+    await assert.rejects(
+      daemon.startListening(),
+      (e: unknown) =>
+        e instanceof SSHDaemonError && e.code === ErrorCodes.NoHostKey && /AltSSHCertStore\[0\]: .*holds only a public key/.test(e.message),
+    );
     assert.equal(daemon.listening, false);
   } finally {
     await daemon.shutdown();
   }
 
-  assertCode(() => new Certificate(CertStoreTypes.cstSSHPublicKeyBlob, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK'), ErrorCodes.CorruptKey, /SSH public key: cannot parse/);
-  assertCode(() => new Certificate(CertStoreTypes.cstSSHPublicKeyBlob, line.replace('ssh-ed25519', 'ssh-rsa')), ErrorCodes.CorruptKey, /the line says ssh-rsa but the key inside is ssh-ed25519/);
-  assertCode(() => new Certificate(CertStoreTypes.cstSSHPublicKeyFile, file('pub-ed')), ErrorCodes.CorruptKey, /no OpenSSH public key line/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstSSHPublicKeyBlob, 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK'),
+    ErrorCodes.CorruptKey,
+    /SSH public key: cannot parse/,
+  );
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstSSHPublicKeyBlob, line.replace('ssh-ed25519', 'ssh-rsa')),
+    ErrorCodes.CorruptKey,
+    /the line says ssh-rsa but the key inside is ssh-ed25519/,
+  );
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstSSHPublicKeyFile, file('pub-ed')),
+    ErrorCodes.CorruptKey,
+    /no OpenSSH public key line/,
+  );
 });
 
 // ---- X.509 public keys and P7B (8, 9, 11, 12) ---------------------------------------------------
@@ -335,7 +511,18 @@ test('SSH public key file/blob: OpenSSH line, RFC 4716, wire blob; matches() and
 test('X.509 certificate and P7B stores give public-only Certificates; subject picks among several', TIMEOUT, async () => {
   for (const name of ['alpha', 'beta']) {
     await tool('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file(`${name}.pem`)]);
-    await tool('openssl', ['req', '-x509', '-key', file(`${name}.pem`), '-subj', `/CN=${name}.example`, '-days', '30', '-out', file(`${name}.crt`)]);
+    await tool('openssl', [
+      'req',
+      '-x509',
+      '-key',
+      file(`${name}.pem`),
+      '-subj',
+      `/CN=${name}.example`,
+      '-days',
+      '30',
+      '-out',
+      file(`${name}.crt`),
+    ]);
   }
   writeFileSync(file('bundle.crt'), readFileSync(file('alpha.crt'), 'utf8') + readFileSync(file('beta.crt'), 'utf8'));
   await tool('openssl', ['x509', '-in', file('beta.crt'), '-outform', 'DER', '-out', file('beta.der')]);
@@ -346,7 +533,11 @@ test('X.509 certificate and P7B stores give public-only Certificates; subject pi
 
   const cases: [string, Certificate, string][] = [
     ['PEM certificate file', new Certificate(CertStoreTypes.cstPublicKeyFile, file('alpha.crt')), alphaFp],
-    ['bundle, subject CN=beta.example', new Certificate(CertStoreTypes.cstPublicKeyFile, file('bundle.crt'), '', 'CN=beta.example'), betaFp],
+    [
+      'bundle, subject CN=beta.example',
+      new Certificate(CertStoreTypes.cstPublicKeyFile, file('bundle.crt'), '', 'CN=beta.example'),
+      betaFp,
+    ],
     ['bundle, first', new Certificate(CertStoreTypes.cstPublicKeyFile, file('bundle.crt')), alphaFp],
     ['DER certificate blob', new Certificate(CertStoreTypes.cstPublicKeyBlob, readFileSync(file('beta.der'))), betaFp],
     ['P7B PEM file, subject beta.example', new Certificate(CertStoreTypes.cstP7BFile, file('bundle.p7b'), '', 'beta.example'), betaFp],
@@ -358,9 +549,17 @@ test('X.509 certificate and P7B stores give public-only Certificates; subject pi
     assert.equal(cert.fingerprint, fp, what);
   }
   assert.equal(cases[1][1].certificateSubject, 'CN=beta.example');
-  assertCode(() => new Certificate(CertStoreTypes.cstP7BFile, file('bundle.p7b'), '', 'gamma.example'), ErrorCodes.SubjectNotFound, /'CN=alpha.example', 'CN=beta.example'/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstP7BFile, file('bundle.p7b'), '', 'gamma.example'),
+    ErrorCodes.SubjectNotFound,
+    /'CN=alpha.example', 'CN=beta.example'/,
+  );
   assertCode(() => new Certificate(CertStoreTypes.cstP7BFile, file('alpha.crt')), ErrorCodes.CorruptKey, /PKCS#7 \(P7B\): cannot parse/);
-  assertCode(() => new Certificate(CertStoreTypes.cstPublicKeyFile, file('alpha.pem')), ErrorCodes.CorruptKey, /no CERTIFICATE or PUBLIC KEY/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstPublicKeyFile, file('alpha.pem')),
+    ErrorCodes.CorruptKey,
+    /no CERTIFICATE or PUBLIC KEY/,
+  );
   assertCode(() => (new SSHDaemon().sshCert = cases[0][1]), ErrorCodes.NoHostKey, /holds only a public key/);
 });
 
@@ -371,8 +570,30 @@ test('cstAuto detects every format from a file path and from a blob; unknown con
   writeFileSync(file('auto-kg.rfc'), await tool('ssh-keygen', ['-e', '-f', file('auto-kg.pub')]));
   await tool('puttygen', [file('auto-kg'), '--new-passphrase', '/dev/null', '-o', file('auto.ppk')]);
   await tool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', file('auto-ed.pem')]);
-  await tool('openssl', ['req', '-x509', '-key', file('auto-ed.pem'), '-subj', '/CN=auto.example', '-days', '30', '-out', file('auto-ed.crt')]);
-  await tool('openssl', ['pkcs12', '-export', '-inkey', file('auto-ed.pem'), '-in', file('auto-ed.crt'), '-passout', 'pass:pw-123', '-out', file('auto.pfx')]);
+  await tool('openssl', [
+    'req',
+    '-x509',
+    '-key',
+    file('auto-ed.pem'),
+    '-subj',
+    '/CN=auto.example',
+    '-days',
+    '30',
+    '-out',
+    file('auto-ed.crt'),
+  ]);
+  await tool('openssl', [
+    'pkcs12',
+    '-export',
+    '-inkey',
+    file('auto-ed.pem'),
+    '-in',
+    file('auto-ed.crt'),
+    '-passout',
+    'pass:pw-123',
+    '-out',
+    file('auto.pfx'),
+  ]);
   await tool('openssl', ['crl2pkcs7', '-nocrl', '-certfile', file('auto-ed.crt'), '-outform', 'DER', '-out', file('auto.p7b')]);
   const kgFp = await sshKeygenFingerprint(file('auto-kg.pub'));
   const edFp = await opensslFingerprint(file('auto-ed.pem'));
@@ -401,11 +622,19 @@ test('cstAuto detects every format from a file path and from a blob; unknown con
   await assertServes(new Certificate(CertStoreTypes.cstAuto, file('auto.ppk')), kgFp, 'ecdsa-sha2-nistp256');
 
   writeFileSync(file('junk.bin'), Buffer.from([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8]));
-  const junk = assertCode(() => new Certificate(CertStoreTypes.cstAuto, file('junk.bin')), ErrorCodes.CorruptKey, /cstAuto: file .*junk\.bin is not a key store in any known format; tried PEM private key/);
+  const junk = assertCode(
+    () => new Certificate(CertStoreTypes.cstAuto, file('junk.bin')),
+    ErrorCodes.CorruptKey,
+    /cstAuto: file .*junk\.bin is not a key store in any known format; tried PEM private key/,
+  );
   assert.match(junk.message, /PuTTY PPK/);
   assert.match(junk.message, /PKCS#12\/PFX/);
   assert.match(junk.message, /RFC 4716/);
-  assertCode(() => new Certificate(CertStoreTypes.cstAuto, Buffer.from('hello world\n')), ErrorCodes.CorruptKey, /cstAuto: the key blob is not a key store/);
+  assertCode(
+    () => new Certificate(CertStoreTypes.cstAuto, Buffer.from('hello world\n')),
+    ErrorCodes.CorruptKey,
+    /cstAuto: the key blob is not a key store/,
+  );
   assertCode(() => new Certificate(CertStoreTypes.cstAuto, file('does-not-exist')), ErrorCodes.KeyFileNotFound, /Cannot read key file/);
   assertCode(() => new Certificate(CertStoreTypes.cstAuto, file('auto.pfx'), 'wrong'), ErrorCodes.BadKeyPassword, /PKCS#12/);
 });
@@ -432,6 +661,10 @@ test('generate(), save() with mode 0600 round-trip through ssh-keygen; unsupport
   ] as const) {
     assertCode(() => new Certificate(type, 'x'), ErrorCodes.UnsupportedStoreType, what);
   }
-  assertCode(() => new Certificate(42 as CertStoreTypes, 'x'), ErrorCodes.UnsupportedStoreType, /Unknown store type 42; valid: 2 PFXFile, 3 PFXBlob/);
+  assertCode(
+    () => new Certificate(42 as CertStoreTypes, 'x'),
+    ErrorCodes.UnsupportedStoreType,
+    /Unknown store type 42; valid: 2 PFXFile, 3 PFXBlob/,
+  );
   assertCode(() => new Certificate(CertStoreTypes.cstPPKFile, Buffer.from('x')), ErrorCodes.InvalidArgument, /takes a file path/);
 });

@@ -111,7 +111,9 @@ test('pause() holds the window and the delivery until resume(); held data keeps 
       void daemon.sendExitStatus(e.channelId, 0).then(() => daemon.closeChannel(e.channelId));
     });
     const c = await connect(port, { password: 'pw' });
-    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('upload', { pty: { rows: 24, cols: 80 } }, (err, s) => (err ? reject(err) : resolve(s))));
+    const stream = await new Promise<ClientChannel>((resolve, reject) =>
+      c.exec('upload', { pty: { rows: 24, cols: 80 } }, (err, s) => (err ? reject(err) : resolve(s))),
+    );
     await until('the exec to be served', () => channelId !== '');
     const [connectionId] = daemon.sshConnections.keys();
     const bytesIn = () => daemon.sshConnections.get(connectionId)?.bytesIn ?? 0;
@@ -136,41 +138,44 @@ test('pause() holds the window and the delivery until resume(); held data keeps 
   }),
 );
 
-test('early stdin waits for an async SSHChannelRequested handler: it reaches a child spawned after an await (stream and event)', TIMEOUT, () =>
-  withKeyLogin(async ({ daemon, ssh, errors }) => {
-    grantExec(daemon);
-    const input = randomBytes(64 * 1024);
-    const children = new Map<string, ReturnType<typeof spawn>>();
-    const openedAt = new Map<string, number>();
-    daemon.on('SSHChannelOpened', (e) => void openedAt.set(e.channelId, daemon.sshConnections.get(e.connectionId)!.bytesIn));
-    daemon.on('SSHChannelRequested', async (e) => {
-      const exec = requestParamsOf(e, 'exec');
-      if (!exec) return;
-      // Wait until the client's input has reached the daemon's socket: it must not be lost meanwhile.
-      const conn = daemon.sshConnections.get(e.connectionId)!;
-      await until('the client input to arrive', () => conn.bytesIn >= openedAt.get(e.channelId)! + input.length);
-      const child = spawn('sha256sum', [], { stdio: ['pipe', 'pipe', 'inherit'] });
-      if (exec.command === 'stream') {
-        const channel = daemon.channelStream(e.channelId);
-        pipeline(channel, child.stdin, () => undefined);
-        pipeline(child.stdout, channel, () => undefined);
-        child.on('close', (code) => channel.exit(code ?? 1));
-      } else {
-        // The IPWorks way: SSHChannelDataIn and SSHChannelEOF route to a child found by channel id.
-        children.set(e.channelId, child);
-        child.stdout.on('data', (d: Buffer) => void daemon.sendChannelData(e.channelId, d));
-        child.on('close', (code) => void daemon.sendExitStatus(e.channelId, code ?? 1).then(() => daemon.closeChannel(e.channelId)));
+test(
+  'early stdin waits for an async SSHChannelRequested handler: it reaches a child spawned after an await (stream and event)',
+  TIMEOUT,
+  () =>
+    withKeyLogin(async ({ daemon, ssh, errors }) => {
+      grantExec(daemon);
+      const input = randomBytes(64 * 1024);
+      const children = new Map<string, ReturnType<typeof spawn>>();
+      const openedAt = new Map<string, number>();
+      daemon.on('SSHChannelOpened', (e) => void openedAt.set(e.channelId, daemon.sshConnections.get(e.connectionId)!.bytesIn));
+      daemon.on('SSHChannelRequested', async (e) => {
+        const exec = requestParamsOf(e, 'exec');
+        if (!exec) return;
+        // Wait until the client's input has reached the daemon's socket: it must not be lost meanwhile.
+        const conn = daemon.sshConnections.get(e.connectionId)!;
+        await until('the client input to arrive', () => conn.bytesIn >= openedAt.get(e.channelId)! + input.length);
+        const child = spawn('sha256sum', [], { stdio: ['pipe', 'pipe', 'inherit'] });
+        if (exec.command === 'stream') {
+          const channel = daemon.channelStream(e.channelId);
+          pipeline(channel, child.stdin, () => undefined);
+          pipeline(child.stdout, channel, () => undefined);
+          child.on('close', (code) => channel.exit(code ?? 1));
+        } else {
+          // The IPWorks way: SSHChannelDataIn and SSHChannelEOF route to a child found by channel id.
+          children.set(e.channelId, child);
+          child.stdout.on('data', (d: Buffer) => void daemon.sendChannelData(e.channelId, d));
+          child.on('close', (code) => void daemon.sendExitStatus(e.channelId, code ?? 1).then(() => daemon.closeChannel(e.channelId)));
+        }
+      });
+      daemon.on('SSHChannelDataIn', (e) => void children.get(e.channelId)?.stdin?.write(e.data));
+      daemon.on('SSHChannelEOF', (e) => void children.get(e.channelId)?.stdin?.end());
+      for (const command of ['stream', 'events']) {
+        const r = await ssh([command], { input });
+        assert.equal(r.code, 0, `${command}: ${r.stderr} ${errors.join(';')}`);
+        assert.equal(r.stdout.toString().split(' ')[0], sha256Hex(input), `${command}: every early byte reached the child`);
       }
-    });
-    daemon.on('SSHChannelDataIn', (e) => void children.get(e.channelId)?.stdin?.write(e.data));
-    daemon.on('SSHChannelEOF', (e) => void children.get(e.channelId)?.stdin?.end());
-    for (const command of ['stream', 'events']) {
-      const r = await ssh([command], { input });
-      assert.equal(r.code, 0, `${command}: ${r.stderr} ${errors.join(";")}`);
-      assert.equal(r.stdout.toString().split(' ')[0], sha256Hex(input), `${command}: every early byte reached the child`);
-    }
-    assert.deepEqual(errors, []);
-  }),
+      assert.deepEqual(errors, []);
+    }),
 );
 
 test('a throwing or rejecting SSHChannelRequested handler ends the channel with exit-status 1 and fires Error 1030', TIMEOUT, () =>
@@ -188,14 +193,25 @@ test('a throwing or rejecting SSHChannelRequested handler ends the channel with 
       assert.equal(r.code, 1, `${command}: ${r.stderr}`);
     }
     await until('the channels to close', () => daemon.sshChannels.size === 0);
-    assert.equal(errors.filter((e) => e.startsWith(`${ErrorCodes.HandlerFailed} SSHChannelRequested handler failed`)).length, 2, errors.join('\n'));
+    assert.equal(
+      errors.filter((e) => e.startsWith(`${ErrorCodes.HandlerFailed} SSHChannelRequested handler failed`)).length,
+      2,
+      errors.join('\n'),
+    );
   }),
 );
 
 test('SerialQueue: held chunks are merged into few buffers; a client that queues too many events on a held channel is reported', () => {
   const delivered: Buffer[] = [];
   const overflows: number[] = [];
-  const queue = new SerialQueue({ deliver: (d) => void delivered.push(Buffer.from(d)), overflow: (n) => void overflows.push(n), failed: (err) => assert.fail(String(err)) }, 8);
+  const queue = new SerialQueue(
+    {
+      deliver: (d) => void delivered.push(Buffer.from(d)),
+      overflow: (n) => void overflows.push(n),
+      failed: (err) => assert.fail(String(err)),
+    },
+    8,
+  );
   const release = queue.block();
   const bytes = randomBytes(100_000);
   for (let i = 0; i < bytes.length; i++) queue.data(bytes.subarray(i, i + 1), 0);
@@ -208,37 +224,42 @@ test('SerialQueue: held chunks are merged into few buffers; a client that queues
   hold();
 });
 
-test("a reader that throws on the client's input is reported (Error 1030 naming the channel), not swallowed; the channel's later input still arrives", TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port, errors }) => {
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
-    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
-    grantExec(daemon);
-    let channelId = '';
-    daemon.on('SSHChannelRequested', (e) => {
-      channelId = e.channelId;
-      const channel = daemon.channelStream(e.channelId);
-      let first = true;
-      let received = 0;
-      channel.on('data', (d: Buffer) => {
-        if (first) {
-          first = false;
-          throw new Error('a bug in the reader');
-        }
-        received += d.length;
+test(
+  "a reader that throws on the client's input is reported (Error 1030 naming the channel), not swallowed; the channel's later input still arrives",
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ daemon, port, errors }) => {
+      daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
+      daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+      grantExec(daemon);
+      let channelId = '';
+      daemon.on('SSHChannelRequested', (e) => {
+        channelId = e.channelId;
+        const channel = daemon.channelStream(e.channelId);
+        let first = true;
+        let received = 0;
+        channel.on('data', (d: Buffer) => {
+          if (first) {
+            first = false;
+            throw new Error('a bug in the reader');
+          }
+          received += d.length;
+        });
+        channel.on('end', () => channel.end(`${received}\n`).exit(0));
       });
-      channel.on('end', () => channel.end(`${received}\n`).exit(0));
-    });
-    const c = await connect(port, { password: 'pw' });
-    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('read', (err, s) => (err ? reject(err) : resolve(s))));
-    let out = '';
-    stream.on('data', (d: Buffer) => void (out += d.toString()));
-    const exit = new Promise<number>((resolve) => stream.on('exit', (code: number) => resolve(code)));
-    stream.write('first');
-    await until('the first chunk to be read', () => errors.length > 0);
-    stream.end(Buffer.alloc(3 * MiB, 1)); // more than the window: it must keep reopening
-    assert.equal(await exit, 0);
-    assert.equal(out, `${3 * MiB}\n`, 'the input after the throw arrived in full');
-    assert.deepEqual(errors, [`${ErrorCodes.HandlerFailed} channel ${channelId}: a listener of the channel's stream threw on the client's input: a bug in the reader`]);
-    c.end();
-  }),
+      const c = await connect(port, { password: 'pw' });
+      const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('read', (err, s) => (err ? reject(err) : resolve(s))));
+      let out = '';
+      stream.on('data', (d: Buffer) => void (out += d.toString()));
+      const exit = new Promise<number>((resolve) => stream.on('exit', (code: number) => resolve(code)));
+      stream.write('first');
+      await until('the first chunk to be read', () => errors.length > 0);
+      stream.end(Buffer.alloc(3 * MiB, 1)); // more than the window: it must keep reopening
+      assert.equal(await exit, 0);
+      assert.equal(out, `${3 * MiB}\n`, 'the input after the throw arrived in full');
+      assert.deepEqual(errors, [
+        `${ErrorCodes.HandlerFailed} channel ${channelId}: a listener of the channel's stream threw on the client's input: a bug in the reader`,
+      ]);
+      c.end();
+    }),
 );

@@ -64,20 +64,23 @@ test('exec recipe: cat returns 8 MiB of random bytes unchanged, sha256sum hashes
   }),
 );
 
-test('exec recipe: a program that exits before reading its input (head -c 5, exit 3) ends the session with its output and code', TIMEOUT, () =>
-  withKeyLogin(async ({ daemon, ssh, shell }) => {
-    grantExec(daemon);
-    serveExec(daemon);
-    const input = randomBytes(64 * MiB);
-    const head = await ssh(['head -c 5'], { input });
-    assert.equal(head.code, 0, head.stderr);
-    assert.ok(head.stdout.equals(input.subarray(0, 5)));
-    const three = await ssh(['exit 3'], { input });
-    assert.equal(three.code, 3, three.stderr);
-    // Input that never ends (ssh reads a pipe that stays open): the exit still ends the session.
-    const open = await shell(`(head -c ${4 * MiB} /dev/zero; sleep 30) | $SSH 'head -c 1 >/dev/null; exit 4'`, { timeoutMs: 60_000 });
-    assert.equal(open.code, 4, open.stderr);
-  }),
+test(
+  'exec recipe: a program that exits before reading its input (head -c 5, exit 3) ends the session with its output and code',
+  TIMEOUT,
+  () =>
+    withKeyLogin(async ({ daemon, ssh, shell }) => {
+      grantExec(daemon);
+      serveExec(daemon);
+      const input = randomBytes(64 * MiB);
+      const head = await ssh(['head -c 5'], { input });
+      assert.equal(head.code, 0, head.stderr);
+      assert.ok(head.stdout.equals(input.subarray(0, 5)));
+      const three = await ssh(['exit 3'], { input });
+      assert.equal(three.code, 3, three.stderr);
+      // Input that never ends (ssh reads a pipe that stays open): the exit still ends the session.
+      const open = await shell(`(head -c ${4 * MiB} /dev/zero; sleep 30) | $SSH 'head -c 1 >/dev/null; exit 4'`, { timeoutMs: 60_000 });
+      assert.equal(open.code, 4, open.stderr);
+    }),
 );
 
 test('exec recipe: the program killed by a signal arrives as exit-signal (ssh exits 255); stderr stays apart', TIMEOUT, () =>
@@ -91,16 +94,21 @@ test('exec recipe: the program killed by a signal arrives as exit-signal (ssh ex
   }),
 );
 
-test('ssh host cat < 1 GiB of zeros | head -c 1, with a program that does not read at first: bounded memory, the session ends', TIMEOUT, () =>
-  withKeyLogin(async ({ daemon, shell }) => {
-    grantExec(daemon);
-    serveExec(daemon);
-    const { result, grownMiB } = await rssGrowth(() => shell(`head -c ${1024 * MiB} /dev/zero | $SSH 'sleep 3; cat' | head -c 1 | od -An -tx1`, { timeoutMs: 120_000 }));
-    assert.equal(result.stdout.toString().trim(), '00', result.stderr);
-    // The daemon holds the client's window (2 MiB) and the streams' buffers, not the gigabyte.
-    assert.ok(grownMiB < 48, `RSS grew ${grownMiB.toFixed(1)} MiB`);
-    await until('the channel to close', () => daemon.sshChannels.size === 0);
-  }),
+test(
+  'ssh host cat < 1 GiB of zeros | head -c 1, with a program that does not read at first: bounded memory, the session ends',
+  TIMEOUT,
+  () =>
+    withKeyLogin(async ({ daemon, shell }) => {
+      grantExec(daemon);
+      serveExec(daemon);
+      const { result, grownMiB } = await rssGrowth(() =>
+        shell(`head -c ${1024 * MiB} /dev/zero | $SSH 'sleep 3; cat' | head -c 1 | od -An -tx1`, { timeoutMs: 120_000 }),
+      );
+      assert.equal(result.stdout.toString().trim(), '00', result.stderr);
+      // The daemon holds the client's window (2 MiB) and the streams' buffers, not the gigabyte.
+      assert.ok(grownMiB < 48, `RSS grew ${grownMiB.toFixed(1)} MiB`);
+      await until('the channel to close', () => daemon.sshChannels.size === 0);
+    }),
 );
 
 test('pipeline() both ways: pipeline(channel, child.stdin) and pipeline(child.stdout, channel) with cat and sha256sum', TIMEOUT, () =>
@@ -151,36 +159,39 @@ test('the client goes away while the program runs: the channel stream closes and
   }),
 );
 
-test('data, EOF and CLOSE sent back to back (paramiko-style) reach a slow reader of the stream whole; the stream then closes', TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port, errors }) => {
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
-    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
-    daemon.on('SSHChannelRequest', (e) => void (e.success = true));
-    const hash = createHash('sha256');
-    let got = 0;
-    let closed = false;
-    daemon.on('SSHChannelRequested', (e) => {
-      const channel = daemon.channelStream(e.channelId);
-      const slow = new Writable({
-        highWaterMark: 16 * 1024,
-        write(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          got += chunk.length;
-          setTimeout(done, 1);
-        },
+test(
+  'data, EOF and CLOSE sent back to back (paramiko-style) reach a slow reader of the stream whole; the stream then closes',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ daemon, port, errors }) => {
+      daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authParam === 'pw'));
+      daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+      daemon.on('SSHChannelRequest', (e) => void (e.success = true));
+      const hash = createHash('sha256');
+      let got = 0;
+      let closed = false;
+      daemon.on('SSHChannelRequested', (e) => {
+        const channel = daemon.channelStream(e.channelId);
+        const slow = new Writable({
+          highWaterMark: 16 * 1024,
+          write(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            got += chunk.length;
+            setTimeout(done, 1);
+          },
+        });
+        pipeline(channel, slow, () => undefined);
+        channel.on('close', () => (closed = true));
       });
-      pipeline(channel, slow, () => undefined);
-      channel.on('close', () => (closed = true));
-    });
-    const c = await connect(port, { password: 'pw' });
-    const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('upload', (err, s) => (err ? reject(err) : resolve(s))));
-    const data = randomBytes(MiB);
-    stream.end(data);
-    stream.close();
-    await until('every byte to reach the slow reader', () => got === data.length);
-    assert.equal(hash.digest('hex'), sha256Hex(data));
-    await until('the stream to close', () => closed);
-    assert.deepEqual(errors, []);
-    c.end();
-  }),
+      const c = await connect(port, { password: 'pw' });
+      const stream = await new Promise<ClientChannel>((resolve, reject) => c.exec('upload', (err, s) => (err ? reject(err) : resolve(s))));
+      const data = randomBytes(MiB);
+      stream.end(data);
+      stream.close();
+      await until('every byte to reach the slow reader', () => got === data.length);
+      assert.equal(hash.digest('hex'), sha256Hex(data));
+      await until('the stream to close', () => closed);
+      assert.deepEqual(errors, []);
+      c.end();
+    }),
 );

@@ -27,7 +27,9 @@ const login = (port: number) => connect(port, { password: 'pw' });
 
 function shell(c: Client, env: Record<string, string>): Promise<ClientChannel> {
   return new Promise((resolve, reject) =>
-    c.shell({ term: 'xterm-256color', cols: 120, rows: 40, width: 960, height: 640 }, { env }, (err, s) => (err ? reject(err) : resolve(s))),
+    c.shell({ term: 'xterm-256color', cols: 120, rows: 40, width: 960, height: 640 }, { env }, (err, s) =>
+      err ? reject(err) : resolve(s),
+    ),
   );
 }
 
@@ -39,17 +41,25 @@ test('env, pty-req, shell, window-change, signal and subsystem reach SSHChannelR
     s.setWindow(50, 132, 800, 1056);
     s.signal('INT');
     await until('window-change and signal', () => requests.some((r) => r.requestType === 'signal'));
-    assert.deepEqual(requests.map((r) => r.requestType), ['env', 'pty-req', 'shell', 'window-change', 'signal']);
+    assert.deepEqual(
+      requests.map((r) => r.requestType),
+      ['env', 'pty-req', 'shell', 'window-change', 'signal'],
+    );
     assert.deepEqual(requestParamsOf(requests[0], 'env'), { name: 'LANG', value: 'C.UTF-8' });
     const pty = requestParamsOf(requests[1], 'pty-req');
-    assert.deepEqual({ ...pty, modes: undefined }, { term: 'xterm-256color', cols: 120, rows: 40, width: 960, height: 640, modes: undefined });
+    assert.deepEqual(
+      { ...pty, modes: undefined },
+      { term: 'xterm-256color', cols: 120, rows: 40, width: 960, height: 640, modes: undefined },
+    );
     assert.equal(daemon.getSSHParam(requests[1].packet, 'TerminalType'), 'xterm-256color');
     assert.equal(daemon.getSSHParam(requests[1].packet, 'TerminalWidthCharacters'), '120');
     assert.deepEqual(requestParamsOf(requests[3], 'window-change'), { cols: 132, rows: 50, width: 1056, height: 800 });
     assert.deepEqual(requestParamsOf(requests[4], 'signal'), { signal: 'INT' });
     s.close();
 
-    const sub = await new Promise<ClientChannel>((resolve, reject) => c.subsys('x-test@example.com', (err, st) => (err ? reject(err) : resolve(st))));
+    const sub = await new Promise<ClientChannel>((resolve, reject) =>
+      c.subsys('x-test@example.com', (err, st) => (err ? reject(err) : resolve(st))),
+    );
     await until('subsystem', () => requests.some((r) => r.requestType === 'subsystem'));
     assert.deepEqual(requestParamsOf(requests.at(-1)!, 'subsystem'), { subsystem: 'x-test@example.com' });
     assert.equal(daemon.getSSHParam(requests.at(-1)!.packet, 'SubsystemName'), 'x-test@example.com');
@@ -64,7 +74,10 @@ test('a refused request fails on the client and the channel stays usable', () =>
     daemon.on('SSHChannelRequest', (e) => void (e.success = e.requestType === 'exec'));
     daemon.on('SSHChannelRequested', (e) => void daemon.sendExitStatus(e.channelId, 0).then(() => daemon.closeChannel(e.channelId)));
     const c = await login(port);
-    await assert.rejects(new Promise((resolve, reject) => c.subsys('sftp', (err, s) => (err ? reject(err) : resolve(s)))), /Unable to start subsystem/);
+    await assert.rejects(
+      new Promise((resolve, reject) => c.subsys('sftp', (err, s) => (err ? reject(err) : resolve(s)))),
+      /Unable to start subsystem/,
+    );
     assert.equal((await exec(c, 'true')).code, 0);
     c.end();
   }));
@@ -162,7 +175,10 @@ async function bytesHandedOverWhileStalled(outBufferSize: number): Promise<{ sen
       await new Promise((r) => setTimeout(r, 500));
     }
     let settled = false;
-    void sent!.then(() => (settled = true), () => (settled = true));
+    void sent!.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     await new Promise((r) => setTimeout(r, 50));
     result = { sent: channel.bytesSent, settled };
     assert.equal(channel.readyToSend, false, 'readyToSend is off while the socket is congested');
@@ -178,7 +194,10 @@ test('OutBufferSize bounds what the daemon queues on a socket whose client stops
   assert.equal(small.settled, false, 'sendChannelData is still waiting with a small OutBufferSize');
   assert.equal(large.settled, false, 'sendChannelData is still waiting with a large OutBufferSize');
   // Both include what the kernel's socket buffers took; the difference is the daemon's own queue.
-  assert.ok(large.sent - small.sent > 32 * MiB, `48 MiB lets the daemon queue far more than 64 KiB (small ${small.sent}, large ${large.sent})`);
+  assert.ok(
+    large.sent - small.sent > 32 * MiB,
+    `48 MiB lets the daemon queue far more than 64 KiB (small ${small.sent}, large ${large.sent})`,
+  );
   assert.ok(small.sent < 24 * MiB, `with 64 KiB the daemon stops after the kernel buffers are full (${small.sent} bytes)`);
 });
 
@@ -211,7 +230,14 @@ test('recordLength delivers SSHChannelDataIn in records of that size, the rest a
 test('exchangeKeys re-keys a live connection, which keeps working', () =>
   withBareDaemon(async ({ daemon, port }) => {
     openDoors(daemon);
-    daemon.on('SSHChannelRequested', (e) => void daemon.sendChannelData(e.channelId, 'ok\n').then(() => daemon.sendExitStatus(e.channelId, 0)).then(() => daemon.closeChannel(e.channelId)));
+    daemon.on(
+      'SSHChannelRequested',
+      (e) =>
+        void daemon
+          .sendChannelData(e.channelId, 'ok\n')
+          .then(() => daemon.sendExitStatus(e.channelId, 0))
+          .then(() => daemon.closeChannel(e.channelId)),
+    );
     const c = await login(port);
     let handshakes = 0;
     c.on('handshake', () => void handshakes++);
@@ -220,7 +246,10 @@ test('exchangeKeys re-keys a live connection, which keeps working', () =>
     await daemon.exchangeKeys(connectionId);
     await until('the client to see the new keys', () => handshakes === 1);
     assert.equal((await exec(c, 'b')).stdout, 'ok\n');
-    await assert.rejects(daemon.exchangeKeys('999999'), (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.UnknownConnection);
+    await assert.rejects(
+      daemon.exchangeKeys('999999'),
+      (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.UnknownConnection,
+    );
     c.end();
   }));
 
@@ -237,7 +266,10 @@ test('disconnect(connectionId) closes the client, fires Disconnected and empties
     await closed;
     assert.deepEqual(gone, [connectionId]);
     await registryDrained(daemon);
-    await assert.rejects(daemon.disconnect(connectionId), (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.UnknownConnection);
+    await assert.rejects(
+      daemon.disconnect(connectionId),
+      (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.UnknownConnection,
+    );
   }));
 
 test('openChannel: a channel type the client refuses rejects with ChannelOpenFailed', () =>
@@ -245,7 +277,10 @@ test('openChannel: a channel type the client refuses rejects with ChannelOpenFai
     openDoors(daemon);
     const c = await login(port);
     const [connectionId] = daemon.sshConnections.keys();
-    await assert.rejects(daemon.openChannel(connectionId, 'x-test@example.com'), (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.ChannelOpenFailed);
+    await assert.rejects(
+      daemon.openChannel(connectionId, 'x-test@example.com'),
+      (e: unknown) => e instanceof SSHDaemonError && e.code === ErrorCodes.ChannelOpenFailed,
+    );
     assert.equal(daemon.sshChannels.size, 0);
     c.end();
   }));

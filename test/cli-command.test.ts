@@ -16,7 +16,10 @@ const MAIN = join(__dirname, '..', 'src', 'cli', 'main.ts');
 const TIMEOUT = { timeout: 90_000 };
 
 function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { timeoutMs: 30_000 }).then((r) => ({ code: r.code, out: r.stdout.toString() + r.stderr }));
+  return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { timeoutMs: 30_000 }).then((r) => ({
+    code: r.code,
+    out: r.stdout.toString() + r.stderr,
+  }));
 }
 
 test('bad options print what is wrong and the usage, exit 2; --help prints the usage', TIMEOUT, async () => {
@@ -46,17 +49,54 @@ test('--user, --authorized-keys, --sftp and --config together; no shell unless a
   const key = makeUserKey('ed25519');
   const keysFile = join(DIR, 'authorized_keys');
   writeFileSync(keysFile, `${key.publicKeyOpenSSH} cli-test\n`);
-  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--user', 'alice:wonder', '--user', 'bob:builder', '--authorized-keys', keysFile, '--sftp', root, '--config', 'MaxAuthAttempts=3', '--config', 'ServerSSHVersionString=SSH-2.0-CliTest_1.0']);
+  const server = await startListening([
+    '--import',
+    'tsx',
+    MAIN,
+    '--port',
+    '0',
+    '--data',
+    join(DIR, 'data'),
+    '--user',
+    'alice:wonder',
+    '--user',
+    'bob:builder',
+    '--authorized-keys',
+    keysFile,
+    '--sftp',
+    root,
+    '--config',
+    'MaxAuthAttempts=3',
+    '--config',
+    'ServerSSHVersionString=SSH-2.0-CliTest_1.0',
+  ]);
   try {
     writeFileSync(join(DIR, 'up.txt'), 'uploaded through the command');
     const args = opensshArgs(server.port);
     args[0] = '-P';
     const batch = join(DIR, 'batch');
     writeFileSync(batch, `put ${join(DIR, 'up.txt')} up.txt\nls\n`);
-    const sftp = await run(requireBinary('sftp'), [...args, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, '-b', batch, 'alice@127.0.0.1'], { timeoutMs: 30_000 });
+    const sftp = await run(
+      requireBinary('sftp'),
+      [...args, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, '-b', batch, 'alice@127.0.0.1'],
+      { timeoutMs: 30_000 },
+    );
     assert.equal(sftp.code, 0, sftp.stderr);
     assert.equal(readFileSync(join(root, 'up.txt'), 'utf8'), 'uploaded through the command');
-    const password = await run(requireBinary('sshpass'), ['-p', 'builder', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', 'bob@127.0.0.1', 'whoami'], { timeoutMs: 30_000 });
+    const password = await run(
+      requireBinary('sshpass'),
+      [
+        '-p',
+        'builder',
+        requireBinary('ssh'),
+        ...opensshArgs(server.port),
+        '-o',
+        'PreferredAuthentications=password',
+        'bob@127.0.0.1',
+        'whoami',
+      ],
+      { timeoutMs: 30_000 },
+    );
     assert.notEqual(password.code, 0, 'exec is not served without --shell');
     assert.doesNotMatch(password.stderr, /Permission denied/, 'but bob logged in with his password');
     assert.match(server.output(), /user 'bob' authenticated/);
@@ -69,77 +109,167 @@ test('--user, --authorized-keys, --sftp and --config together; no shell unless a
   }
 });
 
-test('--shell with --allow-forwarding and --log-level 0: exec works, ssh -W reaches a TCP service, nothing is logged', TIMEOUT, async () => {
-  const echo = createServer((s) => s.pipe(s));
-  echo.listen(0, '127.0.0.1');
-  await once(echo, 'listening');
-  const echoPort = (echo.address() as { port: number }).port;
-  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--shell', '--allow-forwarding', '--user', 'carol:pw', '--log-level', '0']);
-  try {
-    const ssh = (extra: string[], input?: string) =>
-      run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', ...extra], { input, timeoutMs: 30_000 });
-    const who = await ssh(['carol@127.0.0.1', 'whoami']);
-    assert.equal(who.stdout.toString().trim(), 'carol', who.stderr);
-    const w = await ssh(['-W', `127.0.0.1:${echoPort}`, 'carol@127.0.0.1'], 'ping');
-    assert.equal(w.stdout.toString(), 'ping', w.stderr);
-    assert.doesNotMatch(server.output(), /connection from/, '--log-level 0 prints no log lines');
-  } finally {
-    await server.stop();
-    echo.close();
-  }
-});
+test(
+  '--shell with --allow-forwarding and --log-level 0: exec works, ssh -W reaches a TCP service, nothing is logged',
+  TIMEOUT,
+  async () => {
+    const echo = createServer((s) => s.pipe(s));
+    echo.listen(0, '127.0.0.1');
+    await once(echo, 'listening');
+    const echoPort = (echo.address() as { port: number }).port;
+    const server = await startListening([
+      '--import',
+      'tsx',
+      MAIN,
+      '--port',
+      '0',
+      '--data',
+      join(DIR, 'data'),
+      '--shell',
+      '--allow-forwarding',
+      '--user',
+      'carol:pw',
+      '--log-level',
+      '0',
+    ]);
+    try {
+      const ssh = (extra: string[], input?: string) =>
+        run(
+          requireBinary('sshpass'),
+          ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', ...extra],
+          { input, timeoutMs: 30_000 },
+        );
+      const who = await ssh(['carol@127.0.0.1', 'whoami']);
+      assert.equal(who.stdout.toString().trim(), 'carol', who.stderr);
+      const w = await ssh(['-W', `127.0.0.1:${echoPort}`, 'carol@127.0.0.1'], 'ping');
+      assert.equal(w.stdout.toString(), 'ping', w.stderr);
+      assert.doesNotMatch(server.output(), /connection from/, '--log-level 0 prints no log lines');
+    } finally {
+      await server.stop();
+      echo.close();
+    }
+  },
+);
 
 test('--sftp serves legacy SCP too (scp -O up and down), also beside --shell, whose exec leaves scp alone', TIMEOUT, async () => {
   const root = join(DIR, 'scp-root');
   mkdirSync(root);
-  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--user', 'dave:pw', '--sftp', root, '--shell']);
+  const server = await startListening([
+    '--import',
+    'tsx',
+    MAIN,
+    '--port',
+    '0',
+    '--data',
+    join(DIR, 'data'),
+    '--user',
+    'dave:pw',
+    '--sftp',
+    root,
+    '--shell',
+  ]);
   try {
     writeFileSync(join(DIR, 'scp-up.txt'), 'through scp -O');
     const args = opensshArgs(server.port);
     args[0] = '-P';
-    const scp = (from: string, to: string) => run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('scp'), '-O', ...args, '-o', 'PreferredAuthentications=password', from, to], { timeoutMs: 30_000 });
+    const scp = (from: string, to: string) =>
+      run(
+        requireBinary('sshpass'),
+        ['-p', 'pw', requireBinary('scp'), '-O', ...args, '-o', 'PreferredAuthentications=password', from, to],
+        { timeoutMs: 30_000 },
+      );
     const up = await scp(join(DIR, 'scp-up.txt'), 'dave@127.0.0.1:copy.txt');
     assert.equal(up.code, 0, up.stderr);
     assert.equal(readFileSync(join(root, 'copy.txt'), 'utf8'), 'through scp -O');
     const down = await scp('dave@127.0.0.1:copy.txt', join(DIR, 'scp-down.txt'));
     assert.equal(down.code, 0, down.stderr);
     assert.equal(readFileSync(join(DIR, 'scp-down.txt'), 'utf8'), 'through scp -O');
-    const who = await run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', 'dave@127.0.0.1', 'whoami'], { timeoutMs: 30_000 });
+    const who = await run(
+      requireBinary('sshpass'),
+      [
+        '-p',
+        'pw',
+        requireBinary('ssh'),
+        ...opensshArgs(server.port),
+        '-o',
+        'PreferredAuthentications=password',
+        'dave@127.0.0.1',
+        'whoami',
+      ],
+      { timeoutMs: 30_000 },
+    );
     assert.equal(who.stdout.toString().trim(), 'dave', 'the demo shell still answers other commands');
   } finally {
     assert.equal(await server.stop(), 0);
   }
 });
 
-test('--exec: real commands and terminals for logged-in users (exit status, a pty), scp -O still the SCP server\'s, a note but no warning on loopback; --exec with --shell is refused', TIMEOUT, async () => {
-  const both = await cli(['--exec', '--shell', '--data', join(DIR, 'data')]);
-  assert.equal(both.code, 2, both.out);
-  assert.match(both.out, /--exec and --shell both serve exec and shell requests/);
-  const root = join(DIR, 'exec-root');
-  mkdirSync(root);
-  const server = await startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), '--exec', '--sftp', root, '--user', 'erin:pw']);
-  try {
-    const ssh = (extra: string[]) =>
-      run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', ...extra], { timeoutMs: 30_000 });
-    const exec = await ssh(['erin@127.0.0.1', 'echo "$USER"; [ -t 0 ] || echo no-tty; exit 7']);
-    assert.equal(exec.code, 7, exec.stderr);
-    assert.equal(exec.stdout.toString(), 'erin\nno-tty\n');
-    const tty = await ssh(['-tt', 'erin@127.0.0.1', 'tty; exit 5']);
-    assert.equal(tty.code, 5, tty.stderr);
-    assert.match(tty.stdout.toString(), /^\/dev\/pts\/\d+\r\n$/);
-    // scp sends its env requests (SendEnv LANG LC_*) before `exec scp -t`: the SCP server still takes it.
-    writeFileSync(join(DIR, 'exec-up.txt'), 'into the jail');
-    const args = opensshArgs(server.port);
-    args[0] = '-P';
-    const scp = await run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('scp'), '-O', ...args, '-o', 'PreferredAuthentications=password', '-o', 'SendEnv=LANG LC_*', join(DIR, 'exec-up.txt'), 'erin@127.0.0.1:up.txt'], { timeoutMs: 30_000, env: { LC_TIME: 'C' } });
-    assert.equal(scp.code, 0, scp.stderr);
-    assert.equal(readFileSync(join(root, 'up.txt'), 'utf8'), 'into the jail');
-    assert.match(server.output(), /note: --exec runs real commands and shells, as \S+ \(uid \d+\), for everyone who logs in/);
-    assert.doesNotMatch(server.output(), /WARNING/);
-  } finally {
-    assert.equal(await server.stop(), 0);
-  }
-});
+test(
+  "--exec: real commands and terminals for logged-in users (exit status, a pty), scp -O still the SCP server's, a note but no warning on loopback; --exec with --shell is refused",
+  TIMEOUT,
+  async () => {
+    const both = await cli(['--exec', '--shell', '--data', join(DIR, 'data')]);
+    assert.equal(both.code, 2, both.out);
+    assert.match(both.out, /--exec and --shell both serve exec and shell requests/);
+    const root = join(DIR, 'exec-root');
+    mkdirSync(root);
+    const server = await startListening([
+      '--import',
+      'tsx',
+      MAIN,
+      '--port',
+      '0',
+      '--data',
+      join(DIR, 'data'),
+      '--exec',
+      '--sftp',
+      root,
+      '--user',
+      'erin:pw',
+    ]);
+    try {
+      const ssh = (extra: string[]) =>
+        run(
+          requireBinary('sshpass'),
+          ['-p', 'pw', requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', ...extra],
+          { timeoutMs: 30_000 },
+        );
+      const exec = await ssh(['erin@127.0.0.1', 'echo "$USER"; [ -t 0 ] || echo no-tty; exit 7']);
+      assert.equal(exec.code, 7, exec.stderr);
+      assert.equal(exec.stdout.toString(), 'erin\nno-tty\n');
+      const tty = await ssh(['-tt', 'erin@127.0.0.1', 'tty; exit 5']);
+      assert.equal(tty.code, 5, tty.stderr);
+      assert.match(tty.stdout.toString(), /^\/dev\/pts\/\d+\r\n$/);
+      // scp sends its env requests (SendEnv LANG LC_*) before `exec scp -t`: the SCP server still takes it.
+      writeFileSync(join(DIR, 'exec-up.txt'), 'into the jail');
+      const args = opensshArgs(server.port);
+      args[0] = '-P';
+      const scp = await run(
+        requireBinary('sshpass'),
+        [
+          '-p',
+          'pw',
+          requireBinary('scp'),
+          '-O',
+          ...args,
+          '-o',
+          'PreferredAuthentications=password',
+          '-o',
+          'SendEnv=LANG LC_*',
+          join(DIR, 'exec-up.txt'),
+          'erin@127.0.0.1:up.txt',
+        ],
+        { timeoutMs: 30_000, env: { LC_TIME: 'C' } },
+      );
+      assert.equal(scp.code, 0, scp.stderr);
+      assert.equal(readFileSync(join(root, 'up.txt'), 'utf8'), 'into the jail');
+      assert.match(server.output(), /note: --exec runs real commands and shells, as \S+ \(uid \d+\), for everyone who logs in/);
+      assert.doesNotMatch(server.output(), /WARNING/);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  },
+);
 
 test('a server reachable from the network warns loudly on stderr: --exec, and the demo login demo/demo', TIMEOUT, async () => {
   const open = await startListening(['--import', 'tsx', MAIN, '--host', '0.0.0.0', '--port', '0', '--data', join(DIR, 'data'), '--exec']);
@@ -149,7 +279,19 @@ test('a server reachable from the network warns loudly on stderr: --exec, and th
   } finally {
     await open.stop();
   }
-  const named = await startListening(['--import', 'tsx', MAIN, '--host', '0.0.0.0', '--port', '0', '--data', join(DIR, 'data'), '--user', 'frank:long-secret']);
+  const named = await startListening([
+    '--import',
+    'tsx',
+    MAIN,
+    '--host',
+    '0.0.0.0',
+    '--port',
+    '0',
+    '--data',
+    join(DIR, 'data'),
+    '--user',
+    'frank:long-secret',
+  ]);
   try {
     assert.doesNotMatch(named.output(), /WARNING/, 'named users and the demo shell: nothing to warn about');
   } finally {

@@ -16,8 +16,18 @@ after(() => rmSync(DIR, { recursive: true, force: true }));
 
 /** The version lines each set must report: the Debian 12 packages, and Debian 13's newer ones. */
 const VERSIONS: Record<ClientSetName, { ssh: RegExp; plink: RegExp; dbclient: RegExp; python: RegExp }> = {
-  debian12: { ssh: /^OpenSSH_9\.2/, plink: /Release 0\.78/, dbclient: /Dropbear v2022\./, python: /^paramiko 2\.\d+\.\d+ asyncssh 2\.1[0-3]\./ },
-  debian13: { ssh: /^OpenSSH_10\./, plink: /Release 0\.8[3-9]/, dbclient: /Dropbear v2025\./, python: /^paramiko 3\.\d+\.\d+ asyncssh 2\.2\d\./ },
+  debian12: {
+    ssh: /^OpenSSH_9\.2/,
+    plink: /Release 0\.78/,
+    dbclient: /Dropbear v2022\./,
+    python: /^paramiko 2\.\d+\.\d+ asyncssh 2\.1[0-3]\./,
+  },
+  debian13: {
+    ssh: /^OpenSSH_10\./,
+    plink: /Release 0\.8[3-9]/,
+    dbclient: /Dropbear v2025\./,
+    python: /^paramiko 3\.\d+\.\d+ asyncssh 2\.2\d\./,
+  },
 };
 
 test('each set runs its own clients: OpenSSH, PuTTY, Dropbear, paramiko and AsyncSSH versions', { timeout: 60_000 }, async () => {
@@ -29,7 +39,12 @@ test('each set runs its own clients: OpenSSH, PuTTY, Dropbear, paramiko and Asyn
     assert.match(plink.stdout.toString(), want.plink, `${set.name} plink -V`);
     const dbclient = await set.run('dbclient', ['-V']);
     assert.match(dbclient.stderr, want.dbclient, `${set.name} dbclient -V`);
-    const py = await set.run('/usr/bin/python3', ['-W', 'ignore', '-c', 'import paramiko, asyncssh; print("paramiko", paramiko.__version__, "asyncssh", asyncssh.__version__)']);
+    const py = await set.run('/usr/bin/python3', [
+      '-W',
+      'ignore',
+      '-c',
+      'import paramiko, asyncssh; print("paramiko", paramiko.__version__, "asyncssh", asyncssh.__version__)',
+    ]);
     assert.match(py.stdout.toString(), want.python, `${set.name} python: ${py.stderr}`);
   }
 });
@@ -56,7 +71,7 @@ test('debian13: the temp folder has the same paths inside the root, both ways; /
   assert.equal(debian, '13', 'the program ran inside the Debian 13 root');
 });
 
-test('debian13: the mounts live only in the client\'s namespace and the spawned process is the client', { timeout: 60_000 }, async () => {
+test("debian13: the mounts live only in the client's namespace and the spawned process is the client", { timeout: 60_000 }, async () => {
   const root = DEBIAN13.argv('true')[9];
   const child = DEBIAN13.spawn('sleep', ['30']);
   const comm = () => {
@@ -87,7 +102,10 @@ test('debian13: the mounts live only in the client\'s namespace and the spawned 
 
 test('a missing or half-built root fails with how to build it (never a skip)', () => {
   const missing = chrootSet('debian13', join(DIR, 'no-root'));
-  assert.throws(() => missing.path('ssh'), /client root is missing or incomplete at .*no-root: build it with scripts\/install-client-root\.sh/);
+  assert.throws(
+    () => missing.path('ssh'),
+    /client root is missing or incomplete at .*no-root: build it with scripts\/install-client-root\.sh/,
+  );
   // An interrupted build: files but no recipe (the script writes it last).
   const half = join(DIR, 'half-root');
   mkdirSync(join(half, 'usr', 'bin'), { recursive: true });
@@ -95,6 +113,9 @@ test('a missing or half-built root fails with how to build it (never a skip)', (
   assert.throws(() => chrootSet('debian13', half).argv('ssh', ['-V']), /missing or incomplete .*install-client-root\.sh/);
   // A complete root without a program names its package.
   writeFileSync(join(half, '.recipe'), 'suite=trixie\n');
-  assert.throws(() => chrootSet('debian13', half).path('plink'), /plink is missing from the debian13 client root .*\(Debian package putty-tools\)/);
+  assert.throws(
+    () => chrootSet('debian13', half).path('plink'),
+    /plink is missing from the debian13 client root .*\(Debian package putty-tools\)/,
+  );
   assert.equal(DEBIAN12.path('ssh'), '/usr/bin/ssh');
 });

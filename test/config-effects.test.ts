@@ -23,7 +23,11 @@ const target = `${USER}@127.0.0.1`;
 
 /** `first` options come before the shared ones: ssh keeps the first value it sees for an option. */
 function sshPassword(port: number, args: string[], input?: Buffer, first: string[] = []) {
-  return run(requireBinary('sshpass'), ['-p', PASSWORD, requireBinary('ssh'), ...first, ...opensshArgs(port), '-o', 'PreferredAuthentications=password', ...args], { input, timeoutMs: 60_000 });
+  return run(
+    requireBinary('sshpass'),
+    ['-p', PASSWORD, requireBinary('ssh'), ...first, ...opensshArgs(port), '-o', 'PreferredAuthentications=password', ...args],
+    { input, timeoutMs: 60_000 },
+  );
 }
 
 /** Everything a raw TCP client receives until the server closes (or `ms` passes). */
@@ -90,7 +94,17 @@ test('MaxAuthAttempts (default 6): the sixth wrong password drops the connection
     try {
       const r = await run(
         requireBinary('ssh'),
-        ['-o', 'LogLevel=INFO', ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=10', target, 'echo no'],
+        [
+          '-o',
+          'LogLevel=INFO',
+          ...opensshArgs(server.port),
+          '-o',
+          'PreferredAuthentications=password',
+          '-o',
+          'NumberOfPasswordPrompts=10',
+          target,
+          'echo no',
+        ],
         { timeoutMs: 60_000, env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' } },
       );
       assert.notEqual(r.code, 0);
@@ -135,7 +149,11 @@ test('SSHKeepAliveInterval/CountMax: a stopped OpenSSH client is dropped; 0 real
   withTestServer({}, async ({ server }) => {
     server.daemon.config('SSHKeepAliveInterval=1');
     server.daemon.config('SSHKeepAliveCountMax=2');
-    const child = spawn(requireBinary('sshpass'), ['-p', PASSWORD, requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-N', target], { stdio: 'ignore' });
+    const child = spawn(
+      requireBinary('sshpass'),
+      ['-p', PASSWORD, requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-N', target],
+      { stdio: 'ignore' },
+    );
     const until = Date.now() + 20_000;
     while (![...server.daemon.sshConnections.values()].some((c) => c.authenticated)) {
       assert.ok(Date.now() < until, 'ssh did not log in');
@@ -158,7 +176,10 @@ test('SSHKeepAliveInterval/CountMax: a stopped OpenSSH client is dropped; 0 real
     try {
       server.daemon.config('SSHKeepAliveInterval=0');
       let pings = 0;
-      const c = await connect(server.port, { password: PASSWORD, debug: (line: string) => void (/keepalive@openssh\.com/.test(line) && pings++) });
+      const c = await connect(server.port, {
+        password: PASSWORD,
+        debug: (line: string) => void (/keepalive@openssh\.com/.test(line) && pings++),
+      });
       await new Promise((r) => setTimeout(r, 1200));
       assert.equal(pings, 0, 'no keep-alive requests with SSHKeepAliveInterval=0');
       c.end();
@@ -186,8 +207,15 @@ test('ClientSSHVersionString[id] and ConnectionUID[id] are readable per connecti
   withBareDaemon(async ({ daemon, port }) => {
     const seen: string[] = [];
     daemon.on('SSHUserAuthRequest', (e) => {
-      seen.push(daemon.config(`ClientSSHVersionString[${e.connectionId}]`), daemon.config(`ConnectionUID[${e.connectionId}]`), e.connectionId);
-      assert.throws(() => daemon.config(`ConnectionUID[${e.connectionId}]=x`), (err: unknown) => err instanceof SSHDaemonError && err.code === ErrorCodes.ReadOnlySetting);
+      seen.push(
+        daemon.config(`ClientSSHVersionString[${e.connectionId}]`),
+        daemon.config(`ConnectionUID[${e.connectionId}]`),
+        e.connectionId,
+      );
+      assert.throws(
+        () => daemon.config(`ConnectionUID[${e.connectionId}]=x`),
+        (err: unknown) => err instanceof SSHDaemonError && err.code === ErrorCodes.ReadOnlySetting,
+      );
       e.accept = true;
     });
     const c = await connect(port, { password: 'x', ident: 'MyClient_7.1' } as never);
@@ -199,7 +227,10 @@ test('ClientSSHVersionString[id] and ConnectionUID[id] are readable per connecti
 
 test('UserAuthBanner set in SSHUserAuthRequest is printed by OpenSSH ssh', TIMEOUT, () =>
   withTestServer({}, async ({ server }) => {
-    server.daemon.prependListener('SSHUserAuthRequest', (e) => void server.daemon.config(`UserAuthBanner[${e.connectionId}]=Welcome to the test banner`));
+    server.daemon.prependListener(
+      'SSHUserAuthRequest',
+      (e) => void server.daemon.config(`UserAuthBanner[${e.connectionId}]=Welcome to the test banner`),
+    );
     const r = await sshPassword(server.port, [target, 'echo hi'], undefined, ['-o', 'LogLevel=INFO']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Welcome to the test banner/);
@@ -223,7 +254,12 @@ test('KeyboardInteractivePrompts[id] replaces the prompts for one connection', T
     c.connect({ host: '127.0.0.1', port, username: 'u', tryKeyboard: true });
     await ready;
     c.end();
-    assert.deepEqual(prompts, [[{ prompt: 'Token: ', echo: true }, { prompt: 'PIN: ', echo: false }]]);
+    assert.deepEqual(prompts, [
+      [
+        { prompt: 'Token: ', echo: true },
+        { prompt: 'PIN: ', echo: false },
+      ],
+    ]);
   }),
 );
 
@@ -364,7 +400,10 @@ test('bad settings throw SSHDaemonError naming the setting and its valid values;
       ['MaxConnections=0', /MaxConnections.*1 to 100000/],
       ['MaxConnections=100001', /MaxConnections.*1 to 100000/],
       ['TcpNoDelay=maybe', /TcpNoDelay.*true or false/],
-      ['SSHKeyExchangeAlgorithms=diffie-hellman-group-exchange-sha256', /SSHKeyExchangeAlgorithms.*not supported: diffie-hellman-group-exchange-sha256/],
+      [
+        'SSHKeyExchangeAlgorithms=diffie-hellman-group-exchange-sha256',
+        /SSHKeyExchangeAlgorithms.*not supported: diffie-hellman-group-exchange-sha256/,
+      ],
       ['SSHEncryptionAlgorithms=rot13', /SSHEncryptionAlgorithms.*not supported: rot13/],
       ['ServerSSHVersionString=SSH-1.5-old', /ServerSSHVersionString/],
       ['BuildInfo=x', /read-only/],
@@ -372,11 +411,14 @@ test('bad settings throw SSHDaemonError naming the setting and its valid values;
     for (const [statement, message] of cases) {
       const name = statement.split('=')[0];
       const before = name === 'Nope' ? '' : daemon.config(name);
-      assert.throws(() => daemon.config(statement), (e: unknown) => e instanceof SSHDaemonError && message.test(e.message), statement);
+      assert.throws(
+        () => daemon.config(statement),
+        (e: unknown) => e instanceof SSHDaemonError && message.test(e.message),
+        statement,
+      );
       if (name !== 'Nope') assert.equal(daemon.config(name), before, `${name} unchanged`);
     }
-  }),
-);
+  }));
 
 test('SSHKeyExchangeAlgorithms, SSHMacAlgorithms, SSHCompressionAlgorithms decide what OpenSSH negotiates', TIMEOUT, () =>
   withTestServer({}, async ({ server }) => {
@@ -405,7 +447,23 @@ test('SSHPubKeyAuthSigAlgorithms: an RSA user key signing with SHA-1 ssh-rsa is 
     daemon.on('SSHChannelRequest', (e) => void (e.success = true));
     daemon.on('SSHChannelRequested', (e) => void daemon.sendExitStatus(e.channelId, 0).then(() => daemon.closeChannel(e.channelId)));
     const ssh = (algorithm: string) =>
-      run(requireBinary('ssh'), [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', `PubkeyAcceptedAlgorithms=${algorithm}`, '-i', key.privateKeyPath, 'u@127.0.0.1', 'true'], { timeoutMs: 30_000 });
+      run(
+        requireBinary('ssh'),
+        [
+          ...opensshArgs(port),
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'IdentitiesOnly=yes',
+          '-o',
+          `PubkeyAcceptedAlgorithms=${algorithm}`,
+          '-i',
+          key.privateKeyPath,
+          'u@127.0.0.1',
+          'true',
+        ],
+        { timeoutMs: 30_000 },
+      );
     assert.equal((await ssh('rsa-sha2-512')).code, 0, 'SHA-2 signatures are accepted');
     assert.notEqual((await ssh('ssh-rsa')).code, 0, 'SHA-1 is refused by default');
     daemon.config(`SSHPubKeyAuthSigAlgorithms=${daemon.config('SSHPubKeyAuthSigAlgorithms')},ssh-rsa`);
@@ -430,7 +488,16 @@ test('UseIPv6 with an empty LocalHost listens on both stacks; Windows-only setti
   } finally {
     await daemon.shutdown();
   }
-  for (const name of ['UseIOCP', 'UseWindowsMessages', 'ProcessIdleEvents', 'UseInternalSecurityAPI', 'BindExclusively', 'CodePage', 'SelectWaitMillis', 'LicenseInfo']) {
+  for (const name of [
+    'UseIOCP',
+    'UseWindowsMessages',
+    'ProcessIdleEvents',
+    'UseInternalSecurityAPI',
+    'BindExclusively',
+    'CodePage',
+    'SelectWaitMillis',
+    'LicenseInfo',
+  ]) {
     assert.notEqual(daemon.config(name), undefined, name);
   }
   daemon.config('CodePage=65001');

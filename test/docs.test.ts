@@ -17,7 +17,12 @@ const work = mkdtempSync(join(tmpdir(), 'sshdaemon-docs-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function node(args: string[], cwd = root): { status: number | null; output: string } {
-  const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+  const r = spawnSync(process.execPath, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
   return { status: r.status, output: `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '') };
 }
 
@@ -35,7 +40,8 @@ test('typedoc.json keeps the strict validation (warnings are errors, exports mus
   const config = JSON.parse(readFileSync(join(root, 'typedoc.json'), 'utf8'));
   assert.equal(config.treatWarningsAsErrors, true);
   assert.deepEqual(config.entryPoints, ['src/index.ts']);
-  for (const check of ['notExported', 'invalidLink', 'notDocumented']) assert.equal(config.validation?.[check], true, `validation.${check}`);
+  for (const check of ['notExported', 'invalidLink', 'notDocumented'])
+    assert.equal(config.validation?.[check], true, `validation.${check}`);
   for (const kind of ['Class', 'Interface', 'Function', 'Property', 'Method', 'Accessor', 'Enum', 'Variable', 'TypeAlias']) {
     assert.ok(config.requiredToBeDocumented.includes(kind), `requiredToBeDocumented includes ${kind}`);
   }
@@ -47,11 +53,18 @@ test('the API reference builds from src/index.ts without a warning', () => {
   const r = node([typedoc, '--out', out]);
   assert.equal(r.status, 0, `typedoc failed (an undocumented export or a broken link?):\n${r.output}`);
   assert.doesNotMatch(r.output, /\[(warning|error)\]/, r.output);
-  for (const page of ['index.html', 'classes/SSHDaemon.html', 'classes/Certificate.html', 'interfaces/SSHUserAuthRequestEventArgs.html', 'enums/CertStoreTypes.html']) {
+  for (const page of [
+    'index.html',
+    'classes/SSHDaemon.html',
+    'classes/Certificate.html',
+    'interfaces/SSHUserAuthRequestEventArgs.html',
+    'enums/CertStoreTypes.html',
+  ]) {
     assert.ok(existsSync(join(out, page)), `${page} generated`);
   }
   const daemonPage = readFileSync(join(out, 'classes', 'SSHDaemon.html'), 'utf8');
-  for (const member of ['startListening', 'sendChannelData', 'enableForwarding', 'getLocalPort']) assert.match(daemonPage, new RegExp(member), member);
+  for (const member of ['startListening', 'sendChannelData', 'enableForwarding', 'getLocalPort'])
+    assert.match(daemonPage, new RegExp(member), member);
   assert.doesNotMatch(daemonPage, /id="decide"|id="fire"/, 'internal members stay out of the reference');
 });
 
@@ -60,13 +73,33 @@ test('an undocumented export or a broken {@link} fails the build (the check is l
   mkdirSync(join(dir, 'src'), { recursive: true });
   writeFileSync(
     join(dir, 'src', 'index.ts'),
-    ['export function undocumentedHelper(): number {', '  return 1;', '}', '/** See {@link NoSuchThing}. */', 'export const documented = 2;', ''].join('\n'),
+    [
+      'export function undocumentedHelper(): number {',
+      '  return 1;',
+      '}',
+      '/** See {@link NoSuchThing}. */',
+      'export const documented = 2;',
+      '',
+    ].join('\n'),
   );
-  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, target: 'ES2022', module: 'commonjs', types: [] }, include: ['src'] }));
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { strict: true, target: 'ES2022', module: 'commonjs', types: [] }, include: ['src'] }),
+  );
   // The project's typedoc.json, pointed at the fixture.
   const config = JSON.parse(readFileSync(join(root, 'typedoc.json'), 'utf8'));
   const plugin = (config.plugin as string[]).map((p) => resolve(root, p));
-  writeFileSync(join(dir, 'typedoc.json'), JSON.stringify({ ...config, plugin, entryPoints: ['src/index.ts'], tsconfig: 'tsconfig.json', out: 'out', intentionallyNotExported: [] }));
+  writeFileSync(
+    join(dir, 'typedoc.json'),
+    JSON.stringify({
+      ...config,
+      plugin,
+      entryPoints: ['src/index.ts'],
+      tsconfig: 'tsconfig.json',
+      out: 'out',
+      intentionallyNotExported: [],
+    }),
+  );
   const r = node([typedoc], dir);
   assert.notEqual(r.status, 0, r.output);
   assert.match(r.output, /undocumentedHelper.*does not have any documentation/, r.output);
@@ -94,7 +127,12 @@ test('relative links in README.md and docs/*.md point at existing files and head
         problems.push(`${where}: ${relative(root, target)} does not exist`);
         continue;
       }
-      if (anchor !== undefined && statSync(target).isFile() && target.endsWith('.md') && !anchorsOf(readFileSync(target, 'utf8')).has(decodeURIComponent(anchor))) {
+      if (
+        anchor !== undefined &&
+        statSync(target).isFile() &&
+        target.endsWith('.md') &&
+        !anchorsOf(readFileSync(target, 'utf8')).has(decodeURIComponent(anchor))
+      ) {
         problems.push(`${where}: no heading #${anchor} in ${relative(root, target)}`);
       }
     }
@@ -104,9 +142,15 @@ test('relative links in README.md and docs/*.md point at existing files and head
 });
 
 test('the link checker itself: anchors and links are parsed as GitHub renders them', () => {
-  const anchors = anchorsOf('# Channels, exec and shells\n## Sending and flow control\n## `recordLength` records\n## A\n## A\n```sh\n# not a heading\n```\n');
+  const anchors = anchorsOf(
+    '# Channels, exec and shells\n## Sending and flow control\n## `recordLength` records\n## A\n## A\n```sh\n# not a heading\n```\n',
+  );
   assert.deepEqual([...anchors], ['channels-exec-and-shells', 'sending-and-flow-control', 'recordlength-records', 'a', 'a-1']);
-  assert.deepEqual(linksOf('[a](x.md#y) `[b](no.md)` ![i](img.png "t")\n[ref]: other.md\n```\n[c](code.md)\n```\n'), ['x.md#y', 'img.png', 'other.md']);
+  assert.deepEqual(linksOf('[a](x.md#y) `[b](no.md)` ![i](img.png "t")\n[ref]: other.md\n```\n[c](code.md)\n```\n'), [
+    'x.md#y',
+    'img.png',
+    'other.md',
+  ]);
 });
 
 test('every guide in docs/ is linked from docs/index.md, and README.md links the index', () => {
@@ -166,6 +210,9 @@ test("TypeScript examples in the guides compile against the real API (blocks tha
     }),
   );
   const r = node([tsc, '-p', join(dir, 'tsconfig.json')]);
-  const readable = r.output.replace(/(\w+_md)_L(\d+)\.ts\((\d+),(\d+)\)/g, (_s, f: string, l: string, row: string) => `${f.replace(/_md$/, '.md')} (block at line ${l}, line ${row} of the block)`);
+  const readable = r.output.replace(
+    /(\w+_md)_L(\d+)\.ts\((\d+),(\d+)\)/g,
+    (_s, f: string, l: string, row: string) => `${f.replace(/_md$/, '.md')} (block at line ${l}, line ${row} of the block)`,
+  );
   assert.equal(r.status, 0, `examples do not compile:\n${readable}`);
 });

@@ -72,7 +72,14 @@ interface Capture {
 function capturingClient(port: number, cipher: string, capture: Capture): Promise<Client> {
   const c = new Client();
   const ready = new Promise<Client>((resolve, reject) => c.on('ready', () => resolve(c)).on('error', reject));
-  c.connect({ host: '127.0.0.1', port, username: 'tester', password: 'pw', readyTimeout: 30_000, algorithms: { cipher: [cipher] } as never });
+  c.connect({
+    host: '127.0.0.1',
+    port,
+    username: 'tester',
+    password: 'pw',
+    readyTimeout: 30_000,
+    algorithms: { cipher: [cipher] } as never,
+  });
   const proto = (c as unknown as { _protocol: { _onPayload(p: Buffer): unknown } })._protocol;
   assert.equal(typeof proto?._onPayload, 'function', 'ssh2 Client builds its protocol in connect()');
   const onPayload = proto._onPayload;
@@ -108,7 +115,10 @@ function assertRandomPadding(capture: Capture, label: string): void {
   const counts = new Array<number>(256).fill(0);
   for (const b of all) counts[b]++;
   const expected = all.length / 256;
-  assert.ok(Math.min(...counts) > expected * 0.4 && Math.max(...counts) < expected * 1.8, `${label}: byte counts ${Math.min(...counts)}-${Math.max(...counts)}, expected ~${expected.toFixed(0)}`);
+  assert.ok(
+    Math.min(...counts) > expected * 0.4 && Math.max(...counts) < expected * 1.8,
+    `${label}: byte counts ${Math.min(...counts)}-${Math.max(...counts)}, expected ~${expected.toFixed(0)}`,
+  );
 }
 
 const ROUNDS = 1200;
@@ -187,7 +197,8 @@ function keystreamHash(bytes: number): string {
   return h.digest('hex');
 }
 /** The same keystream from openssl (the client side's source for uploads). */
-const opensslSource = (bytes: number) => `openssl enc -aes-128-ctr -K ${SEED.toString('hex')} -iv ${'0'.repeat(32)} -nosalt -in /dev/zero 2>/dev/null | head -c ${bytes}`;
+const opensslSource = (bytes: number) =>
+  `openssl enc -aes-128-ctr -K ${SEED.toString('hex')} -iv ${'0'.repeat(32)} -nosalt -in /dev/zero 2>/dev/null | head -c ${bytes}`;
 /** Reads stdin in 256 KiB blocks, stalling 0.2 s every 16 MiB (the socket fills meanwhile); prints the SHA-256 and the count. */
 const SLOW_READER = `python3 -c 'import sys,hashlib,time
 h=hashlib.sha256();n=0
@@ -254,74 +265,92 @@ const TRANSFER_CASES: { cipher: string; mac: string; bytes: number }[] = [
   { cipher: 'aes128-ctr', mac: 'hmac-sha2-256-etm@openssh.com', bytes: 32 * MiB },
 ];
 
-test('OpenSSH: SHA-256 of what arrives equals what was sent, down, up and both ways at once, through a stalling reader and re-keys every 32 MiB', TIMEOUT, () =>
-  withKeyLogin(async ({ daemon, shell, errors }) => {
-    requireBinary('openssl');
-    requireBinary('python3');
-    serveTransfers(daemon);
-    const before = { ...packetBufferStats };
-    for (const { cipher, mac, bytes } of TRANSFER_CASES) {
-      const ssh = `$SSH -c ${cipher} -m ${mac} -o RekeyLimit=32M`;
-      const expected = `${keystreamHash(bytes)} ${bytes}`;
-      const down = await shell(`${ssh} 'down ${bytes}' | ${SLOW_READER}`, { timeoutMs: 300_000 });
-      assert.equal(down.stdout.toString().trim(), expected, `${cipher} download: ${down.stderr} ${errors.join('; ')}`);
-      const up = await shell(`${opensslSource(bytes)} | ${ssh} up`, { timeoutMs: 300_000 });
-      assert.equal(up.stdout.toString().trim(), expected, `${cipher} upload: ${up.stderr} ${errors.join('; ')}`);
-      const echo = await shell(`${opensslSource(bytes)} | ${ssh} echo | ${SLOW_READER}`, { timeoutMs: 300_000 });
-      assert.equal(echo.stdout.toString().trim(), expected, `${cipher} both ways: ${echo.stderr} ${errors.join('; ')}`);
-    }
-    assert.ok(packetBufferStats.arena - before.arena > 1000, `arena packets: ${packetBufferStats.arena - before.arena}`);
-    assert.deepEqual(errors, []);
-  }),
+test(
+  'OpenSSH: SHA-256 of what arrives equals what was sent, down, up and both ways at once, through a stalling reader and re-keys every 32 MiB',
+  TIMEOUT,
+  () =>
+    withKeyLogin(async ({ daemon, shell, errors }) => {
+      requireBinary('openssl');
+      requireBinary('python3');
+      serveTransfers(daemon);
+      const before = { ...packetBufferStats };
+      for (const { cipher, mac, bytes } of TRANSFER_CASES) {
+        const ssh = `$SSH -c ${cipher} -m ${mac} -o RekeyLimit=32M`;
+        const expected = `${keystreamHash(bytes)} ${bytes}`;
+        const down = await shell(`${ssh} 'down ${bytes}' | ${SLOW_READER}`, { timeoutMs: 300_000 });
+        assert.equal(down.stdout.toString().trim(), expected, `${cipher} download: ${down.stderr} ${errors.join('; ')}`);
+        const up = await shell(`${opensslSource(bytes)} | ${ssh} up`, { timeoutMs: 300_000 });
+        assert.equal(up.stdout.toString().trim(), expected, `${cipher} upload: ${up.stderr} ${errors.join('; ')}`);
+        const echo = await shell(`${opensslSource(bytes)} | ${ssh} echo | ${SLOW_READER}`, { timeoutMs: 300_000 });
+        assert.equal(echo.stdout.toString().trim(), expected, `${cipher} both ways: ${echo.stderr} ${errors.join('; ')}`);
+      }
+      assert.ok(packetBufferStats.arena - before.arena > 1000, `arena packets: ${packetBufferStats.arena - before.arena}`);
+      assert.deepEqual(errors, []);
+    }),
 );
 
-test('a socket that stops taking data: packets the socket still holds are never overwritten (8 channels, 64 MiB, the client stops reading its socket now and then)', TIMEOUT, () =>
-  withBareDaemon(async ({ daemon, port, errors }) => {
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password'));
-    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
-    serveTransfers(daemon);
-    const c = await new Promise<Client>((resolve, reject) => {
-      const client = new Client();
-      client.on('ready', () => resolve(client)).on('error', reject);
-      client.connect({ host: '127.0.0.1', port, username: 'tester', password: 'pw', readyTimeout: 30_000, algorithms: { cipher: ['aes128-gcm@openssh.com'] } as never });
-    });
-    const sock = (c as unknown as { _sock: Socket })._sock;
-    const bytes = 8 * MiB;
-    const before = { ...packetBufferStats };
-    let received = 0;
-    let stalled = false;
-    const hashes = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        new Promise<string>((resolve, reject) =>
-          c.exec(`down ${bytes}`, (err, stream) => {
-            if (err) return reject(err);
-            const h = createHash('sha256');
-            stream.on('data', (d: Buffer) => {
-              h.update(d);
-              received += d.length;
-              // Every 4 MiB the client stops reading its socket for a while: eight 2 MiB windows
-              // are more than the kernel buffers, so the daemon's socket fills.
-              if (!stalled && received % (4 * MiB) < d.length) {
-                stalled = true;
-                sock.pause();
-                setTimeout(() => {
-                  stalled = false;
-                  sock.resume();
-                }, 150);
-              }
-            });
-            stream.on('close', () => resolve(h.digest('hex')));
-          }),
+test(
+  'a socket that stops taking data: packets the socket still holds are never overwritten (8 channels, 64 MiB, the client stops reading its socket now and then)',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ daemon, port, errors }) => {
+      daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password'));
+      daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+      serveTransfers(daemon);
+      const c = await new Promise<Client>((resolve, reject) => {
+        const client = new Client();
+        client.on('ready', () => resolve(client)).on('error', reject);
+        client.connect({
+          host: '127.0.0.1',
+          port,
+          username: 'tester',
+          password: 'pw',
+          readyTimeout: 30_000,
+          algorithms: { cipher: ['aes128-gcm@openssh.com'] } as never,
+        });
+      });
+      const sock = (c as unknown as { _sock: Socket })._sock;
+      const bytes = 8 * MiB;
+      const before = { ...packetBufferStats };
+      let received = 0;
+      let stalled = false;
+      const hashes = await Promise.all(
+        Array.from(
+          { length: 8 },
+          () =>
+            new Promise<string>((resolve, reject) =>
+              c.exec(`down ${bytes}`, (err, stream) => {
+                if (err) return reject(err);
+                const h = createHash('sha256');
+                stream.on('data', (d: Buffer) => {
+                  h.update(d);
+                  received += d.length;
+                  // Every 4 MiB the client stops reading its socket for a while: eight 2 MiB windows
+                  // are more than the kernel buffers, so the daemon's socket fills.
+                  if (!stalled && received % (4 * MiB) < d.length) {
+                    stalled = true;
+                    sock.pause();
+                    setTimeout(() => {
+                      stalled = false;
+                      sock.resume();
+                    }, 150);
+                  }
+                });
+                stream.on('close', () => resolve(h.digest('hex')));
+              }),
+            ),
         ),
-      ),
-    );
-    c.end();
-    const expected = keystreamHash(bytes);
-    assert.deepEqual(hashes, Array(8).fill(expected));
-    assert.ok(packetBufferStats.pending - before.pending > 0, `packets allocated while the socket still held the arena: ${packetBufferStats.pending - before.pending}`);
-    assert.ok(packetBufferStats.arena - before.arena > 500, `arena packets: ${packetBufferStats.arena - before.arena}`);
-    assert.deepEqual(errors, []);
-  }),
+      );
+      c.end();
+      const expected = keystreamHash(bytes);
+      assert.deepEqual(hashes, Array(8).fill(expected));
+      assert.ok(
+        packetBufferStats.pending - before.pending > 0,
+        `packets allocated while the socket still held the arena: ${packetBufferStats.pending - before.pending}`,
+      );
+      assert.ok(packetBufferStats.arena - before.arena > 500, `arena packets: ${packetBufferStats.arena - before.arena}`);
+      assert.deepEqual(errors, []);
+    }),
 );
 
 // ---- strict KEX ------------------------------------------------------------------------------
@@ -331,7 +360,9 @@ test('strict KEX: OpenSSH negotiates it and re-keys every MiB of a transfer with
     requireBinary('python3');
     serveTransfers(daemon);
     const bytes = 16 * MiB;
-    const r = await shell(`$SSH -vvv -o RekeyLimit=1M 'down ${bytes}' 2>ssh.err | ${SLOW_READER}; cat ssh.err >&2; rm -f ssh.err`, { timeoutMs: 300_000 });
+    const r = await shell(`$SSH -vvv -o RekeyLimit=1M 'down ${bytes}' 2>ssh.err | ${SLOW_READER}; cat ssh.err >&2; rm -f ssh.err`, {
+      timeoutMs: 300_000,
+    });
     assert.equal(r.stdout.toString().trim(), `${keystreamHash(bytes)} ${bytes}`, r.stderr.slice(-2000));
     assert.match(r.stderr, /will use strict KEX ordering/);
     const newkeys = r.stderr.match(/SSH2_MSG_NEWKEYS received/g)?.length ?? 0;
@@ -346,28 +377,31 @@ function x25519Public(): Buffer {
   return publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
 }
 
-test('strict KEX: a message before the client KEXINIT is refused when the client asked for strict KEX, and served otherwise (Terrapin)', TIMEOUT, () =>
-  withBareDaemon(async ({ port }) => {
-    const IGNORE = Buffer.concat([Buffer.from([2]), encodeString('x')]);
-    const ECDH_INIT = 30;
-    const ECDH_REPLY = 31;
-    const probe = async (strict: boolean) => {
-      const t = new RawTransport(port);
-      try {
-        await until('the server KEXINIT', () => t.received(20));
-        t.send(IGNORE);
-        t.kexinit(strict ? 'curve25519-sha256,kex-strict-c-v00@openssh.com' : 'curve25519-sha256');
-        t.send(Buffer.concat([Buffer.from([ECDH_INIT]), encodeString(x25519Public())]));
-        await Promise.race([t.closed, until('the ECDH reply or the close', () => t.received(ECDH_REPLY))]);
-        return t.received(ECDH_REPLY);
-      } finally {
-        t.destroy();
-      }
-    };
-    assert.equal(await probe(false), true, 'without strict KEX an IGNORE before KEXINIT is allowed (RFC 4253)');
-    const strictTransport = await probe(true);
-    assert.equal(strictTransport, false, 'with kex-strict-c the IGNORE before KEXINIT ends the connection');
-  }),
+test(
+  'strict KEX: a message before the client KEXINIT is refused when the client asked for strict KEX, and served otherwise (Terrapin)',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ port }) => {
+      const IGNORE = Buffer.concat([Buffer.from([2]), encodeString('x')]);
+      const ECDH_INIT = 30;
+      const ECDH_REPLY = 31;
+      const probe = async (strict: boolean) => {
+        const t = new RawTransport(port);
+        try {
+          await until('the server KEXINIT', () => t.received(20));
+          t.send(IGNORE);
+          t.kexinit(strict ? 'curve25519-sha256,kex-strict-c-v00@openssh.com' : 'curve25519-sha256');
+          t.send(Buffer.concat([Buffer.from([ECDH_INIT]), encodeString(x25519Public())]));
+          await Promise.race([t.closed, until('the ECDH reply or the close', () => t.received(ECDH_REPLY))]);
+          return t.received(ECDH_REPLY);
+        } finally {
+          t.destroy();
+        }
+      };
+      assert.equal(await probe(false), true, 'without strict KEX an IGNORE before KEXINIT is allowed (RFC 4253)');
+      const strictTransport = await probe(true);
+      assert.equal(strictTransport, false, 'with kex-strict-c the IGNORE before KEXINIT ends the connection');
+    }),
 );
 
 // ---- write batching --------------------------------------------------------------------------
@@ -380,7 +414,10 @@ test("a tick's batched writes count in writableLength, go out in order, and reac
     new Promise<Buffer>((resolve, reject) => {
       server.once('connection', (peer: Socket) => {
         const chunks: Buffer[] = [];
-        peer.on('data', (d: Buffer) => chunks.push(d)).on('close', () => resolve(Buffer.concat(chunks))).on('error', reject);
+        peer
+          .on('data', (d: Buffer) => chunks.push(d))
+          .on('close', () => resolve(Buffer.concat(chunks)))
+          .on('error', reject);
       });
       const s = new Socket();
       s.connect(port, '127.0.0.1', () => {
@@ -408,4 +445,3 @@ test("a tick's batched writes count in writableLength, go out in order, and reac
     server.close();
   }
 });
-

@@ -41,9 +41,15 @@ test('the pin of a cipher method changes with its text (a patched ssh2 method st
   const pinned = methodHash(source, 'AESGCMCipherBinding', 'allocPacket');
   assert.equal(pinned, '7eda521a01bfe25d');
   const start = source.indexOf('class AESGCMCipherBinding');
-  const edited = source.slice(0, start) + source.slice(start).replace('randomFillSync(packet, 5 + payloadLen, padLen);', 'packet.fill(0, 5 + payloadLen);');
+  const edited =
+    source.slice(0, start) +
+    source.slice(start).replace('randomFillSync(packet, 5 + payloadLen, padLen);', 'packet.fill(0, 5 + payloadLen);');
   assert.notEqual(methodHash(edited, 'AESGCMCipherBinding', 'allocPacket'), pinned);
-  assert.equal(methodHash(edited, 'AESGCMCipherNative', 'allocPacket'), methodHash(source, 'AESGCMCipherNative', 'allocPacket'), 'other classes keep their pin');
+  assert.equal(
+    methodHash(edited, 'AESGCMCipherNative', 'allocPacket'),
+    methodHash(source, 'AESGCMCipherNative', 'allocPacket'),
+    'other classes keep their pin',
+  );
   assert.equal(methodHash(source, 'NoSuchCipher', 'allocPacket'), undefined);
 });
 
@@ -54,22 +60,38 @@ test('the guessed-KEX-packet fix is installed on ssh2 Protocol and reads KEXINIT
   assert.ok(d && d.get && d.set, 'accessor installed by src/engine/guessedKexPacketFix.ts');
   const list = (s: string) => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s)]);
   const rest = ['aes128-ctr', 'aes128-ctr', 'hmac-sha2-256', 'hmac-sha2-256', 'none', 'none', '', ''].map(list);
-  const kexinit = Buffer.concat([Buffer.from([20]), Buffer.alloc(16), list('curve25519-sha256,ext-info-c'), list('ssh-ed25519,rsa-sha2-512'), ...rest, Buffer.alloc(5)]);
+  const kexinit = Buffer.concat([
+    Buffer.from([20]),
+    Buffer.alloc(16),
+    list('curve25519-sha256,ext-info-c'),
+    list('ssh-ed25519,rsa-sha2-512'),
+    ...rest,
+    Buffer.alloc(5),
+  ]);
   assert.deepEqual(firstProposals(kexinit), { kex: 'curve25519-sha256', hostKey: 'ssh-ed25519' });
   assert.equal(firstProposals(kexinit.subarray(0, 30)), undefined);
 });
 
 test('inbound inflation is bounded by the engine packet limit (src/engine/inflateLimit.ts)', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ZlibPacketReader } = require('ssh2/lib/protocol/zlib.js') as { ZlibPacketReader: new () => { read(b: Buffer): Buffer; cleanup(): void } };
+  const { ZlibPacketReader } = require('ssh2/lib/protocol/zlib.js') as {
+    ZlibPacketReader: new () => { read(b: Buffer): Buffer; cleanup(): void };
+  };
   const crypto = readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
-  assert.match(crypto, new RegExp(`const MAX_PACKET_SIZE = ${MAX_INFLATED_PACKET};`), 'the bound is the largest packet ssh2 accepts on the wire');
+  assert.match(
+    crypto,
+    new RegExp(`const MAX_PACKET_SIZE = ${MAX_INFLATED_PACKET};`),
+    'the bound is the largest packet ssh2 accepts on the wire',
+  );
   const stream = (n: number) => deflateSync(Buffer.alloc(n), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
   const fine = new ZlibPacketReader();
   assert.equal(fine.read(stream(32 * 1024)).length, 32 * 1024);
   fine.cleanup();
   const bomb = new ZlibPacketReader();
-  assert.throws(() => bomb.read(stream(16 * 1024 * 1024)), (err: Error & { code?: string }) => err.code === INFLATE_LIMIT_CODE && /inflates past 35000 bytes/.test(err.message));
+  assert.throws(
+    () => bomb.read(stream(16 * 1024 * 1024)),
+    (err: Error & { code?: string }) => err.code === INFLATE_LIMIT_CODE && /inflates past 35000 bytes/.test(err.message),
+  );
   bomb.cleanup();
 });
 

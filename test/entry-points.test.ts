@@ -12,7 +12,10 @@ after(() => rmSync(APP, { recursive: true, force: true }));
 
 /** A throwaway project whose node_modules/sshdaemon is this package (built by `npm test`'s pretest). */
 function project(): string {
-  assert.ok(existsSync(join(ROOT, 'dist', 'cjs', 'index.js')) && existsSync(join(ROOT, 'dist', 'esm', 'index.mjs')), 'dist/ is missing: run npm run build');
+  assert.ok(
+    existsSync(join(ROOT, 'dist', 'cjs', 'index.js')) && existsSync(join(ROOT, 'dist', 'esm', 'index.mjs')),
+    'dist/ is missing: run npm run build',
+  );
   const modules = join(APP, 'node_modules');
   if (!existsSync(join(modules, 'sshdaemon'))) {
     mkdirSync(modules, { recursive: true });

@@ -38,7 +38,10 @@ test('a handler that never decides: HandlerTimeout refuses and fires Error 1030;
     const started = Date.now();
     await assert.rejects(connect(port, { password: 'x' }), /All configured authentication methods failed/);
     assert.ok(Date.now() - started >= 900, 'refused after the timeout, not before');
-    assert.ok(errors.some((e) => e.startsWith(`${ErrorCodes.HandlerFailed} SSHUserAuthRequest handler failed: no decision within 1000 ms`)), errors.join('\n'));
+    assert.ok(
+      errors.some((e) => e.startsWith(`${ErrorCodes.HandlerFailed} SSHUserAuthRequest handler failed: no decision within 1000 ms`)),
+      errors.join('\n'),
+    );
   }),
 );
 
@@ -46,7 +49,12 @@ test('SIGKILL mid-handshake and mid-transfer: Disconnected fires, registry drain
   withBareDaemon(async ({ daemon, port }) => {
     const disconnected: string[] = [];
     daemon.on('Disconnected', (e) => void disconnected.push(e.connectionId));
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = (e.authMethod === 'publickey' && e.authParam === key.blobBase64) || (e.authMethod === 'password' && e.authParam === 'pw')));
+    daemon.on(
+      'SSHUserAuthRequest',
+      (e) =>
+        void (e.accept =
+          (e.authMethod === 'publickey' && e.authParam === key.blobBase64) || (e.authMethod === 'password' && e.authParam === 'pw')),
+    );
     daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
     daemon.on('SSHChannelRequest', (e) => void (e.success = true));
     const chunk = Buffer.alloc(256 * 1024, 1);
@@ -59,12 +67,30 @@ test('SIGKILL mid-handshake and mid-transfer: Disconnected fires, registry drain
       }
     });
     // Mid-handshake: identification sent, then killed while key exchange runs.
-    const half = spawn(requireBinary('ssh'), [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'KexAlgorithms=diffie-hellman-group16-sha512', '-i', key.privateKeyPath, 'u@127.0.0.1', 'true'], { stdio: 'ignore' });
+    const half = spawn(
+      requireBinary('ssh'),
+      [
+        ...opensshArgs(port),
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'KexAlgorithms=diffie-hellman-group16-sha512',
+        '-i',
+        key.privateKeyPath,
+        'u@127.0.0.1',
+        'true',
+      ],
+      { stdio: 'ignore' },
+    );
     await until(() => daemon.sshConnections.size === 1);
     half.kill('SIGKILL');
     await until(() => daemon.sshConnections.size === 0);
     // Mid-transfer: a 256 MiB download killed after the first bytes.
-    const ssh = spawn(requireBinary('ssh'), [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, 'u@127.0.0.1', 'flood'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const ssh = spawn(
+      requireBinary('ssh'),
+      [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, 'u@127.0.0.1', 'flood'],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     await once(ssh.stdout!, 'data');
     ssh.kill('SIGKILL');
     await until(() => daemon.sshConnections.size === 0 && daemon.sshChannels.size === 0);
@@ -78,11 +104,28 @@ test('SIGKILL mid-SFTP download: the session ends, its handles close, the regist
   withSftpServer(async (s) => {
     writeFileSync(join(s.root, 'big.bin'), randomBytes(128 * MiB));
     let ended = 0;
-    s.daemon.enableSFTP({ fileSystem: new (await import('../src')).LocalFileSystem(s.root), onSession: (session) => session.on('ended', () => void ended++) });
+    s.daemon.enableSFTP({
+      fileSystem: new (await import('../src')).LocalFileSystem(s.root),
+      onSession: (session) => session.on('ended', () => void ended++),
+    });
     const args = opensshArgs(s.port);
     args[0] = '-P';
     // sftp runs ssh as a child: kill the whole process group, as a dying client machine would.
-    const sftp = spawn(requireBinary('sftp'), [...args, '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', s.key.privateKeyPath, `${SFTP_USER}@127.0.0.1:big.bin`, join(s.local, 'partial.bin')], { stdio: 'ignore', detached: true });
+    const sftp = spawn(
+      requireBinary('sftp'),
+      [
+        ...args,
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-i',
+        s.key.privateKeyPath,
+        `${SFTP_USER}@127.0.0.1:big.bin`,
+        join(s.local, 'partial.bin'),
+      ],
+      { stdio: 'ignore', detached: true },
+    );
     await until(() => s.daemon.sshChannels.size === 1);
     await sleep(200);
     process.kill(-sftp.pid!, 'SIGKILL');

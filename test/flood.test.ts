@@ -39,61 +39,64 @@ function next() { if (started < total) one(started++); }
 for (let i = 0; i < inFlight; i++) next();
 `;
 
-test('flood: 5,000 connections (silent, garbage, bad packets) from one process; an authenticated client is served throughout; registry and heap return to baseline', { timeout: 180_000 }, () =>
-  withBareDaemon(async ({ daemon, port }) => {
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
-    daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
-    daemon.on('SSHChannelRequest', (e) => void (e.success = true));
-    daemon.on('SSHChannelRequested', async (e) => {
-      if (e.requestType !== 'exec') return;
-      await daemon.sendChannelData(e.channelId, 'pong\n');
-      await daemon.sendExitStatus(e.channelId, 0);
-      await daemon.closeChannel(e.channelId);
-    });
-    let errors = 0;
-    daemon.on('Error', () => void errors++);
-    const legit = await connect(port, { password: 'pw' });
-    // Warm up, then measure the baseline with one authenticated client connected.
-    for (let i = 0; i < 20; i++) assert.equal((await exec(legit, 'ping')).stdout, 'pong\n');
-    gc();
-    const baseline = process.memoryUsage();
+test(
+  'flood: 5,000 connections (silent, garbage, bad packets) from one process; an authenticated client is served throughout; registry and heap return to baseline',
+  { timeout: 180_000 },
+  () =>
+    withBareDaemon(async ({ daemon, port }) => {
+      daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
+      daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
+      daemon.on('SSHChannelRequest', (e) => void (e.success = true));
+      daemon.on('SSHChannelRequested', async (e) => {
+        if (e.requestType !== 'exec') return;
+        await daemon.sendChannelData(e.channelId, 'pong\n');
+        await daemon.sendExitStatus(e.channelId, 0);
+        await daemon.closeChannel(e.channelId);
+      });
+      let errors = 0;
+      daemon.on('Error', () => void errors++);
+      const legit = await connect(port, { password: 'pw' });
+      // Warm up, then measure the baseline with one authenticated client connected.
+      for (let i = 0; i < 20; i++) assert.equal((await exec(legit, 'ping')).stdout, 'pong\n');
+      gc();
+      const baseline = process.memoryUsage();
 
-    const child = spawn(process.execPath, ['-e', FLOOD, String(port), '5000', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let report = '';
-    child.stdout.on('data', (d: Buffer) => (report += d.toString()));
-    const exited = once(child, 'exit');
-    let served = 0;
-    let peak = 0;
-    let floodDone = false;
-    void exited.then(() => (floodDone = true));
-    while (!floodDone) {
-      const r = await exec(legit, 'ping');
-      assert.equal(r.stdout, 'pong\n', 'the authenticated client is served during the flood');
-      served++;
-      peak = Math.max(peak, daemon.sshConnections.size);
-    }
-    const [code] = (await exited) as [number];
-    assert.equal(code, 0, 'the flood client finished');
-    const { finished, refused } = JSON.parse(report) as { finished: number; refused: number };
-    assert.equal(finished, 5000);
+      const child = spawn(process.execPath, ['-e', FLOOD, String(port), '5000', '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let report = '';
+      child.stdout.on('data', (d: Buffer) => (report += d.toString()));
+      const exited = once(child, 'exit');
+      let served = 0;
+      let peak = 0;
+      let floodDone = false;
+      void exited.then(() => (floodDone = true));
+      while (!floodDone) {
+        const r = await exec(legit, 'ping');
+        assert.equal(r.stdout, 'pong\n', 'the authenticated client is served during the flood');
+        served++;
+        peak = Math.max(peak, daemon.sshConnections.size);
+      }
+      const [code] = (await exited) as [number];
+      assert.equal(code, 0, 'the flood client finished');
+      const { finished, refused } = JSON.parse(report) as { finished: number; refused: number };
+      assert.equal(finished, 5000);
 
-    await until(() => daemon.sshConnections.size === 1, 30_000);
-    assert.equal((await exec(legit, 'ping')).stdout, 'pong\n', 'still served after the flood');
-    gc();
-    await new Promise((r) => setTimeout(r, 200));
-    gc();
-    const after = process.memoryUsage();
-    const heapGrowth = after.heapUsed - baseline.heapUsed;
-    console.log(
-      `# flood: 5000 connections, ${refused} closed before the banner (refusals: ${JSON.stringify(daemon.refusalCounts())}), peak registry ${peak}, ${errors} Error events, ` +
-        `${served} execs served during the flood; heapUsed ${(baseline.heapUsed / 2 ** 20).toFixed(1)} -> ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB, ` +
-        `rss ${(baseline.rss / 2 ** 20).toFixed(1)} -> ${(after.rss / 2 ** 20).toFixed(1)} MiB`,
-    );
-    assert.ok(served > 0, 'execs completed while the flood ran');
-    assert.ok(heapGrowth < 8 * 2 ** 20, `heap back to baseline (grew ${(heapGrowth / 2 ** 20).toFixed(1)} MiB)`);
-    legit.end();
-    await registryDrained(daemon);
-  }),
+      await until(() => daemon.sshConnections.size === 1, 30_000);
+      assert.equal((await exec(legit, 'ping')).stdout, 'pong\n', 'still served after the flood');
+      gc();
+      await new Promise((r) => setTimeout(r, 200));
+      gc();
+      const after = process.memoryUsage();
+      const heapGrowth = after.heapUsed - baseline.heapUsed;
+      console.log(
+        `# flood: 5000 connections, ${refused} closed before the banner (refusals: ${JSON.stringify(daemon.refusalCounts())}), peak registry ${peak}, ${errors} Error events, ` +
+          `${served} execs served during the flood; heapUsed ${(baseline.heapUsed / 2 ** 20).toFixed(1)} -> ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB, ` +
+          `rss ${(baseline.rss / 2 ** 20).toFixed(1)} -> ${(after.rss / 2 ** 20).toFixed(1)} MiB`,
+      );
+      assert.ok(served > 0, 'execs completed while the flood ran');
+      assert.ok(heapGrowth < 8 * 2 ** 20, `heap back to baseline (grew ${(heapGrowth / 2 ** 20).toFixed(1)} MiB)`);
+      legit.end();
+      await registryDrained(daemon);
+    }),
 );
 
 async function until(check: () => boolean, ms: number): Promise<void> {

@@ -37,7 +37,19 @@ function forwardingDaemon(daemon: SSHDaemon): { opens: string[] } {
   return { opens };
 }
 
-const sshArgs = (port: number) => ['-o', 'LogLevel=ERROR', ...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, '-o', 'ExitOnForwardFailure=yes'];
+const sshArgs = (port: number) => [
+  '-o',
+  'LogLevel=ERROR',
+  ...opensshArgs(port),
+  '-o',
+  'BatchMode=yes',
+  '-o',
+  'IdentitiesOnly=yes',
+  '-i',
+  key.privateKeyPath,
+  '-o',
+  'ExitOnForwardFailure=yes',
+];
 
 function background(clients: ClientSet, args: string[]): { child: ChildProcess; stderr: () => string } {
   const [cmd, ...rest] = clients.argv('ssh', args);
@@ -47,15 +59,16 @@ function background(clients: ClientSet, args: string[]): { child: ChildProcess; 
   return { child, stderr: () => err };
 }
 
-
-
 testEachSet('ssh -W and ssh -L reach a TCP service through direct-tcpip', TIMEOUT, (clients) =>
   withBareDaemon(async ({ daemon, port }) => {
     const { opens } = forwardingDaemon(daemon);
     daemon.enableForwarding();
     const echo = await echoServer();
     try {
-      const w = await clients.run('ssh', [...sshArgs(port), '-W', `127.0.0.1:${echo.port}`, 'tester@127.0.0.1'], { input: 'hello', timeoutMs: 20_000 });
+      const w = await clients.run('ssh', [...sshArgs(port), '-W', `127.0.0.1:${echo.port}`, 'tester@127.0.0.1'], {
+        input: 'hello',
+        timeoutMs: 20_000,
+      });
       assert.equal(w.stdout.toString(), 'echo:hello', w.stderr);
       const localPort = await freePort();
       const l = background(clients, [...sshArgs(port), '-N', '-L', `${localPort}:127.0.0.1:${echo.port}`, 'tester@127.0.0.1']);
@@ -83,7 +96,14 @@ testEachSet('ssh -D: curl --socks5-hostname fetches a page through the daemon', 
     const d = background(clients, [...sshArgs(port), '-N', '-D', `127.0.0.1:${socksPort}`, 'tester@127.0.0.1']);
     try {
       await until('the SOCKS port', () => portOpen(socksPort), 15_000);
-      const r = await run(requireBinary('curl'), ['-s', '--max-time', '10', '--socks5-hostname', `127.0.0.1:${socksPort}`, `http://localhost:${httpPort}/`]);
+      const r = await run(requireBinary('curl'), [
+        '-s',
+        '--max-time',
+        '10',
+        '--socks5-hostname',
+        `127.0.0.1:${socksPort}`,
+        `http://localhost:${httpPort}/`,
+      ]);
       assert.equal(r.stdout.toString(), 'page through socks', r.stderr);
     } finally {
       d.child.kill();
@@ -101,7 +121,13 @@ testEachSet('ssh -R: tcpip-forward listens on loopback, connections come back as
     });
     daemon.enableForwarding();
     const echo = await echoServer();
-    const { child: r, stderr: rStderr } = background(clients, [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-N', '-R', `0:127.0.0.1:${echo.port}`, 'tester@127.0.0.1']);
+    const { child: r, stderr: rStderr } = background(clients, [
+      ...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)),
+      '-N',
+      '-R',
+      `0:127.0.0.1:${echo.port}`,
+      'tester@127.0.0.1',
+    ]);
     try {
       await until('the allocated -R port', () => /Allocated port (\d+) for remote forward/.test(rStderr()), 15_000);
       const remotePort = Number(/Allocated port (\d+)/.exec(rStderr())![1]);
@@ -117,32 +143,40 @@ testEachSet('ssh -R: tcpip-forward listens on loopback, connections come back as
   }),
 );
 
-testEachSet('virtual destinations (ForwardingOptions.connect), allow-lists in SSHChannelOpenRequest, and connect failures', TIMEOUT, (clients) =>
-  withBareDaemon(async ({ daemon, port }) => {
-    forwardingDaemon(daemon);
-    daemon.on('SSHChannelOpenRequest', (e) => {
-      if (e.service === 'direct-tcpip') e.accept = directTcpipTarget(e.parameters).host !== 'blocked.example';
-    });
-    daemon.enableForwarding({
-      connect: (target) => {
-        if (target.host !== 'status.internal') throw new Error('no route');
-        const answer = new Duplex({
-          read() {},
-          write(chunk: Buffer, _enc, done) {
-            this.push(`status ok for ${chunk.toString().trim()}\n`);
-            this.push(null);
-            done();
-          },
-        });
-        return answer;
-      },
-    });
-    const w = (target: string, input: string) => clients.run('ssh', [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-W', target, 'tester@127.0.0.1'], { input, timeoutMs: 20_000 });
-    const ok = await w('status.internal:80', 'probe');
-    assert.equal(ok.stdout.toString(), 'status ok for probe\n', ok.stderr);
-    const blocked = await w('blocked.example:80', 'x');
-    assert.match(blocked.stderr, /administratively prohibited/);
-    const unreachable = await w('elsewhere.example:80', 'x');
-    assert.match(unreachable.stderr, /open failed: connect failed: cannot connect to elsewhere\.example:80: no route/);
-  }),
+testEachSet(
+  'virtual destinations (ForwardingOptions.connect), allow-lists in SSHChannelOpenRequest, and connect failures',
+  TIMEOUT,
+  (clients) =>
+    withBareDaemon(async ({ daemon, port }) => {
+      forwardingDaemon(daemon);
+      daemon.on('SSHChannelOpenRequest', (e) => {
+        if (e.service === 'direct-tcpip') e.accept = directTcpipTarget(e.parameters).host !== 'blocked.example';
+      });
+      daemon.enableForwarding({
+        connect: (target) => {
+          if (target.host !== 'status.internal') throw new Error('no route');
+          const answer = new Duplex({
+            read() {},
+            write(chunk: Buffer, _enc, done) {
+              this.push(`status ok for ${chunk.toString().trim()}\n`);
+              this.push(null);
+              done();
+            },
+          });
+          return answer;
+        },
+      });
+      const w = (target: string, input: string) =>
+        clients.run(
+          'ssh',
+          [...sshArgs(port).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), '-W', target, 'tester@127.0.0.1'],
+          { input, timeoutMs: 20_000 },
+        );
+      const ok = await w('status.internal:80', 'probe');
+      assert.equal(ok.stdout.toString(), 'status ok for probe\n', ok.stderr);
+      const blocked = await w('blocked.example:80', 'x');
+      assert.match(blocked.stderr, /administratively prohibited/);
+      const unreachable = await w('elsewhere.example:80', 'x');
+      assert.match(unreachable.stderr, /open failed: connect failed: cannot connect to elsewhere\.example:80: no route/);
+    }),
 );

@@ -23,7 +23,11 @@ interface Run {
 
 function fuzzTarget(name: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fuzz/jazzer/run.ts'), name, '--seconds', String(SECONDS), '--seed', String(SEED)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'test/fuzz/jazzer/run.ts'), name, '--seconds', String(SECONDS), '--seed', String(SEED)],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
@@ -53,11 +57,20 @@ test('fuzz targets: corpus replay and a short fuzzing run each, no finding', { t
       const { code, output } = await runs.get(name)!;
       const seeds = readdirSync(join(ROOT, 'test/fuzz/corpus', name)).length;
       const executed = executedUnits(output);
-      const tail = output.split('\n').filter((l) => !/^#\d+\s+(NEW|REDUCE|pulse)/.test(l)).slice(-40).join('\n');
+      const tail = output
+        .split('\n')
+        .filter((l) => !/^#\d+\s+(NEW|REDUCE|pulse)/.test(l))
+        .slice(-40)
+        .join('\n');
       assert.equal(code, 0, `fuzz target ${name} failed (exit ${code}):\n${tail}`);
       assert.ok(seeds > 0, `${name} has seeds in test/fuzz/corpus/${name}`);
       assert.ok(executed >= seeds, `${name} executed ${executed} inputs, fewer than its ${seeds} seeds:\n${tail}`);
-      const cov = /cov: (\d+)/.exec(output.split('\n').filter((l) => l.includes('cov:')).at(-1) ?? '')?.[1];
+      const cov = /cov: (\d+)/.exec(
+        output
+          .split('\n')
+          .filter((l) => l.includes('cov:'))
+          .at(-1) ?? '',
+      )?.[1];
       console.log(`# fuzz ${name}: ${executed} inputs (${seeds} seeds), coverage ${cov ?? '?'} edges`);
     });
   }

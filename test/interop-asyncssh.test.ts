@@ -8,7 +8,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { type ClientSet, testEachSet } from './fixtures/clientSets';
-import { acceptedMethods, assertForeignKeyRefused, assertRsaLoginWithSha2, runPythonJson, type ServerScope, withTestServer } from './fixtures/interop';
+import {
+  acceptedMethods,
+  assertForeignKeyRefused,
+  assertRsaLoginWithSha2,
+  runPythonJson,
+  type ServerScope,
+  withTestServer,
+} from './fixtures/interop';
 import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -51,7 +58,8 @@ async function withServer(clients: ClientSet, options: boolean | TestServerOptio
   await clients.requirePythonModule('asyncssh');
   await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, (scope) => {
     const cfg = { port: scope.server.port, user: USER, password: PASSWORD, key: scope.server.userKey.privateKeyPath };
-    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code + MAIN, { ...cfg, ...extra }, input, clients);
+    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) =>
+      runPythonJson(PRELUDE + code + MAIN, { ...cfg, ...extra }, input, clients);
     return body({ ...scope, py });
   });
 }
@@ -80,7 +88,10 @@ async def main():
     async with connect('password', password='not-the-password') as conn:
         return {'denied': None}`);
     assert.equal(r.denied, 'PermissionDenied', r.reason);
-    assert.ok(auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'), 'the daemon saw the password attempt');
+    assert.ok(
+      auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'),
+      'the daemon saw the password attempt',
+    );
     assert.deepEqual(acceptedMethods(auths), []);
     assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
   }),
@@ -115,18 +126,21 @@ async def main():
   }),
 );
 
-testEachSet("asyncssh: key exchange with the daemon defaults is the client's first choice (no post-quantum method without liboqs)", TIMEOUT, (clients) =>
-  withServer(clients, false, async ({ py, kex }) => {
-    const r = await py(`
+testEachSet(
+  "asyncssh: key exchange with the daemon defaults is the client's first choice (no post-quantum method without liboqs)",
+  TIMEOUT,
+  (clients) =>
+    withServer(clients, false, async ({ py, kex }) => {
+      const r = await py(`
 async def main():
     async with connect('password', password=cfg['password']) as conn:
         first = [a for a in asyncssh.kex.get_default_kex_algs() if not a.startswith(b'gss-')][0]
         return {'run': result(await conn.run('echo kex')), 'first': first.decode()}`);
-    assert.deepEqual(r.run, { stdout: 'kex\n', stderr: '', status: 0 });
-    // AsyncSSH's ML-KEM needs liboqs, which Debian does not ship: curve25519 comes first.
-    assert.equal(r.first, 'curve25519-sha256', "the client's first choice (GSS methods aside)");
-    assert.deepEqual(kex, [r.first], 'the daemon negotiated it');
-  }),
+      assert.deepEqual(r.run, { stdout: 'kex\n', stderr: '', status: 0 });
+      // AsyncSSH's ML-KEM needs liboqs, which Debian does not ship: curve25519 comes first.
+      assert.equal(r.first, 'curve25519-sha256', "the client's first choice (GSS methods aside)");
+      assert.deepEqual(kex, [r.first], 'the daemon negotiated it');
+    }),
 );
 
 testEachSet('asyncssh: a foreign key is refused', TIMEOUT, (clients) =>
@@ -207,7 +221,10 @@ async def main():
         await asyncio.wait_for(proc.wait_closed(), 10)
         return {'out': out.decode(), 'status': proc.exit_status}`);
     assert.deepEqual(r, { out: 'welcome\r\n> hello shell\r\n', status: 0 });
-    assert.deepEqual(requests.map((q) => q.requestType), ['pty-req', 'shell']);
+    assert.deepEqual(
+      requests.map((q) => q.requestType),
+      ['pty-req', 'shell'],
+    );
     const pty = requestParamsOf(requests[0], 'pty-req');
     assert.ok(pty, 'pty-req reached SSHChannelRequest');
     assert.equal(pty.term, 'xterm-256color');
@@ -230,7 +247,10 @@ async def main():
         outs = await asyncio.gather(*[p.stdout.read() for p in procs])
         await asyncio.gather(*[p.wait_closed() for p in procs])
         return {'outs': outs, 'status': [p.exit_status for p in procs]}`);
-    assert.deepEqual(r.outs, Array.from({ length: 20 }, (_, n) => `channel-${n}\n`));
+    assert.deepEqual(
+      r.outs,
+      Array.from({ length: 20 }, (_, n) => `channel-${n}\n`),
+    );
     assert.deepEqual(r.status, Array(20).fill(0));
     assert.equal(server.events.filter((e) => e.name === 'Connected').length, 1);
     assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 20);

@@ -82,16 +82,16 @@ async function withServer(clients: ClientSet, options: ServerOptions, body: (h: 
       setsid,
       '-w',
       ...clients.argv('dbclient', [
-      ...(o.flags ?? []),
-      '-y',
-      '-y',
-      '-p',
-      String(server.port),
-      '-l',
-      USER,
-      ...(o.key ? ['-i', o.key] : []),
-      '127.0.0.1',
-      ...(command === undefined ? [] : [command]),
+        ...(o.flags ?? []),
+        '-y',
+        '-y',
+        '-p',
+        String(server.port),
+        '-l',
+        USER,
+        ...(o.key ? ['-i', o.key] : []),
+        '127.0.0.1',
+        ...(command === undefined ? [] : [command]),
       ]),
     ];
     const dbclient: Harness['dbclient'] = (command, o = {}) => {
@@ -121,7 +121,10 @@ testEachSet('dbclient: a wrong password is refused and never accepted', TIMEOUT,
     const r = await dbclient('echo hi', { password: 'not-the-password' });
     assert.equal(r.stdout.length, 0);
     assert.match(r.stderr, /Disconnect received|denied|fail/i);
-    assert.ok(auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'), 'the daemon saw the password attempt');
+    assert.ok(
+      auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'),
+      'the daemon saw the password attempt',
+    );
     assert.deepEqual(acceptedMethods(auths), []);
     assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
     assert.ok(server.events.some((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.AuthAttemptsExceeded));
@@ -167,13 +170,16 @@ const KEX: Record<ClientSetName, string> = {
   debian13: 'mlkem768x25519-sha256', // Dropbear 2025: after sntrup761x25519, which the daemon lacks
 };
 
-testEachSet('dbclient: key exchange with the daemon defaults is the client\'s first choice (post-quantum from Dropbear 2025)', TIMEOUT, (clients) =>
-  withServer(clients, {}, async ({ dbclient, kex }) => {
-    const r = await dbclient('echo kex', { password: PASSWORD });
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.toString(), 'kex\n');
-    assert.deepEqual(kex, [KEX[clients.name]], 'the daemon negotiated it');
-  }),
+testEachSet(
+  "dbclient: key exchange with the daemon defaults is the client's first choice (post-quantum from Dropbear 2025)",
+  TIMEOUT,
+  (clients) =>
+    withServer(clients, {}, async ({ dbclient, kex }) => {
+      const r = await dbclient('echo kex', { password: PASSWORD });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), 'kex\n');
+      assert.deepEqual(kex, [KEX[clients.name]], 'the daemon negotiated it');
+    }),
 );
 
 testEachSet('dbclient: a foreign key converted by dropbearconvert is refused', TIMEOUT, (clients) =>
@@ -188,26 +194,32 @@ testEachSet('dbclient: a foreign key converted by dropbearconvert is refused', T
   }),
 );
 
-testEachSet('dbclient: keyboard-interactive (echoed prompt from stdin, hidden one from DROPBEAR_PASSWORD): right answers log in, a wrong one is refused', TIMEOUT, (clients) =>
-  withServer(clients, { authMethods: 'keyboard-interactive', asyncHandlers: true }, async ({ dbclient, auths, server }) => {
-    const right = await dbclient('echo kbd', { password: KBD_ANSWERS[1], input: Buffer.from(`${KBD_ANSWERS[0]}\n`) });
-    assert.equal(right.code, 0, right.stderr);
-    assert.equal(right.stdout.toString(), 'kbd\n');
-    assert.match(right.stderr, /First: /);
-    assertKeyboardAnswersAccepted(auths);
-    assert.deepEqual(acceptedMethods(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
+testEachSet(
+  'dbclient: keyboard-interactive (echoed prompt from stdin, hidden one from DROPBEAR_PASSWORD): right answers log in, a wrong one is refused',
+  TIMEOUT,
+  (clients) =>
+    withServer(clients, { authMethods: 'keyboard-interactive', asyncHandlers: true }, async ({ dbclient, auths, server }) => {
+      const right = await dbclient('echo kbd', { password: KBD_ANSWERS[1], input: Buffer.from(`${KBD_ANSWERS[0]}\n`) });
+      assert.equal(right.code, 0, right.stderr);
+      assert.equal(right.stdout.toString(), 'kbd\n');
+      assert.match(right.stderr, /First: /);
+      assertKeyboardAnswersAccepted(auths);
+      assert.deepEqual(acceptedMethods(auths), ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
 
-    // dbclient retries the challenge (with an empty first answer: stdin is at EOF) until the daemon
-    // drops it at MaxAuthAttempts, then exits 0 ("Disconnect received"), as with a wrong password.
-    auths.length = 0;
-    const wrong = await dbclient('echo kbd', { password: 'wrong', input: Buffer.from(`${KBD_ANSWERS[0]}\n`) });
-    assert.equal(wrong.stdout.length, 0);
-    assert.match(wrong.stderr, /Disconnect received/);
-    assert.ok(auths.some((a) => a.authMethod === 'keyboard-interactive-2' && a.authParam === 'wrong' && !a.accept), 'the daemon saw the wrong answer');
-    assert.ok(!auths.some((a) => a.authMethod === 'keyboard-interactive' && a.accept));
-    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 1, 'only the first run opened a channel');
-    assert.ok(server.events.some((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.AuthAttemptsExceeded));
-  }),
+      // dbclient retries the challenge (with an empty first answer: stdin is at EOF) until the daemon
+      // drops it at MaxAuthAttempts, then exits 0 ("Disconnect received"), as with a wrong password.
+      auths.length = 0;
+      const wrong = await dbclient('echo kbd', { password: 'wrong', input: Buffer.from(`${KBD_ANSWERS[0]}\n`) });
+      assert.equal(wrong.stdout.length, 0);
+      assert.match(wrong.stderr, /Disconnect received/);
+      assert.ok(
+        auths.some((a) => a.authMethod === 'keyboard-interactive-2' && a.authParam === 'wrong' && !a.accept),
+        'the daemon saw the wrong answer',
+      );
+      assert.ok(!auths.some((a) => a.authMethod === 'keyboard-interactive' && a.accept));
+      assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 1, 'only the first run opened a channel');
+      assert.ok(server.events.some((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.AuthAttemptsExceeded));
+    }),
 );
 
 /**
@@ -260,7 +272,10 @@ testEachSet('dbclient -t: a pty shell gets the terminal, answers a line and exit
     });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.out, 'welcome\r\n> hello\r\n');
-    assert.deepEqual(requests.map((q) => q.requestType), ['pty-req', 'shell']);
+    assert.deepEqual(
+      requests.map((q) => q.requestType),
+      ['pty-req', 'shell'],
+    );
     const pty = requestParamsOf(requests[0], 'pty-req');
     assert.ok(pty, 'pty-req reached SSHChannelRequest');
     assert.equal(pty.term, 'xterm-256color');
@@ -327,7 +342,9 @@ testEachSet(
   async (clients) => {
     clients.path('dbclient');
     const setsid = requireBinary('setsid');
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', EARLY_DAEMON, join(__dirname, 'fixtures', 'testServer.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', EARLY_DAEMON, join(__dirname, 'fixtures', 'testServer.ts')], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {

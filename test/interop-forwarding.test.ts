@@ -46,16 +46,44 @@ function forwardingDaemon(daemon: SSHDaemon): { opens: string[]; globals: string
 }
 
 /** The client's argv: plink or dbclient with -N and `forward` against the daemon on `port`. */
-function clientArgv(clients: ClientSet, client: 'plink' | 'dbclient', port: number, hostKeyFingerprint: string, forward: string[]): string[] {
+function clientArgv(
+  clients: ClientSet,
+  client: 'plink' | 'dbclient',
+  port: number,
+  hostKeyFingerprint: string,
+  forward: string[],
+): string[] {
   if (client === 'plink') {
-    return clients.argv('plink', ['-ssh', '-batch', '-noagent', '-P', String(port), '-l', USER, '-pw', PASSWORD, '-hostkey', hostKeyFingerprint, '-N', ...forward, '127.0.0.1']);
+    return clients.argv('plink', [
+      '-ssh',
+      '-batch',
+      '-noagent',
+      '-P',
+      String(port),
+      '-l',
+      USER,
+      '-pw',
+      PASSWORD,
+      '-hostkey',
+      hostKeyFingerprint,
+      '-N',
+      ...forward,
+      '127.0.0.1',
+    ]);
   }
   // No terminal (setsid): dbclient takes the password from DROPBEAR_PASSWORD and never prompts.
-  return [requireBinary('setsid'), '-w', ...clients.argv('dbclient', ['-y', '-y', '-p', String(port), '-l', USER, '-N', ...forward, '127.0.0.1'])];
+  return [
+    requireBinary('setsid'),
+    '-w',
+    ...clients.argv('dbclient', ['-y', '-y', '-p', String(port), '-l', USER, '-N', ...forward, '127.0.0.1']),
+  ];
 }
 
 function background(argv: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME, DROPBEAR_PASSWORD: PASSWORD } });
+  const child = spawn(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HOME, DROPBEAR_PASSWORD: PASSWORD },
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -77,7 +105,11 @@ for (const client of ['plink', 'dbclient'] as const) {
       const localPort = await freePort();
       const c = background(clientArgv(clients, client, port, daemon.sshCert!.fingerprint, ['-L', `${localPort}:127.0.0.1:${echo.port}`]));
       try {
-        await until(() => `the -L port; client output: ${c.output()}`, () => portOpen(localPort), 20_000);
+        await until(
+          () => `the -L port; client output: ${c.output()}`,
+          () => portOpen(localPort),
+          20_000,
+        );
         assert.equal(await talk(localPort, `via ${client} -L`), `echo:via ${client} -L`);
         // The readiness probe and the talk each opened one channel to the echo server.
         assert.ok(opens.length >= 1 && opens.every((o) => o === `127.0.0.1:${echo.port}`), opens.join(', '));
@@ -95,7 +127,11 @@ for (const client of ['plink', 'dbclient'] as const) {
       const remotePort = await freePort();
       const c = background(clientArgv(clients, client, port, daemon.sshCert!.fingerprint, ['-R', `${remotePort}:127.0.0.1:${echo.port}`]));
       try {
-        await until(() => `the -R port; client output: ${c.output()}`, () => portOpen(remotePort), 20_000);
+        await until(
+          () => `the -R port; client output: ${c.output()}`,
+          () => portOpen(remotePort),
+          20_000,
+        );
         assert.equal(await talk(remotePort, `via ${client} -R`), `echo:via ${client} -R`);
         assert.equal(globals.length, 1, globals.join('; '));
         assert.match(globals[0], new RegExp(`^tcpip-forward \\{"bindAddress":"[^"]*","bindPort":${remotePort}\\}$`));

@@ -15,7 +15,13 @@ import { after } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { opensshArgs, type RunResult } from './fixtures/clients';
 import { type ClientSet, type ClientSetName, testEachSet } from './fixtures/clientSets';
-import { acceptedMethods, assertKeyboardAnswersAccepted, assertRsaLoginWithSha2, type ServerScope, withTestServer } from './fixtures/interop';
+import {
+  acceptedMethods,
+  assertKeyboardAnswersAccepted,
+  assertRsaLoginWithSha2,
+  type ServerScope,
+  withTestServer,
+} from './fixtures/interop';
 import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 90_000 };
@@ -36,10 +42,14 @@ async function withServer(clients: ClientSet, options: boolean | TestServerOptio
     const base = opensshArgs(scope.server.port);
     const ssh: Harness['ssh'] = (args, opts = {}) => clients.run('ssh', [...base, ...args], { ...opts, timeoutMs: 60_000 });
     const sshPassword: Harness['sshPassword'] = (password, args, input) =>
-      clients.run('sshpass', ['-p', password, sshPath, ...base, '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', ...args], {
-        input,
-        timeoutMs: 60_000,
-      });
+      clients.run(
+        'sshpass',
+        ['-p', password, sshPath, ...base, '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', ...args],
+        {
+          input,
+          timeoutMs: 60_000,
+        },
+      );
     return body({ ...scope, ssh, sshPassword });
   });
 }
@@ -83,7 +93,10 @@ testEachSet('ssh -i: the authorised key logs in, a foreign key is refused', TIME
     assert.notEqual(no.code, 0);
     assert.equal(no.stdout.length, 0);
     assert.match(no.stderr, /Permission denied/);
-    assert.ok(auths.some((a) => a.authMethod === 'publickey' && a.publicKey?.openSSH === foreign.publicKeyOpenSSH && !a.accept), 'the foreign key was seen and refused');
+    assert.ok(
+      auths.some((a) => a.authMethod === 'publickey' && a.publicKey?.openSSH === foreign.publicKeyOpenSSH && !a.accept),
+      'the foreign key was seen and refused',
+    );
     assert.deepEqual(acceptedMethods(auths), ['publickey', 'publickey']);
   }),
 );
@@ -104,7 +117,7 @@ const KEX: Record<ClientSetName, string> = {
   debian13: 'mlkem768x25519-sha256', // OpenSSH 10's default
 };
 
-testEachSet('ssh: key exchange with the daemon defaults is the client\'s first choice (post-quantum from OpenSSH 10)', TIMEOUT, (clients) =>
+testEachSet("ssh: key exchange with the daemon defaults is the client's first choice (post-quantum from OpenSSH 10)", TIMEOUT, (clients) =>
   withServer(clients, false, async ({ sshPassword, kex }) => {
     const r = await sshPassword(PASSWORD, ['-v', target, 'echo kex']);
     assert.equal(r.code, 0, r.stderr);
@@ -117,7 +130,10 @@ testEachSet('ssh: key exchange with the daemon defaults is the client\'s first c
 /** An askpass program that answers our two prompts; the second answer is configurable. */
 function askpass(second: string): string {
   const path = join(DIR, `askpass-${second}`);
-  writeFileSync(path, `#!/bin/sh\ncase "$1" in\n  *First*) echo '${KBD_ANSWERS[0]}' ;;\n  *Second*) echo '${second}' ;;\n  *) exit 1 ;;\nesac\n`);
+  writeFileSync(
+    path,
+    `#!/bin/sh\ncase "$1" in\n  *First*) echo '${KBD_ANSWERS[0]}' ;;\n  *Second*) echo '${second}' ;;\n  *) exit 1 ;;\nesac\n`,
+  );
   chmodSync(path, 0o700);
   return path;
 }
@@ -156,11 +172,15 @@ testEachSet('ssh -tt: a pty shell gets the terminal, answers lines and returns t
   withServer(clients, true, async ({ server }) => {
     const requests: SSHChannelRequestEventArgs[] = [];
     server.daemon.on('SSHChannelRequest', (e) => void requests.push(e));
-    const r = await clients.run('sshpass', ['-p', PASSWORD, clients.path('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-tt', target], {
-      input: Buffer.from('hello\nexit\n'),
-      timeoutMs: 60_000,
-      env: { TERM: 'xterm-256color' },
-    });
+    const r = await clients.run(
+      'sshpass',
+      ['-p', PASSWORD, clients.path('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-tt', target],
+      {
+        input: Buffer.from('hello\nexit\n'),
+        timeoutMs: 60_000,
+        env: { TERM: 'xterm-256color' },
+      },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout.toString(), /^welcome\r\n> hello\r\n/);
     const pty = requests.map((q) => requestParamsOf(q, 'pty-req')).find(Boolean);
@@ -183,7 +203,9 @@ testEachSet('ssh ControlMaster: 20 concurrent session channels on one connection
     let peak = 0;
     server.daemon.on('SSHChannelOpened', () => void (peak = Math.max(peak, server.daemon.sshChannels.size)));
     const size = 256 * 1024;
-    const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => ssh(['-S', sock, target, i % 2 ? `bytes ${size}` : `echo channel-${i}`])));
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => ssh(['-S', sock, target, i % 2 ? `bytes ${size}` : `echo channel-${i}`])),
+    );
     runs.forEach((r, i) => {
       assert.equal(r.code, 0, r.stderr);
       if (i % 2) assert.equal(sha256Hex(r.stdout), sha256Hex(patternBytes(size)));

@@ -42,8 +42,15 @@ async function withServer(clients: ClientSet, options: boolean | TestServerOptio
   await clients.requirePythonModule('paramiko');
   await withTestServer(typeof options === 'boolean' ? { asyncHandlers: options } : options, (scope) => {
     const { server } = scope;
-    const cfg = { port: server.port, user: USER, password: PASSWORD, hostKey: server.hostKey.publicKeyOpenSSH.split(' ')[1], key: server.userKey.privateKeyPath };
-    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) => runPythonJson(PRELUDE + code, { ...cfg, ...extra }, input, clients);
+    const cfg = {
+      port: server.port,
+      user: USER,
+      password: PASSWORD,
+      hostKey: server.hostKey.publicKeyOpenSSH.split(' ')[1],
+      key: server.userKey.privateKeyPath,
+    };
+    const py = (code: string, extra: Record<string, unknown> = {}, input?: Buffer) =>
+      runPythonJson(PRELUDE + code, { ...cfg, ...extra }, input, clients);
     return body({ ...scope, py });
   });
 }
@@ -88,7 +95,10 @@ finally:
       { key: stranger.privateKeyPath },
     );
     assert.equal(bad.refused, true, bad.error);
-    assert.ok(auths.some((a) => a.authMethod === 'publickey' && a.authParam === stranger.blobBase64), 'the daemon saw the unknown key');
+    assert.ok(
+      auths.some((a) => a.authMethod === 'publickey' && a.authParam === stranger.blobBase64),
+      'the daemon saw the unknown key',
+    );
     assert.ok(auths.every((a) => a.authParam !== server.userKey.blobBase64));
     assert.deepEqual(acceptedMethods(auths), []);
   }),
@@ -105,17 +115,20 @@ c.close()`);
   }),
 );
 
-testEachSet("paramiko: key exchange with the daemon defaults is the client's first choice (no post-quantum method in paramiko)", TIMEOUT, (clients) =>
-  withServer(clients, false, async ({ py, kex }) => {
-    const r = await py(`
+testEachSet(
+  "paramiko: key exchange with the daemon defaults is the client's first choice (no post-quantum method in paramiko)",
+  TIMEOUT,
+  (clients) =>
+    withServer(clients, false, async ({ py, kex }) => {
+      const r = await py(`
 c = client(password=cfg['password'])
 t = c.get_transport()
 done({'run': run(c, 'echo kex'), 'preferred': t.preferred_kex[0]})
 c.close()`);
-    assert.deepEqual(r.run, { stdout: 'kex\n', stderr: '', status: 0 });
-    assert.equal(r.preferred, 'curve25519-sha256@libssh.org', 'paramiko 2.12 and 3.5 put curve25519 first');
-    assert.deepEqual(kex, [r.preferred], 'the daemon negotiated the client\'s first choice');
-  }),
+      assert.deepEqual(r.run, { stdout: 'kex\n', stderr: '', status: 0 });
+      assert.equal(r.preferred, 'curve25519-sha256@libssh.org', 'paramiko 2.12 and 3.5 put curve25519 first');
+      assert.deepEqual(kex, [r.preferred], "the daemon negotiated the client's first choice");
+    }),
 );
 
 testEachSet('paramiko: keyboard-interactive, right answers succeed and wrong answers fail (async handlers)', TIMEOUT, (clients) =>
@@ -147,10 +160,13 @@ finally:
   }),
 );
 
-testEachSet('paramiko auth_interactive (no none probe): zero prompts are refused; SSHUserAuthPrompt sets each round (password, then a code)', TIMEOUT, (clients) =>
-  withServer(clients, false, async ({ py, auths, server }) => {
-    const { daemon } = server;
-    const kbd = `
+testEachSet(
+  'paramiko auth_interactive (no none probe): zero prompts are refused; SSHUserAuthPrompt sets each round (password, then a code)',
+  TIMEOUT,
+  (clients) =>
+    withServer(clients, false, async ({ py, auths, server }) => {
+      const { daemon } = server;
+      const kbd = `
 t = paramiko.Transport(('127.0.0.1', cfg['port']))
 t.start_client(timeout=10)
 prompts = []
@@ -164,36 +180,40 @@ except paramiko.AuthenticationException as e:
     done({'ok': False, 'prompts': prompts, 'error': str(e)})
 finally:
     t.close()`;
-    // Nothing chose prompts (the property's default, no per-connection setting, no handler): refused
-    // before any INFO_REQUEST, although the test server's handler accepts the final event.
-    daemon.keyboardInteractivePrompts = [];
-    const empty = await py(kbd, { answers: {} });
-    assert.deepEqual(empty, { ok: false, prompts: [], error: empty.error });
-    assert.deepEqual(acceptedMethods(auths), []);
+      // Nothing chose prompts (the property's default, no per-connection setting, no handler): refused
+      // before any INFO_REQUEST, although the test server's handler accepts the final event.
+      daemon.keyboardInteractivePrompts = [];
+      const empty = await py(kbd, { answers: {} });
+      assert.deepEqual(empty, { ok: false, prompts: [], error: empty.error });
+      assert.deepEqual(acceptedMethods(auths), []);
 
-    const round = new Map<string, number>();
-    daemon.on('SSHUserAuthPrompt', (e) => {
-      round.set(e.connectionId, e.round);
-      if (e.round === 1) e.prompts = [{ prompt: 'First: ', echo: true }, { prompt: 'Second: ', echo: false }];
-      if (e.round === 2) e.prompts = [{ prompt: 'Code: ', echo: true }];
-    });
-    // Decides the code after the test server's own (asynchronous) handler has written its answer check.
-    daemon.on('SSHUserAuthRequest', async (e) => {
-      if (round.get(e.connectionId) !== 2 || e.authMethod !== 'keyboard-interactive-1') return;
-      await new Promise((r) => setImmediate(r));
-      e.accept = e.authParam === '123456';
-    });
-    const answers = { 'First: ': KBD_ANSWERS[0], 'Second: ': KBD_ANSWERS[1], 'Code: ': '123456' };
-    const right = await py(kbd, { answers });
-    assert.deepEqual(right, { ok: true, prompts: [['First: ', 'Second: '], ['Code: ']] });
-    const wrong = await py(kbd, { answers: { ...answers, 'Second: ': 'wrong' } });
-    assert.equal(wrong.ok, false);
-    assert.deepEqual(wrong.prompts, [['First: ', 'Second: ']]);
-    const wrongCode = await py(kbd, { answers: { ...answers, 'Code: ': '000000' } });
-    assert.equal(wrongCode.ok, false);
-    assert.deepEqual(wrongCode.prompts, [['First: ', 'Second: '], ['Code: ']]);
-    assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
-  }),
+      const round = new Map<string, number>();
+      daemon.on('SSHUserAuthPrompt', (e) => {
+        round.set(e.connectionId, e.round);
+        if (e.round === 1)
+          e.prompts = [
+            { prompt: 'First: ', echo: true },
+            { prompt: 'Second: ', echo: false },
+          ];
+        if (e.round === 2) e.prompts = [{ prompt: 'Code: ', echo: true }];
+      });
+      // Decides the code after the test server's own (asynchronous) handler has written its answer check.
+      daemon.on('SSHUserAuthRequest', async (e) => {
+        if (round.get(e.connectionId) !== 2 || e.authMethod !== 'keyboard-interactive-1') return;
+        await new Promise((r) => setImmediate(r));
+        e.accept = e.authParam === '123456';
+      });
+      const answers = { 'First: ': KBD_ANSWERS[0], 'Second: ': KBD_ANSWERS[1], 'Code: ': '123456' };
+      const right = await py(kbd, { answers });
+      assert.deepEqual(right, { ok: true, prompts: [['First: ', 'Second: '], ['Code: ']] });
+      const wrong = await py(kbd, { answers: { ...answers, 'Second: ': 'wrong' } });
+      assert.equal(wrong.ok, false);
+      assert.deepEqual(wrong.prompts, [['First: ', 'Second: ']]);
+      const wrongCode = await py(kbd, { answers: { ...answers, 'Code: ': '000000' } });
+      assert.equal(wrongCode.ok, false);
+      assert.deepEqual(wrongCode.prompts, [['First: ', 'Second: '], ['Code: ']]);
+      assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
+    }),
 );
 
 testEachSet('paramiko: 20 channels open at once on one connection (async handlers)', TIMEOUT, (clients) =>
@@ -207,7 +227,10 @@ for n, ch in enumerate(chans):
 outs = [ch.makefile('rb').read().decode() for ch in chans]
 done({'outs': outs, 'status': [ch.recv_exit_status() for ch in chans]})
 c.close()`);
-    assert.deepEqual(r.outs, Array.from({ length: 20 }, (_, n) => `${n}\n`));
+    assert.deepEqual(
+      r.outs,
+      Array.from({ length: 20 }, (_, n) => `${n}\n`),
+    );
     assert.deepEqual(r.status, Array(20).fill(0));
     assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 20);
   }),
@@ -216,7 +239,10 @@ c.close()`);
 testEachSet('paramiko: pty shell greets, echoes a line and exits', TIMEOUT, (clients) =>
   withServer(clients, false, async ({ py, server }) => {
     const requests: { requestType: string; term?: string }[] = [];
-    server.daemon.on('SSHChannelRequested', (e) => void requests.push({ requestType: e.requestType, term: requestParamsOf(e, 'pty-req')?.term }));
+    server.daemon.on(
+      'SSHChannelRequested',
+      (e) => void requests.push({ requestType: e.requestType, term: requestParamsOf(e, 'pty-req')?.term }),
+    );
     const r = await py(`
 c = client(password=cfg['password'])
 sh = c.invoke_shell()
@@ -236,7 +262,10 @@ done({'out': out.decode(), 'status': sh.recv_exit_status()})
 c.close()`);
     assert.equal(r.out, 'welcome\r\n> hello shell\r\n');
     assert.equal(r.status, 0);
-    assert.deepEqual(requests.map((q) => q.requestType), ['pty-req', 'shell']);
+    assert.deepEqual(
+      requests.map((q) => q.requestType),
+      ['pty-req', 'shell'],
+    );
     assert.equal(requests[0].term, 'vt100');
   }),
 );

@@ -22,7 +22,14 @@ import { after } from 'node:test';
 import { requestParamsOf, type SSHChannelRequestEventArgs } from '../src';
 import { requireBinary, type RunResult } from './fixtures/clients';
 import { type ClientSet, type ClientSetName, testEachSet } from './fixtures/clientSets';
-import { acceptedMethods, assertForeignKeyRefused, assertKeyboardAnswersAccepted, assertRsaLoginWithSha2, type ServerScope, withTestServer } from './fixtures/interop';
+import {
+  acceptedMethods,
+  assertForeignKeyRefused,
+  assertKeyboardAnswersAccepted,
+  assertRsaLoginWithSha2,
+  type ServerScope,
+  withTestServer,
+} from './fixtures/interop';
 import { KBD_ANSWERS, PASSWORD, USER, makeUserKey, patternBytes, sha256Hex, type TestServerOptions } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -61,7 +68,8 @@ async function withServer(clients: ClientSet, options: TestServerOptions, body: 
       '127.0.0.1',
       ...(command ? [command] : []),
     ];
-    const plink: Harness['plink'] = (command, auth, input) => clients.run('plink', ['-batch', ...args(command, auth)], { input, timeoutMs: 45_000, env: { HOME } });
+    const plink: Harness['plink'] = (command, auth, input) =>
+      clients.run('plink', ['-batch', ...args(command, auth)], { input, timeoutMs: 45_000, env: { HOME } });
     const plinkStart: Harness['plinkStart'] = (command, auth) => start(clients.argv('plink', ['-batch', ...args(command, auth)]));
     const plinkAnswering: Harness['plinkAnswering'] = (command, answers) => {
       const p = start([setsid, '-w', ...clients.argv('plink', args(command, []))]);
@@ -145,7 +153,10 @@ testEachSet('plink: a wrong password is refused and never accepted', TIMEOUT, (c
     assert.notEqual(r.code, 0);
     assert.equal(r.stdout.length, 0);
     assert.match(r.stderr, /password was not accepted|Access denied/i);
-    assert.ok(auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'), 'the daemon saw the password attempt');
+    assert.ok(
+      auths.some((a) => a.authMethod === 'password' && a.authParam === 'not-the-password'),
+      'the daemon saw the password attempt',
+    );
     assert.deepEqual(acceptedMethods(auths), []);
     assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 0);
   }),
@@ -184,38 +195,37 @@ const KEX: Record<ClientSetName, string> = {
   debian13: 'mlkem768x25519-sha256', // PuTTY 0.83: after sntrup761x25519, which the daemon lacks
 };
 
-testEachSet('plink: key exchange with the daemon defaults is the client\'s first choice (post-quantum from PuTTY 0.83)', TIMEOUT, (clients) =>
-  withServer(clients, {}, async ({ plink, kex }) => {
-    const r = await plink('echo kex', ['-pw', PASSWORD]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.toString(), 'kex\n');
-    assert.deepEqual(kex, [KEX[clients.name]], 'the daemon negotiated it');
-  }),
+testEachSet(
+  "plink: key exchange with the daemon defaults is the client's first choice (post-quantum from PuTTY 0.83)",
+  TIMEOUT,
+  (clients) =>
+    withServer(clients, {}, async ({ plink, kex }) => {
+      const r = await plink('echo kex', ['-pw', PASSWORD]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), 'kex\n');
+      assert.deepEqual(kex, [KEX[clients.name]], 'the daemon negotiated it');
+    }),
 );
 
 testEachSet('plink: a foreign key in a .ppk converted by puttygen is refused', TIMEOUT, (clients) =>
-  withServer(
-    clients,
-    { asyncHandlers: false, authMethods: 'publickey' },
-    async ({ plink, auths, server }) => {
-      const foreign = makeUserKey('ed25519');
-      const ppk = join(HOME, 'foreign.ppk');
-      const conv = await clients.run('puttygen', [foreign.privateKeyPath, '-O', 'private', '-o', ppk], { timeoutMs: 15_000, env: { HOME } });
-      assert.equal(conv.code, 0, `puttygen: ${conv.stderr}`);
-      const r = await plink('echo key', ['-i', ppk]);
-      assert.notEqual(r.code, 0);
-      assert.equal(r.stdout.length, 0);
-      assert.match(r.stderr, /Server refused our key/);
-      assertForeignKeyRefused({ server, auths }, foreign);
-    },
-  ),
+  withServer(clients, { asyncHandlers: false, authMethods: 'publickey' }, async ({ plink, auths, server }) => {
+    const foreign = makeUserKey('ed25519');
+    const ppk = join(HOME, 'foreign.ppk');
+    const conv = await clients.run('puttygen', [foreign.privateKeyPath, '-O', 'private', '-o', ppk], { timeoutMs: 15_000, env: { HOME } });
+    assert.equal(conv.code, 0, `puttygen: ${conv.stderr}`);
+    const r = await plink('echo key', ['-i', ppk]);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stdout.length, 0);
+    assert.match(r.stderr, /Server refused our key/);
+    assertForeignKeyRefused({ server, auths }, foreign);
+  }),
 );
 
-testEachSet('plink: keyboard-interactive answered on stdin (no terminal): right answers log in, a wrong one is refused (async handlers)', TIMEOUT, (clients) =>
-  withServer(
-    clients,
-    { asyncHandlers: true, authMethods: 'keyboard-interactive' },
-    async ({ plinkAnswering, auths, server }) => {
+testEachSet(
+  'plink: keyboard-interactive answered on stdin (no terminal): right answers log in, a wrong one is refused (async handlers)',
+  TIMEOUT,
+  (clients) =>
+    withServer(clients, { asyncHandlers: true, authMethods: 'keyboard-interactive' }, async ({ plinkAnswering, auths, server }) => {
       const right = await plinkAnswering('echo kbd', [
         { prompt: 'First: ', answer: KBD_ANSWERS[0] },
         { prompt: 'Second: ', answer: KBD_ANSWERS[1] },
@@ -242,8 +252,7 @@ testEachSet('plink: keyboard-interactive answered on stdin (no terminal): right 
         ],
       );
       assert.equal(server.events.filter((e) => e.name === 'SSHChannelOpened').length, 1, 'only the first run opened a channel');
-    },
-  ),
+    }),
 );
 
 testEachSet('plink -t: a pty shell gets the terminal, answers a line and exits 0 (async handlers)', TIMEOUT, (clients) =>

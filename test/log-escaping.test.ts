@@ -40,7 +40,10 @@ function recordTexts(daemon: SSHDaemon): string[] {
 function assertEscaped(texts: string[], evidence: RegExp, what: string): void {
   const raw = texts.filter((t) => RAW_CONTROL.test(t));
   assert.deepEqual(raw, [], `${what}: texts with raw control characters`);
-  assert.ok(texts.some((t) => evidence.test(t)), `${what}: no escaped text matching ${evidence} in\n${texts.join('\n')}`);
+  assert.ok(
+    texts.some((t) => evidence.test(t)),
+    `${what}: no escaped text matching ${evidence} in\n${texts.join('\n')}`,
+  );
 }
 
 const lit = (s: string) => new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
@@ -73,7 +76,14 @@ test('user names: the login line and the MaxAuthAttempts error are escaped, in e
     daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && e.authParam === 'pw'));
     daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'));
     daemon.on('SSHChannelRequest', (e) => void (e.success = e.requestType === 'exec'));
-    daemon.on('SSHChannelRequested', (e) => void daemon.sendChannelData(e.channelId, 'ok\n').then(() => daemon.sendExitStatus(e.channelId, 0)).then(() => daemon.closeChannel(e.channelId)));
+    daemon.on(
+      'SSHChannelRequested',
+      (e) =>
+        void daemon
+          .sendChannelData(e.channelId, 'ok\n')
+          .then(() => daemon.sendExitStatus(e.channelId, 0))
+          .then(() => daemon.closeChannel(e.channelId)),
+    );
     const c = await connect(port, { username: EVIL, password: 'pw' });
     assert.equal((await exec(c, 'x')).stdout, 'ok\n', 'the user logged in: names are not refused, only escaped');
     c.end();
@@ -82,7 +92,10 @@ test('user names: the login line and the MaxAuthAttempts error are escaped, in e
     await new Promise<void>((resolve) => (daemon.sshConnections.size === 0 ? resolve() : daemon.once('Disconnected', () => resolve())));
     assertEscaped(texts, lit(`Log: user '${ESCAPED}' authenticated`), 'login line');
     assertEscaped(texts, lit(`Error: Too many authentication failures for '${ESCAPED}'`), 'MaxAuthAttempts error');
-    assert.ok(lines.every((l) => !RAW_CONTROL.test(l)) && lines.some((l) => l.includes(`user '${ESCAPED}' authenticated`)), lines.join('\n'));
+    assert.ok(
+      lines.every((l) => !RAW_CONTROL.test(l)) && lines.some((l) => l.includes(`user '${ESCAPED}' authenticated`)),
+      lines.join('\n'),
+    );
     assert.ok(structured.every((s) => !RAW_CONTROL.test(s.message)) && structured.some((s) => s.message.includes(ESCAPED)));
   }),
 );
@@ -93,7 +106,11 @@ test('identification line, SERVICE_REQUEST name and DISCONNECT message are escap
     daemon.config('SSHVersionPattern=*OpenSSH*');
     const ident = 'evil\x1b[31mred\x1b[0m';
     assert.notEqual(await attempt({ port, username: 'u', password: 'x', ident }), 'ready');
-    assertEscaped(texts, lit(`Log: client version 'SSH-2.0-${escapeLogText(ident)}' does not match SSHVersionPattern`), 'identification line');
+    assertEscaped(
+      texts,
+      lit(`Log: client version 'SSH-2.0-${escapeLogText(ident)}' does not match SSHVersionPattern`),
+      'identification line',
+    );
     assertEscaped(texts, lit(`SSHStatus: Client identification: SSH-2.0-${escapeLogText(ident)}`), 'identification status');
     daemon.config('SSHVersionPattern=*SSH-2.0-*');
 
@@ -125,16 +142,21 @@ test('channel requests: a hand-made request type and an exec command in the engi
     daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password'));
     daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'));
     daemon.on('SSHChannelRequest', (e) => void (e.success = e.requestType === 'shell'));
-    const seen = new Promise<void>((resolve) => daemon.on('SSHChannelRequest', (e) => {
-      if (e.requestType === 'exec') resolve();
-    }));
+    const seen = new Promise<void>((resolve) =>
+      daemon.on('SSHChannelRequest', (e) => {
+        if (e.requestType === 'exec') resolve();
+      }),
+    );
     const c = await connect(port, { password: 'pw' });
     try {
       const channel = await new Promise<number>((resolve, reject) =>
         c.shell(false, (err, stream) => (err ? reject(err) : resolve((stream as unknown as { outgoing: { id: number } }).outgoing.id))),
       );
       sendClientPayload(c, Buffer.concat([Buffer.from([98]), encodeUint32(channel), encodeString(EVIL), Buffer.from([0])]));
-      sendClientPayload(c, Buffer.concat([Buffer.from([98]), encodeUint32(channel), encodeString('exec'), Buffer.from([0]), encodeString(EVIL)]));
+      sendClientPayload(
+        c,
+        Buffer.concat([Buffer.from([98]), encodeUint32(channel), encodeString('exec'), Buffer.from([0]), encodeString(EVIL)]),
+      );
       await seen;
       assertEscaped(texts, lit(`CHANNEL_REQUEST (r:0, ${ESCAPED})`), 'request type');
       assertEscaped(texts, lit(`CHANNEL_REQUEST (r:0, exec: ${ESCAPED})`), 'exec command');
@@ -151,7 +173,9 @@ test('forwarding: the direct-tcpip host and the tcpip-forward address are escape
     daemon.enableForwarding({ gatewayPorts: true });
     const c = await connect(port, { password: 'pw' });
     try {
-      const open = await new Promise<string>((resolve) => c.forwardOut('127.0.0.1', 1, EVIL, 80, (err) => resolve(err ? err.message : 'opened')));
+      const open = await new Promise<string>((resolve) =>
+        c.forwardOut('127.0.0.1', 1, EVIL, 80, (err) => resolve(err ? err.message : 'opened')),
+      );
       assert.match(open, /cannot connect/);
       assertEscaped(texts, lit(`Log: channel open failed: cannot connect to ${ESCAPED}:80`), 'direct-tcpip host');
       const bound = await new Promise<string>((resolve) => c.forwardIn(EVIL, 0, (err) => resolve(err ? err.message : 'bound')));
@@ -166,7 +190,21 @@ test('forwarding: the direct-tcpip host and the tcpip-forward address are escape
 test('the sshdaemon command: a user name cannot forge a line or reach the terminal', TIMEOUT, async () => {
   const main = join(__dirname, '..', 'src', 'cli', 'main.ts');
   const data = mkdtempSync(join(tmpdir(), 'log-escaping-'));
-  const server = await startListening(['--import', 'tsx', main, '--port', '0', '--data', data, '--user', `${EVIL}:pw`, '--user', 'plain:pw', '--config', 'MaxAuthAttempts=1']);
+  const server = await startListening([
+    '--import',
+    'tsx',
+    main,
+    '--port',
+    '0',
+    '--data',
+    data,
+    '--user',
+    `${EVIL}:pw`,
+    '--user',
+    'plain:pw',
+    '--config',
+    'MaxAuthAttempts=1',
+  ]);
   try {
     const c = await connect(server.port, { username: EVIL, password: 'pw' });
     c.end();
@@ -181,6 +219,12 @@ test('the sshdaemon command: a user name cannot forge a line or reach the termin
   assert.doesNotMatch(out, /\x1b/, 'no escape sequence reaches the terminal');
   const lines = out.split('\n').filter(Boolean);
   assert.ok(!lines.some((l) => l.startsWith("[1] user 'root' authenticated")), `a forged line:\n${out}`);
-  assert.ok(lines.some((l) => /^\[\d+\] user 'evil\\n\[1\] user 'root' authenticated\\x1b\]0;owned\\x07\\x1b\[2K\\u202e' authenticated$/.test(l)), out);
-  assert.ok(lines.some((l) => /^\[\d+\] error 1010: Too many authentication failures for 'evil\\n/.test(l)), out);
+  assert.ok(
+    lines.some((l) => /^\[\d+\] user 'evil\\n\[1\] user 'root' authenticated\\x1b\]0;owned\\x07\\x1b\[2K\\u202e' authenticated$/.test(l)),
+    out,
+  );
+  assert.ok(
+    lines.some((l) => /^\[\d+\] error 1010: Too many authentication failures for 'evil\\n/.test(l)),
+    out,
+  );
 });

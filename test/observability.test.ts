@@ -26,7 +26,9 @@ test('diagnostics channels carry connection, auth, channel, rekey, refusal and e
       Object.entries(DIAGNOSTICS_CHANNELS).map(([kind, name]) => {
         const h = (m: unknown) => {
           const x = m as Record<string, unknown>;
-          seen.push(`${kind}:${x.event ?? x.outcome ?? x.reason ?? (x.initial === undefined ? x.errorCode : x.initial ? 'initial' : 'again')}`);
+          seen.push(
+            `${kind}:${x.event ?? x.outcome ?? x.reason ?? (x.initial === undefined ? x.errorCode : x.initial ? 'initial' : 'again')}`,
+          );
         };
         subscribe(name, h);
         return [name, h];
@@ -50,7 +52,16 @@ test('diagnostics channels carry connection, auth, channel, rekey, refusal and e
     } finally {
       for (const [name, h] of Object.entries(handlers)) unsubscribe(name, h);
     }
-    for (const expected of ['connection:open', 'auth:refused', 'auth:accepted', 'rekey:initial', 'channel:open', 'channel:close', 'connection:close', 'refusal:DeniedClients']) {
+    for (const expected of [
+      'connection:open',
+      'auth:refused',
+      'auth:accepted',
+      'rekey:initial',
+      'channel:open',
+      'channel:close',
+      'connection:close',
+      'refusal:DeniedClients',
+    ]) {
       assert.ok(seen.includes(expected), `${expected} in ${seen.join(' ')}`);
     }
   }),
@@ -68,12 +79,18 @@ test('attachLogger: pino gets JSON with connectionId and level; console gets lin
     await new Promise((r) => setTimeout(r, 100));
     detachPino();
     detachConsole();
-    const records = json.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; connectionId?: string; logLevel?: number });
+    const records = json
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: number; msg: string; connectionId?: string; logLevel?: number });
     const conn = records.find((r) => /connection from 127\.0\.0\.1/.test(r.msg));
     assert.ok(conn, json);
     assert.equal(conn.level, 30, 'Log level 1 is pino info');
     assert.match(conn.connectionId ?? '', /^\d+$/);
-    assert.ok(lines.some((l) => /^\[\d+\] connection from 127\.0\.0\.1/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^\[\d+\] connection from 127\.0\.0\.1/.test(l)),
+      lines.join('\n'),
+    );
     const before = lines.length;
     await assert.rejects(connect(port, { password: 'x' }));
     await new Promise((r) => setTimeout(r, 100));
@@ -86,7 +103,22 @@ test('metrics sample: Prometheus counters for connections, auth outcomes, bytes 
   try {
     const metricsUrl = /metrics on (http:\/\/\S+)/.exec(server.output())![1];
     const ssh = (password: string) =>
-      run(requireBinary('sshpass'), ['-p', password, requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', 'mo@127.0.0.1', 'x'], { timeoutMs: 20_000 });
+      run(
+        requireBinary('sshpass'),
+        [
+          '-p',
+          password,
+          requireBinary('ssh'),
+          ...opensshArgs(server.port),
+          '-o',
+          'PreferredAuthentications=password',
+          '-o',
+          'NumberOfPasswordPrompts=1',
+          'mo@127.0.0.1',
+          'x',
+        ],
+        { timeoutMs: 20_000 },
+      );
     assert.equal((await ssh('pw')).stdout.toString(), 'counted\n');
     await ssh('wrong');
     const denied = tcpConnect({ port: server.port, host: '127.0.0.1', localAddress: '127.0.0.3' });
@@ -105,23 +137,26 @@ test('metrics sample: Prometheus counters for connections, auth outcomes, bytes 
   }
 });
 
-test('auth messages name a method the client made up as `other`: a metric labelled by method cannot be grown by unauthenticated clients', TIMEOUT, () =>
-  withBareDaemon(async ({ port }) => {
-    const methods: string[] = [];
-    const h = (m: unknown) => void methods.push((m as { method: string }).method);
-    subscribe(DIAGNOSTICS_CHANNELS.auth, h);
-    try {
-      await withRawClient(port, async (c) => {
-        for (const made of ['x'.repeat(2000), 'gssapi-with-mic', 'password']) {
-          const base = Buffer.concat([Buffer.from([50]), encodeString('u'), encodeString('ssh-connection'), encodeString(made)]);
-          c.send(made === 'password' ? Buffer.concat([base, Buffer.from([0]), encodeString('wrong')]) : base);
-          const reply = await c.next(10_000);
-          assert.equal(reply?.type, CAPTURED.USERAUTH_FAILURE);
-        }
-      });
-    } finally {
-      unsubscribe(DIAGNOSTICS_CHANNELS.auth, h);
-    }
-    assert.deepEqual(methods, ['other', 'other', 'password']);
-  }),
+test(
+  'auth messages name a method the client made up as `other`: a metric labelled by method cannot be grown by unauthenticated clients',
+  TIMEOUT,
+  () =>
+    withBareDaemon(async ({ port }) => {
+      const methods: string[] = [];
+      const h = (m: unknown) => void methods.push((m as { method: string }).method);
+      subscribe(DIAGNOSTICS_CHANNELS.auth, h);
+      try {
+        await withRawClient(port, async (c) => {
+          for (const made of ['x'.repeat(2000), 'gssapi-with-mic', 'password']) {
+            const base = Buffer.concat([Buffer.from([50]), encodeString('u'), encodeString('ssh-connection'), encodeString(made)]);
+            c.send(made === 'password' ? Buffer.concat([base, Buffer.from([0]), encodeString('wrong')]) : base);
+            const reply = await c.next(10_000);
+            assert.equal(reply?.type, CAPTURED.USERAUTH_FAILURE);
+          }
+        });
+      } finally {
+        unsubscribe(DIAGNOSTICS_CHANNELS.auth, h);
+      }
+      assert.deepEqual(methods, ['other', 'other', 'password']);
+    }),
 );

@@ -153,13 +153,20 @@ describe('valid certificates from ssh-keygen', () => {
 describe('restrictions from critical options and extensions', () => {
   test('force-command, source-address and -O no-pty are read back; the client address must match', () => {
     const blob = certify('ed25519', 'caEd25519', [
-      '-n', 'alice',
-      '-O', 'force-command=/usr/bin/printf "%s\\n" hi',
-      '-O', 'source-address=127.0.0.1,10.0.0.0/8,2001:db8::/32',
-      '-O', 'no-pty',
+      '-n',
+      'alice',
+      '-O',
+      'force-command=/usr/bin/printf "%s\\n" hi',
+      '-O',
+      'source-address=127.0.0.1,10.0.0.0/8,2001:db8::/32',
+      '-O',
+      'no-pty',
     ]);
     const cert = parsed(blob);
-    assert.deepEqual(cert.criticalOptions.map((o) => o.name), ['force-command', 'source-address']);
+    assert.deepEqual(
+      cert.criticalOptions.map((o) => o.name),
+      ['force-command', 'source-address'],
+    );
     for (const address of ['127.0.0.1', '::ffff:127.0.0.1', '10.200.3.4', '2001:db8:1::7']) {
       const r = check(blob, { sourceAddress: address });
       assert.ok(r.ok, `${address}: ${r.ok ? '' : r.reason}`);
@@ -351,7 +358,13 @@ function readSshsig(armored: string, message: Buffer): { publicKey: Buffer; sign
   const hashAlg = r.string();
   const signature = r.bytes();
   const digest = createHash(hashAlg).update(message).digest();
-  const signedData = Buffer.concat([Buffer.from('SSHSIG'), encodeString(namespace), encodeString(reserved), encodeString(hashAlg), encodeString(digest)]);
+  const signedData = Buffer.concat([
+    Buffer.from('SSHSIG'),
+    encodeString(namespace),
+    encodeString(reserved),
+    encodeString(hashAlg),
+    encodeString(digest),
+  ]);
   return { publicKey, signature, signedData };
 }
 
@@ -375,7 +388,13 @@ function relabel(signature: Buffer, algorithm: string): Buffer {
 }
 
 describe('verifySshSignature against ssh-keygen signatures', () => {
-  const SSHSIG_KEYS = { ed25519: 'ssh-ed25519', ecdsa256: 'ecdsa-sha2-nistp256', ecdsa384: 'ecdsa-sha2-nistp384', ecdsa521: 'ecdsa-sha2-nistp521', rsa: 'rsa-sha2-512' };
+  const SSHSIG_KEYS = {
+    ed25519: 'ssh-ed25519',
+    ecdsa256: 'ecdsa-sha2-nistp256',
+    ecdsa384: 'ecdsa-sha2-nistp384',
+    ecdsa521: 'ecdsa-sha2-nistp521',
+    rsa: 'rsa-sha2-512',
+  };
   for (const [key, algorithm] of Object.entries(SSHSIG_KEYS)) {
     test(`${algorithm} (ssh-keygen -Y sign with the ${key} key)`, () => {
       const s = sshsig(key);
@@ -431,13 +450,23 @@ describe('verifySshSignature against ssh-keygen signatures', () => {
 
   test('garbage keys and signatures return false', () => {
     const ed = sshsig('ed25519');
-    for (const junk of [Buffer.alloc(0), Buffer.from([0, 0, 0]), randomBytes(80), encodeString('ssh-ed25519'), Buffer.concat([encodeUint32(0xfffffff0), randomBytes(8)])]) {
+    for (const junk of [
+      Buffer.alloc(0),
+      Buffer.from([0, 0, 0]),
+      randomBytes(80),
+      encodeString('ssh-ed25519'),
+      Buffer.concat([encodeUint32(0xfffffff0), randomBytes(8)]),
+    ]) {
       assert.equal(verifySshSignature(pub.ed25519, ed.signedData, junk), false);
       assert.equal(verifySshSignature(junk, ed.signedData, ed.signature), false);
       assert.equal(parseSshPublicKey(junk).ok, false);
     }
     // An EC point off the curve.
-    const bad = Buffer.concat([encodeString('ecdsa-sha2-nistp256'), encodeString('nistp256'), encodeString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]))]);
+    const bad = Buffer.concat([
+      encodeString('ecdsa-sha2-nistp256'),
+      encodeString('nistp256'),
+      encodeString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)])),
+    ]);
     const p = parseSshPublicKey(bad);
     assert.ok(!p.ok, 'point off the curve accepted');
     // RSA under 1024 bits.

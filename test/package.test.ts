@@ -23,7 +23,17 @@ let work = '';
 let tarball = '';
 let files: string[] = [];
 /** The package.json of the clone (what was packed). */
-let pkg: { version: string; license: string; main: string; module: string; types: string; bin: Record<string, string>; exports: unknown; dependencies: Record<string, string>; scripts: Record<string, string> };
+let pkg: {
+  version: string;
+  license: string;
+  main: string;
+  module: string;
+  types: string;
+  bin: Record<string, string>;
+  exports: unknown;
+  dependencies: Record<string, string>;
+  scripts: Record<string, string>;
+};
 const clone = () => join(work, 'repo');
 /** The tarball's contents, unpacked with tar (`package/...`). */
 const unpacked = (...parts: string[]) => join(work, 'unpacked', 'package', ...parts);
@@ -69,7 +79,13 @@ after(() => {
 
 test('npm pack in a fresh clone builds dist/ and typings/ (prepack) and ships them', () => {
   assert.match(pkg.scripts.prepack ?? '', /npm run build/, 'package.json has a prepack script that builds');
-  for (const f of ['dist/cjs/index.js', 'dist/esm/index.mjs', 'dist/cjs/cli/main.js', 'typings/index.d.ts', 'typings/sftp/SFTPSession.d.ts']) {
+  for (const f of [
+    'dist/cjs/index.js',
+    'dist/esm/index.mjs',
+    'dist/cjs/cli/main.js',
+    'typings/index.d.ts',
+    'typings/sftp/SFTPSession.d.ts',
+  ]) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
     assert.ok(existsSync(unpacked(f)), `${f} unpacks`);
   }
@@ -77,15 +93,24 @@ test('npm pack in a fresh clone builds dist/ and typings/ (prepack) and ships th
 
 test('npm pack ships dist/, typings/, the docs and files README links, and nothing else', () => {
   const shipped = (f: string) =>
-    /^(dist|typings)\//.test(f) || /^docs\/[^/]+\.md$/.test(f) || ['README.md', 'SECURITY.md', 'LICENSE', 'package.json', 'bench/charts/benchmarks.svg'].includes(f);
-  assert.deepEqual(files.filter((f) => !shipped(f)), [], 'files outside what the package should ship');
+    /^(dist|typings)\//.test(f) ||
+    /^docs\/[^/]+\.md$/.test(f) ||
+    ['README.md', 'SECURITY.md', 'LICENSE', 'package.json', 'bench/charts/benchmarks.svg'].includes(f);
+  assert.deepEqual(
+    files.filter((f) => !shipped(f)),
+    [],
+    'files outside what the package should ship',
+  );
   for (const f of ['README.md', 'LICENSE', 'SECURITY.md', 'package.json', 'docs/index.md', 'docs/errors.md', 'docs/settings.md']) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
   const guides = readdirSync(join(clone(), 'docs')).filter((f) => f.endsWith('.md'));
   assert.deepEqual(files.filter((f) => f.startsWith('docs/')).sort(), guides.map((f) => `docs/${f}`).sort(), 'every guide ships');
   assert.ok(!files.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), 'no TypeScript sources');
-  assert.ok(!files.some((f) => /(^|\/)(test|samples|scripts|src|api)\//.test(f)), 'no tests, samples, scripts, sources or generated API pages');
+  assert.ok(
+    !files.some((f) => /(^|\/)(test|samples|scripts|src|api)\//.test(f)),
+    'no tests, samples, scripts, sources or generated API pages',
+  );
   assert.match(readFileSync(unpacked('LICENSE'), 'utf8'), new RegExp(`^${pkg.license} License`), 'LICENSE matches the license field');
 });
 
@@ -99,7 +124,11 @@ test('every relative link of a shipped Markdown file lands on a shipped file and
       const [pathPart, anchor] = link.split('#', 2) as [string, string | undefined];
       const target = pathPart ? posix.normalize(posix.join(posix.dirname(file), decodeURIComponent(pathPart))) : file;
       if (!files.includes(target)) problems.push(`${file}: ${link} (${target} is not in the tarball)`);
-      else if (anchor !== undefined && target.endsWith('.md') && !anchorsOf(readFileSync(unpacked(target), 'utf8')).has(decodeURIComponent(anchor))) {
+      else if (
+        anchor !== undefined &&
+        target.endsWith('.md') &&
+        !anchorsOf(readFileSync(unpacked(target), 'utf8')).has(decodeURIComponent(anchor))
+      ) {
         problems.push(`${file}: ${link} (no such heading)`);
       }
     }
@@ -111,7 +140,11 @@ test('every relative link of a shipped Markdown file lands on a shipped file and
 test('source maps carry their sources (src/ is not shipped); no declaration maps point at src/', () => {
   const maps = files.filter((f) => f.endsWith('.js.map'));
   assert.ok(maps.length > 50, `${maps.length} source maps`);
-  assert.deepEqual(files.filter((f) => f.endsWith('.d.ts.map')), [], 'declaration maps would send "go to definition" to src/');
+  assert.deepEqual(
+    files.filter((f) => f.endsWith('.d.ts.map')),
+    [],
+    'declaration maps would send "go to definition" to src/',
+  );
   for (const f of maps) {
     const map = JSON.parse(readFileSync(unpacked(f), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
     assert.ok(map.sources.length > 0, f);
@@ -156,10 +189,16 @@ test('the tarball installs into a fresh project', () => {
   // network needed), else from the registry. --ignore-scripts: ssh2's optional native binding is
   // not compiled; the package works without it.
   const typesNode = JSON.parse(readFileSync(join(root, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version;
-  run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball, `@types/node@${typesNode}`], project(), 120_000);
+  run(
+    npm,
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball, `@types/node@${typesNode}`],
+    project(),
+    120_000,
+  );
   const installed = JSON.parse(readFileSync(join(project(), 'node_modules', 'sshdaemon', 'package.json'), 'utf8'));
   assert.equal(installed.version, pkg.version);
-  for (const dep of Object.keys(pkg.dependencies)) assert.ok(existsSync(join(project(), 'node_modules', dep, 'package.json')), `${dep} installed`);
+  for (const dep of Object.keys(pkg.dependencies))
+    assert.ok(existsSync(join(project(), 'node_modules', dep, 'package.json')), `${dep} installed`);
 });
 
 test('import (ESM): a daemon serves an exec to an ssh2 client, then shuts down', () => {
@@ -279,8 +318,14 @@ test('TypeScript programs type-check against typings/ (node16 ESM and CJS, bundl
   writeFileSync(join(project(), 'node16.cts'), tsProgram(`import ${names} from 'sshdaemon';`));
   writeFileSync(join(project(), 'bundler.ts'), tsProgram(`import ${names} from 'sshdaemon';`));
   const base = { target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] };
-  writeFileSync(join(project(), 'tsconfig.node16.json'), JSON.stringify({ compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' }, files: ['node16.mts', 'node16.cts'] }));
-  writeFileSync(join(project(), 'tsconfig.bundler.json'), JSON.stringify({ compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' }, files: ['bundler.ts'] }));
+  writeFileSync(
+    join(project(), 'tsconfig.node16.json'),
+    JSON.stringify({ compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' }, files: ['node16.mts', 'node16.cts'] }),
+  );
+  writeFileSync(
+    join(project(), 'tsconfig.bundler.json'),
+    JSON.stringify({ compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' }, files: ['bundler.ts'] }),
+  );
   run(process.execPath, [tsc, '-p', 'tsconfig.node16.json'], project());
   run(process.execPath, [tsc, '-p', 'tsconfig.bundler.json'], project());
 });
@@ -326,10 +371,16 @@ test("the README's fifteen lines run as written from the installed package (an E
       'console.log(`listening on 127.0.0.1:${daemon.localPort}`);\n',
   );
   // The same block type-checks for a TypeScript user as an ES module (.mts, module node16).
-  writeFileSync(join(project(), 'readme.mts'), `declare function checkPassword(user: string, password: string): Promise<boolean>;\n${lines}`);
+  writeFileSync(
+    join(project(), 'readme.mts'),
+    `declare function checkPassword(user: string, password: string): Promise<boolean>;\n${lines}`,
+  );
   writeFileSync(
     join(project(), 'tsconfig.readme.json'),
-    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, types: ['node'] }, files: ['readme.mts'] }),
+    JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, types: ['node'] },
+      files: ['readme.mts'],
+    }),
   );
   run(process.execPath, [tsc, '-p', 'tsconfig.readme.json'], project());
 

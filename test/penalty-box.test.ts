@@ -65,9 +65,18 @@ test('permissive overflow (the default): the newest penalty goes in and the one 
 /** Settings a ConnectionGate reads, from a map (the daemon's defaults where the test sets none). */
 function gateSettings(values: Record<string, string>): GateSettings {
   const all: Record<string, string> = {
-    DeniedClients: '', AllowedClients: '', ConnectionRateLimit: '', MaxConnections: '1000', MaxConnectionsPerClient: '0',
-    MaxStartups: '10:30:100', PerSourcePenalties: 'yes', FailedAuthPenalty: '0', PerSourcePenaltyExemptList: '',
-    PerSourceNetBlockSize: '32:128', SensorDenyTime: '600', ...values,
+    DeniedClients: '',
+    AllowedClients: '',
+    ConnectionRateLimit: '',
+    MaxConnections: '1000',
+    MaxConnectionsPerClient: '0',
+    MaxStartups: '10:30:100',
+    PerSourcePenalties: 'yes',
+    FailedAuthPenalty: '0',
+    PerSourcePenaltyExemptList: '',
+    PerSourceNetBlockSize: '32:128',
+    SensorDenyTime: '600',
+    ...values,
   };
   return { text: (name) => all[name], int: (name) => Number(all[name]) };
 }
@@ -76,7 +85,10 @@ const FAILED = { authenticated: false, authFailures: 1, graceExceeded: false };
 test('overflow:deny-all: while the IPv4 table is full every fresh IPv4 source is refused (exempt ones and IPv6 are not), until a record expires', () => {
   const clock = fakeClock();
   const gate = new ConnectionGate(
-    gateSettings({ PerSourcePenalties: 'authfail:5 min:15 max:600 max-sources4:2 overflow:deny-all', PerSourcePenaltyExemptList: '198.51.100.0/24' }),
+    gateSettings({
+      PerSourcePenalties: 'authfail:5 min:15 max:600 max-sources4:2 overflow:deny-all',
+      PerSourcePenaltyExemptList: '198.51.100.0/24',
+    }),
     () => 0,
     clock.now,
     () => 1,
@@ -93,7 +105,10 @@ test('overflow:deny-all: while the IPv4 table is full every fresh IPv4 source is
   assert.equal(gate.check('192.0.2.1')?.reason, 'PerSourcePenalties', 'a source below min is refused too');
   assert.equal(gate.check('198.51.100.7'), undefined, 'PerSourcePenaltyExemptList is let in');
   assert.equal(gate.check('2001:db8::9'), undefined, 'the IPv6 table is not full');
-  assert.ok(notices.some((m) => /^IPv4 penalty table full .*overflow:deny-all/.test(m)), notices.join('\n'));
+  assert.ok(
+    notices.some((m) => /^IPv4 penalty table full .*overflow:deny-all/.test(m)),
+    notices.join('\n'),
+  );
   // A penalty for a new source is not recorded while full; the full table does not grow.
   gate.closed('192.0.2.3', FAILED);
   assert.equal(gate.penalties.sizes().penalties4, 2);
@@ -104,9 +119,15 @@ test('overflow:deny-all: while the IPv4 table is full every fresh IPv4 source is
 
 test('overflow6 follows overflow unless given, in either order; bad values name the key and the valid ones', () => {
   const p = (text: string) => parsePenalties(text)!;
-  assert.deepEqual([p('yes').overflow4, p('yes').overflow6, p('yes').maxSources4, p('yes').maxSources6], ['permissive', 'permissive', 65536, 65536]);
+  assert.deepEqual(
+    [p('yes').overflow4, p('yes').overflow6, p('yes').maxSources4, p('yes').maxSources6],
+    ['permissive', 'permissive', 65536, 65536],
+  );
   assert.deepEqual([p('overflow:deny-all').overflow4, p('overflow:deny-all').overflow6], ['deny-all', 'deny-all']);
-  assert.deepEqual([p('overflow6:permissive overflow:deny-all').overflow4, p('overflow6:permissive overflow:deny-all').overflow6], ['deny-all', 'permissive']);
+  assert.deepEqual(
+    [p('overflow6:permissive overflow:deny-all').overflow4, p('overflow6:permissive overflow:deny-all').overflow6],
+    ['deny-all', 'permissive'],
+  );
   assert.deepEqual([p('max-sources4:10 max-sources6:20').maxSources4, p('max-sources4:10 max-sources6:20').maxSources6], [10, 20]);
   assert.deepEqual([p('max-sources:7').maxSources4, p('max-sources:7').maxSources6], [7, 7]);
   assert.throws(() => parsePenalties('overflow:deny'), /overflow must be permissive or deny-all, got 'deny'/);
@@ -114,35 +135,42 @@ test('overflow6 follows overflow unless given, in either order; bad values name 
   assert.throws(() => parsePenalties('max-sources6:0'), /max-sources6 must be a positive integer/);
   assert.throws(() => parsePenalties('authfail:soon'), /authfail: 'soon' is not a duration/);
   const daemon = new SSHDaemon();
-  assert.throws(() => daemon.config('PerSourcePenalties=overflow:all'), (err: unknown) => err instanceof SSHDaemonError && /PerSourcePenalties/.test(err.message) && /permissive or deny-all/.test(err.message));
+  assert.throws(
+    () => daemon.config('PerSourcePenalties=overflow:all'),
+    (err: unknown) => err instanceof SSHDaemonError && /PerSourcePenalties/.test(err.message) && /permissive or deny-all/.test(err.message),
+  );
   assert.equal(daemon.config('PerSourcePenalties'), 'yes', 'the bad value changed nothing');
 });
 
-test('a flood of 100,000 new sources into a full table (penalties and sensor bans) costs O(log n) work per insertion, never a scan', { timeout: 120_000 }, () => {
-  const clock = fakeClock();
-  const box = new PenaltyBox(clock.now);
-  const policy = policyOf('yes'); // max-sources4 65536, permissive
-  const N = 65536;
-  for (let i = 0; i < N; i++) {
-    box.penalise(v4(i), 10 + (i % 50), policy);
-    box.ban(v4(i), 600, policy);
-  }
-  assert.deepEqual(box.sizes(), { penalties4: N, penalties6: 0, sensors4: N, sensors6: 0 });
-  const before = box.steps;
-  const FLOOD = 100_000;
-  for (let i = N; i < N + FLOOD; i++) {
-    if (i % 1000 === 0) clock.advance(1); // a flood at loopback speed: a millisecond per thousand
-    box.penalise(v4(i), 10 + (i % 50), policy);
-    box.ban(v4(i), 600, policy);
-  }
-  const perInsertion = (box.steps - before) / (2 * FLOOD);
-  const log2 = Math.log2(N);
-  // Each insertion sifts one record up and the dropped one's replacement down: about 2 log2(n)
-  // heap positions. A scan would visit all n = 65536 records.
-  assert.ok(perInsertion <= 3 * log2 + 4, `${perInsertion.toFixed(1)} heap positions per insertion (log2 n = ${log2})`);
-  assert.deepEqual(box.sizes(), { penalties4: N, penalties6: 0, sensors4: N, sensors6: 0 }, 'the tables stay at their bound');
-  assert.ok(box.refusedFor(v4(N + FLOOD - 1), BLOCKS), 'the newest sensor visitor is banned');
-});
+test(
+  'a flood of 100,000 new sources into a full table (penalties and sensor bans) costs O(log n) work per insertion, never a scan',
+  { timeout: 120_000 },
+  () => {
+    const clock = fakeClock();
+    const box = new PenaltyBox(clock.now);
+    const policy = policyOf('yes'); // max-sources4 65536, permissive
+    const N = 65536;
+    for (let i = 0; i < N; i++) {
+      box.penalise(v4(i), 10 + (i % 50), policy);
+      box.ban(v4(i), 600, policy);
+    }
+    assert.deepEqual(box.sizes(), { penalties4: N, penalties6: 0, sensors4: N, sensors6: 0 });
+    const before = box.steps;
+    const FLOOD = 100_000;
+    for (let i = N; i < N + FLOOD; i++) {
+      if (i % 1000 === 0) clock.advance(1); // a flood at loopback speed: a millisecond per thousand
+      box.penalise(v4(i), 10 + (i % 50), policy);
+      box.ban(v4(i), 600, policy);
+    }
+    const perInsertion = (box.steps - before) / (2 * FLOOD);
+    const log2 = Math.log2(N);
+    // Each insertion sifts one record up and the dropped one's replacement down: about 2 log2(n)
+    // heap positions. A scan would visit all n = 65536 records.
+    assert.ok(perInsertion <= 3 * log2 + 4, `${perInsertion.toFixed(1)} heap positions per insertion (log2 n = ${log2})`);
+    assert.deepEqual(box.sizes(), { penalties4: N, penalties6: 0, sensors4: N, sensors6: 0 }, 'the tables stay at their bound');
+    assert.ok(box.refusedFor(v4(N + FLOOD - 1), BLOCKS), 'the newest sensor visitor is banned');
+  },
+);
 
 test('permissive eviction matches a naive model of OpenSSH (drop the soonest-expiring while over the bound) over 20,000 random operations', () => {
   const clock = fakeClock();
@@ -173,7 +201,11 @@ test('permissive eviction matches a naive model of OpenSSH (drop the soonest-exp
     assert.equal(banned !== undefined, model.get(key)?.enforced === true, `${address} enforced after step ${step}`);
     for (let i = 0; i < 40; i++) {
       const m = model.get(`${v4(i)}/32`);
-      assert.equal(box.refusedFor(v4(i), BLOCKS)?.seconds, m?.enforced ? Math.ceil((m.expiresAt - now) / 1000) : undefined, `${v4(i)} after step ${step}`);
+      assert.equal(
+        box.refusedFor(v4(i), BLOCKS)?.seconds,
+        m?.enforced ? Math.ceil((m.expiresAt - now) / 1000) : undefined,
+        `${v4(i)} after step ${step}`,
+      );
     }
   }
 });

@@ -81,7 +81,10 @@ test('ML-KEM-768 from @noble/post-quantum matches the C2SP/CCTV accumulated FIPS
 });
 
 test('X25519 in node:crypto matches RFC 7748 §6.1', () => {
-  const pub = (h: string) => createPublicKey(x25519PrivateKey(Buffer.from(h, 'hex'))).export({ format: 'der', type: 'spki' }).subarray(12);
+  const pub = (h: string) =>
+    createPublicKey(x25519PrivateKey(Buffer.from(h, 'hex')))
+      .export({ format: 'der', type: 'spki' })
+      .subarray(12);
   assert.equal(hex(pub(RFC7748.alicePrivate)), RFC7748.alicePublic);
   assert.equal(hex(pub(RFC7748.bobPrivate)), RFC7748.bobPublic);
 });
@@ -187,7 +190,11 @@ test('an ssh2 client negotiates mlkem768x25519-sha256 with the daemon defaults, 
     const c = await connect(port, { password: 'pw', algorithms: { kex: [MLKEM768X25519_SHA256, 'curve25519-sha256'] } as never });
     assert.equal((await exec(c, 'x')).stdout, 'ok\n');
     assert.deepEqual(kex, [MLKEM768X25519_SHA256]);
-    assert.equal((c as unknown as { _protocol: { _strictMode: boolean } })._protocol._strictMode, true, 'kex-strict-*-v00@openssh.com negotiated');
+    assert.equal(
+      (c as unknown as { _protocol: { _strictMode: boolean } })._protocol._strictMode,
+      true,
+      'kex-strict-*-v00@openssh.com negotiated',
+    );
     c.end();
     assert.deepEqual(errors, []);
   }));
@@ -237,7 +244,10 @@ test('re-keying with mlkem768x25519-sha256: daemon.exchangeKeys, client rekey, K
     assert.equal(r.stdout.length, (1 << 20) + 3);
     assert.ok(r.stdout.endsWith('ok\n'));
     await until('a threshold re-key', () => seen.length >= 3);
-    assert.ok(seen.every((k) => k === MLKEM768X25519_SHA256), seen.join());
+    assert.ok(
+      seen.every((k) => k === MLKEM768X25519_SHA256),
+      seen.join(),
+    );
     assert.ok(kex.length >= 4 && kex.every((k) => k === MLKEM768X25519_SHA256), kex.join());
     assert.equal((await exec(c, 'b')).stdout, 'ok\n');
     c.end();
@@ -342,7 +352,10 @@ test('malformed client public values: DISCONNECT key-exchange-failed, an Error e
       const raw = new RawKexClient(port);
       raw.kexinit();
       raw.ecdhInit(value);
-      await Promise.race([raw.closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`${name}: not disconnected`)), 10_000))]);
+      await Promise.race([
+        raw.closed,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`${name}: not disconnected`)), 10_000)),
+      ]);
       const disconnect = raw.packets.find((p) => p[0] === 1);
       assert.ok(disconnect, `${name}: DISCONNECT sent`);
       assert.equal(disconnect.readUInt32BE(1), 3, `${name}: reason SSH_DISCONNECT_KEY_EXCHANGE_FAILED`);
@@ -360,7 +373,11 @@ test('malformed client public values: DISCONNECT key-exchange-failed, an Error e
 test('OpenSSH 9.2 (no mlkem768x25519-sha256) still negotiates curve25519-sha256 with the new defaults', () =>
   withBareDaemon(async ({ port }) => {
     const ssh = requireBinary('ssh');
-    const r = await run(ssh, [...opensshArgs(port), '-v', '-o', 'BatchMode=yes', '-o', 'PreferredAuthentications=none', 'tester@127.0.0.1', 'true'], { timeoutMs: 30_000 });
+    const r = await run(
+      ssh,
+      [...opensshArgs(port), '-v', '-o', 'BatchMode=yes', '-o', 'PreferredAuthentications=none', 'tester@127.0.0.1', 'true'],
+      { timeoutMs: 30_000 },
+    );
     const m = /kex: algorithm: (\S+)/.exec(r.stderr);
     assert.ok(m, r.stderr);
     const offered = /peer server KEXINIT proposal[\s\S]*?KEX algorithms: (\S+)/.exec(r.stderr);

@@ -26,26 +26,34 @@ async function ppk(clients: ClientSet): Promise<string> {
 }
 
 function plink(clients: ClientSet, s: SshTarget, key: string, command: string) {
-  return clients.run('plink', ['-batch', '-ssh', '-noagent', '-P', String(s.port), '-l', s.user, '-i', key, '-hostkey', s.fingerprint!, '127.0.0.1', command], { timeoutMs: 60_000, env: { HOME } });
+  return clients.run(
+    'plink',
+    ['-batch', '-ssh', '-noagent', '-P', String(s.port), '-l', s.user, '-i', key, '-hostkey', s.fingerprint!, '127.0.0.1', command],
+    { timeoutMs: 60_000, env: { HOME } },
+  );
 }
 
-testEachSet('plink: exit status and SSH_CONNECTION; a program killed by TERM gives plink\'s exit code 128 as with sshd', TIMEOUT, async (clients) => {
-  const key = await ppk(clients);
-  const outcome = async (s: SshTarget) => {
-    const exec = await plink(clients, s, key, 'echo "$SSH_CONNECTION"; exit 3');
-    assert.equal(exec.code, 3, exec.stderr);
-    assert.match(exec.stdout.toString(), new RegExp(`^127\\.0\\.0\\.1 \\d+ 127\\.0\\.0\\.1 ${s.port}\\n$`));
-    const killed = await plink(clients, s, key, 'kill -TERM $$');
-    return { code: killed.code, stdout: killed.stdout.toString() };
-  };
-  let reference: Awaited<ReturnType<typeof outcome>> | undefined;
-  await withReferenceSshd(async (s) => void (reference = await outcome(s)));
-  assert.deepEqual(reference, { code: 128, stdout: '' }, 'plink with sshd');
-  // Several times: the exit-signal must never be behind EOF (PuTTY closes at EOF both ways and drops what follows).
-  await withProcessServer({}, async (s) => {
-    for (let i = 0; i < 5; i++) assert.deepEqual(await outcome(s), reference);
-  });
-});
+testEachSet(
+  "plink: exit status and SSH_CONNECTION; a program killed by TERM gives plink's exit code 128 as with sshd",
+  TIMEOUT,
+  async (clients) => {
+    const key = await ppk(clients);
+    const outcome = async (s: SshTarget) => {
+      const exec = await plink(clients, s, key, 'echo "$SSH_CONNECTION"; exit 3');
+      assert.equal(exec.code, 3, exec.stderr);
+      assert.match(exec.stdout.toString(), new RegExp(`^127\\.0\\.0\\.1 \\d+ 127\\.0\\.0\\.1 ${s.port}\\n$`));
+      const killed = await plink(clients, s, key, 'kill -TERM $$');
+      return { code: killed.code, stdout: killed.stdout.toString() };
+    };
+    let reference: Awaited<ReturnType<typeof outcome>> | undefined;
+    await withReferenceSshd(async (s) => void (reference = await outcome(s)));
+    assert.deepEqual(reference, { code: 128, stdout: '' }, 'plink with sshd');
+    // Several times: the exit-signal must never be behind EOF (PuTTY closes at EOF both ways and drops what follows).
+    await withProcessServer({}, async (s) => {
+      for (let i = 0; i < 5; i++) assert.deepEqual(await outcome(s), reference);
+    });
+  },
+);
 
 const PY_EXIT = String.raw`
 import json, sys, paramiko
@@ -124,13 +132,19 @@ print(json.dumps({'first': first, 'resized': resized, 'started': started, 'inter
 
 test('paramiko terminal: stty size follows a resize from 80x24 to 132x50, ^C interrupts sleep, exit status 9', TIMEOUT, () =>
   withProcessServer({ plan: () => ({ shell: '/bin/bash' }) }, async (s) => {
-    const r = await runPythonJson(PY_TERMINAL, { port: s.port, user: s.user, key: PROCESS_KEY.privateKeyPath, marker: `100.${process.pid}7` });
+    const r = await runPythonJson(PY_TERMINAL, {
+      port: s.port,
+      user: s.user,
+      key: PROCESS_KEY.privateKeyPath,
+      marker: `100.${process.pid}7`,
+    });
     assert.equal(r.first, true, `stty size showed 24 80:\n${r.output}`);
     assert.equal(r.resized, true, `stty size followed window-change to 50 132:\n${r.output}`);
     assert.equal(r.started, true, `sleep ran:\n${r.output}`);
     assert.equal(r.interrupted, true, `^C ended sleep with SIGINT:\n${r.output}`);
     assert.equal(r.code, 9, r.output);
-  }));
+  }),
+);
 
 /**
  * 20 terminal sessions on one connection, each typing `echo START; seq 1 200000; exit` into a
@@ -167,10 +181,17 @@ print(json.dumps(runs))
 
 test('seq 1 200000 in a terminal arrives whole before exit, 20 times (paramiko)', TIMEOUT, () =>
   withProcessServer({}, async (s) => {
-    const runs = (await runPythonJson(PY_SEQ, { port: s.port, user: s.user, key: PROCESS_KEY.privateKeyPath, runs: 20 })) as Array<{ code: number; whole: boolean; count: number; last: string; tail: string }>;
+    const runs = (await runPythonJson(PY_SEQ, { port: s.port, user: s.user, key: PROCESS_KEY.privateKeyPath, runs: 20 })) as Array<{
+      code: number;
+      whole: boolean;
+      count: number;
+      last: string;
+      tail: string;
+    }>;
     assert.equal(runs.length, 20);
     for (const [i, r] of runs.entries()) {
       assert.ok(r.whole, `run ${i + 1}: ${r.count} lines, the last ${r.last}; the output ended with ${JSON.stringify(r.tail)}`);
       assert.equal(r.code, 0, `run ${i + 1}`);
     }
-  }));
+  }),
+);

@@ -33,13 +33,19 @@ const sleeping = (marker: string) => processesRunning(['sleep', marker]);
 
 const client = (s: ProcessServer) => connect(s.port, { privateKey: PROCESS_KEY.privateKeyText });
 
-function execOn(c: Client, command: string, options: { pty?: { rows: number; cols: number }; env?: Record<string, string> } = {}): Promise<ClientChannel> {
+function execOn(
+  c: Client,
+  command: string,
+  options: { pty?: { rows: number; cols: number }; env?: Record<string, string> } = {},
+): Promise<ClientChannel> {
   const pty = options.pty ? { pty: { ...options.pty, height: 0, width: 0, term: 'xterm' } } : {};
   return new Promise((resolve, reject) => c.exec(command, { ...pty, env: options.env }, (err, ch) => (err ? reject(err) : resolve(ch))));
 }
 
 function shellOn(c: Client, rows = 24, cols = 80): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => c.shell({ rows, cols, height: 0, width: 0, term: 'xterm' }, (err, ch) => (err ? reject(err) : resolve(ch))));
+  return new Promise((resolve, reject) =>
+    c.shell({ rows, cols, height: 0, width: 0, term: 'xterm' }, (err, ch) => (err ? reject(err) : resolve(ch))),
+  );
 }
 
 /** Collects a channel's output; `ended` settles at its close with the exit code or signal. */
@@ -70,7 +76,10 @@ test('stdin to a program that never reads: the daemon takes the 2 MiB window and
       const bytesIn = () => [...s.daemon.sshConnections.values()].reduce((n, c) => n + c.bytesIn, 0);
       await until('the window to fill', () => bytesIn() > 2 * MiB);
       // The client holds more than the daemon took (its buffers are full): what the daemon read stays at the window.
-      await until(() => `the client to hold more than the daemon read (offered ${offered}, read ${bytesIn()})`, () => offered > bytesIn() + 512 * 1024);
+      await until(
+        () => `the client to hold more than the daemon read (offered ${offered}, read ${bytesIn()})`,
+        () => offered > bytesIn() + 512 * 1024,
+      );
       await sleep(500);
       assert.ok(bytesIn() < 3 * MiB, `the daemon read ${bytesIn()} bytes (window 2 MiB)`);
       assert.equal(sleeping(marker).length, 1, 'the program runs on');
@@ -78,7 +87,8 @@ test('stdin to a program that never reads: the daemon takes the 2 MiB window and
       ssh.kill();
     }
     await until('the program to be hung up with its channel', () => sleeping(marker).length === 0);
-  }));
+  }),
+);
 
 test('output to a client that never reads: the program is held by backpressure, the daemon sends about a window', TIMEOUT, () =>
   withProcessServer({}, async (s) => {
@@ -105,33 +115,49 @@ test('output to a client that never reads: the program is held by backpressure, 
     } finally {
       c.end();
     }
-  }));
+  }),
+);
 
-test('a disconnect hangs up the program\'s session: SIGHUP, then SIGKILL for what ignores it (pipes, and shell jobs in a terminal)', TIMEOUT, () =>
-  withProcessServer({ killGrace: 0.3, plan: () => ({ shell: '/bin/bash' }) }, async (s) => {
-    const pipes = `1000.${process.pid}3`;
-    const jobs = `1000.${process.pid}4`;
-    const c = await client(s);
-    await execOn(c, `trap '' HUP; sleep ${pipes} & sleep ${pipes}; wait`);
-    const shell = await shellOn(c);
-    shell.write(`trap '' HUP; sleep ${jobs} & sleep ${jobs}\n`);
-    await until('two sleeps on pipes and two in the terminal', () => sleeping(pipes).length === 2 && sleeping(jobs).length === 2);
-    // The client vanishes without a word (no EOF, no CLOSE, no DISCONNECT).
-    (c as unknown as { _sock: { destroy(): void } })._sock.destroy();
-    await until(() => `no program left (pipes ${sleeping(pipes)}, terminal ${sleeping(jobs)})`, () => sleeping(pipes).length + sleeping(jobs).length === 0, 20_000);
-    assert.ok(s.logs.some((l) => /closed while pid \d+ runs; hanging up its session/.test(l)), s.logs.join('\n'));
-  }));
+test(
+  "a disconnect hangs up the program's session: SIGHUP, then SIGKILL for what ignores it (pipes, and shell jobs in a terminal)",
+  TIMEOUT,
+  () =>
+    withProcessServer({ killGrace: 0.3, plan: () => ({ shell: '/bin/bash' }) }, async (s) => {
+      const pipes = `1000.${process.pid}3`;
+      const jobs = `1000.${process.pid}4`;
+      const c = await client(s);
+      await execOn(c, `trap '' HUP; sleep ${pipes} & sleep ${pipes}; wait`);
+      const shell = await shellOn(c);
+      shell.write(`trap '' HUP; sleep ${jobs} & sleep ${jobs}\n`);
+      await until('two sleeps on pipes and two in the terminal', () => sleeping(pipes).length === 2 && sleeping(jobs).length === 2);
+      // The client vanishes without a word (no EOF, no CLOSE, no DISCONNECT).
+      (c as unknown as { _sock: { destroy(): void } })._sock.destroy();
+      await until(
+        () => `no program left (pipes ${sleeping(pipes)}, terminal ${sleeping(jobs)})`,
+        () => sleeping(pipes).length + sleeping(jobs).length === 0,
+        20_000,
+      );
+      assert.ok(
+        s.logs.some((l) => /closed while pid \d+ runs; hanging up its session/.test(l)),
+        s.logs.join('\n'),
+      );
+    }),
+);
 
-test('every channel of a connection runs a program: the 11th open is refused (MaxSessionsPerConnection), closing the connection ends all ten', TIMEOUT, () =>
-  withProcessServer({ killGrace: 0.3 }, async (s) => {
-    const marker = `1000.${process.pid}5`;
-    const c = await client(s);
-    for (let i = 0; i < 10; i++) await execOn(c, `sleep ${marker}`);
-    await until('ten programs', () => sleeping(marker).length === 10);
-    await assert.rejects(execOn(c, 'echo eleven'), /open failed|too many channels/i);
-    c.end();
-    await until('no program left', () => sleeping(marker).length === 0, 20_000);
-  }));
+test(
+  'every channel of a connection runs a program: the 11th open is refused (MaxSessionsPerConnection), closing the connection ends all ten',
+  TIMEOUT,
+  () =>
+    withProcessServer({ killGrace: 0.3 }, async (s) => {
+      const marker = `1000.${process.pid}5`;
+      const c = await client(s);
+      for (let i = 0; i < 10; i++) await execOn(c, `sleep ${marker}`);
+      await until('ten programs', () => sleeping(marker).length === 10);
+      await assert.rejects(execOn(c, 'echo eleven'), /open failed|too many channels/i);
+      c.end();
+      await until('no program left', () => sleeping(marker).length === 0, 20_000);
+    }),
+);
 
 test('floods of window-change and signal requests cost nothing lasting: the last size holds, each signal reaches the shell', TIMEOUT, () =>
   withProcessServer({ plan: () => ({ shell: '/bin/bash' }) }, async (s) => {
@@ -153,7 +179,8 @@ test('floods of window-change and signal requests cost nothing lasting: the last
     } finally {
       c.end();
     }
-  }));
+  }),
+);
 
 test('a flood of env requests: at most 128 variables and 64 KiB per channel reach the program', TIMEOUT, () =>
   withProcessServer({}, async (s) => {
@@ -172,9 +199,10 @@ test('a flood of env requests: at most 128 variables and 64 KiB per channel reac
     } finally {
       c.end();
     }
-  }));
+  }),
+);
 
-test('signal requests reach the program\'s process group (INT, KILL); a forced command refuses them, as sshd', TIMEOUT, async () => {
+test("signal requests reach the program's process group (INT, KILL); a forced command refuses them, as sshd", TIMEOUT, async () => {
   await withProcessServer({}, async (s) => {
     const c = await client(s);
     try {
@@ -208,15 +236,29 @@ test('signal requests reach the program\'s process group (INT, KILL); a forced c
   );
 });
 
-test('plan uid/gid/groups (daemon as root): the program runs as that user, on pipes and in a terminal; not as root by default', TIMEOUT, () => {
-  assert.equal(process.getuid?.(), 0, 'this test needs root (as CI runs): switching users needs it');
-  return withProcessServer({ plan: (r) => (r.command?.startsWith('as-nobody') ? { uid: 65534, gid: 65534, groups: [65534, 100] } : {}) }, async (s) => {
-    const pipes = await s.ssh(['as-nobody; id -u; id -g; id -G; echo "$HOME"']);
-    assert.equal(pipes.stdout.toString(), '65534\n65534\n65534 100\n/nonexistent\n', pipes.stderr);
-    assert.match(pipes.stderr, /Could not chdir to home directory \/nonexistent/, 'nobody\'s home does not exist: / instead, as sshd');
-    const tty = await s.ssh(['-tt', 'as-nobody; id -u; id -G']);
-    assert.equal(tty.stdout.toString().replace(/^Could not chdir to home directory \/nonexistent: No such file or directory\r\n/, '').replace(/.*as-nobody: not found\r\n/, ''), '65534\r\n65534 100\r\n', tty.stderr);
-    const root = await s.ssh(['id -u']);
-    assert.equal(root.stdout.toString(), '0\n', 'the daemon\'s own uid without a plan');
-  });
-});
+test(
+  'plan uid/gid/groups (daemon as root): the program runs as that user, on pipes and in a terminal; not as root by default',
+  TIMEOUT,
+  () => {
+    assert.equal(process.getuid?.(), 0, 'this test needs root (as CI runs): switching users needs it');
+    return withProcessServer(
+      { plan: (r) => (r.command?.startsWith('as-nobody') ? { uid: 65534, gid: 65534, groups: [65534, 100] } : {}) },
+      async (s) => {
+        const pipes = await s.ssh(['as-nobody; id -u; id -g; id -G; echo "$HOME"']);
+        assert.equal(pipes.stdout.toString(), '65534\n65534\n65534 100\n/nonexistent\n', pipes.stderr);
+        assert.match(pipes.stderr, /Could not chdir to home directory \/nonexistent/, "nobody's home does not exist: / instead, as sshd");
+        const tty = await s.ssh(['-tt', 'as-nobody; id -u; id -G']);
+        assert.equal(
+          tty.stdout
+            .toString()
+            .replace(/^Could not chdir to home directory \/nonexistent: No such file or directory\r\n/, '')
+            .replace(/.*as-nobody: not found\r\n/, ''),
+          '65534\r\n65534 100\r\n',
+          tty.stderr,
+        );
+        const root = await s.ssh(['id -u']);
+        assert.equal(root.stdout.toString(), '0\n', "the daemon's own uid without a plan");
+      },
+    );
+  },
+);

@@ -31,8 +31,10 @@ test('AcceptEnv: OpenSSH wildcards, case-sensitive, default LANG and LC_*; linea
 });
 
 test('signal requests take only the RFC 4254 6.10 names; exit-signal names the rest SIG@openssh.com as sshd', () => {
-  for (const name of ['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']) assert.equal(signalOfRequest(name), `SIG${name}`);
-  for (const name of ['STOP', 'WINCH', 'CONT', 'SIGTERM', 'term', '__proto__', 'constructor', '']) assert.equal(signalOfRequest(name), undefined, name);
+  for (const name of ['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2'])
+    assert.equal(signalOfRequest(name), `SIG${name}`);
+  for (const name of ['STOP', 'WINCH', 'CONT', 'SIGTERM', 'term', '__proto__', 'constructor', ''])
+    assert.equal(signalOfRequest(name), undefined, name);
   assert.equal(exitSignalName('SIGTERM'), 'TERM');
   assert.equal(exitSignalName(constants.signals.SIGINT), 'INT');
   assert.equal(exitSignalName('SIGBUS'), OTHER_SIGNAL);
@@ -56,9 +58,16 @@ test('without node-pty (never built): enableProcesses() throws naming python3, m
     try { d.enableProcesses(); console.log('enabled'); } catch (e) { console.log(e.name + ' ' + e.code + ': ' + e.message); }
     d.enableProcesses({ pty: false });
     console.log('pipes only: ok');`;
-  const r = spawnSync(process.execPath, ['--require', join(__dirname, 'fixtures', 'hideNodePty.cjs'), '--import', 'tsx', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--require', join(__dirname, 'fixtures', 'hideNodePty.cjs'), '--import', 'tsx', '-e', script], {
+    cwd: join(__dirname, '..'),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^SSHDaemonError 140: Pseudo-terminals are unavailable: node-pty cannot be loaded \(Cannot find module 'node-pty'/m);
+  assert.match(
+    r.stdout,
+    /^SSHDaemonError 140: Pseudo-terminals are unavailable: node-pty cannot be loaded \(Cannot find module 'node-pty'/m,
+  );
   assert.match(r.stdout, /needs python3, make and g\+\+/);
   assert.match(r.stdout, /npm rebuild node-pty/);
   assert.match(r.stdout, /^pipes only: ok$/m);
@@ -118,7 +127,11 @@ const request = (over: Partial<ProcessRequest> = {}): ProcessRequest => ({
 });
 
 test('a plan becomes a program as sshd starts it: shell -c, a login shell, the environment from scratch', async () => {
-  const exec = await resolveLaunch({ request: request({ environment: { LC_ALL: 'C', SSH_CONNECTION: 'forged' } }), plan: { shell: '/bin/bash', cwd: '/' }, terminal: false });
+  const exec = await resolveLaunch({
+    request: request({ environment: { LC_ALL: 'C', SSH_CONNECTION: 'forged' } }),
+    plan: { shell: '/bin/bash', cwd: '/' },
+    terminal: false,
+  });
   assert.deepEqual([exec.launch.file, exec.launch.args, exec.launch.argv0], ['/bin/bash', ['-c', 'echo hi'], 'bash']);
   assert.equal(exec.launch.env.USER, 'nosuchuser-sshdaemon');
   assert.equal(exec.launch.env.LOGNAME, 'nosuchuser-sshdaemon');
@@ -128,18 +141,30 @@ test('a plan becomes a program as sshd starts it: shell -c, a login shell, the e
   assert.equal(exec.launch.env.SSH_CLIENT, '192.0.2.1 50000 22');
   assert.equal(exec.launch.env.TERM, undefined);
   assert.equal(exec.launch.env.SSH_ORIGINAL_COMMAND, undefined);
-  assert.equal(exec.launch.env.NODE_OPTIONS, undefined, 'nothing of the daemon\'s environment');
+  assert.equal(exec.launch.env.NODE_OPTIONS, undefined, "nothing of the daemon's environment");
   const login = await resolveLaunch({ request: request({ kind: 'shell', command: undefined }), plan: { cwd: '/' }, terminal: false });
-  assert.deepEqual([login.launch.file, login.launch.args, login.launch.argv0], ['/bin/sh', [], '-sh'], 'an unknown user gets /bin/sh, as a login shell');
+  assert.deepEqual(
+    [login.launch.file, login.launch.args, login.launch.argv0],
+    ['/bin/sh', [], '-sh'],
+    'an unknown user gets /bin/sh, as a login shell',
+  );
   const tty = await resolveLaunch({
-    request: request({ kind: 'shell', command: undefined, terminal: { term: 'vt100', cols: 80, rows: 24, width: 0, height: 0, modes: {} } }),
+    request: request({
+      kind: 'shell',
+      command: undefined,
+      terminal: { term: 'vt100', cols: 80, rows: 24, width: 0, height: 0, modes: {} },
+    }),
     plan: { cwd: '/', env: { PATH: '/opt/bin', HOME: '/' } },
     terminal: true,
   });
   assert.deepEqual([tty.launch.args, tty.launch.argv0], [['-l'], undefined], 'in a terminal argv[0] cannot be set: -l');
   assert.equal(tty.launch.env.TERM, 'vt100');
-  assert.equal(tty.launch.env.PATH, '/opt/bin', 'the plan\'s env goes last');
-  const forced = await resolveLaunch({ request: request({ command: 'git-upload-pack x', originalCommand: 'rm -rf /' }), plan: { file: '/usr/bin/env', args: ['-0'], cwd: '/' }, terminal: false });
+  assert.equal(tty.launch.env.PATH, '/opt/bin', "the plan's env goes last");
+  const forced = await resolveLaunch({
+    request: request({ command: 'git-upload-pack x', originalCommand: 'rm -rf /' }),
+    plan: { file: '/usr/bin/env', args: ['-0'], cwd: '/' },
+    terminal: false,
+  });
   assert.deepEqual([forced.launch.file, forced.launch.args], ['/usr/bin/env', ['-0']]);
   assert.equal(forced.launch.env.SSH_ORIGINAL_COMMAND, 'rm -rf /');
   const homeless = await resolveLaunch({ request: request(), plan: { env: { HOME: '/nonexistent-sshdaemon' } }, terminal: false });
@@ -149,13 +174,20 @@ test('a plan becomes a program as sshd starts it: shell -c, a login shell, the e
 
 test('plans that cannot run are refused with what is wrong: a missing cwd, a uid without a group, bad ids, bad variable names', async () => {
   const refused = (plan: Parameters<typeof resolveLaunch>[0]['plan'], pattern: RegExp) =>
-    assert.rejects(resolveLaunch({ request: request(), plan, terminal: false }), (err: SSHDaemonError) => err instanceof SSHDaemonError && pattern.test(err.message));
+    assert.rejects(
+      resolveLaunch({ request: request(), plan, terminal: false }),
+      (err: SSHDaemonError) => err instanceof SSHDaemonError && pattern.test(err.message),
+    );
   await refused({ cwd: '/nonexistent-sshdaemon' }, /cwd "\/nonexistent-sshdaemon" is not a folder/);
   await refused({ cwd: '/', uid: 4_000_000 }, /uid 4000000 has no passwd entry: give gid too/);
   await refused({ cwd: '/', uid: -1, gid: 0 }, /uid must be an integer/);
   await refused({ cwd: '/', env: { 'A=B': 'x' } }, /"A=B" cannot be passed/);
   const root = await resolveLaunch({ request: request(), plan: { cwd: '/', uid: 65534 }, terminal: false });
-  assert.deepEqual(root.launch.args.slice(0, 4), ['--reuid=65534', '--regid=65534', '--clear-groups', '--'], 'the passwd entry\'s group; supplementary groups dropped');
+  assert.deepEqual(
+    root.launch.args.slice(0, 4),
+    ['--reuid=65534', '--regid=65534', '--clear-groups', '--'],
+    "the passwd entry's group; supplementary groups dropped",
+  );
 });
 
 test('enableProcesses checks its options: killGrace, acceptEnv, plan', () => {

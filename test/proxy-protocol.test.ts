@@ -28,7 +28,10 @@ function v2Header(src: string, srcPort: number): Buffer {
   const v6 = src.includes(':');
   const addr = v6 ? Buffer.alloc(36) : Buffer.alloc(12);
   if (v6) {
-    const full = src.replace('::', ':' + '0:'.repeat(8 - src.split(':').filter(Boolean).length)).split(':').filter(Boolean);
+    const full = src
+      .replace('::', ':' + '0:'.repeat(8 - src.split(':').filter(Boolean).length))
+      .split(':')
+      .filter(Boolean);
     full.forEach((g, i) => addr.writeUInt16BE(parseInt(g, 16), i * 2));
     addr.writeUInt16BE(1, 30); // dst ::1
     addr.writeUInt16BE(srcPort, 32);
@@ -97,7 +100,10 @@ test('AllowedClients, DeniedClients and refusal counts see the proxied address; 
     const denied = await rawSend(port, 'PROXY TCP4 203.0.113.66 127.0.0.1 40001 22\r\nSSH-2.0-x\r\n');
     assert.deepEqual(denied, { bytes: 0, closed: true });
     // IPv4 clients through a dual-stack balancer (IPv4-mapped IPv6, v2 and v1) meet IPv4 wildcard rules.
-    assert.deepEqual(await rawSend(port, Buffer.concat([v2Header('::ffff:c633:6409', 40001), Buffer.from('SSH-2.0-x\r\n')])), { bytes: 0, closed: true });
+    assert.deepEqual(await rawSend(port, Buffer.concat([v2Header('::ffff:c633:6409', 40001), Buffer.from('SSH-2.0-x\r\n')])), {
+      bytes: 0,
+      closed: true,
+    });
     assert.deepEqual(await rawSend(port, 'PROXY TCP6 0:0:0:0:0:ffff:c633:640a ::1 40001 22\r\nSSH-2.0-x\r\n'), { bytes: 0, closed: true });
     assert.equal(await loginWithHeader(daemon, port, 'PROXY TCP4 203.0.113.67 127.0.0.1 40001 22\r\n'), '203.0.113.67:40001');
     const noHeader = await rawSend(port, 'SSH-2.0-OpenSSH_9.2\r\n');
@@ -106,66 +112,107 @@ test('AllowedClients, DeniedClients and refusal counts see the proxied address; 
     assert.deepEqual(bad, { bytes: 0, closed: true });
     assert.deepEqual(daemon.refusalCounts(), { DeniedClients: 3, UseProxyProtocol: 2 });
     daemon.config('ProxyProtocolTrustedProxies=10.0.0.0/8');
-    assert.deepEqual(await rawSend(port, 'PROXY TCP4 203.0.113.67 127.0.0.1 40001 22\r\n'), { bytes: 0, closed: true }, 'only trusted balancers may send headers');
+    assert.deepEqual(
+      await rawSend(port, 'PROXY TCP4 203.0.113.67 127.0.0.1 40001 22\r\n'),
+      { bytes: 0, closed: true },
+      'only trusted balancers may send headers',
+    );
   }),
 );
 
 const MAIN = join(__dirname, '..', 'src', 'cli', 'main.ts');
 
-test('HAProxy (send-proxy and send-proxy-v2) in front of two sshdaemon processes: both see the real client address, AllowedClients applies to it', { timeout: 90_000 }, async () => {
-  const haproxyBin = requireBinary('haproxy');
-  const allowed = ['--config', 'AllowedClients=127.0.0.2'];
-  const startDaemon = (name: string) => startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, name), '--user', 'pat:pw', '--config', 'UseProxyProtocol=true', ...allowed]);
-  const d1 = await startDaemon('d1');
-  const d2 = await startDaemon('d2');
-  const front = await freePort();
-  const cfg = join(DIR, 'haproxy.cfg');
-  writeFileSync(
-    cfg,
-    [
-      'global',
-      '  maxconn 100',
-      'defaults',
-      '  mode tcp',
-      '  timeout connect 5s',
-      '  timeout client 30s',
-      '  timeout server 30s',
-      'frontend ssh',
-      `  bind 127.0.0.1:${front}`,
-      '  default_backend daemons',
-      'backend daemons',
-      '  balance roundrobin',
-      `  server d1 127.0.0.1:${d1.port} send-proxy`,
-      `  server d2 127.0.0.1:${d2.port} send-proxy-v2`,
-      '',
-    ].join('\n'),
-  );
-  const haproxy = spawn(haproxyBin, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let haproxyOut = '';
-  haproxy.stdout!.on('data', (d: Buffer) => (haproxyOut += d.toString()));
-  haproxy.stderr!.on('data', (d: Buffer) => (haproxyOut += d.toString()));
-  try {
-    const end = Date.now() + 10_000;
-    while (!(await portOpen(front, '127.0.0.2'))) { // from an allowed client, so the probe is no refusal
-      if (haproxy.exitCode !== null || Date.now() > end) throw new Error(`haproxy did not start: ${haproxyOut}`);
-      await new Promise((r) => setTimeout(r, 100));
+test(
+  'HAProxy (send-proxy and send-proxy-v2) in front of two sshdaemon processes: both see the real client address, AllowedClients applies to it',
+  { timeout: 90_000 },
+  async () => {
+    const haproxyBin = requireBinary('haproxy');
+    const allowed = ['--config', 'AllowedClients=127.0.0.2'];
+    const startDaemon = (name: string) =>
+      startListening([
+        '--import',
+        'tsx',
+        MAIN,
+        '--port',
+        '0',
+        '--data',
+        join(DIR, name),
+        '--user',
+        'pat:pw',
+        '--config',
+        'UseProxyProtocol=true',
+        ...allowed,
+      ]);
+    const d1 = await startDaemon('d1');
+    const d2 = await startDaemon('d2');
+    const front = await freePort();
+    const cfg = join(DIR, 'haproxy.cfg');
+    writeFileSync(
+      cfg,
+      [
+        'global',
+        '  maxconn 100',
+        'defaults',
+        '  mode tcp',
+        '  timeout connect 5s',
+        '  timeout client 30s',
+        '  timeout server 30s',
+        'frontend ssh',
+        `  bind 127.0.0.1:${front}`,
+        '  default_backend daemons',
+        'backend daemons',
+        '  balance roundrobin',
+        `  server d1 127.0.0.1:${d1.port} send-proxy`,
+        `  server d2 127.0.0.1:${d2.port} send-proxy-v2`,
+        '',
+      ].join('\n'),
+    );
+    const haproxy = spawn(haproxyBin, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let haproxyOut = '';
+    haproxy.stdout!.on('data', (d: Buffer) => (haproxyOut += d.toString()));
+    haproxy.stderr!.on('data', (d: Buffer) => (haproxyOut += d.toString()));
+    try {
+      const end = Date.now() + 10_000;
+      while (!(await portOpen(front, '127.0.0.2'))) {
+        // from an allowed client, so the probe is no refusal
+        if (haproxy.exitCode !== null || Date.now() > end) throw new Error(`haproxy did not start: ${haproxyOut}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const ssh = (source: string) =>
+        run(
+          requireBinary('sshpass'),
+          [
+            '-p',
+            'pw',
+            requireBinary('ssh'),
+            '-b',
+            source,
+            ...opensshArgs(front),
+            '-o',
+            'PreferredAuthentications=password',
+            'pat@127.0.0.1',
+            'whoami',
+          ],
+          { timeoutMs: 30_000 },
+        );
+      for (let i = 0; i < 2; i++) {
+        const r = await ssh('127.0.0.2');
+        assert.equal(r.stdout.toString().trim(), 'pat', r.stderr);
+      }
+      assert.match(d1.output(), /connection from 127\.0\.0\.2:\d+/, 'send-proxy (v1) daemon saw the client');
+      assert.match(d2.output(), /connection from 127\.0\.0\.2:\d+/, 'send-proxy-v2 daemon saw the client');
+      const refused = await ssh('127.0.0.3');
+      assert.notEqual(refused.code, 0);
+      assert.match(d1.output() + d2.output(), /connection from 127\.0\.0\.3:\d+ refused by AllowedClients/);
+      assert.doesNotMatch(
+        d1.output() + d2.output(),
+        /connection from 127\.0\.0\.1:/,
+        'the balancer (127.0.0.1) is never taken for the client',
+      );
+    } finally {
+      haproxy.kill();
+      await d1.stop('SIGTERM');
+      await d2.stop('SIGTERM');
     }
-    const ssh = (source: string) =>
-      run(requireBinary('sshpass'), ['-p', 'pw', requireBinary('ssh'), '-b', source, ...opensshArgs(front), '-o', 'PreferredAuthentications=password', 'pat@127.0.0.1', 'whoami'], { timeoutMs: 30_000 });
-    for (let i = 0; i < 2; i++) {
-      const r = await ssh('127.0.0.2');
-      assert.equal(r.stdout.toString().trim(), 'pat', r.stderr);
-    }
-    assert.match(d1.output(), /connection from 127\.0\.0\.2:\d+/, 'send-proxy (v1) daemon saw the client');
-    assert.match(d2.output(), /connection from 127\.0\.0\.2:\d+/, 'send-proxy-v2 daemon saw the client');
-    const refused = await ssh('127.0.0.3');
-    assert.notEqual(refused.code, 0);
-    assert.match(d1.output() + d2.output(), /connection from 127\.0\.0\.3:\d+ refused by AllowedClients/);
-    assert.doesNotMatch(d1.output() + d2.output(), /connection from 127\.0\.0\.1:/, 'the balancer (127.0.0.1) is never taken for the client');
-  } finally {
-    haproxy.kill();
-    await d1.stop('SIGTERM');
-    await d2.stop('SIGTERM');
-  }
-});
-
+  },
+);

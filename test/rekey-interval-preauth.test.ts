@@ -26,11 +26,21 @@ async function daemonWith(interval: number) {
   daemon
     .on('SSHStatus', (e) => status.push(e.message))
     .on('Error', (e) => errors.push(e.description))
-    .on('SSHServiceRequest', (e) => { e.accept = true; })
-    .on('SSHUserAuthRequest', (e) => { e.accept = e.authMethod === 'password' && e.user === 'demo' && e.authParam === 'demo'; })
-    .on('SSHChannelOpenRequest', (e) => { e.accept = e.service === 'session'; })
-    .on('SSHChannelRequest', (e) => { e.success = e.requestType === 'exec'; })
-    .on('SSHChannelRequested', (e) => { if (e.requestType === 'exec') daemon.channelStream(e.channelId).end('ok\n').exit(0); });
+    .on('SSHServiceRequest', (e) => {
+      e.accept = true;
+    })
+    .on('SSHUserAuthRequest', (e) => {
+      e.accept = e.authMethod === 'password' && e.user === 'demo' && e.authParam === 'demo';
+    })
+    .on('SSHChannelOpenRequest', (e) => {
+      e.accept = e.service === 'session';
+    })
+    .on('SSHChannelRequest', (e) => {
+      e.success = e.requestType === 'exec';
+    })
+    .on('SSHChannelRequested', (e) => {
+      if (e.requestType === 'exec') daemon.channelStream(e.channelId).end('ok\n').exit(0);
+    });
   await daemon.startListening();
   return { daemon, status, errors };
 }
@@ -42,9 +52,27 @@ test('OpenSSH logging in slower than KeyRenegotiationInterval is not re-keyed mi
     const askpass = join(dir, 'askpass.sh');
     writeFileSync(askpass, '#!/bin/sh\nsleep 2.5\necho demo\n');
     chmodSync(askpass, 0o755);
-    const args = ['-p', String(daemon.localPort), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password', '-o', 'LogLevel=ERROR', 'demo@127.0.0.1', 'x'];
+    const args = [
+      '-p',
+      String(daemon.localPort),
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'PubkeyAuthentication=no',
+      '-o',
+      'PreferredAuthentications=password',
+      '-o',
+      'LogLevel=ERROR',
+      'demo@127.0.0.1',
+      'x',
+    ];
     const result = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn('setsid', ['ssh', ...args], { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('setsid', ['ssh', ...args], {
+        env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => (out += d));

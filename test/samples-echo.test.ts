@@ -23,7 +23,21 @@ test('echo-server: exec answers with the command, wrong passwords and shells are
   const server = await startSample('echo-server/server.ts', DIR, ['--user', 'ann:secret']);
   try {
     const ssh = (password: string, extra: string[]) =>
-      run(requireBinary('sshpass'), ['-p', password, requireBinary('ssh'), ...opensshArgs(server.port), '-o', 'PreferredAuthentications=password', '-o', 'NumberOfPasswordPrompts=1', ...extra], { timeoutMs: 20_000 });
+      run(
+        requireBinary('sshpass'),
+        [
+          '-p',
+          password,
+          requireBinary('ssh'),
+          ...opensshArgs(server.port),
+          '-o',
+          'PreferredAuthentications=password',
+          '-o',
+          'NumberOfPasswordPrompts=1',
+          ...extra,
+        ],
+        { timeoutMs: 20_000 },
+      );
     const ok = await ssh('secret', ['ann@127.0.0.1', 'hello', 'world']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout.toString(), 'you ran hello world\n');

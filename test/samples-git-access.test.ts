@@ -21,7 +21,12 @@ function gitQuoted(path: string): string {
   return r.stdout.trim();
 }
 
-const refused = (command: string, message: RegExp) => assert.throws(() => parseGitCommand(command), (err: Error) => err instanceof GitCommandError && message.test(err.message), command);
+const refused = (command: string, message: RegExp) =>
+  assert.throws(
+    () => parseGitCommand(command),
+    (err: Error) => err instanceof GitCommandError && message.test(err.message),
+    command,
+  );
 
 test("git's own quoting, and the other clients' (double quotes, bare paths, `git upload-pack`) name the same repository", () => {
   const expect = { service: 'git-upload-pack', repository: 'team/app' };
@@ -41,7 +46,7 @@ test("git's own quoting, and the other clients' (double quotes, bare paths, `git
   assert.deepEqual(parseGitCommand("git-upload-archive 'app.git'"), { service: 'git-upload-archive', repository: 'app' });
 });
 
-test('names with quotes, spaces and ! survive git\'s sq_quote (a regex over the quoted form split them)', () => {
+test("names with quotes, spaces and ! survive git's sq_quote (a regex over the quoted form split them)", () => {
   for (const name of ["it's a repo", 'say "hi"!', 'x!y', 'two  spaces', 'ünïcode/ok']) {
     const command = `git-receive-pack ${gitQuoted(`/${name}.git`)}`;
     assert.deepEqual(parseGitCommand(command), { service: 'git-receive-pack', repository: name }, command);
@@ -50,7 +55,17 @@ test('names with quotes, spaces and ! survive git\'s sq_quote (a regex over the 
 });
 
 test('only git-upload-pack, git-receive-pack and git-upload-archive run, with exactly one argument', () => {
-  for (const command of ['sh -c id', 'git-upload-packx app', 'git-shell -c id', 'ls', 'git status', 'git', 'git-lfs-authenticate app download', '/usr/bin/git-upload-pack app', 'bash']) {
+  for (const command of [
+    'sh -c id',
+    'git-upload-packx app',
+    'git-shell -c id',
+    'ls',
+    'git status',
+    'git',
+    'git-lfs-authenticate app download',
+    '/usr/bin/git-upload-pack app',
+    'bash',
+  ]) {
     refused(command, /is not allowed here; only git-upload-pack, git-receive-pack, git-upload-archive are served/);
   }
   refused('', /no command given/);
@@ -61,13 +76,29 @@ test('only git-upload-pack, git-receive-pack and git-upload-archive run, with ex
 });
 
 test('option injection: a path starting with "-" is refused (git-shell CVE-2017-8386: --help started a pager)', () => {
-  for (const command of ['git-upload-pack --help', "git-upload-pack '--help'", 'git-receive-pack -h', "git-upload-pack '--upload-pack=touch /tmp/x'", "git upload-archive '--remote=x'"]) {
+  for (const command of [
+    'git-upload-pack --help',
+    "git-upload-pack '--help'",
+    'git-receive-pack -h',
+    "git-upload-pack '--upload-pack=touch /tmp/x'",
+    "git upload-archive '--remote=x'",
+  ]) {
     refused(command, /cannot start with "-"/);
   }
 });
 
 test('nothing a shell would run is accepted: ; | $( ) backquotes, globs, newlines, unterminated quotes', () => {
-  for (const command of ["git-upload-pack 'app.git'; id", "git-upload-pack 'app.git' | cat", 'git-upload-pack $(id)', 'git-upload-pack "$(id)"', 'git-upload-pack "`id`"', 'git-upload-pack app*', "git-upload-pack 'app.git' && id", "git-upload-pack 'app.git' > /tmp/x", 'git-upload-pack app#x']) {
+  for (const command of [
+    "git-upload-pack 'app.git'; id",
+    "git-upload-pack 'app.git' | cat",
+    'git-upload-pack $(id)',
+    'git-upload-pack "$(id)"',
+    'git-upload-pack "`id`"',
+    'git-upload-pack app*',
+    "git-upload-pack 'app.git' && id",
+    "git-upload-pack 'app.git' > /tmp/x",
+    'git-upload-pack app#x',
+  ]) {
     refused(command, /not allowed/);
   }
   refused("git-upload-pack 'app.git'\nid", /control characters/);
@@ -79,7 +110,22 @@ test('nothing a shell would run is accepted: ; | $( ) backquotes, globs, newline
 });
 
 test('paths that leave the folder or name hidden files are refused (Soft Serve CVE-2025-22130: ../ reached other repositories)', () => {
-  for (const path of ['../x.git', '/../x.git', 'team/../../x.git', 'team/../app.git', './app.git', 'team/./app.git', '.ssh/authorized_keys', 'team/.hidden.git', '..', '/', 'a//b.git', '..\\..\\x.git', 'team\\..\\x.git', 'team/-rf.git']) {
+  for (const path of [
+    '../x.git',
+    '/../x.git',
+    'team/../../x.git',
+    'team/../app.git',
+    './app.git',
+    'team/./app.git',
+    '.ssh/authorized_keys',
+    'team/.hidden.git',
+    '..',
+    '/',
+    'a//b.git',
+    '..\\..\\x.git',
+    'team\\..\\x.git',
+    'team/-rf.git',
+  ]) {
     refused(`git-upload-pack ${gitQuoted(path)}`, /invalid repository path|no repository named/);
   }
   refused("git-upload-pack '~bob/app.git'", /~user paths are not served/);
@@ -114,8 +160,12 @@ test('decide: read right serves upload-pack and upload-archive, write right rece
   const archive = await decide("git-upload-archive 'team/app'", ROOT, accessOf);
   assert.ok('grant' in archive);
 
-  assert.deepEqual(await decide("git-receive-pack 'team/app.git'", ROOT, accessOf), { refuse: "you have read-only access to 'team/app'; push refused" });
-  assert.deepEqual(await decide("git-upload-pack 'other.git'", ROOT, accessOf), { refuse: "repository 'other' not found, or you have no access to it" });
+  assert.deepEqual(await decide("git-receive-pack 'team/app.git'", ROOT, accessOf), {
+    refuse: "you have read-only access to 'team/app'; push refused",
+  });
+  assert.deepEqual(await decide("git-upload-pack 'other.git'", ROOT, accessOf), {
+    refuse: "repository 'other' not found, or you have no access to it",
+  });
   // The store may list it, the filesystem decides too: a symlink out, a missing or non-bare directory.
   const escape = await decide("git-upload-pack 'escape.git'", ROOT, accessOf);
   assert.equal('refuse' in escape && escape.refuse, "repository 'escape' not found, or you have no access to it");

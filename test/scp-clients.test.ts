@@ -16,7 +16,20 @@ import { clientHome, MiB, sha, shaOf, TIMEOUT } from './fixtures/sftpClients';
 import { buildTree, describeTree } from './fixtures/trees';
 
 function pscp(clients: ClientSet, s: ScpScope, flags: string[], ...paths: string[]): Promise<RunResult> {
-  const args = ['-scp', '-P', String(s.port), '-pw', SCP_PASSWORD, '-noagent', '-hostkey', s.daemon.sshCert!.fingerprint, '-batch', '-q', ...flags, ...paths];
+  const args = [
+    '-scp',
+    '-P',
+    String(s.port),
+    '-pw',
+    SCP_PASSWORD,
+    '-noagent',
+    '-hostkey',
+    s.daemon.sshCert!.fingerprint,
+    '-batch',
+    '-q',
+    ...flags,
+    ...paths,
+  ];
   return clients.run('pscp', args, { timeoutMs: 120_000, env: { HOME: clientHome(s as never) } });
 }
 
@@ -44,7 +57,8 @@ testEachSet('pscp -scp -r -p: a tree with its modes and times up and down; a wil
     utimesSync(join(src, 'a', 'zero-length'), 1_400_000_000, 1_300_000_000);
     const attrs = { mode: true, mtime: true };
     // pscp sends no times for folders (and sets a downloaded folder's before writing into it): files' mtimes only.
-    const filesOnly = (t: ReturnType<typeof describeTree>) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.type === 'dir' ? { ...v, mtime: 0 } : v]));
+    const filesOnly = (t: ReturnType<typeof describeTree>) =>
+      Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.type === 'dir' ? { ...v, mtime: 0 } : v]));
     const up = await pscp(clients, s, ['-r', '-p'], src, remote('site'));
     assert.equal(up.code, 0, up.stderr + up.stdout.toString());
     assert.deepEqual(filesOnly(describeTree(join(s.root, 'site'), attrs)), filesOnly(describeTree(src, attrs)));
@@ -56,7 +70,12 @@ testEachSet('pscp -scp -r -p: a tree with its modes and times up and down; a wil
     mkdirSync(join(s.local, 'wild'));
     const wild = await pscp(clients, s, ['-unsafe'], remote('site/d/file-1*.dat'), join(s.local, 'wild'));
     assert.equal(wild.code, 0, wild.stderr + wild.stdout.toString());
-    assert.deepEqual(readdirSync(join(s.local, 'wild')).sort(), readdirSync(join(src, 'd')).filter((n) => /^file-1.*\.dat$/.test(n)).sort());
+    assert.deepEqual(
+      readdirSync(join(s.local, 'wild')).sort(),
+      readdirSync(join(src, 'd'))
+        .filter((n) => /^file-1.*\.dat$/.test(n))
+        .sort(),
+    );
 
     const missing = await pscp(clients, s, [], remote('nope.txt'), join(s.local, 'nope.txt'));
     assert.equal(missing.code, 1);
@@ -91,29 +110,37 @@ async def main():
 print(json.dumps(asyncio.run(main())))
 `;
 
-testEachSet('asyncssh.scp: a tree with times and modes up and down, 16 MiB both ways, and an error raised with the server text', TIMEOUT, (clients) =>
-  withScpServer(async (s) => {
-    await clients.requirePythonModule('asyncssh');
-    const src = join(s.local, 'tree');
-    buildTree(src, { files: 40 });
-    chmodSync(join(src, 'a', 'zero-length'), 0o640);
-    utimesSync(join(src, 'a', 'zero-length'), 1_400_000_000, 1_300_000_000);
-    const big = randomBytes(16 * MiB);
-    writeFileSync(join(s.local, 'big.bin'), big);
-    const r = await runPythonJson(ASYNCSSH, {
-      port: s.port,
-      user: SCP_USER,
-      password: SCP_PASSWORD,
-      src,
-      back: join(s.local, 'back'),
-      big: join(s.local, 'big.bin'),
-      bigBack: join(s.local, 'big-back.bin'),
-    }, undefined, clients);
-    const attrs = { mode: true, mtime: true };
-    assert.deepEqual(describeTree(join(s.root, 'up'), attrs), describeTree(src, attrs), 'uploaded with modes and times');
-    assert.deepEqual(describeTree(join(s.local, 'back'), attrs), describeTree(src, attrs), 'downloaded with modes and times');
-    assert.equal(shaOf(join(s.root, 'big.bin')), sha(big));
-    assert.equal(shaOf(join(s.local, 'big-back.bin')), sha(big));
-    assert.match(r.missing, /missing\.txt: No such file or directory/);
-  }),
+testEachSet(
+  'asyncssh.scp: a tree with times and modes up and down, 16 MiB both ways, and an error raised with the server text',
+  TIMEOUT,
+  (clients) =>
+    withScpServer(async (s) => {
+      await clients.requirePythonModule('asyncssh');
+      const src = join(s.local, 'tree');
+      buildTree(src, { files: 40 });
+      chmodSync(join(src, 'a', 'zero-length'), 0o640);
+      utimesSync(join(src, 'a', 'zero-length'), 1_400_000_000, 1_300_000_000);
+      const big = randomBytes(16 * MiB);
+      writeFileSync(join(s.local, 'big.bin'), big);
+      const r = await runPythonJson(
+        ASYNCSSH,
+        {
+          port: s.port,
+          user: SCP_USER,
+          password: SCP_PASSWORD,
+          src,
+          back: join(s.local, 'back'),
+          big: join(s.local, 'big.bin'),
+          bigBack: join(s.local, 'big-back.bin'),
+        },
+        undefined,
+        clients,
+      );
+      const attrs = { mode: true, mtime: true };
+      assert.deepEqual(describeTree(join(s.root, 'up'), attrs), describeTree(src, attrs), 'uploaded with modes and times');
+      assert.deepEqual(describeTree(join(s.local, 'back'), attrs), describeTree(src, attrs), 'downloaded with modes and times');
+      assert.equal(shaOf(join(s.root, 'big.bin')), sha(big));
+      assert.equal(shaOf(join(s.local, 'big-back.bin')), sha(big));
+      assert.match(r.missing, /missing\.txt: No such file or directory/);
+    }),
 );

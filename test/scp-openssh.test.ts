@@ -30,31 +30,38 @@ testEachSet('scp -O: 64 MiB up and down with matching checksums; audit events; e
   }),
 );
 
-testEachSet('scp -O -r: a tree of 200 files in folders (empty folder, empty file, spaces and quotes, a Latin-1 name) up and down, as OpenSSH copies it', TIMEOUT, (clients) =>
-  withScpServer(async (s) => {
-    const src = join(s.local, 'tree');
-    buildTree(src, { files: 200, latin1: true });
-    const expected = describeTree(src);
-    assert.equal(Object.values(expected).filter((e) => e.type === 'file').length, 200);
+testEachSet(
+  'scp -O -r: a tree of 200 files in folders (empty folder, empty file, spaces and quotes, a Latin-1 name) up and down, as OpenSSH copies it',
+  TIMEOUT,
+  (clients) =>
+    withScpServer(async (s) => {
+      const src = join(s.local, 'tree');
+      buildTree(src, { files: 200, latin1: true });
+      const expected = describeTree(src);
+      assert.equal(Object.values(expected).filter((e) => e.type === 'file').length, 200);
 
-    const up = await scp(clients, s, ['-r'], src, remote('site'));
-    assert.equal(up.code, 0, up.stderr);
-    assert.deepEqual(describeTree(join(s.root, 'site')), expected, 'the uploaded tree equals the source');
-    const ref = await scpReference(clients, s, ['-r'], src, `${REF}site`);
-    assert.equal(ref.code, 0, ref.stderr);
-    assert.deepEqual(describeTree(join(s.root, 'site')), describeTree(join(s.refRoot, 'site')), 'same tree as OpenSSH makes');
+      const up = await scp(clients, s, ['-r'], src, remote('site'));
+      assert.equal(up.code, 0, up.stderr);
+      assert.deepEqual(describeTree(join(s.root, 'site')), expected, 'the uploaded tree equals the source');
+      const ref = await scpReference(clients, s, ['-r'], src, `${REF}site`);
+      assert.equal(ref.code, 0, ref.stderr);
+      assert.deepEqual(describeTree(join(s.root, 'site')), describeTree(join(s.refRoot, 'site')), 'same tree as OpenSSH makes');
 
-    // Into an existing folder: the tree lands inside it, under its own name.
-    const again = await scp(clients, s, ['-r'], src, remote('site'));
-    assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(describeTree(join(s.root, 'site', 'tree')), expected);
+      // Into an existing folder: the tree lands inside it, under its own name.
+      const again = await scp(clients, s, ['-r'], src, remote('site'));
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(describeTree(join(s.root, 'site', 'tree')), expected);
 
-    const down = await scp(clients, s, ['-r'], remote('site'), join(s.local, 'back'));
-    assert.equal(down.code, 0, down.stderr);
-    assert.deepEqual(describeTree(join(s.local, 'back')), describeTree(join(s.root, 'site')), 'the downloaded tree equals the served one');
-    assert.ok(s.audit.includes('mkdir /site/d/e f'), s.audit.join('\n'));
-    assert.deepEqual(s.ended, [0, 0, 0]);
-  }),
+      const down = await scp(clients, s, ['-r'], remote('site'), join(s.local, 'back'));
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(
+        describeTree(join(s.local, 'back')),
+        describeTree(join(s.root, 'site')),
+        'the downloaded tree equals the served one',
+      );
+      assert.ok(s.audit.includes('mkdir /site/d/e f'), s.audit.join('\n'));
+      assert.deepEqual(s.ended, [0, 0, 0]);
+    }),
 );
 
 /**
@@ -87,79 +94,100 @@ function plantModesAndTimes(dir: string): () => void {
   return setTimes;
 }
 
-testEachSet('scp -O -p keeps times and modes of files and folders both ways, as OpenSSH does; without -p new files get the mode less the umask', TIMEOUT, (clients) =>
-  withScpServer(async (s) => {
-    const src = join(s.local, 'tree');
-    const setTimes = plantModesAndTimes(src);
-    const attrs = { mode: true, mtime: true };
-    const expected = describeTree(src, attrs);
+testEachSet(
+  'scp -O -p keeps times and modes of files and folders both ways, as OpenSSH does; without -p new files get the mode less the umask',
+  TIMEOUT,
+  (clients) =>
+    withScpServer(async (s) => {
+      const src = join(s.local, 'tree');
+      const setTimes = plantModesAndTimes(src);
+      const attrs = { mode: true, mtime: true };
+      const expected = describeTree(src, attrs);
 
-    setTimes();
-    const up = await scp(clients, s, ['-rp'], src, remote('kept'));
-    assert.equal(up.code, 0, up.stderr);
-    setTimes();
-    const ref = await scpReference(clients, s, ['-rp'], src, `${REF}kept`);
-    assert.equal(ref.code, 0, ref.stderr);
-    // Atimes first: describeTree reads each file after its lstat, which moves the atime on.
-    assert.deepEqual(describeTree(join(s.root, 'kept'), { ...attrs, atime: true }), describeTree(join(s.refRoot, 'kept'), { ...attrs, atime: true }), 'the same modes and times as OpenSSH sets (atimes too)');
-    assert.deepEqual(describeTree(join(s.root, 'kept'), attrs), expected, 'modes and mtimes as in the source');
+      setTimes();
+      const up = await scp(clients, s, ['-rp'], src, remote('kept'));
+      assert.equal(up.code, 0, up.stderr);
+      setTimes();
+      const ref = await scpReference(clients, s, ['-rp'], src, `${REF}kept`);
+      assert.equal(ref.code, 0, ref.stderr);
+      // Atimes first: describeTree reads each file after its lstat, which moves the atime on.
+      assert.deepEqual(
+        describeTree(join(s.root, 'kept'), { ...attrs, atime: true }),
+        describeTree(join(s.refRoot, 'kept'), { ...attrs, atime: true }),
+        'the same modes and times as OpenSSH sets (atimes too)',
+      );
+      assert.deepEqual(describeTree(join(s.root, 'kept'), attrs), expected, 'modes and mtimes as in the source');
 
-    const down = await scp(clients, s, ['-rp'], remote('kept'), join(s.local, 'back'));
-    assert.equal(down.code, 0, down.stderr);
-    assert.deepEqual(describeTree(join(s.local, 'back'), attrs), expected, 'downloaded with the same modes and mtimes');
+      const down = await scp(clients, s, ['-rp'], remote('kept'), join(s.local, 'back'));
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(describeTree(join(s.local, 'back'), attrs), expected, 'downloaded with the same modes and mtimes');
 
-    // Without -p: new files and folders get the sent mode less the umask, times are not kept.
-    const plain = await scp(clients, s, ['-r'], src, remote('plain'));
-    assert.equal(plain.code, 0, plain.stderr);
-    const refPlain = await scpReference(clients, s, ['-r'], src, `${REF}plain`);
-    assert.equal(refPlain.code, 0, refPlain.stderr);
-    assert.deepEqual(describeTree(join(s.root, 'plain'), { mode: true }), describeTree(join(s.refRoot, 'plain'), { mode: true }), 'modes as OpenSSH gives them');
-    assert.notEqual(describeTree(join(s.root, 'plain'), { mtime: true })['script.sh'].mtime, expected['script.sh'].mtime);
+      // Without -p: new files and folders get the sent mode less the umask, times are not kept.
+      const plain = await scp(clients, s, ['-r'], src, remote('plain'));
+      assert.equal(plain.code, 0, plain.stderr);
+      const refPlain = await scpReference(clients, s, ['-r'], src, `${REF}plain`);
+      assert.equal(refPlain.code, 0, refPlain.stderr);
+      assert.deepEqual(
+        describeTree(join(s.root, 'plain'), { mode: true }),
+        describeTree(join(s.refRoot, 'plain'), { mode: true }),
+        'modes as OpenSSH gives them',
+      );
+      assert.notEqual(describeTree(join(s.root, 'plain'), { mtime: true })['script.sh'].mtime, expected['script.sh'].mtime);
 
-    // An existing file keeps its mode without -p and takes the sent one with -p.
-    for (const root of [s.root, s.refRoot]) chmodSync(join(root, 'plain', 'script.sh'), 0o700);
-    for (const [run, target] of [[scp, remote('plain/script.sh')], [scpReference, `${REF}plain/script.sh`]] as const) {
-      const r = await run(clients, s, [], join(src, 'script.sh'), target);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    assert.equal(describeTree(join(s.root, 'plain'), { mode: true })['script.sh'].mode, '700');
-    assert.equal(describeTree(join(s.refRoot, 'plain'), { mode: true })['script.sh'].mode, '700');
-  }),
+      // An existing file keeps its mode without -p and takes the sent one with -p.
+      for (const root of [s.root, s.refRoot]) chmodSync(join(root, 'plain', 'script.sh'), 0o700);
+      for (const [run, target] of [
+        [scp, remote('plain/script.sh')],
+        [scpReference, `${REF}plain/script.sh`],
+      ] as const) {
+        const r = await run(clients, s, [], join(src, 'script.sh'), target);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      assert.equal(describeTree(join(s.root, 'plain'), { mode: true })['script.sh'].mode, '700');
+      assert.equal(describeTree(join(s.refRoot, 'plain'), { mode: true })['script.sh'].mode, '700');
+    }),
 );
 
-testEachSet('scp -O: errors are printed by the client with the exit status OpenSSH gives (missing files, a folder without -r, a missing folder, -d onto a file, a file onto a folder)', TIMEOUT, (clients) =>
-  withScpServer(async (s) => {
-    for (const root of [s.root, s.refRoot]) {
-      mkdirSync(join(root, 'dir'));
-      writeFileSync(join(root, 'file.txt'), 'file\n');
-    }
-    writeFileSync(join(s.local, 'a.txt'), 'a\n');
-    writeFileSync(join(s.local, 'b.txt'), 'b\n');
-    const cases: Array<{ what: string; flags: string[]; paths: string[] }> = [
-      { what: 'download of a missing file', flags: [], paths: ['~REMOTE~missing.txt', join(s.local, 'got.txt')] },
-      { what: 'download of a folder without -r', flags: [], paths: ['~REMOTE~dir', join(s.local, 'got-dir')] },
-      { what: 'upload into a missing folder', flags: [], paths: [join(s.local, 'a.txt'), '~REMOTE~nowhere/a.txt'] },
-      { what: 'two files onto a file (-d)', flags: [], paths: [join(s.local, 'a.txt'), join(s.local, 'b.txt'), '~REMOTE~file.txt'] },
-      { what: 'a file onto a folder name inside a folder', flags: [], paths: [join(s.local, 'a.txt'), '~REMOTE~.'] },
-      { what: 'a missing and an existing file', flags: [], paths: ['~REMOTE~missing.txt', '~REMOTE~file.txt', join(s.local, 'dl')] },
-    ];
-    mkdirSync(join(s.local, 'dl'));
-    for (const root of [s.root, s.refRoot]) mkdirSync(join(root, 'a.txt'));
-    for (const c of cases) {
-      const ours = await scp(clients, s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', remote(''))));
-      const ref = await scpReference(clients, s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', REF)));
-      assert.equal(ours.code, ref.code, `${c.what}: exit status (ours: ${ours.stderr}; OpenSSH: ${ref.stderr})`);
-      assert.notEqual(ours.code, 0, c.what);
-      assert.equal(ours.stderr, ref.stderr, `${c.what}: the client prints what it prints against OpenSSH`);
-    }
-    assert.equal(readFileSync(join(s.local, 'dl', 'file.txt'), 'utf8'), 'file\n', 'the existing file still arrives after the missing one');
-    // The root as a whole has no name: OpenSSH's client refuses a folder named '.', the daemon says so first.
-    for (const root of ['.', '~', '/']) {
-      const whole = await scp(clients, s, ['-r'], remote(root), join(s.local, 'whole'));
-      assert.equal(whole.code, 1, root);
-      assert.match(whole.stderr, /the root directory has no name to send; copy its entries instead/, root);
-    }
-  }),
+testEachSet(
+  'scp -O: errors are printed by the client with the exit status OpenSSH gives (missing files, a folder without -r, a missing folder, -d onto a file, a file onto a folder)',
+  TIMEOUT,
+  (clients) =>
+    withScpServer(async (s) => {
+      for (const root of [s.root, s.refRoot]) {
+        mkdirSync(join(root, 'dir'));
+        writeFileSync(join(root, 'file.txt'), 'file\n');
+      }
+      writeFileSync(join(s.local, 'a.txt'), 'a\n');
+      writeFileSync(join(s.local, 'b.txt'), 'b\n');
+      const cases: Array<{ what: string; flags: string[]; paths: string[] }> = [
+        { what: 'download of a missing file', flags: [], paths: ['~REMOTE~missing.txt', join(s.local, 'got.txt')] },
+        { what: 'download of a folder without -r', flags: [], paths: ['~REMOTE~dir', join(s.local, 'got-dir')] },
+        { what: 'upload into a missing folder', flags: [], paths: [join(s.local, 'a.txt'), '~REMOTE~nowhere/a.txt'] },
+        { what: 'two files onto a file (-d)', flags: [], paths: [join(s.local, 'a.txt'), join(s.local, 'b.txt'), '~REMOTE~file.txt'] },
+        { what: 'a file onto a folder name inside a folder', flags: [], paths: [join(s.local, 'a.txt'), '~REMOTE~.'] },
+        { what: 'a missing and an existing file', flags: [], paths: ['~REMOTE~missing.txt', '~REMOTE~file.txt', join(s.local, 'dl')] },
+      ];
+      mkdirSync(join(s.local, 'dl'));
+      for (const root of [s.root, s.refRoot]) mkdirSync(join(root, 'a.txt'));
+      for (const c of cases) {
+        const ours = await scp(clients, s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', remote(''))));
+        const ref = await scpReference(clients, s, c.flags, ...c.paths.map((p) => p.replace('~REMOTE~', REF)));
+        assert.equal(ours.code, ref.code, `${c.what}: exit status (ours: ${ours.stderr}; OpenSSH: ${ref.stderr})`);
+        assert.notEqual(ours.code, 0, c.what);
+        assert.equal(ours.stderr, ref.stderr, `${c.what}: the client prints what it prints against OpenSSH`);
+      }
+      assert.equal(
+        readFileSync(join(s.local, 'dl', 'file.txt'), 'utf8'),
+        'file\n',
+        'the existing file still arrives after the missing one',
+      );
+      // The root as a whole has no name: OpenSSH's client refuses a folder named '.', the daemon says so first.
+      for (const root of ['.', '~', '/']) {
+        const whole = await scp(clients, s, ['-r'], remote(root), join(s.local, 'whole'));
+        assert.equal(whole.code, 1, root);
+        assert.match(whole.stderr, /the root directory has no name to send; copy its entries instead/, root);
+      }
+    }),
 );
 
 testEachSet('scp -O: quoting, globs and ~ in remote paths are read as the remote shell reads them', TIMEOUT, (clients) =>
@@ -198,26 +226,29 @@ testEachSet('scp -O: quoting, globs and ~ in remote paths are read as the remote
   }),
 );
 
-testEachSet('scp -O: file names that are not UTF-8 keep their bytes both ways, as with OpenSSH; two such names stay two files', TIMEOUT, (clients) =>
-  withScpServer(async (s) => {
-    const src = join(s.local, 'names');
-    mkdirSync(src);
-    writeFileSync(bytePath(src, latin1Name('-1')), 'one\n');
-    writeFileSync(bytePath(src, Buffer.from([0x63, 0x61, 0x66, 0xc3, 0x28, 0x2d, 0x32])), 'two\n'); // an invalid two-byte sequence
-    buildTree(join(src, 'tree'), { files: 20, latin1: true });
-    const up = await scp(clients, s, ['-r'], src, remote('names'));
-    assert.equal(up.code, 0, up.stderr);
-    assert.deepEqual(describeTree(join(s.root, 'names')), describeTree(src), 'the same bytes on disk, each name with its own content');
-    const ref = await scpReference(clients, s, ['-r'], src, `${REF}names`);
-    assert.equal(ref.code, 0, ref.stderr);
-    assert.deepEqual(describeTree(join(s.root, 'names')), describeTree(join(s.refRoot, 'names')), 'as OpenSSH stores them');
-    const down = await scp(clients, s, ['-r'], remote('names'), join(s.local, 'back'));
-    assert.equal(down.code, 0, down.stderr);
-    assert.deepEqual(describeTree(join(s.local, 'back')), describeTree(src), 'the same bytes come back');
-    const one = await scp(clients, s, [], remote('names/caf?-1.txt'), join(s.local, 'one.txt'));
-    assert.equal(one.code, 0, one.stderr);
-    assert.equal(readFileSync(join(s.local, 'one.txt'), 'utf8'), 'one\n', 'a glob matches the name');
-  }),
+testEachSet(
+  'scp -O: file names that are not UTF-8 keep their bytes both ways, as with OpenSSH; two such names stay two files',
+  TIMEOUT,
+  (clients) =>
+    withScpServer(async (s) => {
+      const src = join(s.local, 'names');
+      mkdirSync(src);
+      writeFileSync(bytePath(src, latin1Name('-1')), 'one\n');
+      writeFileSync(bytePath(src, Buffer.from([0x63, 0x61, 0x66, 0xc3, 0x28, 0x2d, 0x32])), 'two\n'); // an invalid two-byte sequence
+      buildTree(join(src, 'tree'), { files: 20, latin1: true });
+      const up = await scp(clients, s, ['-r'], src, remote('names'));
+      assert.equal(up.code, 0, up.stderr);
+      assert.deepEqual(describeTree(join(s.root, 'names')), describeTree(src), 'the same bytes on disk, each name with its own content');
+      const ref = await scpReference(clients, s, ['-r'], src, `${REF}names`);
+      assert.equal(ref.code, 0, ref.stderr);
+      assert.deepEqual(describeTree(join(s.root, 'names')), describeTree(join(s.refRoot, 'names')), 'as OpenSSH stores them');
+      const down = await scp(clients, s, ['-r'], remote('names'), join(s.local, 'back'));
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(describeTree(join(s.local, 'back')), describeTree(src), 'the same bytes come back');
+      const one = await scp(clients, s, [], remote('names/caf?-1.txt'), join(s.local, 'one.txt'));
+      assert.equal(one.code, 0, one.stderr);
+      assert.equal(readFileSync(join(s.local, 'one.txt'), 'utf8'), 'one\n', 'a glob matches the name');
+    }),
 );
 
 testEachSet('scp -O: escapes through .. and through links out of the root are refused; nothing outside changes', TIMEOUT, (clients) =>
@@ -290,18 +321,21 @@ testEachSet('scp -O: a read-only user cannot write through SCP, an upload-only u
   );
 });
 
-testEachSet('scp -O -r through symlink loops inside the root: each loop is reported once, the rest arrives, nothing recurses forever', TIMEOUT, (clients) =>
-  withScpServer(async (s) => {
-    mkdirSync(join(s.root, 'a', 'b'), { recursive: true });
-    writeFileSync(join(s.root, 'a', 'f.txt'), 'f\n');
-    writeFileSync(join(s.root, 'a', 'b', 'g.txt'), 'g\n');
-    symlinkSync('.', join(s.root, 'a', 'self'));
-    symlinkSync('..', join(s.root, 'a', 'b', 'up'));
-    const r = await scp(clients, s, ['-r'], remote('a'), join(s.local, 'got'));
-    assert.equal(r.code, 1);
-    assert.equal((r.stderr.match(/directory loop/g) ?? []).length, 2, r.stderr);
-    assert.match(r.stderr, /scp: a\/self: directory loop/);
-    assert.match(r.stderr, /scp: a\/b\/up: directory loop/);
-    assert.deepEqual(Object.keys(describeTree(join(s.local, 'got'))).sort(), ['b', 'b/g.txt', 'f.txt']);
-  }),
+testEachSet(
+  'scp -O -r through symlink loops inside the root: each loop is reported once, the rest arrives, nothing recurses forever',
+  TIMEOUT,
+  (clients) =>
+    withScpServer(async (s) => {
+      mkdirSync(join(s.root, 'a', 'b'), { recursive: true });
+      writeFileSync(join(s.root, 'a', 'f.txt'), 'f\n');
+      writeFileSync(join(s.root, 'a', 'b', 'g.txt'), 'g\n');
+      symlinkSync('.', join(s.root, 'a', 'self'));
+      symlinkSync('..', join(s.root, 'a', 'b', 'up'));
+      const r = await scp(clients, s, ['-r'], remote('a'), join(s.local, 'got'));
+      assert.equal(r.code, 1);
+      assert.equal((r.stderr.match(/directory loop/g) ?? []).length, 2, r.stderr);
+      assert.match(r.stderr, /scp: a\/self: directory loop/);
+      assert.match(r.stderr, /scp: a\/b\/up: directory loop/);
+      assert.deepEqual(Object.keys(describeTree(join(s.local, 'got'))).sort(), ['b', 'b/g.txt', 'f.txt']);
+    }),
 );

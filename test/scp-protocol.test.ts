@@ -124,7 +124,11 @@ test('sink: hand-made records get the answers, exit status and files OpenSSH scp
           assert.deepEqual(Object.keys(describeTree(join(s.root, 't'))), Object.keys(describeTree(join(s.refRoot, 't'))), what);
         } else {
           assert.equal(normalise(got.out), normalise(want.out), `${what}: answers`);
-          assert.deepEqual(describeTree(join(s.root, 't'), { mode: true }), describeTree(join(s.refRoot, 't'), { mode: true }), `${what}: files`);
+          assert.deepEqual(
+            describeTree(join(s.root, 't'), { mode: true }),
+            describeTree(join(s.refRoot, 't'), { mode: true }),
+            `${what}: files`,
+          );
         }
         assert.equal(fs.openHandles, 0, `${what}: handles left open`);
       }
@@ -216,7 +220,10 @@ test('source: records, data and answers are the bytes OpenSSH scp -f sends, with
 /** The daemon with a CountingFileSystem and a short stall timeout. */
 function withCountedServer(body: (s: ScpScope, fs: CountingFileSystem) => Promise<void>, timeout = 1): Promise<void> {
   let counting: CountingFileSystem | undefined;
-  return withScpServer((s) => body(s, counting!), { timeout, fileSystem: (root) => (counting = new CountingFileSystem(new LocalFileSystem(root))) });
+  return withScpServer((s) => body(s, counting!), {
+    timeout,
+    fileSystem: (root) => (counting = new CountingFileSystem(new LocalFileSystem(root))),
+  });
 }
 
 interface OpenExec {
@@ -242,35 +249,44 @@ function openExec(client: Client, command: string): Promise<OpenExec> {
 
 const activeTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
-test('a client that never acknowledges, or stops sending mid-file, is cut off after the timeout with a protocol error; the file is closed', TIMEOUT, () =>
-  withCountedServer(async (s, fs) => {
-    writeFileSync(join(s.root, 'a.txt'), 'hello');
-    const timersBefore = activeTimers();
-    const client = await connectTester(s);
-    try {
-      // Source: the client sends its first \0, then never acknowledges the C record.
-      const silent = await openExec(client, 'scp -f a.txt');
-      silent.stream.write(Buffer.from([0]));
-      await silent.closed;
-      assert.equal(silent.code, 1);
-      assert.match(Buffer.concat(silent.out).toString('latin1'), /^C0644 5 a\.txt\n\x02scp: timed out: no progress from the client in 1 s\n$/);
+test(
+  'a client that never acknowledges, or stops sending mid-file, is cut off after the timeout with a protocol error; the file is closed',
+  TIMEOUT,
+  () =>
+    withCountedServer(async (s, fs) => {
+      writeFileSync(join(s.root, 'a.txt'), 'hello');
+      const timersBefore = activeTimers();
+      const client = await connectTester(s);
+      try {
+        // Source: the client sends its first \0, then never acknowledges the C record.
+        const silent = await openExec(client, 'scp -f a.txt');
+        silent.stream.write(Buffer.from([0]));
+        await silent.closed;
+        assert.equal(silent.code, 1);
+        assert.match(
+          Buffer.concat(silent.out).toString('latin1'),
+          /^C0644 5 a\.txt\n\x02scp: timed out: no progress from the client in 1 s\n$/,
+        );
 
-      // Sink: a file announced, half its data sent, then nothing.
-      const stall = await openExec(client, 'scp -t stalled.bin');
-      stall.stream.write(b('C0644 100 stalled.bin\n'));
-      stall.stream.write(Buffer.alloc(50, 1));
-      await stall.closed;
-      assert.equal(stall.code, 1);
-      assert.match(Buffer.concat(stall.out).toString('latin1'), /^\0\0\x02scp: timed out/);
-      assert.equal(readFileSync(join(s.root, 'stalled.bin')).length, 50);
-    } finally {
-      client.end();
-    }
-    assert.equal(fs.openHandles, 0, 'every handle closed');
-    assert.ok(fs.opened >= 2);
-    assert.ok(s.audit.some((e) => /failed protocol fatal timed out/.test(e)), s.audit.join('\n'));
-    await until('the stall timers are gone', () => activeTimers() <= timersBefore);
-  }),
+        // Sink: a file announced, half its data sent, then nothing.
+        const stall = await openExec(client, 'scp -t stalled.bin');
+        stall.stream.write(b('C0644 100 stalled.bin\n'));
+        stall.stream.write(Buffer.alloc(50, 1));
+        await stall.closed;
+        assert.equal(stall.code, 1);
+        assert.match(Buffer.concat(stall.out).toString('latin1'), /^\0\0\x02scp: timed out/);
+        assert.equal(readFileSync(join(s.root, 'stalled.bin')).length, 50);
+      } finally {
+        client.end();
+      }
+      assert.equal(fs.openHandles, 0, 'every handle closed');
+      assert.ok(fs.opened >= 2);
+      assert.ok(
+        s.audit.some((e) => /failed protocol fatal timed out/.test(e)),
+        s.audit.join('\n'),
+      );
+      await until('the stall timers are gone', () => activeTimers() <= timersBefore);
+    }),
 );
 
 test('a client that does not read a download is cut off after the timeout; the file is closed', TIMEOUT, () =>
@@ -291,50 +307,53 @@ test('a client that does not read a download is cut off after the timeout; the f
   }),
 );
 
-test('a client flooding an upload while the filesystem is behind: the window is held, memory stays bounded, the file is complete once writes resume', TIMEOUT, () =>
-  withCountedServer(async (s, fs) => {
-    const client = await connectTester(s);
-    const size = 48 * 1024 * 1024;
-    try {
-      fs.holdWrites();
-      const h = await openExec(client, 'scp -t flood.bin');
-      let session: SCPSession | undefined;
-      await until('the session started', () => (session = s.sessions[0]) !== undefined);
-      h.stream.write(b(`C0644 ${size} flood.bin\n`));
-      const chunk = Buffer.alloc(64 * 1024, 3);
-      let queued = 0;
-      const pump = (): void => {
-        while (queued < size) {
-          queued += chunk.length;
-          if (!h.stream.write(chunk)) return void h.stream.once('drain', pump);
-        }
-        h.stream.end(Buffer.from([0]));
-      };
-      pump();
-      // The client can only send what the held window lets through: the session's buffer stops growing.
-      let peak = 0;
-      let last = -1;
-      let stable = 0;
-      await until('the client is throttled', () => {
-        const now = session!.bufferedBytes;
-        stable = now === last && now > 1024 * 1024 ? stable + 1 : 0;
-        last = now;
-        peak = Math.max(peak, now);
-        return stable >= 20;
-      });
-      assert.ok(peak <= 1024 * 1024 + 2 * 1024 * 1024 + 256 * 1024, `buffered ${peak} bytes`);
-      assert.ok(queued < size, `the client is still held back (${queued} of ${size} bytes queued)`);
-      fs.release();
-      await h.closed;
-      assert.equal(h.code, 0);
-      assert.equal(fs.written, size);
-      assert.equal(readFileSync(join(s.root, 'flood.bin')).length, size);
-    } finally {
-      fs.release();
-      client.end();
-    }
-    assert.equal(fs.openHandles, 0);
-  }, 0),
+test(
+  'a client flooding an upload while the filesystem is behind: the window is held, memory stays bounded, the file is complete once writes resume',
+  TIMEOUT,
+  () =>
+    withCountedServer(async (s, fs) => {
+      const client = await connectTester(s);
+      const size = 48 * 1024 * 1024;
+      try {
+        fs.holdWrites();
+        const h = await openExec(client, 'scp -t flood.bin');
+        let session: SCPSession | undefined;
+        await until('the session started', () => (session = s.sessions[0]) !== undefined);
+        h.stream.write(b(`C0644 ${size} flood.bin\n`));
+        const chunk = Buffer.alloc(64 * 1024, 3);
+        let queued = 0;
+        const pump = (): void => {
+          while (queued < size) {
+            queued += chunk.length;
+            if (!h.stream.write(chunk)) return void h.stream.once('drain', pump);
+          }
+          h.stream.end(Buffer.from([0]));
+        };
+        pump();
+        // The client can only send what the held window lets through: the session's buffer stops growing.
+        let peak = 0;
+        let last = -1;
+        let stable = 0;
+        await until('the client is throttled', () => {
+          const now = session!.bufferedBytes;
+          stable = now === last && now > 1024 * 1024 ? stable + 1 : 0;
+          last = now;
+          peak = Math.max(peak, now);
+          return stable >= 20;
+        });
+        assert.ok(peak <= 1024 * 1024 + 2 * 1024 * 1024 + 256 * 1024, `buffered ${peak} bytes`);
+        assert.ok(queued < size, `the client is still held back (${queued} of ${size} bytes queued)`);
+        fs.release();
+        await h.closed;
+        assert.equal(h.code, 0);
+        assert.equal(fs.written, size);
+        assert.equal(readFileSync(join(s.root, 'flood.bin')).length, size);
+      } finally {
+        fs.release();
+        client.end();
+      }
+      assert.equal(fs.openHandles, 0);
+    }, 0),
 );
 
 test('a channel closed in the middle of an upload or a download releases the file; the session ends without an exit status', TIMEOUT, () =>
@@ -362,85 +381,105 @@ test('a channel closed in the middle of an upload or a download releases the fil
   }, 0),
 );
 
-test('command lines: shell syntax is refused (nothing runs), bad options and missing -t/-f are usage errors told in the protocol', TIMEOUT, () =>
-  withScpServer(async (s) => {
-    const client = await connectTester(s);
-    const cases: Array<[string, RegExp]> = [
-      [`scp -t x; touch ${join(s.local, 'pwned')}`, /';' is not supported/],
-      ['scp -t $(touch pwned)', /'\$' expansions are not supported/],
-      ['scp -t `touch pwned`', /'`' expansions are not supported/],
-      ['scp -t x | cat', /'\|' is not supported/],
-      ['scp -t "unterminated', /unterminated double quote/],
-      ['scp -Z -t x', /unknown option -- Z/],
-      ['scp x', /a server needs -t \(upload\) or -f \(download\)/],
-      ['/usr/bin/scp -t', /ambiguous target/],
-      ['scp -t a b', /ambiguous target/],
-    ];
-    try {
-      for (const [command, expected] of cases) {
-        const got = await ours(client, command, Buffer.alloc(0));
-        assert.equal(got.code, 1, command);
-        assert.match(got.out.toString('latin1'), new RegExp(`^\\x02scp: ${expected.source}`), command);
-      }
-      // Quoted, the same characters are just a name.
-      const quoted = await ours(client, "scp -t 'x; touch pwned'", b('C0644 1 ignored\nq\0'));
-      assert.equal(quoted.code, 0);
-    } finally {
-      client.end();
-    }
-    assert.equal(readFileSync(join(s.root, 'x; touch pwned'), 'utf8'), 'q');
-    assert.throws(() => readFileSync(join(s.local, 'pwned')));
-    assert.throws(() => readFileSync(join(s.root, 'pwned')));
-  }),
-);
-
-test('a filesystem failing mid-listing or mid-read: the error is reported by path, the stream stays in step, no host path leaks', TIMEOUT, () => {
-  const hostPath = '/real/host/secret/location';
-  return withScpServer(
-    async (s) => {
-      mkdirSync(join(s.root, 't', 'bad'), { recursive: true });
-      writeFileSync(join(s.root, 't', 'bad', 'x'), 'x');
-      writeFileSync(join(s.root, 't', 'a.txt'), 'hello');
-      writeFileSync(join(s.root, 't', 'shrinks.bin'), Buffer.alloc(300_000, 9));
+test(
+  'command lines: shell syntax is refused (nothing runs), bad options and missing -t/-f are usage errors told in the protocol',
+  TIMEOUT,
+  () =>
+    withScpServer(async (s) => {
       const client = await connectTester(s);
+      const cases: Array<[string, RegExp]> = [
+        [`scp -t x; touch ${join(s.local, 'pwned')}`, /';' is not supported/],
+        ['scp -t $(touch pwned)', /'\$' expansions are not supported/],
+        ['scp -t `touch pwned`', /'`' expansions are not supported/],
+        ['scp -t x | cat', /'\|' is not supported/],
+        ['scp -t "unterminated', /unterminated double quote/],
+        ['scp -Z -t x', /unknown option -- Z/],
+        ['scp x', /a server needs -t \(upload\) or -f \(download\)/],
+        ['/usr/bin/scp -t', /ambiguous target/],
+        ['scp -t a b', /ambiguous target/],
+      ];
       try {
-        const got = await ours(client, 'scp -r -f t', b('\0'.repeat(20)));
-        const text = got.out.toString('latin1');
-        assert.equal(got.code, 1);
-        assert.ok(!text.includes(hostPath), 'no host path in what the client gets');
-        assert.match(text, /D0755 0 bad\n\x01scp: t\/bad: Input\/output error\nE\n/, 'the failing folder is opened, reported and closed');
-        assert.match(text, /C0644 5 a\.txt\nhello\0/, 'the other files go on');
-        // 300,000 bytes announced, the read fails after the first 256 KiB: zeros keep the stream in step, then the error.
-        const at = text.indexOf('C0644 300000 shrinks.bin\n');
-        assert.ok(at >= 0, text.slice(0, 200));
-        const data = got.out.subarray(at + 'C0644 300000 shrinks.bin\n'.length, at + 'C0644 300000 shrinks.bin\n'.length + 300_000);
-        assert.equal(data.subarray(0, 262_144).every((x) => x === 9), true);
-        assert.equal(data.subarray(262_144).every((x) => x === 0), true);
-        assert.equal(got.out.subarray(at + 'C0644 300000 shrinks.bin\n'.length + 300_000).toString('latin1').split('\n')[0], '\x01scp: t/shrinks.bin: Input/output error');
+        for (const [command, expected] of cases) {
+          const got = await ours(client, command, Buffer.alloc(0));
+          assert.equal(got.code, 1, command);
+          assert.match(got.out.toString('latin1'), new RegExp(`^\\x02scp: ${expected.source}`), command);
+        }
+        // Quoted, the same characters are just a name.
+        const quoted = await ours(client, "scp -t 'x; touch pwned'", b('C0644 1 ignored\nq\0'));
+        assert.equal(quoted.code, 0);
       } finally {
         client.end();
       }
-    },
-    {
-      fileSystem: (root) => {
-        const inner = new LocalFileSystem(root);
-        const eio = (p: string) => Object.assign(new Error(`EIO at ${hostPath}${p}`), { code: 'EIO' });
-        return Object.assign(Object.create(inner) as LocalFileSystem, {
-          opendir: async (p: string) => {
-            const dir = await inner.opendir(p);
-            if (p !== '/t/bad') return dir;
-            return { next: async () => Promise.reject(eio(p)), close: () => dir.close() };
-          },
-          open: async (p: string, flags: SFTPOpenFlags, attrs: SFTPAttributes) => {
-            const h = await inner.open(p, flags, attrs);
-            if (p !== '/t/shrinks.bin') return h;
-            return Object.assign(Object.create(h) as SFTPFileHandle, {
-              readInto: async (position: number, target: Buffer, offset: number, length: number) => (position >= 262_144 ? Promise.reject(eio(p)) : h.readInto!(position, target, offset, length)),
-              close: () => h.close(),
-            });
-          },
-        });
+      assert.equal(readFileSync(join(s.root, 'x; touch pwned'), 'utf8'), 'q');
+      assert.throws(() => readFileSync(join(s.local, 'pwned')));
+      assert.throws(() => readFileSync(join(s.root, 'pwned')));
+    }),
+);
+
+test(
+  'a filesystem failing mid-listing or mid-read: the error is reported by path, the stream stays in step, no host path leaks',
+  TIMEOUT,
+  () => {
+    const hostPath = '/real/host/secret/location';
+    return withScpServer(
+      async (s) => {
+        mkdirSync(join(s.root, 't', 'bad'), { recursive: true });
+        writeFileSync(join(s.root, 't', 'bad', 'x'), 'x');
+        writeFileSync(join(s.root, 't', 'a.txt'), 'hello');
+        writeFileSync(join(s.root, 't', 'shrinks.bin'), Buffer.alloc(300_000, 9));
+        const client = await connectTester(s);
+        try {
+          const got = await ours(client, 'scp -r -f t', b('\0'.repeat(20)));
+          const text = got.out.toString('latin1');
+          assert.equal(got.code, 1);
+          assert.ok(!text.includes(hostPath), 'no host path in what the client gets');
+          assert.match(text, /D0755 0 bad\n\x01scp: t\/bad: Input\/output error\nE\n/, 'the failing folder is opened, reported and closed');
+          assert.match(text, /C0644 5 a\.txt\nhello\0/, 'the other files go on');
+          // 300,000 bytes announced, the read fails after the first 256 KiB: zeros keep the stream in step, then the error.
+          const at = text.indexOf('C0644 300000 shrinks.bin\n');
+          assert.ok(at >= 0, text.slice(0, 200));
+          const data = got.out.subarray(at + 'C0644 300000 shrinks.bin\n'.length, at + 'C0644 300000 shrinks.bin\n'.length + 300_000);
+          assert.equal(
+            data.subarray(0, 262_144).every((x) => x === 9),
+            true,
+          );
+          assert.equal(
+            data.subarray(262_144).every((x) => x === 0),
+            true,
+          );
+          assert.equal(
+            got.out
+              .subarray(at + 'C0644 300000 shrinks.bin\n'.length + 300_000)
+              .toString('latin1')
+              .split('\n')[0],
+            '\x01scp: t/shrinks.bin: Input/output error',
+          );
+        } finally {
+          client.end();
+        }
       },
-    },
-  );
-});
+      {
+        fileSystem: (root) => {
+          const inner = new LocalFileSystem(root);
+          const eio = (p: string) => Object.assign(new Error(`EIO at ${hostPath}${p}`), { code: 'EIO' });
+          return Object.assign(Object.create(inner) as LocalFileSystem, {
+            opendir: async (p: string) => {
+              const dir = await inner.opendir(p);
+              if (p !== '/t/bad') return dir;
+              return { next: async () => Promise.reject(eio(p)), close: () => dir.close() };
+            },
+            open: async (p: string, flags: SFTPOpenFlags, attrs: SFTPAttributes) => {
+              const h = await inner.open(p, flags, attrs);
+              if (p !== '/t/shrinks.bin') return h;
+              return Object.assign(Object.create(h) as SFTPFileHandle, {
+                readInto: async (position: number, target: Buffer, offset: number, length: number) =>
+                  position >= 262_144 ? Promise.reject(eio(p)) : h.readInto!(position, target, offset, length),
+                close: () => h.close(),
+              });
+            },
+          });
+        },
+      },
+    );
+  },
+);

@@ -60,7 +60,11 @@ test('scp command lines: clustered flags, --, -f before -t, client-only options 
     ['scp -t a; b', /';' is not supported/],
     ['scp -t -P', /option requires an argument -- P/],
   ] as const) {
-    assert.throws(() => parseSCPCommand(bad), (e: Error) => e instanceof SCPUsageError && why.test(e.message), bad);
+    assert.throws(
+      () => parseSCPCommand(bad),
+      (e: Error) => e instanceof SCPUsageError && why.test(e.message),
+      bad,
+    );
   }
   for (const yes of ['scp -t x', '  scp -f y', '/usr/bin/scp -f y', 'scp']) assert.equal(isSCPCommand(yes), true, yes);
   for (const no of ['scpx -t x', 'sudo scp -t x', 'sftp', 'echo scp', '']) assert.equal(isSCPCommand(no), false, no);
@@ -77,19 +81,29 @@ test('path words: ~ and ~user (this user) are the home, relative paths start the
   assert.equal(wordPath(w("'~'/x"), 'alice'), '/~/x', 'a quoted ~ is a name');
 });
 
-test('error texts: an errno error (a custom filesystem\'s) reads as strerror, as LocalFileSystem words it, never with its real path; an SFTPError loses its leading virtual path', async () => {
+test("error texts: an errno error (a custom filesystem's) reads as strerror, as LocalFileSystem words it, never with its real path; an SFTPError loses its leading virtual path", async () => {
   const errno = (code: string) => Object.assign(new Error(`${code}: /srv/real/path`), { code });
   assert.equal(errorText(errno('ENOENT'), '/a.txt', '', 'a.txt'), 'a.txt: No such file or directory');
   assert.equal(errorText(errno('EISDIR'), '/d', 'write: '), '/d: write: Is a directory');
   assert.equal(errorText(errno('EWEIRD'), '/a'), '/a: Failure');
   assert.equal(errorText(new Error('boom at /srv/real/path'), '/a'), '/a: Failure');
-  assert.equal(errorText(new SFTPError(SFTPStatus.PERMISSION_DENIED, '/a: Permission denied'), '/a', 'set times: ', 'a'), 'a: set times: Permission denied');
+  assert.equal(
+    errorText(new SFTPError(SFTPStatus.PERMISSION_DENIED, '/a: Permission denied'), '/a', 'set times: ', 'a'),
+    'a: set times: Permission denied',
+  );
   const root = mkdtempSync(join(tmpdir(), 'scp-errtext-'));
   try {
     mkdirSync(join(root, 'd'));
     writeFileSync(join(root, 'd', 'f'), 'x');
-    const fromLocal = await new LocalFileSystem(root).rmdir('/d').then(() => assert.fail('rmdir of a full directory'), (err: unknown) => err);
-    assert.equal(errorText(fromLocal, '/d'), errorText(errno('ENOTEMPTY'), '/d'), 'the same words from LocalFileSystem and from a bare errno');
+    const fromLocal = await new LocalFileSystem(root).rmdir('/d').then(
+      () => assert.fail('rmdir of a full directory'),
+      (err: unknown) => err,
+    );
+    assert.equal(
+      errorText(fromLocal, '/d'),
+      errorText(errno('ENOTEMPTY'), '/d'),
+      'the same words from LocalFileSystem and from a bare errno',
+    );
     assert.equal(errorText(fromLocal, '/d'), '/d: Directory not empty');
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -105,7 +119,11 @@ test('records: OpenSSH sink wording for every malformed field; names as bytes', 
   assert.deepEqual(parse('E'), { kind: 'E' });
   assert.deepEqual(parse('\x01scp: oops'), { kind: 'error', fatal: false, message: 'scp: oops' });
   assert.deepEqual(parse('\x02bad'), { kind: 'error', fatal: true, message: 'bad' });
-  assert.equal((parse(Buffer.from([0x43, 0x30, 0x36, 0x34, 0x34, 0x20, 0x31, 0x20, 0x63, 0xe9])) as { name: string }).name, 'c\udce9', 'Latin-1 byte kept');
+  assert.equal(
+    (parse(Buffer.from([0x43, 0x30, 0x36, 0x34, 0x34, 0x20, 0x31, 0x20, 0x63, 0xe9])) as { name: string }).name,
+    'c\udce9',
+    'Latin-1 byte kept',
+  );
   const errors: Array<[string, string]> = [
     ['', 'protocol error: unexpected <newline>'],
     ['Q', 'protocol error: expected control record'],
@@ -127,7 +145,12 @@ test('records: OpenSSH sink wording for every malformed field; names as bytes', 
     ['T1 0 2', 'protocol error: atime.sec not delimited'],
     ['T1 0 2 0 ', 'protocol error: atime.usec not delimited'],
   ];
-  for (const [line, message] of errors) assert.throws(() => parse(line), (e: Error) => e instanceof SCPProtocolError && e.message === message, JSON.stringify(line));
+  for (const [line, message] of errors)
+    assert.throws(
+      () => parse(line),
+      (e: Error) => e instanceof SCPProtocolError && e.message === message,
+      JSON.stringify(line),
+    );
 });
 
 test('records sent: modes in four octal digits, names as bytes, no line the peer cannot read, messages on one short line', () => {
@@ -159,15 +182,54 @@ test('glob expansion matches what bash 5 expands, in its order; no match leaves 
   const dir = mkdtempSync(join(tmpdir(), 'scp-glob-'));
   try {
     for (const d of ['logs', 'logs/old', 'src', 'src/lib', 'empty']) mkdirSync(join(dir, d), { recursive: true });
-    for (const f of ['logs/a.log', 'logs/b.log', 'logs/B.log', 'logs/.hidden.log', 'logs/c.txt', 'logs/old/x.log', 'logs/my file.log', 'src/a.ts', 'src/lib/b.ts', 'top.txt', '[x].txt']) {
+    for (const f of [
+      'logs/a.log',
+      'logs/b.log',
+      'logs/B.log',
+      'logs/.hidden.log',
+      'logs/c.txt',
+      'logs/old/x.log',
+      'logs/my file.log',
+      'src/a.ts',
+      'src/lib/b.ts',
+      'top.txt',
+      '[x].txt',
+    ]) {
       writeFileSync(join(dir, f), f);
     }
     const fs = new LocalFileSystem(dir);
-    const patterns = ['logs/*.log', '*', '*/*', 'logs/.*', 'logs/[ab].log', 'logs/[!a]*', '*/*.ts', '*/lib/*', 'logs/*/x.log', '*.none', '\\[x\\].txt', 'logs/?.log', '*/', 'src/*/', '[[:upper:]]*', 'logs/*[[:space:]]*', 'logs/[[:constructor:]]*', '*[[:__proto__:]]*', 'logs/[[:toString:]]*'];
+    const patterns = [
+      'logs/*.log',
+      '*',
+      '*/*',
+      'logs/.*',
+      'logs/[ab].log',
+      'logs/[!a]*',
+      '*/*.ts',
+      '*/lib/*',
+      'logs/*/x.log',
+      '*.none',
+      '\\[x\\].txt',
+      'logs/?.log',
+      '*/',
+      'src/*/',
+      '[[:upper:]]*',
+      'logs/*[[:space:]]*',
+      'logs/[[:constructor:]]*',
+      '*[[:__proto__:]]*',
+      'logs/[[:toString:]]*',
+    ];
     for (const pattern of patterns) {
-      const r = spawnSync('bash', ['-c', `shopt -s nullglob; for f in ${pattern}; do printf '%s\\n' "$f"; done`], { cwd: dir, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+      const r = spawnSync('bash', ['-c', `shopt -s nullglob; for f in ${pattern}; do printf '%s\\n' "$f"; done`], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, LC_ALL: 'C' },
+      });
       assert.equal(r.status, 0, r.stderr);
-      const bash = r.stdout.split('\n').filter(Boolean).map((p) => p.replace(/\/$/, ''));
+      const bash = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((p) => p.replace(/\/$/, ''));
       const ours: string[] = [];
       for await (const match of expandPattern(fs, '/', pattern)) ours.push(match.shown.replace(/\/$/, ''));
       assert.deepEqual(ours, bash, pattern);
@@ -177,11 +239,15 @@ test('glob expansion matches what bash 5 expands, in its order; no match leaves 
   }
 });
 
-test('a hostile glob (many stars against a long name) is matched without backtracking: it answers instead of freezing the daemon', { timeout: 20_000 }, () => {
-  // With one `.*` per star in a RegExp this took 13.5 s at 7 stars and 70 characters, and forever beyond.
-  const name = 'a'.repeat(255);
-  assert.equal(compilePattern(`${'*a'.repeat(40)}*b`).test(name), false);
-  assert.equal(compilePattern(`${'*a'.repeat(40)}*`).test(name), true);
-  assert.equal(compilePattern(`${'*?'.repeat(60)}!`).test('quarterly-report-2024-final-version-reviewed-by-legal.pdf'), false);
-  assert.equal(compilePattern('*[[:digit:]]*.log').test('app-2024.log'), true);
-});
+test(
+  'a hostile glob (many stars against a long name) is matched without backtracking: it answers instead of freezing the daemon',
+  { timeout: 20_000 },
+  () => {
+    // With one `.*` per star in a RegExp this took 13.5 s at 7 stars and 70 characters, and forever beyond.
+    const name = 'a'.repeat(255);
+    assert.equal(compilePattern(`${'*a'.repeat(40)}*b`).test(name), false);
+    assert.equal(compilePattern(`${'*a'.repeat(40)}*`).test(name), true);
+    assert.equal(compilePattern(`${'*?'.repeat(60)}!`).test('quarterly-report-2024-final-version-reviewed-by-legal.pdf'), false);
+    assert.equal(compilePattern('*[[:digit:]]*.log').test('app-2024.log'), true);
+  },
+);

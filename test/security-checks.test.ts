@@ -12,7 +12,6 @@ import { makeUserKey } from './fixtures/testServer';
 
 const TIMEOUT = { timeout: 60_000 };
 
-
 const str = (s: string) => {
   const b = Buffer.from(s);
   const l = Buffer.alloc(4);
@@ -27,7 +26,9 @@ const u32 = (n: number) => {
 
 test('OpenSSH negotiates strict key exchange (the Terrapin countermeasure) with the defaults', TIMEOUT, () =>
   withBareDaemon(async ({ port }) => {
-    const r = await run(requireBinary('ssh'), ['-vvv', ...opensshArgs(port), '-o', 'BatchMode=yes', 'u@127.0.0.1', 'true'], { timeoutMs: 20_000 });
+    const r = await run(requireBinary('ssh'), ['-vvv', ...opensshArgs(port), '-o', 'BatchMode=yes', 'u@127.0.0.1', 'true'], {
+      timeoutMs: 20_000,
+    });
     assert.match(r.stderr, /will use strict KEX ordering/, 'OpenSSH enabled strict KEX');
   }),
 );
@@ -49,7 +50,12 @@ test('nothing is served before authentication: channel opens and global requests
     const authStarted = new Promise<void>((resolve) => {
       client.on('handshake', () => {
         const proto = (client as unknown as { _protocol: { _handlers: Record<string, (...a: unknown[]) => void> } })._protocol;
-        for (const [name, code] of [['CHANNEL_OPEN_FAILURE', 92], ['REQUEST_FAILURE', 82], ['REQUEST_SUCCESS', 81], ['CHANNEL_OPEN_CONFIRMATION', 91]] as const) {
+        for (const [name, code] of [
+          ['CHANNEL_OPEN_FAILURE', 92],
+          ['REQUEST_FAILURE', 82],
+          ['REQUEST_SUCCESS', 81],
+          ['CHANNEL_OPEN_CONFIRMATION', 91],
+        ] as const) {
           const original = proto._handlers[name];
           proto._handlers[name] = (...a: unknown[]) => {
             replies.push(code);
@@ -62,7 +68,20 @@ test('nothing is served before authentication: channel opens and global requests
     client.connect({ host: '127.0.0.1', port, username: 'u', password: 'p', readyTimeout: 10_000 });
     await authStarted;
     sendClientPayload(client, Buffer.concat([Buffer.from([90]), str('session'), u32(7), u32(2 ** 21), u32(32768)]));
-    sendClientPayload(client, Buffer.concat([Buffer.from([90]), str('direct-tcpip'), u32(8), u32(2 ** 21), u32(32768), str('127.0.0.1'), u32(22), str('127.0.0.1'), u32(5000)]));
+    sendClientPayload(
+      client,
+      Buffer.concat([
+        Buffer.from([90]),
+        str('direct-tcpip'),
+        u32(8),
+        u32(2 ** 21),
+        u32(32768),
+        str('127.0.0.1'),
+        u32(22),
+        str('127.0.0.1'),
+        u32(5000),
+      ]),
+    );
     sendClientPayload(client, Buffer.concat([Buffer.from([80]), str('tcpip-forward'), Buffer.from([1]), str('127.0.0.1'), u32(0)]));
     const end = Date.now() + 5000;
     while (replies.length < 3 && daemon.sshConnections.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
@@ -80,12 +99,41 @@ test('no password or key material in Log output at levels 1 and 2', TIMEOUT, () 
     const lines: string[] = [];
     daemon.config('LogLevel=2');
     daemon.on('Log', (e) => void lines.push(e.message));
-    daemon.on('SSHUserAuthRequest', (e) => void (e.accept = (e.authMethod === 'password' && e.authParam === secret) || (e.authMethod === 'publickey' && e.authParam === key.blobBase64)));
+    daemon.on(
+      'SSHUserAuthRequest',
+      (e) =>
+        void (e.accept =
+          (e.authMethod === 'password' && e.authParam === secret) || (e.authMethod === 'publickey' && e.authParam === key.blobBase64)),
+    );
     daemon.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
-    await run(requireBinary('sshpass'), ['-p', 'wrong-' + secret, requireBinary('ssh'), ...opensshArgs(port), '-o', 'PreferredAuthentications=password', 'u@127.0.0.1', 'true'], { timeoutMs: 20_000 });
-    await run(requireBinary('sshpass'), ['-p', secret, requireBinary('ssh'), ...opensshArgs(port), '-o', 'PreferredAuthentications=password', 'u@127.0.0.1', 'true'], { timeoutMs: 20_000 });
-    await run(requireBinary('ssh'), [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, 'u@127.0.0.1', 'true'], { timeoutMs: 20_000 });
-    assert.ok(lines.some((l) => /user 'u' authenticated/.test(l)), 'the logins were logged');
+    await run(
+      requireBinary('sshpass'),
+      [
+        '-p',
+        'wrong-' + secret,
+        requireBinary('ssh'),
+        ...opensshArgs(port),
+        '-o',
+        'PreferredAuthentications=password',
+        'u@127.0.0.1',
+        'true',
+      ],
+      { timeoutMs: 20_000 },
+    );
+    await run(
+      requireBinary('sshpass'),
+      ['-p', secret, requireBinary('ssh'), ...opensshArgs(port), '-o', 'PreferredAuthentications=password', 'u@127.0.0.1', 'true'],
+      { timeoutMs: 20_000 },
+    );
+    await run(
+      requireBinary('ssh'),
+      [...opensshArgs(port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-i', key.privateKeyPath, 'u@127.0.0.1', 'true'],
+      { timeoutMs: 20_000 },
+    );
+    assert.ok(
+      lines.some((l) => /user 'u' authenticated/.test(l)),
+      'the logins were logged',
+    );
     const privateBody = key.privateKeyText.split('\n').slice(1, -2).join('');
     for (const line of lines) {
       assert.ok(!line.includes(secret), `password in: ${line}`);

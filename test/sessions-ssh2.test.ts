@@ -36,9 +36,14 @@ test('publickey: the right key logs in; a key signed by another key is refused',
   const authorised = utils.parseKey(server.userKey.privateKeyText) as ReturnType<typeof utils.parseKey> & { sign: (d: Buffer) => Buffer };
   const other = utils.generateKeyPairSync('ed25519');
   const forger = utils.parseKey(other.private) as typeof authorised;
-  const forged = Object.assign(Object.create(Object.getPrototypeOf(authorised)), authorised, { sign: (d: Buffer, a?: string) => (forger.sign as (d: Buffer, a?: string) => Buffer)(d, a) });
+  const forged = Object.assign(Object.create(Object.getPrototypeOf(authorised)), authorised, {
+    sign: (d: Buffer, a?: string) => (forger.sign as (d: Buffer, a?: string) => Buffer)(d, a),
+  });
   const errorsBefore = server.events.filter((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.SignatureInvalid).length;
-  await assert.rejects(connect(server.port, { authHandler: [{ type: 'publickey', username: 'tester', key: forged } as never] }), /authentication methods failed/);
+  await assert.rejects(
+    connect(server.port, { authHandler: [{ type: 'publickey', username: 'tester', key: forged } as never] }),
+    /authentication methods failed/,
+  );
   const errorsAfter = server.events.filter((e) => e.name === 'Error' && e.args.errorCode === ErrorCodes.SignatureInvalid).length;
   assert.equal(errorsAfter, errorsBefore + 1, 'the forged signature is reported');
 });
@@ -49,11 +54,20 @@ test('keyboard-interactive fires once per answer, then once more; all must accep
       const c = new Client();
       c.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => finish(prompts.map((_, i) => answers[i] ?? '')));
       c.on('ready', () => (c.end(), resolve(true))).on('error', () => resolve(false));
-      c.connect({ host: '127.0.0.1', port: server.port, username: 'tester', tryKeyboard: true, authHandler: ['keyboard-interactive'] as never });
+      c.connect({
+        host: '127.0.0.1',
+        port: server.port,
+        username: 'tester',
+        tryKeyboard: true,
+        authHandler: ['keyboard-interactive'] as never,
+      });
     });
   const start = server.events.length;
   assert.equal(await client(KBD_ANSWERS), true);
-  const methods = server.events.slice(start).filter((e) => e.name === 'SSHUserAuthRequest').map((e) => e.args.authMethod);
+  const methods = server.events
+    .slice(start)
+    .filter((e) => e.name === 'SSHUserAuthRequest')
+    .map((e) => e.args.authMethod);
   assert.deepEqual(methods, ['keyboard-interactive-1', 'keyboard-interactive-2', 'keyboard-interactive']);
   assert.equal(await client([KBD_ANSWERS[0], 'wrong']), false);
 });
@@ -72,13 +86,13 @@ test('churn: hundreds of connections and channels leave both registry maps empty
       Array.from({ length: 20 }, async (_, i) => {
         const c = await connect(server.port, { password: PASSWORD });
         await Promise.all([exec(c, 'echo a'), exec(c, 'echo b')]);
-        if (i % 3 === 0) (c as unknown as { _sock: { destroy(): void } })._sock.destroy(); // client killed
+        if (i % 3 === 0)
+          (c as unknown as { _sock: { destroy(): void } })._sock.destroy(); // client killed
         else if (i % 3 === 1) {
           const port = (c as unknown as { _sock: { localPort: number } })._sock.localPort;
           const own = [...server.daemon.sshConnections.values()].find((x) => x.remotePort === port)!;
           await server.daemon.disconnect(own.connectionId); // server disconnects
-        }
-        else c.end();
+        } else c.end();
       }),
     );
   }

@@ -52,7 +52,10 @@ test('OpenSSH sftp cp (copy-data): 8 MiB copied on the server, content and mode 
     assert.equal(r.code, 0, r.err);
     assert.doesNotMatch(r.err, /copy-data/, r.err);
     assert.equal(sha(readFileSync(join(rootOf(t), 'b.bin'))), sha(data));
-    return r.out.split('\n').find((l) => l.includes('b.bin') && !l.startsWith('sftp>'))!.split(/\s+/)[0];
+    return r.out
+      .split('\n')
+      .find((l) => l.includes('b.bin') && !l.startsWith('sftp>'))!
+      .split(/\s+/)[0];
   };
   let refMode = '';
   await withReference(async (ref) => {
@@ -64,70 +67,85 @@ test('OpenSSH sftp cp (copy-data): 8 MiB copied on the server, content and mode 
   });
 });
 
-test('copy-data by hand: offsets, lengths past the end (OK within one 64 KiB chunk, EOF beyond), an offset past 2^53, the same file refused (sftp-server: the same answers and bytes)', TIMEOUT, async () => {
-  const src = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
-  const run = async (raw: RawSftp, root: string): Promise<unknown[]> => {
-    writeFileSync(join(root, 'src.txt'), src);
-    writeFileSync(join(root, 'dst.txt'), '..........');
-    const r = await raw.openHandle('src.txt', FXF.READ);
-    const w = await raw.openHandle('dst.txt', FXF.READ | FXF.WRITE);
-    const copy = async (from: Buffer, off: bigint, len: bigint, to: Buffer, woff: bigint) =>
-      describe(await raw.extended('copy-data', str(from), u64(off), u64(len), str(to), u64(woff)));
-    const answers = [
-      await copy(r, 10n, 5n, w, 2n),
-      await copy(r, 30n, 100n, w, 20n),
-      await copy(r, 30n, 200_000n, w, 30n),
-      await copy(r, 0n, 0n, w, 40n),
-      await copy(r, 1n << 60n, 0n, w, 0n),
-      await copy(w, 0n, 0n, w, 3n),
-    ];
-    return [...answers.map((a) => a.split(' ')[1]), readFileSync(join(root, 'dst.txt'), 'latin1')];
-  };
-  const expected = await withRawReference(run);
-  assert.deepEqual(expected.slice(0, 6), ['0', '0', '1', '0', '5', '4'], 'the reference: OK, OK, EOF, OK, BAD_MESSAGE (lseek EINVAL), FAILURE');
-  await withSftpServer(async (s) => {
-    const raw = await rawSftpLogin(s);
-    try {
-      assert.deepEqual(await run(raw, s.root), expected);
-    } finally {
-      raw.end();
-    }
-  });
-});
+test(
+  'copy-data by hand: offsets, lengths past the end (OK within one 64 KiB chunk, EOF beyond), an offset past 2^53, the same file refused (sftp-server: the same answers and bytes)',
+  TIMEOUT,
+  async () => {
+    const src = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz');
+    const run = async (raw: RawSftp, root: string): Promise<unknown[]> => {
+      writeFileSync(join(root, 'src.txt'), src);
+      writeFileSync(join(root, 'dst.txt'), '..........');
+      const r = await raw.openHandle('src.txt', FXF.READ);
+      const w = await raw.openHandle('dst.txt', FXF.READ | FXF.WRITE);
+      const copy = async (from: Buffer, off: bigint, len: bigint, to: Buffer, woff: bigint) =>
+        describe(await raw.extended('copy-data', str(from), u64(off), u64(len), str(to), u64(woff)));
+      const answers = [
+        await copy(r, 10n, 5n, w, 2n),
+        await copy(r, 30n, 100n, w, 20n),
+        await copy(r, 30n, 200_000n, w, 30n),
+        await copy(r, 0n, 0n, w, 40n),
+        await copy(r, 1n << 60n, 0n, w, 0n),
+        await copy(w, 0n, 0n, w, 3n),
+      ];
+      return [...answers.map((a) => a.split(' ')[1]), readFileSync(join(root, 'dst.txt'), 'latin1')];
+    };
+    const expected = await withRawReference(run);
+    assert.deepEqual(
+      expected.slice(0, 6),
+      ['0', '0', '1', '0', '5', '4'],
+      'the reference: OK, OK, EOF, OK, BAD_MESSAGE (lseek EINVAL), FAILURE',
+    );
+    await withSftpServer(async (s) => {
+      const raw = await rawSftpLogin(s);
+      try {
+        assert.deepEqual(await run(raw, s.root), expected);
+      } finally {
+        raw.end();
+      }
+    });
+  },
+);
 
-test('copy-data under the access modes: read-only refuses it as a write (sftp-server -R: the same), upload-only refuses reading through it', TIMEOUT, async () => {
-  const attempt = async (raw: RawSftp): Promise<number> => {
-    const h = await raw.openHandle('a.txt', FXF.READ);
-    return statusCode(await raw.extended('copy-data', str(h), u64(0n), u64(0n), str(h), u64(0n)));
-  };
-  const refStatus = await withRawReference(async (ro, root) => {
-    writeFileSync(join(root, 'a.txt'), 'a');
-    return attempt(ro);
-  }, ['-R']);
-  assert.equal(refStatus, 3, 'the reference refuses with PERMISSION_DENIED');
-  await withSftpServer(async (s) => {
-    writeFileSync(join(s.root, 'a.txt'), 'a');
-    serve(s, undefined, 'read-only');
-    const ro = await rawSftpLogin(s);
-    try {
-      assert.equal(await attempt(ro), refStatus);
-    } finally {
-      ro.end();
-    }
-    serve(s, undefined, 'upload-only');
-    const up = await rawSftpLogin(s);
-    try {
-      const w = await up.openHandle('b.txt', FXF.WRITE | FXF.CREAT);
-      const r = await up.extended('copy-data', str(w), u64(0n), u64(0n), str(w), u64(0n));
-      assert.match(describe(r), /^STATUS 3 .*upload-only/);
-    } finally {
-      up.end();
-    }
-    const cp = await sftpBatch(s, ['-cp a.txt c.txt']);
-    assert.match(cp.err, /Permission denied/, cp.err);
-    assert.deepEqual(readdirSync(s.root).sort(), ['a.txt', 'b.txt'], 'no copy made');
-  });
-});
+test(
+  'copy-data under the access modes: read-only refuses it as a write (sftp-server -R: the same), upload-only refuses reading through it',
+  TIMEOUT,
+  async () => {
+    const attempt = async (raw: RawSftp): Promise<number> => {
+      const h = await raw.openHandle('a.txt', FXF.READ);
+      return statusCode(await raw.extended('copy-data', str(h), u64(0n), u64(0n), str(h), u64(0n)));
+    };
+    const refStatus = await withRawReference(
+      async (ro, root) => {
+        writeFileSync(join(root, 'a.txt'), 'a');
+        return attempt(ro);
+      },
+      ['-R'],
+    );
+    assert.equal(refStatus, 3, 'the reference refuses with PERMISSION_DENIED');
+    await withSftpServer(async (s) => {
+      writeFileSync(join(s.root, 'a.txt'), 'a');
+      serve(s, undefined, 'read-only');
+      const ro = await rawSftpLogin(s);
+      try {
+        assert.equal(await attempt(ro), refStatus);
+      } finally {
+        ro.end();
+      }
+      serve(s, undefined, 'upload-only');
+      const up = await rawSftpLogin(s);
+      try {
+        const w = await up.openHandle('b.txt', FXF.WRITE | FXF.CREAT);
+        const r = await up.extended('copy-data', str(w), u64(0n), u64(0n), str(w), u64(0n));
+        assert.match(describe(r), /^STATUS 3 .*upload-only/);
+      } finally {
+        up.end();
+      }
+      const cp = await sftpBatch(s, ['-cp a.txt c.txt']);
+      assert.match(cp.err, /Permission denied/, cp.err);
+      assert.deepEqual(readdirSync(s.root).sort(), ['a.txt', 'b.txt'], 'no copy made');
+    });
+  },
+);
 
 /** The same small tree with fixed times in a root. */
 function plantListing(root: string): void {
@@ -138,7 +156,7 @@ function plantListing(root: string): void {
   utimesSync(join(root, 'sub'), t, t);
 }
 
-test('OpenSSH sftp ls -l with users-groups-by-id: the names the filesystem gives, lines identical to sftp-server\'s', TIMEOUT, async () => {
+test("OpenSSH sftp ls -l with users-groups-by-id: the names the filesystem gives, lines identical to sftp-server's", TIMEOUT, async () => {
   const list = async (t: SftpTarget): Promise<{ lines: string[]; err: string }> => {
     plantListing(rootOf(t));
     const r = await sftpBatch(t, ['ls -l']);
@@ -169,71 +187,83 @@ test('OpenSSH sftp ls -l with users-groups-by-id: the names the filesystem gives
   });
 });
 
-test('users-groups-by-id by hand: names in order, "" for unknown ids (sftp-server: the same); a filesystem without it is not announced and answers OP_UNSUPPORTED', TIMEOUT, async () => {
-  const ask = async (raw: RawSftp): Promise<[string[], string[]]> => {
-    const r = await raw.extended('users-groups-by-id@openssh.com', str(Buffer.concat([u32(0), u32(4242424), u32(0)])), str(Buffer.concat([u32(4242424), u32(0)])));
-    assert.equal(r.type, FXP.EXTENDED_REPLY, describe(r));
-    const names = (b: Buffer): string[] => {
-      const out: string[] = [];
-      for (let i = 0; i < b.length; ) {
-        const n = b.readUInt32BE(i);
-        out.push(b.subarray(i + 4, i + 4 + n).toString());
-        i += 4 + n;
-      }
-      return out;
+test(
+  'users-groups-by-id by hand: names in order, "" for unknown ids (sftp-server: the same); a filesystem without it is not announced and answers OP_UNSUPPORTED',
+  TIMEOUT,
+  async () => {
+    const ask = async (raw: RawSftp): Promise<[string[], string[]]> => {
+      const r = await raw.extended(
+        'users-groups-by-id@openssh.com',
+        str(Buffer.concat([u32(0), u32(4242424), u32(0)])),
+        str(Buffer.concat([u32(4242424), u32(0)])),
+      );
+      assert.equal(r.type, FXP.EXTENDED_REPLY, describe(r));
+      const names = (b: Buffer): string[] => {
+        const out: string[] = [];
+        for (let i = 0; i < b.length;) {
+          const n = b.readUInt32BE(i);
+          out.push(b.subarray(i + 4, i + 4 + n).toString());
+          i += 4 + n;
+        }
+        return out;
+      };
+      const body = new WireReader(r.body!);
+      return [names(body.bytes()), names(body.bytes())];
     };
-    const body = new WireReader(r.body!);
-    return [names(body.bytes()), names(body.bytes())];
-  };
-  const expected = await withRawReference(async (raw) => {
-    assert.equal(raw.extensions.get('users-groups-by-id@openssh.com'), '1');
-    return ask(raw);
-  });
-  assert.deepEqual(expected[0][1], '', 'the reference answers "" for an unknown uid');
-  await withSftpServer(async (s) => {
-    serve(s, passwdNames);
-    const a = await rawSftpLogin(s);
-    try {
-      assert.equal(a.extensions.get('users-groups-by-id@openssh.com'), '1');
-      assert.deepEqual(await ask(a), expected);
-      const bad = await a.extended('users-groups-by-id@openssh.com', str(Buffer.alloc(5)), str(''));
-      assert.equal(statusCode(bad), 5, 'a list that is not whole uint32s is BAD_MESSAGE (sftp-server disconnects)');
-    } finally {
-      a.end();
-    }
-    serve(s, undefined);
-    const b = await rawSftpLogin(s);
-    try {
-      assert.equal(b.extensions.has('users-groups-by-id@openssh.com'), false, 'not announced without usersGroupsById');
-      assert.ok(b.extensions.has('copy-data') && b.extensions.has('home-directory'));
-      const r = await b.extended('users-groups-by-id@openssh.com', str(u32(0)), str(''));
-      assert.equal(statusCode(r), 8, 'OP_UNSUPPORTED');
-    } finally {
-      b.end();
-    }
-  });
-});
-
-test('home-directory by hand: "" and the logged-in user are the root "/", another user FAILURE (sftp-server: FAILURE too)', TIMEOUT, async () => {
-  const home = async (raw: RawSftp, user: string) => raw.extended('home-directory', str(user));
-  const refUnknown = await withRawReference(async (raw) => {
-    // sftp-server 9.2 answers FAILURE for "" (fixed in 9.8: "" is the logged-in user, as here).
-    assert.equal((await home(raw, userInfo().username)).type, FXP.NAME, 'the reference names its user\'s home');
-    return statusCode(await home(raw, 'no-such-user-xyz'));
-  });
-  assert.equal(refUnknown, 4);
-  await withSftpServer(async (s) => {
-    const raw = await rawSftpLogin(s);
-    try {
-      for (const user of ['', SFTP_USER]) {
-        const r = await home(raw, user);
-        assert.equal(r.type, FXP.NAME, describe(r));
-        assert.equal(r.names?.length, 1);
-        assert.equal(r.names![0].filename.toString(), '/');
+    const expected = await withRawReference(async (raw) => {
+      assert.equal(raw.extensions.get('users-groups-by-id@openssh.com'), '1');
+      return ask(raw);
+    });
+    assert.deepEqual(expected[0][1], '', 'the reference answers "" for an unknown uid');
+    await withSftpServer(async (s) => {
+      serve(s, passwdNames);
+      const a = await rawSftpLogin(s);
+      try {
+        assert.equal(a.extensions.get('users-groups-by-id@openssh.com'), '1');
+        assert.deepEqual(await ask(a), expected);
+        const bad = await a.extended('users-groups-by-id@openssh.com', str(Buffer.alloc(5)), str(''));
+        assert.equal(statusCode(bad), 5, 'a list that is not whole uint32s is BAD_MESSAGE (sftp-server disconnects)');
+      } finally {
+        a.end();
       }
-      assert.equal(statusCode(await home(raw, 'no-such-user-xyz')), refUnknown);
-    } finally {
-      raw.end();
-    }
-  });
-});
+      serve(s, undefined);
+      const b = await rawSftpLogin(s);
+      try {
+        assert.equal(b.extensions.has('users-groups-by-id@openssh.com'), false, 'not announced without usersGroupsById');
+        assert.ok(b.extensions.has('copy-data') && b.extensions.has('home-directory'));
+        const r = await b.extended('users-groups-by-id@openssh.com', str(u32(0)), str(''));
+        assert.equal(statusCode(r), 8, 'OP_UNSUPPORTED');
+      } finally {
+        b.end();
+      }
+    });
+  },
+);
+
+test(
+  'home-directory by hand: "" and the logged-in user are the root "/", another user FAILURE (sftp-server: FAILURE too)',
+  TIMEOUT,
+  async () => {
+    const home = async (raw: RawSftp, user: string) => raw.extended('home-directory', str(user));
+    const refUnknown = await withRawReference(async (raw) => {
+      // sftp-server 9.2 answers FAILURE for "" (fixed in 9.8: "" is the logged-in user, as here).
+      assert.equal((await home(raw, userInfo().username)).type, FXP.NAME, "the reference names its user's home");
+      return statusCode(await home(raw, 'no-such-user-xyz'));
+    });
+    assert.equal(refUnknown, 4);
+    await withSftpServer(async (s) => {
+      const raw = await rawSftpLogin(s);
+      try {
+        for (const user of ['', SFTP_USER]) {
+          const r = await home(raw, user);
+          assert.equal(r.type, FXP.NAME, describe(r));
+          assert.equal(r.names?.length, 1);
+          assert.equal(r.names![0].filename.toString(), '/');
+        }
+        assert.equal(statusCode(await home(raw, 'no-such-user-xyz')), refUnknown);
+      } finally {
+        raw.end();
+      }
+    });
+  },
+);

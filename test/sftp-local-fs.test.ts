@@ -69,7 +69,7 @@ async function writeFile(lfs: SFTPFileSystem, p: string, data: string | Buffer, 
 async function readAll(lfs: SFTPFileSystem, p: string, chunk = 256 * 1024): Promise<Buffer> {
   const h = await lfs.open(p, R, {});
   const parts: Buffer[] = [];
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const b = await h.read(pos, chunk);
     if (b.length === 0) break;
     parts.push(b);
@@ -253,7 +253,11 @@ test('longname: OpenSSH ls_file layout', () => {
   const base = { size: 1234, uid: 1000, gid: 100, atime: 0 };
   // Recent: "%b %e %H:%M"; old and future: "%b %e  %Y".
   assert.equal(
-    formatLongname('notes.txt', { ...base, mode: 0o100644, mtime: Date.UTC(2024, 2, 5, 14, 2) / 1000, nlink: 1, user: 'alice', group: 'staff' }, now),
+    formatLongname(
+      'notes.txt',
+      { ...base, mode: 0o100644, mtime: Date.UTC(2024, 2, 5, 14, 2) / 1000, nlink: 1, user: 'alice', group: 'staff' },
+      now,
+    ),
     '-rw-r--r--    1 alice    staff        1234 Mar  5 14:02 notes.txt',
   );
   assert.equal(
@@ -268,7 +272,11 @@ test('longname: OpenSSH ls_file layout', () => {
   assert.match(formatLongname('x', { ...base, mode: 0o100644, mtime: now - 15_768_001 }, now), / Dec 1[4-6]  2023 x$/);
   // Long names widen their column; big sizes overflow theirs; unknown fields as OpenSSH zeroes them.
   assert.equal(
-    formatLongname('l', { size: 123456789012, uid: 1, gid: 2, mode: 0o120777, mtime: now - 60, nlink: 1, user: 'averyverylonguser', group: 'g' }, now),
+    formatLongname(
+      'l',
+      { size: 123456789012, uid: 1, gid: 2, mode: 0o120777, mtime: now - 60, nlink: 1, user: 'averyverylonguser', group: 'g' },
+      now,
+    ),
     'lrwxrwxrwx    1 averyverylonguser g        123456789012 Jun 15 11:59 l',
   );
   assert.equal(formatLongname('z', {}, now), '?---------    1 0        0               0 Jan  1  1970 z');
@@ -305,7 +313,8 @@ test('opendir: batches with . and .., lstat attrs and OpenSSH longnames', async 
     await d.close();
     const byName = new Map(batch.map((e) => [e.filename, e]));
     assert.deepEqual([...byName.keys()].sort(), ['.', '..', 'link', 'new.txt', 'old.txt', 'sub']);
-    const lsLine = /^[-dlcbps?][-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT] {2}[ \d]{2}\d \S+ +\S+ +\d+ [A-Z][a-z]{2} [ \d]\d ( \d{4}|\d\d:\d\d) \S+$/;
+    const lsLine =
+      /^[-dlcbps?][-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT] {2}[ \d]{2}\d \S+ +\S+ +\d+ [A-Z][a-z]{2} [ \d]\d ( \d{4}|\d\d:\d\d) \S+$/;
     for (const e of batch) assert.match(e.longname!, lsLine, e.longname);
     for (const e of batch) assert.ok(e.longname!.endsWith(` ${e.filename}`));
 
@@ -318,8 +327,12 @@ test('opendir: batches with . and .., lstat attrs and OpenSSH longnames', async 
     const t = new Date(recent * 1000);
     const hhmm = `${String(t.getUTCHours()).padStart(2, '0')}:${String(t.getUTCMinutes()).padStart(2, '0')}`;
     const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][t.getUTCMonth()];
-    assert.ok(byName.get('new.txt')!.longname!.endsWith(` 3 ${mon} ${String(t.getUTCDate()).padStart(2, ' ')} ${hhmm} new.txt`), byName.get('new.txt')!.longname);
-    if (isRoot) assert.match(byName.get('new.txt')!.longname!, /^-[-rwx]{9} {4}1 root {5}root {12}3 /, 'names from /etc/passwd and /etc/group');
+    assert.ok(
+      byName.get('new.txt')!.longname!.endsWith(` 3 ${mon} ${String(t.getUTCDate()).padStart(2, ' ')} ${hhmm} new.txt`),
+      byName.get('new.txt')!.longname,
+    );
+    if (isRoot)
+      assert.match(byName.get('new.txt')!.longname!, /^-[-rwx]{9} {4}1 root {5}root {12}3 /, 'names from /etc/passwd and /etc/group');
 
     const link = byName.get('link')!;
     assert.equal(link.attrs.mode! & 0o170000, 0o120000, 'attrs from lstat');
@@ -342,7 +355,10 @@ test('opendir: batches with . and .., lstat attrs and OpenSSH longnames', async 
       names.push(...b.map((e) => e.filename));
     }
     await sd.close();
-    assert.ok(sizes.every((n) => n <= 100), `batch sizes ${sizes.join(',')}`);
+    assert.ok(
+      sizes.every((n) => n <= 100),
+      `batch sizes ${sizes.join(',')}`,
+    );
     assert.equal(names.length, 252);
     assert.equal(new Set(names).size, 252);
 
@@ -354,7 +370,10 @@ test('opendir: batches with . and .., lstat attrs and OpenSSH longnames', async 
     const first = (await ld.next())!;
     await ld.close();
     assert.equal(first.length, 100);
-    assert.deepEqual(first.slice(0, 2).map((e) => e.filename), ['.', '..']);
+    assert.deepEqual(
+      first.slice(0, 2).map((e) => e.filename),
+      ['.', '..'],
+    );
     assert.equal(first[1].attrs.mtime, Math.floor(fs.statSync(root).mtimeMs / 1000));
     assert.ok(first.slice(2).every((e) => /^f\d{3}$/.test(e.filename)));
   });
@@ -575,7 +594,10 @@ test('jail: symlinks, hard links and .. leading outside are refused and create n
     assert.equal(secretAfter.mtimeMs, secretBefore.mtimeMs);
     assert.equal(fs.statSync(outside).mtimeMs, outsideDirBefore.mtimeMs);
     assert.ok(fs.existsSync(path.join(root, 'in', 'mine.txt')), 'refused rename left the file');
-    assert.deepEqual(tree(base).filter((p) => !p.startsWith('root') && !p.startsWith('outside')), []);
+    assert.deepEqual(
+      tree(base).filter((p) => !p.startsWith('root') && !p.startsWith('outside')),
+      [],
+    );
   });
 });
 

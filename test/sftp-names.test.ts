@@ -66,28 +66,45 @@ test('LocalFileSystem: non-UTF-8 names are listed, opened, renamed, linked and r
     assert.equal((await h.read(0, 100)).toString(), 'cafe-latin1');
     await h.close();
     // Two names a lossy decoder would merge stay two files.
-    for (const [name, text] of [[UP_E9, 'one'], [UP_E8, 'two']] as const) {
-      const w = await lfs.open(`/${decodeFileName(name)}`, { read: false, write: true, append: false, create: true, truncate: true, exclusive: true }, {});
+    for (const [name, text] of [
+      [UP_E9, 'one'],
+      [UP_E8, 'two'],
+    ] as const) {
+      const w = await lfs.open(
+        `/${decodeFileName(name)}`,
+        { read: false, write: true, append: false, create: true, truncate: true, exclusive: true },
+        {},
+      );
       await w.write(0, Buffer.from(text));
       await w.close();
     }
-    assert.deepEqual(listing(root).map(([n, c]) => [Buffer.from(n, 'hex').toString('latin1'), c]), [
-      ['caf\xe9.txt', 'cafe-latin1'],
-      ['up\xe8.txt', 'two'],
-      ['up\xe9.txt', 'one'],
-    ]);
+    assert.deepEqual(
+      listing(root).map(([n, c]) => [Buffer.from(n, 'hex').toString('latin1'), c]),
+      [
+        ['caf\xe9.txt', 'cafe-latin1'],
+        ['up\xe8.txt', 'two'],
+        ['up\xe9.txt', 'one'],
+      ],
+    );
     // Folders, links (targets are bytes too), renames, removal.
     const dir = decodeFileName(latin1('d\xefr'));
     await lfs.mkdir(`/${dir}`, {});
     await lfs.symlink(`/${dir}/l`, `../${cafe}`);
-    assert.ok(readlinkSync(Buffer.concat([Buffer.from(root + '/'), latin1('d\xefr/l')]), { encoding: 'buffer' }).equals(Buffer.concat([Buffer.from('../'), CAFE])));
+    assert.ok(
+      readlinkSync(Buffer.concat([Buffer.from(root + '/'), latin1('d\xefr/l')]), { encoding: 'buffer' }).equals(
+        Buffer.concat([Buffer.from('../'), CAFE]),
+      ),
+    );
     assert.equal(await lfs.readlink(`/${dir}/l`), `../${cafe}`);
     assert.equal(await lfs.realpath(`/${dir}/l`), `/${cafe}`);
     await lfs.rename(`/${cafe}`, `/${dir}/${cafe}`, false);
     await lfs.remove(`/${dir}/l`);
     await lfs.remove(`/${dir}/${cafe}`);
     await lfs.rmdir(`/${dir}`);
-    assert.deepEqual(listing(root).map(([n]) => n), [UP_E8.toString('hex'), UP_E9.toString('hex')]);
+    assert.deepEqual(
+      listing(root).map(([n]) => n),
+      [UP_E8.toString('hex'), UP_E9.toString('hex')],
+    );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
@@ -95,7 +112,11 @@ test('LocalFileSystem: non-UTF-8 names are listed, opened, renamed, linked and r
 
 test('long names: a non-UTF-8 name ends the line with its bytes; user and group columns are padded in bytes, as printf does', () => {
   const now = Date.UTC(2024, 5, 15, 12, 0, 0) / 1000;
-  const line = formatLongname(decodeFileName(CAFE), { mode: 0o100644, size: 5, uid: 1, gid: 2, mtime: now - 60, nlink: 1, user: 'jösé', group: 'g' }, now);
+  const line = formatLongname(
+    decodeFileName(CAFE),
+    { mode: 0o100644, size: 5, uid: 1, gid: 2, mtime: now - 60, nlink: 1, user: 'jösé', group: 'g' },
+    now,
+  );
   const bytes = encodeFileName(line);
   assert.ok(bytes.subarray(-CAFE.length).equals(CAFE));
   // `%-8s` of the 6 bytes of "jösé": two spaces of padding, then the separator.
@@ -119,7 +140,10 @@ test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SY
       const rp = await sftp.realpath(CAFE);
       assert.ok(rp.names?.[0].filename.equals(Buffer.concat([Buffer.from('/'), CAFE])), 'REALPATH answers the bytes');
       assert.equal((await sftp.symlink(CAFE, UP_E9)).status, SFTPStatus.OK, 'SYMLINK with a non-UTF-8 target');
-      assert.ok(readlinkSync(Buffer.concat([Buffer.from(s.root + '/'), UP_E9]), { encoding: 'buffer' }).equals(CAFE), 'stored as those bytes');
+      assert.ok(
+        readlinkSync(Buffer.concat([Buffer.from(s.root + '/'), UP_E9]), { encoding: 'buffer' }).equals(CAFE),
+        'stored as those bytes',
+      );
       assert.ok((await sftp.readlink(UP_E9)).names?.[0].filename.equals(CAFE), 'READLINK answers them');
       assert.equal((await sftp.rename(CAFE, UP_E8)).status, SFTPStatus.OK);
       assert.equal((await sftp.remove(UP_E9)).status, SFTPStatus.OK);
@@ -129,7 +153,10 @@ test('the protocol carries names as bytes: READDIR, OPEN, REALPATH, READLINK, SY
       const w = await sftp.open(Buffer.from('caf\udce9.txt', 'utf8'), FXF.WRITE | FXF.CREAT);
       assert.ok(w.handle);
       await sftp.close(w.handle);
-      assert.deepEqual(listing(s.root).map(([n]) => n), [Buffer.from('caf\ufffd.txt', 'utf8').toString('hex')]);
+      assert.deepEqual(
+        listing(s.root).map(([n]) => n),
+        [Buffer.from('caf\ufffd.txt', 'utf8').toString('hex')],
+      );
     } finally {
       sftp.end();
     }
@@ -170,18 +197,44 @@ test('OpenSSH sftp lists, gets, removes a Latin-1 name and keeps two non-UTF-8 u
     assert.equal(normal(ours.stdout, ourLocal), normal(theirs.stdout, refLocal), 'the same output, byte for byte');
     assert.match(ours.stdout.toString('latin1'), /^caf\\351\.txt$/m, 'listed (sftp escapes the byte when printing)');
     assert.deepEqual(listing(s.root), listing(ref), 'the same files remain, with the same contents');
-    assert.deepEqual(listing(s.root), [[UP_E8.toString('hex'), 'second upload'], [UP_E9.toString('hex'), 'first upload']]);
+    assert.deepEqual(listing(s.root), [
+      [UP_E8.toString('hex'), 'second upload'],
+      [UP_E9.toString('hex'), 'first upload'],
+    ]);
     assert.deepEqual(listing(ourLocal), listing(refLocal), 'the same download');
   }),
 );
 
 /** Runs an lftp script; the connect program is ssh to our server, or a script starting sftp-server in `refDir`. */
-async function lftp(s: SftpScope, target: 'ours' | { refDir: string }, local: string, commands: Buffer[]): Promise<{ code: number | null; out: Buffer; err: string }> {
+async function lftp(
+  s: SftpScope,
+  target: 'ours' | { refDir: string },
+  local: string,
+  commands: Buffer[],
+): Promise<{ code: number | null; out: Buffer; err: string }> {
   let connect: string;
   let open: string;
   if (target === 'ours') {
     requireBinary('ssh');
-    connect = ['ssh', '-a', '-x', '-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PasswordAuthentication=no', '-o', 'IdentitiesOnly=yes', '-o', `IdentityFile=${s.key.privateKeyPath}`].join(' ');
+    connect = [
+      'ssh',
+      '-a',
+      '-x',
+      '-F',
+      '/dev/null',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'PasswordAuthentication=no',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      `IdentityFile=${s.key.privateKeyPath}`,
+    ].join(' ');
     open = `open -u ${SFTP_USER}, -p ${s.port} sftp://127.0.0.1`;
   } else {
     // lftp starts its connect program with ssh's arguments: the wrapper ignores them.
@@ -228,7 +281,10 @@ test('lftp lists, gets, removes a Latin-1 name and keeps two non-UTF-8 uploads a
     assert.ok(ours.out.equals(theirs.out), `the same listings:\n${ours.out.toString('latin1')}\n---\n${theirs.out.toString('latin1')}`);
     assert.ok(ours.out.includes(CAFE), `listed: ${ours.out.toString('latin1')}`);
     assert.deepEqual(listing(s.root), listing(ref));
-    assert.deepEqual(listing(s.root), [[UP_E8.toString('hex'), 'second upload'], [UP_E9.toString('hex'), 'first upload']]);
+    assert.deepEqual(listing(s.root), [
+      [UP_E8.toString('hex'), 'second upload'],
+      [UP_E9.toString('hex'), 'first upload'],
+    ]);
     assert.deepEqual(listing(ourLocal), listing(refLocal));
   }),
 );
@@ -278,6 +334,9 @@ test('paramiko lists, gets, removes a Latin-1 name and keeps two non-UTF-8 uploa
     assert.deepEqual(ours.before, [CAFE.toString('hex')]);
     assert.equal(ours.got, 'cafe-latin1');
     assert.deepEqual(listing(s.root), listing(ref));
-    assert.deepEqual(listing(s.root), [[UP_E8.toString('hex'), 'second upload'], [UP_E9.toString('hex'), 'first upload']]);
+    assert.deepEqual(listing(s.root), [
+      [UP_E8.toString('hex'), 'second upload'],
+      [UP_E9.toString('hex'), 'first upload'],
+    ]);
   }),
 );

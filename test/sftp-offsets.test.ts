@@ -36,15 +36,19 @@ async function probe(raw: RawSftp, root: string): Promise<{ answers: string[]; f
   return { answers, file: readFileSync(join(root, 'f.txt'), 'latin1') };
 }
 
-test('READ, WRITE, FSETSTAT/SETSTAT size and OPEN attrs at offsets from 2^53 to 2^64-1: the answers and the file are sftp-server\'s (nothing lands at a rounded offset)', TIMEOUT, async () => {
-  const expected = await withRawReference(probe);
-  assert.equal(expected.file, 'hello' + 'y'.repeat(OFFSETS.length), 'the reference: only the append writes landed, at the end');
-  await withSftpServer(async (s) => {
-    const raw = await rawSftpLogin(s);
-    try {
-      assert.deepEqual(await probe(raw, s.root), expected);
-    } finally {
-      raw.end();
-    }
-  });
-});
+test(
+  "READ, WRITE, FSETSTAT/SETSTAT size and OPEN attrs at offsets from 2^53 to 2^64-1: the answers and the file are sftp-server's (nothing lands at a rounded offset)",
+  TIMEOUT,
+  async () => {
+    const expected = await withRawReference(probe);
+    assert.equal(expected.file, 'hello' + 'y'.repeat(OFFSETS.length), 'the reference: only the append writes landed, at the end');
+    await withSftpServer(async (s) => {
+      const raw = await rawSftpLogin(s);
+      try {
+        assert.deepEqual(await probe(raw, s.root), expected);
+      } finally {
+        raw.end();
+      }
+    });
+  },
+);

@@ -30,15 +30,19 @@ async function reput(t: SftpTarget, source: Buffer): Promise<string> {
   return sha(readFileSync(join(rootOf(t), 'big.bin')));
 }
 
-test('OpenSSH sftp reput: 64 MiB resumed onto a 10 MB prefix has the source content, 5 runs in a row (sftp-server: the same)', LONG, async () => {
-  const source = randomBytes(64 * MiB);
-  await withReference(async (ref) => {
-    assert.equal(await reput(ref, source), sha(source), 'the reference resumes correctly');
-  });
-  await withSftpServer(async (s) => {
-    for (let run = 1; run <= 5; run++) assert.equal(await reput(s, source), sha(source), `run ${run}: content equals the source`);
-  });
-});
+test(
+  'OpenSSH sftp reput: 64 MiB resumed onto a 10 MB prefix has the source content, 5 runs in a row (sftp-server: the same)',
+  LONG,
+  async () => {
+    const source = randomBytes(64 * MiB);
+    await withReference(async (ref) => {
+      assert.equal(await reput(ref, source), sha(source), 'the reference resumes correctly');
+    });
+    await withSftpServer(async (s) => {
+      for (let run = 1; run <= 5; run++) assert.equal(await reput(s, source), sha(source), `run ${run}: content equals the source`);
+    });
+  },
+);
 
 const PY_APPEND = `${PY_OPEN_SFTP}
 cfg = json.loads(sys.argv[1])
@@ -87,12 +91,20 @@ sftp.close()
 print(json.dumps({'stale': stale}))
 `;
 
-test('paramiko: a read sent right behind pipelined writes on the same handle sees them, 20 runs (sftp-server: the same)', TIMEOUT, async () => {
-  requirePythonModule('paramiko');
-  const runs = 20;
-  await withReference(async (ref) => assert.deepEqual((await runPythonJson(PY_READ_BEHIND, { target: pyTarget(ref), runs })).stale, [], 'the reference'));
-  await withSftpServer(async (s) => assert.deepEqual((await runPythonJson(PY_READ_BEHIND, { target: pyTarget(s), runs })).stale, [], 'runs that read old bytes'));
-});
+test(
+  'paramiko: a read sent right behind pipelined writes on the same handle sees them, 20 runs (sftp-server: the same)',
+  TIMEOUT,
+  async () => {
+    requirePythonModule('paramiko');
+    const runs = 20;
+    await withReference(async (ref) =>
+      assert.deepEqual((await runPythonJson(PY_READ_BEHIND, { target: pyTarget(ref), runs })).stale, [], 'the reference'),
+    );
+    await withSftpServer(async (s) =>
+      assert.deepEqual((await runPythonJson(PY_READ_BEHIND, { target: pyTarget(s), runs })).stale, [], 'runs that read old bytes'),
+    );
+  },
+);
 
 function sftpOf(c: import('ssh2').Client): Promise<SFTPWrapper> {
   return new Promise((resolve, reject) => c.sftp((err, s) => (err ? reject(err) : resolve(s))));
@@ -107,12 +119,23 @@ test('ssh2 client: 8 pipelined 32 KiB writes then a read of all 256 KiB, none aw
     const stale: number[] = [];
     for (let run = 0; run < 20; run++) {
       const data = randomBytes(8 * chunk);
-      const writes = Array.from({ length: 8 }, (_, k) => new Promise<void>((resolve, reject) => sftp.write(handle, data, k * chunk, chunk, k * chunk, (err) => (err ? reject(err) : resolve()))));
+      const writes = Array.from(
+        { length: 8 },
+        (_, k) =>
+          new Promise<void>((resolve, reject) =>
+            sftp.write(handle, data, k * chunk, chunk, k * chunk, (err) => (err ? reject(err) : resolve())),
+          ),
+      );
       // Sent before any write is answered: only the server's ordering makes it see them.
       const got = Buffer.alloc(data.length);
       const reads = Array.from(
         { length: 8 },
-        (_, k) => new Promise<void>((resolve, reject) => sftp.read(handle, got, k * chunk, chunk, k * chunk, (err, n) => (err ? reject(err) : n === chunk ? resolve() : reject(new Error(`short read ${n}`))))),
+        (_, k) =>
+          new Promise<void>((resolve, reject) =>
+            sftp.read(handle, got, k * chunk, chunk, k * chunk, (err, n) =>
+              err ? reject(err) : n === chunk ? resolve() : reject(new Error(`short read ${n}`)),
+            ),
+          ),
       );
       await Promise.all([...writes, ...reads]);
       if (!got.equals(data)) stale.push(run);

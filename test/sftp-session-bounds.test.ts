@@ -27,11 +27,17 @@ test('a slow request holds the client window once 4 MiB of requests wait behind 
     });
     const holds: boolean[] = [];
     const replies: Buffer[] = [];
-    const session = new SFTPSession({ fileSystem: fs }, { send: async (p) => void replies.push(p), holdInput: (h) => void holds.push(h), close: () => undefined });
+    const session = new SFTPSession(
+      { fileSystem: fs },
+      { send: async (p) => void replies.push(p), holdInput: (h) => void holds.push(h), close: () => undefined },
+    );
     session.data(packet(1, u32(3)));
     session.data(packet(3, u32(1), str('/f'), u32(0x1a), u32(0))); // OPEN write|creat|trunc
     await new Promise((r) => setTimeout(r, 200));
-    const handle = replies.map((r) => r).find((r) => r[4] === 102)!.subarray(13);
+    const handle = replies
+      .map((r) => r)
+      .find((r) => r[4] === 102)!
+      .subarray(13);
     session.data(packet(17, u32(2), str('/f'))); // STAT: waits, and everything waits behind it
     const chunk = Buffer.alloc(255 * 1024, 7);
     let sent = 0;
@@ -58,7 +64,12 @@ test('audit listeners that throw (opened, failed, ended) break nothing: every re
       const reported: string[] = [];
       const session = new SFTPSession(
         { fileSystem: new LocalFileSystem(dir) },
-        { send: async (p) => void replies.push(p), holdInput: () => undefined, close: () => undefined, listenerFailed: (event) => void reported.push(event) },
+        {
+          send: async (p) => void replies.push(p),
+          holdInput: () => undefined,
+          close: () => undefined,
+          listenerFailed: (event) => void reported.push(event),
+        },
       );
       for (const event of ['opened', 'failed', 'ended'] as const) {
         session.on(event, () => {
@@ -70,12 +81,15 @@ test('audit listeners that throw (opened, failed, ended) break nothing: every re
       session.data(packet(3, u32(1), str('/new'), u32(0x1a), u32(0))); // OPEN: 'opened' throws
       session.data(packet(17, u32(2), str('/missing'))); // STAT of nothing: 'failed' throws
       for (let i = 0; i < 100 && replies.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(replies.map((r) => r[4]), [2, 102, 101], 'VERSION, HANDLE, STATUS: both requests answered');
+      assert.deepEqual(
+        replies.map((r) => r[4]),
+        [2, 102, 101],
+        'VERSION, HANDLE, STATUS: both requests answered',
+      );
       session.shutdown();
       await ended;
       assert.deepEqual(reported, ['opened', 'failed', 'ended']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }),
-);
+  }));

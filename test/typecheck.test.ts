@@ -7,6 +7,8 @@ import { test } from 'node:test';
 const root = join(__dirname, '..');
 
 test('tsc -p tsconfig.test.json: src, test, samples and bench compile without errors', { timeout: 180_000 }, () => {
-  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.test.json')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.test.json')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
 });

@@ -4,7 +4,14 @@
  */
 export const KEX = ['curve25519-sha256', 'curve25519-sha256@libssh.org'];
 export const HOST_KEY = ['ssh-ed25519'];
-export const CIPHERS = ['chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-gcm@openssh.com', 'aes256-ctr', 'aes192-ctr', 'aes128-ctr'];
+export const CIPHERS = [
+  'chacha20-poly1305@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-gcm@openssh.com',
+  'aes256-ctr',
+  'aes192-ctr',
+  'aes128-ctr',
+];
 export const MACS = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'];
 
 /** The bulk-transfer cases: the OpenSSH client's -c and -m. */

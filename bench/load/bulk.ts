@@ -19,16 +19,26 @@ export interface BulkResult {
 /** What every OpenSSH client the bench runs (ssh, sftp) gets: no user config, the bench key, no prompts, the same key exchange. */
 export function clientOptions(keys: BenchKeys): string[] {
   return [
-    '-F', '/dev/null',
-    '-i', keys.userKeyPath,
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR',
-    '-o', 'KexAlgorithms=curve25519-sha256',
-    '-o', 'HostKeyAlgorithms=ssh-ed25519',
-    '-o', 'Compression=no',
+    '-F',
+    '/dev/null',
+    '-i',
+    keys.userKeyPath,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'KexAlgorithms=curve25519-sha256',
+    '-o',
+    'HostKeyAlgorithms=ssh-ed25519',
+    '-o',
+    'Compression=no',
   ];
 }
 
@@ -47,7 +57,15 @@ function run(shellLine: string, args: string[]): Promise<void> {
 }
 
 /** `style`: how the Node servers write it (bench/servers/commands.ts STYLES); undefined: the default loop. */
-export async function bulkTransfer(server: ServerHandle, keys: BenchKeys, direction: 'download' | 'upload', bytes: number, cipher: string, mac: string, style?: string): Promise<BulkResult> {
+export async function bulkTransfer(
+  server: ServerHandle,
+  keys: BenchKeys,
+  direction: 'download' | 'upload',
+  bytes: number,
+  cipher: string,
+  mac: string,
+  style?: string,
+): Promise<BulkResult> {
   const args = sshArgs(server, keys, ['-c', cipher, '-m', mac]);
   await server.settle();
   const cpu0 = server.cpuSeconds();

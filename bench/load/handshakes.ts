@@ -33,7 +33,11 @@ export async function handshakes(
 ): Promise<HandshakeResult> {
   const procs = Math.max(1, Math.min(processes, concurrency));
   const shares = Array.from({ length: procs }, (_, i) => Math.floor(concurrency / procs) + (i < concurrency % procs ? 1 : 0));
-  const loads = await Promise.all(shares.map((c) => LoadProcess.start('handshakeClient.ts', { port: server.port, user: server.user, keyPath: keys.userKeyPath, concurrency: c, kex })));
+  const loads = await Promise.all(
+    shares.map((c) =>
+      LoadProcess.start('handshakeClient.ts', { port: server.port, user: server.user, keyPath: keys.userKeyPath, concurrency: c, kex }),
+    ),
+  );
   try {
     await server.settle();
     const results = loads.map((l) => l.wait<{ result: HandshakeClientResult }>('result'));

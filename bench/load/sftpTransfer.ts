@@ -10,18 +10,36 @@ import type { ServerHandle } from '../servers/handle';
 import { type BulkResult, clientOptions } from './bulk';
 
 function sftpArgs(server: ServerHandle, keys: BenchKeys, batch: string): string[] {
-  return ['-P', String(server.port), ...clientOptions(keys), '-o', 'Ciphers=aes128-gcm@openssh.com', '-b', batch, `${server.user}@127.0.0.1`];
+  return [
+    '-P',
+    String(server.port),
+    ...clientOptions(keys),
+    '-o',
+    'Ciphers=aes128-gcm@openssh.com',
+    '-b',
+    batch,
+    `${server.user}@127.0.0.1`,
+  ];
 }
 
 /**
  * `root` is the served directory on disk; `remoteDir` how the server names it (the SDK jails the
  * session at `/`, sshd's sftp-server sees real paths).
  */
-export async function sftpTransfer(server: ServerHandle, keys: BenchKeys, direction: 'download' | 'upload', bytes: number, work: { root: string; remoteDir: string; source: string; scratch: string }): Promise<BulkResult> {
+export async function sftpTransfer(
+  server: ServerHandle,
+  keys: BenchKeys,
+  direction: 'download' | 'upload',
+  bytes: number,
+  work: { root: string; remoteDir: string; source: string; scratch: string },
+): Promise<BulkResult> {
   const remote = `${work.remoteDir.replace(/\/$/, '')}/bench-${direction}.bin`;
   const local = join(work.scratch, `got-${server.id}.bin`);
   const batch = join(work.scratch, `batch-${server.id}-${direction}.txt`);
-  writeFileSync(batch, direction === 'upload' ? `put ${work.source} ${remote}\n` : `get ${work.remoteDir.replace(/\/$/, '')}/served.bin ${local}\n`);
+  writeFileSync(
+    batch,
+    direction === 'upload' ? `put ${work.source} ${remote}\n` : `get ${work.remoteDir.replace(/\/$/, '')}/served.bin ${local}\n`,
+  );
   await server.settle();
   const cpu0 = server.cpuSeconds();
   const t0 = process.hrtime.bigint();

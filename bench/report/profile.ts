@@ -16,7 +16,12 @@ interface CpuProfile {
 }
 
 /** `window`: only samples taken in [from, to) seconds after the profile started (to compare early and late phases). */
-export function topFunctions(file: string, root: string, limit = 25, window?: { from: number; to: number }): { fn: string; selfMs: number; share: number }[] {
+export function topFunctions(
+  file: string,
+  root: string,
+  limit = 25,
+  window?: { from: number; to: number },
+): { fn: string; selfMs: number; share: number }[] {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -65,7 +70,8 @@ if (require.main === module) {
     console.log(`== ${f}`);
     for (const r of byFile(f, process.cwd()).slice(0, 15)) console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.file}`);
     console.log('--');
-    for (const r of topFunctions(f, process.cwd())) console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.selfMs.toFixed(0).padStart(7)} ms  ${r.fn}`);
+    for (const r of topFunctions(f, process.cwd()))
+      console.log(`${(r.share * 100).toFixed(1).padStart(5)}%  ${r.selfMs.toFixed(0).padStart(7)} ms  ${r.fn}`);
   }
 }
 
@@ -75,7 +81,8 @@ export function inclusive(file: string, root: string, pattern: RegExp): { fn: st
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (n: ProfileNode) => `${n.callFrame.url ? relative(root, n.callFrame.url.replace(/^file:\/\//, '')) : '(native)'}:${n.callFrame.functionName || '(anonymous)'}`;
+  const name = (n: ProfileNode) =>
+    `${n.callFrame.url ? relative(root, n.callFrame.url.replace(/^file:\/\//, '')) : '(native)'}:${n.callFrame.functionName || '(anonymous)'}`;
   const acc = new Map<string, number>();
   let total = 0;
   for (let i = 0; i < p.samples.length; i++) {

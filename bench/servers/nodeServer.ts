@@ -38,12 +38,23 @@ export class NodeServer implements ServerHandle {
    * to compare two versions of the SDK: bench/pairs.ts); `nodeArgs` e.g. ['--cpu-prof']; `traceGc`
    * counts the server's mark-compacts (see `majorGcs`).
    */
-  static async start(id: string, label: string, script: string, options: ServerOptions, nodeArgs: string[] = [], traceGc = false): Promise<NodeServer> {
+  static async start(
+    id: string,
+    label: string,
+    script: string,
+    options: ServerOptions,
+    nodeArgs: string[] = [],
+    traceGc = false,
+  ): Promise<NodeServer> {
     const path = resolve(__dirname, script);
-    const child = spawnUnlimited(process.execPath, ['--expose-gc', ...(traceGc ? ['--trace-gc'] : []), ...nodeArgs, '--import', 'tsx', path, JSON.stringify(options)], {
-      cwd: join(dirname(path), '..', '..'),
-      stdio: ['ignore', traceGc ? 'pipe' : 'inherit', 'inherit', 'ipc'],
-    });
+    const child = spawnUnlimited(
+      process.execPath,
+      ['--expose-gc', ...(traceGc ? ['--trace-gc'] : []), ...nodeArgs, '--import', 'tsx', path, JSON.stringify(options)],
+      {
+        cwd: join(dirname(path), '..', '..'),
+        stdio: ['ignore', traceGc ? 'pipe' : 'inherit', 'inherit', 'ipc'],
+      },
+    );
     let majorGcs = 0;
     let server: NodeServer | undefined;
     child.stdout?.on('data', (d: Buffer) => {

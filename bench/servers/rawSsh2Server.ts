@@ -46,7 +46,13 @@ serveBenchProcess(async (o: ServerOptions) => {
   const server = new Server(
     {
       hostKeys: [readFileSync(o.hostKeyPath)],
-      algorithms: { kex: KEX as never, serverHostKey: HOST_KEY as never, cipher: CIPHERS as never, hmac: MACS as never, compress: ['none', 'zlib@openssh.com', 'zlib'] },
+      algorithms: {
+        kex: KEX as never,
+        serverHostKey: HOST_KEY as never,
+        cipher: CIPHERS as never,
+        hmac: MACS as never,
+        compress: ['none', 'zlib@openssh.com', 'zlib'],
+      },
     },
     (client: Connection) => {
       counters.connected++;
@@ -56,7 +62,8 @@ serveBenchProcess(async (o: ServerOptions) => {
       client.on('authentication', (ctx) => {
         if (ctx.method !== 'publickey' || ctx.username !== o.user) return ctx.reject(['publickey']);
         const blob = ctx.key.data;
-        if (ctx.key.algo !== allowed.type || blob.length !== allowedBlob.length || !timingSafeEqual(blob, allowedBlob)) return ctx.reject(['publickey']);
+        if (ctx.key.algo !== allowed.type || blob.length !== allowedBlob.length || !timingSafeEqual(blob, allowedBlob))
+          return ctx.reject(['publickey']);
         if (!ctx.signature) return ctx.accept(); // the "would this key do?" query
         if (allowed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) return ctx.reject(['publickey']);
         counters.authenticated++;

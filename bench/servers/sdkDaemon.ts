@@ -11,7 +11,8 @@ import type { SSHDaemon as SSHDaemonType } from '../../src';
  * on every closure made) — a cost of the bench's loader, not of the SDK.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Certificate, CertStoreTypes, LocalFileSystem, requestParamsOf, SSHDaemon } = require('../../dist/cjs/index.js') as typeof import('../../src');
+const { Certificate, CertStoreTypes, LocalFileSystem, requestParamsOf, SSHDaemon } =
+  require('../../dist/cjs/index.js') as typeof import('../../src');
 type SSHDaemon = SSHDaemonType;
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -71,7 +72,11 @@ export async function startBenchDaemon(o: BenchDaemonOptions): Promise<{ daemon:
   });
 
   const sinks = new Set<string>();
-  const finish = (id: string) => daemon.sendExitStatus(id, 0).then(() => daemon.closeChannel(id)).catch(() => undefined);
+  const finish = (id: string) =>
+    daemon
+      .sendExitStatus(id, 0)
+      .then(() => daemon.closeChannel(id))
+      .catch(() => undefined);
   daemon.on('SSHChannelRequested', (e) => {
     if (e.requestType !== 'exec') return;
     counters.execs++;
@@ -80,13 +85,22 @@ export async function startBenchDaemon(o: BenchDaemonOptions): Promise<{ daemon:
     if (cmd.kind === 'download' && cmd.style === 'stream') {
       // The channel as a Node stream: pipeline() and the stream's own backpressure, then exit(0).
       const channel = daemon.channelStream(id);
-      pipeline(Readable.from(zeroPieces(cmd.bytes, cmd.chunk), { objectMode: false }), channel, { end: false }).then(() => channel.exit(0), () => undefined);
+      pipeline(Readable.from(zeroPieces(cmd.bytes, cmd.chunk), { objectMode: false }), channel, { end: false }).then(
+        () => channel.exit(0),
+        () => undefined,
+      );
     } else if (cmd.kind === 'download') {
-      pumpZeros(cmd.bytes, (chunk) => daemon.sendChannelData(id, chunk), cmd.chunk).then(() => finish(id), () => undefined);
+      pumpZeros(cmd.bytes, (chunk) => daemon.sendChannelData(id, chunk), cmd.chunk).then(
+        () => finish(id),
+        () => undefined,
+      );
     } else if (cmd.kind === 'upload' && cmd.style === 'stream') {
       const channel = daemon.channelStream(id);
       const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-      pipeline(channel, sink).then(() => channel.exit(0), () => undefined);
+      pipeline(channel, sink).then(
+        () => channel.exit(0),
+        () => undefined,
+      );
     } else if (cmd.kind === 'upload') {
       sinks.add(id);
     } else {

@@ -3,6 +3,11 @@ import { startBenchDaemon } from './sdkDaemon';
 import { serveBenchProcess } from './serverProcess';
 
 serveBenchProcess(async (o) => {
-  const { daemon, counters } = await startBenchDaemon({ hostKeyPath: o.hostKeyPath, userKeyBlob: o.userKeyBlob, user: o.user, port: o.port });
+  const { daemon, counters } = await startBenchDaemon({
+    hostKeyPath: o.hostKeyPath,
+    userKeyBlob: o.userKeyBlob,
+    user: o.user,
+    port: o.port,
+  });
   return { port: daemon.localPort, counters };
 });

@@ -64,7 +64,9 @@ const profiler = (() => {
 })();
 
 /** `counters`: the live object, or a function that gathers them (the cluster primary asks its workers). */
-export function serveBenchProcess(start: (o: ServerOptions) => Promise<{ port: number; counters: ServerCounters | (() => Promise<ServerCounters>) }>): void {
+export function serveBenchProcess(
+  start: (o: ServerOptions) => Promise<{ port: number; counters: ServerCounters | (() => Promise<ServerCounters>) }>,
+): void {
   const o = JSON.parse(process.argv[2]) as ServerOptions;
   start(o).then(
     ({ port, counters }) => {
@@ -74,13 +76,30 @@ export function serveBenchProcess(start: (o: ServerOptions) => Promise<{ port: n
           gc?.();
           gc?.();
           const u = process.memoryUsage();
-          process.send!({ id: m.id, reply: { rss: u.rss, heapUsed: u.heapUsed, heapTotal: u.heapTotal, external: u.external, arrayBuffers: u.arrayBuffers } satisfies MemReply });
+          process.send!({
+            id: m.id,
+            reply: {
+              rss: u.rss,
+              heapUsed: u.heapUsed,
+              heapTotal: u.heapTotal,
+              external: u.external,
+              arrayBuffers: u.arrayBuffers,
+            } satisfies MemReply,
+          });
         } else if (m.type === 'profile-start') {
-          profiler.start().then(() => process.send!({ id: m.id, reply: true }), (err: Error) => process.send!({ id: m.id, reply: err.message }));
+          profiler.start().then(
+            () => process.send!({ id: m.id, reply: true }),
+            (err: Error) => process.send!({ id: m.id, reply: err.message }),
+          );
         } else if (m.type === 'profile-stop') {
-          profiler.stop(m.file).then(() => process.send!({ id: m.id, reply: true }), (err: Error) => process.send!({ id: m.id, reply: err.message }));
+          profiler.stop(m.file).then(
+            () => process.send!({ id: m.id, reply: true }),
+            (err: Error) => process.send!({ id: m.id, reply: err.message }),
+          );
         } else if (m.type === 'counters') {
-          void Promise.resolve(typeof counters === 'function' ? counters() : counters).then((c) => process.send!({ id: m.id, reply: { ...c } }));
+          void Promise.resolve(typeof counters === 'function' ? counters() : counters).then((c) =>
+            process.send!({ id: m.id, reply: { ...c } }),
+          );
         }
       });
       process.on('disconnect', () => process.exit(0));

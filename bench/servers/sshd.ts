@@ -31,7 +31,10 @@ export function ensureSshd(): string | undefined {
   if (process.getuid?.() !== 0) return `${SSHD} is missing; install it with: sudo apt-get install -y openssh-server`;
   try {
     console.log('installing openssh-server (apt-get) ...');
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'openssh-server'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'openssh-server'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (err) {
     return `apt-get install openssh-server failed: ${(err as Error).message}`;
   }
@@ -56,7 +59,9 @@ export function benchUser(): string {
   try {
     execFileSync('getent', ['passwd', BENCH_USER], { stdio: 'ignore' });
   } catch {
-    execFileSync('useradd', ['--system', '--home-dir', `/var/lib/${BENCH_USER}`, '--create-home', '--shell', '/bin/sh', BENCH_USER], { stdio: 'inherit' });
+    execFileSync('useradd', ['--system', '--home-dir', `/var/lib/${BENCH_USER}`, '--create-home', '--shell', '/bin/sh', BENCH_USER], {
+      stdio: 'inherit',
+    });
     // '*': no password can match, but the account is not "locked" ('!'), which sshd without PAM would refuse.
     execFileSync('usermod', ['-p', '*', BENCH_USER], { stdio: 'inherit' });
   }
@@ -117,7 +122,9 @@ export class Sshd implements ServerHandle {
         '',
       ].join('\n'),
     );
-    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; exec "$@"', 'sh', SSHD, '-D', '-e', '-f', cfg], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; exec "$@"', 'sh', SSHD, '-D', '-e', '-f', cfg], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     const cgroup = CgroupCpu.attach(child.pid!, `sshdaemon-bench-sshd-${child.pid}`);
     let exited: string | undefined;
     child.once('exit', (code) => (exited = `sshd exited (code ${code}); see its messages above`));

@@ -36,13 +36,21 @@ if (!users.size && !values['authorized-keys']) {
 // (2130706433 for 127.0.0.1) is simply refused. A deny-list must compare resolved addresses
 // instead (resolveDirectTcpipTarget, see docs/forwarding.md).
 
-const globToRegExp = (glob: string) => new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+const globToRegExp = (glob: string) =>
+  new RegExp(
+    `^${glob
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
 const ALLOWED = values.allow.map((entry) => {
   const i = entry.lastIndexOf(':');
   if (i <= 0) throw new Error(`--allow expects HOST:PORT, got '${entry}'`);
   return { host: globToRegExp(entry.slice(0, i)), port: entry.slice(i + 1) };
 });
-const allowed = (t: { host: string; port: number }) => ALLOWED.some((a) => a.host.test(t.host) && (a.port === '*' || Number(a.port) === t.port));
+const allowed = (t: { host: string; port: number }) =>
+  ALLOWED.some((a) => a.host.test(t.host) && (a.port === '*' || Number(a.port) === t.port));
 
 const REMOTE_PORTS = values['remote-ports'].split(',').map((r) => r.split('-').map(Number));
 const remotePortAllowed = (port: number) => REMOTE_PORTS.some(([lo, hi = lo]) => port >= lo && port <= hi);
@@ -54,7 +62,8 @@ let forwarded = 0;
 
 /** host -> a handler turning one HTTP request line into a response body. */
 const VIRTUAL: Record<string, (path: string, who: string) => string> = {
-  'status.internal': (path, who) => `gateway ok; path ${path}; up ${Math.round((Date.now() - started) / 1000)} s; ${forwarded} forwards so far; you are ${who}\n`,
+  'status.internal': (path, who) =>
+    `gateway ok; path ${path}; up ${Math.round((Date.now() - started) / 1000)} s; ${forwarded} forwards so far; you are ${who}\n`,
 };
 
 /** A one-request HTTP/1.1 responder as a Duplex: what the client writes is the request. */
@@ -67,7 +76,9 @@ function httpResponder(answer: (path: string) => string): Duplex {
       if (request.includes('\r\n\r\n') || request.length > 16384) {
         const path = /^[A-Z]+ (\S+) HTTP\/1\.[01]\r\n/.exec(request)?.[1];
         const body = path ? answer(path) : 'bad request\n';
-        stream.push(`HTTP/1.1 ${path ? '200 OK' : '400 Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        stream.push(
+          `HTTP/1.1 ${path ? '200 OK' : '400 Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
         stream.push(null);
         request = '';
       }
@@ -100,7 +111,10 @@ daemon
     const target = directTcpipTarget(e.parameters);
     const virtual = Object.hasOwn(VIRTUAL, target.host.toLowerCase()) && target.port === 80;
     e.accept = virtual || allowed(target);
-    log(e.connectionId, `${e.accept ? 'allow' : 'deny'} ${escapeLogText(target.host)}:${target.port} (from ${escapeLogText(target.originatorAddress)}:${target.originatorPort})`);
+    log(
+      e.connectionId,
+      `${e.accept ? 'allow' : 'deny'} ${escapeLogText(target.host)}:${target.port} (from ${escapeLogText(target.originatorAddress)}:${target.originatorPort})`,
+    );
     if (e.accept) forwarded++;
   })
   .on('SSHChannelRequest', (e) => {

@@ -75,7 +75,8 @@ async function main(): Promise<void> {
       const line = (values.key ?? (values['key-file'] ? readFileSync(values['key-file'], 'utf8') : '')).trim();
       // Checked with the parser the server uses, so a bad line is refused here, not at login.
       const parsed = AuthorizedKeys.parse(line);
-      if (parsed.entries.length !== 1 || parsed.problems.length) fail(`not one authorized_keys line: ${parsed.problems.map((p) => p.reason).join('; ') || 'expected exactly one key'}`);
+      if (parsed.entries.length !== 1 || parsed.problems.length)
+        fail(`not one authorized_keys line: ${parsed.problems.map((p) => p.reason).join('; ') || 'expected exactly one key'}`);
       db.run('INSERT INTO keys (user, line) VALUES (?, ?)', [user, line]);
       break;
     }
@@ -96,7 +97,11 @@ async function main(): Promise<void> {
       const user = needUser();
       const r = needRepo(repo);
       if (access !== 'read' && access !== 'write') fail('grant NAME REPO read|write');
-      db.run('INSERT INTO rights (user, repo, access) VALUES (?, ?, ?) ON CONFLICT (user, repo) DO UPDATE SET access = excluded.access', [user, r, access]);
+      db.run('INSERT INTO rights (user, repo, access) VALUES (?, ?, ?) ON CONFLICT (user, repo) DO UPDATE SET access = excluded.access', [
+        user,
+        r,
+        access,
+      ]);
       done = `grant ${user} ${access} on ${r}`;
       break;
     }
@@ -110,7 +115,9 @@ async function main(): Promise<void> {
       break;
     case 'list':
       for (const [user, keys] of rows(db, 'SELECT name, (SELECT count(*) FROM keys WHERE user = name) FROM users ORDER BY name')) {
-        const rights = rows(db, 'SELECT repo, access FROM rights WHERE user = ? ORDER BY repo', [String(user)]).map(([r, a]) => `${r}:${a}`);
+        const rights = rows(db, 'SELECT repo, access FROM rights WHERE user = ? ORDER BY repo', [String(user)]).map(
+          ([r, a]) => `${r}:${a}`,
+        );
         console.log(`${user}\tkeys=${keys}\t${rights.join(' ') || '(no repositories)'}`);
       }
       for (const [r] of rows(db, 'SELECT name FROM repos ORDER BY name')) console.log(`repo\t${r}`);

@@ -38,7 +38,8 @@ export async function decide(command: string, root: string, accessOf: (repo: str
   const { service, repository } = parsed;
   const access = await accessOf(repository);
   if (!access) return { refuse: NOT_FOUND(repository) };
-  if (GIT_SERVICES[service] === 'write' && access !== 'write') return { refuse: `you have read-only access to '${repository}'; push refused` };
+  if (GIT_SERVICES[service] === 'write' && access !== 'write')
+    return { refuse: `you have read-only access to '${repository}'; push refused` };
   const directory = resolveInside(root, `${repository}.git`);
   if (typeof directory !== 'string') return { refuse: NOT_FOUND(repository), log: `${repository}: ${directory.problem}` };
   return { grant: { service, repository, directory, access } };
@@ -61,7 +62,9 @@ export function resolveInside(root: string, relative: string): string | { proble
 
 function isBareRepository(dir: string): boolean {
   try {
-    return statSync(join(dir, 'HEAD')).isFile() && statSync(join(dir, 'objects')).isDirectory() && statSync(join(dir, 'refs')).isDirectory();
+    return (
+      statSync(join(dir, 'HEAD')).isFile() && statSync(join(dir, 'objects')).isDirectory() && statSync(join(dir, 'refs')).isDirectory()
+    );
   } catch {
     return false;
   }

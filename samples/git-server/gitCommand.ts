@@ -123,9 +123,12 @@ export function repositoryName(path: string): string {
   if (p === '') throw new GitCommandError('no repository named');
   if (p.length > MAX_NAME) throw new GitCommandError('repository name too long');
   for (const segment of p.split('/')) {
-    if (segment === '' || segment === '.' || segment === '..') throw new GitCommandError(`invalid repository path '${printable(path)}': empty, '.' and '..' segments are not allowed`);
-    if (segment.startsWith('.') || segment.startsWith('-')) throw new GitCommandError(`invalid repository path '${printable(path)}': a segment cannot start with '.' or '-'`);
-    if (segment.includes('\\') || CONTROL.test(segment)) throw new GitCommandError(`invalid repository path '${printable(path)}': no backslash or control characters`);
+    if (segment === '' || segment === '.' || segment === '..')
+      throw new GitCommandError(`invalid repository path '${printable(path)}': empty, '.' and '..' segments are not allowed`);
+    if (segment.startsWith('.') || segment.startsWith('-'))
+      throw new GitCommandError(`invalid repository path '${printable(path)}': a segment cannot start with '.' or '-'`);
+    if (segment.includes('\\') || CONTROL.test(segment))
+      throw new GitCommandError(`invalid repository path '${printable(path)}': no backslash or control characters`);
   }
   return p;
 }

@@ -19,7 +19,9 @@ import { COMMON_OPTIONS, commonOptions, hostKey, listen } from '../shared/sample
 import { decide } from './gitAccess';
 import { RepoStore } from './repoStore';
 
-const { values } = parseArgs({ options: { ...COMMON_OPTIONS, db: { type: 'string' }, repos: { type: 'string' }, git: { type: 'string', default: 'git' } } });
+const { values } = parseArgs({
+  options: { ...COMMON_OPTIONS, db: { type: 'string' }, repos: { type: 'string' }, git: { type: 'string', default: 'git' } },
+});
 const options = commonOptions(values, __dirname);
 const store = new RepoStore(values.db ?? join(options.data, 'git.sqlite'));
 const reposDir = values.repos ?? join(options.data, 'repos');
@@ -40,7 +42,8 @@ daemon
   .on('SSHUserAuthRequest', async (e) => {
     if (e.authMethod !== 'publickey') return;
     const keys = await store.keys(e.user);
-    if (keys) AuthorizedKeys.parse(keys.join('\n'), `keys of ${e.user}`).authorize(e, daemon.sshConnections.get(e.connectionId)?.remoteHost ?? '');
+    if (keys)
+      AuthorizedKeys.parse(keys.join('\n'), `keys of ${e.user}`).authorize(e, daemon.sshConnections.get(e.connectionId)?.remoteHost ?? '');
   })
   .on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'))
   .on('Log', (e) => log(e.connectionId, e.message));
@@ -55,18 +58,27 @@ daemon.enableProcesses({
   async plan(request) {
     const { user, connectionId } = request;
     // `ssh -T git@host`, as GitHub answers it: who you are, no shell, exit status 1.
-    if (request.kind === 'shell') return { refused: `Hi ${user}! You've successfully authenticated, but this server does not provide shell access.` };
+    if (request.kind === 'shell')
+      return { refused: `Hi ${user}! You've successfully authenticated, but this server does not provide shell access.` };
     const command = request.command ?? '';
     const decision = await decide(command, reposDir, (repo) => store.access(user, repo));
     if ('refuse' in decision) {
-      log(connectionId, `${escapeLogText(user)}: refused '${escapeLogText(command)}': ${escapeLogText(decision.refuse)}${decision.log ? ` (${escapeLogText(decision.log)})` : ''}`);
+      log(
+        connectionId,
+        `${escapeLogText(user)}: refused '${escapeLogText(command)}': ${escapeLogText(decision.refuse)}${decision.log ? ` (${escapeLogText(decision.log)})` : ''}`,
+      );
       return { refused: `git-server: ${decision.refuse}` };
     }
     const { service, repository, directory } = decision.grant;
     log(connectionId, `${escapeLogText(user)}: ${service} ${escapeLogText(repository)}`);
     // `git upload-pack DIR`, no shell: DIR is absolute (never an option) and resolved inside the folder.
     // HOME is the server's (git reads its config there), not that of a local account named like the user.
-    return { file: values.git!, args: [service.slice('git-'.length), directory], cwd: reposDir, env: { HOME: process.env.HOME ?? reposDir, GIT_PUSHER: user } };
+    return {
+      file: values.git!,
+      args: [service.slice('git-'.length), directory],
+      cwd: reposDir,
+      env: { HOME: process.env.HOME ?? reposDir, GIT_PUSHER: user },
+    };
   },
 });
 

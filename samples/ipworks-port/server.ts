@@ -16,7 +16,9 @@ import { parseArgs } from 'node:util';
 import { Certificate, CertStoreTypes, escapeLogText, SSHServer } from 'sshdaemon';
 import { COMMON_OPTIONS, commonOptions, hostKey } from '../shared/sampleHost';
 
-const { values } = parseArgs({ options: { ...COMMON_OPTIONS, user: { type: 'string', default: 'test' }, password: { type: 'string', default: 'test' } } });
+const { values } = parseArgs({
+  options: { ...COMMON_OPTIONS, user: { type: 'string', default: 'test' }, password: { type: 'string', default: 'test' } },
+});
 const options = commonOptions(values, __dirname);
 hostKey(options.data); // makes sure <data>/host_key exists; loaded below the IPWorks way
 
@@ -71,7 +73,9 @@ sshserver.on('SSHServiceRequest', (e) => {
 sshserver.on('SSHUserAuthRequest', (e) => {
   if (e.authMethod === 'password' && e.user === values.user && e.authParam === values.password) {
     e.accept = true;
-    console.log(`${e.connectionId} ${e.user} logged in; client ${escapeLogText(sshserver.config(`ClientSSHVersionString[${e.connectionId}]`))}; ${sshserver.getSSHConnections().size} connection(s)`);
+    console.log(
+      `${e.connectionId} ${e.user} logged in; client ${escapeLogText(sshserver.config(`ClientSSHVersionString[${e.connectionId}]`))}; ${sshserver.getSSHConnections().size} connection(s)`,
+    );
   } else {
     e.accept = false;
   }

@@ -9,11 +9,24 @@ import { subscribe } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { type AuthMessage, attachLogger, type ConnectionMessage, DIAGNOSTICS_CHANNELS, type ErrorMessage, type RefusalMessage, SSHDaemon } from 'sshdaemon';
+import {
+  type AuthMessage,
+  attachLogger,
+  type ConnectionMessage,
+  DIAGNOSTICS_CHANNELS,
+  type ErrorMessage,
+  type RefusalMessage,
+  SSHDaemon,
+} from 'sshdaemon';
 import { COMMON_OPTIONS, commonOptions, hostKey, listen, sameSecret, usersFrom } from '../shared/sampleHost';
 
 const { values } = parseArgs({
-  options: { ...COMMON_OPTIONS, user: { type: 'string', multiple: true }, 'metrics-port': { type: 'string', default: '9464' }, deny: { type: 'string', default: '' } },
+  options: {
+    ...COMMON_OPTIONS,
+    user: { type: 'string', multiple: true },
+    'metrics-port': { type: 'string', default: '9464' },
+    deny: { type: 'string', default: '' },
+  },
 });
 const options = commonOptions(values, __dirname);
 const users = usersFrom(values.user, 'demo:demo');
@@ -21,9 +34,24 @@ const users = usersFrom(values.user, 'demo:demo');
 const registry = new Registry();
 const connections = new Counter({ name: 'sshdaemon_connections_total', help: 'Connections admitted', registers: [registry] });
 const open = new Gauge({ name: 'sshdaemon_connections_open', help: 'Connections open now', registers: [registry] });
-const auth = new Counter({ name: 'sshdaemon_auth_total', help: 'Authentication requests by method and outcome', labelNames: ['method', 'outcome'], registers: [registry] });
-const bytes = new Counter({ name: 'sshdaemon_bytes_total', help: 'Socket bytes of closed connections', labelNames: ['direction'], registers: [registry] });
-const refusals = new Counter({ name: 'sshdaemon_refusals_total', help: 'Connections refused before any SSH byte, by setting', labelNames: ['reason'], registers: [registry] });
+const auth = new Counter({
+  name: 'sshdaemon_auth_total',
+  help: 'Authentication requests by method and outcome',
+  labelNames: ['method', 'outcome'],
+  registers: [registry],
+});
+const bytes = new Counter({
+  name: 'sshdaemon_bytes_total',
+  help: 'Socket bytes of closed connections',
+  labelNames: ['direction'],
+  registers: [registry],
+});
+const refusals = new Counter({
+  name: 'sshdaemon_refusals_total',
+  help: 'Connections refused before any SSH byte, by setting',
+  labelNames: ['reason'],
+  registers: [registry],
+});
 const errors = new Counter({ name: 'sshdaemon_errors_total', help: 'Error events by code', labelNames: ['code'], registers: [registry] });
 
 subscribe(DIAGNOSTICS_CHANNELS.connection, (m) => {
@@ -47,7 +75,10 @@ if (values.deny) daemon.config(`DeniedClients=${values.deny}`);
 attachLogger(daemon, console);
 daemon
   .on('SSHServiceRequest', (e) => void (e.accept = true))
-  .on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'password' && users.has(e.user) && sameSecret(e.authParam, users.get(e.user)!)))
+  .on(
+    'SSHUserAuthRequest',
+    (e) => void (e.accept = e.authMethod === 'password' && users.has(e.user) && sameSecret(e.authParam, users.get(e.user)!)),
+  )
   .on('SSHChannelOpenRequest', (e) => void (e.accept = e.service === 'session'))
   .on('SSHChannelRequest', (e) => void (e.success = e.requestType === 'exec'))
   .on('SSHChannelRequested', async (e) => {

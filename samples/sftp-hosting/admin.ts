@@ -39,7 +39,9 @@ async function password(): Promise<string | undefined> {
   if (!values['password-stdin']) return undefined;
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** A root given as a relative path is stored absolute (the server may run elsewhere), and created. */
@@ -66,7 +68,12 @@ async function main(): Promise<void> {
       if (exists(name)) fail(`user '${name}' exists`);
       if (!['read-write', 'read-only', 'upload-only'].includes(values.access!)) fail('--access is read-write, read-only or upload-only');
       const pw = await password();
-      db.run('INSERT INTO users (name, password, root, access) VALUES (?, ?, ?, ?)', [name, pw === undefined ? null : await hashPassword(pw), rootDir(values.root), values.access as Access]);
+      db.run('INSERT INTO users (name, password, root, access) VALUES (?, ?, ?, ?)', [
+        name,
+        pw === undefined ? null : await hashPassword(pw),
+        rootDir(values.root),
+        values.access as Access,
+      ]);
       break;
     }
     case 'set-root':
@@ -84,7 +91,8 @@ async function main(): Promise<void> {
       const line = (values.key ?? (values['key-file'] ? readFileSync(values['key-file'], 'utf8') : '')).trim();
       // Checked with the parser the server uses, so a bad line is refused here, not at login.
       const parsed = AuthorizedKeys.parse(line);
-      if (parsed.entries.length !== 1 || parsed.problems.length) fail(`not one authorized_keys line: ${parsed.problems.map((p) => p.reason).join('; ') || 'expected exactly one key'}`);
+      if (parsed.entries.length !== 1 || parsed.problems.length)
+        fail(`not one authorized_keys line: ${parsed.problems.map((p) => p.reason).join('; ') || 'expected exactly one key'}`);
       db.run('INSERT INTO keys (user, line) VALUES (?, ?)', [user, line]);
       break;
     }
@@ -92,7 +100,9 @@ async function main(): Promise<void> {
       db.run('DELETE FROM users WHERE name = ?', [need()]);
       break;
     case 'list':
-      for (const row of db.exec('SELECT name, root, access, password IS NOT NULL, (SELECT count(*) FROM keys WHERE user = name) FROM users ORDER BY name')[0]?.values ?? []) {
+      for (const row of db.exec(
+        'SELECT name, root, access, password IS NOT NULL, (SELECT count(*) FROM keys WHERE user = name) FROM users ORDER BY name',
+      )[0]?.values ?? []) {
         console.log(`${row[0]}\t${row[1]}\t${row[2]}\tpassword=${row[3] ? 'yes' : 'no'}\tkeys=${row[4]}`);
       }
       return;

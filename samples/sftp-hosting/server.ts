@@ -33,7 +33,10 @@ daemon
       // verifyPassword spends the same scrypt time on unknown users.
       e.accept = (await verifyPassword(e.authParam, user?.password)) && user !== undefined;
     } else if (user) {
-      AuthorizedKeys.parse(user.keys.join('\n'), `keys of ${user.name}`).authorize(e, daemon.sshConnections.get(e.connectionId)?.remoteHost ?? '');
+      AuthorizedKeys.parse(user.keys.join('\n'), `keys of ${user.name}`).authorize(
+        e,
+        daemon.sshConnections.get(e.connectionId)?.remoteHost ?? '',
+      );
     }
     if (e.accept && user) logins.set(e.connectionId, { root: user.root, access: user.access });
   })
@@ -45,14 +48,19 @@ daemon
 daemon.enableSFTP((connection) => {
   const login = logins.get(connection.connectionId);
   if (!login || !existsSync(login.root) || !statSync(login.root).isDirectory()) {
-    console.log(`[${connection.connectionId}] ${escapeLogText(connection.user)}: root ${login?.root ?? '(none)'} is not a directory; sftp refused`);
+    console.log(
+      `[${connection.connectionId}] ${escapeLogText(connection.user)}: root ${login?.root ?? '(none)'} is not a directory; sftp refused`,
+    );
     return undefined;
   }
   return {
     fileSystem: new LocalFileSystem(login.root, { umask: 0o022 }),
     access: login.access,
     // User names and paths are the client's text: escaped, so they cannot forge log lines.
-    onSession: (session) => session.on('uploaded', (u) => console.log(`[${connection.connectionId}] ${escapeLogText(connection.user)} uploaded ${escapeLogText(u.path)} (${u.bytes} bytes)`)),
+    onSession: (session) =>
+      session.on('uploaded', (u) =>
+        console.log(`[${connection.connectionId}] ${escapeLogText(connection.user)} uploaded ${escapeLogText(u.path)} (${u.bytes} bytes)`),
+      ),
   };
 });
 

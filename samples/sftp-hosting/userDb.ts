@@ -38,7 +38,13 @@ export function readUser(db: Database, name: string): UserRecord | undefined {
   const row = rows(db, 'SELECT name, password, root, access FROM users WHERE name = ?', [name])[0];
   if (!row) return undefined;
   const keys = rows(db, 'SELECT line FROM keys WHERE user = ?', [name]).map((r) => String(r[0]));
-  return { name: String(row[0]), password: row[1] === null ? null : String(row[1]), root: String(row[2]), access: String(row[3]) as Access, keys };
+  return {
+    name: String(row[0]),
+    password: row[1] === null ? null : String(row[1]),
+    root: String(row[2]),
+    access: String(row[3]) as Access,
+    keys,
+  };
 }
 
 // ---- passwords: scrypt (a memory-hard KDF) with a per-user random salt ----
@@ -48,7 +54,9 @@ const KEY_LENGTH = 32;
 
 function derive(password: string, salt: Buffer, cost: typeof COST): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...cost, maxmem: 64 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(password.normalize('NFC'), salt, KEY_LENGTH, { ...cost, maxmem: 64 * 1024 * 1024 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
 }
 

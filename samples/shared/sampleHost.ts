@@ -23,7 +23,8 @@ export interface CommonOptions {
 
 export function commonOptions(values: { host?: string; port?: string; data?: string }, sampleDir: string): CommonOptions {
   const port = Number(values.port ?? '2222');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got '${values.port}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be an integer from 0 to 65535, got '${values.port}'`);
   return { host: values.host ?? '127.0.0.1', port, data: values.data ?? join(sampleDir, 'data') };
 }
 

@@ -78,7 +78,10 @@ function serveTsShell(): void {
       const channel = daemon.sshChannels.get(e.channelId)!;
       const user = daemon.sshConnections.get(e.connectionId)?.user ?? '';
       const write = (text: string) => void daemon.sendChannelData(e.channelId, text).catch(() => undefined);
-      const shell = new TsShell({ write, exit: (code) => finish(e.channelId, code) }, { user, terminal: channel.terminal && { term: channel.terminal.term, cols: channel.terminal.cols, rows: channel.terminal.rows } });
+      const shell = new TsShell(
+        { write, exit: (code) => finish(e.channelId, code) },
+        { user, terminal: channel.terminal && { term: channel.terminal.term, cols: channel.terminal.cols, rows: channel.terminal.rows } },
+      );
       if (!exec) {
         session.ts = shell; // input and EOF go to it from now on
         return shell.start();

@@ -224,7 +224,11 @@ export class TsShell {
         const node = this.lookup(this.resolve(args[0]));
         if (node === undefined) return fail(`ls: ${args[0]}: no such file or directory`, 2);
         if (typeof node === 'string') return ok(args[0]!);
-        return ok(Object.entries(node).map(([n, v]) => (typeof v === 'object' ? `${n}/` : n)).join('  '));
+        return ok(
+          Object.entries(node)
+            .map(([n, v]) => (typeof v === 'object' ? `${n}/` : n))
+            .join('  '),
+        );
       }
       case 'cat': {
         const node = args[0] ? this.lookup(this.resolve(args[0])) : undefined;

@@ -69,7 +69,10 @@ const MAX_REQUESTS = 1024;
 const MAX_WAITING = 10;
 
 function parseMethods(list: string): string[] {
-  return list.split(',').map((m) => m.trim()).filter(Boolean);
+  return list
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
 }
 
 /** A client-chosen string in a log line: quoted and bounded (the Log and Error boundary escapes it). */
@@ -137,9 +140,11 @@ export class AuthFlow {
    */
   serviceRequest(service: string, proceed: () => void): void {
     // After USERAUTH_SUCCESS only ssh-connection messages are valid; ssh2 used to disconnect here, and still does.
-    if (this.conn.authenticated) return this.host.serviceNotAvailable(this.conn, `Service ${shown(service)} refused: SERVICE_REQUEST after authentication`);
+    if (this.conn.authenticated)
+      return this.host.serviceNotAvailable(this.conn, `Service ${shown(service)} refused: SERVICE_REQUEST after authentication`);
     if (this.ended()) return;
-    if (this.phase === 'service-pending') return this.host.serviceNotAvailable(this.conn, 'SERVICE_REQUEST repeated before the first was answered');
+    if (this.phase === 'service-pending')
+      return this.host.serviceNotAvailable(this.conn, 'SERVICE_REQUEST repeated before the first was answered');
     if (this.phase !== 'before-service') return proceed();
     this.phase = 'service-pending';
     afterDecision(this.host.serviceRequested(this.conn, service), (ok) => {
@@ -161,12 +166,17 @@ export class AuthFlow {
     if (this.phase === 'before-service') {
       // sshd sets its USERAUTH_REQUEST handler only when it accepts ssh-userauth; until then the
       // default dispatch answers UNIMPLEMENTED and evaluates nothing.
-      this.host.hub.log(this.conn.id, 1, `USERAUTH_REQUEST before the ssh-userauth service was accepted: answered UNIMPLEMENTED, not evaluated`);
+      this.host.hub.log(
+        this.conn.id,
+        1,
+        `USERAUTH_REQUEST before the ssh-userauth service was accepted: answered UNIMPLEMENTED, not evaluated`,
+      );
       return this.replies.unimplemented(seqno);
     }
     if (this.round && !this.busy) this.round = undefined; // a new request ends the exchange (RFC 4256 3.1); not a failure, as in sshd
     if (this.phase === 'service-pending' || this.busy) {
-      if (this.waiting.length >= MAX_WAITING) return this.violation(`more than ${MAX_WAITING} authentication requests sent ahead of the replies`);
+      if (this.waiting.length >= MAX_WAITING)
+        return this.violation(`more than ${MAX_WAITING} authentication requests sent ahead of the replies`);
       this.waiting.push(payload);
       return;
     }
@@ -227,7 +237,9 @@ export class AuthFlow {
     if (++this.requests > MAX_REQUESTS) return this.tooMany(req.user);
     if (!this.identity) this.identity = { user: req.user, service: req.service };
     else if (this.identity.user !== req.user || this.identity.service !== req.service) {
-      return this.violation(`Change of username or service not allowed: (${shown(this.identity.user)},${shown(this.identity.service)}) -> (${shown(req.user)},${shown(req.service)})`);
+      return this.violation(
+        `Change of username or service not allowed: (${shown(this.identity.user)},${shown(this.identity.service)}) -> (${shown(req.user)},${shown(req.service)})`,
+      );
     }
     if (req.service !== 'ssh-connection') {
       this.phase = 'finished';
@@ -252,7 +264,11 @@ export class AuthFlow {
     }
   }
 
-  private args(req: UserAuthRequest, fields: { authMethod: string; authParam: string; keyAlgorithm?: string; publicKey?: PublicKeyInfo; isQuery?: boolean }, preset?: Preset): SSHUserAuthRequestEventArgs {
+  private args(
+    req: UserAuthRequest,
+    fields: { authMethod: string; authParam: string; keyAlgorithm?: string; publicKey?: PublicKeyInfo; isQuery?: boolean },
+    preset?: Preset,
+  ): SSHUserAuthRequestEventArgs {
     return {
       connectionId: this.conn.id,
       user: req.user,
@@ -273,7 +289,9 @@ export class AuthFlow {
    * Fires one SSHUserAuthRequest; resolves to the decided args, or undefined when a handler failed.
    * A query proves nothing: what its handlers write to the method list is discarded.
    */
-  private fire(args: SSHUserAuthRequestEventArgs): SSHUserAuthRequestEventArgs | undefined | Promise<SSHUserAuthRequestEventArgs | undefined> {
+  private fire(
+    args: SSHUserAuthRequestEventArgs,
+  ): SSHUserAuthRequestEventArgs | undefined | Promise<SSHUserAuthRequestEventArgs | undefined> {
     return afterDecision(this.host.hub.decide('SSHUserAuthRequest', args), (ok) => {
       if (!args.isQuery && !this.ended()) this.methods = parseMethods(args.availableMethods);
       return ok ? args : undefined;
@@ -309,7 +327,10 @@ export class AuthFlow {
     if (provenKey) this.usedKeys.add(provenKey.toString('base64'));
     if (args.partialSuccess) {
       publish('auth', () => ({ connectionId: this.conn.id, user: req.user, method: req.method, outcome: 'partial' }));
-      this.replies.failure(this.methods.filter((m) => m !== 'none'), true);
+      this.replies.failure(
+        this.methods.filter((m) => m !== 'none'),
+        true,
+      );
       return this.done();
     }
     if (req.method === 'keyboard-interactive') return this.startRound(req, this.lastRound + 1);
@@ -338,14 +359,21 @@ export class AuthFlow {
     publish('auth', () => ({ connectionId: this.conn.id, user, method, outcome: 'refused' }));
     if (counts && ++this.failures >= this.host.maxAuthAttempts()) return this.tooMany(user);
     this.host.flushBanner(this.conn);
-    this.replies.failure(this.methods.filter((m) => m !== 'none'), false);
+    this.replies.failure(
+      this.methods.filter((m) => m !== 'none'),
+      false,
+    );
     this.done();
   }
 
   private tooMany(user: string): void {
     this.phase = 'finished';
     this.waiting.length = 0;
-    this.host.hub.error(this.conn.id, ErrorCodes.AuthAttemptsExceeded, `Too many authentication failures for ${shown(user)} (MaxAuthAttempts ${this.host.maxAuthAttempts()})`);
+    this.host.hub.error(
+      this.conn.id,
+      ErrorCodes.AuthAttemptsExceeded,
+      `Too many authentication failures for ${shown(user)} (MaxAuthAttempts ${this.host.maxAuthAttempts()})`,
+    );
     this.host.tooManyFailures(this.conn);
   }
 
@@ -359,7 +387,8 @@ export class AuthFlow {
    */
   private keyProblem(algorithm: string, sigAlgorithm: string | undefined, keyBlob: Buffer, decodedType: string): string | undefined {
     if (!sigAlgorithm) return `unsupported public key algorithm ${shown(algorithm)}`;
-    if (!this.host.allowedSignatureAlgorithms().includes(sigAlgorithm)) return `signature algorithm ${sigAlgorithm} not in SSHPubKeyAuthSigAlgorithms`;
+    if (!this.host.allowedSignatureAlgorithms().includes(sigAlgorithm))
+      return `signature algorithm ${sigAlgorithm} not in SSHPubKeyAuthSigAlgorithms`;
     const key = parseSshPublicKey(keyBlob);
     if (!key.ok) return key.reason;
     if (key.type !== decodedType) return `key type mismatch for decoded key (received ${key.type}, expected ${shown(algorithm)})`;
@@ -378,7 +407,18 @@ export class AuthFlow {
     }
     const info = describePublicKey(req.blob);
     if (req.signature && !this.signatureVerifies(req, req.blob, sigAlgorithm!, info.fingerprint)) return this.refuse(true);
-    this.ask(req, { authMethod: 'publickey', authParam: info.blob.toString('base64'), keyAlgorithm: req.algorithm, publicKey: info, isQuery: !req.signature }, undefined, req.blob);
+    this.ask(
+      req,
+      {
+        authMethod: 'publickey',
+        authParam: info.blob.toString('base64'),
+        keyAlgorithm: req.algorithm,
+        publicKey: info,
+        isQuery: !req.signature,
+      },
+      undefined,
+      req.blob,
+    );
   }
 
   /**
@@ -391,9 +431,16 @@ export class AuthFlow {
     const length = Buffer.alloc(4);
     length.writeUInt32BE(sessionId.length);
     const signed = Buffer.concat([length, sessionId, req.signedPart]);
-    const verified = checkSshSignature(keyBlob, signed, req.signature!, { expectedAlgorithm: sigAlgorithm, allowedAlgorithms: this.host.allowedSignatureAlgorithms() });
+    const verified = checkSshSignature(keyBlob, signed, req.signature!, {
+      expectedAlgorithm: sigAlgorithm,
+      allowedAlgorithms: this.host.allowedSignatureAlgorithms(),
+    });
     if (verified.ok) return true;
-    this.host.hub.error(this.conn.id, ErrorCodes.SignatureInvalid, `publickey signature for ${shown(req.user)} with key ${fingerprint} does not verify: ${verified.reason}`);
+    this.host.hub.error(
+      this.conn.id,
+      ErrorCodes.SignatureInvalid,
+      `publickey signature for ${shown(req.user)} with key ${fingerprint} does not verify: ${verified.reason}`,
+    );
     return false;
   }
 
@@ -406,7 +453,11 @@ export class AuthFlow {
   private certificateKey(req: PublicKeyRequest): void {
     const parsed = parseOpenSSHCertificate(req.blob);
     if (!parsed.ok || parsed.certificate.certKeyType !== certificateKeyType(req.algorithm)) {
-      this.host.hub.log(this.conn.id, 1, `certificate from ${shown(req.user)} refused: ${parsed.ok ? `${parsed.certificate.certKeyType} presented as ${shown(req.algorithm)}` : parsed.reason}`);
+      this.host.hub.log(
+        this.conn.id,
+        1,
+        `certificate from ${shown(req.user)} refused: ${parsed.ok ? `${parsed.certificate.certKeyType} presented as ${shown(req.algorithm)}` : parsed.reason}`,
+      );
       return this.refuse(true);
     }
     const cert = parsed.certificate;
@@ -422,11 +473,32 @@ export class AuthFlow {
     const trusted = this.host.trustedUserCAs();
     if (trusted.length > 0) {
       const allowed = this.host.allowedSignatureAlgorithms();
-      const verdict = acceptCertificate(cert, { user: req.user, address: this.conn.remoteHost, trustedCAs: trusted, allowedSignatureAlgorithms: allowed });
+      const verdict = acceptCertificate(cert, {
+        user: req.user,
+        address: this.conn.remoteHost,
+        trustedCAs: trusted,
+        allowedSignatureAlgorithms: allowed,
+      });
       if (verdict.ok) preset = { accept: true, restrictions: verdict.restrictions };
-      else this.host.hub.log(this.conn.id, 1, `certificate ${info.fingerprint} (ID ${shown(cert.keyId)}, serial ${cert.serial}) for ${shown(req.user)} not accepted by TrustedUserCAKeys: ${verdict.reason}`);
+      else
+        this.host.hub.log(
+          this.conn.id,
+          1,
+          `certificate ${info.fingerprint} (ID ${shown(cert.keyId)}, serial ${cert.serial}) for ${shown(req.user)} not accepted by TrustedUserCAKeys: ${verdict.reason}`,
+        );
     }
-    this.ask(req, { authMethod: 'publickey', authParam: cert.blob.toString('base64'), keyAlgorithm: req.algorithm, publicKey: info, isQuery: !req.signature }, preset, cert.publicKey);
+    this.ask(
+      req,
+      {
+        authMethod: 'publickey',
+        authParam: cert.blob.toString('base64'),
+        keyAlgorithm: req.algorithm,
+        publicKey: info,
+        isQuery: !req.signature,
+      },
+      preset,
+      cert.publicKey,
+    );
   }
 
   // ---- keyboard-interactive --------------------------------------------------------------------
@@ -454,13 +526,21 @@ export class AuthFlow {
       if (!ok) return this.refuse(true);
       const prompts = promptList(args.prompts);
       if (!prompts || typeof args.instructions !== 'string' || typeof args.name !== 'string') {
-        this.host.hub.error(this.conn.id, ErrorCodes.HandlerFailed, 'SSHUserAuthPrompt handler left prompts that are not [{prompt: string, echo: boolean}] or a non-string instructions/name; refused');
+        this.host.hub.error(
+          this.conn.id,
+          ErrorCodes.HandlerFailed,
+          'SSHUserAuthPrompt handler left prompts that are not [{prompt: string, echo: boolean}] or a non-string instructions/name; refused',
+        );
         return this.refuse(true);
       }
       const chosen = args.prompts !== initial;
       if (prompts.length === 0 && !chosen) {
         if (round > 1) return this.login(req);
-        this.host.hub.log(this.conn.id, 1, `keyboard-interactive for ${shown(req.user)} refused: no prompts (set them in SSHUserAuthPrompt, KeyboardInteractivePrompts or keyboardInteractivePrompts)`);
+        this.host.hub.log(
+          this.conn.id,
+          1,
+          `keyboard-interactive for ${shown(req.user)} refused: no prompts (set them in SSHUserAuthPrompt, KeyboardInteractivePrompts or keyboardInteractivePrompts)`,
+        );
         return this.refuse(true);
       }
       this.host.flushBanner(this.conn);

@@ -41,8 +41,15 @@ export interface AuthorizedKeysProblem {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type OptionEffect = (entry: Mutable<AuthorizedKey>, r: Mutable<SessionRestrictions>, value: string | undefined) => void;
 
-const flag = (name: keyof SessionRestrictions, on: boolean): OptionEffect => (_e, r) => void ((r as Record<string, unknown>)[name] = on);
-const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const flag =
+  (name: keyof SessionRestrictions, on: boolean): OptionEffect =>
+  (_e, r) =>
+    void ((r as Record<string, unknown>)[name] = on);
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** sshd(8) key options: whether each takes a value, and its effect. `restrict` is applied first. */
 const OPTIONS: Record<string, { value: boolean; effect: OptionEffect }> = {
@@ -148,15 +155,25 @@ function parseEntry(text: string, line: number): AuthorizedKey {
   const blob = Buffer.from(b64, 'base64');
   const typeLen = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
   // The length field must be exactly the type's: subarray() would clip a longer one to the blob.
-  if (typeLen !== keyType.length || blob.subarray(4, 4 + typeLen).toString('latin1') !== keyType) throw new Error(`key blob does not hold a ${keyType} key`);
+  if (typeLen !== keyType.length || blob.subarray(4, 4 + typeLen).toString('latin1') !== keyType)
+    throw new Error(`key blob does not hold a ${keyType} key`);
   const opts = options ? splitOptions(options) : [];
   const restricts = opts.some(([n]) => n === 'restrict');
-  const entry: Mutable<AuthorizedKey> = { line, keyType, blob, comment: comment.join(' '), certAuthority: false, restrictions: UNRESTRICTED, options: opts };
+  const entry: Mutable<AuthorizedKey> = {
+    line,
+    keyType,
+    blob,
+    comment: comment.join(' '),
+    certAuthority: false,
+    restrictions: UNRESTRICTED,
+    options: opts,
+  };
   const r: Mutable<SessionRestrictions> = { ...(restricts ? RESTRICTED : UNRESTRICTED) };
   for (const [name, value] of opts) {
     const known = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : undefined;
     if (!known) throw new Error(`unknown option "${name}"`);
-    if (known.value !== (value !== undefined)) throw new Error(known.value ? `option ${name} needs ="value"` : `option ${name} takes no value`);
+    if (known.value !== (value !== undefined))
+      throw new Error(known.value ? `option ${name} needs ="value"` : `option ${name} takes no value`);
     known.effect(entry, r, value);
   }
   if (entry.principals && !entry.certAuthority) throw new Error('principals= is only valid with cert-authority');
@@ -262,10 +279,16 @@ export class AuthorizedKeys {
   findCertificate(cert: OpenSSHCertificate, ctx: AuthorizationContext): AuthorizedKeyMatch {
     const ca = this.findCertificateAuthority(cert.signatureKey, ctx);
     if (!ca.ok) return ca;
-    const verdict = acceptCertificate(cert, { user: ctx.user, address: ctx.address, trustedCAs: [ca.entry.blob], principals: ca.entry.principals });
+    const verdict = acceptCertificate(cert, {
+      user: ctx.user,
+      address: ctx.address,
+      trustedCAs: [ca.entry.blob],
+      principals: ca.entry.principals,
+    });
     if (!verdict.ok) return { ok: false, reason: `${this.source} line ${ca.entry.line}: ${verdict.reason}` };
     const restrictions = combineRestrictions(ca.entry.restrictions, verdict.restrictions);
-    if (!restrictions) return { ok: false, reason: `${this.source} line ${ca.entry.line}: command= and the certificate's force-command differ` };
+    if (!restrictions)
+      return { ok: false, reason: `${this.source} line ${ca.entry.line}: command= and the certificate's force-command differ` };
     return { ok: true, entry: ca.entry, restrictions };
   }
 

@@ -25,7 +25,10 @@ export interface CertificateLogin {
 }
 
 /** The sshd check of a user certificate against trusted CAs, with its restrictions in daemon terms. */
-export function acceptCertificate(cert: OpenSSHCertificate, login: CertificateLogin): { ok: true; restrictions: SessionRestrictions } | { ok: false; reason: string } {
+export function acceptCertificate(
+  cert: OpenSSHCertificate,
+  login: CertificateLogin,
+): { ok: true; restrictions: SessionRestrictions } | { ok: false; reason: string } {
   const result = checkUserCertificate(cert, {
     user: login.user,
     trustedCAs: login.trustedCAs,

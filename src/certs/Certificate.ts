@@ -54,7 +54,9 @@ const NOT_ON_NODE: Partial<Record<CertStoreTypes, string>> = {
   [CertStoreTypes.cstXMLBlob]: 'a .NET XML key',
 };
 
-const VALID_TYPES = [...Object.keys(STORES).map(Number), CertStoreTypes.cstAuto].map((t) => `${t} ${CertStoreTypes[t].slice(3)}`).join(', ');
+const VALID_TYPES = [...Object.keys(STORES).map(Number), CertStoreTypes.cstAuto]
+  .map((t) => `${t} ${CertStoreTypes[t].slice(3)}`)
+  .join(', ');
 
 function readKeyFile(path: string): Buffer {
   try {
@@ -68,14 +70,18 @@ function readKeyFile(path: string): Buffer {
 function resolveStore(storeType: CertStoreTypes, store: string | Buffer): { content: Buffer; format: CertStoreFormat; where: string } {
   const notOnNode = NOT_ON_NODE[storeType];
   if (notOnNode) {
-    throw new SSHDaemonError(ErrorCodes.UnsupportedStoreType, `Store type ${storeType} (${CertStoreTypes[storeType]}) is ${notOnNode}, which cannot exist on Node.js; export the key to PEM, OpenSSH, PPK or PFX`);
+    throw new SSHDaemonError(
+      ErrorCodes.UnsupportedStoreType,
+      `Store type ${storeType} (${CertStoreTypes[storeType]}) is ${notOnNode}, which cannot exist on Node.js; export the key to PEM, OpenSSH, PPK or PFX`,
+    );
   }
   if (storeType === CertStoreTypes.cstAuto) {
     // A string is a file path unless it is itself key material (PEM text, an SSH public key line...).
     const inline = Buffer.isBuffer(store) ? detectStore(store) : detectStore(Buffer.from(store, 'utf8'));
     const where = Buffer.isBuffer(store) || inline ? 'the key blob' : `file ${store}`;
     const detected = inline ?? (Buffer.isBuffer(store) ? undefined : detectStore(readKeyFile(store)));
-    if (!detected) throw new SSHDaemonError(ErrorCodes.CorruptKey, `cstAuto: ${where} is not a key store in any known format; tried ${AUTO_FORMATS}`);
+    if (!detected)
+      throw new SSHDaemonError(ErrorCodes.CorruptKey, `cstAuto: ${where} is not a key store in any known format; tried ${AUTO_FORMATS}`);
     return { ...detected, where };
   }
   const row = STORES[storeType];
@@ -85,7 +91,10 @@ function resolveStore(storeType: CertStoreTypes, store: string | Buffer): { cont
     return { content: Buffer.isBuffer(store) ? store : Buffer.from(store, 'utf8'), format: row.format, where: `the ${name} blob` };
   }
   if (typeof store !== 'string') {
-    throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Store type ${storeType} (${name}) takes a file path; for a Buffer use the matching blob type or cstAuto (99)`);
+    throw new SSHDaemonError(
+      ErrorCodes.InvalidArgument,
+      `Store type ${storeType} (${name}) takes a file path; for a Buffer use the matching blob type or cstAuto (99)`,
+    );
   }
   return { content: readKeyFile(store), format: row.format, where: `file ${store}` };
 }
@@ -144,7 +153,10 @@ export class Certificate {
       throw corruptKey(format, where, err);
     }
     if (loaded.privateKey && !keyPairMatches(loaded.privateKey, loaded.publicKey)) {
-      throw new SSHDaemonError(ErrorCodes.CorruptKey, `${format}: ${where} holds a private key that does not match its public key (a damaged or edited key)`);
+      throw new SSHDaemonError(
+        ErrorCodes.CorruptKey,
+        `${format}: ${where} holds a private key that does not match its public key (a damaged or edited key)`,
+      );
     }
     this.format = format;
     this.privateKey = loaded.privateKey;
@@ -155,7 +167,10 @@ export class Certificate {
       this.keyType = sshKeyType(this.publicKey);
       this.publicKeyBlob = publicKeyBlob(this.publicKey);
     } catch (err) {
-      throw new SSHDaemonError(ErrorCodes.CorruptKey, `Unsupported key in ${where}: ${(err as Error).message} (host keys can be Ed25519, ECDSA P-256/384/521 or RSA)`);
+      throw new SSHDaemonError(
+        ErrorCodes.CorruptKey,
+        `Unsupported key in ${where}: ${(err as Error).message} (host keys can be Ed25519, ECDSA P-256/384/521 or RSA)`,
+      );
     }
   }
 
@@ -204,7 +219,10 @@ export class Certificate {
    */
   requirePrivateKey(use: string): KeyObject {
     if (this.privateKey) return this.privateKey;
-    throw new SSHDaemonError(ErrorCodes.NoHostKey, `${use}: this Certificate (${this.keyType} ${this.fingerprint}, store type ${this.storeType} ${CertStoreTypes[this.storeType] ?? ''}) holds only a public key; a host key needs a store with the private key (PEM, OpenSSH, PPK or PFX)`);
+    throw new SSHDaemonError(
+      ErrorCodes.NoHostKey,
+      `${use}: this Certificate (${this.keyType} ${this.fingerprint}, store type ${this.storeType} ${CertStoreTypes[this.storeType] ?? ''}) holds only a public key; a host key needs a store with the private key (PEM, OpenSSH, PPK or PFX)`,
+    );
   }
 
   /** Generates a new host key. */
@@ -217,7 +235,10 @@ export class Certificate {
           : kind === 'rsa-3072'
             ? generateKeyPairSync('rsa', { modulusLength: 3072 })
             : (() => {
-                throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Certificate.generate: unknown key kind '${String(kind)}' (valid: ed25519, ecdsa-p256, rsa-3072)`);
+                throw new SSHDaemonError(
+                  ErrorCodes.InvalidArgument,
+                  `Certificate.generate: unknown key kind '${String(kind)}' (valid: ed25519, ecdsa-p256, rsa-3072)`,
+                );
               })();
     return new Certificate(CertStoreTypes.cstPEMKeyBlob, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   }

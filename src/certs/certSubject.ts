@@ -67,5 +67,8 @@ export function pickBySubject(selector: string, certs: readonly (X509Certificate
 /** The SubjectNotFound error, listing the subjects that are there. */
 export function subjectNotFound(subject: string, where: string, certs: readonly X509Certificate[]): SSHDaemonError {
   const seen = certs.length ? certs.map((c) => `'${formatSubject(c)}'`).join(', ') : 'none';
-  return new SSHDaemonError(ErrorCodes.SubjectNotFound, `No entry in ${where} has a certificate matching subject '${subject}' (subjects present: ${seen}; '*' selects the first entry)`);
+  return new SSHDaemonError(
+    ErrorCodes.SubjectNotFound,
+    `No entry in ${where} has a certificate matching subject '${subject}' (subjects present: ${seen}; '*' selects the first entry)`,
+  );
 }

@@ -103,7 +103,8 @@ export interface OpenSSHCertificate {
  * @property certificate The certificate.
  * @property reason Why the blob is not a certificate.
  */
-export type CertificateParseResult = { readonly ok: true; readonly certificate: OpenSSHCertificate } | { readonly ok: false; readonly reason: string };
+export type CertificateParseResult =
+  { readonly ok: true; readonly certificate: OpenSSHCertificate } | { readonly ok: false; readonly reason: string };
 
 /** A string field that OpenSSH reads as a C string: embedded NULs are refused (sshbuf_get_cstring). */
 function cstring(r: WireReader, what: string): string {
@@ -223,7 +224,8 @@ export interface CertificateRestrictions {
   readonly noTouchRequired: boolean;
 }
 
-type ExtensionFlag = 'permitPty' | 'permitPortForwarding' | 'permitAgentForwarding' | 'permitX11Forwarding' | 'permitUserRc' | 'noTouchRequired';
+type ExtensionFlag =
+  'permitPty' | 'permitPortForwarding' | 'permitAgentForwarding' | 'permitX11Forwarding' | 'permitUserRc' | 'noTouchRequired';
 
 /** The extensions sshd knows (auth-options.c); others are ignored, as they only grant. */
 const EXTENSION_FLAGS: Readonly<Record<string, ExtensionFlag>> = {
@@ -362,7 +364,8 @@ function inNetworks(address: string, networks: readonly Network[]): boolean {
   return networks.some((n) => n.family === ip.family && ip.value >> BigInt(width - n.bits) === n.value >> BigInt(width - n.bits));
 }
 
-type CriticalOutcome = { forceCommand?: string; sourceAddress?: string; networks?: Network[]; verifyRequired: boolean } | UserCertificateResult;
+type CriticalOutcome =
+  { forceCommand?: string; sourceAddress?: string; networks?: Network[]; verifyRequired: boolean } | UserCertificateResult;
 
 /** Reads the critical options as auth-options.c cert_option_list with crit=1: anything unknown refuses the certificate. */
 function readCriticalOptions(options: readonly CertificateOption[]): CriticalOutcome {
@@ -380,7 +383,8 @@ function readCriticalOptions(options: readonly CertificateOption[]): CriticalOut
         }
         if (out.sourceAddress !== undefined) return refuse('bad-option', 'Certificate has multiple source-address options');
         const networks = parseCidrList(value);
-        if (typeof networks === 'string') return refuse('source-address-invalid', `Certificate source-address contents invalid: ${networks}`);
+        if (typeof networks === 'string')
+          return refuse('source-address-invalid', `Certificate source-address contents invalid: ${networks}`);
         out.sourceAddress = value;
         out.networks = networks;
         break;
@@ -442,7 +446,10 @@ export function checkUserCertificate(certificate: OpenSSHCertificate | Buffer, o
   }
   const allowed = opts.allowedSignatureAlgorithms ?? DEFAULT_SIGNATURE_ALGORITHMS;
   if (!allowed.includes(cert.signatureAlgorithm)) {
-    return refuse('ca-signature-algorithm', `Certificate signature algorithm ${JSON.stringify(cert.signatureAlgorithm.slice(0, 64))} is not allowed`);
+    return refuse(
+      'ca-signature-algorithm',
+      `Certificate signature algorithm ${JSON.stringify(cert.signatureAlgorithm.slice(0, 64))} is not allowed`,
+    );
   }
   const sig = checkSshSignature(cert.signatureKey, cert.signedData, cert.signature, { allowedAlgorithms: allowed });
   if (!sig.ok) return refuse('bad-signature', `Certificate signature does not verify: ${sig.reason}`);

@@ -25,7 +25,9 @@ export const loadPemKey: KeyLoader = (content, { password, where }) => {
     }
   }
   if (!/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text)) {
-    const hint = /-----BEGIN (CERTIFICATE|PUBLIC KEY)-----/.test(text) ? ' (it holds only a public key or certificate: use cstPublicKeyFile/cstPublicKeyBlob)' : '';
+    const hint = /-----BEGIN (CERTIFICATE|PUBLIC KEY)-----/.test(text)
+      ? ' (it holds only a public key or certificate: use cstPublicKeyFile/cstPublicKeyBlob)'
+      : '';
     throw corruptKey('PEM', where, new Error(`no PEM or OpenSSH private key found${hint}`));
   }
   try {

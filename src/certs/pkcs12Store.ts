@@ -42,10 +42,18 @@ function openPfx(der: Buffer, password: string, where: string): forge.pkcs12.Pkc
   }
   const message = messageOf(last);
   if (/unsupported/i.test(message)) {
-    throw new SSHDaemonError(ErrorCodes.UnsupportedStoreType, `${FORMAT}: ${where} uses an algorithm node-forge cannot read (${message}); re-export it with AES-256-CBC/PBKDF2 (OpenSSL 3's default) or with \`openssl pkcs12 -legacy\``);
+    throw new SSHDaemonError(
+      ErrorCodes.UnsupportedStoreType,
+      `${FORMAT}: ${where} uses an algorithm node-forge cannot read (${message}); re-export it with AES-256-CBC/PBKDF2 (OpenSSL 3's default) or with \`openssl pkcs12 -legacy\``,
+    );
   }
   if (/password\?|decrypt/i.test(message)) {
-    throw badPassword(FORMAT, where, `${message.replace(/[.,]? *(invalid|wrong) password\?$/i, '')}: the password is wrong or the file was modified`, password);
+    throw badPassword(
+      FORMAT,
+      where,
+      `${message.replace(/[.,]? *(invalid|wrong) password\?$/i, '')}: the password is wrong or the file was modified`,
+      password,
+    );
   }
   throw corruptKey(FORMAT, where, last);
 }
@@ -78,8 +86,18 @@ export const loadPkcs12: KeyLoader = (content, { password, subject, where }) => 
     if (index < 0) throw subjectNotFound(subject, where, certs);
     return { publicKey: certs[index].publicKey, certificateSubject: formatSubject(certs[index]) };
   }
-  const index = selectsFirst(subject) ? 0 : pickBySubject(subject, entries.map((e) => e.cert));
-  if (index < 0) throw subjectNotFound(subject, where, entries.flatMap((e) => (e.cert ? [e.cert] : [])));
+  const index = selectsFirst(subject)
+    ? 0
+    : pickBySubject(
+        subject,
+        entries.map((e) => e.cert),
+      );
+  if (index < 0)
+    throw subjectNotFound(
+      subject,
+      where,
+      entries.flatMap((e) => (e.cert ? [e.cert] : [])),
+    );
   const { key, cert } = entries[index];
   return { privateKey: key, publicKey: createPublicKey(key), certificateSubject: cert ? formatSubject(cert) : '' };
 };

@@ -42,7 +42,8 @@ function parsePpk(text: string): PpkFile {
   const header = /^PuTTY-User-Key-File-(\d+): *(\S+)\s*$/.exec(lines[0] ?? '');
   if (!header) throw new Error('no "PuTTY-User-Key-File-N: algorithm" header line');
   const version = Number(header[1]);
-  if (version !== 2 && version !== 3) throw new Error(`PPK version ${version} is not supported (versions 2 and 3 are; convert with \`puttygen key.ppk -o new.ppk\`)`);
+  if (version !== 2 && version !== 3)
+    throw new Error(`PPK version ${version} is not supported (versions 2 and 3 are; convert with \`puttygen key.ppk -o new.ppk\`)`);
   const fields = new Map<string, string>();
   const blobs = new Map<string, Buffer>();
   for (let i = 1; i < lines.length; i++) {
@@ -57,7 +58,8 @@ function parsePpk(text: string): PpkFile {
       continue;
     }
     const count = Number(value);
-    if (!Number.isInteger(count) || count < 0 || i + count >= lines.length) throw new Error(`${name}: ${value} lines announced, file too short`);
+    if (!Number.isInteger(count) || count < 0 || i + count >= lines.length)
+      throw new Error(`${name}: ${value} lines announced, file too short`);
     const base64 = lines.slice(i + 1, i + 1 + count).join('');
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new Error(`${name}: not base64`);
     blobs.set(name, Buffer.from(base64, 'base64'));
@@ -73,7 +75,16 @@ function parsePpk(text: string): PpkFile {
   if (!publicBlob || !privateBlob) throw new Error('missing Public-Lines or Private-Lines');
   const mac = need('Private-MAC');
   if (!/^[0-9a-fA-F]+$/.test(mac)) throw new Error('Private-MAC is not hex');
-  return { version, algorithm: header[2], encryption: need('Encryption'), comment: fields.get('Comment') ?? '', fields, publicBlob, privateBlob, mac: Buffer.from(mac, 'hex') };
+  return {
+    version,
+    algorithm: header[2],
+    encryption: need('Encryption'),
+    comment: fields.get('Comment') ?? '',
+    fields,
+    publicBlob,
+    privateBlob,
+    mac: Buffer.from(mac, 'hex'),
+  };
 }
 
 interface Keys {
@@ -116,7 +127,9 @@ function v3Keys(ppk: PpkFile, passphrase: string): Keys {
 
 function macOf(ppk: PpkFile, macKey: Buffer, privatePlain: Buffer): Buffer {
   const data = Buffer.concat([ppk.algorithm, ppk.encryption, ppk.comment, ppk.publicBlob, privatePlain].map((f) => encodeString(f)));
-  return createHmac(ppk.version === 2 ? 'sha1' : 'sha256', macKey).update(data).digest();
+  return createHmac(ppk.version === 2 ? 'sha1' : 'sha256', macKey)
+    .update(data)
+    .digest();
 }
 
 const PAIR_PROBE = Buffer.from('sshdaemon: PPK key pair check');
@@ -143,10 +156,17 @@ function load(content: Buffer, { password, where }: LoadContext): KeyObject {
     throw corruptKey(FORMAT, where, err);
   }
   if (blobKeyType(ppk.publicBlob) !== ppk.algorithm) {
-    throw corruptKey(FORMAT, where, new Error(`the header names ${ppk.algorithm} but the public key is ${blobKeyType(ppk.publicBlob) ?? 'unreadable'}`));
+    throw corruptKey(
+      FORMAT,
+      where,
+      new Error(`the header names ${ppk.algorithm} but the public key is ${blobKeyType(ppk.publicBlob) ?? 'unreadable'}`),
+    );
   }
   if (ppk.encryption !== 'none' && ppk.encryption !== 'aes256-cbc') {
-    throw new SSHDaemonError(ErrorCodes.UnsupportedStoreType, `${FORMAT}: ${where} uses encryption '${ppk.encryption}'; only none and aes256-cbc exist in PPK v2/v3`);
+    throw new SSHDaemonError(
+      ErrorCodes.UnsupportedStoreType,
+      `${FORMAT}: ${where} uses encryption '${ppk.encryption}'; only none and aes256-cbc exist in PPK v2/v3`,
+    );
   }
   const encrypted = ppk.encryption === 'aes256-cbc';
   if (encrypted && !password) throw badPassword(FORMAT, where, 'the key is encrypted', password);
@@ -158,7 +178,8 @@ function load(content: Buffer, { password, where }: LoadContext): KeyObject {
   }
   let privatePlain = ppk.privateBlob;
   if (encrypted) {
-    if (privatePlain.length % 16 !== 0) throw corruptKey(FORMAT, where, new Error('the encrypted private part is not a whole number of AES blocks'));
+    if (privatePlain.length % 16 !== 0)
+      throw corruptKey(FORMAT, where, new Error('the encrypted private part is not a whole number of AES blocks'));
     const decipher = createDecipheriv('aes-256-cbc', keys.cipherKey!, keys.iv!).setAutoPadding(false);
     privatePlain = Buffer.concat([decipher.update(privatePlain), decipher.final()]);
   }
@@ -167,7 +188,8 @@ function load(content: Buffer, { password, where }: LoadContext): KeyObject {
   if (expected.length !== ppk.mac.length || !timingSafeEqual(expected, ppk.mac)) {
     // A private part that still decrypts to the public key's partner means the passphrase was right
     // and something else in the file (comment, header, public lines) was changed.
-    if (encrypted && !key) throw badPassword(FORMAT, where, 'the MAC does not verify: wrong passphrase, or the file was modified', password);
+    if (encrypted && !key)
+      throw badPassword(FORMAT, where, 'the MAC does not verify: wrong passphrase, or the file was modified', password);
     throw corruptKey(FORMAT, where, new Error('the Private-MAC does not match: the file was modified or damaged'));
   }
   if (!key) throw corruptKey(FORMAT, where, new Error(`the private part does not form a ${ppk.algorithm} key matching the public part`));

@@ -50,7 +50,8 @@ function readPublic(blob: Buffer): PublicParts {
     const curve = Object.hasOwn(EC_CURVES, curveName) ? EC_CURVES[curveName] : undefined;
     if (!curve || type !== `ecdsa-sha2-${curveName}`) throw new Error(`unsupported ECDSA curve ${curveName} in ${type}`);
     const q = r.bytes();
-    if (q.length !== 1 + 2 * curve.size || q[0] !== 4) throw new Error(`${type}: the public point is not an uncompressed ${curve.crv} point`);
+    if (q.length !== 1 + 2 * curve.size || q[0] !== 4)
+      throw new Error(`${type}: the public point is not an uncompressed ${curve.crv} point`);
     jwk = { kty: 'EC', crv: curve.crv, x: b64u(q.subarray(1, 1 + curve.size)), y: b64u(q.subarray(1 + curve.size)) };
   } else if (type === 'ssh-rsa') {
     const e = r.bytes();
@@ -95,7 +96,10 @@ export function privateKeyFromPuttyBlobs(publicBlob: Buffer, privateBlob: Buffer
     // PPK leaves out the CRT exponents; JWK needs them.
     const dp = big(d) % (big(p) - 1n);
     const dq = big(d) % (big(q) - 1n);
-    return createPrivateKey({ key: { ...jwk, d: b64u(d), p: b64u(p), q: b64u(q), qi: b64u(qi), dp: b64u(bigBytes(dp)), dq: b64u(bigBytes(dq)) }, format: 'jwk' });
+    return createPrivateKey({
+      key: { ...jwk, d: b64u(d), p: b64u(p), q: b64u(q), qi: b64u(qi), dp: b64u(bigBytes(dp)), dq: b64u(bigBytes(dq)) },
+      format: 'jwk',
+    });
   }
   const curveName = type.slice('ecdsa-sha2-'.length);
   const curve = Object.hasOwn(EC_CURVES, curveName) ? EC_CURVES[curveName] : undefined;

@@ -29,7 +29,10 @@ function rfc4716Blob(body: string): Buffer {
 /** The wire blob in any of the accepted forms; throws Error saying what is wrong. */
 export function sshPublicKeyBlob(content: Buffer): Buffer {
   if (blobKeyType(content)) return content;
-  const text = content.toString('utf8').replace(/^\uFEFF/, '').trim();
+  const text = content
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trim();
   const block = RFC4716.exec(text);
   if (block) return rfc4716Blob(block[1]);
   if (BASE64_BLOB.test(text)) return Buffer.from(text, 'base64');

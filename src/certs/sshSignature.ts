@@ -61,7 +61,9 @@ const SIGNATURE_OF_PUBLICKEY_ALGORITHM: Readonly<Record<string, string>> = {
 
 /** The signature algorithm a publickey auth request naming `publicKeyAlgorithm` must be signed with; undefined when unknown. */
 export function signatureAlgorithmFor(publicKeyAlgorithm: string): string | undefined {
-  return Object.hasOwn(SIGNATURE_OF_PUBLICKEY_ALGORITHM, publicKeyAlgorithm) ? SIGNATURE_OF_PUBLICKEY_ALGORITHM[publicKeyAlgorithm] : undefined;
+  return Object.hasOwn(SIGNATURE_OF_PUBLICKEY_ALGORITHM, publicKeyAlgorithm)
+    ? SIGNATURE_OF_PUBLICKEY_ALGORITHM[publicKeyAlgorithm]
+    : undefined;
 }
 
 /**
@@ -130,7 +132,8 @@ export function parseSshPublicKey(blob: Buffer): Checked<SshPublicKey> {
   if (rsaBits < RSA_MIN_BITS) return { ok: false, reason: `RSA key of ${rsaBits} bits is under the ${RSA_MIN_BITS}-bit minimum` };
   if (rsaBits > RSA_MAX_BITS) return { ok: false, reason: `RSA key of ${rsaBits} bits is over the ${RSA_MAX_BITS}-bit maximum` };
   const exponentBits = (key.asymmetricKeyDetails?.publicExponent ?? 0n).toString(2).length;
-  if (exponentBits > RSA_MAX_EXPONENT_BITS) return { ok: false, reason: `RSA public exponent of ${exponentBits} bits is over ${RSA_MAX_EXPONENT_BITS} bits` };
+  if (exponentBits > RSA_MAX_EXPONENT_BITS)
+    return { ok: false, reason: `RSA public exponent of ${exponentBits} bits is over ${RSA_MAX_EXPONENT_BITS} bits` };
   return { ok: true, type, key, rsaBits };
 }
 
@@ -173,7 +176,12 @@ export interface SshSignatureOptions {
  * type (rsa-sha2-* and ssh-rsa on ssh-rsa keys, each ecdsa curve on its own key type) and leave no
  * trailing bytes. Never throws; on failure says why.
  */
-export function checkSshSignature(publicKeyBlob: Buffer, signedData: Buffer, signature: Buffer, options: SshSignatureOptions = {}): Checked<{ readonly algorithm: string }> {
+export function checkSshSignature(
+  publicKeyBlob: Buffer,
+  signedData: Buffer,
+  signature: Buffer,
+  options: SshSignatureOptions = {},
+): Checked<{ readonly algorithm: string }> {
   try {
     const r = new WireReader(signature);
     const algorithm = r.string();
@@ -205,6 +213,11 @@ export function checkSshSignature(publicKeyBlob: Buffer, signedData: Buffer, sig
  * `publicKeyBlob`, with an algorithm in `allowedAlgorithms` (default: no SHA-1 `ssh-rsa`).
  * Never throws. See {@link checkSshSignature} for the reason on failure.
  */
-export function verifySshSignature(publicKeyBlob: Buffer, signedData: Buffer, signature: Buffer, allowedAlgorithms?: readonly string[]): boolean {
+export function verifySshSignature(
+  publicKeyBlob: Buffer,
+  signedData: Buffer,
+  signature: Buffer,
+  allowedAlgorithms?: readonly string[],
+): boolean {
   return checkSshSignature(publicKeyBlob, signedData, signature, { allowedAlgorithms }).ok;
 }

@@ -52,7 +52,8 @@ export const loadX509PublicKey: KeyLoader = (content, ctx) => {
 function pkcs7Certificates(der: Buffer): X509Certificate[] {
   const contentInfo = forge.asn1.fromDer(der.toString('binary'), false);
   const parts = contentInfo.value as forge.asn1.Asn1[];
-  if (!Array.isArray(parts) || forge.asn1.derToOid(parts[0].value as string) !== forge.pki.oids.signedData) throw new Error('not a PKCS#7 SignedData');
+  if (!Array.isArray(parts) || forge.asn1.derToOid(parts[0].value as string) !== forge.pki.oids.signedData)
+    throw new Error('not a PKCS#7 SignedData');
   const signedData = (parts[1].value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[];
   const certSet = signedData.find((n) => n.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && n.type === 0);
   if (!certSet) throw new Error('the PKCS#7 holds no certificates');

@@ -47,7 +47,13 @@ export interface BuiltInHooks {
    * A granted channel request a service takes over before more data is delivered; false refuses it after all.
    * `body` is the request as the application sees it (after the message number), for byte-exact fields.
    */
-  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean>;
+  attachBuiltIn(
+    conn: ConnectionRecord,
+    state: ChannelState,
+    requestType: string,
+    params: ChannelRequestParams,
+    body?: Buffer,
+  ): boolean | Promise<boolean>;
   /** The built-in that serves this channel type (the open then starts with `accept` true): 'forwarding' or ''. */
   presetAccept(conn: ConnectionRecord, channelType: string): string;
   /** An accepted open a service serves: the starter to run once open, or why it failed (CONNECT_FAILED). */
@@ -58,4 +64,3 @@ export interface BuiltInHooks {
   attachGlobal(conn: ConnectionRecord, requestType: string, params: ChannelRequestParams): boolean | number | Promise<boolean | number>;
   connectionClosed(conn: ConnectionRecord): void;
 }
-

@@ -95,7 +95,11 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     }
     const state = new ChannelState(nextId(), this.allocateLocalChannel(), conn, info.type, this);
     this.channels.set(state.localId, state);
-    const args = decisionArgs({ connectionId: conn.id, channelId: state.id, service: info.type, parameters }, 'accept', host.builtIns.presetAccept(conn, info.type));
+    const args = decisionArgs(
+      { connectionId: conn.id, channelId: state.id, service: info.type, parameters },
+      'accept',
+      host.builtIns.presetAccept(conn, info.type),
+    );
     afterDecision(host.hub.decide('SSHChannelOpenRequest', args), (ok) => {
       if (this.gone()) return;
       const note = builtInDecisionLog(args, `the ${info.type} open`);
@@ -106,19 +110,27 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
       }
       const service = host.builtIns.attachOpen(conn, info.type, parameters);
       if (!service) return this.confirm(state, info);
-      service.then((outcome) => {
-        if (this.gone()) {
-          if (typeof outcome !== 'string') outcome.abort();
-          return;
-        }
-        if (typeof outcome === 'string') {
-          this.channels.delete(state.localId);
-          host.hub.log(conn.id, 1, `channel open failed: ${outcome}`);
-          return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.CONNECT_FAILED, outcome);
-        }
-        this.confirm(state, info);
-        outcome.start(state);
-      }).catch((err: Error) => host.hub.error(conn.id, ErrorCodes.ChannelOpenFailed, `channel ${state.id}: starting the ${info.type} channel failed: ${err.message}`));
+      service
+        .then((outcome) => {
+          if (this.gone()) {
+            if (typeof outcome !== 'string') outcome.abort();
+            return;
+          }
+          if (typeof outcome === 'string') {
+            this.channels.delete(state.localId);
+            host.hub.log(conn.id, 1, `channel open failed: ${outcome}`);
+            return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.CONNECT_FAILED, outcome);
+          }
+          this.confirm(state, info);
+          outcome.start(state);
+        })
+        .catch((err: Error) =>
+          host.hub.error(
+            conn.id,
+            ErrorCodes.ChannelOpenFailed,
+            `channel ${state.id}: starting the ${info.type} channel failed: ${err.message}`,
+          ),
+        );
     });
   }
 
@@ -168,7 +180,11 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const { requestType, params } = request;
     const packet = tagPayload(Buffer.from(request.body), { kind: 'channel-request' });
     state.inbound.run(() => {
-      const args = decisionArgs({ ...ids, requestType, packet, params }, 'success', this.host.builtIns.presetSuccess(this.conn, requestType, params, state));
+      const args = decisionArgs(
+        { ...ids, requestType, packet, params },
+        'success',
+        this.host.builtIns.presetSuccess(this.conn, requestType, params, state),
+      );
       return afterDecision(this.host.hub.decide('SSHChannelRequest', args), (ok) => {
         if (state.finished || this.gone()) return;
         const note = builtInDecisionLog(args, `the ${requestType} request`);
@@ -216,8 +232,18 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
    */
   private requestedFailed(state: ChannelState, requestType: string): void {
     if (state.finished || state.closingOrClosed || this.gone()) return;
-    this.host.hub.log(this.conn.id, 1, `channel ${state.id}: the SSHChannelRequested handler for ${requestType} failed; closing the channel with exit-status 1`);
-    const exitStatus = Buffer.concat([Buffer.from([98]), encodeUint32(state.remoteId), encodeString('exit-status'), Buffer.from([0]), encodeUint32(1)]);
+    this.host.hub.log(
+      this.conn.id,
+      1,
+      `channel ${state.id}: the SSHChannelRequested handler for ${requestType} failed; closing the channel with exit-status 1`,
+    );
+    const exitStatus = Buffer.concat([
+      Buffer.from([98]),
+      encodeUint32(state.remoteId),
+      encodeString('exit-status'),
+      Buffer.from([0]),
+      encodeUint32(1),
+    ]);
     markHandled(state.sendPacket(exitStatus));
     markHandled(state.close());
   }
@@ -262,7 +288,11 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     state.inbound.run(() => state.inputEnded());
     const limit = this.host.hub.decisionTimeout();
     state.boundInputAfterClose(limit, (events) =>
-      this.host.hub.log(this.conn.id, 1, `channel ${state.id}: input still held ${limit / 1000} s after the client's CLOSE (a handler has not settled, or pause() without resume()); ${events} waiting events dropped, the channel ends`),
+      this.host.hub.log(
+        this.conn.id,
+        1,
+        `channel ${state.id}: input still held ${limit / 1000} s after the client's CLOSE (a handler has not settled, or pause() without resume()); ${events} waiting events dropped, the channel ends`,
+      ),
     );
   }
 
@@ -272,8 +302,17 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.pendingOpens.delete(info.recipient);
     if (info.packetSize < MIN_PEER_PACKET_SIZE) {
       this.channels.delete(info.recipient);
-      pending.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, `The client confirmed the ${pending.state.service} channel with a maximum packet size of ${info.packetSize}, below ${MIN_PEER_PACKET_SIZE}`));
-      return this.host.violation(this.conn, ErrorCodes.ProtocolError, `channel confirmation with maximum packet size ${info.packetSize} (below ${MIN_PEER_PACKET_SIZE})`);
+      pending.reject(
+        new SSHDaemonError(
+          ErrorCodes.ChannelOpenFailed,
+          `The client confirmed the ${pending.state.service} channel with a maximum packet size of ${info.packetSize}, below ${MIN_PEER_PACKET_SIZE}`,
+        ),
+      );
+      return this.host.violation(
+        this.conn,
+        ErrorCodes.ProtocolError,
+        `channel confirmation with maximum packet size ${info.packetSize} (below ${MIN_PEER_PACKET_SIZE})`,
+      );
     }
     this.opened(pending.state, info.sender, info.window, info.packetSize);
     pending.resolve(pending.state.id);
@@ -284,7 +323,12 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (!pending) return;
     this.pendingOpens.delete(recipient);
     this.channels.delete(recipient);
-    pending.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, `The client refused the ${pending.state.service} channel (reason ${reason}${description ? `: ${description}` : ''})`));
+    pending.reject(
+      new SSHDaemonError(
+        ErrorCodes.ChannelOpenFailed,
+        `The client refused the ${pending.state.service} channel (reason ${reason}${description ? `: ${description}` : ''})`,
+      ),
+    );
   }
 
   private live(recipient: number): ChannelState | undefined {
@@ -315,7 +359,8 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   /** The connection is gone: every channel and pending open ends. */
   abortAll(): void {
     this.aborted = true;
-    for (const p of this.pendingOpens.values()) p.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, 'The connection closed before the channel opened'));
+    for (const p of this.pendingOpens.values())
+      p.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, 'The connection closed before the channel opened'));
     this.pendingOpens.clear();
     for (const state of [...this.channels.values()]) state.abort();
     this.channels.clear();
@@ -378,14 +423,25 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const limit = this.host.outBufferHardLimit();
     const queued = backlog + this.conn.socket.writableLength;
     if (queued <= limit || this.conn.closeReason) return;
-    this.host.overflow(this.conn, `client does not read: the application queued ${backlog} bytes on channel ${channel.id} beyond what it is sending (OutBufferHardLimit ${limit})`);
+    this.host.overflow(
+      this.conn,
+      `client does not read: the application queued ${backlog} bytes on channel ${channel.id} beyond what it is sending (OutBufferHardLimit ${limit})`,
+    );
   }
   inputOverflow(channel: ChannelState, events: number): void {
     this.host.overflow(this.conn, `channel ${channel.id}: the client sent ${events} messages while the channel's input is held`);
   }
   inputFailed(channel: ChannelState, err: unknown): void {
-    const reader = channel.stream ? "a listener of the channel's stream" : channel.consumer ? 'the service reading the channel' : 'the channel layer';
-    this.host.hub.error(this.conn.id, ErrorCodes.HandlerFailed, `channel ${channel.id}: ${reader} threw on the client's input: ${err instanceof Error ? err.message : String(err)}`);
+    const reader = channel.stream
+      ? "a listener of the channel's stream"
+      : channel.consumer
+        ? 'the service reading the channel'
+        : 'the channel layer';
+    this.host.hub.error(
+      this.conn.id,
+      ErrorCodes.HandlerFailed,
+      `channel ${channel.id}: ${reader} threw on the client's input: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   finished(channel: ChannelState): void {
     this.channels.delete(channel.localId);

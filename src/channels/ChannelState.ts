@@ -462,7 +462,12 @@ export class ChannelState implements QueueOwner {
   /** Queues data; resolves once it is handed to the transport. */
   send(data: Buffer, extended: number): Promise<void> {
     if (this.closeSent || this.closeReceived || this.eofSent || this.finishedFlag) {
-      return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownChannel, `Channel ${this.id} is ${this.eofSent && !this.closeSent ? 'at EOF' : 'closed'}; cannot send data`));
+      return Promise.reject(
+        new SSHDaemonError(
+          ErrorCodes.UnknownChannel,
+          `Channel ${this.id} is ${this.eofSent && !this.closeSent ? 'at EOF' : 'closed'}; cannot send data`,
+        ),
+      );
     }
     return new Promise<void>((done, fail) => {
       if (data.length === 0) return done();

@@ -49,7 +49,11 @@ class StderrWritable extends Writable {
   /** @internal */
   onWrite?: () => void;
 
-  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), callback?: (error: Error | null | undefined) => void): boolean {
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    callback?: (error: Error | null | undefined) => void,
+  ): boolean {
     this.onWrite?.();
     const ok = super.write(chunk, encoding as BufferEncoding, callback);
     if (!ok) this.onBuffered?.();
@@ -73,7 +77,13 @@ export function exitSignalPayload(remoteId: number, signal: string, coreDumped: 
 
 /** RFC 4254 6.10: `exit-status`. */
 export function exitStatusPayload(remoteId: number, code: number): Buffer {
-  return Buffer.concat([Buffer.from([98]), encodeUint32(remoteId), encodeString('exit-status'), Buffer.from([0]), encodeUint32(code >>> 0)]);
+  return Buffer.concat([
+    Buffer.from([98]),
+    encodeUint32(remoteId),
+    encodeString('exit-status'),
+    Buffer.from([0]),
+    encodeUint32(code >>> 0),
+  ]);
 }
 
 /**
@@ -199,7 +209,11 @@ export class ChannelStream extends Duplex {
    * a writer that goes on regardless is bounded by `OutBufferHardLimit`, as unawaited sends are: what
    * waits in this buffer and `.stderr`'s counts with the channel's queue (`Error` 1022 past it).
    */
-  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), callback?: (error: Error | null | undefined) => void): boolean {
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    callback?: (error: Error | null | undefined) => void,
+  ): boolean {
     this.out.writes++;
     const ok = super.write(chunk, encoding as BufferEncoding, callback);
     if (!ok) this.state.checkBacklog();
@@ -259,7 +273,12 @@ export class ChannelStream extends Duplex {
   }
 
   /** Many buffered writes (a shell's small outputs) cost one queue entry, not one each. */
-  private passAll(chunks: ReadonlyArray<{ chunk: Buffer }>, extended: number, progress: WriteProgress, callback: (error?: Error | null) => void): void {
+  private passAll(
+    chunks: ReadonlyArray<{ chunk: Buffer }>,
+    extended: number,
+    progress: WriteProgress,
+    callback: (error?: Error | null) => void,
+  ): void {
     this.pass(Buffer.concat(chunks.map((c) => c.chunk)), extended, progress, callback);
   }
 
@@ -283,7 +302,10 @@ export class ChannelStream extends Duplex {
    */
   signal(name: string, options: ExitSignalOptions = {}): this {
     if (typeof name !== 'string' || !/^(SIG)?[A-Z0-9@._-]+$/i.test(name)) {
-      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `signal(name): expected a signal name such as 'TERM', got ${JSON.stringify(name)}`);
+      throw new SSHDaemonError(
+        ErrorCodes.InvalidArgument,
+        `signal(name): expected a signal name such as 'TERM', got ${JSON.stringify(name)}`,
+      );
     }
     // Plain names are upper case ('term' is TERM); a name with a domain ('SIG@openssh.com') is kept as given.
     const wire = name.includes('@') ? name : name.toUpperCase();

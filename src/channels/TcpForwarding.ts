@@ -3,10 +3,23 @@ import type { Duplex } from 'node:stream';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { ChannelState } from './ChannelState';
-import { connectForwardTarget, directTcpipTarget, type ForwardTarget, resolutionOf, resolveDirectTcpipTarget, type ResolvedForwardTarget } from './forwardTarget';
+import {
+  connectForwardTarget,
+  directTcpipTarget,
+  type ForwardTarget,
+  resolutionOf,
+  resolveDirectTcpipTarget,
+  type ResolvedForwardTarget,
+} from './forwardTarget';
 import { pipeChannel } from './socketPipe';
 
-export { directTcpipTarget, resolveDirectTcpipTarget, resolveForwardTarget, type ForwardTarget, type ResolvedForwardTarget } from './forwardTarget';
+export {
+  directTcpipTarget,
+  resolveDirectTcpipTarget,
+  resolveForwardTarget,
+  type ForwardTarget,
+  type ResolvedForwardTarget,
+} from './forwardTarget';
 
 /** How the daemon forwards TCP when {@link SSHDaemon.enableForwarding} is on. */
 export interface ForwardingOptions {
@@ -16,7 +29,11 @@ export interface ForwardingOptions {
    * in-process). `target` carries `addresses` when a handler resolved it with
    * `resolveDirectTcpipTarget`; `connectTcp` connects to those addresses (or resolves first).
    */
-  connect?: (target: ForwardTarget | ResolvedForwardTarget, connectionId: string, connectTcp: (target: ForwardTarget) => Promise<Duplex>) => Duplex | Promise<Duplex>;
+  connect?: (
+    target: ForwardTarget | ResolvedForwardTarget,
+    connectionId: string,
+    connectTcp: (target: ForwardTarget) => Promise<Duplex>,
+  ) => Duplex | Promise<Duplex>;
   /** Remote forwards (`ssh -R`) listen on the address the client names; default false: loopback only, as OpenSSH's GatewayPorts=no. */
   gatewayPorts?: boolean;
 }
@@ -72,7 +89,11 @@ export class TcpForwarding {
   }
 
   /** Connects the target of a direct-tcpip open; resolves to a starter run once the channel is open, or to the failure reason. */
-  async openDirect(conn: ConnectionRecord, parameters: Buffer, options: ForwardingOptions): Promise<{ start(state: ChannelState): void; abort(): void } | string> {
+  async openDirect(
+    conn: ConnectionRecord,
+    parameters: Buffer,
+    options: ForwardingOptions,
+  ): Promise<{ start(state: ChannelState): void; abort(): void } | string> {
     let target: ForwardTarget;
     try {
       target = directTcpipTarget(parameters);
@@ -96,7 +117,11 @@ export class TcpForwarding {
       }
       stream.pause();
       const reached = (stream as Partial<Socket>).remoteAddress;
-      this.host.log(conn, 2, `forwarding to ${target.host}:${target.port}${reached && reached !== target.host ? ` (${reached})` : ''} for ${target.originatorAddress}:${target.originatorPort}`);
+      this.host.log(
+        conn,
+        2,
+        `forwarding to ${target.host}:${target.port}${reached && reached !== target.host ? ` (${reached})` : ''} for ${target.originatorAddress}:${target.originatorPort}`,
+      );
       return { start: (state) => pipeChannel(state, stream), abort: () => stream.destroy() };
     } catch (err) {
       return `cannot connect to ${target.host}:${target.port}: ${(err as Error).message}`;
@@ -116,7 +141,8 @@ export class TcpForwarding {
     if (refused) throw new Error(refused);
     const own = this.own(conn);
     const key = `${bindAddress}:${bindPort}`;
-    if (own.listeners.has(key) || (bindPort !== 0 && [...own.binding].some((b) => b.key === key))) throw new Error(`already forwarding ${key}`);
+    if (own.listeners.has(key) || (bindPort !== 0 && [...own.binding].some((b) => b.key === key)))
+      throw new Error(`already forwarding ${key}`);
     const address = gatewayPorts && !LOOPBACK.has(bindAddress) ? bindAddress : bindAddress === '::1' ? '::1' : '127.0.0.1';
     const server = createServer({ pauseOnConnect: true }, (socket) => void this.forwardIncoming(conn, own, bindAddress, server, socket));
     const token = { key };
@@ -148,12 +174,23 @@ export class TcpForwarding {
     return port;
   }
 
-  private async forwardIncoming(conn: ConnectionRecord, own: ConnectionForwards, bindAddress: string, server: Server, socket: Socket): Promise<void> {
+  private async forwardIncoming(
+    conn: ConnectionRecord,
+    own: ConnectionForwards,
+    bindAddress: string,
+    server: Server,
+    socket: Socket,
+  ): Promise<void> {
     socket.on('error', () => undefined);
     // Whoever connects to the listener makes the daemon open a channel to the client: bounded like any channel.
     if (own.closed || conn.channels.size >= this.host.maxChannels()) {
       socket.destroy();
-      if (!own.closed) this.host.log(conn, 2, `forwarded connection from ${socket.remoteAddress}:${socket.remotePort} dropped: MaxSessionsPerConnection (${this.host.maxChannels()}) reached`);
+      if (!own.closed)
+        this.host.log(
+          conn,
+          2,
+          `forwarded connection from ${socket.remoteAddress}:${socket.remotePort} dropped: MaxSessionsPerConnection (${this.host.maxChannels()}) reached`,
+        );
       return;
     }
     const port = (server.address() as { port: number } | null)?.port ?? 0;

@@ -15,7 +15,12 @@
  */
 
 /** The method that switches each built-in on, for log lines. */
-const SERVICES: Readonly<Record<string, string>> = { sftp: 'enableSFTP', scp: 'enableSCP', forwarding: 'enableForwarding', processes: 'enableProcesses' };
+const SERVICES: Readonly<Record<string, string>> = {
+  sftp: 'enableSFTP',
+  scp: 'enableSCP',
+  forwarding: 'enableForwarding',
+  processes: 'enableProcesses',
+};
 
 /** The fields that hold a request's type. */
 const TYPE_FIELDS: ReadonlySet<string> = new Set(['service', 'requestType']);
@@ -40,7 +45,11 @@ const traces = new WeakMap<object, BuiltInDecisionTrace>();
  * The event arguments of a decision. With `builtIn` '' they are the plain object (decided by the
  * handlers alone); otherwise the decision field starts true and follows the rule above.
  */
-export function decisionArgs<T extends Record<string, unknown>, F extends string>(fields: T, field: F, builtIn: string): T & Record<F, boolean> & { readonly builtIn: string } {
+export function decisionArgs<T extends Record<string, unknown>, F extends string>(
+  fields: T,
+  field: F,
+  builtIn: string,
+): T & Record<F, boolean> & { readonly builtIn: string } {
   const args = { ...fields, [field]: builtIn !== '', builtIn } as T & Record<F, boolean> & { builtIn: string };
   if (!builtIn) return args;
   const trace: BuiltInDecisionTrace = { refused: false, ignoredFalse: false };
@@ -96,7 +105,10 @@ export function builtInDecisionLog(args: { readonly builtIn: string }, what: str
   const service = SERVICES[args.builtIn] ?? args.builtIn;
   if (trace.refused) return { level: 1, message: `${what}, which ${service} serves, was refused by a handler` };
   if (trace.ignoredFalse) {
-    return { level: 1, message: `${what} is served by ${service}: a handler's false, decided from the request type alone, was ignored (read e.builtIn or the request to refuse it)` };
+    return {
+      level: 1,
+      message: `${what} is served by ${service}: a handler's false, decided from the request type alone, was ignored (read e.builtIn or the request to refuse it)`,
+    };
   }
   return undefined;
 }

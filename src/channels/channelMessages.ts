@@ -32,7 +32,10 @@ export function sendExitStatusOn(ch: ChannelState, code: number): void | Promise
 /** `exit-signal` (RFC 4254 6.10) after any queued data; throws InvalidArgument for a name that is not a signal's. */
 export function sendExitSignalOn(ch: ChannelState, signal: string, coreDumped: boolean, message: string): Promise<void> {
   if (typeof signal !== 'string' || !/^(SIG)?[A-Z0-9@._-]+$/i.test(signal)) {
-    throw new SSHDaemonError(ErrorCodes.InvalidArgument, `sendExitSignal: expected a signal name such as 'TERM', got ${JSON.stringify(signal)}`);
+    throw new SSHDaemonError(
+      ErrorCodes.InvalidArgument,
+      `sendExitSignal: expected a signal name such as 'TERM', got ${JSON.stringify(signal)}`,
+    );
   }
   return ch.sendPacket(exitSignalPayload(ch.remoteId, signal.toUpperCase(), coreDumped, message));
 }

@@ -9,7 +9,16 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
-import { attachLogger, AuthorizedKeys, escapeLogText, Certificate, CertStoreTypes, LocalFileSystem, SSHDaemon, SSHDaemonError } from '../index';
+import {
+  attachLogger,
+  AuthorizedKeys,
+  escapeLogText,
+  Certificate,
+  CertStoreTypes,
+  LocalFileSystem,
+  SSHDaemon,
+  SSHDaemonError,
+} from '../index';
 import { type CliOptions, parseCommandLine, usage, UsageError } from './options';
 import { serveDemoShell } from './shellService';
 
@@ -97,7 +106,9 @@ function warnings(o: CliOptions): string[] {
     }
   }
   if (o.demoLogin && reachable) {
-    lines.push(`WARNING: the demo login demo/demo (a published password) is served on ${o.host}, reachable from the network. Give --user NAME:PASSWORD or --authorized-keys FILE, or listen on 127.0.0.1.`);
+    lines.push(
+      `WARNING: the demo login demo/demo (a published password) is served on ${o.host}, reachable from the network. Give --user NAME:PASSWORD or --authorized-keys FILE, or listen on 127.0.0.1.`,
+    );
   }
   return lines.map((l) => (l.startsWith('WARNING') ? `\n*** ${l}\n` : l));
 }
@@ -123,7 +134,11 @@ async function main(): Promise<void> {
   await daemon.startListening();
   console.log(`listening on ${options.host}:${daemon.localPort}`);
   const who = [...options.users].map(([u, p]) => `${u} (password: ${p})`).join(', ');
-  console.log(escapeLogText(`host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${[...options.users.keys()][0] ?? 'USER'}@${options.host === '0.0.0.0' ? 'localhost' : options.host}${who ? `  users: ${who}` : ''}`));
+  console.log(
+    escapeLogText(
+      `host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${[...options.users.keys()][0] ?? 'USER'}@${options.host === '0.0.0.0' ? 'localhost' : options.host}${who ? `  users: ${who}` : ''}`,
+    ),
+  );
   const stop = () =>
     void daemon.shutdown().then(
       () => process.exit(0),

@@ -16,8 +16,17 @@ const OPTIONS: readonly OptionRow[] = [
   { name: 'port', value: 'PORT', description: 'port to listen on (default 2222; 0 picks a free one)' },
   { name: 'data', value: 'DIR', description: 'folder for the generated host key (default ./data)' },
   { name: 'host-key', value: 'FILE', description: 'host key in any supported format; generated as Ed25519 if missing' },
-  { name: 'user', value: 'NAME:PASSWORD', multiple: true, description: 'a password user (repeatable); without --user and --authorized-keys: demo:demo' },
-  { name: 'authorized-keys', value: 'FILE', description: 'OpenSSH authorized_keys: its keys log in (as any --user name, or any name if none)' },
+  {
+    name: 'user',
+    value: 'NAME:PASSWORD',
+    multiple: true,
+    description: 'a password user (repeatable); without --user and --authorized-keys: demo:demo',
+  },
+  {
+    name: 'authorized-keys',
+    value: 'FILE',
+    description: 'OpenSSH authorized_keys: its keys log in (as any --user name, or any name if none)',
+  },
   { name: 'sftp', value: 'DIR', description: 'serve SFTP and SCP (scp -O, pscp -scp) jailed at DIR' },
   { name: 'shell', description: 'serve the demo shell and exec (on when none of --sftp, --allow-forwarding, --exec is given)' },
   { name: 'exec', description: 'run real commands and shells (a pty with node-pty) for logged-in users, as the user running this server' },
@@ -58,7 +67,8 @@ export interface CliOptions {
 export class UsageError extends Error {}
 
 function integer(text: string, what: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${what} must be an integer from ${min} to ${max}, got '${text}'`);
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max)
+    throw new UsageError(`${what} must be an integer from ${min} to ${max}, got '${text}'`);
   return Number(text);
 }
 
@@ -69,7 +79,9 @@ export function parseCommandLine(argv: string[], cwd = process.cwd()): CliOption
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: Object.fromEntries(OPTIONS.map((o) => [o.name, { type: o.value ? ('string' as const) : ('boolean' as const), multiple: o.multiple ?? false }])),
+      options: Object.fromEntries(
+        OPTIONS.map((o) => [o.name, { type: o.value ? ('string' as const) : ('boolean' as const), multiple: o.multiple ?? false }]),
+      ),
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -84,9 +96,11 @@ export function parseCommandLine(argv: string[], cwd = process.cwd()): CliOption
     users.set(spec.slice(0, i), spec.slice(i + 1));
   }
   const authorizedKeys = text('authorized-keys');
-  if (authorizedKeys !== undefined && !existsSync(authorizedKeys)) throw new UsageError(`--authorized-keys: no such file '${authorizedKeys}'`);
+  if (authorizedKeys !== undefined && !existsSync(authorizedKeys))
+    throw new UsageError(`--authorized-keys: no such file '${authorizedKeys}'`);
   const sftp = text('sftp');
-  if (sftp !== undefined && !(existsSync(sftp) && statSync(sftp).isDirectory())) throw new UsageError(`--sftp: '${sftp}' is not a directory`);
+  if (sftp !== undefined && !(existsSync(sftp) && statSync(sftp).isDirectory()))
+    throw new UsageError(`--sftp: '${sftp}' is not a directory`);
   const demoLogin = users.size === 0 && authorizedKeys === undefined;
   if (demoLogin) users.set('demo', 'demo');
   const forwarding = v['allow-forwarding'] === true;

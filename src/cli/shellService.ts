@@ -12,7 +12,11 @@ export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean 
   const context = (connectionId: string, channelId: string): ShellContext => {
     const conn = daemon.sshConnections.get(connectionId);
     const terminal = daemon.sshChannels.get(channelId)?.terminal;
-    return { user: conn?.user ?? '', remote: `${conn?.remoteHost}:${conn?.remotePort}`, terminal: terminal && { term: terminal.term, cols: terminal.cols, rows: terminal.rows } };
+    return {
+      user: conn?.user ?? '',
+      remote: `${conn?.remoteHost}:${conn?.remotePort}`,
+      terminal: terminal && { term: terminal.term, cols: terminal.cols, rows: terminal.rows },
+    };
   };
   daemon
     .on('SSHChannelRequest', (e) => {
@@ -24,7 +28,10 @@ export function serveDemoShell(daemon: SSHDaemon, options: { leaveScp?: boolean 
       if (e.requestType === 'shell') {
         const channel = daemon.channelStream(e.channelId);
         channel.on('error', () => undefined); // a client that went away; the channel closes on its own
-        const shell = new DemoShell({ write: (text) => void channel.write(text), exit: (code) => void channel.exit(code) }, context(e.connectionId, e.channelId));
+        const shell = new DemoShell(
+          { write: (text) => void channel.write(text), exit: (code) => void channel.exit(code) },
+          context(e.connectionId, e.channelId),
+        );
         shells.set(e.channelId, shell);
         channel.on('data', (data: Buffer) => {
           shell.input(data);

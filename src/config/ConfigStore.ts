@@ -45,7 +45,10 @@ export class ConfigStore {
     const row = m ? SETTINGS_BY_NAME.get(m[1].toLowerCase()) : undefined;
     if (!m || !row) {
       const name = m?.[1] ?? statement;
-      throw new SSHDaemonError(ErrorCodes.UnknownSetting, `Unknown config setting '${name}'${this.suggest(name)}; see docs/settings.md for the list`);
+      throw new SSHDaemonError(
+        ErrorCodes.UnknownSetting,
+        `Unknown config setting '${name}'${this.suggest(name)}; see docs/settings.md for the list`,
+      );
     }
     const index = m[2];
     const value = m[3];
@@ -66,7 +69,10 @@ export class ConfigStore {
       throw new SSHDaemonError(ErrorCodes.UnknownSetting, `Config setting '${row.name}' takes no index`);
     }
     if (row.index === 'connection' && (index === undefined || !/^\d+$/.test(index))) {
-      throw new SSHDaemonError(ErrorCodes.UnknownSetting, `Config setting '${row.name}' needs a connection id: '${row.name}[connectionId]'`);
+      throw new SSHDaemonError(
+        ErrorCodes.UnknownSetting,
+        `Config setting '${row.name}' needs a connection id: '${row.name}[connectionId]'`,
+      );
     }
     if (row.index === 'list' && (index === undefined || !/^\d+$/.test(index) || Number(index) > 15)) {
       throw new SSHDaemonError(ErrorCodes.UnknownSetting, `Config setting '${row.name}' needs an index from 0 to 15: '${row.name}[0]'`);

@@ -33,7 +33,9 @@ export const bool: SettingParser = parser('true or false', (text) => {
 export const anyText: SettingParser = parser('any text', (text) => text);
 
 export function oneLine(maxLength: number): SettingParser {
-  return parser(`one line of at most ${maxLength} characters`, (text) => (/[\r\n]/.test(text) || text.length > maxLength ? undefined : text));
+  return parser(`one line of at most ${maxLength} characters`, (text) =>
+    /[\r\n]/.test(text) || text.length > maxLength ? undefined : text,
+  );
 }
 
 /** A comma list whose every entry must be in `supported` (order kept, duplicates dropped). */
@@ -41,7 +43,14 @@ export function listOf(supported: readonly string[], allowEmpty = false): Settin
   // Sorted: ssh2 orders its supported lists by what the crypto build offers, which varies by machine.
   const range = `a comma list of: ${[...supported].sort().join(', ')}`;
   const fn = (text: string): string => {
-    const items = [...new Set(text.split(',').map((s) => s.trim()).filter(Boolean))];
+    const items = [
+      ...new Set(
+        text
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
     const bad = items.filter((i) => !supported.includes(i));
     if (bad.length || (!allowEmpty && items.length === 0)) {
       throw new Error(`expects ${range}${bad.length ? ` (not supported: ${bad.join(', ')})` : ''}`);

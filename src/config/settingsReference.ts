@@ -16,7 +16,7 @@ export function renderSettingsReference(rows: readonly SettingRow[] = SETTINGS):
     '<!-- Generated from src/config/settings.ts by `npm run docs:settings`; do not edit by hand. -->',
     '',
     "`daemon.config('Name=Value')` sets a setting, `daemon.config('Name')` reads it. Indexed settings take",
-    "a connection id (`UserAuthBanner[7]=Hello`) or a list index (`AltSSHCertStore[0]=...`). Names are",
+    'a connection id (`UserAuthBanner[7]=Hello`) or a list index (`AltSSHCertStore[0]=...`). Names are',
     'case-insensitive. A value outside the valid range throws `SSHDaemonError` (code 101 unknown',
     'setting, 102 bad value, 103 read-only) and leaves the setting unchanged. Settings marked',
     '(beyond) are not in IPWorks.',

@@ -96,7 +96,8 @@ export class SSHDaemon extends EventHub {
    */
   serveSFTP(channelId: string, options: SFTPSessionOptions): SFTPSession {
     const state = this.channel(channelId);
-    if (state.consumer) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Channel ${channelId} is already served by a built-in service`);
+    if (state.consumer)
+      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `Channel ${channelId} is already served by a built-in service`);
     return this.server.builtIns.serveSFTP(state, options);
   }
 
@@ -252,7 +253,12 @@ export class SSHDaemon extends EventHub {
    * end it with `.catch()`.
    */
   sendChannelData(channelId: string, data: Buffer | Uint8Array | string): Promise<void> {
-    return handledCall(() => this.channel(channelId).send(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength), 0));
+    return handledCall(() =>
+      this.channel(channelId).send(
+        typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        0,
+      ),
+    );
   }
 
   /** Sends data as stderr (extended data type 1); as {@link SSHDaemon.sendChannelData}, safe to leave unawaited. */
@@ -308,7 +314,11 @@ export class SSHDaemon extends EventHub {
     return getSSHParamBytes(payload, field);
   }
   /** Appends one encoded field to `payload` (null to start) and returns the new buffer; see {@link setSSHParam}. */
-  setSSHParam(payload: Buffer | Uint8Array | null | undefined, fieldType: SSHParamFieldType, value: string | number | boolean | bigint): Buffer {
+  setSSHParam(
+    payload: Buffer | Uint8Array | null | undefined,
+    fieldType: SSHParamFieldType,
+    value: string | number | boolean | bigint,
+  ): Buffer {
     return setSSHParam(payload, fieldType, value);
   }
 

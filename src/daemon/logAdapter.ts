@@ -41,7 +41,11 @@ function isStructured(logger: StructuredLogger | LineLogger): logger is Structur
  */
 export function attachLogger(daemon: SSHDaemon, logger: StructuredLogger | LineLogger): () => void {
   const onLog = isStructured(logger)
-    ? (e: LogEventArgs) => logger[LEVEL_METHOD[e.logLevel as 1 | 2 | 3] ?? 'info']({ connectionId: e.connectionId || undefined, logLevel: e.logLevel }, e.message)
+    ? (e: LogEventArgs) =>
+        logger[LEVEL_METHOD[e.logLevel as 1 | 2 | 3] ?? 'info'](
+          { connectionId: e.connectionId || undefined, logLevel: e.logLevel },
+          e.message,
+        )
     : (e: LogEventArgs) => logger.log(`[${e.connectionId || '-'}] ${e.message}`);
   const onError = isStructured(logger)
     ? (e: ErrorEventArgs) => logger.error({ connectionId: e.connectionId || undefined, errorCode: e.errorCode }, e.description)

@@ -50,21 +50,34 @@ export interface PropertyRow<K extends keyof SSHDaemonProperties> {
 function bad(name: string, valid: string, got: unknown): SSHDaemonError {
   return new SSHDaemonError(ErrorCodes.InvalidPropertyValue, `Property ${name} expects ${valid}; got ${JSON.stringify(got)}`);
 }
-const integer = (name: string, min: number, max: number) => (v: unknown): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(name, `an integer from ${min} to ${max}`, v);
-  return v;
-};
-const text = (name: string) => (v: unknown): string => {
-  if (typeof v !== 'string') throw bad(name, 'a string', v);
-  return v;
-};
-const commaList = (name: string, supported: readonly string[]) => (v: unknown): string => {
-  if (typeof v !== 'string') throw bad(name, `a comma list of: ${supported.join(', ')}`, v);
-  const items = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
-  const unknown = items.filter((i) => !supported.includes(i));
-  if (unknown.length || items.length === 0) throw bad(name, `a comma list of: ${supported.join(', ')}`, v);
-  return items.join(',');
-};
+const integer =
+  (name: string, min: number, max: number) =>
+  (v: unknown): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(name, `an integer from ${min} to ${max}`, v);
+    return v;
+  };
+const text =
+  (name: string) =>
+  (v: unknown): string => {
+    if (typeof v !== 'string') throw bad(name, 'a string', v);
+    return v;
+  };
+const commaList =
+  (name: string, supported: readonly string[]) =>
+  (v: unknown): string => {
+    if (typeof v !== 'string') throw bad(name, `a comma list of: ${supported.join(', ')}`, v);
+    const items = [
+      ...new Set(
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
+    const unknown = items.filter((i) => !supported.includes(i));
+    if (unknown.length || items.length === 0) throw bad(name, `a comma list of: ${supported.join(', ')}`, v);
+    return items.join(',');
+  };
 
 export const AUTH_METHODS = ['none', 'password', 'publickey', 'keyboard-interactive'] as const;
 
@@ -73,8 +86,17 @@ export const PROPERTIES = {
   listening: { ipworks: 'Listening' },
   localHost: { ipworks: 'LocalHost', initial: () => '', validate: text('localHost'), fixedWhileListening: true },
   localPort: { ipworks: 'LocalPort', initial: () => 22, validate: integer('localPort', 0, 65535), fixedWhileListening: true },
-  connectionBacklog: { ipworks: 'ConnectionBacklog', initial: () => 5, validate: integer('connectionBacklog', 0, 65535), fixedWhileListening: true },
-  defaultAuthMethods: { ipworks: 'DefaultAuthMethods', initial: () => 'password,publickey', validate: commaList('defaultAuthMethods', AUTH_METHODS) },
+  connectionBacklog: {
+    ipworks: 'ConnectionBacklog',
+    initial: () => 5,
+    validate: integer('connectionBacklog', 0, 65535),
+    fixedWhileListening: true,
+  },
+  defaultAuthMethods: {
+    ipworks: 'DefaultAuthMethods',
+    initial: () => 'password,publickey',
+    validate: commaList('defaultAuthMethods', AUTH_METHODS),
+  },
   defaultTimeout: { ipworks: 'DefaultTimeout', initial: () => 0, validate: integer('defaultTimeout', 0, 2_147_483) },
   keyboardInteractiveMessage: { ipworks: 'KeyboardInteractiveMessage', initial: () => '', validate: text('keyboardInteractiveMessage') },
   keyboardInteractivePrompts: {
@@ -149,7 +171,10 @@ export function installPropertyAccessors(proto: PropertyOwner): void {
       (!('readOnly' in row)
         ? function (this: PropertyOwner, v: unknown) {
             if ('fixedWhileListening' in row && this.listening) {
-              throw new SSHDaemonError(ErrorCodes.NotWhileListening, `Property ${name} cannot change while listening; call stopListening() first`);
+              throw new SSHDaemonError(
+                ErrorCodes.NotWhileListening,
+                `Property ${name} cannot change while listening; call stopListening() first`,
+              );
             }
             stored(this)[name] = 'validate' in row ? row.validate(v) : v;
           }

@@ -90,7 +90,12 @@ function offerWithHostKeys(base: KexInitInstance, hostKeyAlgorithms: string[]): 
   const cached = byList.get(key);
   if (cached) return cached;
   const l = base.lists;
-  const side = (s: KexInitInstance['lists']['cs']) => ({ cipher: s.cipher.array, mac: s.mac.array, compress: s.compress.array, lang: s.lang.array });
+  const side = (s: KexInitInstance['lists']['cs']) => ({
+    cipher: s.cipher.array,
+    mac: s.mac.array,
+    compress: s.compress.array,
+    lang: s.lang.array,
+  });
   const offer = new kexModule.KexInit({ kex: l.kex.array, serverHostKey: hostKeyAlgorithms, cs: side(l.cs), sc: side(l.sc) });
   byList.set(key, offer);
   return offer;

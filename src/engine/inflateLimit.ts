@@ -45,7 +45,8 @@ function install(): void {
   if (installed) return;
   const Reader = zlibModule.ZlibPacketReader;
   const read = Reader?.prototype.read;
-  if (!Reader || typeof read !== 'function') throw new Error('sshdaemon engine: ssh2 zlib.js has no ZlibPacketReader.read; ssh2 version changed?');
+  if (!Reader || typeof read !== 'function')
+    throw new Error('sshdaemon engine: ssh2 zlib.js has no ZlibPacketReader.read; ssh2 version changed?');
   const probe = new Reader();
   const hasLimit = typeof probe._zlib?._maxOutputLength === 'number';
   probe.cleanup();
@@ -57,9 +58,12 @@ function install(): void {
       return read.call(this, data);
     } catch (err) {
       if (err instanceof Error && EXCEEDED.test(err.message)) {
-        throw Object.assign(new Error(`a compressed packet of ${data.length} bytes inflates past ${MAX_INFLATED_PACKET} bytes (the largest packet accepted)`), {
-          code: INFLATE_LIMIT_CODE,
-        });
+        throw Object.assign(
+          new Error(`a compressed packet of ${data.length} bytes inflates past ${MAX_INFLATED_PACKET} bytes (the largest packet accepted)`),
+          {
+            code: INFLATE_LIMIT_CODE,
+          },
+        );
       }
       throw err;
     }

@@ -59,11 +59,15 @@ interface Layout {
 }
 
 type LayoutOf = (cipher: CipherInstance) => Layout | undefined;
-const fixed = (block: number, aad: number, trailer: number): LayoutOf => () => ({ block, aad, trailer });
-const generic = (withMac: boolean): LayoutOf => (c) =>
-  typeof c._encBlockLen === 'number' && typeof c._aadLen === 'number' && (!withMac || typeof c._macLen === 'number')
-    ? { block: c._encBlockLen, aad: c._aadLen, trailer: withMac ? (c._macLen as number) : 0 }
-    : undefined;
+const fixed =
+  (block: number, aad: number, trailer: number): LayoutOf =>
+  () => ({ block, aad, trailer });
+const generic =
+  (withMac: boolean): LayoutOf =>
+  (c) =>
+    typeof c._encBlockLen === 'number' && typeof c._aadLen === 'number' && (!withMac || typeof c._macLen === 'number')
+      ? { block: c._encBlockLen, aad: c._aadLen, trailer: withMac ? (c._macLen as number) : 0 }
+      : undefined;
 
 /**
  * Per ssh2 1.17.0 cipher class: SHA-256 (first 16 hex digits) of the text of `allocPacket` and
@@ -93,7 +97,10 @@ export function methodHash(source: string, className: string, method: string): s
   if (at < 0) return undefined;
   const close = body.indexOf('\n  }\n', at);
   if (close < 0) return undefined;
-  return createHash('sha256').update(body.slice(at, close + 4)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(body.slice(at, close + 4))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Cipher prototypes whose sources matched, with their layout. */
@@ -107,7 +114,16 @@ function verifyCipherClasses(): void {
     const info = cryptoModule.CIPHER_INFO[name];
     if (!info || !mac) throw new Error(`sshdaemon engine (packetBuffers): ssh2 crypto.js lacks ${name}; ssh2 version changed?`);
     for (const forceNative of [false, true]) {
-      const outbound = { onWrite: () => undefined, seqno: 0, cipherInfo: info, cipherKey: Buffer.alloc(info.keyLen), cipherIV: Buffer.alloc(info.ivLen), macInfo: mac, macKey: Buffer.alloc(mac.len), forceNative };
+      const outbound = {
+        onWrite: () => undefined,
+        seqno: 0,
+        cipherInfo: info,
+        cipherKey: Buffer.alloc(info.keyLen),
+        cipherIV: Buffer.alloc(info.ivLen),
+        macInfo: mac,
+        macKey: Buffer.alloc(mac.len),
+        forceNative,
+      };
       probes.push(cryptoModule.createCipher({ outbound }));
     }
   }
@@ -119,9 +135,12 @@ function verifyCipherClasses(): void {
     probe.free();
     if (!pinned) throw new Error(`sshdaemon engine (packetBuffers): unknown ssh2 cipher class ${name}; ssh2 version changed?`);
     if (got.alloc !== pinned.alloc || got.encrypt !== pinned.encrypt) {
-      throw new Error(`sshdaemon engine (packetBuffers): ssh2 ${name}.allocPacket/encrypt changed (${got.alloc}/${got.encrypt}); ssh2 version changed?`);
+      throw new Error(
+        `sshdaemon engine (packetBuffers): ssh2 ${name}.allocPacket/encrypt changed (${got.alloc}/${got.encrypt}); ssh2 version changed?`,
+      );
     }
-    if (!pinned.layout(probe)) throw new Error(`sshdaemon engine (packetBuffers): ssh2 ${name} lacks its block/MAC fields; ssh2 version changed?`);
+    if (!pinned.layout(probe))
+      throw new Error(`sshdaemon engine (packetBuffers): ssh2 ${name} lacks its block/MAC fields; ssh2 version changed?`);
     layouts.set(proto, pinned.layout);
   }
 }
@@ -138,7 +157,10 @@ checkSources(
     'ssh2/lib/protocol/kex.js': [
       /this\._protocol\._cipher = createCipher\(hsCipherConfig\);\s*this\._protocol\._packetRW\.write = hsWrite;\s*hsCipherConfig = undefined;\s*hsWrite = undefined;\s*this\._protocol\._onHandshakeComplete\(negotiated\);/,
     ],
-    'ssh2/lib/protocol/Protocol.js': [/this\._onHandshakeComplete = \(\.\.\.args\) => \{/, /const packet = this\._cipher\.allocPacket\(data\.length\);\s*packet\.set\(data, 5\);/],
+    'ssh2/lib/protocol/Protocol.js': [
+      /this\._onHandshakeComplete = \(\.\.\.args\) => \{/,
+      /const packet = this\._cipher\.allocPacket\(data\.length\);\s*packet\.set\(data, 5\);/,
+    ],
   },
   'packetBuffers',
 );
@@ -261,7 +283,8 @@ export function reusePacketBuffers(conn: Ssh2Connection, batch: WriteBatch): voi
   const { _protocol: proto, _sock: socket } = conn as unknown as { _protocol: HandshakeProtocol; _sock: Socket };
   if (patched.has(proto)) return;
   const onHandshakeComplete = proto._onHandshakeComplete;
-  if (typeof onHandshakeComplete !== 'function') throw new Error('sshdaemon engine: ssh2 Protocol has no _onHandshakeComplete; ssh2 version changed?');
+  if (typeof onHandshakeComplete !== 'function')
+    throw new Error('sshdaemon engine: ssh2 Protocol has no _onHandshakeComplete; ssh2 version changed?');
   patched.add(proto);
   const arena = Object.getPrototypeOf(socket) === Socket.prototype ? new PacketArena(socket, batch) : undefined;
   proto._onHandshakeComplete = (...args: unknown[]) => {

@@ -330,7 +330,8 @@ function defineHybridClass(base: KeyExchangeClass): KeyExchangeClass {
 /** ssh2's KeyExchange base class, found above the alias object; checked before it is subclassed. */
 function keyExchangeBase(aliasKex: object): KeyExchangeClass | string {
   const cls = Object.getPrototypeOf(aliasKex)?.constructor as { name?: string } | undefined;
-  const base = Object.getPrototypeOf(Object.getPrototypeOf(aliasKex) ?? {})?.constructor as (KeyExchangeClass & { name?: string }) | undefined;
+  const base = Object.getPrototypeOf(Object.getPrototypeOf(aliasKex) ?? {})?.constructor as
+    (KeyExchangeClass & { name?: string }) | undefined;
   if (cls?.name !== 'DHExchange' || base?.name !== 'KeyExchange') {
     return `ssh2 key-exchange classes changed (got ${cls?.name} extends ${base?.name}, expected DHExchange extends KeyExchange)`;
   }
@@ -346,7 +347,12 @@ function hybridFor(proto: object, aliasKex: Ssh2KeyExchange, fatal: (proto: obje
   if (typeof base === 'string') {
     installProblem = base;
     // handleKexInit calls start() next: fail the handshake there, not with an exception.
-    return { negotiated: aliasKex.negotiated, start: () => fatal(proto, `${MLKEM768X25519_SHA256}: ${base}`), parse: () => undefined, finish: () => undefined };
+    return {
+      negotiated: aliasKex.negotiated,
+      start: () => fatal(proto, `${MLKEM768X25519_SHA256}: ${base}`),
+      parse: () => undefined,
+      finish: () => undefined,
+    };
   }
   if (!hybridClass || hybridClass.base !== base) hybridClass = { base, cls: defineHybridClass(base) };
   aliasKex.negotiated.kex = MLKEM768X25519_SHA256;
@@ -370,7 +376,8 @@ export function installPostQuantumKex({ protocolClass, constants, utils }: Ssh2K
     throw new Error(`sshdaemon engine: ${what}; ssh2 version changed?`);
   };
   if (constants.MESSAGE.KEXECDH_INIT !== 30 || constants.MESSAGE.KEXECDH_REPLY !== 31) fail('ssh2 ECDH message numbers are not 30/31');
-  if (!Array.isArray(constants.SUPPORTED_KEX) || !constants.SUPPORTED_KEX.includes('diffie-hellman-group1-sha1')) fail('ssh2 SUPPORTED_KEX has changed');
+  if (!Array.isArray(constants.SUPPORTED_KEX) || !constants.SUPPORTED_KEX.includes('diffie-hellman-group1-sha1'))
+    fail('ssh2 SUPPORTED_KEX has changed');
   const bp = utils.bufferParser;
   if (typeof bp?.init !== 'function' || typeof bp.readList !== 'function' || !Object.prototype.hasOwnProperty.call(bp, 'readList')) {
     fail('ssh2 utils.bufferParser has no own init/readList');

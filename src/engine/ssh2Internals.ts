@@ -4,12 +4,7 @@
  * fails loudly in test/engine.test.ts instead of misbehaving quietly. See docs/engine.md.
  */
 import type { Socket } from 'node:net';
-import type {
-  ChannelOpenConfirmInfo,
-  ChannelOpenInfo,
-  Ssh2Connection,
-  Ssh2Protocol,
-} from './ssh2Types';
+import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Connection, Ssh2Protocol } from './ssh2Types';
 import { installGuessedKexPacketFix } from './guessedKexPacketFix';
 import { installKexAccessor } from './handshakeControl';
 import { installPostQuantumKex } from './pqKex';
@@ -104,7 +99,12 @@ export function cryptoBindingAvailable(): boolean {
 interface InternalProtocol extends Ssh2Protocol {
   _handlers: Record<string, unknown>;
   _packetRW: {
-    write: { allocStart: number; allocStartKEX: number; alloc(len: number, forceKEX?: boolean): Buffer; finalize(packet: Buffer, forceKEX?: boolean): Buffer };
+    write: {
+      allocStart: number;
+      allocStartKEX: number;
+      alloc(len: number, forceKEX?: boolean): Buffer;
+      finalize(packet: Buffer, forceKEX?: boolean): Buffer;
+    };
   };
   _banner: string | undefined;
 }
@@ -182,8 +182,7 @@ export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Con
   table.CHANNEL_OPEN_FAILURE = (_p: unknown, recipient: number, reason: number, desc: string) =>
     handlers.onOpenFailure(recipient, reason, desc);
   table.CHANNEL_DATA = (_p: unknown, recipient: number, data: Buffer) => handlers.onData(recipient, data, 0);
-  table.CHANNEL_EXTENDED_DATA = (_p: unknown, recipient: number, data: Buffer, type: number) =>
-    handlers.onData(recipient, data, type);
+  table.CHANNEL_EXTENDED_DATA = (_p: unknown, recipient: number, data: Buffer, type: number) => handlers.onData(recipient, data, type);
   table.CHANNEL_WINDOW_ADJUST = (_p: unknown, recipient: number, amount: number) => handlers.onWindowAdjust(recipient, amount);
   table.CHANNEL_SUCCESS = (_p: unknown, recipient: number) => handlers.onRequestReply(recipient, true);
   table.CHANNEL_FAILURE = (_p: unknown, recipient: number) => handlers.onRequestReply(recipient, false);
@@ -222,7 +221,9 @@ export function queuedDuringKex(proto: Ssh2Protocol): number {
  * the channel layer fills packets from consecutive sends without concatenating them first.
  */
 export function sendChannelDataParts(proto: Ssh2Protocol, recipient: number, parts: readonly Buffer[], extended: number): void {
-  const internal = proto as unknown as { _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } } };
+  const internal = proto as unknown as {
+    _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } };
+  };
   const writer = internal._packetRW.write;
   let dataLen = 0;
   for (const part of parts) dataLen += part.length;

@@ -139,7 +139,12 @@ export function takeOverUserAuth(conn: Ssh2Connection, messages: UserAuthMessage
       answering('publickey');
       proto.authPKOK(algorithm, blob);
     },
-    infoRequest: (name, instructions, prompts) => proto.authInfoReq(name, instructions, prompts.map((p) => ({ prompt: p.prompt, echo: p.echo }))),
+    infoRequest: (name, instructions, prompts) =>
+      proto.authInfoReq(
+        name,
+        instructions,
+        prompts.map((p) => ({ prompt: p.prompt, echo: p.echo })),
+      ),
     unimplemented: (seqno) => {
       const payload = Buffer.alloc(5);
       payload[0] = MSG.UNIMPLEMENTED;

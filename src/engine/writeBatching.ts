@@ -95,7 +95,8 @@ export function batchWrites(conn: Ssh2Connection): WriteBatch {
   if (existing) return existing;
   const onWrite = proto._onWrite;
   if (typeof onWrite !== 'function') throw new Error('sshdaemon engine: ssh2 Protocol has no _onWrite; ssh2 version changed?');
-  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function') throw new Error('sshdaemon engine: the connection has no corkable socket');
+  if (typeof socket?.cork !== 'function' || typeof socket.uncork !== 'function')
+    throw new Error('sshdaemon engine: the connection has no corkable socket');
   const batch = new WriteBatch(socket);
   const batched = (data: Uint8Array) => {
     batch.willWrite();

@@ -296,12 +296,7 @@ export interface SSHDaemonEvents {
 
 /** Events whose listeners decide something and may be asynchronous. */
 export type DecisionEventName =
-  | 'ConnectionRequest'
-  | 'SSHChannelOpenRequest'
-  | 'SSHChannelRequest'
-  | 'SSHServiceRequest'
-  | 'SSHUserAuthPrompt'
-  | 'SSHUserAuthRequest';
+  'ConnectionRequest' | 'SSHChannelOpenRequest' | 'SSHChannelRequest' | 'SSHServiceRequest' | 'SSHUserAuthPrompt' | 'SSHUserAuthRequest';
 
 /** The argument object of event `E`: `EventArgs<'SSHChannelRequest'>` is {@link SSHChannelRequestEventArgs}. */
 export type EventArgs<E extends keyof SSHDaemonEvents> = Parameters<SSHDaemonEvents[E]>[0];

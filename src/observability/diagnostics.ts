@@ -107,7 +107,10 @@ interface Messages {
   error: ErrorMessage;
 }
 
-const CHANNELS = Object.fromEntries(Object.entries(DIAGNOSTICS_CHANNELS).map(([k, name]) => [k, channel(name)])) as Record<keyof Messages, ReturnType<typeof channel>>;
+const CHANNELS = Object.fromEntries(Object.entries(DIAGNOSTICS_CHANNELS).map(([k, name]) => [k, channel(name)])) as Record<
+  keyof Messages,
+  ReturnType<typeof channel>
+>;
 
 /** Publishes when somebody listens; `build` runs only then. @internal */
 export function publish<K extends keyof Messages>(name: K, build: () => Messages[K]): void {

@@ -17,7 +17,10 @@ export function parsePromptSetting(text: string): KeyboardInteractivePrompt[] {
   if (t.startsWith('[')) {
     const parsed: unknown = JSON.parse(t);
     if (!Array.isArray(parsed)) throw new Error('expects a JSON array of {prompt, echo}');
-    return parsed.map((p) => ({ prompt: String((p as KeyboardInteractivePrompt).prompt ?? p), echo: Boolean((p as KeyboardInteractivePrompt).echo) }));
+    return parsed.map((p) => ({
+      prompt: String((p as KeyboardInteractivePrompt).prompt ?? p),
+      echo: Boolean((p as KeyboardInteractivePrompt).echo),
+    }));
   }
   return t.split(',').map((item) => {
     const [prompt, flag] = item.trimStart().split('|');

@@ -80,9 +80,7 @@ export const CHANNEL_OPEN_FIELDS: Readonly<Record<string, readonly FieldSpec[]>>
 };
 
 /** What a payload buffer handed out by the daemon is, so positional and named reads know its layout. */
-export type PayloadLayout =
-  | { kind: 'channel-request' }
-  | { kind: 'channel-open'; channelType: string };
+export type PayloadLayout = { kind: 'channel-request' } | { kind: 'channel-open'; channelType: string };
 
 const layoutOfPayload = new WeakMap<Buffer, PayloadLayout>();
 
@@ -96,9 +94,7 @@ export function payloadLayout(buf: Buffer): PayloadLayout | undefined {
   return layoutOfPayload.get(buf);
 }
 
-const OPEN_FIELD_NAMES = new Set(
-  Object.values(CHANNEL_OPEN_FIELDS).flatMap((fields) => fields.map((f) => f.name.toLowerCase())),
-);
+const OPEN_FIELD_NAMES = new Set(Object.values(CHANNEL_OPEN_FIELDS).flatMap((fields) => fields.map((f) => f.name.toLowerCase())));
 
 export function isChannelOpenFieldName(name: string): boolean {
   return OPEN_FIELD_NAMES.has(name.toLowerCase());

@@ -76,9 +76,7 @@ function findField(payload: Buffer, field: string): DecodedField {
   const layout = payloadLayout(buf) ?? guessLayout(buf, field);
   const fields = decodeFields(buf, layout);
   const positional = /^#(\d+)$/.exec(field);
-  const found = positional
-    ? fields[Number(positional[1])]
-    : fields.find((f) => f.spec.name.toLowerCase() === field.toLowerCase());
+  const found = positional ? fields[Number(positional[1])] : fields.find((f) => f.spec.name.toLowerCase() === field.toLowerCase());
   if (!found) {
     const names = fields.map((f) => f.spec.name).join(', ');
     throw new SSHDaemonError(
@@ -126,7 +124,10 @@ function parseInteger(value: string, fieldType: string, max: bigint): bigint {
     );
   }
   if (n > max) {
-    throw new SSHDaemonError(ErrorCodes.InvalidFieldValue, `setSSHParam: ${value} is out of range for field type '${fieldType}' (0..${max})`);
+    throw new SSHDaemonError(
+      ErrorCodes.InvalidFieldValue,
+      `setSSHParam: ${value} is out of range for field type '${fieldType}' (0..${max})`,
+    );
   }
   return n;
 }
@@ -166,7 +167,11 @@ const ENCODERS: Record<SSHParamFieldType, (value: string) => Buffer> = {
  * Appends one encoded field to `payload` and returns the new buffer (the input is not modified).
  * Types: `s` string, `sb` bytes given as hex, `m` mpint, `i` uint32, `l` uint64, `b` byte, `f` boolean.
  */
-export function setSSHParam(payload: Buffer | Uint8Array | null | undefined, fieldType: SSHParamFieldType, value: string | number | boolean | bigint): Buffer {
+export function setSSHParam(
+  payload: Buffer | Uint8Array | null | undefined,
+  fieldType: SSHParamFieldType,
+  value: string | number | boolean | bigint,
+): Buffer {
   const encode = ownEntry(ENCODERS, fieldType);
   if (!encode) {
     throw new SSHDaemonError(

@@ -10,7 +10,10 @@ function truncated(what: string): SSHDaemonError {
 /** Sequential reader over an SSH payload; throws SSHDaemonError on truncation. */
 export class WireReader {
   offset: number;
-  constructor(readonly buf: Buffer, offset = 0) {
+  constructor(
+    readonly buf: Buffer,
+    offset = 0,
+  ) {
     this.offset = offset;
   }
   get remaining(): number {

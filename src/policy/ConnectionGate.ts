@@ -87,7 +87,11 @@ export class ConnectionGate {
     const allowed = addressList(s.text('AllowedClients'));
     if (!allowed.empty && !allowed.matches(address)) return { reason: 'AllowedClients', detail: 'address not in AllowedClients' };
     const banned = this.penalties.refusedFor(address, this.blocks());
-    if (banned) return { reason: banned.cause, detail: `source ${banned.cause === 'SensorPorts' ? 'touched a sensor port; banned' : 'penalised'} for another ${banned.seconds} s` };
+    if (banned)
+      return {
+        reason: banned.cause,
+        detail: `source ${banned.cause === 'SensorPorts' ? 'touched a sensor port; banned' : 'penalised'} for another ${banned.seconds} s`,
+      };
     // overflow:deny-all (OpenSSH): while the family's penalty table is full, only exempt sources get in.
     const policy = this.policy();
     const full = policy && this.penalties.deniesAll(address, policy);
@@ -107,14 +111,18 @@ export class ConnectionGate {
     const limit = rateLimit(this.settings.text('ConnectionRateLimit'));
     if (!limit) return undefined;
     const now = this.clock();
-    if (now < this.pausedUntil) return { reason: 'ConnectionRateLimit', detail: `accepting paused for another ${Math.ceil((this.pausedUntil - now) / 1000)} s` };
+    if (now < this.pausedUntil)
+      return { reason: 'ConnectionRateLimit', detail: `accepting paused for another ${Math.ceil((this.pausedUntil - now) / 1000)} s` };
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;
       this.windowCount = 0;
     }
     if (++this.windowCount > limit.perSecond) {
       this.pausedUntil = now + limit.pauseSeconds * 1000;
-      return { reason: 'ConnectionRateLimit', detail: `more than ${limit.perSecond} connections in a second; pausing ${limit.pauseSeconds} s` };
+      return {
+        reason: 'ConnectionRateLimit',
+        detail: `more than ${limit.perSecond} connections in a second; pausing ${limit.pauseSeconds} s`,
+      };
     }
     return undefined;
   }

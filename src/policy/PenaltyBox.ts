@@ -82,7 +82,12 @@ export class PenaltyBox {
 
   /** Records per table. */
   sizes(): { penalties4: number; penalties6: number; sensors4: number; sensors6: number } {
-    return { penalties4: this.penalties[4].size, penalties6: this.penalties[6].size, sensors4: this.sensors[4].size, sensors6: this.sensors[6].size };
+    return {
+      penalties4: this.penalties[4].size,
+      penalties6: this.penalties[6].size,
+      sensors4: this.sensors[4].size,
+      sensors6: this.sensors[6].size,
+    };
   }
 
   /** Heap positions visited and records expired in all tables: the work done, for tests that bound it. */
@@ -107,7 +112,11 @@ export class PenaltyBox {
     } else {
       if (mode === 'deny-all' && table.size >= bound) {
         this.unrecorded++;
-        this.tell(`penalties${family}`, now, `IPv${family} penalty table full (${table.size} sources, ${maxKey(family)}:${bound}, ${overflowKey(family)}:deny-all): new IPv${family} connections are refused until a penalty expires`);
+        this.tell(
+          `penalties${family}`,
+          now,
+          `IPv${family} penalty table full (${table.size} sources, ${maxKey(family)}:${bound}, ${overflowKey(family)}:deny-all): new IPv${family} connections are refused until a penalty expires`,
+        );
         return undefined;
       }
       record = { key, expiresAt: Math.min(now + seconds * 1000, cap), enforced: false, order: 0, slot: 0 };
@@ -116,10 +125,18 @@ export class PenaltyBox {
       // the new one itself when it would run out first.
       if (table.size > bound) {
         this.dropSoonest(table, bound);
-        this.tell(`penalties${family}`, now, `IPv${family} penalty table full (${maxKey(family)}:${bound}, ${overflowKey(family)}:permissive): the penalties closest to expiry are dropped early`);
+        this.tell(
+          `penalties${family}`,
+          now,
+          `IPv${family} penalty table full (${maxKey(family)}:${bound}, ${overflowKey(family)}:permissive): the penalties closest to expiry are dropped early`,
+        );
         if (table.get(key, now) !== record) return undefined;
       } else if (mode === 'deny-all' && table.size >= bound) {
-        this.tell(`penalties${family}`, now, `IPv${family} penalty table full (${table.size} sources, ${maxKey(family)}:${bound}, ${overflowKey(family)}:deny-all): new IPv${family} connections are refused until a penalty expires`);
+        this.tell(
+          `penalties${family}`,
+          now,
+          `IPv${family} penalty table full (${table.size} sources, ${maxKey(family)}:${bound}, ${overflowKey(family)}:deny-all): new IPv${family} connections are refused until a penalty expires`,
+        );
       }
     }
     if (record.expiresAt - now >= policy.min * 1000) record.enforced = true;
@@ -147,7 +164,11 @@ export class PenaltyBox {
     table.insert({ key, expiresAt, order: 0, slot: 0 });
     if (table.size > bound) {
       this.dropSoonest(table, bound);
-      this.tell(`sensors${family}`, now, `IPv${family} sensor ban table full (${maxKey(family)}:${bound}): the sensor bans closest to expiry are dropped early`);
+      this.tell(
+        `sensors${family}`,
+        now,
+        `IPv${family} sensor ban table full (${maxKey(family)}:${bound}): the sensor bans closest to expiry are dropped early`,
+      );
     }
   }
 

@@ -94,7 +94,11 @@ function hostPortAllowed(patterns: readonly string[] | undefined, host: string, 
 }
 
 /** Why a client channel open is refused under these restrictions (direct-tcpip to host:port). */
-export function refusedChannelOpen(r: SessionRestrictions, channelType: string, target?: { host: string; port: number }): string | undefined {
+export function refusedChannelOpen(
+  r: SessionRestrictions,
+  channelType: string,
+  target?: { host: string; port: number },
+): string | undefined {
   if (channelType !== 'direct-tcpip' && channelType !== 'direct-streamlocal@openssh.com') return undefined;
   if (!r.portForwarding) return `${channelType} not permitted for this key (port forwarding off)`;
   if (channelType === 'direct-tcpip' && r.permitOpen && (!target || !hostPortAllowed(r.permitOpen, target.host, target.port))) {
@@ -108,9 +112,14 @@ export function refusedChannelOpen(r: SessionRestrictions, channelType: string, 
  * outside permitlisten) and `streamlocal-forward@openssh.com` (port forwarding off: OpenSSH's
  * no-port-forwarding and restrict cover Unix-socket forwarding too).
  */
-export function refusedGlobalRequest(r: SessionRestrictions, name: string, info: { bindAddr?: string; bindPort?: number }): string | undefined {
+export function refusedGlobalRequest(
+  r: SessionRestrictions,
+  name: string,
+  info: { bindAddr?: string; bindPort?: number },
+): string | undefined {
   if (name === 'tcpip-forward') return refusedListen(r, info.bindAddr ?? '', info.bindPort ?? 0);
-  if (name === 'streamlocal-forward@openssh.com' && !r.portForwarding) return 'remote Unix-socket forwarding not permitted for this key (port forwarding off)';
+  if (name === 'streamlocal-forward@openssh.com' && !r.portForwarding)
+    return 'remote Unix-socket forwarding not permitted for this key (port forwarding off)';
   return undefined;
 }
 

@@ -38,7 +38,10 @@ export class AddressList {
   readonly empty: boolean;
 
   constructor(spec: string) {
-    const items = spec.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = spec
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     this.empty = items.length === 0;
     for (const item of items) {
       const [net, bits] = item.split('/');
@@ -62,6 +65,9 @@ export class AddressList {
 
 /** Glob match of the client identification against SSHVersionPattern. */
 export function versionMatches(patterns: string, identification: string): boolean {
-  const list = patterns.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = patterns
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return list.length === 0 || list.some((p) => globMatch(p, identification));
 }

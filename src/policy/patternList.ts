@@ -23,7 +23,10 @@ function cidrContains(pattern: string, address: string): boolean | 'invalid' | u
 export function matchPatternList(value: string, list: string): 1 | 0 | -1 {
   const subject = normaliseAddress(value);
   let found: 1 | 0 = 0;
-  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const negated = raw.startsWith('!');
     const pattern = negated ? raw.slice(1) : raw;
     const cidr = cidrContains(pattern, subject);

@@ -94,12 +94,14 @@ function duration(text: string, what: string): number {
 }
 
 function positiveInt(text: string, what: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) throw new Error(`${what} must be a positive integer, got '${text}'`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
+    throw new Error(`${what} must be a positive integer, got '${text}'`);
   return Number(text);
 }
 
 function overflowMode(text: string, what: string): OverflowMode {
-  if (!(OVERFLOW_MODES as readonly string[]).includes(text)) throw new Error(`${what} must be ${OVERFLOW_MODES.join(' or ')}, got '${text}'`);
+  if (!(OVERFLOW_MODES as readonly string[]).includes(text))
+    throw new Error(`${what} must be ${OVERFLOW_MODES.join(' or ')}, got '${text}'`);
   return text as OverflowMode;
 }
 
@@ -135,7 +137,10 @@ export function parseRateLimit(text: string): { perSecond: number; pauseSeconds:
 
 /** SensorPorts: comma list of TCP ports. */
 export function parsePorts(text: string): number[] {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return items.map((p) => {
     if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new Error(`'${p}' is not a TCP port (1-65535)`);
     return Number(p);

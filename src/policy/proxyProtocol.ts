@@ -65,8 +65,10 @@ function v2(buf: Buffer): ProxyParse {
   if (command === 0x0) return { done: true, header: { version: 2, rest } }; // LOCAL: the balancer's own check
   if (command !== 0x1) return { done: false, error: `PROXY v2 command ${command}` };
   const family = buf[13] >> 4;
-  if (family === 0x1 && body.length >= 12) return { done: true, header: { version: 2, address: [...body.subarray(0, 4)].join('.'), port: body.readUInt16BE(8), rest } };
-  if (family === 0x2 && body.length >= 36) return { done: true, header: { version: 2, address: ipv6(body.subarray(0, 16)), port: body.readUInt16BE(32), rest } };
+  if (family === 0x1 && body.length >= 12)
+    return { done: true, header: { version: 2, address: [...body.subarray(0, 4)].join('.'), port: body.readUInt16BE(8), rest } };
+  if (family === 0x2 && body.length >= 36)
+    return { done: true, header: { version: 2, address: ipv6(body.subarray(0, 16)), port: body.readUInt16BE(32), rest } };
   if (family === 0x0) return { done: true, header: { version: 2, rest } }; // AF_UNSPEC
   return { done: false, error: `PROXY v2 address family ${family} not supported` };
 }

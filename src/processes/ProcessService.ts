@@ -32,7 +32,10 @@ function checkOptions(options: ProcessServiceOptions): SessionOptions {
   }
   const grace = options.killGrace ?? DEFAULT_KILL_GRACE;
   if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > 3600) {
-    throw new SSHDaemonError(ErrorCodes.InvalidArgument, `enableProcesses killGrace must be a number of seconds from 0 to 3600, got ${String(options.killGrace)}`);
+    throw new SSHDaemonError(
+      ErrorCodes.InvalidArgument,
+      `enableProcesses killGrace must be a number of seconds from 0 to 3600, got ${String(options.killGrace)}`,
+    );
   }
   if (options.plan !== undefined && typeof options.plan !== 'function') {
     throw new SSHDaemonError(ErrorCodes.InvalidArgument, 'enableProcesses plan must be a function');
@@ -57,7 +60,11 @@ export class ProcessService {
       ptyBinding();
       this.provider = (connection) => {
         const chosen = options(connection);
-        return chosen instanceof Promise ? chosen.then((o) => (o ? checkOptions(o) : undefined)) : chosen ? checkOptions(chosen) : undefined;
+        return chosen instanceof Promise
+          ? chosen.then((o) => (o ? checkOptions(o) : undefined))
+          : chosen
+            ? checkOptions(chosen)
+            : undefined;
       };
       return;
     }
@@ -106,7 +113,11 @@ export class ProcessService {
       return session;
     };
     const failed = (err: unknown): ProcessSession | undefined => {
-      this.host.hub.error(conn.id, ErrorCodes.HandlerFailed, `enableProcesses callback failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.host.hub.error(
+        conn.id,
+        ErrorCodes.HandlerFailed,
+        `enableProcesses callback failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
       return make(undefined);
     };
     let chosen: ReturnType<typeof provider>;
@@ -125,7 +136,12 @@ export class ProcessService {
     return {
       connection,
       log: (level: 1 | 2 | 3, message: string) => this.host.hub.log(conn.id, level, message),
-      planFailed: (err: unknown) => this.host.hub.error(conn.id, ErrorCodes.HandlerFailed, `enableProcesses plan failed: ${err instanceof Error ? err.message : String(err)}`),
+      planFailed: (err: unknown) =>
+        this.host.hub.error(
+          conn.id,
+          ErrorCodes.HandlerFailed,
+          `enableProcesses plan failed: ${err instanceof Error ? err.message : String(err)}`,
+        ),
     };
   }
 }

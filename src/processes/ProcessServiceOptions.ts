@@ -105,7 +105,9 @@ export interface ProcessServiceOptions {
    * every request runs through the user's shell. A plan that throws refuses too and fires `Error`
    * 1030.
    */
-  plan?(request: ProcessRequest): ProcessPlan | ProcessRefusal | null | undefined | Promise<ProcessPlan | ProcessRefusal | null | undefined>;
+  plan?(
+    request: ProcessRequest,
+  ): ProcessPlan | ProcessRefusal | null | undefined | Promise<ProcessPlan | ProcessRefusal | null | undefined>;
   /**
    * OpenSSH `AcceptEnv` patterns (`*` and `?` wildcards, case-sensitive) for the client's `env`
    * requests; others are refused. Default `['LANG', 'LC_*']` (Debian's sshd_config).

@@ -118,12 +118,23 @@ export class ProcessSession {
   }
 
   private envRequest({ name, value }: ChannelRequestParamsMap['env']): boolean {
-    if (this.startedFlag || name === '' || name.includes('=') || name.includes('\0') || value.includes('\0') || !this.options.acceptEnv.accepts(name)) return false;
+    if (
+      this.startedFlag ||
+      name === '' ||
+      name.includes('=') ||
+      name.includes('\0') ||
+      value.includes('\0') ||
+      !this.options.acceptEnv.accepts(name)
+    )
+      return false;
     const env = this.state.environment;
     let bytes = name.length + value.length;
     for (const [k, v] of env) if (k !== name) bytes += k.length + v.length;
     if ((!env.has(name) && env.size >= MAX_ENV_VARIABLES) || bytes > MAX_ENV_BYTES) {
-      this.host.log(2, `channel ${this.state.id}: env ${name} refused: at most ${MAX_ENV_VARIABLES} variables and ${MAX_ENV_BYTES} bytes per channel`);
+      this.host.log(
+        2,
+        `channel ${this.state.id}: env ${name} refused: at most ${MAX_ENV_VARIABLES} variables and ${MAX_ENV_BYTES} bytes per channel`,
+      );
       return false;
     }
     return true;

@@ -14,7 +14,10 @@ export class AcceptEnv {
 
   constructor(patterns: readonly string[] = DEFAULT_ACCEPT_ENV) {
     if (!Array.isArray(patterns) || patterns.some((p) => typeof p !== 'string')) {
-      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `acceptEnv must be an array of patterns such as 'LC_*', got ${JSON.stringify(patterns)}`);
+      throw new SSHDaemonError(
+        ErrorCodes.InvalidArgument,
+        `acceptEnv must be an array of patterns such as 'LC_*', got ${JSON.stringify(patterns)}`,
+      );
     }
     this.patterns = patterns.map((p: string) => Array.from(p, (c) => (c === '*' ? STAR : c === '?' ? ANY_ONE : literalToken(c))));
   }

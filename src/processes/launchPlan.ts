@@ -49,7 +49,11 @@ function setpriv(): string {
       return false;
     }
   });
-  if (!setprivPath) throw new SSHDaemonError(ErrorCodes.InvalidArgument, 'ProcessPlan uid/gid need util-linux setpriv (Debian: apt-get install util-linux), which is not installed');
+  if (!setprivPath)
+    throw new SSHDaemonError(
+      ErrorCodes.InvalidArgument,
+      'ProcessPlan uid/gid need util-linux setpriv (Debian: apt-get install util-linux), which is not installed',
+    );
   return setprivPath;
 }
 
@@ -92,7 +96,8 @@ function runAsPrefix(plan: ProcessPlan, accountGid: number | undefined): string[
 export async function resolveLaunch(context: LaunchContext): Promise<ResolvedLaunch> {
   const { request, plan, terminal } = context;
   const account = await findLocalAccount({ name: request.user });
-  const runsAs = plan.uid !== undefined ? await findLocalAccount({ uid: plan.uid }) : await findLocalAccount({ uid: process.getuid?.() ?? -1 });
+  const runsAs =
+    plan.uid !== undefined ? await findLocalAccount({ uid: plan.uid }) : await findLocalAccount({ uid: process.getuid?.() ?? -1 });
   const shell = plan.shell ?? (account?.shell || '/bin/sh');
   const home = plan.env?.HOME ?? account?.home ?? runsAs?.home ?? '/';
   const effectiveUid = plan.uid ?? process.getuid?.() ?? -1;
@@ -118,7 +123,8 @@ export async function resolveLaunch(context: LaunchContext): Promise<ResolvedLau
   let cwd = plan.cwd ?? home;
   let notice: string | undefined;
   if (!isDirectory(cwd)) {
-    if (plan.cwd !== undefined) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `ProcessPlan cwd ${JSON.stringify(plan.cwd)} is not a folder`);
+    if (plan.cwd !== undefined)
+      throw new SSHDaemonError(ErrorCodes.InvalidArgument, `ProcessPlan cwd ${JSON.stringify(plan.cwd)} is not a folder`);
     notice = `Could not chdir to home directory ${home}: No such file or directory\n`;
     cwd = '/';
   }
@@ -145,6 +151,8 @@ export async function resolveLaunch(context: LaunchContext): Promise<ResolvedLau
     args = ['-l'];
   }
   const launch: ProcessLaunch =
-    prefix.length > 0 ? { file: prefix[0], args: [...prefix.slice(1), file, ...args], env, cwd } : { file, args, argv0: canSetArgv0 ? argv0 : undefined, env, cwd };
+    prefix.length > 0
+      ? { file: prefix[0], args: [...prefix.slice(1), file, ...args], env, cwd }
+      : { file, args, argv0: canSetArgv0 ? argv0 : undefined, env, cwd };
   return { launch, notice };
 }

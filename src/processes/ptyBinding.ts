@@ -21,7 +21,19 @@ export interface PtyFork {
 
 /** The native calls used (node-pty's `native` export; its signature in 1.1.0). */
 interface NativePty {
-  fork(file: string, args: string[], env: string[], cwd: string, cols: number, rows: number, uid: number, gid: number, utf8: boolean, helperPath: string, onExit: (code: number, signal: number) => void): PtyFork;
+  fork(
+    file: string,
+    args: string[],
+    env: string[],
+    cwd: string,
+    cols: number,
+    rows: number,
+    uid: number,
+    gid: number,
+    utf8: boolean,
+    helperPath: string,
+    onExit: (code: number, signal: number) => void,
+  ): PtyFork;
   resize(fd: number, cols: number, rows: number): void;
 }
 
@@ -32,7 +44,15 @@ export interface PtyBinding {
    * session with the pty as its controlling terminal; `onExit` gets the exit code and the signal
    * number (0 if none) once the child has been reaped.
    */
-  fork(file: string, args: string[], env: Record<string, string>, cwd: string, cols: number, rows: number, onExit: (code: number, signal: number) => void): PtyFork;
+  fork(
+    file: string,
+    args: string[],
+    env: Record<string, string>,
+    cwd: string,
+    cols: number,
+    rows: number,
+    onExit: (code: number, signal: number) => void,
+  ): PtyFork;
   /** Sets the terminal size (the kernel sends SIGWINCH to the foreground process group). */
   resize(fd: number, cols: number, rows: number): void;
   /** The installed node-pty version. */
@@ -72,10 +92,16 @@ function load(): PtyBinding | Error {
     native = (require('node-pty') as { native?: NativePty | null }).native;
     /* eslint-enable @typescript-eslint/no-require-imports */
   } catch (err) {
-    return new SSHDaemonError(ErrorCodes.InvalidArgument, `Pseudo-terminals are unavailable: node-pty cannot be loaded (${(err as Error).message.split('\n')[0]}). ${PTY_TOOLCHAIN_HINT}.`);
+    return new SSHDaemonError(
+      ErrorCodes.InvalidArgument,
+      `Pseudo-terminals are unavailable: node-pty cannot be loaded (${(err as Error).message.split('\n')[0]}). ${PTY_TOOLCHAIN_HINT}.`,
+    );
   }
   if (!native || typeof native.fork !== 'function' || typeof native.resize !== 'function') {
-    return new SSHDaemonError(ErrorCodes.InvalidArgument, `Pseudo-terminals are unavailable: node-pty ${version} has no native fork/resize (this adapter is written for node-pty ${PINNED_NODE_PTY_VERSION}).`);
+    return new SSHDaemonError(
+      ErrorCodes.InvalidArgument,
+      `Pseudo-terminals are unavailable: node-pty ${version} has no native fork/resize (this adapter is written for node-pty ${PINNED_NODE_PTY_VERSION}).`,
+    );
   }
   const binding = native;
   return {

@@ -17,8 +17,14 @@ export function startPtyProcess(launch: ProcessLaunch, cols: number, rows: numbe
   const binding = ptyBinding();
   let resolveExit!: (end: ProcessEnd) => void;
   const exited = new Promise<ProcessEnd>((resolve) => (resolveExit = resolve));
-  const fork = binding.fork('/bin/sh', ['-c', SET_SSH_TTY, 'sh', launch.file, ...launch.args], launch.env, launch.cwd, cols, rows, (code, signal) =>
-    resolveExit(signal ? { code: null, signal } : { code, signal: null }),
+  const fork = binding.fork(
+    '/bin/sh',
+    ['-c', SET_SSH_TTY, 'sh', launch.file, ...launch.args],
+    launch.env,
+    launch.cwd,
+    cols,
+    rows,
+    (code, signal) => resolveExit(signal ? { code: null, signal } : { code, signal: null }),
   );
   const master = new PtyMaster(fork.fd);
   return {

@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
  * ones `exit-signal` names (sshd's `name2sig` / `sig2name`).
  */
 const RFC_SIGNALS: ReadonlyMap<string, NodeJS.Signals> = new Map(
-  (['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2'] as const).map((n) => [n, `SIG${n}` as NodeJS.Signals]),
+  (['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2'] as const).map((n) => [
+    n,
+    `SIG${n}` as NodeJS.Signals,
+  ]),
 );
 
 /** What sshd's `sig2name` sends for a signal without an RFC 4254 name. */
@@ -30,7 +33,18 @@ function signalName(n: number): NodeJS.Signals | undefined {
 }
 
 /** Signals whose default action writes a core file (signal(7) "Core"). */
-const CORE_SIGNALS: ReadonlySet<string> = new Set(['SIGQUIT', 'SIGILL', 'SIGABRT', 'SIGFPE', 'SIGSEGV', 'SIGBUS', 'SIGSYS', 'SIGTRAP', 'SIGXCPU', 'SIGXFSZ']);
+const CORE_SIGNALS: ReadonlySet<string> = new Set([
+  'SIGQUIT',
+  'SIGILL',
+  'SIGABRT',
+  'SIGFPE',
+  'SIGSEGV',
+  'SIGBUS',
+  'SIGSYS',
+  'SIGTRAP',
+  'SIGXCPU',
+  'SIGXFSZ',
+]);
 
 let coreLimit: boolean | undefined;
 
@@ -44,7 +58,9 @@ export function coreDumpLikely(signal: NodeJS.Signals | number): boolean {
   if (!name || !CORE_SIGNALS.has(name)) return false;
   if (coreLimit === undefined) {
     try {
-      const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max core file size'));
+      const line = readFileSync('/proc/self/limits', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('Max core file size'));
       const soft = line?.slice('Max core file size'.length).trim().split(/\s+/)[0];
       coreLimit = soft !== undefined && soft !== '0';
     } catch {

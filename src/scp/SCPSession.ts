@@ -97,7 +97,8 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
     this.fs = options.fileSystem;
     this.access = options.access ?? 'read-write';
     const timeout = options.timeout ?? DEFAULT_TIMEOUT_S;
-    if (!Number.isFinite(timeout) || timeout < 0) throw new RangeError(`SCP timeout must be a number of seconds >= 0, got ${String(options.timeout)}`);
+    if (!Number.isFinite(timeout) || timeout < 0)
+      throw new RangeError(`SCP timeout must be a number of seconds >= 0, got ${String(options.timeout)}`);
     this.timeoutMs = Math.round(timeout * 1000);
     this.input = new InputBuffer((hold) => this.transport.holdInput(hold && !this.over));
     this.aborted = new Promise<never>((_, reject) => (this.rejectAbort = reject));
@@ -156,7 +157,8 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
       if (this.usageError !== undefined || !this.command) throw new SCPProtocolError(this.usageError ?? 'usage');
       const command = this.command;
       if (command.direction === 'sink' && this.access === 'read-only') throw new SCPProtocolError('Permission denied: read-only access');
-      if (command.direction === 'source' && this.access === 'upload-only') throw new SCPProtocolError('Permission denied: upload-only access');
+      if (command.direction === 'source' && this.access === 'upload-only')
+        throw new SCPProtocolError('Permission denied: upload-only access');
       const ctx = this.context(command);
       await (command.direction === 'sink' ? new SCPSink(ctx).run() : new SCPSource(ctx).run());
       status = this.errors > 0 ? 1 : 0;
@@ -178,7 +180,11 @@ export class SCPSession extends TypedEmitter<SCPSessionEvents> {
     // application in full, to the client only by its code: its text may hold a real path.
     const code = (reason as NodeJS.ErrnoException | undefined)?.code;
     const message = known ? reason.message : `internal error${typeof code === 'string' ? ` (${code})` : ''}`;
-    this.emit('failed', { operation: 'protocol', message: known ? message : `${message}: ${(reason as Error)?.message ?? String(reason)}`, fatal: true });
+    this.emit('failed', {
+      operation: 'protocol',
+      message: known ? message : `${message}: ${(reason as Error)?.message ?? String(reason)}`,
+      fatal: true,
+    });
     // Queued, not awaited: a client that does not read must not keep us here.
     this.transport.send(errorRecord(true, message)).catch(() => undefined);
     return 1;

@@ -24,7 +24,12 @@ const MAX_MESSAGE = 1024;
 /** A record from the peer. */
 export type SCPRecord =
   | { kind: 'C' | 'D'; mode: number; size: number; name: string }
-  | { kind: 'T'; mtime: number; atime: number; /** false when a time is beyond what can be set (OpenSSH then ignores them). */ inRange: boolean }
+  | {
+      kind: 'T';
+      mtime: number;
+      atime: number;
+      /** false when a time is beyond what can be set (OpenSSH then ignores them). */ inRange: boolean;
+    }
   | { kind: 'E' }
   | { kind: 'error'; fatal: boolean; message: string };
 

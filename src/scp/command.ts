@@ -74,7 +74,14 @@ export function parseSCPCommand(command: string): SCPCommand {
     throw err;
   }
   if (!namesScp(words[0])) throw new SCPUsageError('not an scp command');
-  const cmd: SCPCommand = { direction: 'sink', recursive: false, preserve: false, targetShouldBeDirectory: false, verbose: false, paths: [] };
+  const cmd: SCPCommand = {
+    direction: 'sink',
+    recursive: false,
+    preserve: false,
+    targetShouldBeDirectory: false,
+    verbose: false,
+    paths: [],
+  };
   let to = false;
   let from = false;
   let i = 1;

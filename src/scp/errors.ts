@@ -25,7 +25,9 @@ export class SessionOverError extends Error {
 
 /** Errors that end the session (the channel, the client, the protocol), as opposed to a filesystem error about one path. */
 export function isSessionError(err: unknown): boolean {
-  return err instanceof SessionOverError || err instanceof PeerFatalError || err instanceof SCPProtocolError || err instanceof InputEndedError;
+  return (
+    err instanceof SessionOverError || err instanceof PeerFatalError || err instanceof SCPProtocolError || err instanceof InputEndedError
+  );
 }
 
 /**

@@ -102,7 +102,7 @@ export interface NamePattern {
 export function compilePattern(pattern: string): NamePattern {
   const tokens: WildcardToken[] = [];
   const text = pattern;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = String.fromCodePoint(text.codePointAt(i)!);
     if (c === '\\' && i + 1 < text.length) {
       const next = String.fromCodePoint(text.codePointAt(i + 1)!);
@@ -196,7 +196,12 @@ const joinShown = (shown: string, name: string): string => (shown === '' ? name 
 export async function* expandPattern(fs: SFTPFileSystem, base: string, pattern: string): AsyncGenerator<GlobMatch> {
   const parts = pattern.split('/');
   const absolute = pattern.startsWith('/');
-  yield* walk(fs, { path: absolute ? '/' : base, shown: absolute ? '/' : '' }, parts.filter((p, i) => p !== '' || i === parts.length - 1), 0);
+  yield* walk(
+    fs,
+    { path: absolute ? '/' : base, shown: absolute ? '/' : '' },
+    parts.filter((p, i) => p !== '' || i === parts.length - 1),
+    0,
+  );
 }
 
 async function* walk(fs: SFTPFileSystem, at: GlobMatch, parts: string[], index: number): AsyncGenerator<GlobMatch> {

@@ -15,7 +15,18 @@
 import type { SFTPAttributes, SFTPFileHandle } from '../sftp/FileSystem';
 import { decodeFileName } from '../sftp/fileNames';
 import { ACK, MAX_LINE, parseRecord, SCPProtocolError, type SCPRecord } from './codec';
-import { childPath, childShown, isDirectory, isRegular, MAX_DEPTH, MAX_PATH, readAck, type SCPContext, wordPath, wordShown } from './context';
+import {
+  childPath,
+  childShown,
+  isDirectory,
+  isRegular,
+  MAX_DEPTH,
+  MAX_PATH,
+  readAck,
+  type SCPContext,
+  wordPath,
+  wordShown,
+} from './context';
 import { errorText, PeerFatalError } from './errors';
 
 /** Largest single write handed to the filesystem. */
@@ -68,7 +79,8 @@ export class SCPSink {
         record = parseRecord(line);
       } catch (err) {
         // A first line (of any folder level) that is no record at all is echoed, as OpenSSH does (a shell's "No match." in rcp's day).
-        if (first && err instanceof SCPProtocolError && /expected control record/.test(err.message)) throw new SCPProtocolError(decodeFileName(line));
+        if (first && err instanceof SCPProtocolError && /expected control record/.test(err.message))
+          throw new SCPProtocolError(decodeFileName(line));
         throw err;
       }
       if (record.kind === 'error') {
@@ -154,7 +166,11 @@ export class SCPSink {
     const existing = await this.stat(path);
     let handle: SFTPFileHandle;
     try {
-      handle = await fs.open(path, { read: false, write: true, append: false, create: true, truncate: false, exclusive: false }, { mode: mode | S_IWUSR });
+      handle = await fs.open(
+        path,
+        { read: false, write: true, append: false, create: true, truncate: false, exclusive: false },
+        { mode: mode | S_IWUSR },
+      );
     } catch (err) {
       // The client skips this file's data on an error answer.
       return await this.ctx.reportError('open', path, errorText(err, path, '', shown));

@@ -8,7 +8,19 @@
  */
 import type { SFTPAttributes, SFTPDirEntry, SFTPDirHandle, SFTPFileHandle } from '../sftp/FileSystem';
 import { END_RECORD, fileRecord, MAX_LINE, timeRecord } from './codec';
-import { baseName, childPath, childShown, isDirectory, isRegular, MAX_DEPTH, MAX_PATH, readAck, type SCPContext, wordPath, wordShown } from './context';
+import {
+  baseName,
+  childPath,
+  childShown,
+  isDirectory,
+  isRegular,
+  MAX_DEPTH,
+  MAX_PATH,
+  readAck,
+  type SCPContext,
+  wordPath,
+  wordShown,
+} from './context';
 import { errorText, isSessionError } from './errors';
 import { expandPattern, GlobLimitError } from './glob';
 
@@ -45,7 +57,11 @@ export class SCPSource {
       } catch (err) {
         if (isSessionError(err)) throw err;
         // Too many matches, or a folder that could not be listed: reported, the other arguments go on.
-        await this.ctx.reportError('glob', literal, err instanceof GlobLimitError ? `${shown}: ${err.message}` : errorText(err, literal, '', shown));
+        await this.ctx.reportError(
+          'glob',
+          literal,
+          err instanceof GlobLimitError ? `${shown}: ${err.message}` : errorText(err, literal, '', shown),
+        );
         continue;
       }
       // No match: the word itself, as a shell without nullglob passes it.
@@ -71,7 +87,9 @@ export class SCPSource {
     const name = baseName(path);
     const line = name ? fileRecord(kind, (attrs.mode ?? 0o644) & FILE_MODE_MASK, size, name) : undefined;
     if (line) return line;
-    const why = name ? 'name cannot be sent (a newline in it, or too long)' : 'the root directory has no name to send; copy its entries instead';
+    const why = name
+      ? 'name cannot be sent (a newline in it, or too long)'
+      : 'the root directory has no name to send; copy its entries instead';
     await this.ctx.reportError('open', path, `${shown}: ${why}`);
     return undefined;
   }
@@ -86,7 +104,11 @@ export class SCPSource {
   private async sendFile(path: string, shown: string): Promise<void> {
     let handle: SFTPFileHandle;
     try {
-      handle = await this.ctx.fs.open(path, { read: true, write: false, append: false, create: false, truncate: false, exclusive: false }, {});
+      handle = await this.ctx.fs.open(
+        path,
+        { read: true, write: false, append: false, create: false, truncate: false, exclusive: false },
+        {},
+      );
     } catch (err) {
       return this.ctx.reportError('open', path, errorText(err, path, '', shown));
     }
@@ -149,7 +171,8 @@ export class SCPSource {
       } catch (err) {
         return this.ctx.reportError('opendir', path, errorText(err, path, '', shown));
       }
-      if (this.ancestors.has(real)) return this.ctx.reportError('opendir', path, `${shown}: directory loop (a link to a folder that contains it)`);
+      if (this.ancestors.has(real))
+        return this.ctx.reportError('opendir', path, `${shown}: directory loop (a link to a folder that contains it)`);
     }
     let dir: SFTPDirHandle;
     try {

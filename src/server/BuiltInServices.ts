@@ -119,14 +119,21 @@ export class BuiltInServices implements BuiltInHooks {
   /** Serves SFTP on a channel; its data goes to the session from now on. */
   serveSFTP(state: ChannelState, options: SFTPSessionOptions): SFTPSession {
     const user = options.user ?? state.connection.user;
-    const session = new SFTPSession({ ...options, user }, {
-      handleBudget: this.sftpHandles.budget(user, options.maxHandlesPerUser ?? DEFAULT_MAX_HANDLES_PER_USER),
-      send: (packet) => state.send(packet, 0),
-      holdInput: (hold) => state.holdWindow(hold),
-      close: () => this.exitChannel(state, 0),
-      listenerFailed: (event, err) =>
-        this.host.hub.error(state.connection.id, ErrorCodes.HandlerFailed, `SFTPSession '${event}' listener failed: ${err instanceof Error ? err.message : String(err)}`),
-    });
+    const session = new SFTPSession(
+      { ...options, user },
+      {
+        handleBudget: this.sftpHandles.budget(user, options.maxHandlesPerUser ?? DEFAULT_MAX_HANDLES_PER_USER),
+        send: (packet) => state.send(packet, 0),
+        holdInput: (hold) => state.holdWindow(hold),
+        close: () => this.exitChannel(state, 0),
+        listenerFailed: (event, err) =>
+          this.host.hub.error(
+            state.connection.id,
+            ErrorCodes.HandlerFailed,
+            `SFTPSession '${event}' listener failed: ${err instanceof Error ? err.message : String(err)}`,
+          ),
+      },
+    );
     options.onSession?.(session);
     consumeChannel(state, session);
     return session;
@@ -138,11 +145,16 @@ export class BuiltInServices implements BuiltInHooks {
    * reply has gone out (the sink speaks first).
    */
   serveSCP(state: ChannelState, command: string, options: SCPSessionOptions): SCPSession {
-    const session = new SCPSession(command, options, {
-      send: (data) => state.send(data, 0),
-      holdInput: (hold) => state.holdWindow(hold),
-      exit: (status) => this.exitChannel(state, status),
-    }, state.connection.user);
+    const session = new SCPSession(
+      command,
+      options,
+      {
+        send: (data) => state.send(data, 0),
+        holdInput: (hold) => state.holdWindow(hold),
+        exit: (status) => this.exitChannel(state, status),
+      },
+      state.connection.user,
+    );
     options.onSession?.(session);
     consumeChannel(state, session);
     setImmediate(() => session.start());
@@ -162,10 +174,18 @@ export class BuiltInServices implements BuiltInHooks {
     if (isSftpRequest(requestType, params)) return this.sftpProvider !== undefined ? 'sftp' : '';
     if (this.scpProvider && isScpRequest(requestType, params)) return 'scp';
     if (this.processes.presets(state, requestType)) return 'processes';
-    return this.forwardingOptions !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward') ? 'forwarding' : '';
+    return this.forwardingOptions !== undefined && (requestType === 'tcpip-forward' || requestType === 'cancel-tcpip-forward')
+      ? 'forwarding'
+      : '';
   }
 
-  attachBuiltIn(conn: ConnectionRecord, state: ChannelState, requestType: string, params: ChannelRequestParams, body?: Buffer): boolean | Promise<boolean> {
+  attachBuiltIn(
+    conn: ConnectionRecord,
+    state: ChannelState,
+    requestType: string,
+    params: ChannelRequestParams,
+    body?: Buffer,
+  ): boolean | Promise<boolean> {
     if (this.processes.started(state)) return this.processes.attach(conn, state, requestType, params);
     if (state.consumer) return true;
     if (this.sftpProvider && isSftpRequest(requestType, params)) {
@@ -180,7 +200,13 @@ export class BuiltInServices implements BuiltInHooks {
   }
 
   /** Asks the provider for options (sync or async) and serves the channel with them; undefined refuses. */
-  private attachWith<T>(conn: ConnectionRecord, state: ChannelState, what: string, provider: (c: SSHConnection) => T | undefined | Promise<T | undefined>, serve: (options: T) => void): boolean | Promise<boolean> {
+  private attachWith<T>(
+    conn: ConnectionRecord,
+    state: ChannelState,
+    what: string,
+    provider: (c: SSHConnection) => T | undefined | Promise<T | undefined>,
+    serve: (options: T) => void,
+  ): boolean | Promise<boolean> {
     const attach = (options: T | undefined): boolean => {
       if (!options || state.finished) return false;
       try {

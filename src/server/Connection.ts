@@ -40,7 +40,6 @@ import type { ConfigStore } from '../config/ConfigStore';
 /** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE']);
 
-
 /** What a connection needs from the server that accepted it (ServerCore). */
 export interface ConnectionServer {
   readonly hub: EventHub;
@@ -84,7 +83,14 @@ export class Connection implements AuthHost, ChannelHost {
     address: string,
     port: number,
   ) {
-    const conn = (this.record = new ConnectionRecord(nextId(), socket, address, port, normaliseAddress(socket.localAddress ?? ''), server.props.defaultTimeout));
+    const conn = (this.record = new ConnectionRecord(
+      nextId(),
+      socket,
+      address,
+      port,
+      normaliseAddress(socket.localAddress ?? ''),
+      server.props.defaultTimeout,
+    ));
     socket.once('close', () => this.socketClosed());
     const grace = [server.settings.int('AuthTimeout'), server.settings.int('DefaultConnectionTimeout')].filter((s) => s > 0);
     if (grace.length) {
@@ -128,7 +134,11 @@ export class Connection implements AuthHost, ChannelHost {
     // One writev per tick, pooled padding, reused packet buffers (src/engine/writeBatching.ts, packetBuffers.ts).
     speedUpOutbound(engine);
     // A client re-key before authentication is CPU no connection limit sees (src/engine/rekeyGate.ts).
-    gateClientRekey(engine, () => conn.authenticated, () => this.violation(conn, ErrorCodes.ProtocolError, 'key re-exchange before authentication refused'));
+    gateClientRekey(
+      engine,
+      () => conn.authenticated,
+      () => this.violation(conn, ErrorCodes.ProtocolError, 'key re-exchange before authentication refused'),
+    );
     engine.on('error', (err: Error & { level?: string; code?: unknown }) => this.engineError(err));
     hub.fire('SSHStatus', { connectionId: conn.id, message: `Client identification: ${info.header.identRaw}` });
     if (!versionMatches(settings.text('SSHVersionPattern'), info.header.identRaw)) {
@@ -148,8 +158,10 @@ export class Connection implements AuthHost, ChannelHost {
       onInfoResponse: (payload, seqno) => this.auth!.infoResponse(payload, seqno),
     });
     this.auth = new AuthFlow(conn, this, replies);
-    wrapConnectionHandler<(p: unknown, service: string) => void>(engine, 'SERVICE_REQUEST', (original) => (p, service) =>
-      this.auth!.serviceRequest(service, () => original(p, service)),
+    wrapConnectionHandler<(p: unknown, service: string) => void>(
+      engine,
+      'SERVICE_REQUEST',
+      (original) => (p, service) => this.auth!.serviceRequest(service, () => original(p, service)),
     );
     engine.on('handshake', (negotiated: NegotiatedAlgorithms) => this.keysExchanged(negotiated));
     engine.on('rekey', () => hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
@@ -166,7 +178,11 @@ export class Connection implements AuthHost, ChannelHost {
   private engineError(err: Error & { level?: string; code?: unknown }): void {
     const { record: conn, hub } = this;
     if (err.code === INFLATE_LIMIT_CODE) return this.compressionBomb(err.message);
-    if (err.level === 'socket' && CLIENT_GONE.has(String(err.code)) && [...(this.layer?.channels.values() ?? [])].every((c) => c.eofSent || c.closeSent)) {
+    if (
+      err.level === 'socket' &&
+      CLIENT_GONE.has(String(err.code)) &&
+      [...(this.layer?.channels.values() ?? [])].every((c) => c.eofSent || c.closeSent)
+    ) {
       // A reset once every channel's output has ended (the client has all it asked for) is how some
       // clients close (paramiko when our last message crosses its close): a normal end, not an Error.
       conn.closeReason ??= { statusCode: 0, description: `closed by the client (${String(err.code)})` };
@@ -175,7 +191,8 @@ export class Connection implements AuthHost, ChannelHost {
       return;
     }
     const code = engineErrorCode(err);
-    const description = code === ErrorCodes.NegotiationFailed ? describeNegotiationFailure(err.message, this.handshake, this.server.settings) : err.message;
+    const description =
+      code === ErrorCodes.NegotiationFailed ? describeNegotiationFailure(err.message, this.handshake, this.server.settings) : err.message;
     if (!conn.closeReason) conn.closeReason = { statusCode: code, description };
     hub.error(conn.id, code, description);
     conn.destroyAfter(); // ssh2 ends the connection after every error; a peer that never closes must not keep it
@@ -206,11 +223,20 @@ export class Connection implements AuthHost, ChannelHost {
     this.builtIns.connectionClosed(conn);
     this.server.forget(this);
     const banned = this.server.gate.closed(conn.remoteHost, conn);
-    if (banned !== undefined) hub.log(conn.id, 1, `${conn.remoteHost} penalised (PerSourcePenalties): new connections refused for ${banned} s`);
+    if (banned !== undefined)
+      hub.log(conn.id, 1, `${conn.remoteHost} penalised (PerSourcePenalties): new connections refused for ${banned} s`);
     const reason = conn.closeReason ?? { statusCode: 0, description: 'OK' };
     hub.log(conn.id, 1, `disconnected: ${reason.description}`);
     hub.fire('Disconnected', { connectionId: conn.id, statusCode: reason.statusCode, description: reason.description });
-    publish('connection', () => ({ event: 'close', connectionId: conn.id, remoteHost: conn.remoteHost, remotePort: conn.remotePort, ...reason, bytesIn: conn.bytesIn, bytesOut: conn.bytesOut }));
+    publish('connection', () => ({
+      event: 'close',
+      connectionId: conn.id,
+      remoteHost: conn.remoteHost,
+      remotePort: conn.remotePort,
+      ...reason,
+      bytesIn: conn.bytesIn,
+      bytesOut: conn.bytesOut,
+    }));
   }
 
   /** DISCONNECT "by application" (or a plain FIN before the engine has it) without waiting; the socket goes after the grace time. */
@@ -260,19 +286,26 @@ export class Connection implements AuthHost, ChannelHost {
       };
       timer = setTimeout(done, ms);
       socket.once('close', done);
-      markHandled(Promise.all([...channels.values()].map((c) => c.whenSettled())).then(() => {
-        if (socket.writableLength === 0) return done();
-        socket.on('drain', written);
-      }));
+      markHandled(
+        Promise.all([...channels.values()].map((c) => c.whenSettled())).then(() => {
+          if (socket.writableLength === 0) return done();
+          socket.on('drain', written);
+        }),
+      );
     });
   }
 
   /** SSHDaemon.exchangeKeys: re-keys now; resolves when the new keys are in use. */
   exchangeKeys(): Promise<void> {
     const engine = this.record.engine;
-    if (!engine) return Promise.reject(new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${this.record.id} has not finished its first key exchange`));
+    if (!engine)
+      return Promise.reject(
+        new SSHDaemonError(ErrorCodes.UnknownConnection, `Connection ${this.record.id} has not finished its first key exchange`),
+      );
     return new Promise<void>((resolve, reject) => {
-      engine.rekey((err?: Error) => (err ? reject(new SSHDaemonError(ErrorCodes.ProtocolError, `re-key failed: ${err.message}`)) : resolve()));
+      engine.rekey((err?: Error) =>
+        err ? reject(new SSHDaemonError(ErrorCodes.ProtocolError, `re-key failed: ${err.message}`)) : resolve(),
+      );
     });
   }
 
@@ -289,7 +322,10 @@ export class Connection implements AuthHost, ChannelHost {
   /** EXT_INFO with `server-sig-algs`: the publickey signature algorithms this daemon accepts. */
   private sendExtInfo(): void {
     const sigAlgs = this.server.settings.list('SSHPubKeyAuthSigAlgorithms').join(',');
-    sendRawPacket(this.record.engine!, Buffer.concat([Buffer.from([7]), encodeUint32(1), encodeString('server-sig-algs'), encodeString(sigAlgs)]));
+    sendRawPacket(
+      this.record.engine!,
+      Buffer.concat([Buffer.from([7]), encodeUint32(1), encodeString('server-sig-algs'), encodeString(sigAlgs)]),
+    );
   }
 
   /**
@@ -328,7 +364,8 @@ export class Connection implements AuthHost, ChannelHost {
     conn.clearTimer(this.rekeyTimer);
     this.rekeyTimer = undefined;
     const interval = this.server.settings.int('KeyRenegotiationInterval');
-    if (interval > 0 && conn.authenticated) this.rekeyTimer = conn.addTimer(interval * 1000, () => this.rekey(`${interval} s since the last key exchange`));
+    if (interval > 0 && conn.authenticated)
+      this.rekeyTimer = conn.addTimer(interval * 1000, () => this.rekey(`${interval} s since the last key exchange`));
   }
 
   private rekey(why: string): void {
@@ -441,7 +478,8 @@ export class Connection implements AuthHost, ChannelHost {
 
   tooManyFailures(conn: ConnectionRecord): void {
     conn.closeReason = { statusCode: ErrorCodes.AuthAttemptsExceeded, description: 'too many authentication failures' };
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures', true);
+    if (conn.engine)
+      disconnectWithReason(conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures', true);
   }
 
   /** The client asked for a service that is refused or not there: drop with SERVICE_NOT_AVAILABLE. */

@@ -44,7 +44,10 @@ export class HostEngine {
     const hostKeyTypes = new Set(certs.map((c) => (c.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256'] : [c.keyType])).flat());
     const serverHostKey = settings.list('SSHPublicKeyAlgorithms').filter((a) => hostKeyTypes.has(a));
     if (serverHostKey.length === 0) {
-      throw new SSHDaemonError(ErrorCodes.NoHostKey, `No host key matches SSHPublicKeyAlgorithms (${settings.text('SSHPublicKeyAlgorithms')}); keys loaded: ${certs.map((c) => c.keyType).join(', ')}`);
+      throw new SSHDaemonError(
+        ErrorCodes.NoHostKey,
+        `No host key matches SSHPublicKeyAlgorithms (${settings.text('SSHPublicKeyAlgorithms')}); keys loaded: ${certs.map((c) => c.keyType).join(', ')}`,
+      );
     }
     // Copies: ssh2 may extend the lists it is given (kex-strict), and settings.list() is cached.
     const options = {
@@ -65,7 +68,11 @@ export class HostEngine {
     for (const c of certs) {
       const algs = c.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [c.keyType];
       if (!algs.some((a) => serverHostKey.includes(a))) {
-        this.hub.log('', 1, `host key ${c.fingerprint} (${c.keyType}) is not offered: SSHPublicKeyAlgorithms does not list ${algs.join(' or ')}`);
+        this.hub.log(
+          '',
+          1,
+          `host key ${c.fingerprint} (${c.keyType}) is not offered: SSHPublicKeyAlgorithms does not list ${algs.join(' or ')}`,
+        );
       }
     }
     const debug = tracing ? (line: string) => this.hub.log('', 3, line) : undefined;
@@ -85,7 +92,9 @@ export class HostEngine {
     const count = this.settings.int('AltSSHCertCount');
     const source: unknown[] = [];
     for (let i = 0; i < count; i++) {
-      source.push(['AltSSHCertStore', 'AltSSHCertStorePassword', 'AltSSHCertStoreType', 'AltSSHCertSubject'].map((n) => this.settings.text(n, i)));
+      source.push(
+        ['AltSSHCertStore', 'AltSSHCertStorePassword', 'AltSSHCertStoreType', 'AltSSHCertSubject'].map((n) => this.settings.text(n, i)),
+      );
     }
     const key = JSON.stringify(source);
     const cached = this.hostKeysCache;
@@ -103,7 +112,12 @@ export class HostEngine {
     for (let i = 0; i < count; i++) {
       const store = settings.text('AltSSHCertStore', i);
       if (!store) continue;
-      const cert = new Certificate(settings.int('AltSSHCertStoreType', i) as CertStoreTypes, store, settings.text('AltSSHCertStorePassword', i), settings.text('AltSSHCertSubject', i));
+      const cert = new Certificate(
+        settings.int('AltSSHCertStoreType', i) as CertStoreTypes,
+        store,
+        settings.text('AltSSHCertStorePassword', i),
+        settings.text('AltSSHCertSubject', i),
+      );
       cert.requirePrivateKey(`AltSSHCertStore[${i}]`);
       certs.push(cert);
     }

@@ -53,7 +53,8 @@ export class Listener {
     const server = createServer({ pauseOnConnect: true, noDelay: false }, (socket) => this.onSocket(socket));
     server.on('error', (err) => this.hub.error('', ErrorCodes.ListenFailed, `listener error: ${err.message}`));
     await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error) => reject(new SSHDaemonError(ErrorCodes.ListenFailed, `Cannot listen on ${o.host}:${o.port}: ${err.message}`));
+      const fail = (err: Error) =>
+        reject(new SSHDaemonError(ErrorCodes.ListenFailed, `Cannot listen on ${o.host}:${o.port}: ${err.message}`));
       server.once('error', fail);
       server.listen({ host: o.host, port: o.port, backlog: o.backlog }, () => {
         server.off('error', fail);
@@ -104,7 +105,9 @@ export class Listener {
       const sensor = createServer({ pauseOnConnect: true }, (socket) => this.onSensorConnection(socket, port));
       sensor.on('error', (err) => this.hub.error('', ErrorCodes.ListenFailed, `sensor port ${port}: ${err.message}`));
       await new Promise<void>((resolve, reject) => {
-        sensor.once('error', (err) => reject(new SSHDaemonError(ErrorCodes.ListenFailed, `Cannot listen on sensor port ${host}:${port}: ${err.message}`)));
+        sensor.once('error', (err) =>
+          reject(new SSHDaemonError(ErrorCodes.ListenFailed, `Cannot listen on sensor port ${host}:${port}: ${err.message}`)),
+        );
         sensor.listen({ host, port }, () => resolve());
       });
       this.sensors.push(sensor);
@@ -116,7 +119,11 @@ export class Listener {
     const address = normaliseAddress(socket.remoteAddress ?? '');
     socket.destroy();
     const banned = this.gate.sensorHit(address);
-    this.hub.log('', 1, `sensor port ${port} touched by ${address}${banned ? `: banned for ${this.settings.int('SensorDenyTime')} s` : ' (exempt)'}`);
+    this.hub.log(
+      '',
+      1,
+      `sensor port ${port} touched by ${address}${banned ? `: banned for ${this.settings.int('SensorDenyTime')} s` : ' (exempt)'}`,
+    );
   }
 
   private onSocket(socket: Socket): void {
@@ -183,7 +190,8 @@ export class Listener {
     afterDecision(this.hub.decide('ConnectionRequest', args), (ok) => {
       this.undecided.delete(socket);
       if (socket.destroyed) return;
-      if (!ok || !args.accept) return this.refuse(socket, address, port, { reason: 'ConnectionRequest', detail: 'refused by the ConnectionRequest handler' });
+      if (!ok || !args.accept)
+        return this.refuse(socket, address, port, { reason: 'ConnectionRequest', detail: 'refused by the ConnectionRequest handler' });
       this.sink.admit(socket, address, port);
     });
   }

@@ -56,8 +56,12 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     readonly props: ServerProps,
   ) {
     const settings = (this.settings = new ConfigStore(this, {
-      RefusalCounts: () => Object.entries(this.gate.counts()).map(([k, v]) => `${k}=${v}`).join(','),
-      BuildInfo: () => `sshdaemon ${PACKAGE_VERSION}; ssh2 ${ssh2Version}; Node.js ${process.version}; native crypto binding ${cryptoBindingAvailable() ? 'loaded' : 'NOT loaded'}`,
+      RefusalCounts: () =>
+        Object.entries(this.gate.counts())
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      BuildInfo: () =>
+        `sshdaemon ${PACKAGE_VERSION}; ssh2 ${ssh2Version}; Node.js ${process.version}; native crypto binding ${cryptoBindingAvailable() ? 'loaded' : 'NOT loaded'}`,
     }));
     // After hub is set: the services keep it.
     this.builtIns = new BuiltInServices(this);
@@ -76,9 +80,14 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     this.engines.engineFor(props.sshCert);
     const host = props.localHost || (settings.bool('UseIPv6') ? '::' : '0.0.0.0');
     props.localPort = await this.listener.listen({ host, port: props.localPort, backlog: props.connectionBacklog });
-    hub.log('', 1, `listening on ${host}:${props.localPort}${cryptoBindingAvailable() ? '' : ' (warning: ssh2 native crypto binding not loaded; throughput will be lower)'}`);
+    hub.log(
+      '',
+      1,
+      `listening on ${host}:${props.localPort}${cryptoBindingAvailable() ? '' : ' (warning: ssh2 native crypto binding not loaded; throughput will be lower)'}`,
+    );
     const pq = postQuantumKexStatus();
-    if (!pq.available) hub.log('', 1, `post-quantum key exchange unavailable: ${pq.problem ?? 'not installed'}; classical key exchange only`);
+    if (!pq.available)
+      hub.log('', 1, `post-quantum key exchange unavailable: ${pq.problem ?? 'not installed'}; classical key exchange only`);
   }
 
   /** A socket the listener let in: a {@link Connection} in the registry, handed to the engine. */
@@ -165,7 +174,11 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     try {
       return trustedCAsFromSetting(this.settings.text('TrustedUserCAKeys'));
     } catch (err) {
-      this.hub.error('', ErrorCodes.KeyFileNotFound, `TrustedUserCAKeys cannot be read: ${(err as Error).message}; no certificate is trusted`);
+      this.hub.error(
+        '',
+        ErrorCodes.KeyFileNotFound,
+        `TrustedUserCAKeys cannot be read: ${(err as Error).message}; no certificate is trusted`,
+      );
       return [];
     }
   }
@@ -174,10 +187,12 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
   async shutdown(): Promise<void> {
     this.listener.close();
     this.listener.dropUndecided();
-    await Promise.all([...this.connections.values()].map((c) => {
-      c.record.closeReason ??= { statusCode: 0, description: 'server shutdown' };
-      return c.closeAndWait();
-    }));
+    await Promise.all(
+      [...this.connections.values()].map((c) => {
+        c.record.closeReason ??= { statusCode: 0, description: 'server shutdown' };
+        return c.closeAndWait();
+      }),
+    );
     await this.listener.closed();
   }
 

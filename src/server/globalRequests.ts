@@ -22,16 +22,32 @@ export interface GlobalRequestInfo {
  * Global requests ssh2 passes on once authenticated (tcpip-forward, streamlocal-forward@openssh.com and their cancels):
  * reported as SSHChannelRequest with channelId '', after the key's restrictions.
  */
-export function globalRequest(conn: ConnectionRecord, hub: EventHub, builtIns: BuiltInHooks, name: string, info: GlobalRequestInfo, accept?: GlobalReply, reject?: () => void): void {
+export function globalRequest(
+  conn: ConnectionRecord,
+  hub: EventHub,
+  builtIns: BuiltInHooks,
+  name: string,
+  info: GlobalRequestInfo,
+  accept?: GlobalReply,
+  reject?: () => void,
+): void {
   const forward = name === 'tcpip-forward' || name === 'cancel-tcpip-forward';
   const streamLocal = name === 'streamlocal-forward@openssh.com' || name === 'cancel-streamlocal-forward@openssh.com';
-  const params: ChannelRequestParams = forward ? { bindAddress: info.bindAddr ?? '', bindPort: info.bindPort ?? 0 } : streamLocal ? { socketPath: info.socketPath ?? '' } : {};
+  const params: ChannelRequestParams = forward
+    ? { bindAddress: info.bindAddr ?? '', bindPort: info.bindPort ?? 0 }
+    : streamLocal
+      ? { socketPath: info.socketPath ?? '' }
+      : {};
   const refused = refusedGlobalRequest(conn.restrictions, name, info) || builtIns.refusedGlobal(conn, name);
   if (refused) {
     hub.log(conn.id, 1, refused);
     return reject?.();
   }
-  const fields = forward ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)] : streamLocal ? [encodeString(info.socketPath ?? '')] : [];
+  const fields = forward
+    ? [encodeString(info.bindAddr ?? ''), encodeUint32(info.bindPort ?? 0)]
+    : streamLocal
+      ? [encodeString(info.socketPath ?? '')]
+      : [];
   const packet = Buffer.concat([encodeString(name), Buffer.from([accept ? 1 : 0]), ...fields]);
   const ids = { connectionId: conn.id, channelId: '' };
   const args = decisionArgs({ ...ids, requestType: name, packet, params }, 'success', builtIns.presetSuccess(conn, name, params));
@@ -41,12 +57,14 @@ export function globalRequest(conn: ConnectionRecord, hub: EventHub, builtIns: B
     if (note) hub.log(conn.id, note.level, note.message);
     if (!ok || !args.success) return reject?.();
     const engine = conn.engine!;
-    markHandled(Promise.resolve(builtIns.attachGlobal(conn, name, params)).then((outcome) => {
-      // A bind can finish after the client's FIN: ssh2's transport is gone then, and a reply would throw.
-      if (conn.closed || transportDestroyed(engine)) return;
-      if (outcome === false) return reject?.();
-      accept?.(typeof outcome === 'number' ? outcome : undefined);
-      hub.fire('SSHChannelRequested', { ...ids, requestType: name, packet, params });
-    }));
+    markHandled(
+      Promise.resolve(builtIns.attachGlobal(conn, name, params)).then((outcome) => {
+        // A bind can finish after the client's FIN: ssh2's transport is gone then, and a reply would throw.
+        if (conn.closed || transportDestroyed(engine)) return;
+        if (outcome === false) return reject?.();
+        accept?.(typeof outcome === 'number' ? outcome : undefined);
+        hub.fire('SSHChannelRequested', { ...ids, requestType: name, packet, params });
+      }),
+    );
   });
 }

@@ -12,7 +12,11 @@ export function engineErrorCode(err: Error & { level?: string }): number {
 
 /** ssh2's negotiation failure messages, and which lists each one compares. */
 const NEGOTIATION_STEPS: { match: RegExp; client: (l: KexLists) => string[]; setting?: string }[] = [
-  { match: /no matching key exchange/, client: (l) => l.kex.filter((k) => !/^(ext-info-|kex-strict-)/.test(k)), setting: 'SSHKeyExchangeAlgorithms' },
+  {
+    match: /no matching key exchange/,
+    client: (l) => l.kex.filter((k) => !/^(ext-info-|kex-strict-)/.test(k)),
+    setting: 'SSHKeyExchangeAlgorithms',
+  },
   { match: /no matching host key/, client: (l) => l.hostKey },
   { match: /no matching C->S cipher/, client: (l) => l.cipherCS, setting: 'SSHEncryptionAlgorithms' },
   { match: /no matching S->C cipher/, client: (l) => l.cipherSC, setting: 'SSHEncryptionAlgorithms' },

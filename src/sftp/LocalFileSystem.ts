@@ -189,7 +189,9 @@ class LocalFileHandle implements SFTPFileHandle {
     try {
       // The callback read on the descriptor: FileHandle.read costs several times more per call,
       // and a download makes one call per 32 KiB.
-      return await new Promise<number>((resolve, reject) => fsRead(this.fh.fd, target, offset, n, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
+      return await new Promise<number>((resolve, reject) =>
+        fsRead(this.fh.fd, target, offset, n, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
+      );
     } catch (err) {
       throw toSFTPError(err, this.label);
     } finally {
@@ -220,7 +222,9 @@ class LocalFileHandle implements SFTPFileHandle {
         // With O_APPEND the kernel appends whatever the offset; OpenSSH ignores it too.
         const at = this.append ? null : position + done;
         // The descriptor's callback API, as in readInto: an upload makes one call per 32 KiB.
-        const bytesWritten = await new Promise<number>((resolve, reject) => fsWrite(this.fh.fd, data, done, data.length - done, at, (err, n) => (err ? reject(err) : resolve(n))));
+        const bytesWritten = await new Promise<number>((resolve, reject) =>
+          fsWrite(this.fh.fd, data, done, data.length - done, at, (err, n) => (err ? reject(err) : resolve(n))),
+        );
         if (bytesWritten <= 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
         done += bytesWritten;
       }
@@ -377,14 +381,21 @@ export class LocalFileSystem implements SFTPFileSystem {
    */
   constructor(root: string, options: LocalFileSystemOptions = {}) {
     const umask = options.umask ?? 0;
-    if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) throw new Error(`LocalFileSystem umask must be an integer between 0 and 0o777, got ${String(options.umask)}`);
-    if (options.followSymlinksOutside !== undefined && options.followSymlinksOutside !== false) throw new Error('LocalFileSystem followSymlinksOutside must be false: links leading outside the root are never followed');
+    if (!Number.isInteger(umask) || umask < 0 || umask > 0o777)
+      throw new Error(`LocalFileSystem umask must be an integer between 0 and 0o777, got ${String(options.umask)}`);
+    if (options.followSymlinksOutside !== undefined && options.followSymlinksOutside !== false)
+      throw new Error('LocalFileSystem followSymlinksOutside must be false: links leading outside the root are never followed');
     for (const name of ['readOnly', 'allowSetuid', 'allowChown'] as const) {
-      if (options[name] !== undefined && typeof options[name] !== 'boolean') throw new Error(`LocalFileSystem ${name} must be a boolean, got ${String(options[name])}`);
+      if (options[name] !== undefined && typeof options[name] !== 'boolean')
+        throw new Error(`LocalFileSystem ${name} must be a boolean, got ${String(options[name])}`);
     }
     this.jail = new Jail(root);
     this.walker = new JailWalker(this.jail);
-    this.policy = { readOnly: options.readOnly ?? false, allowSetuid: options.allowSetuid ?? false, allowChown: options.allowChown ?? false };
+    this.policy = {
+      readOnly: options.readOnly ?? false,
+      allowSetuid: options.allowSetuid ?? false,
+      allowChown: options.allowChown ?? false,
+    };
     this.umask = umask;
   }
 
@@ -471,7 +482,13 @@ export class LocalFileSystem implements SFTPFileSystem {
           const dot = await fsp.lstat(real);
           if (!dot.isDirectory()) throw errnoError(dot.isSymbolicLink() ? 'ELOOP' : 'ENOTDIR');
           const dir = await fsp.opendir(real, { bufferSize: 64, encoding: 'buffer' as BufferEncoding });
-          return new LocalDirHandle(dir, Buffer.concat([real, Buffer.from('/')]), undefined, [dot, place.name === undefined ? dot : parent], p);
+          return new LocalDirHandle(
+            dir,
+            Buffer.concat([real, Buffer.from('/')]),
+            undefined,
+            [dot, place.name === undefined ? dot : parent],
+            p,
+          );
         }
         // O_PATH: a directory with search but no read permission still opens, as a walk step would.
         const handle = await fsp.open(this.walker.pathOf(place), DIR_FLAGS);
@@ -501,7 +518,9 @@ export class LocalFileSystem implements SFTPFileSystem {
   }
 
   async lstat(p: string): Promise<SFTPAttributes> {
-    return this.guard(p, async () => this.walker.use(this.v(p), false, async (place) => toAttrs(await fsp.lstat(this.walker.pathOf(place)))));
+    return this.guard(p, async () =>
+      this.walker.use(this.v(p), false, async (place) => toAttrs(await fsp.lstat(this.walker.pathOf(place)))),
+    );
   }
 
   /** Applies attributes to the object at `place` (a symlink only when `lsetstat`). */
@@ -532,7 +551,8 @@ export class LocalFileSystem implements SFTPFileSystem {
       }
       const times = await timesFor(attrs, async () => st);
       if (times) await (viaPath ? fsp.lutimes(target, times[0], times[1]) : fsp.utimes(target, times[0], times[1]));
-      if (changesOwner) await (viaPath ? fsp.lchown(target, attrs.uid ?? -1, attrs.gid ?? -1) : fsp.chown(target, attrs.uid ?? -1, attrs.gid ?? -1));
+      if (changesOwner)
+        await (viaPath ? fsp.lchown(target, attrs.uid ?? -1, attrs.gid ?? -1) : fsp.chown(target, attrs.uid ?? -1, attrs.gid ?? -1));
     } finally {
       pinned.close();
     }
@@ -612,7 +632,15 @@ export class LocalFileSystem implements SFTPFileSystem {
             const code = errnoOf(err);
             if (code === 'EEXIST') throw exists();
             // Filesystems without hard links (and protected_hardlinks' EPERM): stat, then rename.
-            if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOSYS' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') return checkedRename();
+            if (
+              code === 'EXDEV' ||
+              code === 'EPERM' ||
+              code === 'ENOSYS' ||
+              code === 'ENOTSUP' ||
+              code === 'EOPNOTSUPP' ||
+              code === 'EMLINK'
+            )
+              return checkedRename();
             throw err;
           }
           try {

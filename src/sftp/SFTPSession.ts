@@ -150,9 +150,11 @@ function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
   const code = (err as NodeJS.ErrnoException)?.code;
   // Node messages name real paths; clients get a generic text.
   if (code === 'ENOENT' || code === 'ENOTDIR') return { status: SFTPStatus.NO_SUCH_FILE, message: 'No such file' };
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return { status: SFTPStatus.PERMISSION_DENIED, message: 'Permission denied' };
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+    return { status: SFTPStatus.PERMISSION_DENIED, message: 'Permission denied' };
   if (code) return { status: SFTPStatus.FAILURE, message: `Failure (${code})` };
-  if (err instanceof Error && /^(Malformed|truncated)/i.test(err.message)) return { status: SFTPStatus.BAD_MESSAGE, message: 'Bad message' };
+  if (err instanceof Error && /^(Malformed|truncated)/i.test(err.message))
+    return { status: SFTPStatus.BAD_MESSAGE, message: 'Bad message' };
   return { status: SFTPStatus.FAILURE, message: 'Failure' };
 }
 
@@ -167,7 +169,8 @@ function wireName(name: string): Buffer {
 
 /** A handle limit option as given, or SSHDaemonError InvalidArgument naming it. */
 function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new SSHDaemonError(ErrorCodes.InvalidArgument, `SFTP option ${name} must be an integer of at least 1, got ${String(value)}`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new SSHDaemonError(ErrorCodes.InvalidArgument, `SFTP option ${name} must be an integer of at least 1, got ${String(value)}`);
   return value;
 }
 
@@ -264,7 +267,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (!this.initialised) {
       if (type !== FXP.INIT) return this.fatal('the first packet is not INIT');
       this.initialised = true;
-      const ext = EXTENSIONS.filter(([name]) => !OPTIONAL_EXTENSIONS[name] || this.fs[OPTIONAL_EXTENSIONS[name]]).flatMap(([name, version]) => [str(name), str(version)]);
+      const ext = EXTENSIONS.filter(([name]) => !OPTIONAL_EXTENSIONS[name] || this.fs[OPTIONAL_EXTENSIONS[name]]).flatMap(
+        ([name, version]) => [str(name), str(version)],
+      );
       this.sendNow(frame(FXP.VERSION, [u32(SFTP_VERSION), ...ext]));
       return;
     }
@@ -401,7 +406,10 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   }
 
   private updateHold(): void {
-    const behind = this.queue.length + this.inFlight > MAX_QUEUED_REQUESTS || this.pendingBytes > MAX_PENDING_REQUEST_BYTES || this.unsentBytes > MAX_UNSENT_REPLY_BYTES;
+    const behind =
+      this.queue.length + this.inFlight > MAX_QUEUED_REQUESTS ||
+      this.pendingBytes > MAX_PENDING_REQUEST_BYTES ||
+      this.unsentBytes > MAX_UNSENT_REPLY_BYTES;
     this.transport.holdInput(behind && !this.over);
   }
 
@@ -444,7 +452,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     return this.status(id, SFTPStatus.OK, 'Success');
   }
   private name(id: number, entries: Array<{ filename: string; longname: string; attrs: SFTPAttributes }>): Buffer {
-    return frame(FXP.NAME, [u32(id), u32(entries.length), ...entries.flatMap((e) => [str(wireName(e.filename)), str(wireName(e.longname)), encodeAttrs(e.attrs)])]);
+    return frame(FXP.NAME, [
+      u32(id),
+      u32(entries.length),
+      ...entries.flatMap((e) => [str(wireName(e.filename)), str(wireName(e.longname)), encodeAttrs(e.attrs)]),
+    ]);
   }
 
   // ---- handles --------------------------------------------------------------
@@ -519,7 +531,10 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const writes = flags.write || flags.append || flags.create || flags.truncate;
     if (this.access === 'read-only' && writes) throw denied('read-only access');
     if (this.access === 'upload-only' && flags.read) throw denied('upload-only access');
-    const key = await this.adopt(() => this.fs.open(path, flags, attrs), (handle) => ({ kind: 'file', path, flags, handle, read: 0, written: 0 }));
+    const key = await this.adopt(
+      () => this.fs.open(path, flags, attrs),
+      (handle) => ({ kind: 'file', path, flags, handle, read: 0, written: 0 }),
+    );
     this.audit('opened', { path, flags });
     return frame(FXP.HANDLE, [u32(id), str(key)]);
   }
@@ -612,7 +627,10 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal SFTP request handler. */
   async opendir(r: WireReader, id: number): Promise<Buffer> {
     const path = this.path(r);
-    const key = await this.adopt(() => this.fs.opendir(path), (handle) => ({ kind: 'dir', path, handle }));
+    const key = await this.adopt(
+      () => this.fs.opendir(path),
+      (handle) => ({ kind: 'dir', path, handle }),
+    );
     return frame(FXP.HANDLE, [u32(id), str(key)]);
   }
 
@@ -622,7 +640,10 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (h.kind !== 'dir') throw new SFTPError(SFTPStatus.FAILURE, 'Not a directory handle');
     const entries = await h.handle.next();
     if (!entries || entries.length === 0) return this.status(id, SFTPStatus.EOF, 'End of directory');
-    return this.name(id, entries.map((e) => ({ filename: e.filename, longname: e.longname ?? formatLongname(e.filename, e.attrs), attrs: e.attrs })));
+    return this.name(
+      id,
+      entries.map((e) => ({ filename: e.filename, longname: e.longname ?? formatLongname(e.filename, e.attrs), attrs: e.attrs })),
+    );
   }
 
   /** @internal SFTP request handler. */
@@ -791,9 +812,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const readLength = r.uint64();
     const dst = this.file(r);
     const writeOffset = r.uint64();
-    if (src === dst || src.path === dst.path) throw new SFTPError(SFTPStatus.FAILURE, 'copy-data: source and destination are the same file');
+    if (src === dst || src.path === dst.path)
+      throw new SFTPError(SFTPStatus.FAILURE, 'copy-data: source and destination are the same file');
     if (!src.flags.read) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the source handle is not open for reading');
-    if (!dst.flags.write && !dst.flags.append) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the destination handle is not open for writing');
+    if (!dst.flags.write && !dst.flags.append)
+      throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the destination handle is not open for writing');
     if (readOffset > MAX_OFFSET) throw offsetTooLarge('offset', readOffset);
     if (writeOffset > MAX_OFFSET && !dst.flags.append) throw offsetTooLarge('offset', writeOffset);
     const untilEof = readLength === 0n;
@@ -841,7 +864,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const uids = ids(r.bytes());
     const gids = ids(r.bytes());
     const names = await this.fs.usersGroupsById(uids, gids);
-    if (names.users.length !== uids.length || names.groups.length !== gids.length) throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: the filesystem answered a different number of names');
+    if (names.users.length !== uids.length || names.groups.length !== gids.length)
+      throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: the filesystem answered a different number of names');
     const list = (xs: string[]): Buffer => str(Buffer.concat(xs.map((x) => str(x))));
     const reply = frame(FXP.EXTENDED_REPLY, [u32(id), list(names.users), list(names.groups)]);
     if (reply.length > MAX_PACKET) throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: too many ids for one reply');

@@ -39,7 +39,13 @@ function ids(): { uid: number; groups: Set<number> } {
  * @param label the virtual path(s) for the message
  * @throws SFTPError PERMISSION_DENIED
  */
-export function checkOwnerChange(current: { uid: number; gid: number }, uid: number | undefined, gid: number | undefined, allowChown: boolean, label: string): void {
+export function checkOwnerChange(
+  current: { uid: number; gid: number },
+  uid: number | undefined,
+  gid: number | undefined,
+  allowChown: boolean,
+  label: string,
+): void {
   if (allowChown) return;
   const uidChanges = uid !== undefined && uid !== current.uid;
   const gidChanges = gid !== undefined && gid !== current.gid;

@@ -28,7 +28,19 @@
  * client can move them, inside the root; a local user who moves a directory out of the root while
  * it is being walked is outside this model.
  */
-import { close as fsClose, closeSync, constants, fstat as fsFstat, fstatSync, lstat as fsLstat, open as fsOpen, openSync, promises as fsp, statSync, type Stats } from 'node:fs';
+import {
+  close as fsClose,
+  closeSync,
+  constants,
+  fstat as fsFstat,
+  fstatSync,
+  lstat as fsLstat,
+  open as fsOpen,
+  openSync,
+  promises as fsp,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { decodeFileName, encodeFileName } from './fileNames';
 import { errnoError, errnoOf } from './errno';
 import { JailEscapeError, type Jail } from './localPaths';
@@ -123,8 +135,10 @@ interface Budget {
 
 const promisedOpen = (p: Buffer, flags: number, mode?: number): Promise<number> =>
   new Promise((resolve, reject) => fsOpen(p, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
-const promisedLstat = (p: Buffer): Promise<Stats> => new Promise((resolve, reject) => fsLstat(p, (err, st) => (err ? reject(err) : resolve(st))));
-const promisedFstat = (fd: number): Promise<Stats> => new Promise((resolve, reject) => fsFstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
+const promisedLstat = (p: Buffer): Promise<Stats> =>
+  new Promise((resolve, reject) => fsLstat(p, (err, st) => (err ? reject(err) : resolve(st))));
+const promisedFstat = (fd: number): Promise<Stats> =>
+  new Promise((resolve, reject) => fsFstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 
 /** Pushes `parts` on a stack so that the first is popped first. */
 function pushParts(stack: string[], parts: readonly string[]): void {

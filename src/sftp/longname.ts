@@ -28,23 +28,44 @@ export type LongnameAttributes = SFTPAttributes & {
 export function formatMode(mode: number): string {
   let type: string;
   switch (mode & S_IFMT) {
-    case 0o040000: type = 'd'; break;
-    case 0o020000: type = 'c'; break;
-    case 0o060000: type = 'b'; break;
-    case 0o100000: type = '-'; break;
-    case 0o120000: type = 'l'; break;
-    case 0o140000: type = 's'; break;
-    case 0o010000: type = 'p'; break;
-    default: type = '?';
+    case 0o040000:
+      type = 'd';
+      break;
+    case 0o020000:
+      type = 'c';
+      break;
+    case 0o060000:
+      type = 'b';
+      break;
+    case 0o100000:
+      type = '-';
+      break;
+    case 0o120000:
+      type = 'l';
+      break;
+    case 0o140000:
+      type = 's';
+      break;
+    case 0o010000:
+      type = 'p';
+      break;
+    default:
+      type = '?';
   }
   const bit = (mask: number, ch: string): string => (mode & mask ? ch : '-');
   const exec = (x: number, special: number, on: string, off: string): string =>
     mode & special ? (mode & x ? on : off) : mode & x ? 'x' : '-';
   return (
     type +
-    bit(0o400, 'r') + bit(0o200, 'w') + exec(0o100, 0o4000, 's', 'S') +
-    bit(0o040, 'r') + bit(0o020, 'w') + exec(0o010, 0o2000, 's', 'S') +
-    bit(0o004, 'r') + bit(0o002, 'w') + exec(0o001, 0o1000, 't', 'T')
+    bit(0o400, 'r') +
+    bit(0o200, 'w') +
+    exec(0o100, 0o4000, 's', 'S') +
+    bit(0o040, 'r') +
+    bit(0o020, 'w') +
+    exec(0o010, 0o2000, 's', 'S') +
+    bit(0o004, 'r') +
+    bit(0o002, 'w') +
+    exec(0o001, 0o1000, 't', 'T')
   );
 }
 

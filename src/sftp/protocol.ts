@@ -78,7 +78,10 @@ const MAX_OFF_T = (1n << 63n) - 1n;
  */
 export function offsetTooLarge(what: 'offset' | 'size', value: bigint): SFTPError {
   const status = what === 'offset' || value > MAX_OFF_T ? SFTPStatus.BAD_MESSAGE : SFTPStatus.FAILURE;
-  return new SFTPError(status, `${what} ${value} is beyond ${Number.MAX_SAFE_INTEGER} (2^53 - 1): ${status === SFTPStatus.FAILURE ? 'File too large' : 'Invalid argument'}`);
+  return new SFTPError(
+    status,
+    `${what} ${value} is beyond ${Number.MAX_SAFE_INTEGER} (2^53 - 1): ${status === SFTPStatus.FAILURE ? 'File too large' : 'Invalid argument'}`,
+  );
 }
 
 export function decodeOpenFlags(pflags: number): SFTPOpenFlags {

@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { runFuzz } from './runFuzz';
 
-const { values } = parseArgs({ options: { cases: { type: 'string', default: '100000' }, seed: { type: 'string', default: String(Date.now() % 2 ** 31) } } });
+const { values } = parseArgs({
+  options: { cases: { type: 'string', default: '100000' }, seed: { type: 'string', default: String(Date.now() % 2 ** 31) } },
+});
 runFuzz({ cases: Number(values.cases), seed: Number(values.seed) }).then(
   (report) => {
     console.log(JSON.stringify(report, null, 2));

@@ -92,7 +92,21 @@ const VERSION = 'SSH-2.0-fuzz_1.0\r\n';
 export const PRE_AUTH: ReadonlyArray<{ name: string; make: (rng: Rng) => Buffer }> = [
   { name: 'random bytes', make: (rng) => rng.bytes(rng.int(4096)) },
   { name: 'mutated version line', make: (rng) => rng.mutate(Buffer.from(VERSION)) },
-  { name: 'odd version lines', make: (rng) => Buffer.from(rng.pick(['SSH-1.5-old\r\n', 'SSH-2.0-\r\n', `SSH-2.0-${'x'.repeat(300)}\r\n`, 'SSH-2.0-nocrlf', 'GET / HTTP/1.1\r\n\r\n', `${'banner line\r\n'.repeat(60)}SSH-2.0-x\r\n`, 'SSH-2.0-a\0b\r\n'])) },
+  {
+    name: 'odd version lines',
+    make: (rng) =>
+      Buffer.from(
+        rng.pick([
+          'SSH-1.5-old\r\n',
+          'SSH-2.0-\r\n',
+          `SSH-2.0-${'x'.repeat(300)}\r\n`,
+          'SSH-2.0-nocrlf',
+          'GET / HTTP/1.1\r\n\r\n',
+          `${'banner line\r\n'.repeat(60)}SSH-2.0-x\r\n`,
+          'SSH-2.0-a\0b\r\n',
+        ]),
+      ),
+  },
   { name: 'garbage after version', make: (rng) => Buffer.concat([Buffer.from(VERSION), rng.bytes(rng.int(2048))]) },
   { name: 'mutated KEXINIT', make: (rng) => Buffer.concat([Buffer.from(VERSION), plainPacket(rng.mutate(clientKexInit(rng)))]) },
   { name: 'bad packet framing', make: (rng) => Buffer.concat([Buffer.from(VERSION), rng.mutate(plainPacket(clientKexInit(rng)))]) },
@@ -100,12 +114,22 @@ export const PRE_AUTH: ReadonlyArray<{ name: string; make: (rng: Rng) => Buffer 
     name: 'oversized or truncated packet',
     make: (rng) => {
       const p = plainPacket(clientKexInit(rng));
-      return Buffer.concat([Buffer.from(VERSION), rng.next() < 0.5 ? Buffer.concat([u32(rng.pick([35000, 262144, 0x7fffffff])), rng.bytes(rng.int(512))]) : p.subarray(0, rng.int(p.length))]);
+      return Buffer.concat([
+        Buffer.from(VERSION),
+        rng.next() < 0.5
+          ? Buffer.concat([u32(rng.pick([35000, 262144, 0x7fffffff])), rng.bytes(rng.int(512))])
+          : p.subarray(0, rng.int(p.length)),
+      ]);
     },
   },
   {
     name: 'messages out of order',
-    make: (rng) => Buffer.concat([Buffer.from(VERSION), plainPacket(clientKexInit(rng)), plainPacket(Buffer.concat([Buffer.from([rng.pick([5, 21, 30, 50, 80, 90, 94, rng.int(256)])]), rng.bytes(rng.int(64))]))]),
+    make: (rng) =>
+      Buffer.concat([
+        Buffer.from(VERSION),
+        plainPacket(clientKexInit(rng)),
+        plainPacket(Buffer.concat([Buffer.from([rng.pick([5, 21, 30, 50, 80, 90, 94, rng.int(256)])]), rng.bytes(rng.int(64))])),
+      ]),
   },
 ];
 
@@ -114,17 +138,83 @@ export const POST_AUTH: ReadonlyArray<{ name: string; make: (rng: Rng, channel: 
   {
     name: 'mutated channel request',
     make: (rng, ch) => {
-      const type = rng.pick(['exec', 'shell', 'pty-req', 'env', 'subsystem', 'window-change', 'signal', 'x11-req', 'auth-agent-req@openssh.com', 'exit-status', 'break', rng.bytes(8).toString('latin1')]);
+      const type = rng.pick([
+        'exec',
+        'shell',
+        'pty-req',
+        'env',
+        'subsystem',
+        'window-change',
+        'signal',
+        'x11-req',
+        'auth-agent-req@openssh.com',
+        'exit-status',
+        'break',
+        rng.bytes(8).toString('latin1'),
+      ]);
       const body = Buffer.concat([Buffer.from([98]), u32(ch), str(type), Buffer.from([rng.int(2)]), rng.bytes(rng.int(64))]);
       return rng.next() < 0.5 ? rng.mutate(body) : body;
     },
   },
-  { name: 'window adjust', make: (rng, ch) => Buffer.concat([Buffer.from([93]), u32(rng.pick([ch, ch + 1, 0xffffffff, rng.int(100)])), u32(rng.pick([0, 1, 0x7fffffff, 0xffffffff, rng.int(2 ** 32)]))]) },
+  {
+    name: 'window adjust',
+    make: (rng, ch) =>
+      Buffer.concat([
+        Buffer.from([93]),
+        u32(rng.pick([ch, ch + 1, 0xffffffff, rng.int(100)])),
+        u32(rng.pick([0, 1, 0x7fffffff, 0xffffffff, rng.int(2 ** 32)])),
+      ]),
+  },
   { name: 'data past the window', make: (rng, ch) => Buffer.concat([Buffer.from([94]), u32(ch), str(rng.bytes(32768 + rng.int(32768)))]) },
-  { name: 'data to a wrong channel', make: (rng, ch) => Buffer.concat([Buffer.from([rng.pick([94, 95, 96, 97])]), u32(rng.pick([ch + 1, 12345, 0xffffffff])), str(rng.bytes(rng.int(64)))]) },
-  { name: 'unknown message number', make: (rng) => Buffer.concat([Buffer.from([rng.pick([0, 3, 4, 6, 7, 8, 9, 10, 19, 29, 35, 49, 59, 69, 79, 87, 88, 89, 101, 127, 192, 255])]), rng.bytes(rng.int(128))]) },
-  { name: 'mutated channel open', make: (rng) => rng.mutate(Buffer.concat([Buffer.from([90]), str(rng.pick(['session', 'direct-tcpip', 'x11', 'forwarded-tcpip', 'bogus'])), u32(rng.int(1000)), u32(rng.int(2 ** 32)), u32(rng.int(2 ** 32)), rng.bytes(rng.int(64))])) },
-  { name: 'mutated global request', make: (rng) => rng.mutate(Buffer.concat([Buffer.from([80]), str(rng.pick(['tcpip-forward', 'cancel-tcpip-forward', 'keepalive@openssh.com', 'no-more-sessions@openssh.com', 'x'])), Buffer.from([rng.int(2)]), rng.bytes(rng.int(32))])) },
+  {
+    name: 'data to a wrong channel',
+    make: (rng, ch) =>
+      Buffer.concat([Buffer.from([rng.pick([94, 95, 96, 97])]), u32(rng.pick([ch + 1, 12345, 0xffffffff])), str(rng.bytes(rng.int(64)))]),
+  },
+  {
+    name: 'unknown message number',
+    make: (rng) =>
+      Buffer.concat([
+        Buffer.from([rng.pick([0, 3, 4, 6, 7, 8, 9, 10, 19, 29, 35, 49, 59, 69, 79, 87, 88, 89, 101, 127, 192, 255])]),
+        rng.bytes(rng.int(128)),
+      ]),
+  },
+  {
+    name: 'mutated channel open',
+    make: (rng) =>
+      rng.mutate(
+        Buffer.concat([
+          Buffer.from([90]),
+          str(rng.pick(['session', 'direct-tcpip', 'x11', 'forwarded-tcpip', 'bogus'])),
+          u32(rng.int(1000)),
+          u32(rng.int(2 ** 32)),
+          u32(rng.int(2 ** 32)),
+          rng.bytes(rng.int(64)),
+        ]),
+      ),
+  },
+  {
+    name: 'mutated global request',
+    make: (rng) =>
+      rng.mutate(
+        Buffer.concat([
+          Buffer.from([80]),
+          str(rng.pick(['tcpip-forward', 'cancel-tcpip-forward', 'keepalive@openssh.com', 'no-more-sessions@openssh.com', 'x'])),
+          Buffer.from([rng.int(2)]),
+          rng.bytes(rng.int(32)),
+        ]),
+      ),
+  },
   { name: 'request on a closed channel', make: (_rng, ch) => Buffer.concat([Buffer.from([97]), u32(ch)]) },
-  { name: 'auth message after auth', make: (rng) => Buffer.concat([Buffer.from([50]), str('u'), str('ssh-connection'), str(rng.pick(['none', 'password', 'publickey'])), rng.bytes(rng.int(32))]) },
+  {
+    name: 'auth message after auth',
+    make: (rng) =>
+      Buffer.concat([
+        Buffer.from([50]),
+        str('u'),
+        str('ssh-connection'),
+        str(rng.pick(['none', 'password', 'publickey'])),
+        rng.bytes(rng.int(32)),
+      ]),
+  },
 ];

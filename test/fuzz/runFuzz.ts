@@ -10,7 +10,6 @@ import { Certificate, ErrorCodes, SSHDaemon } from '../../src';
 import { sendClientPayload } from '../fixtures/net';
 import { POST_AUTH, PRE_AUTH, Rng } from './generators';
 
-
 export interface FuzzOptions {
   cases: number;
   seed: number;
@@ -115,18 +114,32 @@ export function fuzzDaemon(): SSHDaemon {
 }
 
 /** What a bug of ours looks like when ssh2 catches it during parsing and reports it as an error. */
-const OUR_FAULT = /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|is not a function|is not iterable|of undefined|of null|Maximum call stack/;
+const OUR_FAULT =
+  /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|is not a function|is not iterable|of undefined|of null|Maximum call stack/;
 
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const rng = new Rng(o.seed);
   const daemon = fuzzDaemon();
-  const report: FuzzReport = { seed: o.seed, preAuth: 0, postAuth: 0, connected: 0, disconnected: 0, errors: 0, internalErrors: [], sessionsRebuilt: 0, byKind: {}, refusals: {}, sessionRetries: [] };
+  const report: FuzzReport = {
+    seed: o.seed,
+    preAuth: 0,
+    postAuth: 0,
+    connected: 0,
+    disconnected: 0,
+    errors: 0,
+    internalErrors: [],
+    sessionsRebuilt: 0,
+    byKind: {},
+    refusals: {},
+    sessionRetries: [],
+  };
   sessionRetries = report.sessionRetries;
   daemon.on('Connected', () => void report.connected++);
   daemon.on('Disconnected', () => void report.disconnected++);
   daemon.on('Error', (e) => {
     report.errors++;
-    if ((OUR_FAULT.test(e.description) || e.errorCode === ErrorCodes.HandlerFailed) && report.internalErrors.length < 20) report.internalErrors.push(`${e.errorCode} ${e.description}`);
+    if ((OUR_FAULT.test(e.description) || e.errorCode === ErrorCodes.HandlerFailed) && report.internalErrors.length < 20)
+      report.internalErrors.push(`${e.errorCode} ${e.description}`);
   });
   const baseline = { tcp: resourceCount('TCPSocketWrap'), timers: resourceCount('Timeout') };
   await daemon.startListening();
@@ -180,7 +193,8 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   }
   await sleep(100);
   const after = { tcp: resourceCount('TCPSocketWrap'), timers: resourceCount('Timeout') };
-  if (daemon.sshConnections.size || daemon.sshChannels.size) throw new Error(`registry not empty: ${daemon.sshConnections.size} connections, ${daemon.sshChannels.size} channels`);
+  if (daemon.sshConnections.size || daemon.sshChannels.size)
+    throw new Error(`registry not empty: ${daemon.sshConnections.size} connections, ${daemon.sshChannels.size} channels`);
   if (report.disconnected !== report.connected) throw new Error(`${report.connected} Connected but ${report.disconnected} Disconnected`);
   if (after.tcp > baseline.tcp) throw new Error(`sockets leaked: ${baseline.tcp} before, ${after.tcp} after`);
   if (after.timers > baseline.timers + 2) throw new Error(`timers leaked: ${baseline.timers} before, ${after.timers} after`);

@@ -13,7 +13,13 @@ import { Certificate, SSHDaemon } from '../../src';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-const { values } = parseArgs({ options: { cycles: { type: 'string', default: '3000' }, concurrency: { type: 'string', default: '8' }, 'openssh-every': { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: {
+    cycles: { type: 'string', default: '3000' },
+    concurrency: { type: 'string', default: '8' },
+    'openssh-every': { type: 'string', default: '20' },
+  },
+});
 const CYCLES = Number(values.cycles);
 const CONCURRENCY = Number(values.concurrency);
 const OPENSSH_EVERY = Number(values['openssh-every']);
@@ -40,7 +46,27 @@ function ssh2Cycle(port: number): Promise<void> {
 
 function opensshCycle(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sshpass', ['-p', 'soak', 'ssh', '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'PreferredAuthentications=password', 'soak@127.0.0.1', 'echo soak'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(
+      'sshpass',
+      [
+        '-p',
+        'soak',
+        'ssh',
+        '-p',
+        String(port),
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        '-o',
+        'PreferredAuthentications=password',
+        'soak@127.0.0.1',
+        'echo soak',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -81,7 +107,13 @@ async function main(): Promise<void> {
   const sample = (cycle: number) => {
     gc();
     const m = process.memoryUsage();
-    samples.push({ cycle, heapMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20, handles: process.getActiveResourcesInfo().length, connections: daemon.sshConnections.size });
+    samples.push({
+      cycle,
+      heapMiB: m.heapUsed / 2 ** 20,
+      rssMiB: m.rss / 2 ** 20,
+      handles: process.getActiveResourcesInfo().length,
+      connections: daemon.sshConnections.size,
+    });
   };
   let next = 0;
   let failures = 0;

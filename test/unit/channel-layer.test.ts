@@ -20,7 +20,15 @@ import { ConnectionRecord } from '../../src/registry/ConnectionRecord';
 
 /** Records every Protocol method the layer calls, with its arguments. */
 function recordingProtocol(calls: string[]): Ssh2Protocol {
-  return new Proxy({}, { get: (_t, name) => (...args: unknown[]) => void calls.push(`${String(name)}(${args.map((a) => (Buffer.isBuffer(a) ? a.toString() : String(a))).join(',')})`) }) as unknown as Ssh2Protocol;
+  return new Proxy(
+    {},
+    {
+      get:
+        (_t, name) =>
+        (...args: unknown[]) =>
+          void calls.push(`${String(name)}(${args.map((a) => (Buffer.isBuffer(a) ? a.toString() : String(a))).join(',')})`),
+    },
+  ) as unknown as Ssh2Protocol;
 }
 
 /** No built-in services. */

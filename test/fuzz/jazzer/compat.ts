@@ -33,7 +33,12 @@ export function weakenVersionNeeds(elf: Buffer, versions: readonly string[]): nu
   const shnum = elf.readUInt16LE(0x3c);
   const section = (i: number) => {
     const o = shoff + i * shentsize;
-    return { type: elf.readUInt32LE(o + 4), offset: Number(elf.readBigUInt64LE(o + 0x18)), link: elf.readUInt32LE(o + 0x28), info: elf.readUInt32LE(o + 0x2c) };
+    return {
+      type: elf.readUInt32LE(o + 4),
+      offset: Number(elf.readBigUInt64LE(o + 0x18)),
+      link: elf.readUInt32LE(o + 0x28),
+      info: elf.readUInt32LE(o + 0x2c),
+    };
   };
   let weakened = 0;
   for (let i = 0; i < shnum; i++) {
@@ -69,12 +74,17 @@ function prepare(prebuild: string): { shim: string; patched: string } {
   mkdirSync(dir, { recursive: true });
   if (!existsSync(shim)) {
     const tmp = `${shim}.${process.pid}.tmp`;
-    execFileSync('g++', ['-shared', '-fPIC', '-O2', '-o', tmp, join(__dirname, 'compatShim.cc'), `-Wl,--version-script=${join(__dirname, 'compatShim.map')}`], { stdio: 'inherit' });
+    execFileSync(
+      'g++',
+      ['-shared', '-fPIC', '-O2', '-o', tmp, join(__dirname, 'compatShim.cc'), `-Wl,--version-script=${join(__dirname, 'compatShim.map')}`],
+      { stdio: 'inherit' },
+    );
     renameSync(tmp, shim);
   }
   if (!existsSync(patched)) {
     const copy = Buffer.from(original);
-    if (weakenVersionNeeds(copy, NEWER_VERSIONS) === 0) throw new Error(`jazzer compat: ${prebuild} needs none of ${NEWER_VERSIONS.join(', ')}`);
+    if (weakenVersionNeeds(copy, NEWER_VERSIONS) === 0)
+      throw new Error(`jazzer compat: ${prebuild} needs none of ${NEWER_VERSIONS.join(', ')}`);
     writeAtomically(patched, copy);
   }
   return { shim, patched };

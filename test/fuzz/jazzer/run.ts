@@ -33,7 +33,10 @@ function writeCoverage(dir: string, reporters: string[]): void {
   for (const r of reporters) reports.create(r).execute(context);
 }
 
-async function runOne(name: string, o: { seconds?: number; runs?: number; seed?: number; replay: boolean; coverage: boolean; keep: boolean }): Promise<number> {
+async function runOne(
+  name: string,
+  o: { seconds?: number; runs?: number; seed?: number; replay: boolean; coverage: boolean; keep: boolean },
+): Promise<number> {
   const target = TARGETS[name];
   if (!target) throw new Error(`unknown fuzz target '${name}' (targets: ${Object.keys(TARGETS).join(', ')})`);
   installJazzerCompat();
@@ -120,7 +123,14 @@ async function main(): Promise<void> {
     },
   });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const o = { seconds: num(values.seconds), runs: num(values.runs), seed: num(values.seed), replay: values.replay ?? false, coverage: values.coverage ?? false, keep: values.keep ?? false };
+  const o = {
+    seconds: num(values.seconds),
+    runs: num(values.runs),
+    seed: num(values.seed),
+    replay: values.replay ?? false,
+    coverage: values.coverage ?? false,
+    keep: values.keep ?? false,
+  };
   if (values.all) {
     // libFuzzer runs once per process: one child per target.
     let failed = 0;
@@ -131,7 +141,8 @@ async function main(): Promise<void> {
     }
     process.exit(failed ? 1 : 0);
   }
-  if (positionals.length !== 1) throw new Error(`usage: run.ts <target> [--seconds N] | --all  (targets: ${Object.keys(TARGETS).join(', ')})`);
+  if (positionals.length !== 1)
+    throw new Error(`usage: run.ts <target> [--seconds N] | --all  (targets: ${Object.keys(TARGETS).join(', ')})`);
   process.exit(await runOne(positionals[0], o));
 }
 

@@ -22,5 +22,11 @@ export const TARGETS: Readonly<Record<string, TargetSpec>> = {
   sftp: { sync: false, maxLen: 16384, timeoutMs: 10_000, dictionary: 'sftp.dict', disableBugDetectors: ['path-traversal'] },
   // The SSH targets connect to their own daemon on loopback, which the SSRF detector would report.
   sshAuth: { sync: false, maxLen: 2048, timeoutMs: 30_000, disableBugDetectors: ['path-traversal', 'ssrf'] },
-  sshChannel: { sync: false, maxLen: 4096, timeoutMs: 30_000, dictionary: 'sshChannel.dict', disableBugDetectors: ['path-traversal', 'ssrf'] },
+  sshChannel: {
+    sync: false,
+    maxLen: 4096,
+    timeoutMs: 30_000,
+    dictionary: 'sshChannel.dict',
+    disableBugDetectors: ['path-traversal', 'ssrf'],
+  },
 };

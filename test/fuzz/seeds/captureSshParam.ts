@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   daemon.localHost = '127.0.0.1';
   daemon.localPort = 0;
   let n = 0;
-  const save = (what: string, mode: number, payload: Buffer) => writeFileSync(join(out, `openssh-${what}-${n++}`), Buffer.concat([Buffer.from([mode]), payload]));
+  const save = (what: string, mode: number, payload: Buffer) =>
+    writeFileSync(join(out, `openssh-${what}-${n++}`), Buffer.concat([Buffer.from([mode]), payload]));
   daemon.on('SSHServiceRequest', (e) => void (e.accept = true));
   daemon.on('SSHUserAuthRequest', (e) => void (e.accept = e.authMethod === 'publickey' && e.authParam === key.blobBase64));
   daemon.on('SSHChannelOpenRequest', (e) => {
@@ -45,18 +46,39 @@ async function main(): Promise<void> {
   });
   daemon.on('SSHChannelRequested', (e) => {
     if (e.requestType !== 'exec' && e.requestType !== 'shell') return;
-    setTimeout(() => void daemon.sendExitStatus(e.channelId, 0).then(() => daemon.closeChannel(e.channelId)).catch(() => undefined), 300);
+    setTimeout(
+      () =>
+        void daemon
+          .sendExitStatus(e.channelId, 0)
+          .then(() => daemon.closeChannel(e.channelId))
+          .catch(() => undefined),
+      300,
+    );
   });
   await daemon.startListening();
-  const ssh = (...args: string[]) => run('ssh', [...opensshArgs(daemon.localPort), '-i', key.privateKeyPath, '-o', 'SendEnv=LANG LC_*', ...args, 'fuzz@127.0.0.1'].concat(args.includes('-N') ? [] : ['true']), { env: { LANG: 'C.UTF-8', LC_TIME: 'C' }, timeoutMs: 15_000 });
+  const ssh = (...args: string[]) =>
+    run(
+      'ssh',
+      [...opensshArgs(daemon.localPort), '-i', key.privateKeyPath, '-o', 'SendEnv=LANG LC_*', ...args, 'fuzz@127.0.0.1'].concat(
+        args.includes('-N') ? [] : ['true'],
+      ),
+      { env: { LANG: 'C.UTF-8', LC_TIME: 'C' }, timeoutMs: 15_000 },
+    );
   await ssh('-tt');
   await ssh('-T');
   await ssh('-L', '8080:127.0.0.1:9', '-o', 'ExitOnForwardFailure=no', '-o', 'ForkAfterAuthentication=no', '-W', '127.0.0.1:9');
-  await run('sftp', [...opensshArgs(daemon.localPort).map((a) => (a === '-p' ? '-P' : a)), '-i', key.privateKeyPath, '-b', '/dev/null', 'fuzz@127.0.0.1'], { timeoutMs: 15_000 });
+  await run(
+    'sftp',
+    [...opensshArgs(daemon.localPort).map((a) => (a === '-p' ? '-P' : a)), '-i', key.privateKeyPath, '-b', '/dev/null', 'fuzz@127.0.0.1'],
+    { timeoutMs: 15_000 },
+  );
   await daemon.shutdown();
 }
 
-main().then(() => process.exit(0), (err: Error) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -58,7 +58,12 @@ const PARTS = (d: Date, utc: boolean) =>
 
 function checkEntry(e: AuthorizedKey, lines: string[]): void {
   check(e.line >= 1 && e.line <= lines.length, `line number ${e.line}`);
-  check(e.blob.length >= 4 && e.blob.readUInt32BE(0) === Buffer.byteLength(e.keyType, 'latin1') && e.blob.subarray(4, 4 + e.keyType.length).toString('latin1') === e.keyType, 'the blob holds the key type');
+  check(
+    e.blob.length >= 4 &&
+      e.blob.readUInt32BE(0) === Buffer.byteLength(e.keyType, 'latin1') &&
+      e.blob.subarray(4, 4 + e.keyType.length).toString('latin1') === e.keyType,
+    'the blob holds the key type',
+  );
   check(!e.principals || e.certAuthority, 'principals= without cert-authority');
   check(Object.isFrozen(e) && Object.isFrozen(e.restrictions), 'entries and restrictions are frozen');
   const expiry = e.options.filter(([n]) => n === 'expiry-time').at(-1)?.[1];
@@ -66,7 +71,10 @@ function checkEntry(e: AuthorizedKey, lines: string[]): void {
     check(e.expiresAt instanceof Date && !Number.isNaN(e.expiresAt.getTime()), `expiry-time="${expiry}" gave an invalid date`);
     const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(Z?)$/i.exec(expiry)!;
     const written = m.slice(1, 7).map((x) => Number(x ?? 0));
-    check(isDeepStrictEqual(PARTS(e.expiresAt!, m[7] !== ''), written), () => `expiry-time="${expiry}" was read as ${e.expiresAt!.toISOString()}, not the time written`);
+    check(
+      isDeepStrictEqual(PARTS(e.expiresAt!, m[7] !== ''), written),
+      () => `expiry-time="${expiry}" was read as ${e.expiresAt!.toISOString()}, not the time written`,
+    );
   }
   const line = writeLine(e);
   if (line === undefined) return;
@@ -74,7 +82,10 @@ function checkEntry(e: AuthorizedKey, lines: string[]): void {
   check(again.entries.length === 1, () => `round trip: '${line}' gave ${JSON.stringify(again.problems)}`);
   const a = again.entries[0];
   for (const k of ['keyType', 'comment', 'certAuthority', 'from', 'principals', 'options', 'restrictions'] as const) {
-    check(isDeepStrictEqual(a[k], e[k]), () => `round trip changed ${k}: ${JSON.stringify(e[k])} became ${JSON.stringify(a[k])} via '${line}'`);
+    check(
+      isDeepStrictEqual(a[k], e[k]),
+      () => `round trip changed ${k}: ${JSON.stringify(e[k])} became ${JSON.stringify(a[k])} via '${line}'`,
+    );
   }
   check(a.blob.equals(e.blob) && a.expiresAt?.getTime() === e.expiresAt?.getTime(), 'round trip changed the blob or expiry');
 }
@@ -84,8 +95,15 @@ export function fuzz(data: Buffer): void {
   const parsed = AuthorizedKeys.parse(text);
   const lines = text.split(/\r?\n/);
   const content = lines.filter((l) => l.trim() && !l.trim().startsWith('#')).length;
-  check(parsed.entries.length + parsed.problems.length === content, `${content} content lines, ${parsed.entries.length} entries + ${parsed.problems.length} problems`);
-  for (const p of parsed.problems) check(p.line >= 1 && p.line <= lines.length && typeof p.reason === 'string' && p.reason.length > 0, 'a problem has a line and a reason');
+  check(
+    parsed.entries.length + parsed.problems.length === content,
+    `${content} content lines, ${parsed.entries.length} entries + ${parsed.problems.length} problems`,
+  );
+  for (const p of parsed.problems)
+    check(
+      p.line >= 1 && p.line <= lines.length && typeof p.reason === 'string' && p.reason.length > 0,
+      'a problem has a line and a reason',
+    );
   for (const e of parsed.entries) checkEntry(e, lines);
   const extra = text.split(/\s+/).find((w) => /^[0-9a-f:.]{2,45}$/i.test(w));
   for (const e of parsed.entries) {
@@ -97,12 +115,18 @@ export function fuzz(data: Buffer): void {
     }
     for (const address of extra ? [...ADDRESSES, extra] : ADDRESSES) {
       const ctx = { user: 'fuzz', address, now: NOW };
-      for (const [how, find] of [['find', () => parsed.find(e.blob, ctx)], ['findCertificateAuthority', () => parsed.findCertificateAuthority(e.blob, ctx)]] as const) {
+      for (const [how, find] of [
+        ['find', () => parsed.find(e.blob, ctx)],
+        ['findCertificateAuthority', () => parsed.findCertificateAuthority(e.blob, ctx)],
+      ] as const) {
         const r = refusedOnly(find, () => false, `${how}(${address}) with from=${JSON.stringify(e.from)}`);
         if (!('value' in r)) continue;
         const m = r.value;
         if (m.ok) {
-          check(m.entry.blob.equals(e.blob) && m.entry.certAuthority === (how === 'findCertificateAuthority'), `${how} matched a wrong line`);
+          check(
+            m.entry.blob.equals(e.blob) && m.entry.certAuthority === (how === 'findCertificateAuthority'),
+            `${how} matched a wrong line`,
+          );
           check(!m.entry.expiresAt || m.entry.expiresAt.getTime() > NOW.getTime(), `${how} matched an expired line`);
         } else check(typeof m.reason === 'string' && m.reason.length > 0, 'a refusal has a reason');
       }

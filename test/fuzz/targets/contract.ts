@@ -27,7 +27,11 @@ export function refusedOnly<T>(fn: () => T, documented: (err: unknown) => boolea
   }
 }
 
-export async function refusedOnlyAsync<T>(fn: () => Promise<T>, documented: (err: unknown) => boolean, what: string): Promise<{ value: T } | { error: unknown }> {
+export async function refusedOnlyAsync<T>(
+  fn: () => Promise<T>,
+  documented: (err: unknown) => boolean,
+  what: string,
+): Promise<{ value: T } | { error: unknown }> {
   try {
     return { value: await fn() };
   } catch (err) {
@@ -43,7 +47,10 @@ export function describe(err: unknown): string {
 }
 
 /** The daemon's own error with one of the given codes. */
-export const daemonError = (...codes: number[]) => (err: unknown) => err instanceof SSHDaemonError && (codes.length === 0 || codes.includes(err.code));
+export const daemonError =
+  (...codes: number[]) =>
+  (err: unknown) =>
+    err instanceof SSHDaemonError && (codes.length === 0 || codes.includes(err.code));
 
 /** Splits fuzz bytes into a control byte (choosing a mode) and the rest. */
 export function split(data: Buffer): { mode: number; body: Buffer } {

@@ -28,7 +28,12 @@ const STORE_TYPES = [
   CertStoreTypes.cstPublicKeyBlob,
   CertStoreTypes.cstP7BBlob,
 ];
-const documented = daemonError(ErrorCodes.CorruptKey, ErrorCodes.BadKeyPassword, ErrorCodes.SubjectNotFound, ErrorCodes.UnsupportedStoreType);
+const documented = daemonError(
+  ErrorCodes.CorruptKey,
+  ErrorCodes.BadKeyPassword,
+  ErrorCodes.SubjectNotFound,
+  ErrorCodes.UnsupportedStoreType,
+);
 const MESSAGE = Buffer.from('fuzz: data signed by a loaded key');
 const SIG_SCHEMES: Record<string, string[]> = {
   'ssh-ed25519': ['ssh-ed25519'],
@@ -50,7 +55,11 @@ function fixPpkMac(text: string): string {
   const lines = text.split(/\r?\n/);
   const header = /^PuTTY-User-Key-File-(\d+): *(\S+)/.exec(lines[0] ?? '');
   if (!header) return text;
-  const field = (name: string) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2).trim() ?? '';
+  const field = (name: string) =>
+    lines
+      .find((l) => l.startsWith(`${name}: `))
+      ?.slice(name.length + 2)
+      .trim() ?? '';
   const blob = (name: string) => {
     const i = lines.findIndex((l) => l.startsWith(`${name}: `));
     if (i < 0) return Buffer.alloc(0);
@@ -58,20 +67,25 @@ function fixPpkMac(text: string): string {
   };
   if (field('Encryption') !== 'none') return text;
   const data = Buffer.concat([header[2], 'none', field('Comment'), blob('Public-Lines'), blob('Private-Lines')].map((f) => str(f)));
-  const mac = header[1] === '2'
-    ? createHmac('sha1', createHash('sha1').update('putty-private-key-file-mac-key').digest()).update(data).digest('hex')
-    : createHmac('sha256', Buffer.alloc(0)).update(data).digest('hex');
+  const mac =
+    header[1] === '2'
+      ? createHmac('sha1', createHash('sha1').update('putty-private-key-file-mac-key').digest()).update(data).digest('hex')
+      : createHmac('sha256', Buffer.alloc(0)).update(data).digest('hex');
   return lines.map((l) => (l.startsWith('Private-MAC: ') ? `Private-MAC: ${mac}` : l)).join('\n');
 }
 
 function checkLoaded(cert: Certificate): void {
   check(cert.keyType in SIG_SCHEMES, `key type ${cert.keyType}`);
-  const again = refusedOnly(() => publicKeyFromBlob(cert.publicKeyBlob), () => false, 'publicKeyFromBlob(publicKeyBlob)');
+  const again = refusedOnly(
+    () => publicKeyFromBlob(cert.publicKeyBlob),
+    () => false,
+    'publicKeyFromBlob(publicKeyBlob)',
+  );
   check('value' in again && again.value.equals(cert.publicKey), 'the public blob does not decode to the public key');
   check(cert.matches(cert.publicKeyBlob), 'matches(publicKeyBlob) is false');
   if (!cert.privateKey) return;
   check(cert.hasPrivateKey, 'hasPrivateKey');
-  check(createPublicKey(cert.privateKey).equals(cert.publicKey), 'the private key is not the public key\'s partner');
+  check(createPublicKey(cert.privateKey).equals(cert.publicKey), "the private key is not the public key's partner");
   const hash = cert.keyType === 'ssh-ed25519' ? null : 'sha256';
   check(verify(hash, MESSAGE, cert.publicKey, sign(hash, MESSAGE, cert.privateKey)), 'a signature by the private key does not verify');
   const reloaded = new Certificate(CertStoreTypes.cstPEMKeyBlob, cert.toOpenSSH('fuzz'));
@@ -83,7 +97,10 @@ function checkLoaded(cert: Certificate): void {
 const CLIENT_KEYS = [
   Certificate.generate('ed25519'),
   Certificate.generate('ecdsa-p256'),
-  new Certificate(CertStoreTypes.cstPEMKeyBlob, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+  new Certificate(
+    CertStoreTypes.cstPEMKeyBlob,
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  ),
 ];
 const keys = () => CLIENT_KEYS;
 
@@ -91,7 +108,10 @@ function clientBytes(body: Buffer, pick: number): void {
   const key = keys()[pick % 3];
   const algorithms = SIG_SCHEMES[key.keyType];
   const algorithm = algorithms[(pick >> 2) % algorithms.length];
-  const hash = { 'ssh-ed25519': null, 'rsa-sha2-256': 'sha256', 'rsa-sha2-512': 'sha512', 'ssh-rsa': 'sha1', 'ecdsa-sha2-nistp256': 'sha256' }[algorithm] ?? null;
+  const hash =
+    { 'ssh-ed25519': null, 'rsa-sha2-256': 'sha256', 'rsa-sha2-512': 'sha512', 'ssh-rsa': 'sha1', 'ecdsa-sha2-nistp256': 'sha256' }[
+      algorithm
+    ] ?? null;
   const raw = sign(hash, MESSAGE, { key: key.privateKey!, dsaEncoding: 'ieee-p1363' });
   const rawSsh = algorithm.startsWith('ecdsa')
     ? Buffer.concat([str(Buffer.concat([Buffer.alloc(1), raw.subarray(0, 32)])), str(Buffer.concat([Buffer.alloc(1), raw.subarray(32)]))])
@@ -102,7 +122,10 @@ function clientBytes(body: Buffer, pick: number): void {
   check(parsed.ok || parsed.reason.length > 0, 'a refusal has a reason');
   const matched = key.matches(blob);
   check(!matched || (parsed.ok && parsed.key.equals(key.publicKey)), 'matches() accepted a blob that is not its key');
-  for (const allowedAlgorithms of [undefined, ['ssh-rsa', 'rsa-sha2-256', 'rsa-sha2-512', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']]) {
+  for (const allowedAlgorithms of [
+    undefined,
+    ['ssh-rsa', 'rsa-sha2-256', 'rsa-sha2-512', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'],
+  ]) {
     const result = checkSshSignature(blob, MESSAGE, signature, { allowedAlgorithms });
     if (!result.ok) continue;
     check(parsed.ok, 'a signature was accepted for a blob parseSshPublicKey refuses');
@@ -120,6 +143,10 @@ export function fuzz(data: Buffer): void {
   const content = mode & 0x10 ? Buffer.from(fixPpkMac(body.toString('utf8'))) : body;
   const password = mode & 0x20 ? 'fuzz' : '';
   const subject = mode & 0x40 ? 'CN=fuzz' : '*';
-  const r = refusedOnly(() => new Certificate(storeType, content, password, subject), documented, `new Certificate(${CertStoreTypes[storeType]})`);
+  const r = refusedOnly(
+    () => new Certificate(storeType, content, password, subject),
+    documented,
+    `new Certificate(${CertStoreTypes[storeType]})`,
+  );
   if ('value' in r) checkLoaded(r.value);
 }

@@ -14,7 +14,12 @@
  */
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { checkUserCertificate, type OpenSSHCertificate, parseOpenSSHCertificate, parseOpenSSHCertificateText } from '../../../src/certs/openSSHCertificate';
+import {
+  checkUserCertificate,
+  type OpenSSHCertificate,
+  parseOpenSSHCertificate,
+  parseOpenSSHCertificateText,
+} from '../../../src/certs/openSSHCertificate';
 import { check } from './contract';
 
 const u32 = (n: number) => {
@@ -33,7 +38,14 @@ const str = (s: Buffer | string) => {
 };
 
 // A fixed CA and certified key (Ed25519, from RFC 8032 test vector 1's secret), so runs repeat.
-const CA_PRIVATE = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex')]), format: 'der', type: 'pkcs8' });
+const CA_PRIVATE = createPrivateKey({
+  key: Buffer.concat([
+    Buffer.from('302e020100300506032b657004220420', 'hex'),
+    Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex'),
+  ]),
+  format: 'der',
+  type: 'pkcs8',
+});
 const CA_RAW = (createPublicKey(CA_PRIVATE).export({ format: 'der', type: 'spki' }) as Buffer).subarray(12);
 const CA_BLOB = Buffer.concat([str('ssh-ed25519'), str(CA_RAW)]);
 const USER_KEY = Buffer.from('3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c', 'hex');
@@ -47,8 +59,20 @@ function reencode(c: OpenSSHCertificate): Buffer {
   // The certified key's fields are the public key blob after its type string.
   const keyFields = c.publicKey.subarray(4 + c.publicKey.readUInt32BE(0));
   return Buffer.concat([
-    str(c.certKeyType), str(c.nonce), keyFields, u64(c.serial), u32(c.type), str(c.keyId), str(principals),
-    u64(c.validAfter), u64(c.validBefore), str(options(c.criticalOptions)), str(options(c.extensions)), str(c.reserved), str(c.signatureKey), str(c.signature),
+    str(c.certKeyType),
+    str(c.nonce),
+    keyFields,
+    u64(c.serial),
+    u32(c.type),
+    str(c.keyId),
+    str(principals),
+    u64(c.validAfter),
+    u64(c.validBefore),
+    str(options(c.criticalOptions)),
+    str(options(c.extensions)),
+    str(c.reserved),
+    str(c.signatureKey),
+    str(c.signature),
   ]);
 }
 
@@ -74,7 +98,18 @@ class Cursor {
   }
 }
 
-const OPTION_NAMES = ['force-command', 'source-address', 'verify-required', 'permit-pty', 'permit-port-forwarding', 'permit-agent-forwarding', 'permit-X11-forwarding', 'permit-user-rc', 'no-touch-required', 'x-unknown@example.com'];
+const OPTION_NAMES = [
+  'force-command',
+  'source-address',
+  'verify-required',
+  'permit-pty',
+  'permit-port-forwarding',
+  'permit-agent-forwarding',
+  'permit-X11-forwarding',
+  'permit-user-rc',
+  'no-touch-required',
+  'x-unknown@example.com',
+];
 
 /** A certificate body built from fuzz bytes: type, validity, principals, options, extensions. */
 function build(c: Cursor): Buffer {
@@ -89,8 +124,18 @@ function build(c: Cursor): Buffer {
   const after = NOW + BigInt((c.byte() % 5) - 2) * 1000n;
   const before = c.byte() % 4 === 0 ? 0xffffffffffffffffn : NOW + BigInt((c.byte() % 5) - 2) * 1000n;
   return Buffer.concat([
-    str('ssh-ed25519-cert-v01@openssh.com'), str(c.take(8)), str(USER_KEY), u64(BigInt(c.byte())), u32(c.byte() % 4 === 3 ? 2 : 1), str(c.text(16)),
-    str(Buffer.concat(principals.map((p) => str(p)))), u64(after), u64(before), str(Buffer.concat(critical)), str(Buffer.concat(extensions)), str(''),
+    str('ssh-ed25519-cert-v01@openssh.com'),
+    str(c.take(8)),
+    str(USER_KEY),
+    u64(BigInt(c.byte())),
+    u32(c.byte() % 4 === 3 ? 2 : 1),
+    str(c.text(16)),
+    str(Buffer.concat(principals.map((p) => str(p)))),
+    u64(after),
+    u64(before),
+    str(Buffer.concat(critical)),
+    str(Buffer.concat(extensions)),
+    str(''),
   ]);
 }
 
@@ -137,12 +182,16 @@ function checkTrusted(blob: Buffer, cursor: Cursor): void {
   check(cert.type === 1, 'accepted a host certificate');
   check(cert.validAfter <= NOW && NOW < cert.validBefore, 'accepted outside the validity window');
   check(cert.principals.includes(user), `accepted for '${user}', who is not among ${JSON.stringify(cert.principals)}`);
-  for (const o of cert.criticalOptions) check(['force-command', 'source-address', 'verify-required'].includes(o.name), `accepted with critical option '${o.name}'`);
+  for (const o of cert.criticalOptions)
+    check(['force-command', 'source-address', 'verify-required'].includes(o.name), `accepted with critical option '${o.name}'`);
   const sa = verdict.restrictions.sourceAddress;
   if (sa !== undefined) check(inSourceAddress(sa, address) === true, `accepted ${address} outside source-address ${sa}`);
   const fc = cert.criticalOptions.find((o) => o.name === 'force-command');
   check((fc === undefined) === (verdict.restrictions.forceCommand === undefined), 'force-command lost or invented');
-  for (const [ext, flag] of [['permit-pty', 'permitPty'], ['permit-port-forwarding', 'permitPortForwarding']] as const) {
+  for (const [ext, flag] of [
+    ['permit-pty', 'permitPty'],
+    ['permit-port-forwarding', 'permitPortForwarding'],
+  ] as const) {
     check(verdict.restrictions[flag] === cert.extensions.some((e) => e.name === ext), `${ext} does not match ${flag}`);
   }
 }
@@ -163,13 +212,24 @@ export function fuzz(data: Buffer): void {
       // Names are read as UTF-8 (as ssh2 reads the user name): invalid bytes become U+FFFD, so only
       // then may the re-encoding differ, and it must parse to the same fields.
       const texts = [c.keyId, ...c.principals, ...c.criticalOptions.map((o) => o.name), ...c.extensions.map((o) => o.name)];
-      check(texts.some((t) => t.includes('\ufffd')), 'the parsed fields do not re-encode to the blob');
+      check(
+        texts.some((t) => t.includes('\ufffd')),
+        'the parsed fields do not re-encode to the blob',
+      );
       const re = parseOpenSSHCertificate(again);
-      check(re.ok && re.certificate.keyId === c.keyId && JSON.stringify(re.certificate.principals) === JSON.stringify(c.principals), 're-encoding a certificate with replaced characters');
+      check(
+        re.ok && re.certificate.keyId === c.keyId && JSON.stringify(re.certificate.principals) === JSON.stringify(c.principals),
+        're-encoding a certificate with replaced characters',
+      );
     }
     check(c.signedData.equals(body.subarray(0, body.length - 4 - c.signature.length)), 'signed data is the blob before the signature');
     check(c.principals.length <= 256, 'more than 256 principals');
-    check(![c.keyId, ...c.principals, ...c.criticalOptions.map((o) => o.name), ...c.extensions.map((o) => o.name)].some((s) => s.includes('\0')), 'a NUL in a name');
+    check(
+      ![c.keyId, ...c.principals, ...c.criticalOptions.map((o) => o.name), ...c.extensions.map((o) => o.name)].some((s) =>
+        s.includes('\0'),
+      ),
+      'a NUL in a name',
+    );
     check(c.certKeyType.startsWith(c.keyType) && c.certKeyType.endsWith('-cert-v01@openssh.com'), 'key type');
     // The input's own certificate, re-signed by the trusted CA, through the checks.
     const until = c.signedData.length - 4 - c.signatureKey.length;
@@ -178,6 +238,9 @@ export function fuzz(data: Buffer): void {
     check(typeof parsed.reason === 'string' && parsed.reason.length > 0, 'a refusal has a reason');
   }
   const text = parseOpenSSHCertificateText(`ssh-ed25519-cert-v01@openssh.com ${body.toString('base64')} comment`);
-  check(text.ok === (parsed.ok && parsed.certificate.certKeyType === 'ssh-ed25519-cert-v01@openssh.com'), 'the text form and the blob disagree');
+  check(
+    text.ok === (parsed.ok && parsed.certificate.certKeyType === 'ssh-ed25519-cert-v01@openssh.com'),
+    'the text form and the blob disagree',
+  );
   checkUserCertificate(body, { user: 'alice', trustedCAs: [CA_BLOB] });
 }

@@ -34,8 +34,13 @@ function checkParsed(buf: Buffer, p: ProxyParse): void {
   const headerLength = buf.length - header.rest.length;
   check(header.rest.equals(buf.subarray(headerLength)), 'rest is the tail of the input');
   check(header.version === 1 || header.version === 2, `version ${header.version}`);
-  if (header.version === 1) check(headerLength <= 107, `a PROXY v1 header of ${headerLength} bytes was accepted (the limit is 107 with CRLF)`);
-  else check(headerLength >= 16 && headerLength === 16 + buf.readUInt16BE(14) && headerLength <= 16 + 2048, `v2 header length ${headerLength}`);
+  if (header.version === 1)
+    check(headerLength <= 107, `a PROXY v1 header of ${headerLength} bytes was accepted (the limit is 107 with CRLF)`);
+  else
+    check(
+      headerLength >= 16 && headerLength === 16 + buf.readUInt16BE(14) && headerLength <= 16 + 2048,
+      `v2 header length ${headerLength}`,
+    );
   if (header.address !== undefined) {
     check(isIP(header.address) !== 0, `address '${header.address}' is no IP literal`);
     check(Number.isInteger(header.port) && header.port! >= 0 && header.port! <= 65535, `port ${header.port}`);
@@ -45,7 +50,10 @@ function checkParsed(buf: Buffer, p: ProxyParse): void {
   // Every proper prefix is "need more".
   for (let cut = 0; cut < headerLength; cut++) {
     const partial = parse(buf.subarray(0, cut));
-    check(!partial.done && partial.error === undefined, () => `the first ${cut} of ${headerLength} header bytes gave ${JSON.stringify(partial)}`);
+    check(
+      !partial.done && partial.error === undefined,
+      () => `the first ${cut} of ${headerLength} header bytes gave ${JSON.stringify(partial)}`,
+    );
   }
 }
 
@@ -55,7 +63,13 @@ function raw(buf: Buffer): void {
   const extended = Buffer.concat([buf, Buffer.from('SSH-2.0-x\r\n')]);
   const q = parse(extended);
   if (p.done) {
-    check(q.done && q.header.address === p.header.address && q.header.port === p.header.port && q.header.rest.length === p.header.rest.length + 11, 'appending bytes changed a parsed header');
+    check(
+      q.done &&
+        q.header.address === p.header.address &&
+        q.header.port === p.header.port &&
+        q.header.rest.length === p.header.rest.length + 11,
+      'appending bytes changed a parsed header',
+    );
   } else if (p.error) {
     check(!q.done && q.error, 'appending bytes turned a refusal into a header');
   }
@@ -78,21 +92,45 @@ function roundTrip(body: Buffer): void {
   let address: string;
   if (kind === 0 || kind === 2) {
     address = [...body.subarray(4, 8)].join('.');
-    header = kind === 0
-      ? Buffer.from(`PROXY TCP4 ${address} 10.0.0.1 ${port} 22\r\n`, 'latin1')
-      : Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11]), u16(12 + tlvs.length), body.subarray(4, 8), Buffer.from([10, 0, 0, 1]), u16(port), u16(22), tlvs]);
+    header =
+      kind === 0
+        ? Buffer.from(`PROXY TCP4 ${address} 10.0.0.1 ${port} 22\r\n`, 'latin1')
+        : Buffer.concat([
+            V2_SIGNATURE,
+            Buffer.from([0x21, 0x11]),
+            u16(12 + tlvs.length),
+            body.subarray(4, 8),
+            Buffer.from([10, 0, 0, 1]),
+            u16(port),
+            u16(22),
+            tlvs,
+          ]);
   } else {
     const groups = [];
     for (let i = 0; i < 16; i += 2) groups.push(body.readUInt16BE(4 + i).toString(16));
     address = new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
-    header = kind === 1
-      ? Buffer.from(`PROXY TCP6 ${address} ::1 ${port} 22\r\n`, 'latin1')
-      : Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x21]), u16(36 + tlvs.length), body.subarray(4, 20), Buffer.alloc(15), Buffer.from([1]), u16(port), u16(22), tlvs]);
+    header =
+      kind === 1
+        ? Buffer.from(`PROXY TCP6 ${address} ::1 ${port} 22\r\n`, 'latin1')
+        : Buffer.concat([
+            V2_SIGNATURE,
+            Buffer.from([0x21, 0x21]),
+            u16(36 + tlvs.length),
+            body.subarray(4, 20),
+            Buffer.alloc(15),
+            Buffer.from([1]),
+            u16(port),
+            u16(22),
+            tlvs,
+          ]);
   }
   const input = Buffer.concat([header, Buffer.from('SSH-2.0-client\r\n')]);
   const p = parse(input);
   check(p.done, () => `a well-formed header was not parsed: ${JSON.stringify(p)} for ${header.toString('latin1')}`);
-  check(p.header.address === address && p.header.port === port, () => `round trip: ${address}:${port} came back as ${p.header.address}:${p.header.port}`);
+  check(
+    p.header.address === address && p.header.port === port,
+    () => `round trip: ${address}:${port} came back as ${p.header.address}:${p.header.port}`,
+  );
   check(p.header.rest.toString('latin1') === 'SSH-2.0-client\r\n', 'round trip: rest');
   check(kind % 2 === 0 ? isIPv4(p.header.address!) : isIPv6(p.header.address!), 'family');
   checkParsed(input, p);

@@ -92,7 +92,10 @@ export async function fuzz(data: Buffer): Promise<void> {
   const mode = data.length ? data[0] : 0;
   const stream = data.subarray(1);
   const name = decodeFileName(stream);
-  check(encodeFileName(name).equals(stream) && decodeFileName(encodeFileName(name)) === name, 'decodeFileName/encodeFileName are not one-to-one on these bytes');
+  check(
+    encodeFileName(name).equals(stream) && decodeFileName(encodeFileName(name)) === name,
+    'decodeFileName/encodeFileName are not one-to-one on these bytes',
+  );
   const root = freshRoot();
   const fdsBefore = fdCount();
   const replies: Buffer[] = [];
@@ -140,9 +143,15 @@ export async function fuzz(data: Buffer): Promise<void> {
       check(reply[4] === 2, 'the first reply is not VERSION');
       continue;
     }
-    check(reply.length >= 9 && reply.readUInt32BE(5) === packets[i][1] >>> 0, () => `reply ${i} carries id ${reply.readUInt32BE(5)}, request ${i} had ${packets[i][1]}`);
+    check(
+      reply.length >= 9 && reply.readUInt32BE(5) === packets[i][1] >>> 0,
+      () => `reply ${i} carries id ${reply.readUInt32BE(5)}, request ${i} had ${packets[i][1]}`,
+    );
     if (reply[4] === 101) check(reply.readUInt32BE(9) <= 8, `status code ${reply.readUInt32BE(9)}`);
-    check(!reply.includes(SECRET.slice(0, 16)) && !reply.includes(CANARY), () => `reply ${i} (type ${reply[4]}) holds data from outside the root`);
+    check(
+      !reply.includes(SECRET.slice(0, 16)) && !reply.includes(CANARY),
+      () => `reply ${i} (type ${reply[4]}) holds data from outside the root`,
+    );
   }
   check(session.openHandles === 0, `${session.openHandles} handles open after the session ended`);
   check(snapshot(OUTSIDE) === OUTSIDE_BEFORE, 'something outside the root changed');

@@ -57,7 +57,16 @@ function userauth(c: Cursor, sent: Sent): Buffer {
     case 3:
       return msg(MSG.USERAUTH_REQUEST, ...head, str('keyboard-interactive'), str(''), str(c.pick(['', 'pam', c.text(10)])));
     case 4:
-      return msg(MSG.USERAUTH_REQUEST, ...head, str('hostbased'), str('ssh-ed25519'), str(ACCEPTED_KEY), str('host.example'), str(user), str(c.bytes(40)));
+      return msg(
+        MSG.USERAUTH_REQUEST,
+        ...head,
+        str('hostbased'),
+        str('ssh-ed25519'),
+        str(ACCEPTED_KEY),
+        str('host.example'),
+        str(user),
+        str(c.bytes(40)),
+      );
     case 5:
       return msg(MSG.USERAUTH_REQUEST, ...head, str(c.text(24)), c.bytes(40));
     default:
@@ -90,13 +99,22 @@ export async function fuzz(data: Buffer): Promise<void> {
         conn.send(userauth(c, sent));
       } else if (kind <= 6) conn.send(infoResponse(c, sent));
       else if (kind === 7) conn.send(msg(MSG.SERVICE_REQUEST, str(c.pick(['ssh-userauth', 'ssh-connection', c.text(12)]))));
-      else if (kind === 8) conn.send(msg(MSG.GLOBAL_REQUEST, str(c.pick(['keepalive@openssh.com', 'tcpip-forward', c.text(12)])), bool(true), c.bytes(20)));
+      else if (kind === 8)
+        conn.send(msg(MSG.GLOBAL_REQUEST, str(c.pick(['keepalive@openssh.com', 'tcpip-forward', c.text(12)])), bool(true), c.bytes(20)));
       else {
         // Raw: any message number, any body (the engine's own parsers meet it first).
-        conn.send(Buffer.concat([Buffer.from([c.pick([MSG.USERAUTH_REQUEST, MSG.USERAUTH_INFO_RESPONSE, MSG.SERVICE_REQUEST, MSG.IGNORE, 1, 20, 60, 66, 80, 90, 255])]), c.bytes(64)]));
+        conn.send(
+          Buffer.concat([
+            Buffer.from([
+              c.pick([MSG.USERAUTH_REQUEST, MSG.USERAUTH_INFO_RESPONSE, MSG.SERVICE_REQUEST, MSG.IGNORE, 1, 20, 60, 66, 80, 90, 255]),
+            ]),
+            c.bytes(64),
+          ]),
+        );
       }
       // Let replies to one message come back before the next (a real client waits for them).
-      if (c.byte() & 1) await conn.until(() => conn.received.authFailures + conn.received.authSuccesses + conn.received.authOther >= sent.requests, 200);
+      if (c.byte() & 1)
+        await conn.until(() => conn.received.authFailures + conn.received.authSuccesses + conn.received.authOther >= sent.requests, 200);
     }
     const r = conn.received;
     last = { requests: sent.requests, received: r };
@@ -105,7 +123,10 @@ export async function fuzz(data: Buffer): Promise<void> {
     check(r.authSuccesses === 0 || sent.rightCredential, 'logged in without a right credential');
     check(r.authSuccesses <= 1, 'more than one USERAUTH_SUCCESS');
     const allowed = 19 + (sent.firstNone ? 1 : 0);
-    check(r.authFailures <= allowed, `${r.authFailures} USERAUTH_FAILUREs with MaxAuthAttempts=20 (at most ${allowed}${sent.firstNone ? ', the first none probe not counted' : ''})`);
+    check(
+      r.authFailures <= allowed,
+      `${r.authFailures} USERAUTH_FAILUREs with MaxAuthAttempts=20 (at most ${allowed}${sent.firstNone ? ', the first none probe not counted' : ''})`,
+    );
   } finally {
     await conn.close();
   }

@@ -18,16 +18,54 @@ import { connect, startHarness } from './sshHarness';
 import { check } from './contract';
 import { bool, Cursor, MSG, msg, str, u32 } from './sshWire';
 
-const REQUESTS = ['pty-req', 'env', 'exec', 'shell', 'subsystem', 'window-change', 'signal', 'x11-req', 'auth-agent-req@openssh.com', 'xon-xoff', 'break', 'eow@openssh.com', 'exit-status', 'keepalive@openssh.com'];
-const OPEN_TYPES = ['session', 'session', 'direct-tcpip', 'x11', 'forwarded-tcpip', 'direct-streamlocal@openssh.com', 'auth-agent@openssh.com', 'x-unknown'];
-const GLOBALS = ['keepalive@openssh.com', 'no-more-sessions@openssh.com', 'tcpip-forward', 'cancel-tcpip-forward', 'hostkeys-prove-00@openssh.com', 'streamlocal-forward@openssh.com'];
+const REQUESTS = [
+  'pty-req',
+  'env',
+  'exec',
+  'shell',
+  'subsystem',
+  'window-change',
+  'signal',
+  'x11-req',
+  'auth-agent-req@openssh.com',
+  'xon-xoff',
+  'break',
+  'eow@openssh.com',
+  'exit-status',
+  'keepalive@openssh.com',
+];
+const OPEN_TYPES = [
+  'session',
+  'session',
+  'direct-tcpip',
+  'x11',
+  'forwarded-tcpip',
+  'direct-streamlocal@openssh.com',
+  'auth-agent@openssh.com',
+  'x-unknown',
+];
+const GLOBALS = [
+  'keepalive@openssh.com',
+  'no-more-sessions@openssh.com',
+  'tcpip-forward',
+  'cancel-tcpip-forward',
+  'hostkeys-prove-00@openssh.com',
+  'streamlocal-forward@openssh.com',
+];
 const SIGNALS = ['INT', 'TERM', 'KILL', 'HUP', 'SIGINT', ''];
 
 function requestBody(c: Cursor, type: string): Buffer[] {
   switch (type) {
     case 'pty-req':
       // TERM, cols, rows, px, px, encoded terminal modes (opcode + uint32, ended by 0).
-      return [str(c.pick(['xterm', 'vt100', c.text(20)])), u32(c.interesting()), u32(c.interesting()), u32(c.uint32()), u32(c.uint32()), str(c.bytes(40))];
+      return [
+        str(c.pick(['xterm', 'vt100', c.text(20)])),
+        u32(c.interesting()),
+        u32(c.interesting()),
+        u32(c.uint32()),
+        u32(c.uint32()),
+        str(c.bytes(40)),
+      ];
     case 'env':
       return [str(c.pick(['LANG', 'LC_ALL', 'PATH', 'LD_PRELOAD', c.text(12)])), str(c.text(30))];
     case 'exec':
@@ -83,17 +121,30 @@ export async function fuzz(data: Buffer): Promise<void> {
         const wantReply = (c.byte() & 1) === 1;
         const truncate = c.byte() % 8 === 0;
         const body = Buffer.concat(requestBody(c, type));
-        conn.send(msg(MSG.CHANNEL_REQUEST, u32(channel()), str(type), bool(wantReply), truncate ? body.subarray(0, c.byte() % (body.length + 1)) : body));
+        conn.send(
+          msg(
+            MSG.CHANNEL_REQUEST,
+            u32(channel()),
+            str(type),
+            bool(wantReply),
+            truncate ? body.subarray(0, c.byte() % (body.length + 1)) : body,
+          ),
+        );
       } else if (kind <= 5) {
         const payload = c.byte() & 1 ? sftpPacket(c) : c.bytes(64);
-        conn.send(c.byte() % 4 === 0 ? msg(MSG.CHANNEL_EXTENDED_DATA, u32(channel()), u32(c.pick([1, 2, 0])), str(payload)) : msg(MSG.CHANNEL_DATA, u32(channel()), str(payload)));
+        conn.send(
+          c.byte() % 4 === 0
+            ? msg(MSG.CHANNEL_EXTENDED_DATA, u32(channel()), u32(c.pick([1, 2, 0])), str(payload))
+            : msg(MSG.CHANNEL_DATA, u32(channel()), str(payload)),
+        );
       } else if (kind === 6) {
         conn.send(msg(MSG.CHANNEL_WINDOW_ADJUST, u32(channel()), u32(c.interesting())));
       } else if (kind === 7) {
         conn.send(msg(c.byte() & 1 ? MSG.CHANNEL_EOF : MSG.CHANNEL_CLOSE, u32(channel())));
       } else if (kind === 8) {
         const type = c.byte() % 5 === 0 ? c.text(20) : c.pick(OPEN_TYPES);
-        const extra = type === 'session' ? [] : [str(c.pick(['127.0.0.1', 'localhost', c.text(16)])), u32(c.byte()), str('127.0.0.1'), u32(c.byte())];
+        const extra =
+          type === 'session' ? [] : [str(c.pick(['127.0.0.1', 'localhost', c.text(16)])), u32(c.byte()), str('127.0.0.1'), u32(c.byte())];
         opens++;
         conn.send(msg(MSG.CHANNEL_OPEN, str(type), u32(nextSender++), u32(c.interesting()), u32(c.interesting()), ...extra));
       } else if (kind === 9) {
@@ -110,7 +161,11 @@ export async function fuzz(data: Buffer): Promise<void> {
     wantReplies++;
     conn.send(msg(MSG.GLOBAL_REQUEST, str('fuzz-ping@example.com'), bool(true)));
     const answered = await conn.until(() => r.globalReplies >= wantReplies && r.openConfirmations.length + r.openFailures >= opens, 10_000);
-    check(answered, () => `after 10 s: ${r.globalReplies} of ${wantReplies} global replies, ${r.openConfirmations.length + r.openFailures} of ${opens} channel opens answered`);
+    check(
+      answered,
+      () =>
+        `after 10 s: ${r.globalReplies} of ${wantReplies} global replies, ${r.openConfirmations.length + r.openFailures} of ${opens} channel opens answered`,
+    );
     check(h.daemon.sshChannels.size <= 10, `${h.daemon.sshChannels.size} channels on one connection (MaxSessionsPerConnection 10)`);
   } finally {
     await conn.close();

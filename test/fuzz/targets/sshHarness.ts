@@ -17,12 +17,16 @@ import { sendClientPayload } from '../../fixtures/net';
 import { check } from './contract';
 
 /** What a bug of ours looks like when it surfaces as an Error event (as test/fuzz/runFuzz.ts). */
-const OUR_FAULT = /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|Cannot convert|Cannot destructure|is not a function|is not a constructor|is not iterable|of undefined|of null|Maximum call stack/;
+const OUR_FAULT =
+  /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|Cannot convert|Cannot destructure|is not a function|is not a constructor|is not iterable|of undefined|of null|Maximum call stack/;
 
 export const USER = 'fuzz';
 export const PASSWORD = 'fuzz-password';
 /** The one public key the daemon accepts (an Ed25519 key, RFC 8032 test 1). */
-export const ACCEPTED_KEY = Buffer.concat([Buffer.from('0000000b7373682d6564323535313900000020', 'hex'), Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex')]);
+export const ACCEPTED_KEY = Buffer.concat([
+  Buffer.from('0000000b7373682d6564323535313900000020', 'hex'),
+  Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex'),
+]);
 
 export interface Harness {
   daemon: SSHDaemon;
@@ -44,10 +48,14 @@ export function startHarness(): Promise<Harness> {
     daemon.config('MaxAuthAttempts=20');
     // Every input is a new connection from loopback, most of them failing to log in: penalties would ban it.
     daemon.config('PerSourcePenalties=no');
-    daemon.keyboardInteractivePrompts = [{ prompt: 'Password: ', echo: false }, { prompt: 'Code: ', echo: true }];
+    daemon.keyboardInteractivePrompts = [
+      { prompt: 'Password: ', echo: false },
+      { prompt: 'Code: ', echo: true },
+    ];
     const internalErrors: string[] = [];
     daemon.on('Error', (e) => {
-      if ((OUR_FAULT.test(e.description) || e.errorCode === ErrorCodes.HandlerFailed) && internalErrors.length < 20) internalErrors.push(`${e.errorCode} ${e.description}`);
+      if ((OUR_FAULT.test(e.description) || e.errorCode === ErrorCodes.HandlerFailed) && internalErrors.length < 20)
+        internalErrors.push(`${e.errorCode} ${e.description}`);
     });
     daemon.on('SSHServiceRequest', (e) => void (e.accept = true));
     daemon.on('SSHUserAuthRequest', (e) => {
@@ -64,7 +72,11 @@ export function startHarness(): Promise<Harness> {
     daemon.on('SSHChannelRequested', (e) => {
       if (e.requestType !== 'exec') return;
       const command = daemon.getSSHParam(e.packet, 'Command');
-      if (command === 'exit') void daemon.sendExitStatus(e.channelId, 3).then(() => daemon.closeChannel(e.channelId)).catch(() => undefined);
+      if (command === 'exit')
+        void daemon
+          .sendExitStatus(e.channelId, 3)
+          .then(() => daemon.closeChannel(e.channelId))
+          .catch(() => undefined);
       else if (command.startsWith('echo ')) void daemon.sendChannelData(e.channelId, command.slice(5)).catch(() => undefined);
     });
     const root = mkdtempSync(join(tmpdir(), 'fuzz-ssh-sftp-'));
@@ -121,7 +133,15 @@ function userauthMethod(payload: Buffer): string | undefined {
 export async function connect(h: Harness, login: boolean): Promise<Connection> {
   h.internalErrors.length = 0;
   const client = new Client();
-  const received: Received = { authFailures: 0, authSuccesses: 0, authOther: 0, globalReplies: 0, openConfirmations: [], openFailures: 0, channelMessages: 0 };
+  const received: Received = {
+    authFailures: 0,
+    authSuccesses: 0,
+    authOther: 0,
+    globalReplies: 0,
+    openConfirmations: [],
+    openFailures: 0,
+    channelMessages: 0,
+  };
   let wake = () => undefined as void;
   const conn: Connection = {
     client,
@@ -154,8 +174,13 @@ export async function connect(h: Harness, login: boolean): Promise<Connection> {
       client.end();
       client.destroy();
       const deadline = Date.now() + 10_000;
-      while ((h.daemon.sshConnections.size > 0 || h.daemon.sshChannels.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      check(h.daemon.sshConnections.size === 0 && h.daemon.sshChannels.size === 0, () => `the daemon still holds ${h.daemon.sshConnections.size} connections and ${h.daemon.sshChannels.size} channels 10 s after the client went`);
+      while ((h.daemon.sshConnections.size > 0 || h.daemon.sshChannels.size > 0) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      check(
+        h.daemon.sshConnections.size === 0 && h.daemon.sshChannels.size === 0,
+        () =>
+          `the daemon still holds ${h.daemon.sshConnections.size} connections and ${h.daemon.sshChannels.size} channels 10 s after the client went`,
+      );
       check(h.internalErrors.length === 0, () => `internal errors: ${h.internalErrors.join('; ')}`);
     },
   };
@@ -187,7 +212,16 @@ export async function connect(h: Harness, login: boolean): Promise<Connection> {
       },
       CHANNEL_OPEN_FAILURE: count('openFailures'),
       ...Object.fromEntries(
-        ['CHANNEL_WINDOW_ADJUST', 'CHANNEL_DATA', 'CHANNEL_EXTENDED_DATA', 'CHANNEL_EOF', 'CHANNEL_CLOSE', 'CHANNEL_REQUEST', 'CHANNEL_SUCCESS', 'CHANNEL_FAILURE'].map((k) => [k, count('channelMessages')]),
+        [
+          'CHANNEL_WINDOW_ADJUST',
+          'CHANNEL_DATA',
+          'CHANNEL_EXTENDED_DATA',
+          'CHANNEL_EOF',
+          'CHANNEL_CLOSE',
+          'CHANNEL_REQUEST',
+          'CHANNEL_SUCCESS',
+          'CHANNEL_FAILURE',
+        ].map((k) => [k, count('channelMessages')]),
       ),
     });
   };

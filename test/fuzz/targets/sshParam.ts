@@ -12,7 +12,13 @@
  *   (RFC 4251 section 5) of its value; 'i'/'l'/'b' take 0..max in decimal or 0x-hex.
  */
 import { ErrorCodes, type SSHDaemonError } from '../../../src/errors/SSHDaemonError';
-import { CHANNEL_OPEN_FIELDS, CHANNEL_REQUEST_FIELDS, CHANNEL_REQUEST_HEADER, type PayloadLayout, tagPayload } from '../../../src/packet/layouts';
+import {
+  CHANNEL_OPEN_FIELDS,
+  CHANNEL_REQUEST_FIELDS,
+  CHANNEL_REQUEST_HEADER,
+  type PayloadLayout,
+  tagPayload,
+} from '../../../src/packet/layouts';
 import { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamFieldType } from '../../../src/packet/sshParam';
 import { check, daemonError, describe, refusedOnly, split } from './contract';
 
@@ -20,7 +26,11 @@ const REQUEST_TYPES = Object.keys(CHANNEL_REQUEST_FIELDS);
 // Names of Object.prototype members too: client-chosen names must not reach the prototype.
 const OPEN_TYPES = [...Object.keys(CHANNEL_OPEN_FIELDS), 'x-unknown@example.com', 'constructor', '__proto__'];
 const NAMES = [
-  ...new Set([...CHANNEL_REQUEST_HEADER, ...Object.values(CHANNEL_REQUEST_FIELDS).flat(), ...Object.values(CHANNEL_OPEN_FIELDS).flat()].map((f) => f.name)),
+  ...new Set(
+    [...CHANNEL_REQUEST_HEADER, ...Object.values(CHANNEL_REQUEST_FIELDS).flat(), ...Object.values(CHANNEL_OPEN_FIELDS).flat()].map(
+      (f) => f.name,
+    ),
+  ),
   ...Array.from({ length: 12 }, (_, i) => `#${i}`),
   'command',
   'COMMAND',
@@ -62,7 +72,10 @@ function readAll(payload: Buffer, extraName: string, tagged: boolean): void {
         check(i === 0, 'a malformed payload is refused for every field, not from some index on');
         for (const name of tagged ? NAMES : []) {
           const e = refusedOnly(() => getSSHParam(payload, name), readRefusal, `getSSHParam('${name}')`);
-          check('error' in e && (e.error as SSHDaemonError).code === ErrorCodes.MalformedPayload, `a malformed payload gave a value for '${name}'`);
+          check(
+            'error' in e && (e.error as SSHDaemonError).code === ErrorCodes.MalformedPayload,
+            `a malformed payload gave a value for '${name}'`,
+          );
         }
         return;
       }
@@ -83,7 +96,11 @@ function readAll(payload: Buffer, extraName: string, tagged: boolean): void {
     check(typeof value.value === 'string', 'a string');
     // An untagged payload's layout is guessed from the field name (an open-only name reads it as a
     // CHANNEL_OPEN), so only a tagged payload's named fields must be among its positional ones.
-    if (tagged) check(positional.some((p) => p.equals(bytes.value)), `field '${name}' is none of the positional fields`);
+    if (tagged)
+      check(
+        positional.some((p) => p.equals(bytes.value)),
+        `field '${name}' is none of the positional fields`,
+      );
   }
 }
 
@@ -94,7 +111,10 @@ function reencode(payload: Buffer, fields: Buffer[]): boolean {
     if (i === fields.length) return offset === payload.length;
     if (failed.has(`${i}:${offset}`)) return false;
     const f = fields[i];
-    const prefixed = offset + 4 + f.length <= payload.length && payload.readUInt32BE(offset) === f.length && payload.subarray(offset + 4, offset + 4 + f.length).equals(f);
+    const prefixed =
+      offset + 4 + f.length <= payload.length &&
+      payload.readUInt32BE(offset) === f.length &&
+      payload.subarray(offset + 4, offset + 4 + f.length).equals(f);
     if (prefixed && from(i + 1, offset + 4 + f.length)) return true;
     if (f.length > 0 && payload.subarray(offset, offset + f.length).equals(f) && from(i + 1, offset + f.length)) return true;
     failed.add(`${i}:${offset}`);
@@ -108,7 +128,9 @@ function referenceMpint(n: bigint): Buffer {
   if (n === 0n) return Buffer.alloc(0);
   let bytes = 1;
   while (n < -(1n << BigInt(8 * bytes - 1)) || n >= 1n << BigInt(8 * bytes - 1)) bytes++;
-  const hex = BigInt.asUintN(8 * bytes, n).toString(16).padStart(2 * bytes, '0');
+  const hex = BigInt.asUintN(8 * bytes, n)
+    .toString(16)
+    .padStart(2 * bytes, '0');
   return Buffer.from(hex, 'hex');
 }
 
@@ -131,7 +153,15 @@ class Cursor {
   }
 }
 
-const TYPE_OF: Record<string, SSHParamFieldType> = { string: 's', uint32: 'i', boolean: 'f', bytes: 'sb', byte: 'b', uint64: 'l', mpint: 'm' };
+const TYPE_OF: Record<string, SSHParamFieldType> = {
+  string: 's',
+  uint32: 'i',
+  boolean: 'f',
+  bytes: 'sb',
+  byte: 'b',
+  uint64: 'l',
+  mpint: 'm',
+};
 const setRefusal = daemonError(ErrorCodes.InvalidFieldValue);
 
 function build(body: Buffer): void {
@@ -163,28 +193,50 @@ function build(body: Buffer): void {
   }
   const out = tagPayload(Buffer.from(payload!), { kind: 'channel-request' });
   for (const [name, shown] of expected) {
-    const got = refusedOnly(() => getSSHParam(out, name), () => false, `getSSHParam('${name}') of a built request`);
-    check('value' in got && got.value === shown, () => `'${name}' was set to ${JSON.stringify(shown)} and read back as ${JSON.stringify('value' in got ? got.value : describe(got.error))}`);
+    const got = refusedOnly(
+      () => getSSHParam(out, name),
+      () => false,
+      `getSSHParam('${name}') of a built request`,
+    );
+    check(
+      'value' in got && got.value === shown,
+      () =>
+        `'${name}' was set to ${JSON.stringify(shown)} and read back as ${JSON.stringify('value' in got ? got.value : describe(got.error))}`,
+    );
   }
   // Free-form values of every type: a refusal is InvalidFieldValue; an accepted value has its encoding.
   const type = (['s', 'sb', 'm', 'i', 'l', 'b', 'f', 'x', 'constructor', 'toString'] as const)[c.byte() % 10];
   const value = c.text();
-  const r = refusedOnly(() => setSSHParam(null, type as SSHParamFieldType, value), setRefusal, `setSSHParam('${type}', ${JSON.stringify(value)})`);
+  const r = refusedOnly(
+    () => setSSHParam(null, type as SSHParamFieldType, value),
+    setRefusal,
+    `setSSHParam('${type}', ${JSON.stringify(value)})`,
+  );
   if (!('value' in r)) return;
   const enc = r.value;
   const v = value.trim();
   const fixed = (max: bigint, size: number) => {
     check(/^(0x[0-9a-f]+|\d+)$/i.test(v), `'${type}' accepted ${JSON.stringify(value)}`);
     const n = BigInt(v);
-    check(n <= max && enc.length === size && BigInt('0x' + enc.toString('hex')) === n, `'${type}' encoded ${JSON.stringify(value)} as ${enc.toString('hex')}`);
+    check(
+      n <= max && enc.length === size && BigInt('0x' + enc.toString('hex')) === n,
+      `'${type}' encoded ${JSON.stringify(value)} as ${enc.toString('hex')}`,
+    );
   };
   if (type === 'i') fixed(0xffffffffn, 4);
   else if (type === 'l') fixed(0xffffffffffffffffn, 8);
   else if (type === 'b') fixed(255n, 1);
-  else if (type === 'f') check(enc.length === 1 && enc[0] === (v.toLowerCase() === 'true' ? 1 : 0), `'f' encoded ${JSON.stringify(value)} as ${enc.toString('hex')}`);
+  else if (type === 'f')
+    check(
+      enc.length === 1 && enc[0] === (v.toLowerCase() === 'true' ? 1 : 0),
+      `'f' encoded ${JSON.stringify(value)} as ${enc.toString('hex')}`,
+    );
   else if (type === 'm') {
     const want = referenceMpint(BigInt(v));
-    check(enc.readUInt32BE(0) === want.length && enc.subarray(4).equals(want), () => `mpint ${v} encoded as ${enc.toString('hex')}, RFC 4251 wants ${want.toString('hex')}`);
+    check(
+      enc.readUInt32BE(0) === want.length && enc.subarray(4).equals(want),
+      () => `mpint ${v} encoded as ${enc.toString('hex')}, RFC 4251 wants ${want.toString('hex')}`,
+    );
   } else if (type === 's') check(enc.readUInt32BE(0) === enc.length - 4 && enc.subarray(4).toString('utf8') === value, 'string encoding');
   else if (type === 'sb') check(enc.subarray(4).toString('hex') === v.replace(/\s+/g, '').toLowerCase(), 'sb encoding');
   else check(false, `unknown field type '${type}' was accepted`);
@@ -199,4 +251,3 @@ export function fuzz(data: Buffer): void {
   readAll(payload, body.subarray(0, 8).toString('latin1'), layout !== undefined);
   check(payload.equals(body), 'reading changed the payload');
 }
-
