@@ -17,24 +17,15 @@ const checkPassword = async (user: string, password: string) => users.has(user) 
 // ---- the fifteen lines (host key and port come from the options above) ----
 const daemon = new SSHDaemon();
 daemon.sshCert = hostKey(options.data);
+// The README's lines, kept as written there (test/samples-echo.test.ts).
+// prettier-ignore
 daemon
-  .on('SSHServiceRequest', (e) => {
-    e.accept = true;
-  })
-  .on('SSHUserAuthRequest', async (e) => {
-    e.accept = e.authMethod === 'password' && (await checkPassword(e.user, e.authParam));
-  })
-  .on('SSHChannelOpenRequest', (e) => {
-    if (e.service === 'session') e.accept = true;
-  })
-  .on('SSHChannelRequest', (e) => {
-    if (e.requestType === 'exec') e.success = true;
-  })
+  .on('SSHServiceRequest', (e) => { e.accept = true; })
+  .on('SSHUserAuthRequest', async (e) => { e.accept = e.authMethod === 'password' && await checkPassword(e.user, e.authParam); })
+  .on('SSHChannelOpenRequest', (e) => { if (e.service === 'session') e.accept = true; })
+  .on('SSHChannelRequest', (e) => { if (e.requestType === 'exec') e.success = true; })
   .on('SSHChannelRequested', (e) => {
     if (e.requestType !== 'exec') return;
-    daemon
-      .channelStream(e.channelId)
-      .end(`you ran ${daemon.getSSHParam(e.packet, 'Command')}\n`)
-      .exit(0);
+    daemon.channelStream(e.channelId).end(`you ran ${daemon.getSSHParam(e.packet, 'Command')}\n`).exit(0);
   });
 void listen(daemon, options);
