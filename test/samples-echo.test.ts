@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { sshWithPassword } from './fixtures/clients';
 import { startSample, tempDir } from './fixtures/samples';
 
 const DIR = tempDir('echo');
@@ -22,22 +22,7 @@ test("echo-server runs the README's fifteen lines as written", () => {
 test('echo-server: exec answers with the command, wrong passwords and shells are refused', { timeout: 60_000 }, async () => {
   const server = await startSample('echo-server/server.ts', DIR, ['--user', 'ann:secret']);
   try {
-    const ssh = (password: string, extra: string[]) =>
-      run(
-        requireBinary('sshpass'),
-        [
-          '-p',
-          password,
-          requireBinary('ssh'),
-          ...opensshArgs(server.port),
-          '-o',
-          'PreferredAuthentications=password',
-          '-o',
-          'NumberOfPasswordPrompts=1',
-          ...extra,
-        ],
-        { timeoutMs: 20_000 },
-      );
+    const ssh = (password: string, extra: string[]) => sshWithPassword(server.port, password, extra);
     const ok = await ssh('secret', ['ann@127.0.0.1', 'hello', 'world']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout.toString(), 'you ran hello world\n');

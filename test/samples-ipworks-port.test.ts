@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { opensshArgs, requireBinary, run } from './fixtures/clients';
+import { sshWithPassword } from './fixtures/clients';
 import { startSample, tempDir } from './fixtures/samples';
 
 const DIR = tempDir('ipworks');
@@ -13,22 +13,7 @@ test(
   { timeout: 60_000 },
   async () => {
     const server = await startSample('ipworks-port/server.ts', DIR);
-    const ssh = (password: string, extra: string[], input?: string) =>
-      run(
-        requireBinary('sshpass'),
-        [
-          '-p',
-          password,
-          requireBinary('ssh'),
-          ...opensshArgs(server.port),
-          '-o',
-          'PreferredAuthentications=password',
-          '-o',
-          'NumberOfPasswordPrompts=1',
-          ...extra,
-        ],
-        { input, timeoutMs: 20_000 },
-      );
+    const ssh = (password: string, extra: string[], input?: string) => sshWithPassword(server.port, password, extra, { input });
     try {
       const exec = await ssh('test', ['test@127.0.0.1', 'echo "sum=$((40+2))"; echo oops >&2; exit 3']);
       assert.equal(exec.code, 3, 'exit status built with setSSHParam, sent with sendSSHPacket(98)');
