@@ -131,6 +131,17 @@ async function main(): Promise<void> {
     throw err;
   }
   for (const warning of warnings(options)) console.error(warning);
+  // Signals are handled before the daemon says it listens: a supervisor (or a test) that stops it
+  // right after the 'listening on' line must get an orderly shutdown, not the default kill.
+  const stop = () =>
+    void daemon!.shutdown().then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(`sshdaemon: shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  process.once('SIGINT', stop).once('SIGTERM', stop);
   await daemon.startListening();
   console.log(`listening on ${options.host}:${daemon.localPort}`);
   const who = [...options.users].map(([u, p]) => `${u} (password: ${p})`).join(', ');
@@ -139,15 +150,6 @@ async function main(): Promise<void> {
       `host key ${daemon.sshCert!.fingerprint}; log in with: ssh -p ${daemon.localPort} ${[...options.users.keys()][0] ?? 'USER'}@${options.host === '0.0.0.0' ? 'localhost' : options.host}${who ? `  users: ${who}` : ''}`,
     ),
   );
-  const stop = () =>
-    void daemon.shutdown().then(
-      () => process.exit(0),
-      (err: Error) => {
-        console.error(`sshdaemon: shutdown failed: ${err.message}`);
-        process.exit(1);
-      },
-    );
-  process.once('SIGINT', stop).once('SIGTERM', stop);
 }
 
 main().catch((err: Error) => {
