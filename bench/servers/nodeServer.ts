@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 /** Starts a Node bench server (sdkServer.ts, rawSsh2Server.ts, sdkCluster.ts) as a child process and talks to it over IPC. */
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
@@ -49,7 +50,17 @@ export class NodeServer implements ServerHandle {
     const path = resolve(__dirname, script);
     const child = spawnUnlimited(
       process.execPath,
-      ['--expose-gc', ...(traceGc ? ['--trace-gc'] : []), ...nodeArgs, '--import', 'tsx', path, JSON.stringify(options)],
+      [
+        '--expose-gc',
+        ...(traceGc ? ['--trace-gc'] : []),
+        // BENCH_SERVER_NODE_ARGS: extra V8/Node flags for the servers (e.g. --trace-incremental-marking).
+        ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        ...nodeArgs,
+        '--import',
+        'tsx',
+        path,
+        JSON.stringify(options),
+      ],
       {
         cwd: join(dirname(path), '..', '..'),
         stdio: ['ignore', traceGc ? 'pipe' : 'inherit', 'inherit', 'ipc'],
@@ -57,7 +68,10 @@ export class NodeServer implements ServerHandle {
     );
     let majorGcs = 0;
     let server: NodeServer | undefined;
+    // BENCH_GC_LOG=FILE keeps the --trace-gc lines (with the collector's reasons) for a diagnosis.
+    const gcLog = process.env.BENCH_GC_LOG;
     child.stdout?.on('data', (d: Buffer) => {
+      if (gcLog) appendFileSync(gcLog, `[${label}] ${d.toString('latin1')}`);
       const n = d.toString('latin1').split('Mark-Compact').length - 1;
       majorGcs += n;
       if (server) server.majorGcs = majorGcs;

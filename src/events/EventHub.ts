@@ -28,6 +28,29 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
   logLevel: () => number = () => 1;
   /** Milliseconds an asynchronous decision may take before it counts as a refusal; 0 = no limit. */
   decisionTimeout: () => number = () => 0;
+  /**
+   * Each event's listeners as of the last change, taken once per change instead of once per event
+   * (`rawListeners()` copies the array on every call: an allocation per data packet). A snapshot is
+   * never mutated, so a listener added or removed while an event runs takes effect from the next
+   * event, as with `emit()`.
+   */
+  private readonly snapshots = new Map<string | symbol, readonly ((args: never) => unknown)[]>();
+
+  constructor() {
+    super();
+    const changed = (name: string | symbol) => void this.snapshots.delete(name);
+    this.on('newListener' as keyof SSHDaemonEvents, changed as never);
+    this.on('removeListener' as keyof SSHDaemonEvents, changed as never);
+  }
+
+  private listenersOf(name: keyof SSHDaemonEvents): readonly ((args: never) => unknown)[] {
+    let list = this.snapshots.get(name);
+    if (!list) {
+      list = this.rawListeners(name) as unknown as ((args: never) => unknown)[];
+      this.snapshots.set(name, list);
+    }
+    return list;
+  }
 
   /** @internal Fires a notification event; a throwing listener fires `Error` instead of propagating. */
   fire<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): void {
@@ -36,9 +59,10 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
       const text = (args as unknown as Record<string, unknown>)[field];
       if (typeof text === 'string') args = { ...args, [field]: escapeLogText(text) };
     }
-    for (const listener of this.rawListeners(name)) {
+    const listeners = this.listenersOf(name);
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
+        const r = (listeners[i] as (a: EventArgs<E>) => unknown).call(this, args);
         if (r instanceof Promise) r.catch((err) => this.listenerFailed(name, args, err));
       } catch (err) {
         this.listenerFailed(name, args, err);
@@ -56,9 +80,10 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
   fireAwaitable<E extends keyof SSHDaemonEvents>(name: E, args: EventArgs<E>): boolean | Promise<boolean> {
     let ok = true;
     let pending: Promise<unknown>[] | undefined;
-    for (const listener of this.rawListeners(name)) {
+    const listeners = this.listenersOf(name);
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        const r = (listener as (a: EventArgs<E>) => unknown).call(this, args);
+        const r = (listeners[i] as (a: EventArgs<E>) => unknown).call(this, args);
         if (r && typeof (r as Promise<unknown>).then === 'function') (pending ??= []).push(r as Promise<unknown>);
       } catch (err) {
         ok = false;
