@@ -16,7 +16,7 @@ import { decodeInfoResponse, decodeUserAuthRequest, type UserAuthRequest } from 
 /** What authentication needs from the daemon for one connection. */
 export interface AuthHost {
   readonly hub: EventHub;
-  defaultAuthMethods(): string[];
+  defaultAuthMethods(): readonly string[];
   maxAuthAttempts(): number;
   allowedSignatureAlgorithms(): string[];
   /** RequiredRSASize: the smallest RSA key accepted, in bits. */
@@ -102,7 +102,7 @@ const publishedMethod = (method: string): string => (KNOWN_METHODS.has(method) ?
  */
 export class AuthFlow {
   private phase: Phase = 'before-service';
-  private methods: string[];
+  private methods: readonly string[];
   private failures = 0;
   private requests = 0;
   /** A request is being decided; later ones wait in `waiting`. */
@@ -114,7 +114,8 @@ export class AuthFlow {
   /** Restrictions of the steps accepted so far (two-factor: all of them apply). */
   private granted: SessionRestrictions = UNRESTRICTED;
   /** Public key blobs (base64) accepted in an earlier step; sshd refuses a key twice (auth2_key_already_used). */
-  private readonly usedKeys = new Set<string>();
+  /** Keys already proven on this connection (made on the first; most connections prove one or none). */
+  private usedKeys?: Set<string>;
   /** The method of the request being decided (for the `auth` diagnostics message). */
   private method = '';
   /** The round last sent on the current keyboard-interactive request. */
@@ -324,7 +325,7 @@ export class AuthFlow {
       return this.refuse(true);
     }
     this.granted = granted;
-    if (provenKey) this.usedKeys.add(provenKey.toString('base64'));
+    if (provenKey) (this.usedKeys ??= new Set()).add(provenKey.toString('base64'));
     if (args.partialSuccess) {
       publish('auth', () => ({ connectionId: this.conn.id, user: req.user, method: req.method, outcome: 'partial' }));
       this.replies.failure(
@@ -392,7 +393,7 @@ export class AuthFlow {
     const key = parseSshPublicKey(keyBlob);
     if (!key.ok) return key.reason;
     if (key.type !== decodedType) return `key type mismatch for decoded key (received ${key.type}, expected ${shown(algorithm)})`;
-    if (this.usedKeys.has(keyBlob.toString('base64'))) return `refusing previously-used ${key.type} key`;
+    if (this.usedKeys?.has(keyBlob.toString('base64'))) return `refusing previously-used ${key.type} key`;
     const minimum = this.host.requiredRsaBits();
     if (key.rsaBits !== undefined && key.rsaBits < minimum) return `RSA key of ${key.rsaBits} bits is under RequiredRSASize ${minimum}`;
     return undefined;

@@ -46,8 +46,9 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   /** Open and opening channels by our local (wire) channel number. */
   readonly channels = new Map<number, ChannelState>();
   private nextLocalId = 0;
-  private readonly drainWaiters = new Set<() => void>();
-  private readonly pendingOpens = new Map<number, PendingOpen>();
+  /** Made on first use (idle connections hold neither). */
+  private drainWaiters?: Set<() => void>;
+  private pendingOpens?: Map<number, PendingOpen>;
 
   constructor(
     private readonly conn: ConnectionRecord,
@@ -55,11 +56,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     private readonly host: ChannelHost,
   ) {
     conn.channels = this.channels;
-    conn.socket.on('drain', () => {
-      const waiters = [...this.drainWaiters];
-      this.drainWaiters.clear();
-      for (const w of waiters) w();
-    });
+    conn.socket.on('drain', () => this.wakeDrainWaiters());
   }
 
   private allocateLocalChannel(): number {
@@ -297,9 +294,9 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   }
 
   onOpenConfirmation(info: ChannelOpenConfirmInfo): void {
-    const pending = this.pendingOpens.get(info.recipient);
+    const pending = this.pendingOpens?.get(info.recipient);
     if (!pending) return;
-    this.pendingOpens.delete(info.recipient);
+    this.pendingOpens!.delete(info.recipient);
     if (info.packetSize < MIN_PEER_PACKET_SIZE) {
       this.channels.delete(info.recipient);
       pending.reject(
@@ -319,9 +316,9 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   }
 
   onOpenFailure(recipient: number, reason: number, description: string): void {
-    const pending = this.pendingOpens.get(recipient);
+    const pending = this.pendingOpens?.get(recipient);
     if (!pending) return;
-    this.pendingOpens.delete(recipient);
+    this.pendingOpens!.delete(recipient);
     this.channels.delete(recipient);
     pending.reject(
       new SSHDaemonError(
@@ -343,7 +340,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const state = new ChannelState(nextId(), this.allocateLocalChannel(), this.conn, channelType, this);
     this.channels.set(state.localId, state);
     return new Promise<string>((resolve, reject) => {
-      this.pendingOpens.set(state.localId, { state, resolve, reject });
+      (this.pendingOpens ??= new Map()).set(state.localId, { state, resolve, reject });
       const payload = Buffer.concat([
         Buffer.from([90]), // SSH_MSG_CHANNEL_OPEN
         encodeString(channelType),
@@ -359,12 +356,12 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   /** The connection is gone: every channel and pending open ends. */
   abortAll(): void {
     this.aborted = true;
-    for (const p of this.pendingOpens.values())
+    for (const p of this.pendingOpens?.values() ?? [])
       p.reject(new SSHDaemonError(ErrorCodes.ChannelOpenFailed, 'The connection closed before the channel opened'));
-    this.pendingOpens.clear();
+    this.pendingOpens = undefined;
     for (const state of [...this.channels.values()]) state.abort();
     this.channels.clear();
-    this.drainWaiters.clear();
+    this.drainWaiters = undefined;
   }
 
   // ---- ChannelSink ------------------------------------------------------------
@@ -398,12 +395,16 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   }
   /** After a key exchange ssh2 flushed its queue; the socket may not emit 'drain', so channels retry now. */
   resumeAfterKex(): void {
-    const waiters = [...this.drainWaiters];
-    this.drainWaiters.clear();
+    this.wakeDrainWaiters();
+  }
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    if (!waiters?.size) return;
+    this.drainWaiters = undefined;
     for (const w of waiters) w();
   }
   waitForDrain(resume: () => void): void {
-    this.drainWaiters.add(resume);
+    (this.drainWaiters ??= new Set()).add(resume);
   }
   deliver(channel: ChannelState, data: Buffer, extended: number): unknown {
     if (channel.consumer) return channel.consumer.data(data, extended);

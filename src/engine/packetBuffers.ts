@@ -225,7 +225,7 @@ class PacketArena {
     this.listening = true;
     this.batch.afterTick = () => this.releaseIfIdle();
     this.socket.on('drain', () => this.releaseIfIdle());
-    this.socket.once('close', () => this.release());
+    this.socket.on('close', () => this.release()); // 'close' comes once
   }
 
   private releaseIfIdle(): void {

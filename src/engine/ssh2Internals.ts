@@ -168,6 +168,18 @@ function takePayload(): Buffer {
 }
 
 /**
+ * Drops the ephemeral key pair of the key exchange just completed. ssh2 clears the DH and ECDH
+ * values itself after NEWKEYS but keeps curve25519's `_keys` (an X25519 KeyObject pair, native
+ * memory) on the exchange object for the connection's life; nothing reads it after the exchange
+ * (kex.js generates a new pair when a later exchange asks), and an ephemeral private key kept in
+ * memory is what forward secrecy does without.
+ */
+export function forgetEphemeralKeys(conn: Ssh2Connection): void {
+  const kex = (internals(conn)._protocol as unknown as { _kex?: { _keys?: unknown } })._kex;
+  if (kex && kex._keys) kex._keys = null;
+}
+
+/**
  * Takes over channel handling on one connection: ssh2's session/channel glue is replaced by
  * `handlers`; transport, key exchange and authentication stay with ssh2.
  */
@@ -176,21 +188,29 @@ export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Con
   const proto = internals(conn)._protocol;
   const handlers = create(proto);
   tappedProtocols.add(proto);
-  const table = proto._handlers;
-  table.CHANNEL_OPEN = (_p: unknown, info: ChannelOpenInfo) => handlers.onOpen(info, takePayload());
-  table.CHANNEL_OPEN_CONFIRMATION = (_p: unknown, info: ChannelOpenConfirmInfo) => handlers.onOpenConfirmation(info);
-  table.CHANNEL_OPEN_FAILURE = (_p: unknown, recipient: number, reason: number, desc: string) =>
-    handlers.onOpenFailure(recipient, reason, desc);
-  table.CHANNEL_DATA = (_p: unknown, recipient: number, data: Buffer) => handlers.onData(recipient, data, 0);
-  table.CHANNEL_EXTENDED_DATA = (_p: unknown, recipient: number, data: Buffer, type: number) => handlers.onData(recipient, data, type);
-  table.CHANNEL_WINDOW_ADJUST = (_p: unknown, recipient: number, amount: number) => handlers.onWindowAdjust(recipient, amount);
-  table.CHANNEL_SUCCESS = (_p: unknown, recipient: number) => handlers.onRequestReply(recipient, true);
-  table.CHANNEL_FAILURE = (_p: unknown, recipient: number) => handlers.onRequestReply(recipient, false);
-  table.CHANNEL_REQUEST = (_p: unknown, recipient: number) => handlers.onRequest(recipient, takePayload());
-  table.CHANNEL_EOF = (_p: unknown, recipient: number) => handlers.onEof(recipient);
-  table.CHANNEL_CLOSE = (_p: unknown, recipient: number) => handlers.onClose(recipient);
+  channelHandlers.set(proto, handlers);
+  Object.assign(proto._handlers, CHANNEL_TABLE);
   return handlers;
 }
+
+/** Each taken-over protocol's channel handlers: the table below is shared, ssh2 passes the protocol first. */
+const channelHandlers = new WeakMap<object, ChannelMessageHandlers>();
+const on = (p: object): ChannelMessageHandlers => channelHandlers.get(p)!;
+
+/** ssh2's channel message callbacks, one set for every connection (no closures per connection). */
+const CHANNEL_TABLE = {
+  CHANNEL_OPEN: (p: object, info: ChannelOpenInfo) => on(p).onOpen(info, takePayload()),
+  CHANNEL_OPEN_CONFIRMATION: (p: object, info: ChannelOpenConfirmInfo) => on(p).onOpenConfirmation(info),
+  CHANNEL_OPEN_FAILURE: (p: object, recipient: number, reason: number, desc: string) => on(p).onOpenFailure(recipient, reason, desc),
+  CHANNEL_DATA: (p: object, recipient: number, data: Buffer) => on(p).onData(recipient, data, 0),
+  CHANNEL_EXTENDED_DATA: (p: object, recipient: number, data: Buffer, type: number) => on(p).onData(recipient, data, type),
+  CHANNEL_WINDOW_ADJUST: (p: object, recipient: number, amount: number) => on(p).onWindowAdjust(recipient, amount),
+  CHANNEL_SUCCESS: (p: object, recipient: number) => on(p).onRequestReply(recipient, true),
+  CHANNEL_FAILURE: (p: object, recipient: number) => on(p).onRequestReply(recipient, false),
+  CHANNEL_REQUEST: (p: object, recipient: number) => on(p).onRequest(recipient, takePayload()),
+  CHANNEL_EOF: (p: object, recipient: number) => on(p).onEof(recipient),
+  CHANNEL_CLOSE: (p: object, recipient: number) => on(p).onClose(recipient),
+};
 
 /**
  * What each packet ssh2 queues costs beyond its bytes (the packet's Buffer and array slot): a

@@ -26,9 +26,10 @@ const protocolUtils: { sendPacket(proto: object, packet: Buffer): boolean } = re
 const MSG = { UNIMPLEMENTED: 3, USERAUTH_REQUEST: 50, USERAUTH_INFO_RESPONSE: 61 } as const;
 
 /** What the daemon receives: the raw payload (message number first, a private copy) and its sequence number. */
+/** Who handles the connection's authentication messages (the server's Connection). */
 export interface UserAuthMessages {
-  onRequest(payload: Buffer, seqno: number): void;
-  onInfoResponse(payload: Buffer, seqno: number): void;
+  userAuthRequest(payload: Buffer, seqno: number): void;
+  userAuthInfoResponse(payload: Buffer, seqno: number): void;
 }
 
 /** The replies of the user authentication protocol on one connection. */
@@ -74,8 +75,8 @@ function install(): void {
     }
   }
   const routes: [number, (h: UserAuthMessages, payload: Buffer, seqno: number) => void][] = [
-    [MSG.USERAUTH_REQUEST, (h, payload, seqno) => h.onRequest(payload, seqno)],
-    [MSG.USERAUTH_INFO_RESPONSE, (h, payload, seqno) => h.onInfoResponse(payload, seqno)],
+    [MSG.USERAUTH_REQUEST, (h, payload, seqno) => h.userAuthRequest(payload, seqno)],
+    [MSG.USERAUTH_INFO_RESPONSE, (h, payload, seqno) => h.userAuthInfoResponse(payload, seqno)],
   ];
   for (const [type, route] of routes) {
     const original = MESSAGE_HANDLERS[type];
@@ -105,51 +106,66 @@ export function userAuthTakeoverInstalled(): boolean {
 export function takeOverUserAuth(conn: Ssh2Connection, messages: UserAuthMessages): UserAuthReplies {
   const proto = (conn as unknown as { _protocol: AuthProtocol })._protocol;
   takenOver.set(proto, messages);
-  // ssh2's reply methods shift the request queue its own parser would have filled; each reply is
-  // for the one request the daemon is answering.
-  const answering = (method: string) => {
-    proto._authsQueue.length = 0;
-    proto._authsQueue.push(method);
-  };
-  const send = (payload: Buffer) => {
-    const writer = proto._packetRW.write;
+  return new EngineUserAuthReplies(conn, proto);
+}
+
+/** The replies of one connection: one object with its methods on the prototype (no closures per connection). */
+class EngineUserAuthReplies implements UserAuthReplies {
+  constructor(
+    private readonly conn: Ssh2Connection,
+    private readonly proto: AuthProtocol,
+  ) {}
+
+  /** ssh2's reply methods shift the request queue its own parser would have filled; each reply is for the one request the daemon is answering. */
+  private answering(method: string): void {
+    this.proto._authsQueue.length = 0;
+    this.proto._authsQueue.push(method);
+  }
+
+  private send(payload: Buffer): void {
+    const writer = this.proto._packetRW.write;
     const start = writer.allocStart;
     const packet = writer.alloc(payload.length);
     packet.set(payload, start);
-    protocolUtils.sendPacket(proto, writer.finalize(packet));
-  };
-  return {
-    sessionId: () => {
-      const id = proto._kex?.sessionID;
-      if (!id) throw new Error('sshdaemon engine: no session identifier before the first key exchange');
-      return id;
-    },
-    failure: (methods, partialSuccess) => {
-      answering('none');
-      proto.authFailure([...methods], partialSuccess);
-    },
-    success: () => {
-      answering('none');
-      proto.authSuccess();
-      // As ssh2's own glue: global requests are served once this is set, keep-alives start on 'ready'.
-      conn.authenticated = true;
-      conn.emit('ready');
-    },
-    pkOk: (algorithm, blob) => {
-      answering('publickey');
-      proto.authPKOK(algorithm, blob);
-    },
-    infoRequest: (name, instructions, prompts) =>
-      proto.authInfoReq(
-        name,
-        instructions,
-        prompts.map((p) => ({ prompt: p.prompt, echo: p.echo })),
-      ),
-    unimplemented: (seqno) => {
-      const payload = Buffer.alloc(5);
-      payload[0] = MSG.UNIMPLEMENTED;
-      payload.writeUInt32BE(seqno >>> 0, 1);
-      send(payload);
-    },
-  };
+    protocolUtils.sendPacket(this.proto, writer.finalize(packet));
+  }
+
+  sessionId(): Buffer {
+    const id = this.proto._kex?.sessionID;
+    if (!id) throw new Error('sshdaemon engine: no session identifier before the first key exchange');
+    return id;
+  }
+
+  failure(methods: readonly string[], partialSuccess: boolean): void {
+    this.answering('none');
+    this.proto.authFailure([...methods], partialSuccess);
+  }
+
+  success(): void {
+    this.answering('none');
+    this.proto.authSuccess();
+    // As ssh2's own glue: global requests are served once this is set, keep-alives start on 'ready'.
+    this.conn.authenticated = true;
+    this.conn.emit('ready');
+  }
+
+  pkOk(algorithm: string, blob: Buffer): void {
+    this.answering('publickey');
+    this.proto.authPKOK(algorithm, blob);
+  }
+
+  infoRequest(name: string, instructions: string, prompts: readonly KeyboardInteractivePrompt[]): void {
+    this.proto.authInfoReq(
+      name,
+      instructions,
+      prompts.map((p) => ({ prompt: p.prompt, echo: p.echo })),
+    );
+  }
+
+  unimplemented(seqno: number): void {
+    const payload = Buffer.alloc(5);
+    payload[0] = MSG.UNIMPLEMENTED;
+    payload.writeUInt32BE(seqno >>> 0, 1);
+    this.send(payload);
+  }
 }

@@ -28,14 +28,15 @@ export class ConnectionRecord {
   clientVersion = '';
   negotiated?: NegotiatedAlgorithms;
   timeout: number;
-  /** Per-connection Config() settings: UserAuthBanner, KeyboardInteractivePrompts. */
-  readonly settings = new Map<string, string>();
+  /** Per-connection Config() settings (UserAuthBanner, KeyboardInteractivePrompts); made on first set (idle connections hold none). */
+  private ownSettings?: Map<string, string>;
   /** Open and opening channels by local (wire) channel number: the channel layer's table, read-only here. */
   channels: ReadonlyMap<number, ChannelEntry> = NO_CHANNELS;
   closed = false;
   /** Set once the daemon decided to drop the connection (reason for Disconnected). */
   closeReason?: { statusCode: number; description: string };
-  readonly timers = new Set<NodeJS.Timeout>();
+  /** Timers cleared with the connection; made on first use. */
+  private timers?: Set<NodeJS.Timeout>;
   /** Login grace timer (AuthTimeout / DefaultConnectionTimeout), cleared on authentication. */
   loginTimer?: NodeJS.Timeout;
   /** The public view of this connection, made once. */
@@ -52,6 +53,14 @@ export class ConnectionRecord {
     this.timeout = timeout;
   }
 
+  setting(name: string): string | undefined {
+    return this.ownSettings?.get(name);
+  }
+
+  setSetting(name: string, value: string): void {
+    (this.ownSettings ??= new Map()).set(name, value);
+  }
+
   get bytesIn(): number {
     return this.socket.bytesRead;
   }
@@ -62,11 +71,11 @@ export class ConnectionRecord {
   /** A timer that is cleared when the connection goes, so none outlives it. */
   addTimer(ms: number, fn: () => void): NodeJS.Timeout {
     const t = setTimeout(() => {
-      this.timers.delete(t);
+      this.timers?.delete(t);
       fn();
     }, ms);
     t.unref();
-    this.timers.add(t);
+    (this.timers ??= new Set()).add(t);
     return t;
   }
 
@@ -80,11 +89,17 @@ export class ConnectionRecord {
   clearTimer(t: NodeJS.Timeout | undefined): void {
     if (!t) return;
     clearTimeout(t);
-    this.timers.delete(t);
+    this.timers?.delete(t);
   }
 
   clearTimers(): void {
+    if (!this.timers) return;
     for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.timers = undefined;
+  }
+
+  /** Timers pending (tests check that none outlives its connection). */
+  get pendingTimers(): number {
+    return this.timers?.size ?? 0;
   }
 }

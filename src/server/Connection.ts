@@ -18,6 +18,8 @@ import {
   speedUpOutbound,
   takeOverChannels,
   takeOverUserAuth,
+  forgetEphemeralKeys,
+  type UserAuthMessages,
   transportDestroyed,
   wrapConnectionHandler,
   type HandshakeControl,
@@ -39,6 +41,16 @@ import type { ConfigStore } from '../config/ConfigStore';
 
 /** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE']);
+
+/** The connection of each socket and engine, for the shared listeners (Connection.onSocketClose etc.). */
+const owners = new WeakMap<object, Connection>();
+
+/** `defaultAuthMethods` as a list, one array shared by the connections while the property is unchanged (never modified: AuthFlow replaces it). */
+const splitMethods = (() => {
+  let text: string | undefined;
+  let list: readonly string[] = [];
+  return (t: string): readonly string[] => (t === text ? list : ((text = t), (list = Object.freeze(t.split(',')))));
+})();
 
 /** What a connection needs from the server that accepted it (ServerCore). */
 export interface ConnectionServer {
@@ -65,7 +77,7 @@ export interface ConnectionServer {
  * disconnect, and leaving the registry on exactly one path (the socket's `close`). It is the host
  * both the auth flow and the channel layer call back into (methods, no per-connection closures).
  */
-export class Connection implements AuthHost, ChannelHost {
+export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   readonly record: ConnectionRecord;
   private layer?: ChannelLayer;
   private auth?: AuthFlow;
@@ -91,7 +103,8 @@ export class Connection implements AuthHost, ChannelHost {
       normaliseAddress(socket.localAddress ?? ''),
       server.props.defaultTimeout,
     ));
-    socket.once('close', () => this.socketClosed());
+    owners.set(socket, this);
+    socket.on('close', Connection.onSocketClose);
     const grace = [server.settings.int('AuthTimeout'), server.settings.int('DefaultConnectionTimeout')].filter((s) => s > 0);
     if (grace.length) {
       const seconds = Math.min(...grace);
@@ -139,7 +152,8 @@ export class Connection implements AuthHost, ChannelHost {
       () => conn.authenticated,
       () => this.violation(conn, ErrorCodes.ProtocolError, 'key re-exchange before authentication refused'),
     );
-    engine.on('error', (err: Error & { level?: string; code?: unknown }) => this.engineError(err));
+    owners.set(engine, this);
+    engine.on('error', Connection.onEngineError);
     hub.fire('SSHStatus', { connectionId: conn.id, message: `Client identification: ${info.header.identRaw}` });
     if (!versionMatches(settings.text('SSHVersionPattern'), info.header.identRaw)) {
       hub.log(conn.id, 1, `client version '${info.header.identRaw}' does not match SSHVersionPattern; disconnecting`);
@@ -153,26 +167,55 @@ export class Connection implements AuthHost, ChannelHost {
       return new ChannelLayer(conn, proto, this);
     });
     // Authentication is ours from the SERVICE_REQUEST on (see src/engine/userAuthControl.ts).
-    const replies = takeOverUserAuth(engine, {
-      onRequest: (payload, seqno) => this.auth!.request(payload, seqno),
-      onInfoResponse: (payload, seqno) => this.auth!.infoResponse(payload, seqno),
-    });
+    const replies = takeOverUserAuth(engine, this);
     this.auth = new AuthFlow(conn, this, replies);
     wrapConnectionHandler<(p: unknown, service: string) => void>(
       engine,
       'SERVICE_REQUEST',
       (original) => (p, service) => this.auth!.serviceRequest(service, () => original(p, service)),
     );
-    engine.on('handshake', (negotiated: NegotiatedAlgorithms) => this.keysExchanged(negotiated));
-    engine.on('rekey', () => hub.fire('SSHStatus', { connectionId: conn.id, message: 'Re-key complete' }));
-    engine.on('request', (accept: GlobalReply | undefined, reject: (() => void) | undefined, name: string, info: GlobalRequestInfo) =>
-      globalRequest(conn, hub, this.builtIns, name, info, accept, reject),
-    );
-    conn.socket.on('data', () => this.checkOutboundBound());
-    // ssh2 destroys the transport when the client's FIN arrives (its compressor too): from then on
-    // nothing may be sent, so the channels end now rather than at the socket's close (a forwarded
-    // socket ending in between threw "Invalid Zlib instance" from its EOF).
-    engine.once('end', () => this.layer?.abortAll());
+    engine.on('handshake', Connection.onEngineHandshake);
+    engine.on('rekey', Connection.onEngineRekey);
+    engine.on('request', Connection.onEngineRequest);
+    conn.socket.on('data', Connection.onSocketData);
+    engine.on('end', Connection.onEngineEnd);
+  }
+
+  // Listeners shared by every connection (the emitter is `this`; `owners` finds its connection): an
+  // idle connection holds no closure per event. 'close' and 'end' come once, so on() spares once()'s wrapper.
+  private static onSocketClose(this: Socket): void {
+    owners.get(this)?.socketClosed();
+  }
+  private static onSocketData(this: Socket): void {
+    owners.get(this)?.checkOutboundBound();
+  }
+  private static onEngineError(this: Ssh2Connection, err: Error & { level?: string; code?: unknown }): void {
+    owners.get(this)?.engineError(err);
+  }
+  private static onEngineHandshake(this: Ssh2Connection, negotiated: NegotiatedAlgorithms): void {
+    owners.get(this)?.keysExchanged(negotiated);
+  }
+  private static onEngineRekey(this: Ssh2Connection): void {
+    const c = owners.get(this);
+    c?.hub.fire('SSHStatus', { connectionId: c.record.id, message: 'Re-key complete' });
+  }
+  private static onEngineRequest(
+    this: Ssh2Connection,
+    accept: GlobalReply | undefined,
+    reject: (() => void) | undefined,
+    name: string,
+    info: GlobalRequestInfo,
+  ): void {
+    const c = owners.get(this);
+    if (c) globalRequest(c.record, c.hub, c.builtIns, name, info, accept, reject);
+  }
+  /**
+   * ssh2 destroys the transport when the client's FIN arrives (its compressor too): from then on
+   * nothing may be sent, so the channels end now rather than at the socket's close (a forwarded
+   * socket ending in between threw "Invalid Zlib instance" from its EOF).
+   */
+  private static onEngineEnd(this: Ssh2Connection): void {
+    owners.get(this)?.layer?.abortAll();
   }
 
   private engineError(err: Error & { level?: string; code?: unknown }): void {
@@ -201,7 +244,13 @@ export class Connection implements AuthHost, ChannelHost {
   private keysExchanged(negotiated: NegotiatedAlgorithms): void {
     const { record: conn } = this;
     // First thing after NEWKEYS (RFC 8308 2.4): our EXT_INFO replaces ssh2's malformed one.
-    if (this.handshakes++ === 0 && this.handshake?.extInfoWanted()) this.sendExtInfo();
+    if (this.handshakes++ === 0) {
+      if (this.handshake?.extInfoWanted()) this.sendExtInfo();
+      // What the first exchange needed (the client's KEXINIT lists, for describing a failed
+      // negotiation) and its ephemeral key pair are not kept for the connection's life.
+      this.handshake = undefined;
+      forgetEphemeralKeys(this.record.engine!);
+    }
     conn.negotiated = negotiated;
     publish('rekey', () => ({ connectionId: conn.id, initial: this.handshakes === 1, kex: negotiated.kex, cipher: negotiated.sc.cipher }));
     this.rekeying = false;
@@ -436,8 +485,17 @@ export class Connection implements AuthHost, ChannelHost {
 
   // ---- AuthHost --------------------------------------------------------------------------------
 
-  defaultAuthMethods(): string[] {
-    return this.server.props.defaultAuthMethods.split(',');
+  /** UserAuthMessages: the engine routes the connection's USERAUTH_REQUEST here. */
+  userAuthRequest(payload: Buffer, seqno: number): void {
+    this.auth!.request(payload, seqno);
+  }
+  /** UserAuthMessages: and its USERAUTH_INFO_RESPONSE (keyboard-interactive answers). */
+  userAuthInfoResponse(payload: Buffer, seqno: number): void {
+    this.auth!.infoResponse(payload, seqno);
+  }
+
+  defaultAuthMethods(): readonly string[] {
+    return splitMethods(this.server.props.defaultAuthMethods);
   }
   maxAuthAttempts(): number {
     return this.server.settings.int('MaxAuthAttempts');
@@ -452,7 +510,7 @@ export class Connection implements AuthHost, ChannelHost {
     return this.server.trustedUserCAs();
   }
   keyboardPrompts(conn: ConnectionRecord): KeyboardInteractivePrompt[] {
-    return AuthFlow.promptsFromSetting(conn.settings.get('KeyboardInteractivePrompts'), this.server.props.keyboardInteractivePrompts);
+    return AuthFlow.promptsFromSetting(conn.setting('KeyboardInteractivePrompts'), this.server.props.keyboardInteractivePrompts);
   }
   keyboardMessage(): string {
     return this.server.props.keyboardInteractiveMessage;
@@ -460,7 +518,7 @@ export class Connection implements AuthHost, ChannelHost {
 
   /** Sends UserAuthBanner[connId] once, before the next authentication reply. */
   flushBanner(conn: ConnectionRecord): void {
-    const banner = conn.settings.get('UserAuthBanner');
+    const banner = conn.setting('UserAuthBanner');
     if (!banner || this.bannerSent || !conn.engine) return;
     this.bannerSent = true;
     const text = banner.endsWith('\n') ? banner : banner + '\r\n';

@@ -138,11 +138,11 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     const conn = this.connection(connectionId).record;
     if (name === 'ClientSSHVersionString') return conn.clientVersion;
     if (name === 'ConnectionUID') return conn.id;
-    return conn.settings.get(name);
+    return conn.setting(name);
   }
 
   setConnectionSetting(connectionId: string, name: string, value: string): void {
-    this.connection(connectionId).record.settings.set(name, value);
+    this.connection(connectionId).record.setSetting(name, value);
   }
 
   channel(channelId: string): ChannelState {
