@@ -41,7 +41,7 @@ class RecordingReplies implements UserAuthReplies {
   pkOk(algorithm: string): void {
     this.sent.push(`pk-ok ${algorithm}`);
   }
-  infoRequest(name: string, instructions: string, prompts: readonly KeyboardInteractivePrompt[]): void {
+  infoRequest(_name: string, _instructions: string, prompts: readonly KeyboardInteractivePrompt[]): void {
     this.sent.push(`info-request ${prompts.map((p) => p.prompt).join('|')}`);
   }
   unimplemented(seqno: number): void {
