@@ -1,44 +1,21 @@
 import { publish } from '../observability/diagnostics';
 import { ErrorCodes } from '../errors/SSHDaemonError';
-import type { EventHub } from '../events/EventHub';
 import { afterDecision } from '../events/EventHub';
 import type { SSHUserAuthPromptEventArgs, SSHUserAuthRequestEventArgs } from '../events/events';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { UserAuthReplies } from '../engine/userAuthControl';
 import { combineRestrictions, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 import { certificateKeyType, parseOpenSSHCertificate } from '../certs/openSSHCertificate';
-import { checkSshSignature, parseSshPublicKey, signatureAlgorithmFor, signatureKeyType } from '../certs/sshSignature';
+import { signatureAlgorithmFor, signatureKeyType } from '../certs/sshSignature';
 import { acceptCertificate } from './userCertificates';
 import { describeCertificate, describePublicKey, type PublicKeyInfo } from '../certs/publicKey';
 import { type KeyboardInteractivePrompt, parsePromptSetting } from '../packet/keyboardPrompts';
+import type { AuthHost } from './AuthHost';
+import { parseMethods, promptList, publishedMethod, shown } from './authValues';
+import { keyProblem, type PublicKeyRequest, signatureVerifies } from './publicKeyChecks';
 import { decodeInfoResponse, decodeUserAuthRequest, type UserAuthRequest } from './userAuthRequest';
 
-/** What authentication needs from the daemon for one connection. */
-export interface AuthHost {
-  readonly hub: EventHub;
-  defaultAuthMethods(): readonly string[];
-  maxAuthAttempts(): number;
-  allowedSignatureAlgorithms(): string[];
-  /** RequiredRSASize: the smallest RSA key accepted, in bits. */
-  requiredRsaBits(): number;
-  /** CA key blobs from TrustedUserCAKeys (read at each use). */
-  trustedUserCAs(): Buffer[];
-  keyboardPrompts(conn: ConnectionRecord): KeyboardInteractivePrompt[];
-  keyboardMessage(): string;
-  /** Sends a pending UserAuthBanner[connId] before the next auth reply. */
-  flushBanner(conn: ConnectionRecord): void;
-  /** Fires SSHServiceRequest for a service (ssh-userauth, then the one a successful request names). */
-  serviceRequested(conn: ConnectionRecord, service: string): boolean | Promise<boolean>;
-  /** True once the connection is closed or a DISCONNECT was sent: nothing more is evaluated. */
-  ended(conn: ConnectionRecord): boolean;
-  /** DISCONNECT 14 after the failure that reaches MaxAuthAttempts. */
-  tooManyFailures(conn: ConnectionRecord): void;
-  /** DISCONNECT SERVICE_NOT_AVAILABLE. */
-  serviceNotAvailable(conn: ConnectionRecord, description: string): void;
-  /** DISCONNECT PROTOCOL_ERROR, with `Error` (ProtocolError). */
-  protocolError(conn: ConnectionRecord, description: string): void;
-  authenticated(conn: ConnectionRecord, user: string): void;
-}
+export type { AuthHost } from './AuthHost';
 
 /**
  * Where the connection is in RFC 4252: requests wait for an accepted `ssh-userauth` service, are
@@ -54,7 +31,6 @@ interface PendingRound {
   readonly prompts: readonly KeyboardInteractivePrompt[];
 }
 
-type PublicKeyRequest = Extract<UserAuthRequest, { method: 'publickey' }>;
 type KeyboardRequest = Extract<UserAuthRequest, { method: 'keyboard-interactive' }>;
 
 /** Decision fields set before the event fires (a certificate TrustedUserCAKeys accepts). */
@@ -67,33 +43,6 @@ interface Preset {
 const MAX_REQUESTS = 1024;
 /** Requests a client may send ahead while one is being decided (as ssh2's MAX_PENDING_AUTHS). */
 const MAX_WAITING = 10;
-
-function parseMethods(list: string): string[] {
-  return list
-    .split(',')
-    .map((m) => m.trim())
-    .filter(Boolean);
-}
-
-/** A client-chosen string in a log line: quoted and bounded (the Log and Error boundary escapes it). */
-function shown(text: string): string {
-  return `'${text.length > 128 ? `${text.slice(0, 128)}...` : text}'`;
-}
-
-/** The prompts a handler left in SSHUserAuthPrompt, checked; undefined when they are not prompts. */
-function promptList(value: unknown): KeyboardInteractivePrompt[] | undefined {
-  if (!Array.isArray(value)) return undefined;
-  const out: KeyboardInteractivePrompt[] = [];
-  for (const p of value) {
-    if (!p || typeof (p as KeyboardInteractivePrompt).prompt !== 'string') return undefined;
-    out.push({ prompt: (p as KeyboardInteractivePrompt).prompt, echo: Boolean((p as KeyboardInteractivePrompt).echo) });
-  }
-  return out;
-}
-
-/** The methods this daemon serves, published on diagnostics_channel as they are; any other name a client sends is `other`, so a metric labelled by method stays bounded. */
-const KNOWN_METHODS = new Set(['none', 'password', 'publickey', 'keyboard-interactive']);
-const publishedMethod = (method: string): string => (KNOWN_METHODS.has(method) ? method : 'other');
 
 /**
  * The authentication state machine of one connection (RFC 4252, RFC 4256), fed with the raw
@@ -380,34 +329,16 @@ export class AuthFlow {
 
   // ---- publickey -----------------------------------------------------------------------------
 
-  /**
-   * The checks sshd's userauth_pubkey makes before it looks the key up, in its order: a known
-   * algorithm, allowed by SSHPubKeyAuthSigAlgorithms; a key blob that decodes to exactly that
-   * algorithm's key type ("key type mismatch for decoded key"); not used in an earlier step;
-   * RequiredRSASize. Returns the refusal reason, or undefined.
-   */
-  private keyProblem(algorithm: string, sigAlgorithm: string | undefined, keyBlob: Buffer, decodedType: string): string | undefined {
-    if (!sigAlgorithm) return `unsupported public key algorithm ${shown(algorithm)}`;
-    if (!this.host.allowedSignatureAlgorithms().includes(sigAlgorithm))
-      return `signature algorithm ${sigAlgorithm} not in SSHPubKeyAuthSigAlgorithms`;
-    const key = parseSshPublicKey(keyBlob);
-    if (!key.ok) return key.reason;
-    if (key.type !== decodedType) return `key type mismatch for decoded key (received ${key.type}, expected ${shown(algorithm)})`;
-    if (this.usedKeys?.has(keyBlob.toString('base64'))) return `refusing previously-used ${key.type} key`;
-    const minimum = this.host.requiredRsaBits();
-    if (key.rsaBits !== undefined && key.rsaBits < minimum) return `RSA key of ${key.rsaBits} bits is under RequiredRSASize ${minimum}`;
-    return undefined;
-  }
-
   private publicKey(req: PublicKeyRequest): void {
     const sigAlgorithm = signatureAlgorithmFor(req.algorithm);
-    const problem = this.keyProblem(req.algorithm, sigAlgorithm, req.blob, signatureKeyType(req.algorithm) ?? '');
+    const problem = keyProblem(this.host, this.usedKeys, req.algorithm, sigAlgorithm, req.blob, signatureKeyType(req.algorithm) ?? '');
     if (problem) {
       this.host.hub.log(this.conn.id, 1, `publickey from ${shown(req.user)} refused: ${problem}`);
       return this.refuse(true);
     }
     const info = describePublicKey(req.blob);
-    if (req.signature && !this.signatureVerifies(req, req.blob, sigAlgorithm!, info.fingerprint)) return this.refuse(true);
+    if (req.signature && !signatureVerifies(this.host, this.conn, this.replies, req, req.blob, sigAlgorithm!, info.fingerprint))
+      return this.refuse(true);
     this.ask(
       req,
       {
@@ -420,29 +351,6 @@ export class AuthFlow {
       undefined,
       req.blob,
     );
-  }
-
-  /**
-   * The signature must be by the presented key, name exactly the request's algorithm (RFC 8332 3.2:
-   * a client may not ask with rsa-sha2-512 and sign with SHA-1) and cover the session identifier
-   * and the request (RFC 4252 7). A bad one fires Error 1011.
-   */
-  private signatureVerifies(req: PublicKeyRequest, keyBlob: Buffer, sigAlgorithm: string, fingerprint: string): boolean {
-    const sessionId = this.replies.sessionId();
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(sessionId.length);
-    const signed = Buffer.concat([length, sessionId, req.signedPart]);
-    const verified = checkSshSignature(keyBlob, signed, req.signature!, {
-      expectedAlgorithm: sigAlgorithm,
-      allowedAlgorithms: this.host.allowedSignatureAlgorithms(),
-    });
-    if (verified.ok) return true;
-    this.host.hub.error(
-      this.conn.id,
-      ErrorCodes.SignatureInvalid,
-      `publickey signature for ${shown(req.user)} with key ${fingerprint} does not verify: ${verified.reason}`,
-    );
-    return false;
   }
 
   /**
@@ -463,13 +371,14 @@ export class AuthFlow {
     }
     const cert = parsed.certificate;
     const sigAlgorithm = signatureAlgorithmFor(req.algorithm);
-    const problem = this.keyProblem(req.algorithm, sigAlgorithm, cert.publicKey, cert.keyType);
+    const problem = keyProblem(this.host, this.usedKeys, req.algorithm, sigAlgorithm, cert.publicKey, cert.keyType);
     if (problem) {
       this.host.hub.log(this.conn.id, 1, `certificate from ${shown(req.user)} refused: ${problem}`);
       return this.refuse(true);
     }
     const info = describeCertificate(cert);
-    if (req.signature && !this.signatureVerifies(req, cert.publicKey, sigAlgorithm!, info.fingerprint)) return this.refuse(true);
+    if (req.signature && !signatureVerifies(this.host, this.conn, this.replies, req, cert.publicKey, sigAlgorithm!, info.fingerprint))
+      return this.refuse(true);
     let preset: Preset | undefined;
     const trusted = this.host.trustedUserCAs();
     if (trusted.length > 0) {

@@ -16,28 +16,28 @@
  * directory entries and link targets come back through {@link decodeFileName}, so a name that is
  * not UTF-8 is listed, opened, renamed and removed as it is on disk.
  */
-import { constants, promises as fsp, read as fsRead, write as fsWrite, type Dir, type Stats } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { constants, promises as fsp, type Stats } from 'node:fs';
 import { checkOwnerChange, clientMode } from './attrPolicy';
-import { errnoError, errnoOf, errnoText } from './errno';
+import { errnoError, errnoOf } from './errno';
 import { decodeFileName, encodeFileName } from './fileNames';
 import {
   SFTPError,
   SFTPStatus,
   type SFTPAttributes,
-  type SFTPDirEntry,
   type SFTPDirHandle,
   type SFTPFileHandle,
   type SFTPFileSystem,
   type SFTPIdNames,
   type SFTPOpenFlags,
   type SFTPStatVFS,
-  type SFTPStatusCode,
 } from './FileSystem';
-import { idNames, type IdNames } from './idNames';
+import { idNames } from './idNames';
 import { DIR_FLAGS, JailWalker, type Place } from './jailWalk';
 import { Jail, JailEscapeError, climbsAbove, normalizeVirtual } from './localPaths';
-import { formatLongname } from './longname';
+import { timesFor, toAttrs } from './localAttrs';
+import { LocalDirHandle } from './LocalDirHandle';
+import { denied, toSFTPError } from './localErrors';
+import { type HandlePolicy, LocalFileHandle } from './LocalFileHandle';
 
 /** Options of {@link LocalFileSystem}. */
 export interface LocalFileSystemOptions {
@@ -68,287 +68,10 @@ export interface LocalFileSystemOptions {
   allowChown?: boolean;
 }
 
-/** Entries per SSH_FXP_READDIR answer. */
-const DIR_BATCH = 100;
-/** Longest single read: a short read is legal, and it bounds the memory one request can take. */
-const MAX_READ = 1024 * 1024;
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 // Opening a FIFO or device without it would block a libuv pool thread for every session.
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 const ST_RDONLY = 1;
-
-const ERRNO_STATUS: Record<string, SFTPStatusCode> = {
-  ENOENT: SFTPStatus.NO_SUCH_FILE,
-  ENOTDIR: SFTPStatus.NO_SUCH_FILE,
-  EACCES: SFTPStatus.PERMISSION_DENIED,
-  EPERM: SFTPStatus.PERMISSION_DENIED,
-  EROFS: SFTPStatus.PERMISSION_DENIED,
-  ENOSYS: SFTPStatus.OP_UNSUPPORTED,
-  ENOTSUP: SFTPStatus.OP_UNSUPPORTED,
-  EOPNOTSUPP: SFTPStatus.OP_UNSUPPORTED,
-};
-
-/** An SFTPError for `err` whose message names only the virtual path(s) in `label`. */
-function toSFTPError(err: unknown, label: string): SFTPError {
-  if (err instanceof SFTPError) return err;
-  if (err instanceof JailEscapeError) return new SFTPError(SFTPStatus.PERMISSION_DENIED, `${label}: Permission denied`);
-  const code = errnoOf(err);
-  const status = (code && Object.hasOwn(ERRNO_STATUS, code) && ERRNO_STATUS[code]) || SFTPStatus.FAILURE;
-  return new SFTPError(status, `${label}: ${errnoText(err)}`);
-}
-
-function denied(label: string): SFTPError {
-  return new SFTPError(SFTPStatus.PERMISSION_DENIED, `${label}: Permission denied`);
-}
-
-/** SFTP attributes of a Stats: full st_mode, times truncated to whole seconds. */
-function toAttrs(st: Stats): SFTPAttributes {
-  return {
-    size: st.size,
-    uid: st.uid,
-    gid: st.gid,
-    mode: st.mode,
-    atime: Math.floor(st.atimeMs / 1000),
-    mtime: Math.floor(st.mtimeMs / 1000),
-  };
-}
-
-/** The two times utimes needs, the missing one (SFTP sends both; be lenient) taken from `current`. */
-async function timesFor(attrs: SFTPAttributes, current: () => Promise<Stats>): Promise<[number, number] | undefined> {
-  if (attrs.atime === undefined && attrs.mtime === undefined) return undefined;
-  if (attrs.atime !== undefined && attrs.mtime !== undefined) return [attrs.atime, attrs.mtime];
-  const st = await current();
-  return [attrs.atime ?? st.atimeMs / 1000, attrs.mtime ?? st.mtimeMs / 1000];
-}
-
-/** A directory entry with attrs from lstat (as sftp-server) and an OpenSSH longname. */
-function dirEntry(filename: string, st: Stats, names: IdNames): SFTPDirEntry {
-  const attrs = toAttrs(st);
-  const longname = formatLongname(filename, {
-    ...attrs,
-    nlink: st.nlink,
-    user: names.users.get(st.uid),
-    group: names.groups.get(st.gid),
-  });
-  return { filename, longname, attrs };
-}
-
-/** What the handles need from their filesystem's options. */
-interface HandlePolicy {
-  readOnly: boolean;
-  allowSetuid: boolean;
-  allowChown: boolean;
-}
-
-/**
- * Counts calls running on a raw descriptor, so that closing waits for them: a descriptor number
- * closed under a running read or write can be reused by another session's open at once.
- */
-class InFlight {
-  private running = 0;
-  private idle: (() => void) | undefined;
-
-  enter(): void {
-    this.running++;
-  }
-
-  leave(): void {
-    if (--this.running === 0 && this.idle) {
-      this.idle();
-      this.idle = undefined;
-    }
-  }
-
-  /** Resolves once nothing runs. */
-  drained(): Promise<void> {
-    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => (this.idle = resolve));
-  }
-}
-
-/** An open local file; errors name the virtual path it was opened by. */
-class LocalFileHandle implements SFTPFileHandle {
-  private closed = false;
-  private readonly inFlight = new InFlight();
-
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly label: string,
-    private readonly append: boolean,
-    private readonly policy: HandlePolicy,
-  ) {}
-
-  private usable(): void {
-    if (this.closed) throw toSFTPError(errnoError('EBADF'), this.label);
-  }
-
-  async readInto(position: number, target: Buffer, offset: number, length: number): Promise<number> {
-    this.usable();
-    const n = Math.min(Math.max(0, Math.trunc(length)), MAX_READ, target.length - offset);
-    if (n <= 0) return 0;
-    this.inFlight.enter();
-    try {
-      // The callback read on the descriptor: FileHandle.read costs several times more per call,
-      // and a download makes one call per 32 KiB.
-      return await new Promise<number>((resolve, reject) =>
-        fsRead(this.fh.fd, target, offset, n, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
-      );
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    } finally {
-      this.inFlight.leave();
-    }
-  }
-
-  async read(position: number, length: number): Promise<Buffer> {
-    this.usable();
-    try {
-      const n = Math.min(Math.max(0, Math.trunc(length)), MAX_READ);
-      if (n === 0) return Buffer.alloc(0);
-      const buf = Buffer.allocUnsafeSlow(n);
-      const { bytesRead } = await this.fh.read(buf, 0, n, position);
-      return bytesRead === n ? buf : buf.subarray(0, bytesRead);
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    }
-  }
-
-  async write(position: number, data: Buffer): Promise<void> {
-    if (this.policy.readOnly) throw denied(this.label);
-    this.usable();
-    this.inFlight.enter();
-    try {
-      let done = 0;
-      while (done < data.length) {
-        // With O_APPEND the kernel appends whatever the offset; OpenSSH ignores it too.
-        const at = this.append ? null : position + done;
-        // The descriptor's callback API, as in readInto: an upload makes one call per 32 KiB.
-        const bytesWritten = await new Promise<number>((resolve, reject) =>
-          fsWrite(this.fh.fd, data, done, data.length - done, at, (err, n) => (err ? reject(err) : resolve(n))),
-        );
-        if (bytesWritten <= 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
-        done += bytesWritten;
-      }
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    } finally {
-      this.inFlight.leave();
-    }
-  }
-
-  async stat(): Promise<SFTPAttributes> {
-    this.usable();
-    try {
-      return toAttrs(await this.fh.stat());
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    }
-  }
-
-  async setstat(attrs: SFTPAttributes): Promise<void> {
-    if (this.policy.readOnly) throw denied(this.label);
-    this.usable();
-    try {
-      const changesOwner = attrs.uid !== undefined || attrs.gid !== undefined;
-      // Refused before anything changes, as a whole.
-      if (changesOwner) checkOwnerChange(await this.fh.stat(), attrs.uid, attrs.gid, this.policy.allowChown, this.label);
-      // OpenSSH's order: size, permissions, times, owner.
-      if (attrs.size !== undefined) await this.fh.truncate(attrs.size);
-      if (attrs.mode !== undefined) await this.fh.chmod(clientMode(attrs.mode, this.policy.allowSetuid));
-      const times = await timesFor(attrs, () => this.fh.stat());
-      if (times) await this.fh.utimes(times[0], times[1]);
-      if (changesOwner) await this.fh.chown(attrs.uid ?? -1, attrs.gid ?? -1);
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    }
-  }
-
-  async sync(): Promise<void> {
-    this.usable();
-    try {
-      await this.fh.sync();
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.inFlight.drained();
-    try {
-      await this.fh.close();
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    }
-  }
-}
-
-/** An open local directory, read in batches of {@link DIR_BATCH}; the first batch starts with `.` and `..`. */
-class LocalDirHandle implements SFTPDirHandle {
-  private dotsSent = false;
-  private done = false;
-  private closed = false;
-  private readonly inFlight = new InFlight();
-
-  constructor(
-    private readonly dir: Dir,
-    /** Where entries are, with a trailing `/`: `/proc/self/fd/N/` of the directory (descriptor mode), or its real path. */
-    private readonly base: Buffer,
-    /** Its descriptor (descriptor mode), or undefined. */
-    private readonly baseHandle: FileHandle | undefined,
-    /** lstat of the directory and of its parent (itself at the root), taken at opendir. */
-    private readonly dots: [Stats, Stats],
-    private readonly label: string,
-  ) {}
-
-  async next(): Promise<SFTPDirEntry[] | undefined> {
-    if (this.done || this.closed) return undefined;
-    this.inFlight.enter();
-    try {
-      const names = await idNames();
-      const batch: SFTPDirEntry[] = [];
-      if (!this.dotsSent) {
-        // readdir(3) yields . and .. and OpenSSH passes them on; `..` of the root is the root, never its real parent.
-        this.dotsSent = true;
-        batch.push(dirEntry('.', this.dots[0], names), dirEntry('..', this.dots[1], names));
-      }
-      const filenames: Buffer[] = [];
-      while (filenames.length + batch.length < DIR_BATCH) {
-        const ent = await this.dir.read();
-        if (!ent) {
-          this.done = true;
-          break;
-        }
-        filenames.push(ent.name as unknown as Buffer);
-      }
-      const stats = await Promise.all(filenames.map((n) => fsp.lstat(Buffer.concat([this.base, n])).catch(() => undefined)));
-      filenames.forEach((n, i) => {
-        const st = stats[i];
-        // Gone since readdir: skipped, as sftp-server does.
-        if (st) batch.push(dirEntry(decodeFileName(n), st, names));
-      });
-      if (batch.length === 0 && this.done) return undefined;
-      return batch;
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    } finally {
-      this.inFlight.leave();
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.inFlight.drained();
-    try {
-      await this.dir.close();
-    } catch (err) {
-      throw toSFTPError(err, this.label);
-    } finally {
-      await this.baseHandle?.close().catch(() => undefined);
-    }
-  }
-}
 
 /**
  * A directory on local disk served over SFTP: virtual `/` is `root`, and nothing outside it can be

@@ -8,35 +8,20 @@ import {
   SFTPError,
   type SFTPFileHandle,
   type SFTPFileSystem,
-  type SFTPOpenFlags,
   SFTPStatus,
   type SFTPStatusCode,
 } from './FileSystem';
-import { decodeFileName, encodeFileName } from './fileNames';
+import { HANDLERS, OPERATION, WRITE_OPERATIONS } from './dispatch';
+import { decodeFileName } from './fileNames';
 import type { SFTPHandleBudget } from './handleBudget';
-import { formatLongname } from './longname';
-import { resolveClientPath, splitVirtual, type TildeUser } from './paths';
-import {
-  decodeOpenFlags,
-  encodeAttrs,
-  EXTENSIONS,
-  frame,
-  FXP,
-  MAX_OFFSET,
-  MAX_PACKET,
-  MAX_READ,
-  offsetTooLarge,
-  OPTIONAL_EXTENSIONS,
-  readAttrs,
-  SFTP_VERSION,
-  str,
-  u32,
-  uint64,
-} from './protocol';
+import { type FileEntry, type Handle, HandleTable } from './handleTable';
+import { resolveClientPath, type TildeUser } from './paths';
+import { EXTENSIONS, frame, FXP, MAX_PACKET, MAX_READ, OPTIONAL_EXTENSIONS, SFTP_VERSION, str, u32 } from './protocol';
+import { denied, nameReply, okReply, statusOf, statusReply } from './replies';
 import { type FileAccess, RunningAccesses } from './requestOrder';
+import type { SFTPAccess, SFTPSessionEvents } from './sessionTypes';
 
-/** Who may do what: `upload-only` may write and list but not read file contents. */
-export type SFTPAccess = 'read-write' | 'read-only' | 'upload-only';
+export type { SFTPAccess, SFTPSessionEvents } from './sessionTypes';
 
 /** How an SFTP session serves its filesystem. */
 export interface SFTPSessionOptions {
@@ -63,30 +48,6 @@ export interface SFTPSessionOptions {
   onSession?: (session: SFTPSession) => void;
 }
 
-/** Audit events of one SFTP session; paths are virtual. */
-export interface SFTPSessionEvents {
-  /** A file was opened. */
-  opened: (e: { path: string; flags: SFTPOpenFlags }) => void;
-  /** A handle that wrote data was closed. */
-  uploaded: (e: { path: string; bytes: number }) => void;
-  /** A handle that read data was closed. */
-  downloaded: (e: { path: string; bytes: number }) => void;
-  /** A file was removed. */
-  removed: (e: { path: string }) => void;
-  /** A file or directory was renamed. */
-  renamed: (e: { from: string; to: string }) => void;
-  /** A directory was created. */
-  directoryCreated: (e: { path: string }) => void;
-  /** A directory was removed. */
-  directoryRemoved: (e: { path: string }) => void;
-  /** A symbolic (`hard` false) or hard link was created. */
-  linkCreated: (e: { path: string; target: string; hard: boolean }) => void;
-  /** A request answered with an error status (refusals included). */
-  failed: (e: { operation: string; path?: string; status: SFTPStatusCode; message: string }) => void;
-  /** The session is over (client EOF or channel closed); every handle is closed. */
-  ended: () => void;
-}
-
 /** How the session talks to its channel. */
 export interface SFTPTransport {
   /** Resolves once the packet is handed to the connection. */
@@ -101,10 +62,6 @@ export interface SFTPTransport {
   listenerFailed?(event: string, err: unknown): void;
 }
 
-type FileEntry = { kind: 'file'; path: string; flags: SFTPOpenFlags; handle: SFTPFileHandle; read: number; written: number };
-type DirEntry = { kind: 'dir'; path: string; handle: SFTPDirHandle };
-type Handle = FileEntry | DirEntry;
-
 interface Request {
   seq: number;
   type: number;
@@ -113,8 +70,6 @@ interface Request {
   /** READ/WRITE: the bytes it touches (null: none known), once looked at. */
   access?: FileAccess | null;
 }
-
-type Handler = (this: SFTPSession, r: WireReader, id: number) => Promise<Buffer>;
 
 /**
  * Reads and writes may run side by side unless they touch the same bytes of a file (then, and for
@@ -132,41 +87,6 @@ const MAX_PENDING_REQUEST_BYTES = 4 * 1024 * 1024;
 const MAX_UNSENT_REPLY_BYTES = 8 * 1024 * 1024;
 const REPLY_POOL_SIZE = 32;
 
-const OPERATION: Record<number, string> = Object.fromEntries(Object.entries(FXP).map(([k, v]) => [v, k.toLowerCase()]));
-
-const WRITE_OPERATIONS = new Set<number>([FXP.SETSTAT, FXP.FSETSTAT, FXP.REMOVE, FXP.MKDIR, FXP.RMDIR, FXP.RENAME, FXP.SYMLINK]);
-const WRITE_EXTENSIONS = new Set(['posix-rename@openssh.com', 'hardlink@openssh.com', 'lsetstat@openssh.com', 'copy-data']);
-/** Chunk of a copy-data copy, one buffer per running copy; sftp-server's size, which decides when it answers EOF. */
-const COPY_CHUNK = 64 * 1024;
-/** Symlinks followed when REALPATH meets a dangling one (SYMLOOP_MAX of sftp-realpath.c). */
-const SYMLOOP_MAX = 32;
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-const isType = (attrs: SFTPAttributes, type: number): boolean => attrs.mode !== undefined && (attrs.mode & S_IFMT) === type;
-
-function statusOf(err: unknown): { status: SFTPStatusCode; message: string } {
-  if (err instanceof SFTPError) return { status: err.status, message: err.message };
-  const code = (err as NodeJS.ErrnoException)?.code;
-  // Node messages name real paths; clients get a generic text.
-  if (code === 'ENOENT' || code === 'ENOTDIR') return { status: SFTPStatus.NO_SUCH_FILE, message: 'No such file' };
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
-    return { status: SFTPStatus.PERMISSION_DENIED, message: 'Permission denied' };
-  if (code) return { status: SFTPStatus.FAILURE, message: `Failure (${code})` };
-  if (err instanceof Error && /^(Malformed|truncated)/i.test(err.message))
-    return { status: SFTPStatus.BAD_MESSAGE, message: 'Bad message' };
-  return { status: SFTPStatus.FAILURE, message: 'Failure' };
-}
-
-/** The bytes a name stands for on the wire; a string no bytes decode to (a custom filesystem's) goes as UTF-8. */
-function wireName(name: string): Buffer {
-  try {
-    return encodeFileName(name);
-  } catch {
-    return Buffer.from(name, 'utf8');
-  }
-}
-
 /** A handle limit option as given, or SSHDaemonError InvalidArgument naming it. */
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1)
@@ -174,21 +94,23 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
-const denied = (what: string) => new SFTPError(SFTPStatus.PERMISSION_DENIED, `Permission denied: ${what}`);
-
 /**
  * One SFTP v3 server session on one channel: frames packets, runs requests against the
  * filesystem in order (reads and writes overlapping), answers in request order, and keeps memory
- * bounded by holding the client's window when it is ahead.
+ * bounded by holding the client's window when it is ahead. The request handlers (dispatch.ts) run
+ * with the session as `this`: the members marked internal are their SFTPRequestContext
+ * (requestContext.ts; no `implements` clause, so the public typings do not name it).
  */
 export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
-  private readonly fs: SFTPFileSystem;
-  private readonly access: SFTPAccess;
-  private readonly maxHandles: number;
-  private readonly user?: string;
+  /** @internal */
+  readonly fs: SFTPFileSystem;
+  /** @internal */
+  readonly access: SFTPAccess;
+  /** @internal */
+  readonly maxHandles: number;
+  /** @internal */
+  readonly user?: string;
   private readonly running = new RunningAccesses();
-  private lastHandle?: Buffer;
-  private lastHandleKey = '';
   private chunks: Buffer[] = [];
   private buffered = 0;
   private initialised = false;
@@ -203,11 +125,13 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private unsentBytes = 0;
   /** Free DATA reply buffers, and the buffer each pooled reply was cut from. */
   private readonly replyPool: Buffer[] = [];
-  private readonly pooled = new WeakMap<Buffer, Buffer>();
-  private readonly handles = new Map<string, Handle>();
-  private handleCounter = 0;
+  /** @internal */
+  readonly pooled = new WeakMap<Buffer, Buffer>();
+  /** @internal */
+  readonly handles = new HandleTable();
   private ending = false;
-  private over = false;
+  /** @internal */
+  over = false;
 
   constructor(
     options: SFTPSessionOptions,
@@ -225,7 +149,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
    * Fires an audit event. A listener that throws must not break the session (a request would go
    * unanswered, or its rejection end the process): it is reported, and the other listeners run.
    */
-  private audit<E extends keyof SFTPSessionEvents>(event: E, ...args: Parameters<SFTPSessionEvents[E]>): void {
+  /** @internal */
+  audit<E extends keyof SFTPSessionEvents>(event: E, ...args: Parameters<SFTPSessionEvents[E]>): void {
     // Each listener on its own, as the daemon's events: one that throws does not silence the next.
     for (const listener of this.rawListeners(event)) {
       try {
@@ -335,24 +260,12 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const keyLength = buf.readUInt32BE(offset);
     const at = offset + 4 + keyLength;
     if (buf.length < at + 12) return null;
-    const h = this.handles.get(this.handleKey(buf, offset + 4, at));
+    const h = this.handles.get(this.handles.key(buf, offset + 4, at));
     if (!h || h.kind !== 'file') return null;
     const start = buf.readUInt32BE(at) * 2 ** 32 + buf.readUInt32BE(at + 4);
     const write = req.type === FXP.WRITE;
     const length = write ? buf.readUInt32BE(at + 8) : Math.min(buf.readUInt32BE(at + 8), MAX_READ);
     return { file: h.path, start, end: start + length, write, append: write && h.flags.append };
-  }
-
-  /**
-   * The map key of the handle in `buf` from `start` to `end`; the last one is remembered, compared
-   * in place (a transfer sends one handle over and over).
-   */
-  private handleKey(buf: Buffer, start: number, end: number): string {
-    if (this.lastHandle?.compare(buf, start, end) !== 0) {
-      this.lastHandle = Buffer.from(buf.subarray(start, end));
-      this.lastHandleKey = this.lastHandle.toString('hex');
-    }
-    return this.lastHandleKey;
   }
 
   private finished(req: Request, reply: Buffer): void {
@@ -375,13 +288,15 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
    * otherwise allocates a fresh 32 KiB ArrayBuffer per read, and the collector spent more time on
    * them than anything else.
    */
-  private replyBuffer(size: number): Buffer {
+  /** @internal */
+  replyBuffer(size: number): Buffer {
     const i = this.replyPool.findIndex((b) => b.length >= size);
     if (i >= 0) return this.replyPool.splice(i, 1)[0];
     return Buffer.allocUnsafeSlow(Math.max(size, 13 + 32 * 1024));
   }
 
-  private recycle(buffer: Buffer): void {
+  /** @internal */
+  recycle(buffer: Buffer): void {
     if (this.replyPool.length < REPLY_POOL_SIZE) this.replyPool.push(buffer);
   }
 
@@ -446,46 +361,32 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   /** @internal Builds an SSH_FXP_STATUS reply. */
   status(id: number, code: SFTPStatusCode, message = ''): Buffer {
-    return frame(FXP.STATUS, [u32(id), u32(code), str(message), str('en')]);
+    return statusReply(id, code, message);
   }
-  private ok(id: number): Buffer {
-    return this.status(id, SFTPStatus.OK, 'Success');
+  /** @internal */
+  ok(id: number): Buffer {
+    return okReply(id);
   }
-  private name(id: number, entries: Array<{ filename: string; longname: string; attrs: SFTPAttributes }>): Buffer {
-    return frame(FXP.NAME, [
-      u32(id),
-      u32(entries.length),
-      ...entries.flatMap((e) => [str(wireName(e.filename)), str(wireName(e.longname)), encodeAttrs(e.attrs)]),
-    ]);
+  /** @internal */
+  name(id: number, entries: Array<{ filename: string; longname: string; attrs: SFTPAttributes }>): Buffer {
+    return nameReply(id, entries);
   }
 
   // ---- handles --------------------------------------------------------------
 
-  private addHandle(h: Handle): Buffer {
-    const key = Buffer.alloc(4);
-    key.writeUInt32BE(this.handleCounter++ >>> 0);
-    this.handles.set(key.toString('hex'), h);
-    return key;
+  /** @internal */
+  take(r: WireReader): Handle {
+    return this.handles.take(r);
   }
 
-  private take(r: WireReader): Handle {
-    // Looked up in place: a READ or WRITE per 32 KiB is no reason for a Buffer view per request.
-    const length = r.uint32();
-    if (r.remaining < length) throw new SFTPError(SFTPStatus.BAD_MESSAGE, 'Bad message: truncated handle');
-    const h = this.handles.get(this.handleKey(r.buf, r.offset, r.offset + length));
-    r.offset += length;
-    if (!h) throw new SFTPError(SFTPStatus.FAILURE, 'Invalid handle');
-    return h;
-  }
-
-  private file(r: WireReader): FileEntry {
-    const h = this.take(r);
-    if (h.kind !== 'file') throw new SFTPError(SFTPStatus.FAILURE, 'Not a file handle');
-    return h;
+  /** @internal */
+  file(r: WireReader): FileEntry {
+    return this.handles.file(r);
   }
 
   /** Opens through `open` within the session's and the user's handle limits; the entry's key. */
-  private async adopt<T extends SFTPFileHandle | SFTPDirHandle>(open: () => Promise<T>, entry: (handle: T) => Handle): Promise<Buffer> {
+  /** @internal */
+  async adopt<T extends SFTPFileHandle | SFTPDirHandle>(open: () => Promise<T>, entry: (handle: T) => Handle): Promise<Buffer> {
     if (this.handles.size >= this.maxHandles) throw new SFTPError(SFTPStatus.FAILURE, `Too many open handles (${this.maxHandles})`);
     const budget = this.transport.handleBudget;
     if (budget && !budget.take()) throw new SFTPError(SFTPStatus.FAILURE, `Too many open handles for this user (${budget.limit})`);
@@ -502,10 +403,11 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
       budget?.give();
       throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
     }
-    return this.addHandle(entry(handle));
+    return this.handles.add(entry(handle));
   }
 
-  private async closeHandle(h: Handle): Promise<void> {
+  /** @internal */
+  async closeHandle(h: Handle): Promise<void> {
     try {
       await h.handle.close();
     } finally {
@@ -516,405 +418,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (h.read > 0) this.audit('downloaded', { path: h.path, bytes: h.read });
   }
 
-  /** A path the client sent: its bytes as a {@link decodeFileName} string (lossless), resolved. */
-  private path(r: WireReader, tilde?: TildeUser): string {
+  /** @internal A path the client sent: its bytes as a {@link decodeFileName} string (lossless), resolved. */
+  path(r: WireReader, tilde?: TildeUser): string {
     return resolveClientPath(decodeFileName(r.bytes()), tilde);
   }
-
-  // ---- requests -------------------------------------------------------------
-
-  /** @internal SFTP request handler. */
-  async open(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    const flags = decodeOpenFlags(r.uint32());
-    const attrs = readAttrs(r, 'drop');
-    const writes = flags.write || flags.append || flags.create || flags.truncate;
-    if (this.access === 'read-only' && writes) throw denied('read-only access');
-    if (this.access === 'upload-only' && flags.read) throw denied('upload-only access');
-    const key = await this.adopt(
-      () => this.fs.open(path, flags, attrs),
-      (handle) => ({ kind: 'file', path, flags, handle, read: 0, written: 0 }),
-    );
-    this.audit('opened', { path, flags });
-    return frame(FXP.HANDLE, [u32(id), str(key)]);
-  }
-
-  /** @internal SFTP request handler. */
-  async close(r: WireReader, id: number): Promise<Buffer> {
-    const key = r.bytes().toString('hex');
-    const h = this.handles.get(key);
-    if (!h) throw new SFTPError(SFTPStatus.FAILURE, 'Invalid handle');
-    this.handles.delete(key);
-    await this.closeHandle(h);
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async read(r: WireReader, id: number): Promise<Buffer> {
-    const h = this.file(r);
-    const offset64 = r.uint64();
-    const length = Math.min(r.uint32(), MAX_READ);
-    // Rounded to a number it would read elsewhere.
-    if (offset64 > MAX_OFFSET) throw offsetTooLarge('offset', offset64);
-    const offset = Number(offset64);
-    if (h.handle.readInto) {
-      // One buffer for the whole reply: length, type, id, data length, then the data read in place.
-      const reply = this.replyBuffer(13 + length);
-      let n: number;
-      try {
-        n = await h.handle.readInto(offset, reply, 13, length);
-      } catch (err) {
-        this.recycle(reply);
-        throw err;
-      }
-      if (n === 0) {
-        this.recycle(reply);
-        return this.status(id, SFTPStatus.EOF, 'End of file');
-      }
-      h.read += n;
-      reply.writeUInt32BE(9 + n, 0);
-      reply[4] = FXP.DATA;
-      reply.writeUInt32BE(id, 5);
-      reply.writeUInt32BE(n, 9);
-      const packet = reply.subarray(0, 13 + n);
-      this.pooled.set(packet, reply);
-      return packet;
-    }
-    const data = await h.handle.read(offset, length);
-    if (data.length === 0) return this.status(id, SFTPStatus.EOF, 'End of file');
-    h.read += data.length;
-    return frame(FXP.DATA, [u32(id), u32(data.length), data]);
-  }
-
-  /** @internal SFTP request handler. */
-  async write(r: WireReader, id: number): Promise<Buffer> {
-    const h = this.file(r);
-    const offset = r.uint64();
-    const data = r.bytes();
-    // Rounded to a number it would land elsewhere; an append handle ignores it (as sftp-server does).
-    if (offset > MAX_OFFSET && !h.flags.append) throw offsetTooLarge('offset', offset);
-    await h.handle.write(Number(offset), data);
-    h.written += data.length;
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async stat(r: WireReader, id: number, follow = true): Promise<Buffer> {
-    const path = this.path(r);
-    const attrs = follow ? await this.fs.stat(path) : await this.fs.lstat(path);
-    return frame(FXP.ATTRS, [u32(id), encodeAttrs(attrs)]);
-  }
-
-  /** @internal SFTP request handler. */
-  async fstat(r: WireReader, id: number): Promise<Buffer> {
-    return frame(FXP.ATTRS, [u32(id), encodeAttrs(await this.file(r).handle.stat())]);
-  }
-
-  /** @internal SFTP request handler. */
-  async setstat(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    await this.fs.setstat(path, readAttrs(r));
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async fsetstat(r: WireReader, id: number): Promise<Buffer> {
-    const h = this.file(r);
-    await h.handle.setstat(readAttrs(r));
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async opendir(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    const key = await this.adopt(
-      () => this.fs.opendir(path),
-      (handle) => ({ kind: 'dir', path, handle }),
-    );
-    return frame(FXP.HANDLE, [u32(id), str(key)]);
-  }
-
-  /** @internal SFTP request handler. */
-  async readdir(r: WireReader, id: number): Promise<Buffer> {
-    const h = this.take(r);
-    if (h.kind !== 'dir') throw new SFTPError(SFTPStatus.FAILURE, 'Not a directory handle');
-    const entries = await h.handle.next();
-    if (!entries || entries.length === 0) return this.status(id, SFTPStatus.EOF, 'End of directory');
-    return this.name(
-      id,
-      entries.map((e) => ({ filename: e.filename, longname: e.longname ?? formatLongname(e.filename, e.attrs), attrs: e.attrs })),
-    );
-  }
-
-  /** @internal SFTP request handler. */
-  async remove(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    await this.fs.remove(path);
-    this.audit('removed', { path });
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async mkdir(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    await this.fs.mkdir(path, readAttrs(r, 'drop'));
-    this.audit('directoryCreated', { path });
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async rmdir(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    await this.fs.rmdir(path);
-    this.audit('directoryRemoved', { path });
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async realpath(r: WireReader, id: number): Promise<Buffer> {
-    const real = await this.canonical(this.path(r));
-    return this.name(id, [{ filename: real, longname: real, attrs: {} }]);
-  }
-
-  /**
-   * REALPATH as OpenSSH's sftp-server (`sftp_realpath`): the canonical path of an existing path;
-   * a missing last name is allowed (its parent is resolved and the name appended, so `scp -r dir
-   * host:new` and `put -r` can name what they are about to create), a missing parent is
-   * NO_SUCH_FILE; a dangling symlink resolves to where it points.
-   */
-  private async canonical(path: string, links = 0): Promise<string> {
-    try {
-      if (this.fs.realpath) return await this.fs.realpath(path);
-      await this.fs.lstat(path);
-      return path;
-    } catch (err) {
-      if (path === '/' || statusOf(err).status !== SFTPStatus.NO_SUCH_FILE) throw err;
-    }
-    const { parent, name } = splitVirtual(path);
-    const realParent = this.fs.realpath ? await this.fs.realpath(parent) : parent;
-    const dir = await this.fs.stat(realParent);
-    if (dir.mode !== undefined && !isType(dir, S_IFDIR)) throw new SFTPError(SFTPStatus.NO_SUCH_FILE, `${parent}: Not a directory`);
-    const candidate = realParent === '/' ? `/${name}` : `${realParent}/${name}`;
-    const link = await this.fs.lstat(candidate).catch(() => undefined);
-    if (!link || !isType(link, S_IFLNK)) return candidate;
-    if (links >= SYMLOOP_MAX) throw new SFTPError(SFTPStatus.FAILURE, `${path}: Too many levels of symbolic links`);
-    const target = await this.fs.readlink(candidate);
-    return this.canonical(resolveClientPath(target.startsWith('/') ? target : `${realParent}/${target}`), links + 1);
-  }
-
-  /** @internal SFTP request handler. */
-  async rename(r: WireReader, id: number, overwrite = false): Promise<Buffer> {
-    const from = this.path(r);
-    const to = this.path(r);
-    await this.fs.rename(from, to, overwrite);
-    this.audit('renamed', { from, to });
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async readlink(r: WireReader, id: number): Promise<Buffer> {
-    const target = await this.fs.readlink(this.path(r));
-    return this.name(id, [{ filename: target, longname: target, attrs: {} }]);
-  }
-
-  /** @internal SFTP request handler. OpenSSH sends (and expects) the target first, the link path second: the reverse of the draft. */
-  async symlink(r: WireReader, id: number): Promise<Buffer> {
-    const targetText = decodeFileName(r.bytes());
-    const linkPath = this.path(r);
-    const target = targetText.startsWith('/') ? resolveClientPath(targetText) : targetText;
-    await this.fs.symlink(linkPath, target);
-    this.audit('linkCreated', { path: linkPath, target, hard: false });
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async extended(r: WireReader, id: number): Promise<Buffer> {
-    const name = r.string();
-    // Own properties only: 'constructor' or 'toString' named Object.prototype methods, whose
-    // non-Buffer "replies" stalled the session.
-    const ext = Object.hasOwn(EXTENDED, name) ? EXTENDED[name] : undefined;
-    if (!ext) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, `Unsupported extension ${name}`);
-    if (this.access === 'read-only' && WRITE_EXTENSIONS.has(name)) throw denied('read-only access');
-    return ext.call(this, r, id);
-  }
-
-  /** @internal SFTP request handler. */
-  async statvfs(r: WireReader, id: number): Promise<Buffer> {
-    return this.statvfsReply(id, this.path(r));
-  }
-
-  /** @internal SFTP request handler. */
-  async fstatvfs(r: WireReader, id: number): Promise<Buffer> {
-    return this.statvfsReply(id, this.take(r).path);
-  }
-
-  private async statvfsReply(id: number, path: string): Promise<Buffer> {
-    if (!this.fs.statvfs) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, 'statvfs not supported by this filesystem');
-    const s = await this.fs.statvfs(path);
-    const fields = [s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, s.fsid, s.flag, s.namemax];
-    return frame(FXP.EXTENDED_REPLY, [u32(id), ...fields.map(uint64)]);
-  }
-
-  /** @internal SFTP request handler. */
-  async hardlink(r: WireReader, id: number): Promise<Buffer> {
-    if (!this.fs.link) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, 'hard links not supported by this filesystem');
-    const existing = this.path(r);
-    const link = this.path(r);
-    await this.fs.link(existing, link);
-    this.audit('linkCreated', { path: link, target: existing, hard: true });
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async fsync(r: WireReader, id: number): Promise<Buffer> {
-    await this.file(r).handle.sync();
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async lsetstat(r: WireReader, id: number): Promise<Buffer> {
-    const path = this.path(r);
-    const attrs = readAttrs(r);
-    if (!this.fs.lsetstat) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, 'lsetstat not supported by this filesystem');
-    await this.fs.lsetstat(path, attrs);
-    return this.ok(id);
-  }
-
-  /** @internal SFTP request handler. */
-  async limits(_r: WireReader, id: number): Promise<Buffer> {
-    return frame(FXP.EXTENDED_REPLY, [u32(id), uint64(MAX_PACKET), uint64(MAX_READ), uint64(MAX_READ), uint64(this.maxHandles)]);
-  }
-
-  /** @internal SFTP request handler. */
-  async expandPath(r: WireReader, id: number): Promise<Buffer> {
-    const real = await this.canonical(this.path(r, { user: this.user }));
-    return this.name(id, [{ filename: real, longname: real, attrs: {} }]);
-  }
-
-  /** @internal SFTP request handler: home-directory (the logged-in user's, or '' for it, is `/`). */
-  async homeDirectory(r: WireReader, id: number): Promise<Buffer> {
-    const user = r.string();
-    if (user !== '' && user !== this.user) throw new SFTPError(SFTPStatus.FAILURE, `no such user: ${user}`);
-    return this.name(id, [{ filename: '/', longname: '/', attrs: {} }]);
-  }
-
-  /**
-   * @internal SFTP request handler: copy-data (draft-ietf-secsh-filexfer-extensions-00 section 7,
-   * OpenSSH 9.0 `sftp cp`). Copies `length` bytes (0: to the end of file) from one open handle to
-   * another through the handles' read and write, so every filesystem has it; EOF when the source
-   * ends before `length`, as sftp-server.
-   */
-  async copyData(r: WireReader, id: number): Promise<Buffer> {
-    // Reading through it is a download: upload-only may not (read-only is refused as a write before).
-    if (this.access === 'upload-only') throw denied('upload-only access');
-    const src = this.file(r);
-    const readOffset = r.uint64();
-    const readLength = r.uint64();
-    const dst = this.file(r);
-    const writeOffset = r.uint64();
-    if (src === dst || src.path === dst.path)
-      throw new SFTPError(SFTPStatus.FAILURE, 'copy-data: source and destination are the same file');
-    if (!src.flags.read) throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the source handle is not open for reading');
-    if (!dst.flags.write && !dst.flags.append)
-      throw new SFTPError(SFTPStatus.PERMISSION_DENIED, 'copy-data: the destination handle is not open for writing');
-    if (readOffset > MAX_OFFSET) throw offsetTooLarge('offset', readOffset);
-    if (writeOffset > MAX_OFFSET && !dst.flags.append) throw offsetTooLarge('offset', writeOffset);
-    const untilEof = readLength === 0n;
-    let remaining = untilEof || readLength > MAX_OFFSET ? Number.MAX_SAFE_INTEGER : Number(readLength);
-    let from = Number(readOffset);
-    let to = Number(writeOffset);
-    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK, remaining));
-    // sftp-server's accounting: each chunk is read whole (to EOF); EOF is the answer only when a
-    // chunk starts at the end of the source and `length` is not used up by it.
-    while (remaining > 0) {
-      const want = Math.min(buffer.length, remaining);
-      remaining -= want;
-      let n = 0;
-      for (let got = -1; n < want && got !== 0; n += got) {
-        if (this.over) throw new SFTPError(SFTPStatus.FAILURE, 'Session ended');
-        got = await this.readChunk(src.handle, from + n, buffer, n, want - n);
-      }
-      if (n === 0) return untilEof || remaining === 0 ? this.ok(id) : this.status(id, SFTPStatus.EOF, 'End of file');
-      src.read += n;
-      await dst.handle.write(to, buffer.subarray(0, n));
-      dst.written += n;
-      from += n;
-      to += n;
-    }
-    return this.ok(id);
-  }
-
-  /** Up to `length` bytes of `handle` at `position` into `target` at `offset`; 0 at end of file. */
-  private async readChunk(handle: SFTPFileHandle, position: number, target: Buffer, offset: number, length: number): Promise<number> {
-    if (handle.readInto) return handle.readInto(position, target, offset, length);
-    const data = await handle.read(position, length);
-    return data.copy(target, offset, 0, Math.min(data.length, length));
-  }
-
-  /**
-   * @internal SFTP request handler: users-groups-by-id@openssh.com (OpenSSH 9.1+ `sftp ls -l`
-   * names), through {@link SFTPFileSystem.usersGroupsById}; announced only when the filesystem has it.
-   */
-  async usersGroupsById(r: WireReader, id: number): Promise<Buffer> {
-    if (!this.fs.usersGroupsById) throw new SFTPError(SFTPStatus.OP_UNSUPPORTED, 'users-groups-by-id not supported by this filesystem');
-    const ids = (b: Buffer): number[] => {
-      if (b.length % 4 !== 0) throw new SFTPError(SFTPStatus.BAD_MESSAGE, 'users-groups-by-id: id list is not a whole number of uint32');
-      return Array.from({ length: b.length / 4 }, (_, i) => b.readUInt32BE(i * 4));
-    };
-    const uids = ids(r.bytes());
-    const gids = ids(r.bytes());
-    const names = await this.fs.usersGroupsById(uids, gids);
-    if (names.users.length !== uids.length || names.groups.length !== gids.length)
-      throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: the filesystem answered a different number of names');
-    const list = (xs: string[]): Buffer => str(Buffer.concat(xs.map((x) => str(x))));
-    const reply = frame(FXP.EXTENDED_REPLY, [u32(id), list(names.users), list(names.groups)]);
-    if (reply.length > MAX_PACKET) throw new SFTPError(SFTPStatus.FAILURE, 'users-groups-by-id: too many ids for one reply');
-    return reply;
-  }
 }
-
-/** Request type -> handler: the dispatch table. */
-const HANDLERS: Partial<Record<number, Handler>> = {
-  [FXP.OPEN]: SFTPSession.prototype.open,
-  [FXP.CLOSE]: SFTPSession.prototype.close,
-  [FXP.READ]: SFTPSession.prototype.read,
-  [FXP.WRITE]: SFTPSession.prototype.write,
-  [FXP.LSTAT]: function (r, id) {
-    return this.stat(r, id, false);
-  },
-  [FXP.STAT]: function (r, id) {
-    return this.stat(r, id, true);
-  },
-  [FXP.FSTAT]: SFTPSession.prototype.fstat,
-  [FXP.SETSTAT]: SFTPSession.prototype.setstat,
-  [FXP.FSETSTAT]: SFTPSession.prototype.fsetstat,
-  [FXP.OPENDIR]: SFTPSession.prototype.opendir,
-  [FXP.READDIR]: SFTPSession.prototype.readdir,
-  [FXP.REMOVE]: SFTPSession.prototype.remove,
-  [FXP.MKDIR]: SFTPSession.prototype.mkdir,
-  [FXP.RMDIR]: SFTPSession.prototype.rmdir,
-  [FXP.REALPATH]: SFTPSession.prototype.realpath,
-  [FXP.RENAME]: function (r, id) {
-    return this.rename(r, id, false);
-  },
-  [FXP.READLINK]: SFTPSession.prototype.readlink,
-  [FXP.SYMLINK]: SFTPSession.prototype.symlink,
-  [FXP.EXTENDED]: SFTPSession.prototype.extended,
-};
-
-/** Extension name -> handler. */
-const EXTENDED: Record<string, Handler> = {
-  'posix-rename@openssh.com': function (r, id) {
-    return this.rename(r, id, true);
-  },
-  'statvfs@openssh.com': SFTPSession.prototype.statvfs,
-  'fstatvfs@openssh.com': SFTPSession.prototype.fstatvfs,
-  'hardlink@openssh.com': SFTPSession.prototype.hardlink,
-  'fsync@openssh.com': SFTPSession.prototype.fsync,
-  'lsetstat@openssh.com': SFTPSession.prototype.lsetstat,
-  'limits@openssh.com': SFTPSession.prototype.limits,
-  'expand-path@openssh.com': SFTPSession.prototype.expandPath,
-  'copy-data': SFTPSession.prototype.copyData,
-  'home-directory': SFTPSession.prototype.homeDirectory,
-  'users-groups-by-id@openssh.com': SFTPSession.prototype.usersGroupsById,
-};
