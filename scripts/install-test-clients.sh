@@ -11,6 +11,8 @@ for pair in ssh:openssh-client sshd:openssh-server sshpass:sshpass plink:putty-t
 done
 # OpenSSH's sftp-server: the reference the SFTP tests compare with (sftp -D).
 [ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
+# PostgreSQL (initdb, postgres): the shared user store of samples/sftp-hosting, a cluster per test run.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 /usr/bin/python3 -c 'import paramiko' 2>/dev/null || need+=(python3-paramiko)
 /usr/bin/python3 -c 'import asyncssh' 2>/dev/null || need+=(python3-asyncssh)
 if [ ${#need[@]} -eq 0 ]; then

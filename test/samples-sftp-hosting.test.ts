@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { requireBinary, run } from './fixtures/clients';
+import { requireBinary, run, sftpBatch } from './fixtures/clients';
 import { runSampleScript, startSample, tempDir } from './fixtures/samples';
 
 const DIR = tempDir('sftp');
@@ -22,16 +22,9 @@ async function admin(...args: string[]): Promise<string> {
 
 const SSH_OPTS = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
 
-/** OpenSSH sftp in batch mode (key only: batch mode never asks for a password). */
-async function sftpBatch(port: number, user: string, key: string, commands: string[]) {
-  const batch = join(LOCAL, 'batch');
-  writeFileSync(batch, commands.join('\n') + '\n');
-  return run(
-    requireBinary('sftp'),
-    [...SSH_OPTS, '-P', String(port), '-o', 'IdentitiesOnly=yes', '-i', key, '-b', batch, `${user}@127.0.0.1`],
-    { timeoutMs: 30_000 },
-  );
-}
+/** OpenSSH sftp in batch mode with a key (test/fixtures/clients.ts); `from`: another loopback source address. */
+const sftp = (port: number, user: string, key: string, commands: string[], from?: string) =>
+  sftpBatch(port, user, { key }, commands, join(LOCAL, 'batch'), from);
 
 /** lftp logging in with a password (lftp answers ssh's password prompt itself). */
 async function lftp(port: number, user: string, password: string, commands: string[]) {
@@ -80,14 +73,14 @@ test(
       assert.equal(up.code, 0, up.stderr);
       assert.equal(readFileSync(join(DIR, 'roots', 'alice', 'report.txt'), 'utf8'), 'quarterly numbers\n');
       assert.match(up.stdout.toString(), /^report\.txt$/m);
-      const bob = await sftpBatch(server.port, 'bob', key, [`put ${join(LOCAL, 'report.txt')} bob.txt`, 'ls']);
+      const bob = await sftp(server.port, 'bob', key, [`put ${join(LOCAL, 'report.txt')} bob.txt`, 'ls']);
       assert.equal(bob.code, 0, bob.stderr);
       assert.ok(existsSync(join(DIR, 'roots', 'bob', 'bob.txt')));
       assert.ok(!existsSync(join(DIR, 'roots', 'alice', 'bob.txt')), 'roots are separate');
 
       const wrong = await lftp(server.port, 'alice', 'wrong horse', ['cls']);
       assert.notEqual(wrong.code, 0, 'a wrong password is refused');
-      const noKey = await sftpBatch(server.port, 'alice', key, ['ls']);
+      const noKey = await sftp(server.port, 'alice', key, ['ls']);
       assert.notEqual(noKey.code, 0, "bob's key is not alice's");
       assert.match(noKey.stderr, /Permission denied/);
 
@@ -101,12 +94,23 @@ test(
       const moved = await lftp(server.port, 'alice', 'correct horse', ['cls']);
       assert.equal(moved.code, 0, moved.stderr);
       assert.equal(moved.stdout.toString(), 'moved.txt\n', 'the new root applies at the next login');
-      const aliceKey = await sftpBatch(server.port, 'alice', key, [`get moved.txt ${join(LOCAL, 'fetched.txt')}`]);
+      const aliceKey = await sftp(server.port, 'alice', key, [`get moved.txt ${join(LOCAL, 'fetched.txt')}`]);
       assert.equal(aliceKey.code, 0, aliceKey.stderr);
       assert.equal(readFileSync(join(LOCAL, 'fetched.txt'), 'utf8'), 'new root\n');
-      const gone = await sftpBatch(server.port, 'bob', key, ['ls']);
+      const gone = await sftp(server.port, 'bob', key, ['ls']);
       assert.notEqual(gone.code, 0, 'a removed user cannot log in');
       assert.match(gone.stderr, /Permission denied/);
+
+      // Disabled: refused with the key (from a source of its own: failed logins add per-source
+      // penalties); enabled again: back.
+      await admin('disable-user', 'alice');
+      assert.match(await admin('list'), /^alice\t.*\tkeys=1\tdisabled\n$/);
+      const disabled = await sftp(server.port, 'alice', key, ['ls'], '127.0.0.2');
+      assert.notEqual(disabled.code, 0, 'a disabled user cannot log in');
+      assert.match(disabled.stderr, /Permission denied/);
+      await admin('enable-user', 'alice');
+      const enabled = await sftp(server.port, 'alice', key, ['ls'], '127.0.0.3');
+      assert.equal(enabled.code, 0, enabled.stderr);
     } finally {
       assert.equal(await server.stop(), 0);
     }

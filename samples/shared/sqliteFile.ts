@@ -13,12 +13,17 @@ export type { Database } from 'sql.js';
 let sqlJs: Promise<SqlJsStatic> | undefined;
 const engine = () => (sqlJs ??= initSqlJs());
 
-/** Opens the file (or a new empty database when it does not exist) and creates the schema's tables. */
-export async function openDatabase(path: string, schema: string): Promise<Database> {
+/**
+ * Opens the file (or a new empty database when it does not exist), creates the schema's tables, then
+ * runs `upgrade` (columns added to a table that an older version created: `CREATE TABLE IF NOT
+ * EXISTS` leaves it as it was).
+ */
+export async function openDatabase(path: string, schema: string, upgrade?: (db: Database) => void): Promise<Database> {
   const SQL = await engine();
   const db = existsSync(path) ? new SQL.Database(readFileSync(path)) : new SQL.Database();
   db.run('PRAGMA foreign_keys = ON');
   db.run(schema);
+  upgrade?.(db);
   return db;
 }
 
@@ -42,6 +47,7 @@ export class LiveDatabase {
   constructor(
     private readonly path: string,
     private readonly schema: string,
+    private readonly upgrade?: (db: Database) => void,
   ) {}
 
   /** The current state of the file, or undefined while it does not exist. */
@@ -51,7 +57,7 @@ export class LiveDatabase {
     const stamp = `${s.mtimeMs}:${s.size}:${s.ino}`;
     if (!this.db || stamp !== this.stamp) {
       this.db?.close();
-      this.db = await openDatabase(this.path, this.schema);
+      this.db = await openDatabase(this.path, this.schema, this.upgrade);
       this.stamp = stamp;
     }
     return this.db;
