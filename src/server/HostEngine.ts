@@ -78,6 +78,17 @@ export class HostEngine {
         );
       }
     }
+    for (const { publicKey } of this.loaded.certificates) {
+      const key = certs.find((c) => c.publicKeyBlob.equals(publicKey));
+      // The engine keeps the first key of each type for the key exchange (later ones are announced for rotation only).
+      if (key && certs.find((c) => c.keyType === key.keyType) !== key) {
+        this.hub.log(
+          '',
+          1,
+          `host certificate of ${key.fingerprint} is not served: an earlier ${key.keyType} host key serves the key exchange`,
+        );
+      }
+    }
     const debug = tracing ? (line: string) => this.hub.log('', 3, line) : undefined;
     const engine = createEngineServer({ ...options, debug });
     engine.on('connection', (conn: Ssh2Connection, info: ClientInfo) => this.sink.onEngineConnection(conn, info));
