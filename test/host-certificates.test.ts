@@ -24,13 +24,21 @@ let ca: KeyFiles;
 let otherCa: KeyFiles;
 let hostEd: KeyFiles;
 let hostRsa: KeyFiles;
+let hostEcdsa: KeyFiles;
 const certs: Record<string, string> = {};
 
 before(async () => {
   lab = certificateLab();
-  [ca, otherCa, hostEd, hostRsa] = await Promise.all([lab.key('ca'), lab.key('other-ca'), lab.key('host-ed'), lab.key('host-rsa', 'rsa')]);
+  [ca, otherCa, hostEd, hostRsa, hostEcdsa] = await Promise.all([
+    lab.key('ca'),
+    lab.key('other-ca'),
+    lab.key('host-ed'),
+    lab.key('host-rsa', 'rsa'),
+    lab.key('host-ecdsa', 'ecdsa'),
+  ]);
   certs.good = await lab.sign(ca, hostEd, 'good');
   certs.goodRsa = await lab.sign(ca, hostRsa, 'good-rsa');
+  certs.goodEcdsa = await lab.sign(ca, hostEcdsa, 'good-ecdsa');
   certs.otherName = await lab.sign(ca, hostEd, 'other-name', { principals: 'other.example' });
   certs.otherCa = await lab.sign(otherCa, hostEd, 'other-ca');
 });
@@ -41,7 +49,12 @@ async function certDaemon(key: KeyFiles, cert: string): Promise<TestServer & { h
   const server = await startTestServer({
     authMethods: 'publickey',
     hostKey: key.certificate,
-    configure: (d) => d.config(`SSHCertCertificate=${cert}`),
+    configure: (d) => {
+      d.config(`SSHCertCertificate=${cert}`);
+      // ECDSA host keys are offered only when listed (docs/security.md).
+      if (key.certificate.keyType.startsWith('ecdsa'))
+        d.config('SSHPublicKeyAlgorithms=ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256');
+    },
   });
   const hostKeyAlgorithms: string[] = [];
   server.daemon.on('SSHStatus', (e) => {
@@ -122,6 +135,13 @@ const CASES: Case[] = [
     cert: () => certs.good,
     accepted: true,
     served: 'ssh-ed25519-cert-v01@openssh.com',
+  },
+  {
+    name: 'ECDSA P-256 host certificate',
+    key: () => hostEcdsa,
+    cert: () => certs.goodEcdsa,
+    accepted: true,
+    served: 'ecdsa-sha2-nistp256-cert-v01@openssh.com',
   },
   {
     name: 'RSA host certificate with rsa-sha2-512',
