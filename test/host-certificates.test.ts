@@ -16,7 +16,7 @@ import { CLIENT_SETS, DEBIAN12, type ClientSet } from './fixtures/clientSets';
 import { certificateLab, type CertificateLab, type KeyFiles } from './fixtures/hostCertificates';
 import { runPythonJson } from './fixtures/interop';
 import { startSshd } from './fixtures/sshdReference';
-import { registryDrained, startTestServer, USER, type TestServer } from './fixtures/testServer';
+import { patternBytes, registryDrained, startTestServer, USER, type TestServer } from './fixtures/testServer';
 import { until } from './fixtures/wait';
 
 let lab: CertificateLab;
@@ -204,6 +204,45 @@ for (const clients of CLIENT_SETS) {
         }
       });
     }
+
+    test('server-initiated re-keys keep serving the certificate (the client checks the key again each time)', async () => {
+      const server = await certDaemon(hostEd, certs.good);
+      try {
+        server.daemon.config('KeyRenegotiationThreshold=200000');
+        const r = await clients.run(
+          'ssh',
+          [
+            '-p',
+            String(server.port),
+            '-i',
+            server.userKey.privateKeyPath,
+            '-F',
+            '/dev/null',
+            '-o',
+            'IdentitiesOnly=yes',
+            '-o',
+            'BatchMode=yes',
+            '-o',
+            'StrictHostKeyChecking=yes',
+            '-o',
+            `UserKnownHostsFile=${caKnownHosts('rekey', server.port)}`,
+            '-o',
+            'GlobalKnownHostsFile=/dev/null',
+            `${USER}@127.0.0.1`,
+            'bytes 1000000',
+          ],
+          { timeoutMs: 120_000 },
+        );
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(r.stdout.equals(patternBytes(1_000_000)), 'the bytes arrive intact');
+        // The first exchange and at least two re-keys: every one served the certificate.
+        assert.ok(server.hostKeyAlgorithms.length >= 3, server.hostKeyAlgorithms.join(' '));
+        assert.deepEqual(new Set(server.hostKeyAlgorithms), new Set(['ssh-ed25519-cert-v01@openssh.com']));
+        await registryDrained(server.daemon);
+      } finally {
+        await server.close();
+      }
+    });
 
     test('a certificate that expired while the daemon runs is refused, as by sshd serving it', async () => {
       // Valid when loaded (the daemon refuses an expired one at load), expired when the clients connect.

@@ -16,7 +16,8 @@ import { testEachSet, type ClientSet } from './fixtures/clientSets';
 import { certificateLab, type CertificateLab, type KeyFiles } from './fixtures/hostCertificates';
 import { sendClientPayload } from './fixtures/net';
 import { CAPTURED, withRawClient } from './fixtures/rawAuth';
-import { PASSWORD, registryDrained, startTestServer, USER, type TestServer } from './fixtures/testServer';
+import { makeUserKey, PASSWORD, registryDrained, startTestServer, USER, type TestServer } from './fixtures/testServer';
+import { startSshd } from './fixtures/sshdReference';
 import { exec } from './helpers-ssh2';
 import { until } from './fixtures/wait';
 
@@ -151,7 +152,11 @@ interface ProvingClient {
 }
 
 /** An authenticated ssh2 client whose global-request handling is the test's: it proves nothing by itself. */
-async function provingClient(port: number, ident?: string): Promise<ProvingClient> {
+async function provingClient(
+  port: number,
+  ident?: string,
+  auth: { username: string; password?: string; privateKey?: string } = { username: USER, password: PASSWORD },
+): Promise<ProvingClient> {
   const client = new Client();
   const announcements: Buffer[][] = [];
   const replies: (Buffer | false)[] = [];
@@ -170,7 +175,7 @@ async function provingClient(port: number, ident?: string): Promise<ProvingClien
       resolve();
     });
   });
-  client.connect({ host: '127.0.0.1', port, username: USER, password: PASSWORD, readyTimeout: 30_000, ...(ident ? { ident } : {}) });
+  client.connect({ host: '127.0.0.1', port, readyTimeout: 30_000, ...auth, ...(ident ? { ident } : {}) });
   await ready;
   const sessionId = Buffer.from((client as unknown as { _protocol: { _kex: { sessionID: Buffer } } })._protocol._kex.sessionID);
   return {
@@ -276,6 +281,45 @@ describe('hostkeys-prove-00@openssh.com from a hostile client', { timeout: 120_0
       assert.equal(reply?.type, CAPTURED.REQUEST_FAILURE);
     });
   });
+});
+
+test('OpenSSH sshd answers the same requests the same way (the reference)', { timeout: 120_000 }, async () => {
+  const userKey = makeUserKey('ed25519');
+  const server = await rotationDaemon(keyA, [keyRsa], { userKey });
+  // sshd's own throwaway Ed25519 key comes first, then ours: the RSA key is the one both prove.
+  const sshd = await startSshd([userKey.publicKeyOpenSSH], [`HostKey ${keyRsa.path}`]);
+  try {
+    const outcomes = async (c: ProvingClient) => {
+      await until('hostkeys-00@openssh.com', () => c.announcements.length === 1);
+      const out: string[] = [];
+      c.prove(keyList(keyRsa));
+      const proof = await c.reply();
+      assertProofs(proof, c.sessionId, [[keyRsa, 'rsa-sha2-512']]);
+      out.push('rsa proved with rsa-sha2-512');
+      c.prove(keyList(stranger));
+      out.push(`stranger: ${(await c.reply()) === false ? 'REQUEST_FAILURE' : 'REQUEST_SUCCESS'}`);
+      c.prove(keyList(keyRsa, stranger));
+      out.push(`ours then a stranger: ${(await c.reply()) === false ? 'REQUEST_FAILURE' : 'REQUEST_SUCCESS'}`);
+      c.prove(Buffer.alloc(0));
+      out.push(`no keys: ${JSON.stringify(await c.reply())}`);
+      out.push(
+        `announced ${c.announcements[0].length} keys, RSA among them: ${c.announcements[0].some((b) => b.equals(keyRsa.certificate.publicKeyBlob))}`,
+      );
+      return out;
+    };
+    const ours = await provingClient(server.port, undefined, { username: USER, privateKey: userKey.privateKeyText });
+    const theirs = await provingClient(sshd.port, undefined, { username: sshd.user, privateKey: userKey.privateKeyText });
+    try {
+      assert.deepEqual(await outcomes(ours), await outcomes(theirs));
+    } finally {
+      ours.client.end();
+      theirs.client.end();
+    }
+    await registryDrained(server.daemon);
+  } finally {
+    await sshd.stop();
+    await server.close();
+  }
 });
 
 test('UpdateHostKeys=false: no announcement, and prove requests fail', { timeout: 60_000 }, async () => {
