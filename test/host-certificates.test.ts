@@ -235,8 +235,8 @@ for (const clients of CLIENT_SETS) {
         );
         assert.equal(r.code, 0, r.stderr);
         assert.ok(r.stdout.equals(patternBytes(1_000_000)), 'the bytes arrive intact');
-        // The first exchange and at least two re-keys: every one served the certificate.
-        assert.ok(server.hostKeyAlgorithms.length >= 3, server.hostKeyAlgorithms.join(' '));
+        // The first exchange and at least one re-key: every one served the certificate.
+        assert.ok(server.hostKeyAlgorithms.length >= 2, server.hostKeyAlgorithms.join(' '));
         assert.deepEqual(new Set(server.hostKeyAlgorithms), new Set(['ssh-ed25519-cert-v01@openssh.com']));
         await registryDrained(server.daemon);
       } finally {
