@@ -491,6 +491,28 @@ describe('host certificates are checked when the daemon loads them', { timeout: 
     assert.match(alone.message, /AltSSHCertStore\[0\] is empty/);
   });
 
+  test('a bad certificate set while listening refuses new connections with an Error, and a good one restores them', async () => {
+    const server = await certDaemon(hostEd, certs.good);
+    const errors: string[] = [];
+    server.daemon.on('Error', (e) => void errors.push(`${e.errorCode} ${e.description}`));
+    try {
+      const expired = await lab.sign(ca, hostEd, 'expired-live', { validity: '20200101:20200102' });
+      server.daemon.config(`SSHCertCertificate=${expired}`);
+      const refused = await sshLogin(DEBIAN12, server.port, USER, caKnownHosts('live', server.port), server.userKey.privateKeyPath);
+      assert.equal(refused.code, 255, refused.stderr);
+      assert.ok(
+        errors.some((e) => /^407 SSHCertCertificate: the certificate \(key id 'expired-live'\) expired/.test(e)),
+        errors.join('\n'),
+      );
+      server.daemon.config(`SSHCertCertificate=${certs.good}`);
+      const ok = await sshLogin(DEBIAN12, server.port, USER, caKnownHosts('live', server.port), server.userKey.privateKeyPath);
+      assert.equal(ok.code, 0, ok.stderr);
+      await registryDrained(server.daemon);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('a certificate for an alternative key is served for that key', async () => {
     const server = await startTestServer({ authMethods: 'publickey' });
     try {
