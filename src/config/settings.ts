@@ -52,6 +52,15 @@ export const SETTINGS: readonly SettingRow[] = [
     effect: 'Number of additional host keys (AltSSHCertStore[i] etc.) offered next to SSHCert; read when listening starts.',
   }),
   row({
+    name: 'AltSSHCertCertificate',
+    type: 'string',
+    default: '',
+    index: 'list',
+    parse: anyText,
+    effect:
+      'OpenSSH host certificate of additional host key i (sshd HostCertificate): the path or the text of its *-cert.pub file (ssh-keygen -s CA -h). Offered as <algorithm>-cert-v01@openssh.com before the plain keys; checked when loaded (it must certify that key, be a host certificate valid now, carry no critical option). Empty: none.',
+  }),
+  row({
     name: 'AltSSHCertStore',
     type: 'string',
     default: '',
@@ -82,6 +91,22 @@ export const SETTINGS: readonly SettingRow[] = [
     index: 'list',
     parse: anyText,
     effect: 'Subject of additional host key i.',
+  }),
+  row({
+    name: 'SSHCertCertificate',
+    type: 'string',
+    default: '',
+    parse: anyText,
+    effect:
+      'OpenSSH host certificate of SSHCert (sshd HostCertificate): the path or the text of its *-cert.pub file (ssh-keygen -s CA -h). Offered as <algorithm>-cert-v01@openssh.com (e.g. ssh-ed25519-cert-v01@openssh.com, rsa-sha2-512-cert-v01@openssh.com) before the plain keys; checked when loaded (it must certify SSHCert, be a host certificate valid now, carry no critical option): otherwise InvalidHostCertificate (407). Empty: none. See host-keys.md.',
+  }),
+  row({
+    name: 'UpdateHostKeys',
+    type: 'bool',
+    default: 'true',
+    parse: bool,
+    effect:
+      "(beyond) OpenSSH's host-key rotation extension, server side, as sshd always does: after authentication every loaded host key (SSHCert and AltSSHCertStore[i], plain keys) is sent in hostkeys-00@openssh.com, and hostkeys-prove-00@openssh.com is answered with the proofs; clients with UpdateHostKeys learn new keys. false: neither (sshd has no such option). See host-keys.md.",
   }),
   // Per connection
   row({

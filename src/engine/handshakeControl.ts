@@ -6,8 +6,10 @@
  *   unless configured (ssh2 always adds it for an RSA key);
  * - the client's KEXINIT is kept, so a failed negotiation can name both sides' lists;
  * - ssh2's EXT_INFO is suppressed (its `server-sig-algs` lacks a comma and ignores configuration)
- *   and the daemon sends its own, listing the signature algorithms it really accepts.
+ *   and the daemon sends its own, listing the signature algorithms it really accepts;
+ * - host certificates are offered before the plain keys (hostCertificates.ts).
  */
+import { certificateAlgorithm, onKeyExchange, registerHostCertificates, type HostCertificateBlob } from './hostCertificates';
 import { parseKexInit, type KexLists } from './kexInitLists';
 import type { Ssh2Connection } from './ssh2Types';
 
@@ -76,6 +78,7 @@ export function installKexAccessor(protocolClass: { prototype: object }): void {
     },
     set(this: object, kex: object | undefined) {
       kexObjects.set(this, kex);
+      onKeyExchange(this, kex as Parameters<typeof onKeyExchange>[1]);
     },
   });
 }
@@ -112,12 +115,21 @@ export interface HandshakeControl {
 
 /**
  * Takes control of one connection's handshake. `hostKeyAlgorithms` is the configured order; only
- * the algorithms ssh2 can serve with the loaded keys are kept.
+ * the algorithms ssh2 can serve with the loaded keys are kept. `certificates`: host certificates of
+ * loaded keys, offered first (`<base>-cert-v01@openssh.com` in the order of their base algorithms),
+ * as sshd's default HostKeyAlgorithms lists certificates before plain keys.
  */
-export function prepareHandshake(conn: Ssh2Connection, hostKeyAlgorithms: readonly string[]): HandshakeControl {
+export function prepareHandshake(
+  conn: Ssh2Connection,
+  hostKeyAlgorithms: readonly string[],
+  certificates: readonly HostCertificateBlob[] = [],
+): HandshakeControl {
   const proto = (conn as unknown as { _protocol: ProtocolInternals })._protocol;
   const servable = new Set(proto._offer.lists.serverHostKey.array);
-  const chosen = hostKeyAlgorithms.filter((a) => servable.has(a));
+  const plain = hostKeyAlgorithms.filter((a) => servable.has(a));
+  const certAlgorithms = certificates.length ? registerHostCertificates(proto, certificates) : new Map<string, string>();
+  const certBases = new Set(certAlgorithms.values());
+  const chosen = [...plain.filter((a) => certBases.has(a)).map(certificateAlgorithm), ...plain];
   proto._offer = offerWithHostKeys(proto._offer, chosen);
 
   let client: KexLists | undefined;

@@ -54,6 +54,8 @@ export { guardInbound, inboundStopped, stopInbound } from './inboundGuard';
 export { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from './inflateLimit';
 export { takeOverUserAuth, type UserAuthMessages, type UserAuthReplies } from './userAuthControl';
 export { gateClientRekey } from './rekeyGate';
+export { answerGlobalRequests, connectionSessionId, type GlobalRequestAnswer } from './globalRequestAnswers';
+export type { HostCertificateBlob } from './hostCertificates';
 
 /** ssh2's Server class, used only as a protocol engine (sockets are injected). */
 export const Ssh2ServerClass = ssh2Root.Server as new (cfg: object) => import('./ssh2Types').Ssh2Server;

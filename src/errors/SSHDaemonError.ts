@@ -43,6 +43,12 @@ export const ErrorCodes = {
   KeyFileNotFound: 405,
   /** No entry of the store matches the subject. */
   SubjectNotFound: 406,
+  /**
+   * A host certificate (SSHCertCertificate, AltSSHCertCertificate[i]) cannot be served: not an
+   * OpenSSH certificate, not for its host key, not a host certificate, outside its validity
+   * interval, or with a critical option sshd does not know.
+   */
+  InvalidHostCertificate: 407,
   /** The client broke the SSH protocol, or the engine reported an error. */
   ProtocolError: 1001,
   /** No common algorithm, or the client version was refused (SSHVersionPattern). */

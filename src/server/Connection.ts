@@ -16,6 +16,8 @@ import {
   queuedDuringKex,
   sendRawPacket,
   speedUpOutbound,
+  answerGlobalRequests,
+  connectionSessionId,
   takeOverChannels,
   takeOverUserAuth,
   forgetEphemeralKeys,
@@ -38,9 +40,13 @@ import { type GlobalReply, type GlobalRequestInfo, globalRequest } from './globa
 import { describeNegotiationFailure, engineErrorCode } from './negotiation';
 import type { ConnectionGate } from '../policy/ConnectionGate';
 import type { ConfigStore } from '../config/ConfigStore';
+import type { LoadedHostKeys } from './HostEngine';
+import { clientTakesHostKeys, HOSTKEYS_PROVE_NAME, hostKeysAnnouncement, MAX_PROVE_REQUESTS, proveHostKeys } from './hostKeyRotation';
 
 /** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE']);
+
+const RSA_PROOF_ALGORITHMS = ['rsa-sha2-512', 'rsa-sha2-256'];
 
 /** The connection of each socket and engine, for the shared listeners (Connection.onSocketClose etc.). */
 const owners = new WeakMap<object, Connection>();
@@ -67,6 +73,8 @@ export interface ConnectionServer {
   readonly builtIns: BuiltInHooks;
   /** TrustedUserCAKeys, read at each use. */
   trustedUserCAs(): Buffer[];
+  /** The host keys and host certificates of the engine that serves new connections. */
+  hostKeys(): LoadedHostKeys;
   /** The socket closed: the connection leaves the server's tables. */
   forget(connection: Connection): void;
 }
@@ -86,8 +94,14 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   private bytesSinceRekey = 0;
   private rekeying = false;
   private handshake?: HandshakeControl;
+  /** The RSA signature algorithms the client's first KEXINIT listed (for hostkeys-prove answers). */
+  private clientRsaAlgorithms: readonly string[] = [];
   private handshakes = 0;
   private rekeyTimer?: NodeJS.Timeout;
+  /** The host keys of the engine this connection was handed to. */
+  private hostKeys: LoadedHostKeys = { keys: [], certificates: [] };
+  /** hostkeys-prove-00@openssh.com requests answered so far. */
+  private proveRequests = 0;
 
   constructor(
     private readonly server: ConnectionServer,
@@ -129,6 +143,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   /** Admitted (in the registry): fires Connected and hands the socket to the engine. */
   start(engine: Ssh2Server): void {
     const { record: conn, server } = this;
+    this.hostKeys = server.hostKeys();
     this.hub.fire('Connected', { connectionId: conn.id, statusCode: 0, description: 'OK' });
     publish('connection', () => ({ event: 'open', connectionId: conn.id, remoteHost: conn.remoteHost, remotePort: conn.remotePort }));
     this.hub.log(conn.id, 1, `connection from ${conn.remoteHost}:${conn.remotePort}`);
@@ -161,7 +176,9 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
       disconnectWithReason(engine, DISCONNECT_REASON.PROTOCOL_VERSION_NOT_SUPPORTED, 'Client version not allowed');
       return;
     }
-    this.handshake = prepareHandshake(engine, settings.list('SSHPublicKeyAlgorithms'));
+    this.handshake = prepareHandshake(engine, settings.list('SSHPublicKeyAlgorithms'), this.hostKeys.certificates);
+    // OpenSSH's host-key rotation (hostKeyRotation.ts): proofs in REQUEST_SUCCESS, in ssh2's reply order.
+    if (settings.bool('UpdateHostKeys')) answerGlobalRequests(engine, { [HOSTKEYS_PROVE_NAME]: (data) => this.proveHostKeys(data) });
     this.layer = takeOverChannels(engine, (proto) => {
       conn.proto = proto;
       return new ChannelLayer(conn, proto, this);
@@ -246,6 +263,9 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     // First thing after NEWKEYS (RFC 8308 2.4): our EXT_INFO replaces ssh2's malformed one.
     if (this.handshakes++ === 0) {
       if (this.handshake?.extInfoWanted()) this.sendExtInfo();
+      // What hostkeys-prove answers need of the client's KEXINIT: which RSA signature algorithms it lists.
+      const offered = this.handshake?.clientKexInit()?.hostKey ?? [];
+      this.clientRsaAlgorithms = RSA_PROOF_ALGORITHMS.filter((a) => offered.includes(a) || offered.includes(`${a}-cert-v01@openssh.com`));
       // What the first exchange needed (the client's KEXINIT lists, for describing a failed
       // negotiation) and its ephemeral key pair are not kept for the connection's life.
       this.handshake = undefined;
@@ -261,6 +281,39 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
       connectionId: conn.id,
       message: `Key exchange complete: kex=${negotiated.kex}, hostkey=${negotiated.serverHostKey}, cipher=${negotiated.sc.cipher}, mac=${negotiated.sc.mac}, compression=${negotiated.sc.compress}`,
     });
+  }
+
+  /** hostkeys-00@openssh.com with every loaded host key (plain keys), want-reply false. */
+  private announceHostKeys(): void {
+    const { record: conn } = this;
+    const engine = conn.engine;
+    if (conn.closed || !engine || transportDestroyed(engine) || inboundStopped(engine) || this.hostKeys.keys.length === 0) return;
+    sendRawPacket(engine, hostKeysAnnouncement(this.hostKeys.keys));
+    this.hub.log(conn.id, 3, `sent hostkeys-00@openssh.com with ${this.hostKeys.keys.length} host key(s)`);
+  }
+
+  /** The answer to hostkeys-prove-00@openssh.com: only once authenticated, a bounded number of times. */
+  private proveHostKeys(data: Buffer): Buffer | false {
+    const { record: conn, hub } = this;
+    const refuse = (why: string): false => {
+      hub.log(conn.id, 1, `hostkeys-prove-00@openssh.com refused: ${why}`);
+      return false;
+    };
+    if (!conn.authenticated) return refuse('not authenticated');
+    if (++this.proveRequests > MAX_PROVE_REQUESTS) {
+      return this.proveRequests === MAX_PROVE_REQUESTS + 1 ? refuse(`more than ${MAX_PROVE_REQUESTS} requests on this connection`) : false;
+    }
+    const sessionId = conn.engine && connectionSessionId(conn.engine);
+    if (!sessionId) return refuse('no session identifier');
+    const result = proveHostKeys(data, {
+      keys: this.hostKeys.keys,
+      sessionId,
+      negotiatedHostKey: conn.negotiated?.serverHostKey,
+      clientHostKeyAlgorithms: this.clientRsaAlgorithms,
+    });
+    if (!result.ok) return refuse(result.reason);
+    hub.log(conn.id, 2, `hostkeys-prove-00@openssh.com answered`);
+    return result.reply;
   }
 
   /** The socket closed: the one path out of the registry. */
@@ -561,6 +614,9 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     this.armRekeyTimer();
     hub.fire('SSHStatus', { connectionId: conn.id, message: `User '${user}' authenticated` });
     hub.log(conn.id, 1, `user '${user}' authenticated`);
+    // After USERAUTH_SUCCESS, which the auth flow sends right after this returns (sshd: notify_hostkeys).
+    if (this.server.settings.bool('UpdateHostKeys') && clientTakesHostKeys(conn.clientVersion))
+      queueMicrotask(() => this.announceHostKeys());
     const idle = this.server.settings.int('DefaultIdleTimeout');
     if (idle > 0) {
       this.idleTimer = conn.addTimer(idle * 1000, () => {

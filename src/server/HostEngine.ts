@@ -1,7 +1,9 @@
 import { Certificate } from '../certs/Certificate';
+import { loadHostCertificate } from '../certs/hostCertificate';
 import type { CertStoreTypes } from '../certs/CertStoreTypes';
 import type { ConfigStore } from '../config/ConfigStore';
 import { createEngineServer } from '../engine/EngineServer';
+import type { HostCertificateBlob } from '../engine/hostCertificates';
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { EventHub } from '../events/EventHub';
@@ -22,6 +24,7 @@ export class HostEngine {
   private stamp: { version: number; sshCert: Certificate | undefined } = { version: -1, sshCert: undefined };
   private hostKeysCache?: { sshCert: Certificate | undefined; key: string; certs: Certificate[] };
   private hostKeyTexts: string[] = [];
+  private loaded: LoadedHostKeys = { keys: [], certificates: [] };
 
   constructor(
     private readonly settings: ConfigStore,
@@ -75,6 +78,17 @@ export class HostEngine {
         );
       }
     }
+    for (const { publicKey } of this.loaded.certificates) {
+      const key = certs.find((c) => c.publicKeyBlob.equals(publicKey));
+      // The engine keeps the first key of each type for the key exchange (later ones are announced for rotation only).
+      if (key && certs.find((c) => c.keyType === key.keyType) !== key) {
+        this.hub.log(
+          '',
+          1,
+          `host certificate of ${key.fingerprint} is not served: an earlier ${key.keyType} host key serves the key exchange`,
+        );
+      }
+    }
     const debug = tracing ? (line: string) => this.hub.log('', 3, line) : undefined;
     const engine = createEngineServer({ ...options, debug });
     engine.on('connection', (conn: Ssh2Connection, info: ClientInfo) => this.sink.onEngineConnection(conn, info));
@@ -84,34 +98,58 @@ export class HostEngine {
     return engine;
   }
 
+  /** The host keys and host certificates of the current engine (for hostkeys-00 and the key exchange). */
+  hostKeys(): LoadedHostKeys {
+    return this.loaded;
+  }
+
   /**
    * The host keys, parsed again only when sshCert or an AltSSHCert* setting changed: parsing a PFX
    * or an encrypted key per connection would cost more than the handshake.
    */
   private loadedHostCertificates(sshCert: Certificate | undefined): Certificate[] {
     const count = this.settings.int('AltSSHCertCount');
-    const source: unknown[] = [];
+    const source: unknown[] = [this.settings.text('SSHCertCertificate')];
     for (let i = 0; i < count; i++) {
       source.push(
-        ['AltSSHCertStore', 'AltSSHCertStorePassword', 'AltSSHCertStoreType', 'AltSSHCertSubject'].map((n) => this.settings.text(n, i)),
+        ['AltSSHCertStore', 'AltSSHCertStorePassword', 'AltSSHCertStoreType', 'AltSSHCertSubject', 'AltSSHCertCertificate'].map((n) =>
+          this.settings.text(n, i),
+        ),
       );
     }
     const key = JSON.stringify(source);
     const cached = this.hostKeysCache;
     if (cached && cached.sshCert === sshCert && cached.key === key) return cached.certs;
-    const certs = this.hostCertificates(sshCert!);
+    const loaded = this.hostCertificates(sshCert!);
+    const certs = [...loaded.keys];
     this.hostKeysCache = { sshCert, key, certs };
     this.hostKeyTexts = certs.map((c) => c.toOpenSSH());
+    this.loaded = loaded;
     return certs;
   }
 
-  private hostCertificates(sshCert: Certificate): Certificate[] {
+  private hostCertificates(sshCert: Certificate): LoadedHostKeys {
     const { settings } = this;
-    const certs = [sshCert];
+    const keys = [sshCert];
+    const certificates: HostCertificateBlob[] = [];
+    const withCertificate = (key: Certificate, setting: string, value: string) => {
+      if (value.trim() === '') return;
+      const cert = loadHostCertificate(setting, value, key);
+      certificates.push({ publicKey: key.publicKeyBlob, certificate: cert.blob });
+    };
+    withCertificate(sshCert, 'SSHCertCertificate', settings.text('SSHCertCertificate'));
     const count = settings.int('AltSSHCertCount');
     for (let i = 0; i < count; i++) {
       const store = settings.text('AltSSHCertStore', i);
-      if (!store) continue;
+      if (!store) {
+        if (settings.text('AltSSHCertCertificate', i).trim() !== '') {
+          throw new SSHDaemonError(
+            ErrorCodes.InvalidHostCertificate,
+            `AltSSHCertCertificate[${i}] is set but AltSSHCertStore[${i}] is empty: a host certificate needs its host key`,
+          );
+        }
+        continue;
+      }
       const cert = new Certificate(
         settings.int('AltSSHCertStoreType', i) as CertStoreTypes,
         store,
@@ -119,8 +157,15 @@ export class HostEngine {
         settings.text('AltSSHCertSubject', i),
       );
       cert.requirePrivateKey(`AltSSHCertStore[${i}]`);
-      certs.push(cert);
+      withCertificate(cert, `AltSSHCertCertificate[${i}]`, settings.text('AltSSHCertCertificate', i));
+      keys.push(cert);
     }
-    return certs;
+    return { keys, certificates };
   }
+}
+
+/** The loaded host keys (SSHCert first) and the host certificates of some of them. */
+export interface LoadedHostKeys {
+  readonly keys: readonly Certificate[];
+  readonly certificates: readonly HostCertificateBlob[];
 }

@@ -17,7 +17,7 @@ import { type ConnectionControl, SSHConnection } from '../views/views';
 import { BuiltInServices, type BuiltInHost } from './BuiltInServices';
 import type { EventHub } from '../events/EventHub';
 import { Connection } from './Connection';
-import { HostEngine, type EngineConnectionSink } from './HostEngine';
+import { HostEngine, type EngineConnectionSink, type LoadedHostKeys } from './HostEngine';
 import { type AdmissionSink, Listener } from './Listener';
 
 /** The daemon properties the server reads (live: a change applies to the next connection). */
@@ -109,6 +109,11 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     this.connections.set(connection.record.id, connection);
     this.bySocket.set(socket, connection);
     connection.start(engine);
+  }
+
+  /** The host keys and host certificates of the engine serving new connections. */
+  hostKeys(): LoadedHostKeys {
+    return this.engines.hostKeys();
   }
 
   onEngineConnection(engine: Ssh2Connection, info: ClientInfo): void {
