@@ -144,6 +144,29 @@ export class PenaltyBox {
   }
 
   /**
+   * Records a ban decided elsewhere (the fleet's shared store): the source's penalty is enforced
+   * for at least `seconds` from now, so this process refuses it too, also while the store is
+   * unreachable. Bounded as {@link PenaltyBox.penalise} (a full table drops the soonest-expiring).
+   */
+  enforce(address: string, seconds: number, policy: SensorBounds): void {
+    if (seconds <= 0) return;
+    const { key, family } = sourceBlock(address, policy.ipv4Bits, policy.ipv6Bits);
+    const table = this.penalties[family];
+    const now = this.clock();
+    table.expire(now);
+    const expiresAt = now + seconds * 1000;
+    const record = table.get(key, now);
+    if (record) {
+      record.expiresAt = Math.max(record.expiresAt, expiresAt);
+      record.enforced = true;
+      table.reordered(record);
+      return;
+    }
+    table.insert({ key, expiresAt, enforced: true, order: 0, slot: 0 });
+    this.dropSoonest(table, family === 4 ? policy.maxSources4 : policy.maxSources6);
+  }
+
+  /**
    * Refuses the source (or its block) for `seconds` from now, whatever it had accumulated (sensor
    * ports). A full sensor table drops the bans closest to expiry to take the new one.
    */

@@ -35,6 +35,7 @@ import { afterDecision, type EventHub } from '../events/EventHub';
 import { type GlobalReply, type GlobalRequestInfo, globalRequest } from './globalRequests';
 import { describeNegotiationFailure, engineErrorCode } from './negotiation';
 import type { ConnectionGate } from '../policy/ConnectionGate';
+import type { FleetSessions } from './FleetSessions';
 import type { ConfigStore } from '../config/ConfigStore';
 
 /** Socket errors of a peer that went away; once every channel's output has ended that is the end of a normal session. */
@@ -52,6 +53,8 @@ export interface ConnectionServer {
   };
   readonly registry: Registry;
   readonly gate: ConnectionGate;
+  /** The fleet session directory: told of each authentication and close. */
+  readonly fleet: Pick<FleetSessions, 'authenticated' | 'closed'>;
   readonly builtIns: BuiltInHooks;
   /** TrustedUserCAKeys, read at each use. */
   trustedUserCAs(): Buffer[];
@@ -222,6 +225,7 @@ export class Connection implements AuthHost, ChannelHost {
     this.layer?.abortAll();
     this.builtIns.connectionClosed(conn);
     this.server.forget(this);
+    this.server.fleet.closed(conn);
     const banned = this.server.gate.closed(conn.remoteHost, conn);
     if (banned !== undefined)
       hub.log(conn.id, 1, `${conn.remoteHost} penalised (PerSourcePenalties): new connections refused for ${banned} s`);
@@ -499,6 +503,7 @@ export class Connection implements AuthHost, ChannelHost {
     this.server.gate.authenticated();
     conn.user = user;
     conn.authenticated = true;
+    this.server.fleet.authenticated(conn);
     conn.clearTimer(conn.loginTimer);
     this.armRekeyTimer();
     hub.fire('SSHStatus', { connectionId: conn.id, message: `User '${user}' authenticated` });
