@@ -51,8 +51,15 @@ export class MemoryPolicyStore implements PolicyStore {
     this.box = new PenaltyBox(this.clock);
   }
 
-  /** Records held: penalties and sensor bans, per-client slots, directory sessions. */
-  sizes(): { bans: number; slots: number; sessions: number } {
+  /** Records held (for tests that bound them). */
+  sizes(): {
+    /** Penalty and sensor-ban records. */
+    bans: number;
+    /** Per-client slots. */
+    slots: number;
+    /** Directory entries. */
+    sessions: number;
+  } {
     return { bans: this.box.size, slots: this.slotCount, sessions: this.directory.size };
   }
 

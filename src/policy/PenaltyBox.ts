@@ -31,7 +31,9 @@ export interface PenaltyPolicy {
   readonly overflow4: OverflowMode;
   /** `overflow6`: what a full IPv6 penalty table does (defaults to `overflow`'s mode). */
   readonly overflow6: OverflowMode;
+  /** PerSourceNetBlockSize: IPv4 prefix length of a source block. */
   readonly ipv4Bits: number;
+  /** PerSourceNetBlockSize: IPv6 prefix length of a source block. */
   readonly ipv6Bits: number;
 }
 

@@ -5,6 +5,7 @@ export type SharedRefusalReason = 'PerSourcePenalties' | 'SensorPorts' | 'Connec
 
 /** A fleet-wide refusal: the reason and how long (seconds) it still holds, where it has an end. */
 export interface SharedRefusal {
+  /** The setting whose fleet-wide state refuses. */
   readonly reason: SharedRefusalReason;
   /** Seconds the ban or pause still lasts (0 for MaxConnectionsPerClient, which ends when a connection closes). */
   readonly seconds: number;
@@ -19,16 +20,28 @@ export interface SharedAdmission {
   /** MaxConnectionsPerClient: live connections of `address` across the fleet; 0 = no cap (nothing recorded). */
   readonly maxPerClient: number;
   /** ConnectionRateLimit, fleet-wide: at most `perSecond` new connections a second, then `pauseSeconds` of refusals. */
-  readonly rate?: { readonly perSecond: number; readonly pauseSeconds: number };
+  readonly rate?: {
+    /** New connections a second the fleet takes. */
+    readonly perSecond: number;
+    /** Seconds every node refuses once the rate was exceeded. */
+    readonly pauseSeconds: number;
+  };
   /** PerSourceNetBlockSize: bans apply to this block around the address. */
-  readonly blocks: { readonly ipv4Bits: number; readonly ipv6Bits: number };
+  readonly blocks: {
+    /** IPv4 prefix length of a block. */
+    readonly ipv4Bits: number;
+    /** IPv6 prefix length of a block. */
+    readonly ipv6Bits: number;
+  };
   /** Milliseconds the connection's slot lives without a heartbeat (a node that dies frees its slots after this). */
   readonly holdMs: number;
 }
 
 /** A reserved per-client slot, refreshed by heartbeats. */
 export interface HeldSlot {
+  /** The client address the slot counts for. */
   readonly address: string;
+  /** The connection's token ({@link SharedAdmission.token}). */
   readonly token: string;
 }
 
@@ -38,9 +51,11 @@ export interface FleetSession {
   readonly node: string;
   /** The connection id on that node (unique within the node only). */
   readonly connectionId: string;
+  /** The authenticated user name. */
   readonly user: string;
   /** The client address (after the PROXY header). */
   readonly remoteHost: string;
+  /** The client's port (after the PROXY header). */
   readonly remotePort: number;
   /** When the connection was accepted, milliseconds since the epoch. */
   readonly since: number;
@@ -48,15 +63,21 @@ export interface FleetSession {
 
 /** Which sessions {@link PolicyStore.publishDisconnect} ends: every given field must match; an empty filter matches none. */
 export interface DisconnectFilter {
+  /** Only sessions of this node ({@link FleetSession.node}). */
   readonly node?: string;
+  /** Only this connection id (with `node`: one session). */
   readonly connectionId?: string;
+  /** Only sessions of this user. */
   readonly user?: string;
+  /** Only sessions from this client address. */
   readonly remoteHost?: string;
 }
 
 /** The store's link: `up` false once per outage (with the reason), true once on recovery. */
 export interface StoreStatus {
+  /** False: the store became unreachable; true: it is reachable again. */
   readonly up: boolean;
+  /** Why it became unreachable (the client's error message). */
   readonly reason?: string;
 }
 
@@ -87,6 +108,7 @@ export interface PolicyStore {
   refresh(slots: readonly HeldSlot[], sessions: readonly FleetSession[], holdMs: number): Promise<void>;
   /** Adds (or replaces) a session in the directory, alive for `holdMs`. */
   register(session: FleetSession, holdMs: number): Promise<void>;
+  /** Removes a session from the directory (its connection closed). */
   unregister(node: string, connectionId: string): Promise<void>;
   /** The live sessions of the fleet (those whose node sent a heartbeat within their hold time). */
   sessions(): Promise<FleetSession[]>;
