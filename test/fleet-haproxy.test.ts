@@ -209,7 +209,7 @@ test('three daemons behind HAProxy share limits, bans and sessions through redis
     }
     assert.notEqual((await login(front, guesser, 'pw')).code, 0, 'the fleet ban seen before the outage still refuses');
     for (let i = 0; i < 3; i++) await login(front, '127.0.0.7', 'wrong');
-    assert.deepEqual(count(/policy store unreachable/), [1, 1, 1], 'one log line per node for the whole outage');
+    assert.deepEqual(count(/policy store unreachable/), [1, 1, 1], `one log line per node for the whole outage:\n${all()}`);
 
     // Back: one recovery line per node, and bans are fleet-wide again.
     await redis.restart();

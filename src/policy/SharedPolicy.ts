@@ -28,6 +28,8 @@ let sequence = 0;
 export class SharedPolicy {
   private readonly held = new Map<string, HeldSlot>();
   private down = false;
+  /** Counts the outage/recovery transitions: a call's outcome only moves the state if none happened while it ran. */
+  private epoch = 0;
   private readonly unwatch: () => void;
 
   constructor(
@@ -93,6 +95,7 @@ export class SharedPolicy {
   /** Runs a store call bounded by PolicyStoreTimeout; tracks outages from its outcome. Never rejects. */
   async call<T>(op: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; reason: string }> {
     const ms = this.settings.int('PolicyStoreTimeout');
+    const epoch = this.epoch;
     let timer: NodeJS.Timeout | undefined;
     try {
       const value = await Promise.race([
@@ -101,11 +104,12 @@ export class SharedPolicy {
           timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (PolicyStoreTimeout)`)), ms);
         }),
       ]);
-      this.recovered();
+      // An answer to a call sent before the outage was noticed says nothing about the link now.
+      if (epoch === this.epoch) this.recovered();
       return { ok: true, value };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      this.failed(reason);
+      if (epoch === this.epoch) this.failed(reason);
       return { ok: false, reason };
     } finally {
       clearTimeout(timer);
@@ -121,6 +125,7 @@ export class SharedPolicy {
   private failed(reason: string): void {
     if (this.down) return;
     this.down = true;
+    this.epoch++;
     const mode = this.settings.text('PolicyStoreFailMode') === 'closed' ? 'closed: new connections are refused' : 'open: local limits only';
     this.log(`policy store unreachable (${oneLine(reason)}); PolicyStoreFailMode=${mode}`);
   }
@@ -128,6 +133,7 @@ export class SharedPolicy {
   private recovered(): void {
     if (!this.down) return;
     this.down = false;
+    this.epoch++;
     this.log('policy store reachable again: fleet-wide limits and bans apply');
   }
 }

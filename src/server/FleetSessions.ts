@@ -51,7 +51,10 @@ export class FleetSessions {
       this.heartbeat = setTimeout(
         () => {
           const shared = this.policy();
-          if (shared) void shared.call(() => shared.store.refresh(shared.slots(), [...this.sessions.values()], shared.holdMs));
+          const slots = shared?.slots() ?? [];
+          // Nothing to keep alive, nothing to ask: a call that never reaches the store proves nothing about it.
+          if (shared && (slots.length > 0 || this.sessions.size > 0))
+            void shared.call(() => shared.store.refresh(slots, [...this.sessions.values()], shared.holdMs));
           beat();
         },
         this.host.settings.int('PolicyStoreHeartbeat') * 1000,
