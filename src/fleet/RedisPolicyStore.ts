@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createClient } from 'redis';
+import type { createClient as CreateClient } from 'redis';
 import { sourceBlock } from '../policy/netBlock';
 import type { PenaltyPolicy, SensorBounds } from '../policy/PenaltyBox';
 import type {
@@ -31,7 +31,7 @@ export interface RedisPolicyStoreOptions {
   maxReconnectDelay?: number;
 }
 
-type Client = ReturnType<typeof createClient>;
+type Client = ReturnType<typeof CreateClient>;
 
 interface Script {
   readonly text: string;
@@ -82,6 +82,8 @@ export class RedisPolicyStore implements PolicyStore {
     this.prefix = options.prefix ?? 'sshd:';
     this.maxSessions = options.maxSessions ?? 100_000;
     const maxDelay = options.maxReconnectDelay ?? 2000;
+    // Loaded here, not at import: daemons without a Redis store do not load the client (~100 ms).
+    const { createClient } = require('redis') as { createClient: typeof CreateClient };
     this.client = createClient({
       url: options.url ?? 'redis://127.0.0.1:6379',
       disableOfflineQueue: true,
