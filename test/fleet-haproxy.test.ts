@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { createClient } from 'redis';
 import type { FleetSession } from '../src';
 import { opensshArgs, requireBinary, sshWithPassword } from './fixtures/clients';
 import { freePort, portOpen } from './fixtures/net';
@@ -86,6 +87,21 @@ function holdSession(front: number, source: string): ChildProcess {
   );
   child.stderr!.on('data', () => undefined);
   return child;
+}
+
+/** What the fleet keeps in Redis: a handful of keys, each with a TTL (returns their names). */
+async function redisKeys(url: string): Promise<string[]> {
+  const inspect = createClient({ url });
+  inspect.on('error', () => undefined);
+  await inspect.connect();
+  try {
+    const keys: string[] = [];
+    for await (const chunk of inspect.scanIterator({ COUNT: 1000 })) keys.push(...chunk);
+    for (const k of keys) assert.ok((await inspect.pTTL(k)) > 0, `${k} has a TTL`);
+    return keys;
+  } finally {
+    inspect.destroy();
+  }
 }
 
 const login = (front: number, source: string, password: string) =>
@@ -217,6 +233,8 @@ test('three daemons behind HAProxy share limits, bans and sessions through redis
     for (let i = 0; i < 3; i++) await login(front, '127.0.0.8', 'wrong');
     await until('the new fleet-wide ban', () => /127\.0\.0\.8 penalised fleet-wide/.test(all()));
     assert.notEqual((await login(front, '127.0.0.8', 'pw')).code, 0, 'bans resume after the recovery');
+    const keys = await redisKeys(redis.url);
+    assert.ok(keys.includes('sshd:ban4') && keys.length <= 10, `keys: ${keys.join(' ')}`);
 
     // 5. Fail-closed: with redis down, new connections are refused.
     for (const n of nodes) await n.ask('config PolicyStoreFailMode=closed', ['CONFIGURED']);
