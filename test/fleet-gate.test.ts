@@ -167,6 +167,38 @@ test(
   },
 );
 
+test('a fleet slot is freed when ConnectionRequest refuses, when the client leaves, and only then', TIMEOUT, async () => {
+  const store = new MemoryPolicyStore();
+  const log: string[] = [];
+  const daemon = await daemonWith(store, ['MaxConnectionsPerClient=1'], log);
+  try {
+    let refuse = true;
+    daemon.on('ConnectionRequest', (e) => {
+      if (e.accept && refuse) e.accept = false;
+    });
+    for (let i = 0; i < 3; i++) assert.equal((await probe(daemon.localPort, '127.0.0.8')).outcome, 'refused');
+    assert.equal(store.sizes().slots, 0, 'refused by the handler: no slot kept');
+    refuse = false;
+    const first = await probe(daemon.localPort, '127.0.0.8');
+    assert.equal(first.outcome, 'admitted');
+    assert.equal(store.sizes().slots, 1);
+    // A second daemon on the same store: the client's one slot is taken.
+    const other = await daemonWith(store, ['MaxConnectionsPerClient=1'], []);
+    try {
+      assert.equal((await probe(other.localPort, '127.0.0.8')).outcome, 'refused');
+      first.socket.destroy();
+      await until('the slot to be released', () => store.sizes().slots === 0);
+      const again = await probe(other.localPort, '127.0.0.8');
+      assert.equal(again.outcome, 'admitted', 'the slot is free again');
+      again.socket.destroy();
+    } finally {
+      await other.shutdown();
+    }
+  } finally {
+    await daemon.shutdown();
+  }
+});
+
 const admission = (address: string): SharedAdmission => ({
   address,
   token: 'probe',

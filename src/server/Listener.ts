@@ -189,13 +189,21 @@ export class Listener {
     if (!shared) return this.askHandlers(socket, address, port);
     // The fleet's store answers (or times out) while the socket waits, paused, among the undecided.
     this.undecided.add(socket);
-    void shared.then((fleet) => {
-      this.undecided.delete(socket);
-      if (socket.destroyed) return this.gate.withdrawn(address, port);
-      if (!fleet) return this.askHandlers(socket, address, port);
-      this.hub.fire('ConnectionRequest', { address, port, accept: false, refusedBy: fleet.reason });
-      this.refuse(socket, address, port, fleet);
-    });
+    shared
+      .then((fleet) => {
+        this.undecided.delete(socket);
+        if (socket.destroyed) return this.gate.withdrawn(address, port);
+        if (!fleet) return this.askHandlers(socket, address, port);
+        this.hub.fire('ConnectionRequest', { address, port, accept: false, refusedBy: fleet.reason });
+        this.refuse(socket, address, port, fleet);
+      })
+      .catch((err: Error) => {
+        // What the synchronous path would have thrown: reported, never an unhandled rejection.
+        this.undecided.delete(socket);
+        socket.destroy();
+        this.gate.withdrawn(address, port);
+        this.hub.error('', ErrorCodes.HandlerFailed, `admitting ${address}:${port}: ${err.message}`);
+      });
   }
 
   /** ConnectionRequest handlers decide last; a refusal frees the fleet slot the connection holds. */

@@ -116,6 +116,7 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     } catch (err) {
       this.hub.error('', (err as SSHDaemonError).code ?? ErrorCodes.NoHostKey, (err as Error).message);
       socket.destroy();
+      this.gate.withdrawn(address, port); // the fleet slot it was given
       return;
     }
     socket.setNoDelay(this.settings.bool('TcpNoDelay'));
