@@ -86,6 +86,15 @@ test(
       );
       for (const p of waited) p.socket.destroy();
       assert.equal(daemon.refusalCounts().MaxConnections, 2);
+      // The outage is known: new connections get the fail mode without asking, but for a probe now and then.
+      daemon.config('MaxConnections=100');
+      const later = await Promise.all([1, 2, 3, 4].map(() => probe(daemon.localPort)));
+      assert.deepEqual(
+        later.map((p) => p.outcome),
+        ['admitted', 'admitted', 'admitted', 'admitted'],
+      );
+      for (const p of later) p.socket.destroy();
+      assert.ok(store.admits < 6, `not every connection waited for the hanging store (${store.admits} asked)`);
       assert.equal(
         log.filter((l) => /^policy store unreachable \(no answer within 3000 ms \(PolicyStoreTimeout\)\)/.test(l)).length,
         1,

@@ -18,6 +18,9 @@ export interface FleetRefusal {
 
 let sequence = 0;
 
+/** During an outage, how often a new connection still asks the store (to notice the recovery). */
+const PROBE_INTERVAL_MS = 1000;
+
 /**
  * The daemon's side of a {@link PolicyStore}: every call bounded by `PolicyStoreTimeout`
  * (milliseconds), failures turned into `PolicyStoreFailMode` (open: the local decision stands;
@@ -30,6 +33,9 @@ export class SharedPolicy {
   private down = false;
   /** Counts the outage/recovery transitions: a call's outcome only moves the state if none happened while it ran. */
   private epoch = 0;
+  private downReason = '';
+  /** During an outage: when the next connection may ask the store again. */
+  private nextProbe = 0;
   private readonly unwatch: () => void;
 
   constructor(
@@ -53,13 +59,15 @@ export class SharedPolicy {
 
   /** Asks the fleet about a connection the local checks let through; resolves a refusal or undefined. */
   async admit(address: string, port: number, query: AdmissionQuery, bounds: SensorBounds): Promise<FleetRefusal | undefined> {
+    // During a known outage only one connection a second asks (a probe); the others get the fail
+    // mode at once instead of each waiting PolicyStoreTimeout on a link that may hang (no RST).
+    const now = Date.now();
+    if (this.down && now < this.nextProbe) return this.failMode(this.downReason);
+    if (this.down) this.nextProbe = now + PROBE_INTERVAL_MS;
     const token = `${this.store.nodeId}/${++sequence}`;
     const request: SharedAdmission = { ...query, address, token, holdMs: this.holdMs };
     const result = await this.call(() => this.store.admit(request));
-    if (!result.ok) {
-      if (this.settings.text('PolicyStoreFailMode') !== 'closed') return undefined;
-      return { reason: 'PolicyStoreFailMode', detail: `policy store unreachable (${result.reason}); PolicyStoreFailMode=closed` };
-    }
+    if (!result.ok) return this.failMode(result.reason);
     const refusal = result.value;
     if (!refusal) {
       if (query.maxPerClient > 0) this.held.set(`${address}|${port}`, { address, token });
@@ -116,6 +124,11 @@ export class SharedPolicy {
     }
   }
 
+  private failMode(reason: string): FleetRefusal | undefined {
+    if (this.settings.text('PolicyStoreFailMode') !== 'closed') return undefined;
+    return { reason: 'PolicyStoreFailMode', detail: `policy store unreachable (${oneLine(reason)}); PolicyStoreFailMode=closed` };
+  }
+
   /** Stops watching the store (the daemon's store changed, or it shut down); the slots are forgotten. */
   detach(): void {
     this.unwatch();
@@ -125,6 +138,8 @@ export class SharedPolicy {
   private failed(reason: string): void {
     if (this.down) return;
     this.down = true;
+    this.downReason = reason;
+    this.nextProbe = Date.now() + PROBE_INTERVAL_MS;
     this.epoch++;
     const mode = this.settings.text('PolicyStoreFailMode') === 'closed' ? 'closed: new connections are refused' : 'open: local limits only';
     this.log(`policy store unreachable (${oneLine(reason)}); PolicyStoreFailMode=${mode}`);
