@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createClient } from 'redis';
 import type { FleetSession } from '../src';
-import { opensshArgs, requireBinary, sshWithPassword } from './fixtures/clients';
+import { requireBinary, sshHoldWithPassword, sshWithPassword } from './fixtures/clients';
 import { freePort, portOpen } from './fixtures/net';
 import { type RunningServer, startListening } from './fixtures/processes';
 import { startRedis } from './fixtures/redisServer';
@@ -65,28 +65,6 @@ async function startNode(name: string, redisUrl: string): Promise<FleetNode> {
     return line;
   };
   return { ...node, name, ask };
-}
-
-/** `ssh -N` holding a session open from `source` until killed. */
-function holdSession(front: number, source: string): ChildProcess {
-  const child = spawn(
-    requireBinary('sshpass'),
-    [
-      '-p',
-      'pw',
-      requireBinary('ssh'),
-      '-N',
-      '-b',
-      source,
-      ...opensshArgs(front),
-      '-o',
-      'PreferredAuthentications=password',
-      'pat@127.0.0.1',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  child.stderr!.on('data', () => undefined);
-  return child;
 }
 
 /** What the fleet keeps in Redis: a handful of keys, each with a TTL (returns their names). */
@@ -188,7 +166,10 @@ test('three daemons behind HAProxy share limits, bans and sessions through redis
       return (JSON.parse(line.slice('SESSIONS '.length)) as FleetSession[]).filter((s) => s.remoteHost === host);
     };
     const client = '127.0.0.4';
-    holders.push(holdSession(front, client), holdSession(front, client));
+    holders.push(
+      sshHoldWithPassword(front, 'pw', ['-b', client, 'pat@127.0.0.1']),
+      sshHoldWithPassword(front, 'pw', ['-b', client, 'pat@127.0.0.1']),
+    );
     await until('two sessions of 127.0.0.4 in the directory', async () => (await sessionsOf(nodes[0], client)).length === 2);
     const held = await sessionsOf(nodes[0], client);
     assert.equal(new Set(held.map((s) => s.node)).size, 2, 'the two sessions are on two different nodes');
@@ -213,7 +194,7 @@ test('three daemons behind HAProxy share limits, bans and sessions through redis
     await until('one ssh -N to end', () => holders.filter((h) => h.exitCode !== null).length === 1);
     await until('the directory to drop it', async () => (await sessionsOf(nodes[1], client)).length === 1);
     // The slot went with it: the client may connect again.
-    holders.push(holdSession(front, client));
+    holders.push(sshHoldWithPassword(front, 'pw', ['-b', client, 'pat@127.0.0.1']));
     await until('the client back at two sessions', async () => (await sessionsOf(nodes[2], client)).length === 2);
     assert.equal(
       await nodes[2].ask(`disconnect ${JSON.stringify({ user: 'pat' })}`, ['DISCONNECTED', 'DISCONNECT-FAILED']),

@@ -71,7 +71,8 @@ export class RedisPolicyStore implements PolicyStore {
   private readonly prefix: string;
   private readonly maxSessions: number;
   private readonly client: Client;
-  private readonly subscriber: Client;
+  /** The pub/sub connection, opened by the first {@link RedisPolicyStore.onDisconnect} (admin tools that only publish need none). */
+  private subscriber?: Client;
   private readonly statusListeners = new Set<(status: StoreStatus) => void>();
   private readonly disconnectListeners = new Set<(filter: DisconnectFilter) => void>();
   private up = true;
@@ -92,15 +93,9 @@ export class RedisPolicyStore implements PolicyStore {
         reconnectStrategy: (retries: number) => Math.min(100 * 2 ** Math.min(retries, 8), maxDelay),
       },
     });
-    this.subscriber = this.client.duplicate();
     this.client.on('error', (err: Error) => this.setUp(false, err.message || String(err)));
     this.client.on('ready', () => this.setUp(true));
-    this.subscriber.on('error', () => undefined); // the main client reports outages
     this.client.connect().catch((err: Error) => this.setUp(false, err.message));
-    this.subscriber
-      .connect()
-      .then(() => this.subscriber.subscribe(`${this.prefix}disconnect`, (message: string) => this.delivered(message)))
-      .catch(() => undefined);
   }
 
   async admit(r: SharedAdmission): Promise<SharedRefusal | undefined> {
@@ -170,6 +165,14 @@ export class RedisPolicyStore implements PolicyStore {
   }
 
   onDisconnect(listener: (filter: DisconnectFilter) => void): () => void {
+    if (!this.subscriber && !this.closed) {
+      const subscriber = (this.subscriber = this.client.duplicate());
+      subscriber.on('error', () => undefined); // the main client reports outages
+      subscriber
+        .connect()
+        .then(() => subscriber.subscribe(`${this.prefix}disconnect`, (message: string) => this.delivered(message)))
+        .catch(() => undefined);
+    }
     this.disconnectListeners.add(listener);
     return () => this.disconnectListeners.delete(listener);
   }
@@ -190,7 +193,7 @@ export class RedisPolicyStore implements PolicyStore {
     this.closed = true;
     this.disconnectListeners.clear();
     this.statusListeners.clear();
-    await Promise.allSettled([this.client.destroy(), this.subscriber.destroy()].map((p) => Promise.resolve(p)));
+    await Promise.allSettled([this.client, this.subscriber].map((c) => Promise.resolve().then(() => c?.destroy())));
   }
 
   /** EVALSHA, loading the script with EVAL when Redis does not have it (first use, after a restart). */
