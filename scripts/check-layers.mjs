@@ -12,7 +12,7 @@ export const LAYERS = [
   ['index', 'cli'],
   ['daemon'],
   ['server'],
-  ['channels', 'auth', 'sftp', 'scp', 'processes', 'views'],
+  ['channels', 'auth', 'sftp', 'scp', 'processes', 'views', 'fleet'],
   ['engine', 'events', 'config', 'policy', 'certs', 'registry', 'observability'],
   ['packet', 'errors', 'version'],
 ];

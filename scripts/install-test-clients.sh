@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 need=()
 # python3, make and g++: node-gyp builds node-pty (terminals for enableProcesses) at `npm ci`;
 # setpriv (util-linux): the uid/gid switch of enableProcesses plans.
-for pair in ssh:openssh-client sshd:openssh-server sshpass:sshpass plink:putty-tools puttygen:putty-tools dbclient:dropbear-bin ssh-audit:ssh-audit lftp:lftp rclone:rclone haproxy:haproxy curl:curl git:git debootstrap:debootstrap python3:python3 make:make g++:g++ setpriv:util-linux; do
+for pair in ssh:openssh-client sshd:openssh-server sshpass:sshpass plink:putty-tools puttygen:putty-tools dbclient:dropbear-bin ssh-audit:ssh-audit lftp:lftp rclone:rclone haproxy:haproxy redis-server:redis-server curl:curl git:git debootstrap:debootstrap python3:python3 make:make g++:g++ setpriv:util-linux; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # OpenSSH's sftp-server: the reference the SFTP tests compare with (sftp -D).

@@ -26,6 +26,19 @@ export {
   type AuthorizationContext,
 } from './auth/authorizedKeys';
 export type { SessionRestrictions } from './policy/SessionRestrictions';
+export type {
+  PolicyStore,
+  SharedAdmission,
+  SharedRefusal,
+  SharedRefusalReason,
+  HeldSlot,
+  FleetSession,
+  DisconnectFilter,
+  StoreStatus,
+} from './policy/PolicyStore';
+export type { PenaltyPolicy, SensorBounds, OverflowMode, BanCause } from './policy/PenaltyBox';
+export { MemoryPolicyStore, type MemoryPolicyStoreOptions } from './policy/MemoryPolicyStore';
+export { RedisPolicyStore, type RedisPolicyStoreOptions } from './fleet/RedisPolicyStore';
 export {
   parseOpenSSHCertificate,
   checkUserCertificate,

@@ -375,6 +375,30 @@ export const SETTINGS: readonly SettingRow[] = [
     effect: '(beyond) Seconds a sensor-port visitor stays banned (xinetd deny_time).',
   }),
   row({
+    name: 'PolicyStoreFailMode',
+    type: 'string',
+    default: 'open',
+    parse: pattern(/^(open|closed)$/, "'open' or 'closed'"),
+    effect:
+      "(beyond) With a policyStore (a fleet's shared penalties, bans, per-client counts and rate) that cannot be reached or does not answer within PolicyStoreTimeout: 'open' lets connections through on this daemon's own limits and bans (which keep applying, with the fleet's bans seen so far), 'closed' refuses every new connection except PerSourcePenaltyExemptList. One log line when the store becomes unreachable, one when it is back.",
+  }),
+  row({
+    name: 'PolicyStoreTimeout',
+    type: 'int',
+    default: '1000',
+    parse: int(1, 60_000),
+    effect:
+      '(beyond) Milliseconds a new connection waits for the policyStore (after the local checks passed) before PolicyStoreFailMode decides; also bounds every other store call.',
+  }),
+  row({
+    name: 'PolicyStoreHeartbeat',
+    type: 'int',
+    default: '10',
+    parse: int(1, 3600),
+    effect:
+      "(beyond) Seconds between this daemon's heartbeats to the policyStore; its per-client slots and session directory entries live three heartbeats, so a node that dies frees them within 3x this.",
+  }),
+  row({
     name: 'RefusalCounts',
     type: 'string',
     default: '',

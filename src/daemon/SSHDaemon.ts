@@ -10,7 +10,7 @@ import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { LiveView } from '../views/LiveView';
 import { SSHChannel, SSHConnection } from '../views/views';
 import type { SCPSessionOptions } from '../scp/SCPSession';
-import { ServerCore } from '../server/ServerCore';
+import { ServerCore, type DisconnectFilter } from '../server/ServerCore';
 import type { SFTPSession, SFTPSessionOptions } from '../sftp/SFTPSession';
 import type { SCPProvider, SFTPProvider } from '../server/BuiltInServices';
 import { EventHub } from '../events/EventHub';
@@ -174,8 +174,6 @@ export class SSHDaemon extends EventHub {
     return this.server.listener.address();
   }
 
-  // ---- lookups ------------------------------------------------------------
-
   private channel(channelId: string): ChannelState {
     return this.server.channel(channelId);
   }
@@ -192,8 +190,6 @@ export class SSHDaemon extends EventHub {
   get sshChannels(): ReadonlyMap<string, SSHChannel> {
     return this.channelViews;
   }
-
-  // ---- methods ------------------------------------------------------------
 
   /** `'Name=Value'` sets (returns ''), `'Name'` reads; unknown names and bad values throw and change nothing. */
   config(statement: string): string {
@@ -292,6 +288,11 @@ export class SSHDaemon extends EventHub {
     return handledCall(() => sendChannelMessage(this.channel(channelId), packetType, payload));
   }
 
+  /** (beyond) Ends matching sessions on every daemon sharing `policyStore`; resolves the daemons reached (docs/scale-out.md). */
+  disconnectEverywhere(filter: DisconnectFilter): Promise<number> {
+    return handledCall(() => this.server.fleet.disconnectEverywhere(filter));
+  }
+
   /** Re-keys now; resolves when the new keys are in use. Safe to leave unawaited (see {@link SSHDaemon.sendChannelData}). */
   exchangeKeys(connectionId: string): Promise<void> {
     return handledCall(() => this.server.connection(connectionId).exchangeKeys());
@@ -322,7 +323,6 @@ export class SSHDaemon extends EventHub {
     return setSSHParam(payload, fieldType, value);
   }
 
-  /** Stops listening and closes every connection; resolves when all are gone. Safe to leave unawaited. */
   /** Stops listening and closes every connection; resolves when all are gone. Safe to leave unawaited. */
   shutdown(): Promise<void> {
     return handledCall(() => this.server.shutdown());

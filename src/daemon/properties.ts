@@ -1,6 +1,7 @@
 import { Certificate } from '../certs/Certificate';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
+import type { PolicyStore } from '../policy/PolicyStore';
 import type { SSHChannel, SSHConnection } from '../views/views';
 
 /** The daemon's properties and their types. */
@@ -23,6 +24,13 @@ export interface SSHDaemonProperties {
   keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   /** The host key; required before listening. */
   sshCert: Certificate | undefined;
+  /**
+   * (beyond) Shared policy state for a fleet of daemons: penalties and bans, per-client counts, the
+   * connection rate, the session directory and `disconnectEverywhere` (a `RedisPolicyStore`, or a
+   * `MemoryPolicyStore` shared in one process). Undefined (the default): this daemon's own
+   * in-memory tables only. See docs/scale-out.md.
+   */
+  policyStore: PolicyStore | undefined;
   /** Compression algorithms offered, comma list; the `SSHCompressionAlgorithms` setting under another name. */
   sshCompressionAlgorithms: string;
   /** Ciphers offered, comma list in preference order; the `SSHEncryptionAlgorithms` setting under another name. */
@@ -117,6 +125,17 @@ export const PROPERTIES = {
       // A public-only Certificate (SSH public key, X.509 store) cannot sign the key exchange.
       v?.requirePrivateKey('sshCert');
       return v as Certificate | undefined;
+    },
+  },
+  policyStore: {
+    ipworks: 'PolicyStore',
+    initial: () => undefined,
+    validate: (v) => {
+      const methods = ['admit', 'release', 'penalise', 'ban', 'refresh', 'register', 'unregister', 'sessions', 'publishDisconnect'];
+      const store = v as Record<string, unknown> | undefined;
+      if (store !== undefined && (typeof store !== 'object' || store === null || !methods.every((m) => typeof store[m] === 'function')))
+        throw bad('policyStore', 'a PolicyStore (RedisPolicyStore, MemoryPolicyStore) or undefined', typeof v);
+      return store as PolicyStore | undefined;
     },
   },
   sshCompressionAlgorithms: { ipworks: 'SSHCompressionAlgorithms', setting: 'SSHCompressionAlgorithms' },

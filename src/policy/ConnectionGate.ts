@@ -1,5 +1,6 @@
 import { AddressList } from './addressMatch';
-import { PenaltyBox, type PenaltyPolicy } from './PenaltyBox';
+import { PenaltyBox, type PenaltyPolicy, type SensorBounds } from './PenaltyBox';
+import type { FleetRefusal, SharedPolicy } from './SharedPolicy';
 import { OPENSSH_PENALTIES, parseMaxStartups, parseNetBlockSize, parsePenalties, parseRateLimit } from './policySettings';
 
 /** The setting names a refusal is reported under (Log, ConnectionRequest.refusedBy, refusalCounts()). */
@@ -13,7 +14,8 @@ export type RefusalReason =
   | 'MaxConnectionsPerClient'
   | 'MaxStartups'
   | 'ConnectionRequest'
-  | 'UseProxyProtocol';
+  | 'UseProxyProtocol'
+  | 'PolicyStoreFailMode';
 
 export interface Refusal {
   readonly reason: RefusalReason;
@@ -25,6 +27,8 @@ export interface ConnectionOutcome {
   readonly authenticated: boolean;
   readonly authFailures: number;
   readonly graceExceeded: boolean;
+  /** The client's port (after the PROXY header): names its fleet-wide slot. */
+  readonly remotePort?: number;
 }
 
 /** What the gate reads: the daemon's settings. */
@@ -55,6 +59,9 @@ const penalties = memo(parsePenalties);
 /** Limits that also earn the refused source a refuseconnection penalty. */
 const PENALISED: ReadonlySet<RefusalReason> = new Set(['ConnectionRateLimit', 'MaxConnectionsPerClient', 'MaxStartups']);
 
+/** Fleet refusals that PerSourcePenaltyExemptList overrides. */
+const EXEMPTABLE: ReadonlySet<string> = new Set(['PerSourcePenalties', 'SensorPorts', 'PolicyStoreFailMode']);
+
 /**
  * Decides, before any SSH byte, whether a new TCP connection may proceed, and keeps the state that
  * needs: live connections per source, unauthenticated connections, the rate window, penalties and
@@ -70,6 +77,8 @@ export class ConnectionGate {
   readonly penalties: PenaltyBox;
   /** Told when a penalty or sensor ban table fills up (at most once a minute per table): the daemon logs it. */
   onNotice: (message: string) => void = () => undefined;
+  /** The fleet's shared state (the daemon's policyStore), if any: consulted after the local checks. */
+  shared: () => SharedPolicy | undefined = () => undefined;
 
   constructor(
     private readonly settings: GateSettings,
@@ -107,6 +116,26 @@ export class ConnectionGate {
     return this.startupsRefusal();
   }
 
+  /**
+   * After {@link ConnectionGate.check} let a connection through: the fleet-wide bans, rate and
+   * per-client count (undefined at once without a policyStore, so the local path stays synchronous).
+   */
+  checkShared(address: string, port: number): Promise<FleetRefusal | undefined> | undefined {
+    const shared = this.shared();
+    if (!shared) return undefined;
+    const rate = rateLimit(this.settings.text('ConnectionRateLimit'));
+    const query = { maxPerClient: this.settings.int('MaxConnectionsPerClient'), blocks: this.blocks(), ...(rate ? { rate } : {}) };
+    // PerSourcePenaltyExemptList: never banned, and let in while a fail-closed store is unreachable.
+    return shared
+      .admit(address, port, query, this.bounds())
+      .then((r) => (r && EXEMPTABLE.has(r.reason) && this.exempt(address) ? undefined : r));
+  }
+
+  /** A connection the fleet admitted did not get in after all (ConnectionRequest, closed while pending): its slot is freed. */
+  withdrawn(address: string, port: number): void {
+    this.shared()?.release(address, port);
+  }
+
   private rateRefusal(): Refusal | undefined {
     const limit = rateLimit(this.settings.text('ConnectionRateLimit'));
     if (!limit) return undefined;
@@ -142,7 +171,10 @@ export class ConnectionGate {
   refused(address: string, refusal: Refusal): void {
     this.refusalCounts.set(refusal.reason, (this.refusalCounts.get(refusal.reason) ?? 0) + 1);
     const policy = this.policy();
-    if (policy && PENALISED.has(refusal.reason) && !this.exempt(address)) this.penalties.penalise(address, policy.refuseConnection, policy);
+    if (policy && PENALISED.has(refusal.reason) && !this.exempt(address)) {
+      this.penalties.penalise(address, policy.refuseConnection, policy);
+      this.shared()?.penalise(address, policy.refuseConnection, policy);
+    }
   }
 
   admitted(address: string): void {
@@ -160,9 +192,11 @@ export class ConnectionGate {
     if (n > 0) this.perSource.set(address, n);
     else this.perSource.delete(address);
     if (!outcome.authenticated) this.unauthenticated--;
+    if (outcome.remotePort !== undefined) this.shared()?.release(address, outcome.remotePort);
     const policy = this.policy();
     if (!policy || outcome.authenticated || this.exempt(address)) return undefined;
     const seconds = outcome.graceExceeded ? policy.graceExceeded : outcome.authFailures > 0 ? policy.authfail : policy.noauth;
+    if (seconds > 0) this.shared()?.penalise(address, seconds, policy);
     return this.penalties.penalise(address, seconds, policy);
   }
 
@@ -170,8 +204,8 @@ export class ConnectionGate {
   sensorHit(address: string): boolean {
     this.refusalCounts.set('SensorPorts', (this.refusalCounts.get('SensorPorts') ?? 0) + 1);
     if (this.exempt(address)) return false;
-    const policy = this.policy() ?? { ...OPENSSH_PENALTIES, ...this.blocks() };
-    this.penalties.ban(address, this.settings.int('SensorDenyTime'), policy);
+    this.penalties.ban(address, this.settings.int('SensorDenyTime'), this.bounds());
+    this.shared()?.ban(address, this.settings.int('SensorDenyTime'), this.bounds());
     return true;
   }
 
@@ -189,6 +223,11 @@ export class ConnectionGate {
 
   private exempt(address: string): boolean {
     return addressList(this.settings.text('PerSourcePenaltyExemptList')).matches(address);
+  }
+
+  /** The block sizes and table bounds sensor bans (and bans copied from the fleet) use. */
+  private bounds(): SensorBounds {
+    return this.policy() ?? { ...OPENSSH_PENALTIES, ...this.blocks() };
   }
 
   private blocks(): { ipv4Bits: number; ipv6Bits: number } {

@@ -31,7 +31,9 @@ export interface PenaltyPolicy {
   readonly overflow4: OverflowMode;
   /** `overflow6`: what a full IPv6 penalty table does (defaults to `overflow`'s mode). */
   readonly overflow6: OverflowMode;
+  /** PerSourceNetBlockSize: IPv4 prefix length of a source block. */
   readonly ipv4Bits: number;
+  /** PerSourceNetBlockSize: IPv6 prefix length of a source block. */
   readonly ipv6Bits: number;
 }
 
@@ -141,6 +143,29 @@ export class PenaltyBox {
     }
     if (record.expiresAt - now >= policy.min * 1000) record.enforced = true;
     return record.enforced ? Math.ceil((record.expiresAt - now) / 1000) : undefined;
+  }
+
+  /**
+   * Records a ban decided elsewhere (the fleet's shared store): the source's penalty is enforced
+   * for at least `seconds` from now, so this process refuses it too, also while the store is
+   * unreachable. Bounded as {@link PenaltyBox.penalise} (a full table drops the soonest-expiring).
+   */
+  enforce(address: string, seconds: number, policy: SensorBounds): void {
+    if (seconds <= 0) return;
+    const { key, family } = sourceBlock(address, policy.ipv4Bits, policy.ipv6Bits);
+    const table = this.penalties[family];
+    const now = this.clock();
+    table.expire(now);
+    const expiresAt = now + seconds * 1000;
+    const record = table.get(key, now);
+    if (record) {
+      record.expiresAt = Math.max(record.expiresAt, expiresAt);
+      record.enforced = true;
+      table.reordered(record);
+      return;
+    }
+    table.insert({ key, expiresAt, enforced: true, order: 0, slot: 0 });
+    this.dropSoonest(table, family === 4 ? policy.maxSources4 : policy.maxSources6);
   }
 
   /**

@@ -41,6 +41,8 @@ export class ConnectionRecord {
   loginTimer?: NodeJS.Timeout;
   /** The public view of this connection, made once. */
   view?: unknown;
+  /** When the socket was accepted, milliseconds since the epoch (the fleet session directory's `since`). */
+  readonly acceptedAt = Date.now();
 
   constructor(
     readonly id: string,

@@ -39,6 +39,7 @@ import { afterDecision, type EventHub } from '../events/EventHub';
 import { type GlobalReply, type GlobalRequestInfo, globalRequest } from './globalRequests';
 import { describeNegotiationFailure, engineErrorCode } from './negotiation';
 import type { ConnectionGate } from '../policy/ConnectionGate';
+import type { FleetSessions } from './FleetSessions';
 import type { ConfigStore } from '../config/ConfigStore';
 import type { LoadedHostKeys } from './HostEngine';
 import { clientTakesHostKeys, HOSTKEYS_PROVE_NAME, hostKeysAnnouncement, MAX_PROVE_REQUESTS, proveHostKeys } from './hostKeyRotation';
@@ -70,6 +71,8 @@ export interface ConnectionServer {
   };
   readonly registry: Registry;
   readonly gate: ConnectionGate;
+  /** The fleet session directory: told of each authentication and close. */
+  readonly fleet: Pick<FleetSessions, 'authenticated' | 'closed'>;
   readonly builtIns: BuiltInHooks;
   /** TrustedUserCAKeys, read at each use. */
   trustedUserCAs(): Buffer[];
@@ -324,6 +327,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     this.layer?.abortAll();
     this.builtIns.connectionClosed(conn);
     this.server.forget(this);
+    this.server.fleet.closed(conn);
     const banned = this.server.gate.closed(conn.remoteHost, conn);
     if (banned !== undefined)
       hub.log(conn.id, 1, `${conn.remoteHost} penalised (PerSourcePenalties): new connections refused for ${banned} s`);
@@ -610,6 +614,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     this.server.gate.authenticated();
     conn.user = user;
     conn.authenticated = true;
+    this.server.fleet.authenticated(conn);
     conn.clearTimer(conn.loginTimer);
     this.armRekeyTimer();
     hub.fire('SSHStatus', { connectionId: conn.id, message: `User '${user}' authenticated` });

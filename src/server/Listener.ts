@@ -185,10 +185,34 @@ export class Listener {
       this.hub.fire('ConnectionRequest', { address, port, accept: false, refusedBy: refusal.reason });
       return this.refuse(socket, address, port, refusal);
     }
+    const shared = this.gate.checkShared(address, port);
+    if (!shared) return this.askHandlers(socket, address, port);
+    // The fleet's store answers (or times out) while the socket waits, paused, among the undecided.
+    this.undecided.add(socket);
+    shared
+      .then((fleet) => {
+        this.undecided.delete(socket);
+        if (socket.destroyed) return this.gate.withdrawn(address, port);
+        if (!fleet) return this.askHandlers(socket, address, port);
+        this.hub.fire('ConnectionRequest', { address, port, accept: false, refusedBy: fleet.reason });
+        this.refuse(socket, address, port, fleet);
+      })
+      .catch((err: Error) => {
+        // What the synchronous path would have thrown: reported, never an unhandled rejection.
+        this.undecided.delete(socket);
+        socket.destroy();
+        this.gate.withdrawn(address, port);
+        this.hub.error('', ErrorCodes.HandlerFailed, `admitting ${address}:${port}: ${err.message}`);
+      });
+  }
+
+  /** ConnectionRequest handlers decide last; a refusal frees the fleet slot the connection holds. */
+  private askHandlers(socket: Socket, address: string, port: number): void {
     const args = { address, port, accept: true, refusedBy: '' };
     this.undecided.add(socket);
     afterDecision(this.hub.decide('ConnectionRequest', args), (ok) => {
       this.undecided.delete(socket);
+      if (socket.destroyed || !ok || !args.accept) this.gate.withdrawn(address, port);
       if (socket.destroyed) return;
       if (!ok || !args.accept)
         return this.refuse(socket, address, port, { reason: 'ConnectionRequest', detail: 'refused by the ConnectionRequest handler' });

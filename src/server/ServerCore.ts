@@ -19,6 +19,10 @@ import type { EventHub } from '../events/EventHub';
 import { Connection } from './Connection';
 import { HostEngine, type EngineConnectionSink, type LoadedHostKeys } from './HostEngine';
 import { type AdmissionSink, Listener } from './Listener';
+import { FleetSessions } from './FleetSessions';
+import type { PolicyStore } from '../policy/PolicyStore';
+
+export type { DisconnectFilter } from '../policy/PolicyStore';
 
 /** The daemon properties the server reads (live: a change applies to the next connection). */
 export interface ServerProps {
@@ -30,6 +34,7 @@ export interface ServerProps {
   readonly keyboardInteractiveMessage: string;
   readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   readonly sshCert: Certificate | undefined;
+  readonly policyStore: PolicyStore | undefined;
 }
 
 /**
@@ -45,6 +50,8 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
   readonly gate: ConnectionGate;
   readonly listener: Listener;
   readonly engines: HostEngine;
+  /** Fleet membership through props.policyStore: shared limits, the session directory, disconnectEverywhere. */
+  readonly fleet: FleetSessions;
   /** SFTP, SCP, forwarding and processes (the daemon's enable* methods). */
   readonly builtIns: BuiltInServices;
   private readonly connections = new Map<string, Connection>();
@@ -67,6 +74,16 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     this.builtIns = new BuiltInServices(this);
     this.gate = new ConnectionGate(settings, () => this.registry.connections.size + this.listener.pending);
     this.gate.onNotice = (message) => hub.log('', 1, message);
+    this.fleet = new FleetSessions(
+      {
+        settings,
+        policyStore: () => props.policyStore,
+        liveConnections: () => this.connections.values(),
+        log: (message) => hub.log('', 1, message),
+      },
+      this.gate.penalties,
+    );
+    this.gate.shared = () => this.fleet.policy();
     this.listener = new Listener(settings, this.gate, hub, this);
     this.engines = new HostEngine(settings, hub, this);
   }
@@ -80,6 +97,7 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     this.engines.engineFor(props.sshCert);
     const host = props.localHost || (settings.bool('UseIPv6') ? '::' : '0.0.0.0');
     props.localPort = await this.listener.listen({ host, port: props.localPort, backlog: props.connectionBacklog });
+    this.fleet.start();
     hub.log(
       '',
       1,
@@ -98,6 +116,7 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     } catch (err) {
       this.hub.error('', (err as SSHDaemonError).code ?? ErrorCodes.NoHostKey, (err as Error).message);
       socket.destroy();
+      this.gate.withdrawn(address, port); // the fleet slot it was given
       return;
     }
     socket.setNoDelay(this.settings.bool('TcpNoDelay'));
@@ -199,6 +218,7 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
       }),
     );
     await this.listener.closed();
+    this.fleet.stop();
   }
 
   /** After shutdown: penalties and counters cleared, the engine rebuilt on the next listen. */
