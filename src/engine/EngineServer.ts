@@ -1,3 +1,4 @@
+import { signingHostKey } from './hostKeySigning';
 import { Ssh2ServerClass } from './ssh2Internals';
 
 export { injectEngineSocket } from './ssh2Internals';
@@ -23,7 +24,8 @@ export interface EngineOptions {
 /** An ssh2 Server used only as a protocol engine: sockets are injected, it never listens itself. */
 export function createEngineServer(o: EngineOptions): Ssh2Server {
   return new Ssh2ServerClass({
-    hostKeys: o.hostKeys,
+    // Parsed once, signing through a KeyObject (hostKeySigning.ts): ssh2 re-parsed the PEM per signature.
+    hostKeys: o.hostKeys.map(signingHostKey),
     ident: o.ident,
     algorithms: { kex: o.kex, cipher: o.cipher, hmac: o.hmac, serverHostKey: o.serverHostKey, compress: o.compress },
     keepaliveInterval: o.keepaliveInterval, // 0: see injectEngineSocket
