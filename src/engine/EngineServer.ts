@@ -1,3 +1,4 @@
+import { installEngine } from './installEngine';
 import { Ssh2ServerClass } from './ssh2Internals';
 
 export { injectEngineSocket } from './ssh2Internals';
@@ -20,8 +21,9 @@ export interface EngineOptions {
   debug?: (line: string) => void;
 }
 
-/** An ssh2 Server used only as a protocol engine: sockets are injected, it never listens itself. */
+/** An ssh2 Server used only as a protocol engine: sockets are injected, it never listens itself. Installs the engine's patches first. */
 export function createEngineServer(o: EngineOptions): Ssh2Server {
+  installEngine();
   return new Ssh2ServerClass({
     hostKeys: o.hostKeys,
     ident: o.ident,

@@ -77,7 +77,12 @@ function kem(): MlKem768 {
   return mlkem;
 }
 
-/** Whether mlkem768x25519-sha256 can be offered in this process, and why not. */
+/** Whether ML-KEM loaded, so installPostQuantumKex will register mlkem768x25519-sha256 (nothing is patched to find out). */
+export function postQuantumKexLoadable(): boolean {
+  return mlkem !== undefined;
+}
+
+/** Whether mlkem768x25519-sha256 can be offered in this process (installEngine() has run), and why not. */
 export function postQuantumKexStatus(): { available: boolean; problem?: string } {
   if (loadProblem) return { available: false, problem: loadProblem };
   if (installProblem) return { available: false, problem: installProblem };

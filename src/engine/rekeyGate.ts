@@ -28,7 +28,7 @@ interface Gate {
 const gates = new WeakMap<object, Gate>();
 let installed = false;
 
-/** Taps ssh2's KEXINIT dispatch entry (once, at import of the adapter). */
+/** Taps ssh2's KEXINIT dispatch entry (once; installEngine.ts calls it). */
 export function installRekeyGate(): void {
   if (installed) return;
   const original = MESSAGE_HANDLERS[KEXINIT];

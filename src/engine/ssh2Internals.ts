@@ -1,17 +1,16 @@
 /**
- * The one module that reaches into ssh2's internals. Every private field, deep require and
- * handler-table patch lives here, checked against the pinned version, so that a version bump
- * fails loudly in test/engine.test.ts instead of misbehaving quietly. See docs/engine.md.
+ * The module that reaches into ssh2's internals for the daemon: deep requires, the per-connection
+ * takeovers, checked against the pinned version, so that a version bump fails loudly in
+ * test/engine.test.ts instead of misbehaving quietly. Importing it changes nothing in ssh2: the
+ * process-wide patches are applied by installEngine() (installEngine.ts). See docs/engine.md.
  */
 import type { Socket } from 'node:net';
 import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Connection, Ssh2Protocol } from './ssh2Types';
-import { installGuessedKexPacketFix } from './guessedKexPacketFix';
-import { installKexAccessor } from './handshakeControl';
-import { installPostQuantumKex } from './pqKex';
 import { stopInbound } from './inboundGuard';
 import { inflateLimitInstalled } from './inflateLimit';
+import { MLKEM768X25519_SHA256, postQuantumKexLoadable } from './pqKex';
 import { userAuthTakeoverInstalled } from './userAuthControl';
-import { installRekeyGate, rekeyGateInstalled } from './rekeyGate';
+import { rekeyGateInstalled } from './rekeyGate';
 import { batchWrites } from './writeBatching';
 import { reusePacketBuffers } from './packetBuffers';
 
@@ -22,14 +21,16 @@ export const PINNED_SSH2_VERSION = '1.17.0';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const ssh2Package: { version: string } = require('ssh2/package.json');
 const MESSAGE_HANDLERS: Array<((proto: object, payload: Buffer) => void) | undefined> = require('ssh2/lib/protocol/handlers.js');
-const protocolUtils: {
+/** What installEngine hands the post-quantum patch (pqKex.ts). */
+export const protocolUtils: {
   sendPacket(proto: object, packet: Buffer, bypass?: boolean): boolean;
   bufferParser: { init(buf: Buffer, start: number): void; readList(): string[] | undefined };
   doFatalError(proto: object, msg: string, level: string, reason: number): unknown;
 } = require('ssh2/lib/protocol/utils.js');
 const cryptoModule: { bindingAvailable: boolean } = require('ssh2/lib/protocol/crypto.js');
-const ProtocolClass: { prototype: object } = require('ssh2/lib/protocol/Protocol.js');
-const constants: {
+/** ssh2's Protocol class and constants, for installEngine (installEngine.ts). */
+export const ProtocolClass: { prototype: object } = require('ssh2/lib/protocol/Protocol.js');
+export const constants: {
   MESSAGE: Record<string, number>;
   DISCONNECT_REASON: Record<string, number>;
   SUPPORTED_KEX: string[];
@@ -40,12 +41,6 @@ const constants: {
 } = require('ssh2/lib/protocol/constants.js');
 const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, passphrase?: string) => unknown } } = require('ssh2');
 /* eslint-enable @typescript-eslint/no-require-imports */
-
-// Engine fixes that must be in place before the first connection (see each module's header).
-installGuessedKexPacketFix(ProtocolClass);
-installKexAccessor(ProtocolClass);
-installPostQuantumKex({ protocolClass: ProtocolClass, constants, utils: protocolUtils }); // after installKexAccessor
-installRekeyGate();
 
 export { postQuantumKexStatus, MLKEM768X25519_SHA256 } from './pqKex';
 
@@ -83,13 +78,23 @@ export function engineParseKey(data: Buffer | string, passphrase?: string): impo
 
 export const MESSAGE = constants.MESSAGE;
 export const DISCONNECT_REASON = constants.DISCONNECT_REASON;
-export const SUPPORTED_ALGORITHMS = {
-  kex: constants.SUPPORTED_KEX,
-  cipher: constants.SUPPORTED_CIPHER,
-  hmac: constants.SUPPORTED_MAC,
-  serverHostKey: constants.SUPPORTED_SERVER_HOST_KEY,
-  compress: constants.SUPPORTED_COMPRESSION,
-} as const;
+
+/**
+ * The algorithms the engine serves once installEngine() ran: ssh2's lists, plus
+ * mlkem768x25519-sha256 when ML-KEM loads (pqKex.ts adds it to ssh2's list at install). Computed
+ * without patching anything, so the settings table can list them at import. Fresh arrays.
+ */
+export function engineAlgorithms(): { kex: string[]; cipher: string[]; hmac: string[]; serverHostKey: string[]; compress: string[] } {
+  const kex = [...constants.SUPPORTED_KEX];
+  if (postQuantumKexLoadable() && !kex.includes(MLKEM768X25519_SHA256)) kex.push(MLKEM768X25519_SHA256);
+  return {
+    kex,
+    cipher: [...constants.SUPPORTED_CIPHER],
+    hmac: [...constants.SUPPORTED_MAC],
+    serverHostKey: [...constants.SUPPORTED_SERVER_HOST_KEY],
+    compress: [...constants.SUPPORTED_COMPRESSION],
+  };
+}
 
 /** Whether ssh2's native crypto binding (sshcrypto.node) is loaded; throughput roughly halves without it. */
 export function cryptoBindingAvailable(): boolean {
@@ -142,7 +147,8 @@ const tappedProtocols = new WeakSet<object>();
 let currentPayload: Buffer | undefined;
 let tapInstalled = false;
 
-function installPayloadTap(): void {
+/** Taps ssh2's CHANNEL_OPEN and CHANNEL_REQUEST dispatch entries (once; installEngine calls it). */
+export function installPayloadTap(): void {
   if (tapInstalled) return;
   tapInstalled = true;
   for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {

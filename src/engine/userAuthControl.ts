@@ -11,7 +11,7 @@
  * replies still go out through ssh2's Protocol methods: `authSuccess` also switches on delayed
  * compression (zlib@openssh.com) in ssh2's packet reader and writer.
  *
- * The install throws at import when ssh2's dispatch table or Protocol methods changed.
+ * `installUserAuthTakeover()` (run by installEngine) throws when ssh2's dispatch table or Protocol methods changed.
  */
 import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
 import type { Ssh2Connection } from './ssh2Types';
@@ -66,7 +66,8 @@ function inboundSeqno(proto: AuthProtocol): number {
   return ((proto._decipher?.inSeqno ?? 0) - 1) >>> 0;
 }
 
-function install(): void {
+/** Routes USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE of our connections to the daemon, process-wide; idempotent (installEngine.ts). */
+export function installUserAuthTakeover(): void {
   if (installed) return;
   for (const name of ['authSuccess', 'authFailure', 'authPKOK', 'authInfoReq']) {
     if (typeof ProtocolClass.prototype[name] !== 'function') {
@@ -91,7 +92,6 @@ function install(): void {
   }
   installed = true;
 }
-install();
 
 /** Whether the adapter's USERAUTH dispatch is in ssh2's table (test/engine.test.ts). */
 export function userAuthTakeoverInstalled(): boolean {
@@ -103,6 +103,7 @@ export function userAuthTakeoverInstalled(): boolean {
  * the replies. ssh2's `authentication` event never fires for it afterwards.
  */
 export function takeOverUserAuth(conn: Ssh2Connection, messages: UserAuthMessages): UserAuthReplies {
+  installUserAuthTakeover();
   const proto = (conn as unknown as { _protocol: AuthProtocol })._protocol;
   takenOver.set(proto, messages);
   // ssh2's reply methods shift the request queue its own parser would have filled; each reply is
