@@ -4,7 +4,7 @@ import type { EventHub } from '../events/EventHub';
 import { afterDecision } from '../events/EventHub';
 import type { SSHUserAuthPromptEventArgs, SSHUserAuthRequestEventArgs } from '../events/events';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type { UserAuthReplies } from '../engine/userAuthControl';
+import type { UserAuthReplies } from '../engine/EngineWire';
 import { combineRestrictions, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 import { certificateKeyType, parseOpenSSHCertificate } from '../certs/openSSHCertificate';
 import { checkSshSignature, parseSshPublicKey, signatureAlgorithmFor, signatureKeyType } from '../certs/sshSignature';

@@ -33,6 +33,7 @@
  * nothing is registered and the method is simply not supported.
  */
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { SSH_MSG_KEX_ECDH_INIT, SSH_MSG_KEX_ECDH_REPLY } from '../packet/messages';
 
 export const MLKEM768X25519_SHA256 = 'mlkem768x25519-sha256';
 
@@ -380,7 +381,8 @@ export function installPostQuantumKex({ protocolClass, constants, utils }: Ssh2K
   const fail = (what: string) => {
     throw new Error(`sshdaemon engine: ${what}; ssh2 version changed?`);
   };
-  if (constants.MESSAGE.KEXECDH_INIT !== 30 || constants.MESSAGE.KEXECDH_REPLY !== 31) fail('ssh2 ECDH message numbers are not 30/31');
+  if (constants.MESSAGE.KEXECDH_INIT !== SSH_MSG_KEX_ECDH_INIT || constants.MESSAGE.KEXECDH_REPLY !== SSH_MSG_KEX_ECDH_REPLY)
+    fail('ssh2 ECDH message numbers are not 30/31');
   if (!Array.isArray(constants.SUPPORTED_KEX) || !constants.SUPPORTED_KEX.includes('diffie-hellman-group1-sha1'))
     fail('ssh2 SUPPORTED_KEX has changed');
   const bp = utils.bufferParser;

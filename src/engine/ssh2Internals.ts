@@ -5,8 +5,17 @@
  * process-wide patches are applied by installEngine() (installEngine.ts). See docs/engine.md.
  */
 import type { Socket } from 'node:net';
-import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Connection, Ssh2Protocol } from './ssh2Types';
-import { stopInbound } from './inboundGuard';
+import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Connection } from './ssh2Types';
+import {
+  SSH_MSG_CHANNEL_DATA,
+  SSH_MSG_CHANNEL_EXTENDED_DATA,
+  SSH_MSG_CHANNEL_OPEN,
+  SSH_MSG_CHANNEL_REQUEST,
+  SSH_MSG_DISCONNECT,
+  SSH_MSG_KEXINIT,
+  SSH_MSG_USERAUTH_INFO_RESPONSE,
+  SSH_MSG_USERAUTH_REQUEST,
+} from '../packet/messages';
 import { inflateLimitInstalled } from './inflateLimit';
 import { MLKEM768X25519_SHA256, postQuantumKexLoadable } from './pqKex';
 import { userAuthTakeoverInstalled } from './userAuthControl';
@@ -45,9 +54,10 @@ const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, pa
 export { postQuantumKexStatus, MLKEM768X25519_SHA256 } from './pqKex';
 
 export { prepareHandshake, type HandshakeControl, type KexLists } from './handshakeControl';
-export { guardInbound, inboundStopped, stopInbound } from './inboundGuard';
+export { guardInbound, inboundStopped } from './inboundGuard';
 export { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from './inflateLimit';
-export { takeOverUserAuth, type UserAuthMessages, type UserAuthReplies } from './userAuthControl';
+export { takeOverUserAuth, type UserAuthMessages } from './userAuthControl';
+export { EngineWire, type ChannelWire, type UserAuthReplies, type WirePort } from './EngineWire';
 export { gateClientRekey } from './rekeyGate';
 
 /** ssh2's Server class, used only as a protocol engine (sockets are injected). */
@@ -76,8 +86,17 @@ export function engineParseKey(data: Buffer | string, passphrase?: string): impo
   return Array.isArray(parsed) ? parsed[0] : parsed;
 }
 
-export const MESSAGE = constants.MESSAGE;
-export const DISCONNECT_REASON = constants.DISCONNECT_REASON;
+/** The message numbers the adapter relies on, ours (packet/messages.ts) against ssh2's table. */
+const OUR_NUMBERS: Record<string, number> = {
+  DISCONNECT: SSH_MSG_DISCONNECT,
+  KEXINIT: SSH_MSG_KEXINIT,
+  USERAUTH_REQUEST: SSH_MSG_USERAUTH_REQUEST,
+  USERAUTH_INFO_RESPONSE: SSH_MSG_USERAUTH_INFO_RESPONSE,
+  CHANNEL_OPEN: SSH_MSG_CHANNEL_OPEN,
+  CHANNEL_DATA: SSH_MSG_CHANNEL_DATA,
+  CHANNEL_EXTENDED_DATA: SSH_MSG_CHANNEL_EXTENDED_DATA,
+  CHANNEL_REQUEST: SSH_MSG_CHANNEL_REQUEST,
+};
 
 /**
  * The algorithms the engine serves once installEngine() ran: ssh2's lists, plus
@@ -101,16 +120,8 @@ export function cryptoBindingAvailable(): boolean {
   return cryptoModule.bindingAvailable === true;
 }
 
-interface InternalProtocol extends Ssh2Protocol {
+interface InternalProtocol {
   _handlers: Record<string, unknown>;
-  _packetRW: {
-    write: {
-      allocStart: number;
-      allocStartKEX: number;
-      alloc(len: number, forceKEX?: boolean): Buffer;
-      finalize(packet: Buffer, forceKEX?: boolean): Buffer;
-    };
-  };
   _banner: string | undefined;
 }
 
@@ -151,7 +162,7 @@ let tapInstalled = false;
 export function installPayloadTap(): void {
   if (tapInstalled) return;
   tapInstalled = true;
-  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
+  for (const type of [SSH_MSG_CHANNEL_OPEN, SSH_MSG_CHANNEL_REQUEST]) {
     const original = MESSAGE_HANDLERS[type];
     if (typeof original !== 'function') {
       throw new Error(`sshdaemon engine: ssh2 handler table has no entry for message ${type}; ssh2 version changed?`);
@@ -177,10 +188,9 @@ function takePayload(): Buffer {
  * Takes over channel handling on one connection: ssh2's session/channel glue is replaced by
  * `handlers`; transport, key exchange and authentication stay with ssh2.
  */
-export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Connection, create: (proto: Ssh2Protocol) => H): H {
+export function takeOverChannels(conn: Ssh2Connection, handlers: ChannelMessageHandlers): void {
   installPayloadTap();
   const proto = internals(conn)._protocol;
-  const handlers = create(proto);
   tappedProtocols.add(proto);
   const table = proto._handlers;
   table.CHANNEL_OPEN = (_p: unknown, info: ChannelOpenInfo) => handlers.onOpen(info, takePayload());
@@ -195,57 +205,6 @@ export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Con
   table.CHANNEL_REQUEST = (_p: unknown, recipient: number) => handlers.onRequest(recipient, takePayload());
   table.CHANNEL_EOF = (_p: unknown, recipient: number) => handlers.onEof(recipient);
   table.CHANNEL_CLOSE = (_p: unknown, recipient: number) => handlers.onClose(recipient);
-  return handlers;
-}
-
-/**
- * What each packet ssh2 queues costs beyond its bytes (the packet's Buffer and array slot): a
- * client that ignores a re-key and floods requests wanting replies queued 1.5 million 5-byte
- * replies, 1.1 GB of heap, while the bytes alone stayed under OutBufferHardLimit.
- */
-const QUEUED_PACKET_COST = 256;
-/** Per queue (ssh2 makes a new array for each key exchange and only pushes onto it): what is counted so far. */
-const queueTotals = new WeakMap<object, { counted: number; cost: number }>();
-
-/**
- * What ssh2 holds back while a key exchange runs (Protocol._queue, unbounded in the engine), in
- * bytes plus QUEUED_PACKET_COST per packet: it reaches the socket only after NEWKEYS, so it counts
- * against OutBufferSize and OutBufferHardLimit like unsent socket bytes. Counted incrementally: the
- * check runs on every inbound chunk, and re-summing a long queue each time cost quadratic CPU.
- */
-export function queuedDuringKex(proto: Ssh2Protocol): number {
-  const queue = (proto as unknown as { _queue?: Uint8Array[] })._queue;
-  if (!queue) return 0;
-  let total = queueTotals.get(queue);
-  if (!total) queueTotals.set(queue, (total = { counted: 0, cost: 0 }));
-  for (; total.counted < queue.length; total.counted++) total.cost += queue[total.counted].length + QUEUED_PACKET_COST;
-  return total.cost;
-}
-
-/**
- * CHANNEL_DATA (or EXTENDED_DATA) whose data is several buffers, copied straight into ssh2's packet:
- * the channel layer fills packets from consecutive sends without concatenating them first.
- */
-export function sendChannelDataParts(proto: Ssh2Protocol, recipient: number, parts: readonly Buffer[], extended: number): void {
-  const internal = proto as unknown as {
-    _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } };
-  };
-  const writer = internal._packetRW.write;
-  let dataLen = 0;
-  for (const part of parts) dataLen += part.length;
-  const head = extended ? 13 : 9;
-  let p = writer.allocStart;
-  const packet = writer.alloc(head + dataLen);
-  packet[p] = extended ? MESSAGE.CHANNEL_EXTENDED_DATA : MESSAGE.CHANNEL_DATA;
-  packet.writeUInt32BE(recipient, p + 1);
-  if (extended) packet.writeUInt32BE(extended, p + 5);
-  packet.writeUInt32BE(dataLen, p + head - 4);
-  p += head;
-  for (const part of parts) {
-    packet.set(part, p);
-    p += part.length;
-  }
-  protocolUtils.sendPacket(proto, writer.finalize(packet));
 }
 
 /**
@@ -257,54 +216,9 @@ export function speedUpOutbound(conn: Ssh2Connection): void {
   reusePacketBuffers(conn, batchWrites(conn));
 }
 
-/** Sends an arbitrary SSH message (payload starts with the message number); queued during re-keys, compressed when negotiated. */
-export function sendRawPacket(conn: Ssh2Connection, payload: Buffer): void {
-  const proto = internals(conn)._protocol;
-  const writer = proto._packetRW.write;
-  const start = writer.allocStart;
-  const packet = writer.alloc(payload.length);
-  packet.set(payload, start);
-  protocolUtils.sendPacket(proto, writer.finalize(packet));
-}
-
 /** Sets the USERAUTH_BANNER this connection gets when it asks for ssh-userauth (ssh2 only has a server-wide one). */
 export function setConnectionBanner(conn: Ssh2Connection, text: string | undefined): void {
   internals(conn)._protocol._banner = text ? (text.endsWith('\r\n') ? text : text + '\r\n') : undefined;
-}
-
-/**
- * Whether ssh2 has torn the connection's transport down (the client's FIN, a fatal error): its
- * Protocol then throws on any send ("Instance unusable", "Invalid Zlib instance"), so a reply
- * decided asynchronously must not be sent. ssh2's `_destruct` is set to undefined once it has run.
- */
-export function transportDestroyed(conn: Ssh2Connection): boolean {
-  return (internals(conn)._protocol as unknown as { _destruct?: unknown })._destruct === undefined;
-}
-
-/**
- * Sends SSH_MSG_DISCONNECT with a reason code and a description, then stops reading (nothing the
- * client sends afterwards is parsed) and ends the socket. `hostile`: destroy it as soon as the
- * message is flushed, as sshd exits (too many failures, protocol violations); otherwise the client
- * closes its side (the caller keeps a backstop timer).
- */
-export function disconnectWithReason(conn: Ssh2Connection, reason: number, description = '', hostile = false): void {
-  const { _protocol: proto } = internals(conn);
-  try {
-    // As ssh2's own disconnect(), which sends no description: allocated so it can go out even mid key exchange.
-    const text = Buffer.from(description);
-    const writer = proto._packetRW.write;
-    const start = writer.allocStartKEX;
-    const packet = writer.alloc(1 + 4 + 4 + text.length + 4, true);
-    packet[start] = MESSAGE.DISCONNECT;
-    packet.writeUInt32BE(reason, start + 1);
-    packet.writeUInt32BE(text.length, start + 5);
-    packet.set(text, start + 9);
-    packet.writeUInt32BE(0, start + 9 + text.length); // language tag
-    protocolUtils.sendPacket(proto, writer.finalize(packet, true), true);
-  } catch {
-    // the transport may already be torn down
-  }
-  stopInbound(conn, hostile);
 }
 
 /** Replaces the handler of an ssh2 message on one connection, keeping the original to delegate to. */
@@ -326,7 +240,10 @@ export function engineVersionProblem(): string | undefined {
   if (ssh2Package.version !== PINNED_SSH2_VERSION) {
     return `ssh2 ${ssh2Package.version} is installed, the engine adapter is written for ${PINNED_SSH2_VERSION}`;
   }
-  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST, MESSAGE.USERAUTH_REQUEST, MESSAGE.USERAUTH_INFO_RESPONSE]) {
+  for (const [name, number] of Object.entries(OUR_NUMBERS)) {
+    if (constants.MESSAGE[name] !== number) return `ssh2 numbers ${name} ${constants.MESSAGE[name]}, RFC 4250 ${number}`;
+  }
+  for (const type of [SSH_MSG_CHANNEL_OPEN, SSH_MSG_CHANNEL_REQUEST, SSH_MSG_USERAUTH_REQUEST, SSH_MSG_USERAUTH_INFO_RESPONSE]) {
     if (typeof MESSAGE_HANDLERS[type] !== 'function') return `ssh2 handler table lacks message ${type}`;
   }
   if (!userAuthTakeoverInstalled()) return 'the USERAUTH takeover is not installed';
