@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { ChannelLayer } from '../src/channels/ChannelLayer';
 import type { ChannelHost } from '../src/channels/ChannelHost';
 import { EventHub } from '../src/events/EventHub';
-import type { Ssh2Protocol } from '../src/engine/ssh2Types';
+import type { ChannelWire } from '../src/engine/EngineWire';
 import { encodeString, encodeUint32 } from '../src/packet/wire';
 import { ConnectionRecord } from '../src/registry/ConnectionRecord';
 import { withBareDaemon } from './fixtures/bareDaemon';
@@ -269,19 +269,22 @@ test(
         if (destroyed) throw new Error('Instance unusable after fatal error');
         sent.push(name);
       };
-      const proto = new Proxy({}, { get: (_t, name) => send(String(name)) }) as unknown as Ssh2Protocol;
+      // The outbound port: every message throws once the transport is gone (queuedDuringKex is a query, not a send).
+      const wire = new Proxy(
+        {},
+        { get: (_t, name) => (name === 'queuedDuringKex' ? () => 0 : send(String(name))) },
+      ) as unknown as ChannelWire;
       const socket = Object.assign(new EventEmitter(), { writableLength: 0 }) as unknown as Socket;
       const conn = new ConnectionRecord('1', socket, '127.0.0.1', 1, '127.0.0.1', 0);
       conn.authenticated = true;
       const hub = new EventHub();
-      const layer = new ChannelLayer(conn, proto, {
+      const layer = new ChannelLayer(conn, wire, {
         hub,
         addChannel: () => undefined,
         removeChannel: () => true,
         outBufferSize: () => 1 << 20,
         outBufferHardLimit: () => 16 << 20,
         maxChannels: () => 10,
-        sendRaw: () => send('raw')(),
         violation: () => undefined,
         overflow: () => undefined,
         activity: () => undefined,

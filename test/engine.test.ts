@@ -5,8 +5,12 @@ import { constants as zlibConstants, deflateSync } from 'node:zlib';
 import { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from '../src/engine/inflateLimit';
 import { userAuthTakeoverInstalled } from '../src/engine/userAuthControl';
 import { firstProposals } from '../src/engine/guessedKexPacketFix';
-import { cryptoBindingAvailable, engineVersionProblem, PINNED_SSH2_VERSION, SUPPORTED_ALGORITHMS } from '../src/engine/ssh2Internals';
+import { cryptoBindingAvailable, engineAlgorithms, engineVersionProblem, PINNED_SSH2_VERSION } from '../src/engine/ssh2Internals';
+import { installEngine } from '../src/engine/installEngine';
 import { methodHash, patchedCipherClasses } from '../src/engine/packetBuffers';
+
+// The adapter's process-wide patches and source checks run here, as the daemon runs them before its first listen.
+installEngine();
 
 test('the installed ssh2 is the version the engine adapter was written for', () => {
   assert.equal(engineVersionProblem(), undefined);
@@ -18,13 +22,14 @@ test("ssh2's native crypto binding is built and loaded (throughput depends on it
 });
 
 test('the engine still lists the algorithms our defaults rely on', () => {
-  for (const a of ['curve25519-sha256', 'ecdh-sha2-nistp256']) assert.ok(SUPPORTED_ALGORITHMS.kex.includes(a), a);
-  for (const a of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) assert.ok(SUPPORTED_ALGORITHMS.cipher.includes(a), a);
-  assert.ok(SUPPORTED_ALGORITHMS.hmac.includes('hmac-sha2-256-etm@openssh.com'));
+  const supported = engineAlgorithms();
+  for (const a of ['curve25519-sha256', 'ecdh-sha2-nistp256']) assert.ok(supported.kex.includes(a), a);
+  for (const a of ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com']) assert.ok(supported.cipher.includes(a), a);
+  assert.ok(supported.hmac.includes('hmac-sha2-256-etm@openssh.com'));
 });
 
-test('the outbound fast path knows every cipher class ssh2 builds (writeBatching.ts and packetBuffers.ts check their sources at import)', () => {
-  // Importing them ran the checks: the ssh2 lines they depend on, and each class's allocPacket and encrypt by SHA-256.
+test('the outbound fast path knows every cipher class ssh2 builds (writeBatching.ts and packetBuffers.ts check their sources at installEngine)', () => {
+  // installEngine() ran the checks: the ssh2 lines they depend on, and each class's allocPacket and encrypt by SHA-256.
   assert.deepEqual(patchedCipherClasses().sort(), [
     'AESGCMCipherBinding',
     'AESGCMCipherNative',
@@ -36,7 +41,7 @@ test('the outbound fast path knows every cipher class ssh2 builds (writeBatching
   ]);
 });
 
-test('the pin of a cipher method changes with its text (a patched ssh2 method stops the adapter at import)', () => {
+test('the pin of a cipher method changes with its text (a patched ssh2 method stops installEngine)', () => {
   const source = readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
   const pinned = methodHash(source, 'AESGCMCipherBinding', 'allocPacket');
   assert.equal(pinned, '7eda521a01bfe25d');

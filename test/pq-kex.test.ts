@@ -20,7 +20,8 @@ import {
   SIZES,
   x25519PrivateKey,
 } from '../src/engine/pqKex';
-import { SUPPORTED_ALGORITHMS } from '../src/engine/ssh2Internals';
+import { engineAlgorithms } from '../src/engine/ssh2Internals';
+import { installEngine } from '../src/engine/installEngine';
 import { withBareDaemon, type BareDaemon } from './fixtures/bareDaemon';
 import { opensshArgs, requireBinary, run } from './fixtures/clients';
 import { connect, exec } from './helpers-ssh2';
@@ -134,8 +135,11 @@ test('malformed client values are refused by the derivation with a named reason'
 });
 
 test('the name is supported by the engine and first in the default SSHKeyExchangeAlgorithms', () => {
+  assert.ok(engineAlgorithms().kex.includes(MLKEM768X25519_SHA256), 'listed before the engine is installed');
+  installEngine();
   assert.deepEqual(postQuantumKexStatus(), { available: true });
-  assert.ok(SUPPORTED_ALGORITHMS.kex.includes(MLKEM768X25519_SHA256));
+  assert.ok(engineAlgorithms().kex.includes(MLKEM768X25519_SHA256));
+  assert.equal(engineAlgorithms().kex.filter((k) => k === MLKEM768X25519_SHA256).length, 1, 'listed once after the install added it');
   assert.ok(SUPPORTED.kex.includes(MLKEM768X25519_SHA256));
   assert.equal(DEFAULTS.kex[0], MLKEM768X25519_SHA256);
   assert.equal(DEFAULTS.kex[1], 'curve25519-sha256');

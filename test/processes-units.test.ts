@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SSHDaemon, SSHDaemonError, type ProcessRequest } from '../src';
-import { exitSignalPayload } from '../src/channels/ChannelStream';
+import { exitSignalPayload } from '../src/packet/messages';
 import { AcceptEnv } from '../src/processes/acceptEnv';
 import { resolveLaunch } from '../src/processes/launchPlan';
 import { PINNED_NODE_PTY_VERSION, ptyBinding, ptyProblem } from '../src/processes/ptyBinding';

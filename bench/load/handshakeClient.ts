@@ -14,7 +14,7 @@ export interface HandshakeClientOptions {
   user: string;
   keyPath: string;
   concurrency: number;
-  /** Key exchange to use; default curve25519-sha256. mlkem768x25519-sha256 loads the SDK's engine patch, which also serves ssh2 clients. */
+  /** Key exchange to use; default curve25519-sha256. mlkem768x25519-sha256 installs the SDK's engine patch (installEngine), which also serves ssh2 clients. */
   kex?: string;
 }
 export interface HandshakeClientResult {
@@ -29,7 +29,7 @@ export interface HandshakeClientResult {
 
 const o = JSON.parse(process.argv[2]) as HandshakeClientOptions;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-if (o.kex && o.kex !== 'curve25519-sha256') require('../../src/engine/ssh2Internals');
+if (o.kex && o.kex !== 'curve25519-sha256') require('../../src/engine/installEngine').installEngine();
 const algorithms = { ...HANDSHAKE_ALGORITHMS, kex: [o.kex ?? HANDSHAKE_ALGORITHMS.kex[0]] };
 const privateKey = readFileSync(o.keyPath);
 const parsed = utils.parseKey(privateKey);

@@ -3,7 +3,7 @@ import { ErrorCodes } from '../errors/SSHDaemonError';
 import { afterDecision } from '../events/EventHub';
 import type { SSHUserAuthPromptEventArgs, SSHUserAuthRequestEventArgs } from '../events/events';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
-import type { UserAuthReplies } from '../engine/userAuthControl';
+import type { UserAuthReplies } from '../engine/EngineWire';
 import { combineRestrictions, type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 import { certificateKeyType, parseOpenSSHCertificate } from '../certs/openSSHCertificate';
 import { signatureAlgorithmFor, signatureKeyType } from '../certs/sshSignature';

@@ -1,6 +1,6 @@
 /** The checks a publickey request passes before SSHUserAuthRequest fires (sshd's userauth_pubkey). */
 import { parseSshPublicKey, checkSshSignature } from '../certs/sshSignature';
-import type { UserAuthReplies } from '../engine/userAuthControl';
+import type { UserAuthReplies } from '../engine/EngineWire';
 import { ErrorCodes } from '../errors/SSHDaemonError';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import type { AuthHost } from './AuthHost';

@@ -4,6 +4,7 @@
  * SSHDaemonError(MalformedPayload) on truncation or trailing bytes; what the fields mean is
  * decided by AuthFlow.
  */
+import { SSH_MSG_USERAUTH_INFO_RESPONSE, SSH_MSG_USERAUTH_REQUEST } from '../packet/messages';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { WireReader } from '../packet/wire';
 
@@ -42,9 +43,6 @@ export type UserAuthRequest =
     })
   | (RequestHead & { readonly method: 'other'; readonly name: string });
 
-const USERAUTH_REQUEST = 50;
-const USERAUTH_INFO_RESPONSE = 61;
-
 function malformed(what: string): SSHDaemonError {
   return new SSHDaemonError(ErrorCodes.MalformedPayload, `Malformed ${what}`);
 }
@@ -80,7 +78,7 @@ const DECODERS: Readonly<Record<string, MethodDecoder>> = {
 
 /** Decodes a USERAUTH_REQUEST payload; methods other than the four above come back as `other`. */
 export function decodeUserAuthRequest(payload: Buffer): UserAuthRequest {
-  if (payload[0] !== USERAUTH_REQUEST) throw malformed('USERAUTH_REQUEST: wrong message number');
+  if (payload[0] !== SSH_MSG_USERAUTH_REQUEST) throw malformed('USERAUTH_REQUEST: wrong message number');
   const r = new WireReader(payload, 1);
   const head = { user: r.string(), service: r.string() };
   const name = r.string();
@@ -96,7 +94,7 @@ export function decodeUserAuthRequest(payload: Buffer): UserAuthRequest {
  * (the strings are then not read: a client cannot make the daemon parse a huge list).
  */
 export function decodeInfoResponse(payload: Buffer, expected: number): { answers: string[] } | { count: number } {
-  if (payload[0] !== USERAUTH_INFO_RESPONSE) throw malformed('USERAUTH_INFO_RESPONSE: wrong message number');
+  if (payload[0] !== SSH_MSG_USERAUTH_INFO_RESPONSE) throw malformed('USERAUTH_INFO_RESPONSE: wrong message number');
   const r = new WireReader(payload, 1);
   const count = r.uint32();
   if (count !== expected) return { count };

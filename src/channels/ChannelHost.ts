@@ -19,7 +19,6 @@ export interface ChannelHost {
   /** Bytes an application may queue on a channel for a client that does not read (OutBufferHardLimit, at least twice OutBufferSize). */
   outBufferHardLimit(): number;
   maxChannels(): number;
-  sendRaw(conn: ConnectionRecord, payload: Buffer): void;
   /** The client broke the protocol: report and drop the connection. */
   violation(conn: ConnectionRecord, code: number, description: string): void;
   /** The client costs more memory than the limits allow (BufferLimit): report and drop the connection at once. */

@@ -2,10 +2,12 @@ import { publish } from '../observability/diagnostics';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
 import { afterDecision } from '../events/EventHub';
-import { type ChannelMessageHandlers, queuedDuringKex, sendChannelDataParts } from '../engine/ssh2Internals';
-import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Protocol } from '../engine/ssh2Types';
+import type { ChannelWire } from '../engine/EngineWire';
+import type { ChannelMessageHandlers } from '../engine/ssh2Internals';
+import type { ChannelOpenConfirmInfo, ChannelOpenInfo } from '../engine/ssh2Types';
+import { channelOpenPayload, exitStatusPayload, SSH_OPEN } from '../packet/messages';
 import { tagPayload } from '../packet/layouts';
-import { encodeString, encodeUint32, WireReader } from '../packet/wire';
+import { WireReader } from '../packet/wire';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
 import type { ChannelHost } from './ChannelHost';
@@ -26,16 +28,16 @@ function directTarget(channelType: string, parameters: Buffer): { host: string; 
   }
 }
 
-/** RFC 4254 channel open failure reasons. */
-const OPEN_FAILURE = { ADMINISTRATIVELY_PROHIBITED: 1, CONNECT_FAILED: 2, UNKNOWN_CHANNEL_TYPE: 3, RESOURCE_SHORTAGE: 4 };
-
 interface PendingOpen {
   state: ChannelState;
   resolve: (channelId: string) => void;
   reject: (err: Error) => void;
 }
 
-/** The channel multiplexer of one connection: replaces ssh2's session glue (see docs/engine.md). */
+/**
+ * The channel multiplexer of one connection: replaces ssh2's session glue (see docs/engine.md).
+ * Everything it sends goes out through the connection's {@link ChannelWire} (src/engine/EngineWire.ts).
+ */
 export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   /**
    * Set when the transport went (the client's FIN ends ssh2's Protocol before the socket closes):
@@ -52,7 +54,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
 
   constructor(
     private readonly conn: ConnectionRecord,
-    private readonly proto: Ssh2Protocol,
+    private readonly wire: ChannelWire,
     private readonly host: ChannelHost,
   ) {
     conn.channels = this.channels;
@@ -69,15 +71,15 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   onOpen(info: ChannelOpenInfo, payload: Buffer): void {
     const { conn, host } = this;
     if (!conn.authenticated) {
-      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'not authenticated');
+      return this.wire.channelOpenFailure(info.sender, SSH_OPEN.ADMINISTRATIVELY_PROHIBITED, 'not authenticated');
     }
     if (this.channels.size >= host.maxChannels()) {
       host.hub.log(conn.id, 1, `channel open refused: MaxSessionsPerConnection (${host.maxChannels()}) reached`);
-      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.RESOURCE_SHORTAGE, 'too many channels');
+      return this.wire.channelOpenFailure(info.sender, SSH_OPEN.RESOURCE_SHORTAGE, 'too many channels');
     }
     if (info.packetSize < MIN_PEER_PACKET_SIZE) {
       host.hub.log(conn.id, 1, `channel open refused: maximum packet size ${info.packetSize} below ${MIN_PEER_PACKET_SIZE}`);
-      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.RESOURCE_SHORTAGE, `maximum packet size below ${MIN_PEER_PACKET_SIZE}`);
+      return this.wire.channelOpenFailure(info.sender, SSH_OPEN.RESOURCE_SHORTAGE, `maximum packet size below ${MIN_PEER_PACKET_SIZE}`);
     }
     const r = new WireReader(payload, 1);
     r.bytes();
@@ -88,7 +90,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const prohibited = refusedChannelOpen(conn.restrictions, info.type, directTarget(info.type, parameters));
     if (prohibited) {
       host.hub.log(conn.id, 1, `channel open refused: ${prohibited}`);
-      return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, prohibited);
+      return this.wire.channelOpenFailure(info.sender, SSH_OPEN.ADMINISTRATIVELY_PROHIBITED, prohibited);
     }
     const state = new ChannelState(nextId(), this.allocateLocalChannel(), conn, info.type, this);
     this.channels.set(state.localId, state);
@@ -103,7 +105,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
       if (note) host.hub.log(conn.id, note.level, note.message);
       if (!ok || !args.accept) {
         this.channels.delete(state.localId);
-        return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED, 'refused by server');
+        return this.wire.channelOpenFailure(info.sender, SSH_OPEN.ADMINISTRATIVELY_PROHIBITED, 'refused by server');
       }
       const service = host.builtIns.attachOpen(conn, info.type, parameters);
       if (!service) return this.confirm(state, info);
@@ -116,7 +118,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
           if (typeof outcome === 'string') {
             this.channels.delete(state.localId);
             host.hub.log(conn.id, 1, `channel open failed: ${outcome}`);
-            return this.proto.channelOpenFail(info.sender, OPEN_FAILURE.CONNECT_FAILED, outcome);
+            return this.wire.channelOpenFailure(info.sender, SSH_OPEN.CONNECT_FAILED, outcome);
           }
           this.confirm(state, info);
           outcome.start(state);
@@ -136,7 +138,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   }
 
   private confirm(state: ChannelState, info: ChannelOpenInfo): void {
-    this.proto.channelOpenConfirm(info.sender, state.localId, LOCAL_WINDOW, LOCAL_PACKET_SIZE);
+    this.wire.channelOpenConfirmation(info.sender, state.localId, LOCAL_WINDOW, LOCAL_PACKET_SIZE);
     this.opened(state, info.sender, info.window, info.packetSize);
   }
 
@@ -169,7 +171,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     if (prohibited) {
       this.host.hub.log(this.conn.id, 1, `channel ${state.id}: ${prohibited}`);
       state.inbound.run(() => {
-        if (wantReply && !state.closeSent && !this.gone()) this.proto.channelFailure(state.remoteId);
+        if (wantReply && !state.closeSent && !this.gone()) this.wire.channelFailure(state.remoteId);
       });
       return;
     }
@@ -191,8 +193,8 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
         return afterDecision(attached, (granted) => {
           if (state.finished || this.gone()) return;
           if (wantReply && !state.closeSent) {
-            if (granted) this.proto.channelSuccess(state.remoteId);
-            else this.proto.channelFailure(state.remoteId);
+            if (granted) this.wire.channelSuccess(state.remoteId);
+            else this.wire.channelFailure(state.remoteId);
           }
           if (!granted) return;
           state.noteGranted(requestType, params);
@@ -234,14 +236,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
       1,
       `channel ${state.id}: the SSHChannelRequested handler for ${requestType} failed; closing the channel with exit-status 1`,
     );
-    const exitStatus = Buffer.concat([
-      Buffer.from([98]),
-      encodeUint32(state.remoteId),
-      encodeString('exit-status'),
-      Buffer.from([0]),
-      encodeUint32(1),
-    ]);
-    markHandled(state.sendPacket(exitStatus));
+    markHandled(state.sendPacket(exitStatusPayload(state.remoteId, 1)));
     markHandled(state.close());
   }
 
@@ -341,15 +336,7 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     this.channels.set(state.localId, state);
     return new Promise<string>((resolve, reject) => {
       (this.pendingOpens ??= new Map()).set(state.localId, { state, resolve, reject });
-      const payload = Buffer.concat([
-        Buffer.from([90]), // SSH_MSG_CHANNEL_OPEN
-        encodeString(channelType),
-        encodeUint32(state.localId),
-        encodeUint32(LOCAL_WINDOW),
-        encodeUint32(LOCAL_PACKET_SIZE),
-        params,
-      ]);
-      this.host.sendRaw(this.conn, payload);
+      this.wire.send(channelOpenPayload(channelType, state.localId, LOCAL_WINDOW, LOCAL_PACKET_SIZE, params));
     });
   }
 
@@ -369,29 +356,28 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
   sendData(remoteId: number, data: Buffer | readonly Buffer[], extended: number): void {
     if (Buffer.isBuffer(data)) {
       this.host.activity(this.conn, data.length);
-      if (extended) this.proto.channelExtData(remoteId, data, extended);
-      else this.proto.channelData(remoteId, data);
+      this.wire.channelData(remoteId, data, extended);
       return;
     }
     let n = 0;
     for (const part of data) n += part.length;
     this.host.activity(this.conn, n);
-    sendChannelDataParts(this.proto, remoteId, data, extended);
+    this.wire.channelDataParts(remoteId, data, extended);
   }
   sendPacket(payload: Buffer): void {
-    this.host.sendRaw(this.conn, payload);
+    this.wire.send(payload);
   }
   sendEof(remoteId: number): void {
-    this.proto.channelEOF(remoteId);
+    this.wire.channelEof(remoteId);
   }
   sendClose(remoteId: number): void {
-    this.proto.channelClose(remoteId);
+    this.wire.channelClose(remoteId);
   }
   sendWindowAdjust(remoteId: number, amount: number): void {
-    this.proto.channelWindowAdjust(remoteId, amount);
+    this.wire.channelWindowAdjust(remoteId, amount);
   }
   congested(): boolean {
-    return this.conn.socket.writableLength + queuedDuringKex(this.proto) > this.host.outBufferSize();
+    return this.conn.socket.writableLength + this.wire.queuedDuringKex() > this.host.outBufferSize();
   }
   /** After a key exchange ssh2 flushed its queue; the socket may not emit 'drain', so channels retry now. */
   resumeAfterKex(): void {

@@ -1,7 +1,7 @@
 import { Duplex, Writable } from 'node:stream';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
-import { encodeString, encodeUint32 } from '../packet/wire';
+import { exitSignalPayload, exitStatusPayload } from '../packet/messages';
 import { type ChannelState, QUEUED_ITEM_COST } from './ChannelState';
 
 /** Options of {@link SSHDaemon.channelStream}, read when the stream is first made. */
@@ -59,31 +59,6 @@ class StderrWritable extends Writable {
     if (!ok) this.onBuffered?.();
     return ok;
   }
-}
-
-/** RFC 4254 6.10: `exit-signal` with the signal name without "SIG". */
-export function exitSignalPayload(remoteId: number, signal: string, coreDumped: boolean, message: string): Buffer {
-  return Buffer.concat([
-    Buffer.from([98]),
-    encodeUint32(remoteId),
-    encodeString('exit-signal'),
-    Buffer.from([0]),
-    encodeString(signal.replace(/^SIG(?=[A-Z0-9])/, '')), // 'SIG@openssh.com' (sshd's name for the rest) stays whole
-    Buffer.from([coreDumped ? 1 : 0]),
-    encodeString(message),
-    encodeString(''),
-  ]);
-}
-
-/** RFC 4254 6.10: `exit-status`. */
-export function exitStatusPayload(remoteId: number, code: number): Buffer {
-  return Buffer.concat([
-    Buffer.from([98]),
-    encodeUint32(remoteId),
-    encodeString('exit-status'),
-    Buffer.from([0]),
-    encodeUint32(code >>> 0),
-  ]);
 }
 
 /**

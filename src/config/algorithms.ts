@@ -1,15 +1,18 @@
 import { DEFAULT_SIGNATURE_ALGORITHMS } from '../certs/sshSignature';
-import { SUPPORTED_ALGORITHMS } from '../engine/ssh2Internals';
+import { engineAlgorithms } from '../engine/ssh2Internals';
 
 /** ssh2 advertises group exchange but cannot serve it as a server: never offered, never accepted. */
 const UNSERVABLE = /^diffie-hellman-group-exchange-/;
 
+/** What the engine serves once installed (computed without patching ssh2: importing this changes nothing). */
+const ENGINE = engineAlgorithms();
+
 export const SUPPORTED = {
-  kex: SUPPORTED_ALGORITHMS.kex.filter((k) => !UNSERVABLE.test(k)),
-  cipher: SUPPORTED_ALGORITHMS.cipher,
-  mac: SUPPORTED_ALGORITHMS.hmac,
-  hostKey: SUPPORTED_ALGORITHMS.serverHostKey,
-  compression: SUPPORTED_ALGORITHMS.compress,
+  kex: ENGINE.kex.filter((k) => !UNSERVABLE.test(k)),
+  cipher: ENGINE.cipher,
+  mac: ENGINE.hmac,
+  hostKey: ENGINE.serverHostKey,
+  compression: ENGINE.compress,
 };
 
 /** Secure defaults: what ssh-audit passes, post-quantum key exchange first. No SHA-1, no CBC, no encrypt-and-MAC, no NIST curves, no group exchange (see docs/security.md). */

@@ -1,4 +1,5 @@
 import { signingHostKey } from './hostKeySigning';
+import { installEngine } from './installEngine';
 import { Ssh2ServerClass } from './ssh2Internals';
 
 export { injectEngineSocket } from './ssh2Internals';
@@ -21,8 +22,9 @@ export interface EngineOptions {
   debug?: (line: string) => void;
 }
 
-/** An ssh2 Server used only as a protocol engine: sockets are injected, it never listens itself. */
+/** An ssh2 Server used only as a protocol engine: sockets are injected, it never listens itself. Installs the engine's patches first. */
 export function createEngineServer(o: EngineOptions): Ssh2Server {
+  installEngine();
   return new Ssh2ServerClass({
     // Parsed once, signing through a KeyObject (hostKeySigning.ts): ssh2 re-parsed the PEM per signature.
     hostKeys: o.hostKeys.map(signingHostKey),

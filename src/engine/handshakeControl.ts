@@ -10,6 +10,7 @@
  * - host certificates are offered before the plain keys (hostCertificates.ts).
  */
 import { certificateAlgorithm, onKeyExchange, registerHostCertificates, type HostCertificateBlob } from './hostCertificates';
+import { SSH_MSG_KEXINIT, SSH_MSG_USERAUTH_REQUEST } from '../packet/messages';
 import { parseKexInit, type KexLists } from './kexInitLists';
 import type { Ssh2Connection } from './ssh2Types';
 
@@ -137,10 +138,10 @@ export function prepareHandshake(
   const original = decipher?._onPayload;
   if (decipher && original) {
     decipher._onPayload = (payload: Buffer) => {
-      if (client === undefined && payload.length > 0 && payload[0] === 20) {
+      if (client === undefined && payload.length > 0 && payload[0] === SSH_MSG_KEXINIT) {
         client = parseKexInit(payload);
         decipher._onPayload = original;
-      } else if (payload.length > 0 && payload[0] > 20 && payload[0] < 50) {
+      } else if (payload.length > 0 && payload[0] > SSH_MSG_KEXINIT && payload[0] < SSH_MSG_USERAUTH_REQUEST) {
         // ssh2 would dereference its not-yet-created key exchange (a TypeError); name the fault instead.
         throw new Error(`Protocol error: key exchange message ${payload[0]} before the client's KEXINIT`);
       }

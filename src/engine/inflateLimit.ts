@@ -10,7 +10,7 @@
  * the daemon recognises (ssh2 then reports it as a connection error and the daemon disconnects
  * with COMPRESSION_ERROR). Process-wide, so in-process ssh2 clients are bounded too.
  *
- * The install throws at import when zlib.js no longer has the reader or its limit field.
+ * `installInflateLimit()` (run by installEngine) throws when zlib.js no longer has the reader or its limit field.
  */
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -41,7 +41,8 @@ const EXCEEDED = /^Output length exceeded maximum of /;
 
 let installed = false;
 
-function install(): void {
+/** Bounds every inflate of ssh2's packet reader, process-wide; idempotent (installEngine.ts calls it). */
+export function installInflateLimit(): void {
   if (installed) return;
   const Reader = zlibModule.ZlibPacketReader;
   const read = Reader?.prototype.read;
@@ -70,7 +71,6 @@ function install(): void {
   };
   installed = true;
 }
-install();
 
 /** Whether the bound is in place (test/engine.test.ts). */
 export function inflateLimitInstalled(): boolean {

@@ -7,7 +7,7 @@
  * The layout is ssh2's, byte for byte: length, padding length, payload, padding (to the cipher's
  * block, at least 4 bytes; the length field counts or not as each class does), and the room the
  * AEAD bindings encrypt their tag into. Each class's `allocPacket` and `encrypt` text in crypto.js is
- * pinned by SHA-256 below; the install throws at import if any differs (ssh2 changed), and a cipher
+ * pinned by SHA-256 below; `checkPacketBuffers()` (run by installEngine) throws if any differs (ssh2 changed), and a cipher
  * of a class not in the table keeps ssh2's own allocation.
  *
  * Reuse. A fresh 32 KiB buffer per packet costs an allocation, cold cache lines and GC; writing the
@@ -23,7 +23,7 @@
  * report a chunk written while it still holds it).
  *
  * Installed per connection by wrapping `proto._onHandshakeComplete`, which kex.js calls right after
- * it installs the cipher of each key exchange (checked at import), before it drains the packets
+ * it installs the cipher of each key exchange (checked by installEngine), before it drains the packets
  * queued during the exchange. In-process ssh2 clients are untouched.
  */
 import { createHash } from 'node:crypto';
@@ -85,7 +85,9 @@ const CLASSES: Record<string, { alloc: string; encrypt: string; layout: LayoutOf
 };
 
 /** ssh2's crypto.js as installed: methods are pinned by their text on disk (instrumenting tools, such as the fuzzer's, rewrite what `Function.prototype.toString` returns). */
-const CRYPTO_SOURCE = readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
+function cryptoSource(): string {
+  return readFileSync(require.resolve('ssh2/lib/protocol/crypto.js'), 'utf8');
+}
 
 /** SHA-256 (16 hex digits) of a method of a class of crypto.js, from `  name(` to its closing `  }` at the same depth. */
 export function methodHash(source: string, className: string, method: string): string | undefined {
@@ -108,6 +110,7 @@ const layouts = new Map<object, LayoutOf>();
 
 /** Builds one cipher of every class ssh2 can make here and checks each class against the table. */
 function verifyCipherClasses(): void {
+  const source = cryptoSource();
   const probes: CipherInstance[] = [new cryptoModule.NullCipher(0, () => undefined)];
   const mac = cryptoModule.MAC_INFO['hmac-sha2-256-etm@openssh.com'];
   for (const name of ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes128-ctr']) {
@@ -131,7 +134,7 @@ function verifyCipherClasses(): void {
     const proto = Object.getPrototypeOf(probe) as CipherInstance & { constructor: { name: string } };
     const name = proto.constructor.name;
     const pinned = CLASSES[name];
-    const got = { alloc: methodHash(CRYPTO_SOURCE, name, 'allocPacket'), encrypt: methodHash(CRYPTO_SOURCE, name, 'encrypt') };
+    const got = { alloc: methodHash(source, name, 'allocPacket'), encrypt: methodHash(source, name, 'encrypt') };
     probe.free();
     if (!pinned) throw new Error(`sshdaemon engine (packetBuffers): unknown ssh2 cipher class ${name}; ssh2 version changed?`);
     if (got.alloc !== pinned.alloc || got.encrypt !== pinned.encrypt) {
@@ -145,25 +148,35 @@ function verifyCipherClasses(): void {
   }
 }
 
-verifyCipherClasses();
-
-/** The ssh2 cipher classes whose allocation is replaced (all that ssh2 can build; checked at import). */
+/** The ssh2 cipher classes whose allocation is replaced (all that ssh2 can build; filled by {@link checkPacketBuffers}). */
 export function patchedCipherClasses(): string[] {
   return [...layouts.keys()].map((p) => (p as { constructor: { name: string } }).constructor.name);
 }
-checkSources(
-  {
-    // The cipher of each exchange is installed, then _onHandshakeComplete drains the queue with it.
-    'ssh2/lib/protocol/kex.js': [
-      /this\._protocol\._cipher = createCipher\(hsCipherConfig\);\s*this\._protocol\._packetRW\.write = hsWrite;\s*hsCipherConfig = undefined;\s*hsWrite = undefined;\s*this\._protocol\._onHandshakeComplete\(negotiated\);/,
-    ],
-    'ssh2/lib/protocol/Protocol.js': [
-      /this\._onHandshakeComplete = \(\.\.\.args\) => \{/,
-      /const packet = this\._cipher\.allocPacket\(data\.length\);\s*packet\.set\(data, 5\);/,
-    ],
-  },
-  'packetBuffers',
-);
+
+let packetBuffersChecked = false;
+
+/**
+ * Checks the ssh2 sources this patch relies on and learns each cipher class's layout; throws when
+ * ssh2 changed. Run once by installEngine (installEngine.ts), before the first connection.
+ */
+export function checkPacketBuffers(): void {
+  if (packetBuffersChecked) return;
+  checkSources(
+    {
+      // The cipher of each exchange is installed, then _onHandshakeComplete drains the queue with it.
+      'ssh2/lib/protocol/kex.js': [
+        /this\._protocol\._cipher = createCipher\(hsCipherConfig\);\s*this\._protocol\._packetRW\.write = hsWrite;\s*hsCipherConfig = undefined;\s*hsWrite = undefined;\s*this\._protocol\._onHandshakeComplete\(negotiated\);/,
+      ],
+      'ssh2/lib/protocol/Protocol.js': [
+        /this\._onHandshakeComplete = \(\.\.\.args\) => \{/,
+        /const packet = this\._cipher\.allocPacket\(data\.length\);\s*packet\.set\(data, 5\);/,
+      ],
+    },
+    'packetBuffers',
+  );
+  verifyCipherClasses();
+  packetBuffersChecked = true;
+}
 
 /** Size of one arena: eight 32 KiB packets, a bulk tick's write. */
 export const ARENA_SIZE = 256 * 1024;

@@ -33,6 +33,7 @@
  * nothing is registered and the method is simply not supported.
  */
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { SSH_MSG_KEX_ECDH_INIT, SSH_MSG_KEX_ECDH_REPLY } from '../packet/messages';
 
 export const MLKEM768X25519_SHA256 = 'mlkem768x25519-sha256';
 
@@ -77,7 +78,12 @@ function kem(): MlKem768 {
   return mlkem;
 }
 
-/** Whether mlkem768x25519-sha256 can be offered in this process, and why not. */
+/** Whether ML-KEM loaded, so installPostQuantumKex will register mlkem768x25519-sha256 (nothing is patched to find out). */
+export function postQuantumKexLoadable(): boolean {
+  return mlkem !== undefined;
+}
+
+/** Whether mlkem768x25519-sha256 can be offered in this process (installEngine() has run), and why not. */
 export function postQuantumKexStatus(): { available: boolean; problem?: string } {
   if (loadProblem) return { available: false, problem: loadProblem };
   if (installProblem) return { available: false, problem: installProblem };
@@ -375,7 +381,8 @@ export function installPostQuantumKex({ protocolClass, constants, utils }: Ssh2K
   const fail = (what: string) => {
     throw new Error(`sshdaemon engine: ${what}; ssh2 version changed?`);
   };
-  if (constants.MESSAGE.KEXECDH_INIT !== 30 || constants.MESSAGE.KEXECDH_REPLY !== 31) fail('ssh2 ECDH message numbers are not 30/31');
+  if (constants.MESSAGE.KEXECDH_INIT !== SSH_MSG_KEX_ECDH_INIT || constants.MESSAGE.KEXECDH_REPLY !== SSH_MSG_KEX_ECDH_REPLY)
+    fail('ssh2 ECDH message numbers are not 30/31');
   if (!Array.isArray(constants.SUPPORTED_KEX) || !constants.SUPPORTED_KEX.includes('diffie-hellman-group1-sha1'))
     fail('ssh2 SUPPORTED_KEX has changed');
   const bp = utils.bufferParser;

@@ -12,13 +12,12 @@
  * The first KEXINIT never reaches ssh2's dispatch table (the key-exchange decipher handles it);
  * every later one does, as entry 20: that entry is tapped, for protocols of our connections only.
  */
+import { SSH_MSG_KEXINIT as KEXINIT } from '../packet/messages';
 import type { Ssh2Connection } from './ssh2Types';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const MESSAGE_HANDLERS: Array<((proto: object, payload: Buffer) => unknown) | undefined> = require('ssh2/lib/protocol/handlers.js');
 /* eslint-enable @typescript-eslint/no-require-imports */
-
-const KEXINIT = 20;
 
 interface Gate {
   allowed(): boolean;
@@ -28,7 +27,7 @@ interface Gate {
 const gates = new WeakMap<object, Gate>();
 let installed = false;
 
-/** Taps ssh2's KEXINIT dispatch entry (once, at import of the adapter). */
+/** Taps ssh2's KEXINIT dispatch entry (once; installEngine.ts calls it). */
 export function installRekeyGate(): void {
   if (installed) return;
   const original = MESSAGE_HANDLERS[KEXINIT];

@@ -1,17 +1,25 @@
 /**
- * The one module that reaches into ssh2's internals. Every private field, deep require and
- * handler-table patch lives here, checked against the pinned version, so that a version bump
- * fails loudly in test/engine.test.ts instead of misbehaving quietly. See docs/engine.md.
+ * The module that reaches into ssh2's internals for the daemon: deep requires, the per-connection
+ * takeovers, checked against the pinned version, so that a version bump fails loudly in
+ * test/engine.test.ts instead of misbehaving quietly. Importing it changes nothing in ssh2: the
+ * process-wide patches are applied by installEngine() (installEngine.ts). See docs/engine.md.
  */
 import type { Socket } from 'node:net';
-import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Connection, Ssh2Protocol } from './ssh2Types';
-import { installGuessedKexPacketFix } from './guessedKexPacketFix';
-import { installKexAccessor } from './handshakeControl';
-import { installPostQuantumKex } from './pqKex';
-import { stopInbound } from './inboundGuard';
+import type { ChannelOpenConfirmInfo, ChannelOpenInfo, Ssh2Connection } from './ssh2Types';
+import {
+  SSH_MSG_CHANNEL_DATA,
+  SSH_MSG_CHANNEL_EXTENDED_DATA,
+  SSH_MSG_CHANNEL_OPEN,
+  SSH_MSG_CHANNEL_REQUEST,
+  SSH_MSG_DISCONNECT,
+  SSH_MSG_KEXINIT,
+  SSH_MSG_USERAUTH_INFO_RESPONSE,
+  SSH_MSG_USERAUTH_REQUEST,
+} from '../packet/messages';
 import { inflateLimitInstalled } from './inflateLimit';
+import { MLKEM768X25519_SHA256, postQuantumKexLoadable } from './pqKex';
 import { userAuthTakeoverInstalled } from './userAuthControl';
-import { installRekeyGate, rekeyGateInstalled } from './rekeyGate';
+import { rekeyGateInstalled } from './rekeyGate';
 import { batchWrites } from './writeBatching';
 import { reusePacketBuffers } from './packetBuffers';
 
@@ -22,14 +30,16 @@ export const PINNED_SSH2_VERSION = '1.17.0';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const ssh2Package: { version: string } = require('ssh2/package.json');
 const MESSAGE_HANDLERS: Array<((proto: object, payload: Buffer) => void) | undefined> = require('ssh2/lib/protocol/handlers.js');
-const protocolUtils: {
+/** What installEngine hands the post-quantum patch (pqKex.ts). */
+export const protocolUtils: {
   sendPacket(proto: object, packet: Buffer, bypass?: boolean): boolean;
   bufferParser: { init(buf: Buffer, start: number): void; readList(): string[] | undefined };
   doFatalError(proto: object, msg: string, level: string, reason: number): unknown;
 } = require('ssh2/lib/protocol/utils.js');
 const cryptoModule: { bindingAvailable: boolean } = require('ssh2/lib/protocol/crypto.js');
-const ProtocolClass: { prototype: object } = require('ssh2/lib/protocol/Protocol.js');
-const constants: {
+/** ssh2's Protocol class and constants, for installEngine (installEngine.ts). */
+export const ProtocolClass: { prototype: object } = require('ssh2/lib/protocol/Protocol.js');
+export const constants: {
   MESSAGE: Record<string, number>;
   DISCONNECT_REASON: Record<string, number>;
   SUPPORTED_KEX: string[];
@@ -41,18 +51,13 @@ const constants: {
 const ssh2Root: { Server: unknown; utils: { parseKey: (data: Buffer | string, passphrase?: string) => unknown } } = require('ssh2');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-// Engine fixes that must be in place before the first connection (see each module's header).
-installGuessedKexPacketFix(ProtocolClass);
-installKexAccessor(ProtocolClass);
-installPostQuantumKex({ protocolClass: ProtocolClass, constants, utils: protocolUtils }); // after installKexAccessor
-installRekeyGate();
-
 export { postQuantumKexStatus, MLKEM768X25519_SHA256 } from './pqKex';
 
 export { prepareHandshake, type HandshakeControl, type KexLists } from './handshakeControl';
-export { guardInbound, inboundStopped, stopInbound } from './inboundGuard';
+export { guardInbound, inboundStopped } from './inboundGuard';
 export { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from './inflateLimit';
-export { takeOverUserAuth, type UserAuthMessages, type UserAuthReplies } from './userAuthControl';
+export { takeOverUserAuth, type UserAuthMessages } from './userAuthControl';
+export { EngineWire, type ChannelWire, type UserAuthReplies, type WirePort } from './EngineWire';
 export { gateClientRekey } from './rekeyGate';
 export { answerGlobalRequests, connectionSessionId, type GlobalRequestAnswer } from './globalRequestAnswers';
 export type { HostCertificateBlob } from './hostCertificates';
@@ -83,31 +88,42 @@ export function engineParseKey(data: Buffer | string, passphrase?: string): impo
   return Array.isArray(parsed) ? parsed[0] : parsed;
 }
 
-export const MESSAGE = constants.MESSAGE;
-export const DISCONNECT_REASON = constants.DISCONNECT_REASON;
-export const SUPPORTED_ALGORITHMS = {
-  kex: constants.SUPPORTED_KEX,
-  cipher: constants.SUPPORTED_CIPHER,
-  hmac: constants.SUPPORTED_MAC,
-  serverHostKey: constants.SUPPORTED_SERVER_HOST_KEY,
-  compress: constants.SUPPORTED_COMPRESSION,
-} as const;
+/** The message numbers the adapter relies on, ours (packet/messages.ts) against ssh2's table. */
+const OUR_NUMBERS: Record<string, number> = {
+  DISCONNECT: SSH_MSG_DISCONNECT,
+  KEXINIT: SSH_MSG_KEXINIT,
+  USERAUTH_REQUEST: SSH_MSG_USERAUTH_REQUEST,
+  USERAUTH_INFO_RESPONSE: SSH_MSG_USERAUTH_INFO_RESPONSE,
+  CHANNEL_OPEN: SSH_MSG_CHANNEL_OPEN,
+  CHANNEL_DATA: SSH_MSG_CHANNEL_DATA,
+  CHANNEL_EXTENDED_DATA: SSH_MSG_CHANNEL_EXTENDED_DATA,
+  CHANNEL_REQUEST: SSH_MSG_CHANNEL_REQUEST,
+};
+
+/**
+ * The algorithms the engine serves once installEngine() ran: ssh2's lists, plus
+ * mlkem768x25519-sha256 when ML-KEM loads (pqKex.ts adds it to ssh2's list at install). Computed
+ * without patching anything, so the settings table can list them at import. Fresh arrays.
+ */
+export function engineAlgorithms(): { kex: string[]; cipher: string[]; hmac: string[]; serverHostKey: string[]; compress: string[] } {
+  const kex = [...constants.SUPPORTED_KEX];
+  if (postQuantumKexLoadable() && !kex.includes(MLKEM768X25519_SHA256)) kex.push(MLKEM768X25519_SHA256);
+  return {
+    kex,
+    cipher: [...constants.SUPPORTED_CIPHER],
+    hmac: [...constants.SUPPORTED_MAC],
+    serverHostKey: [...constants.SUPPORTED_SERVER_HOST_KEY],
+    compress: [...constants.SUPPORTED_COMPRESSION],
+  };
+}
 
 /** Whether ssh2's native crypto binding (sshcrypto.node) is loaded; throughput roughly halves without it. */
 export function cryptoBindingAvailable(): boolean {
   return cryptoModule.bindingAvailable === true;
 }
 
-interface InternalProtocol extends Ssh2Protocol {
+interface InternalProtocol {
   _handlers: Record<string, unknown>;
-  _packetRW: {
-    write: {
-      allocStart: number;
-      allocStartKEX: number;
-      alloc(len: number, forceKEX?: boolean): Buffer;
-      finalize(packet: Buffer, forceKEX?: boolean): Buffer;
-    };
-  };
   _banner: string | undefined;
 }
 
@@ -144,10 +160,11 @@ const tappedProtocols = new WeakSet<object>();
 let currentPayload: Buffer | undefined;
 let tapInstalled = false;
 
-function installPayloadTap(): void {
+/** Taps ssh2's CHANNEL_OPEN and CHANNEL_REQUEST dispatch entries (once; installEngine calls it). */
+export function installPayloadTap(): void {
   if (tapInstalled) return;
   tapInstalled = true;
-  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
+  for (const type of [SSH_MSG_CHANNEL_OPEN, SSH_MSG_CHANNEL_REQUEST]) {
     const original = MESSAGE_HANDLERS[type];
     if (typeof original !== 'function') {
       throw new Error(`sshdaemon engine: ssh2 handler table has no entry for message ${type}; ssh2 version changed?`);
@@ -185,14 +202,12 @@ export function forgetEphemeralKeys(conn: Ssh2Connection): void {
  * Takes over channel handling on one connection: ssh2's session/channel glue is replaced by
  * `handlers`; transport, key exchange and authentication stay with ssh2.
  */
-export function takeOverChannels<H extends ChannelMessageHandlers>(conn: Ssh2Connection, create: (proto: Ssh2Protocol) => H): H {
+export function takeOverChannels(conn: Ssh2Connection, handlers: ChannelMessageHandlers): void {
   installPayloadTap();
   const proto = internals(conn)._protocol;
-  const handlers = create(proto);
   tappedProtocols.add(proto);
   channelHandlers.set(proto, handlers);
   Object.assign(proto._handlers, CHANNEL_TABLE);
-  return handlers;
 }
 
 /** Each taken-over protocol's channel handlers: the table below is shared, ssh2 passes the protocol first. */
@@ -215,56 +230,6 @@ const CHANNEL_TABLE = {
 };
 
 /**
- * What each packet ssh2 queues costs beyond its bytes (the packet's Buffer and array slot): a
- * client that ignores a re-key and floods requests wanting replies queued 1.5 million 5-byte
- * replies, 1.1 GB of heap, while the bytes alone stayed under OutBufferHardLimit.
- */
-const QUEUED_PACKET_COST = 256;
-/** Per queue (ssh2 makes a new array for each key exchange and only pushes onto it): what is counted so far. */
-const queueTotals = new WeakMap<object, { counted: number; cost: number }>();
-
-/**
- * What ssh2 holds back while a key exchange runs (Protocol._queue, unbounded in the engine), in
- * bytes plus QUEUED_PACKET_COST per packet: it reaches the socket only after NEWKEYS, so it counts
- * against OutBufferSize and OutBufferHardLimit like unsent socket bytes. Counted incrementally: the
- * check runs on every inbound chunk, and re-summing a long queue each time cost quadratic CPU.
- */
-export function queuedDuringKex(proto: Ssh2Protocol): number {
-  const queue = (proto as unknown as { _queue?: Uint8Array[] })._queue;
-  if (!queue) return 0;
-  let total = queueTotals.get(queue);
-  if (!total) queueTotals.set(queue, (total = { counted: 0, cost: 0 }));
-  for (; total.counted < queue.length; total.counted++) total.cost += queue[total.counted].length + QUEUED_PACKET_COST;
-  return total.cost;
-}
-
-/**
- * CHANNEL_DATA (or EXTENDED_DATA) whose data is several buffers, copied straight into ssh2's packet:
- * the channel layer fills packets from consecutive sends without concatenating them first.
- */
-export function sendChannelDataParts(proto: Ssh2Protocol, recipient: number, parts: readonly Buffer[], extended: number): void {
-  const internal = proto as unknown as {
-    _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(p: Buffer): Buffer } };
-  };
-  const writer = internal._packetRW.write;
-  let dataLen = 0;
-  for (const part of parts) dataLen += part.length;
-  const head = extended ? 13 : 9;
-  let p = writer.allocStart;
-  const packet = writer.alloc(head + dataLen);
-  packet[p] = extended ? MESSAGE.CHANNEL_EXTENDED_DATA : MESSAGE.CHANNEL_DATA;
-  packet.writeUInt32BE(recipient, p + 1);
-  if (extended) packet.writeUInt32BE(extended, p + 5);
-  packet.writeUInt32BE(dataLen, p + head - 4);
-  p += head;
-  for (const part of parts) {
-    packet.set(part, p);
-    p += part.length;
-  }
-  protocolUtils.sendPacket(proto, writer.finalize(packet));
-}
-
-/**
  * The connection's outbound fast path: the packets of one tick go to the socket as one writev
  * (writeBatching.ts), and packets are built with pooled padding randomness in reused memory
  * (packetBuffers.ts). Call before the first NEWKEYS (when ssh2 has read the client's identification).
@@ -273,54 +238,9 @@ export function speedUpOutbound(conn: Ssh2Connection): void {
   reusePacketBuffers(conn, batchWrites(conn));
 }
 
-/** Sends an arbitrary SSH message (payload starts with the message number); queued during re-keys, compressed when negotiated. */
-export function sendRawPacket(conn: Ssh2Connection, payload: Buffer): void {
-  const proto = internals(conn)._protocol;
-  const writer = proto._packetRW.write;
-  const start = writer.allocStart;
-  const packet = writer.alloc(payload.length);
-  packet.set(payload, start);
-  protocolUtils.sendPacket(proto, writer.finalize(packet));
-}
-
 /** Sets the USERAUTH_BANNER this connection gets when it asks for ssh-userauth (ssh2 only has a server-wide one). */
 export function setConnectionBanner(conn: Ssh2Connection, text: string | undefined): void {
   internals(conn)._protocol._banner = text ? (text.endsWith('\r\n') ? text : text + '\r\n') : undefined;
-}
-
-/**
- * Whether ssh2 has torn the connection's transport down (the client's FIN, a fatal error): its
- * Protocol then throws on any send ("Instance unusable", "Invalid Zlib instance"), so a reply
- * decided asynchronously must not be sent. ssh2's `_destruct` is set to undefined once it has run.
- */
-export function transportDestroyed(conn: Ssh2Connection): boolean {
-  return (internals(conn)._protocol as unknown as { _destruct?: unknown })._destruct === undefined;
-}
-
-/**
- * Sends SSH_MSG_DISCONNECT with a reason code and a description, then stops reading (nothing the
- * client sends afterwards is parsed) and ends the socket. `hostile`: destroy it as soon as the
- * message is flushed, as sshd exits (too many failures, protocol violations); otherwise the client
- * closes its side (the caller keeps a backstop timer).
- */
-export function disconnectWithReason(conn: Ssh2Connection, reason: number, description = '', hostile = false): void {
-  const { _protocol: proto } = internals(conn);
-  try {
-    // As ssh2's own disconnect(), which sends no description: allocated so it can go out even mid key exchange.
-    const text = Buffer.from(description);
-    const writer = proto._packetRW.write;
-    const start = writer.allocStartKEX;
-    const packet = writer.alloc(1 + 4 + 4 + text.length + 4, true);
-    packet[start] = MESSAGE.DISCONNECT;
-    packet.writeUInt32BE(reason, start + 1);
-    packet.writeUInt32BE(text.length, start + 5);
-    packet.set(text, start + 9);
-    packet.writeUInt32BE(0, start + 9 + text.length); // language tag
-    protocolUtils.sendPacket(proto, writer.finalize(packet, true), true);
-  } catch {
-    // the transport may already be torn down
-  }
-  stopInbound(conn, hostile);
 }
 
 /** Replaces the handler of an ssh2 message on one connection, keeping the original to delegate to. */
@@ -342,7 +262,10 @@ export function engineVersionProblem(): string | undefined {
   if (ssh2Package.version !== PINNED_SSH2_VERSION) {
     return `ssh2 ${ssh2Package.version} is installed, the engine adapter is written for ${PINNED_SSH2_VERSION}`;
   }
-  for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST, MESSAGE.USERAUTH_REQUEST, MESSAGE.USERAUTH_INFO_RESPONSE]) {
+  for (const [name, number] of Object.entries(OUR_NUMBERS)) {
+    if (constants.MESSAGE[name] !== number) return `ssh2 numbers ${name} ${constants.MESSAGE[name]}, RFC 4250 ${number}`;
+  }
+  for (const type of [SSH_MSG_CHANNEL_OPEN, SSH_MSG_CHANNEL_REQUEST, SSH_MSG_USERAUTH_REQUEST, SSH_MSG_USERAUTH_INFO_RESPONSE]) {
     if (typeof MESSAGE_HANDLERS[type] !== 'function') return `ssh2 handler table lacks message ${type}`;
   }
   if (!userAuthTakeoverInstalled()) return 'the USERAUTH takeover is not installed';

@@ -52,17 +52,3 @@ export interface ChannelOpenConfirmInfo {
   window: number;
   packetSize: number;
 }
-
-/** ssh2's Protocol methods the channel layer calls. */
-export interface Ssh2Protocol {
-  channelOpenConfirm(remote: number, local: number, window: number, packetSize: number): void;
-  channelOpenFail(remote: number, reason: number, description: string): void;
-  channelData(remote: number, data: Buffer): void;
-  channelExtData(remote: number, data: Buffer, type: number): void;
-  channelEOF(remote: number): void;
-  channelClose(remote: number): void;
-  channelWindowAdjust(remote: number, amount: number): void;
-  channelSuccess(remote: number): void;
-  channelFailure(remote: number): void;
-  disconnect(reason: number): void;
-}

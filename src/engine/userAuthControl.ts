@@ -8,55 +8,28 @@
  * the signature's own algorithm name before anyone can check it. So for connections under our
  * control the two client-to-server auth messages (50 USERAUTH_REQUEST, 61 USERAUTH_INFO_RESPONSE)
  * reach the daemon raw, with their sequence number, and ssh2's parser and glue never see them. The
- * replies still go out through ssh2's Protocol methods: `authSuccess` also switches on delayed
- * compression (zlib@openssh.com) in ssh2's packet reader and writer.
+ * replies go out through the connection's EngineWire (EngineWire.ts), which calls ssh2's Protocol
+ * methods: `authSuccess` also switches on delayed compression (zlib@openssh.com) in ssh2's packet
+ * reader and writer.
  *
- * The install throws at import when ssh2's dispatch table or Protocol methods changed.
+ * `installUserAuthTakeover()` (run by installEngine) throws when ssh2's dispatch table or Protocol methods changed.
  */
-import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
+import { SSH_MSG_USERAUTH_INFO_RESPONSE, SSH_MSG_USERAUTH_REQUEST } from '../packet/messages';
 import type { Ssh2Connection } from './ssh2Types';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const MESSAGE_HANDLERS: Array<((proto: object, payload: Buffer) => unknown) | undefined> = require('ssh2/lib/protocol/handlers.js');
 const ProtocolClass: { prototype: Record<string, unknown> } = require('ssh2/lib/protocol/Protocol.js');
-const protocolUtils: { sendPacket(proto: object, packet: Buffer): boolean } = require('ssh2/lib/protocol/utils.js');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-/** RFC 4250 message numbers of the messages taken over and sent here. */
-const MSG = { UNIMPLEMENTED: 3, USERAUTH_REQUEST: 50, USERAUTH_INFO_RESPONSE: 61 } as const;
-
-/** What the daemon receives: the raw payload (message number first, a private copy) and its sequence number. */
-/** Who handles the connection's authentication messages (the server's Connection). */
+/** Who handles the connection's authentication messages (the server's Connection): the raw payload (message number first, a private copy) and its sequence number. */
 export interface UserAuthMessages {
   userAuthRequest(payload: Buffer, seqno: number): void;
   userAuthInfoResponse(payload: Buffer, seqno: number): void;
 }
 
-/** The replies of the user authentication protocol on one connection. */
-export interface UserAuthReplies {
-  /** The session identifier (H of the first key exchange), signed by publickey requests. */
-  sessionId(): Buffer;
-  /** SSH_MSG_USERAUTH_FAILURE with the methods that can continue. */
-  failure(methods: readonly string[], partialSuccess: boolean): void;
-  /** SSH_MSG_USERAUTH_SUCCESS; starts delayed compression, global requests and keep-alives. */
-  success(): void;
-  /** SSH_MSG_USERAUTH_PK_OK repeating the algorithm name and key blob of the client's query. */
-  pkOk(algorithm: string, blob: Buffer): void;
-  /** SSH_MSG_USERAUTH_INFO_REQUEST (RFC 4256 3.2). */
-  infoRequest(name: string, instructions: string, prompts: readonly KeyboardInteractivePrompt[]): void;
-  /** SSH_MSG_UNIMPLEMENTED for the message with this sequence number (RFC 4253 11.4). */
-  unimplemented(seqno: number): void;
-}
-
 interface AuthProtocol {
-  _authsQueue: string[];
-  _kex?: { sessionID?: Buffer };
   _decipher?: { inSeqno: number };
-  _packetRW: { write: { allocStart: number; alloc(len: number): Buffer; finalize(packet: Buffer): Buffer } };
-  authSuccess(): void;
-  authFailure(methods: string[], isPartial: boolean): void;
-  authPKOK(keyAlgo: string, key: Buffer): void;
-  authInfoReq(name: string, instructions: string, prompts: KeyboardInteractivePrompt[]): void;
 }
 
 const takenOver = new WeakMap<object, UserAuthMessages>();
@@ -67,7 +40,8 @@ function inboundSeqno(proto: AuthProtocol): number {
   return ((proto._decipher?.inSeqno ?? 0) - 1) >>> 0;
 }
 
-function install(): void {
+/** Routes USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE of our connections to the daemon, process-wide; idempotent (installEngine.ts). */
+export function installUserAuthTakeover(): void {
   if (installed) return;
   for (const name of ['authSuccess', 'authFailure', 'authPKOK', 'authInfoReq']) {
     if (typeof ProtocolClass.prototype[name] !== 'function') {
@@ -75,8 +49,8 @@ function install(): void {
     }
   }
   const routes: [number, (h: UserAuthMessages, payload: Buffer, seqno: number) => void][] = [
-    [MSG.USERAUTH_REQUEST, (h, payload, seqno) => h.userAuthRequest(payload, seqno)],
-    [MSG.USERAUTH_INFO_RESPONSE, (h, payload, seqno) => h.userAuthInfoResponse(payload, seqno)],
+    [SSH_MSG_USERAUTH_REQUEST, (h, payload, seqno) => h.userAuthRequest(payload, seqno)],
+    [SSH_MSG_USERAUTH_INFO_RESPONSE, (h, payload, seqno) => h.userAuthInfoResponse(payload, seqno)],
   ];
   for (const [type, route] of routes) {
     const original = MESSAGE_HANDLERS[type];
@@ -92,7 +66,6 @@ function install(): void {
   }
   installed = true;
 }
-install();
 
 /** Whether the adapter's USERAUTH dispatch is in ssh2's table (test/engine.test.ts). */
 export function userAuthTakeoverInstalled(): boolean {
@@ -100,72 +73,10 @@ export function userAuthTakeoverInstalled(): boolean {
 }
 
 /**
- * Routes USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE of one connection to `messages` and returns
- * the replies. ssh2's `authentication` event never fires for it afterwards.
+ * Routes USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE of one connection to `messages`; the replies
+ * go through the connection's EngineWire. ssh2's `authentication` event never fires for it afterwards.
  */
-export function takeOverUserAuth(conn: Ssh2Connection, messages: UserAuthMessages): UserAuthReplies {
-  const proto = (conn as unknown as { _protocol: AuthProtocol })._protocol;
-  takenOver.set(proto, messages);
-  return new EngineUserAuthReplies(conn, proto);
-}
-
-/** The replies of one connection: one object with its methods on the prototype (no closures per connection). */
-class EngineUserAuthReplies implements UserAuthReplies {
-  constructor(
-    private readonly conn: Ssh2Connection,
-    private readonly proto: AuthProtocol,
-  ) {}
-
-  /** ssh2's reply methods shift the request queue its own parser would have filled; each reply is for the one request the daemon is answering. */
-  private answering(method: string): void {
-    this.proto._authsQueue.length = 0;
-    this.proto._authsQueue.push(method);
-  }
-
-  private send(payload: Buffer): void {
-    const writer = this.proto._packetRW.write;
-    const start = writer.allocStart;
-    const packet = writer.alloc(payload.length);
-    packet.set(payload, start);
-    protocolUtils.sendPacket(this.proto, writer.finalize(packet));
-  }
-
-  sessionId(): Buffer {
-    const id = this.proto._kex?.sessionID;
-    if (!id) throw new Error('sshdaemon engine: no session identifier before the first key exchange');
-    return id;
-  }
-
-  failure(methods: readonly string[], partialSuccess: boolean): void {
-    this.answering('none');
-    this.proto.authFailure([...methods], partialSuccess);
-  }
-
-  success(): void {
-    this.answering('none');
-    this.proto.authSuccess();
-    // As ssh2's own glue: global requests are served once this is set, keep-alives start on 'ready'.
-    this.conn.authenticated = true;
-    this.conn.emit('ready');
-  }
-
-  pkOk(algorithm: string, blob: Buffer): void {
-    this.answering('publickey');
-    this.proto.authPKOK(algorithm, blob);
-  }
-
-  infoRequest(name: string, instructions: string, prompts: readonly KeyboardInteractivePrompt[]): void {
-    this.proto.authInfoReq(
-      name,
-      instructions,
-      prompts.map((p) => ({ prompt: p.prompt, echo: p.echo })),
-    );
-  }
-
-  unimplemented(seqno: number): void {
-    const payload = Buffer.alloc(5);
-    payload[0] = MSG.UNIMPLEMENTED;
-    payload.writeUInt32BE(seqno >>> 0, 1);
-    this.send(payload);
-  }
+export function takeOverUserAuth(conn: Ssh2Connection, messages: UserAuthMessages): void {
+  installUserAuthTakeover();
+  takenOver.set((conn as unknown as { _protocol: object })._protocol, messages);
 }

@@ -19,7 +19,7 @@
  * Only for protocols of our connections: `proto._onWrite` (Protocol.js keeps its config's onWrite
  * there; kex.js hands it to every cipher it creates at NEWKEYS) and the handshake cipher's copy of it
  * are replaced when the connection is attached, before the first NEWKEYS. In-process ssh2 clients
- * are untouched. The install throws at import if ssh2's sources no longer read as this expects.
+ * are untouched. `checkWriteBatching()` (run by installEngine) throws if ssh2's sources no longer read as this expects.
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -45,7 +45,14 @@ export function checkSources(expected: Record<string, RegExp[]>, patch: string):
   }
 }
 
-checkSources(EXPECTED_SOURCES, 'writeBatching');
+let checked = false;
+
+/** Throws when ssh2's sources no longer read as this patch expects; run once by installEngine (installEngine.ts). */
+export function checkWriteBatching(): void {
+  if (checked) return;
+  checkSources(EXPECTED_SOURCES, 'writeBatching');
+  checked = true;
+}
 
 interface BatchedProtocol {
   _onWrite(data: Uint8Array): void;

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import type { NegotiatedAlgorithms, Ssh2Connection, Ssh2Protocol } from '../engine/ssh2Types';
+import type { WirePort } from '../engine/EngineWire';
+import type { NegotiatedAlgorithms, Ssh2Connection } from '../engine/ssh2Types';
 import { type SessionRestrictions, UNRESTRICTED } from '../policy/SessionRestrictions';
 
 /** How long a closing connection may take before its socket is destroyed. */
@@ -16,7 +17,8 @@ const NO_CHANNELS: ReadonlyMap<number, ChannelEntry> = new Map();
 /** Everything the daemon knows about one connection; internal, exposed through {@link SSHConnection}. */
 export class ConnectionRecord {
   engine?: Ssh2Connection;
-  proto?: Ssh2Protocol;
+  /** The connection's outbound port (src/engine/EngineWire.ts), set with `engine`. */
+  wire?: WirePort;
   user = '';
   authenticated = false;
   /** Refused authentication attempts (for PerSourcePenalties). */

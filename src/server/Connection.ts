@@ -4,17 +4,14 @@ import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
 import { ChannelLayer } from '../channels/ChannelLayer';
 import type { BuiltInHooks, ChannelHost } from '../channels/ChannelHost';
 import type { ChannelState } from '../channels/ChannelState';
+import { EngineWire } from '../engine/EngineWire';
 import {
-  DISCONNECT_REASON,
-  disconnectWithReason,
   gateClientRekey,
   guardInbound,
   INFLATE_LIMIT_CODE,
   inboundStopped,
   injectEngineSocket,
   prepareHandshake,
-  queuedDuringKex,
-  sendRawPacket,
   speedUpOutbound,
   answerGlobalRequests,
   connectionSessionId,
@@ -22,7 +19,6 @@ import {
   takeOverUserAuth,
   forgetEphemeralKeys,
   type UserAuthMessages,
-  transportDestroyed,
   wrapConnectionHandler,
   type HandshakeControl,
 } from '../engine/ssh2Internals';
@@ -30,7 +26,7 @@ import type { ClientInfo, NegotiatedAlgorithms, Ssh2Connection, Ssh2Server } fro
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
 import { publish } from '../observability/diagnostics';
-import { encodeString, encodeUint32 } from '../packet/wire';
+import { extInfoPayload, SSH_DISCONNECT, userAuthBannerPayload } from '../packet/messages';
 import { normaliseAddress, versionMatches } from '../policy/addressMatch';
 import { ConnectionRecord } from '../registry/ConnectionRecord';
 import { nextId } from '../registry/ids';
@@ -159,6 +155,8 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     const { record: conn, server } = this;
     const { hub, settings } = server;
     conn.engine = engine;
+    // Everything this connection sends goes through its wire (src/engine/EngineWire.ts).
+    const wire = (conn.wire = new EngineWire(engine));
     conn.clientVersion = info.header.identRaw;
     // Nothing the client sends after our DISCONNECT is parsed; a peer that never reads our FIN is cut after the grace time.
     guardInbound(engine, () => conn.destroyAfter());
@@ -176,19 +174,17 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     if (!versionMatches(settings.text('SSHVersionPattern'), info.header.identRaw)) {
       hub.log(conn.id, 1, `client version '${info.header.identRaw}' does not match SSHVersionPattern; disconnecting`);
       conn.closeReason = { statusCode: ErrorCodes.NegotiationFailed, description: 'client version refused by SSHVersionPattern' };
-      disconnectWithReason(engine, DISCONNECT_REASON.PROTOCOL_VERSION_NOT_SUPPORTED, 'Client version not allowed');
+      wire.disconnect(SSH_DISCONNECT.PROTOCOL_VERSION_NOT_SUPPORTED, 'Client version not allowed');
       return;
     }
     this.handshake = prepareHandshake(engine, settings.list('SSHPublicKeyAlgorithms'), this.hostKeys.certificates);
     // OpenSSH's host-key rotation (hostKeyRotation.ts): proofs in REQUEST_SUCCESS, in ssh2's reply order.
     if (settings.bool('UpdateHostKeys')) answerGlobalRequests(engine, { [HOSTKEYS_PROVE_NAME]: (data) => this.proveHostKeys(data) });
-    this.layer = takeOverChannels(engine, (proto) => {
-      conn.proto = proto;
-      return new ChannelLayer(conn, proto, this);
-    });
+    this.layer = new ChannelLayer(conn, wire, this);
+    takeOverChannels(engine, this.layer);
     // Authentication is ours from the SERVICE_REQUEST on (see src/engine/userAuthControl.ts).
-    const replies = takeOverUserAuth(engine, this);
-    this.auth = new AuthFlow(conn, this, replies);
+    takeOverUserAuth(engine, this);
+    this.auth = new AuthFlow(conn, this, wire);
     wrapConnectionHandler<(p: unknown, service: string) => void>(
       engine,
       'SERVICE_REQUEST',
@@ -289,9 +285,9 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   /** hostkeys-00@openssh.com with every loaded host key (plain keys), want-reply false. */
   private announceHostKeys(): void {
     const { record: conn } = this;
-    const engine = conn.engine;
-    if (conn.closed || !engine || transportDestroyed(engine) || inboundStopped(engine) || this.hostKeys.keys.length === 0) return;
-    sendRawPacket(engine, hostKeysAnnouncement(this.hostKeys.keys));
+    const { engine, wire } = conn;
+    if (conn.closed || !engine || !wire || wire.transportDestroyed() || inboundStopped(engine) || this.hostKeys.keys.length === 0) return;
+    wire.send(hostKeysAnnouncement(this.hostKeys.keys));
     this.hub.log(conn.id, 3, `sent hostkeys-00@openssh.com with ${this.hostKeys.keys.length} host key(s)`);
   }
 
@@ -348,7 +344,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   /** DISCONNECT "by application" (or a plain FIN before the engine has it) without waiting; the socket goes after the grace time. */
   disconnectNow(): void {
     const { record: conn } = this;
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.BY_APPLICATION, conn.closeReason?.description ?? '');
+    if (conn.wire) conn.wire.disconnect(SSH_DISCONNECT.BY_APPLICATION, conn.closeReason?.description ?? '');
     else conn.socket.end();
     conn.destroyAfter();
   }
@@ -428,10 +424,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   /** EXT_INFO with `server-sig-algs`: the publickey signature algorithms this daemon accepts. */
   private sendExtInfo(): void {
     const sigAlgs = this.server.settings.list('SSHPubKeyAuthSigAlgorithms').join(',');
-    sendRawPacket(
-      this.record.engine!,
-      Buffer.concat([Buffer.from([7]), encodeUint32(1), encodeString('server-sig-algs'), encodeString(sigAlgs)]),
-    );
+    this.record.wire?.send(extInfoPayload([['server-sig-algs', sigAlgs]]));
   }
 
   /**
@@ -440,7 +433,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
    */
   private checkOutboundBound(): void {
     const { record: conn } = this;
-    const queued = conn.socket.writableLength + (conn.proto ? queuedDuringKex(conn.proto) : 0);
+    const queued = conn.socket.writableLength + (conn.wire ? conn.wire.queuedDuringKex() : 0);
     const limit = this.outBufferHardLimit();
     if (queued <= limit || conn.closed || conn.closeReason) return;
     this.overflow(conn, `client does not read: ${queued} bytes queued for it (OutBufferHardLimit ${limit})`);
@@ -455,7 +448,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     if (conn.closed) return;
     conn.closeReason ??= { statusCode: ErrorCodes.ProtocolError, description };
     this.hub.error(conn.id, ErrorCodes.ProtocolError, description);
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.COMPRESSION_ERROR, 'Compressed packet too large', true);
+    if (conn.wire) conn.wire.disconnect(SSH_DISCONNECT.COMPRESSION_ERROR, 'Compressed packet too large', true);
     else conn.socket.destroy();
   }
 
@@ -505,10 +498,6 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     return this.server.registry.removeChannel(channelId);
   }
 
-  sendRaw(conn: ConnectionRecord, payload: Buffer): void {
-    sendRawPacket(conn.engine!, payload);
-  }
-
   /** The client costs more memory than the limits allow: BufferLimit, and the socket goes at once. */
   overflow(conn: ConnectionRecord, description: string): void {
     if (conn.closed || conn.closeReason) return;
@@ -522,7 +511,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     if (conn.closed) return;
     conn.closeReason ??= { statusCode: code, description };
     this.hub.error(conn.id, code, description);
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.PROTOCOL_ERROR, description, true);
+    if (conn.wire) conn.wire.disconnect(SSH_DISCONNECT.PROTOCOL_ERROR, description, true);
     else conn.socket.destroy();
   }
 
@@ -576,10 +565,10 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   /** Sends UserAuthBanner[connId] once, before the next authentication reply. */
   flushBanner(conn: ConnectionRecord): void {
     const banner = conn.setting('UserAuthBanner');
-    if (!banner || this.bannerSent || !conn.engine) return;
+    if (!banner || this.bannerSent || !conn.wire) return;
     this.bannerSent = true;
     const text = banner.endsWith('\n') ? banner : banner + '\r\n';
-    sendRawPacket(conn.engine, Buffer.concat([Buffer.from([53]), encodeString(text), encodeString('')]));
+    conn.wire.send(userAuthBannerPayload(text));
   }
 
   serviceRequested(conn: ConnectionRecord, service: string): boolean | Promise<boolean> {
@@ -588,20 +577,19 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   }
 
   ended(conn: ConnectionRecord): boolean {
-    return conn.closed || (conn.engine !== undefined && (inboundStopped(conn.engine) || transportDestroyed(conn.engine)));
+    return conn.closed || (conn.engine !== undefined && (inboundStopped(conn.engine) || conn.wire?.transportDestroyed() === true));
   }
 
   tooManyFailures(conn: ConnectionRecord): void {
     conn.closeReason = { statusCode: ErrorCodes.AuthAttemptsExceeded, description: 'too many authentication failures' };
-    if (conn.engine)
-      disconnectWithReason(conn.engine, DISCONNECT_REASON.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures', true);
+    if (conn.wire) conn.wire.disconnect(SSH_DISCONNECT.NO_MORE_AUTH_METHODS_AVAILABLE, 'Too many authentication failures', true);
   }
 
   /** The client asked for a service that is refused or not there: drop with SERVICE_NOT_AVAILABLE. */
   serviceNotAvailable(conn: ConnectionRecord, description: string): void {
     if (conn.closed) return;
     this.hub.log(conn.id, 1, `${description}; disconnecting`);
-    if (conn.engine) disconnectWithReason(conn.engine, DISCONNECT_REASON.SERVICE_NOT_AVAILABLE, description);
+    if (conn.wire) conn.wire.disconnect(SSH_DISCONNECT.SERVICE_NOT_AVAILABLE, description);
     else conn.socket.destroy();
   }
 

@@ -4,6 +4,7 @@ import { trustedCAsFromSetting } from '../certs/trustedKeys';
 import type { Certificate } from '../certs/Certificate';
 import type { ChannelState } from '../channels/ChannelState';
 import { ConfigStore, type ConnectionSettingsProvider } from '../config/ConfigStore';
+import { installEngine } from '../engine/installEngine';
 import { cryptoBindingAvailable, engineSocket, postQuantumKexStatus, ssh2Version } from '../engine/ssh2Internals';
 import type { ClientInfo, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
@@ -94,6 +95,8 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     if (!props.sshCert) {
       throw new SSHDaemonError(ErrorCodes.NoHostKey, 'No host key: set sshCert (e.g. Certificate.generate()) before listening');
     }
+    // ssh2 is patched here, not at import (src/engine/installEngine.ts); idempotent.
+    installEngine();
     this.engines.engineFor(props.sshCert);
     const host = props.localHost || (settings.bool('UseIPv6') ? '::' : '0.0.0.0');
     props.localPort = await this.listener.listen({ host, port: props.localPort, backlog: props.connectionBacklog });

@@ -1,6 +1,5 @@
 import { builtInDecisionLog, decisionArgs } from '../channels/builtInDecisions';
 import type { BuiltInHooks } from '../channels/ChannelHost';
-import { transportDestroyed } from '../engine/ssh2Internals';
 import { markHandled } from '../errors/unawaited';
 import { afterDecision, type EventHub } from '../events/EventHub';
 import type { ChannelRequestParams } from '../packet/requestParams';
@@ -56,11 +55,11 @@ export function globalRequest(
     const note = builtInDecisionLog(args, `the ${name} request`);
     if (note) hub.log(conn.id, note.level, note.message);
     if (!ok || !args.success) return reject?.();
-    const engine = conn.engine!;
+    const wire = conn.wire!;
     markHandled(
       Promise.resolve(builtIns.attachGlobal(conn, name, params)).then((outcome) => {
         // A bind can finish after the client's FIN: ssh2's transport is gone then, and a reply would throw.
-        if (conn.closed || transportDestroyed(engine)) return;
+        if (conn.closed || wire.transportDestroyed()) return;
         if (outcome === false) return reject?.();
         accept?.(typeof outcome === 'number' ? outcome : undefined);
         hub.fire('SSHChannelRequested', { ...ids, requestType: name, packet, params });

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { type AuthHost, AuthFlow } from '../../src/auth/AuthFlow';
-import type { UserAuthReplies } from '../../src/engine/userAuthControl';
+import type { UserAuthReplies } from '../../src/engine/EngineWire';
 import { ErrorCodes } from '../../src/errors/SSHDaemonError';
 import type { SSHUserAuthRequestEventArgs } from '../../src/events/events';
 import { EventHub } from '../../src/events/EventHub';

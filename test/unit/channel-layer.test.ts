@@ -1,4 +1,4 @@
-// ChannelLayer with a fake engine: a recording stand-in for ssh2's Protocol and a named fake host,
+// ChannelLayer with a fake engine: a recording outbound port (ChannelWire) and a named fake host,
 // no socket. What it proves, each in milliseconds: channel opens are refused before authentication,
 // past MaxSessionsPerConnection and below the smallest packet size (RFC 4254 5.1 reasons); an open
 // is confirmed with our window and packet size; input that arrives while an asynchronous
@@ -12,23 +12,51 @@ import { test } from 'node:test';
 import type { BuiltInHooks, ChannelHost } from '../../src/channels/ChannelHost';
 import { ChannelLayer } from '../../src/channels/ChannelLayer';
 import { type ChannelState, LOCAL_PACKET_SIZE, LOCAL_WINDOW } from '../../src/channels/ChannelState';
-import type { Ssh2Protocol } from '../../src/engine/ssh2Types';
+import type { ChannelWire } from '../../src/engine/EngineWire';
 import { ErrorCodes } from '../../src/errors/SSHDaemonError';
 import { EventHub } from '../../src/events/EventHub';
 import { encodeString, encodeUint32 } from '../../src/packet/wire';
 import { ConnectionRecord } from '../../src/registry/ConnectionRecord';
 
-/** Records every Protocol method the layer calls, with its arguments. */
-function recordingProtocol(calls: string[]): Ssh2Protocol {
-  return new Proxy(
-    {},
-    {
-      get:
-        (_t, name) =>
-        (...args: unknown[]) =>
-          void calls.push(`${String(name)}(${args.map((a) => (Buffer.isBuffer(a) ? a.toString() : String(a))).join(',')})`),
-    },
-  ) as unknown as Ssh2Protocol;
+/** The connection's outbound port as the channel layer sees it: records every message sent, with its arguments. */
+class RecordingWire implements ChannelWire {
+  constructor(readonly calls: string[]) {}
+  private record(name: string, ...args: unknown[]): void {
+    this.calls.push(`${name}(${args.map((a) => (Buffer.isBuffer(a) ? a.toString() : String(a))).join(',')})`);
+  }
+  channelOpenConfirmation(recipient: number, sender: number, window: number, packetSize: number): void {
+    this.record('channelOpenConfirmation', recipient, sender, window, packetSize);
+  }
+  channelOpenFailure(recipient: number, reason: number, description: string): void {
+    this.record('channelOpenFailure', recipient, reason, description);
+  }
+  channelData(recipient: number, data: Buffer, extended: number): void {
+    this.record('channelData', recipient, data, extended);
+  }
+  channelDataParts(recipient: number, parts: readonly Buffer[], extended: number): void {
+    this.record('channelData', recipient, Buffer.concat(parts), extended);
+  }
+  channelWindowAdjust(recipient: number, bytes: number): void {
+    this.record('channelWindowAdjust', recipient, bytes);
+  }
+  channelEof(recipient: number): void {
+    this.record('channelEof', recipient);
+  }
+  channelClose(recipient: number): void {
+    this.record('channelClose', recipient);
+  }
+  channelSuccess(recipient: number): void {
+    this.record('channelSuccess', recipient);
+  }
+  channelFailure(recipient: number): void {
+    this.record('channelFailure', recipient);
+  }
+  send(payload: Buffer): void {
+    this.record('send', payload[0]);
+  }
+  queuedDuringKex(): number {
+    return 0;
+  }
 }
 
 /** No built-in services. */
@@ -63,7 +91,6 @@ class FakeHost implements ChannelHost {
   maxChannels(): number {
     return this.maxChannelCount;
   }
-  sendRaw(): void {}
   violation(_conn: ConnectionRecord, code: number, description: string): void {
     this.violations.push(`${code}: ${description}`);
   }
@@ -79,7 +106,7 @@ function setup(authenticated = true) {
   conn.authenticated = authenticated;
   const calls: string[] = [];
   const host = new FakeHost();
-  const layer = new ChannelLayer(conn, recordingProtocol(calls), host);
+  const layer = new ChannelLayer(conn, new RecordingWire(calls), host);
   return { conn, calls, host, layer };
 }
 
@@ -98,24 +125,24 @@ function requestPayload(recipient: number, type: string, wantReply: boolean, ...
 test('opens: refused before authentication (1), past MaxSessionsPerConnection (4) and below the smallest packet size (4); else confirmed with our window', () => {
   const before = setup(false);
   open(before.layer, 3);
-  assert.deepEqual(before.calls, ['channelOpenFail(3,1,not authenticated)']);
+  assert.deepEqual(before.calls, ['channelOpenFailure(3,1,not authenticated)']);
 
   const { calls, host, layer } = setup();
   host.maxChannelCount = 1;
   host.hub.on('SSHChannelOpenRequest', (e) => void (e.accept = true));
   open(layer, 3, 100);
-  assert.deepEqual(calls, ['channelOpenFail(3,4,maximum packet size below 512)']);
+  assert.deepEqual(calls, ['channelOpenFailure(3,4,maximum packet size below 512)']);
   open(layer, 4);
-  assert.deepEqual(calls.slice(1), [`channelOpenConfirm(4,0,${LOCAL_WINDOW},${LOCAL_PACKET_SIZE})`]);
+  assert.deepEqual(calls.slice(1), [`channelOpenConfirmation(4,0,${LOCAL_WINDOW},${LOCAL_PACKET_SIZE})`]);
   open(layer, 5);
-  assert.deepEqual(calls.slice(2), ['channelOpenFail(5,4,too many channels)']);
+  assert.deepEqual(calls.slice(2), ['channelOpenFailure(5,4,too many channels)']);
   assert.equal(host.open.size, 1);
 });
 
 test('an open the handler leaves refused fails with ADMINISTRATIVELY_PROHIBITED and leaves no channel behind', () => {
   const { calls, host, layer } = setup();
   open(layer, 3);
-  assert.deepEqual(calls, ['channelOpenFail(3,1,refused by server)']);
+  assert.deepEqual(calls, ['channelOpenFailure(3,1,refused by server)']);
   assert.equal(host.open.size, 0);
   assert.equal(layer.channels.size, 0);
 });
@@ -165,7 +192,7 @@ test('output: the channel layer sends data, EOF and CLOSE for the channel state 
   open(layer, 3);
   const state = [...host.open.values()][0];
   const done = Promise.all([state.send(Buffer.from('out'), 0), state.close()]);
-  assert.deepEqual(calls.slice(1), ['channelData(3,out)', 'channelEOF(3)', 'channelClose(3)']);
+  assert.deepEqual(calls.slice(1), ['channelData(3,out,0)', 'channelEof(3)', 'channelClose(3)']);
   await done;
   layer.onClose(0);
   await new Promise((resolve) => setImmediate(resolve));
