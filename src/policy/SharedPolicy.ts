@@ -29,7 +29,12 @@ const PROBE_INTERVAL_MS = 1000;
  * per-client slots this node holds (for release and heartbeats). Never rejects.
  */
 export class SharedPolicy {
-  private readonly held = new Map<string, HeldSlot>();
+  /**
+   * The slots this node holds, by client `address|port`: a list, since two live connections can
+   * share one (a client binding one source port to reach two daemon addresses, two balancers'
+   * PROXY headers); one slot per key lost a token and freed the other connection's early.
+   */
+  private readonly held = new Map<string, HeldSlot[]>();
   private down = false;
   /** Counts the outage/recovery transitions: a call's outcome only moves the state if none happened while it ran. */
   private epoch = 0;
@@ -54,7 +59,7 @@ export class SharedPolicy {
 
   /** The slots this node holds, for heartbeats. */
   slots(): HeldSlot[] {
-    return [...this.held.values()];
+    return [...this.held.values()].flat();
   }
 
   /** Asks the fleet about a connection the local checks let through; resolves a refusal or undefined. */
@@ -70,7 +75,12 @@ export class SharedPolicy {
     if (!result.ok) return this.failMode(result.reason);
     const refusal = result.value;
     if (!refusal) {
-      if (query.maxPerClient > 0) this.held.set(`${address}|${port}`, { address, token });
+      if (query.maxPerClient > 0) {
+        const key = `${address}|${port}`;
+        const list = this.held.get(key);
+        if (list) list.push({ address, token });
+        else this.held.set(key, [{ address, token }]);
+      }
       return undefined;
     }
     if (refusal.reason === 'PerSourcePenalties') this.local.enforce(address, refusal.seconds, bounds);
@@ -81,9 +91,10 @@ export class SharedPolicy {
   /** The connection from `address:port` ended (or was refused after admission): its slot is freed. */
   release(address: string, port: number): void {
     const key = `${address}|${port}`;
-    const slot = this.held.get(key);
+    const list = this.held.get(key);
+    const slot = list?.shift();
     if (!slot) return;
-    this.held.delete(key);
+    if (list!.length === 0) this.held.delete(key);
     void this.call(() => this.store.release(slot));
   }
 

@@ -1,0 +1,75 @@
+// Adversarial review of the fleet policy store (issue 22). What it proves:
+// - two connections that share a client address:port (a client binding one source port to reach
+//   two daemon addresses, or two balancers' PROXY headers) each keep their own fleet slot: closing
+//   one frees exactly one, closing both frees both (the first token was dropped and the second
+//   freed early: a leaked slot locked the address out for three heartbeats and the live one held none);
+// - ConnectionRateLimit=N:0 (valid: no pause, only the excess refused) past N fleet-wide is a
+//   refusal from Redis, not an error taken as an outage (SET PX 0 failed in the script, which put
+//   every node into PolicyStoreFailMode while a client kept the rate up).
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { ConfigStore } from '../src/config/ConfigStore';
+import { MemoryPolicyStore, RedisPolicyStore } from '../src';
+import { PenaltyBox } from '../src/policy/PenaltyBox';
+import { SharedPolicy } from '../src/policy/SharedPolicy';
+import { startRedis } from './fixtures/redisServer';
+
+const NO_CONNECTIONS = { getConnectionSetting: () => undefined, setConnectionSetting: () => undefined };
+const BLOCKS = { ipv4Bits: 32, ipv6Bits: 128 };
+const BOUNDS = { ipv4Bits: 32, ipv6Bits: 128, maxSources4: 100, maxSources6: 100, overflow4: 'permissive', overflow6: 'permissive' } as never;
+
+test('two connections with one client address:port each hold and free their own fleet slot', async () => {
+  const store = new MemoryPolicyStore();
+  const settings = new ConfigStore(NO_CONNECTIONS);
+  const shared = new SharedPolicy(store, settings, new PenaltyBox(Date.now), () => undefined);
+  const query = { maxPerClient: 2, blocks: BLOCKS };
+  assert.equal(await shared.admit('192.0.2.7', 40000, query, BOUNDS), undefined);
+  assert.equal(await shared.admit('192.0.2.7', 40000, query, BOUNDS), undefined);
+  assert.equal(store.sizes().slots, 2);
+  assert.equal(shared.slots().length, 2, 'both slots are kept alive by heartbeats');
+  shared.release('192.0.2.7', 40000);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(store.sizes().slots, 1, 'one connection closed: one slot left');
+  assert.equal(shared.slots().length, 1);
+  shared.release('192.0.2.7', 40000);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(store.sizes().slots, 0, 'both closed: no slot left to lock the address out');
+  assert.equal(await shared.admit('192.0.2.7', 40001, query, BOUNDS), undefined);
+  assert.equal(await shared.admit('192.0.2.7', 40002, query, BOUNDS), undefined);
+  shared.detach();
+});
+
+test('ConnectionRateLimit with no pause (N:0) past N fleet-wide is a refusal, not a store error', async () => {
+  const redis = await startRedis();
+  const store = new RedisPolicyStore({ url: redis.url, nodeId: 'attack22' });
+  after(async () => {
+    await store.close();
+    await redis.stop();
+  });
+  // Connected once a call goes through (commands are not queued while the client connects).
+  for (let i = 0; ; i++) {
+    try {
+      await store.sessions();
+      break;
+    } catch (err) {
+      assert.ok(i < 300, `Redis store never connected: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const request = (n: number) => ({
+    address: '192.0.2.9',
+    token: `attack22/${n}`,
+    maxPerClient: 0,
+    rate: { perSecond: 1, pauseSeconds: 0 },
+    blocks: BLOCKS,
+    holdMs: 30_000,
+  });
+  // Two attempts in the same second of the Redis clock (retried if the second turned in between).
+  for (let attempt = 0; ; attempt++) {
+    const first = await store.admit(request(1));
+    const second = await store.admit(request(2));
+    if (first === undefined && second?.reason === 'ConnectionRateLimit') break;
+    assert.ok(attempt < 5, `expected a ConnectionRateLimit refusal, got ${JSON.stringify([first, second])}`);
+  }
+  assert.equal(store.reachable, true);
+});
