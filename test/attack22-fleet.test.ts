@@ -73,3 +73,24 @@ test('ConnectionRateLimit with no pause (N:0) past N fleet-wide is a refusal, no
   }
   assert.equal(store.reachable, true);
 });
+
+test('a store that answers an admission after PolicyStoreTimeout keeps no slot for it', async () => {
+  // The answer came too late: the connection got PolicyStoreFailMode and nobody holds the token, so
+  // the slot the store reserved meanwhile lingered for three heartbeats (a slow store filled every
+  // address's MaxConnectionsPerClient with ghosts once it recovered).
+  class SlowStore extends MemoryPolicyStore {
+    async admit(r: Parameters<MemoryPolicyStore['admit']>[0]) {
+      await new Promise((res) => setTimeout(res, 300));
+      return super.admit(r);
+    }
+  }
+  const store = new SlowStore();
+  const settings = new ConfigStore(NO_CONNECTIONS);
+  settings.config('PolicyStoreTimeout=50');
+  const shared = new SharedPolicy(store, settings, new PenaltyBox(Date.now), () => undefined);
+  assert.equal(await shared.admit('192.0.2.8', 40000, { maxPerClient: 1, blocks: BLOCKS }, BOUNDS), undefined, 'fail-open');
+  for (let i = 0; i < 100 && store.sizes().slots === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && store.sizes().slots > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(store.sizes().slots, 0);
+  shared.detach();
+});

@@ -71,8 +71,18 @@ export class SharedPolicy {
     if (this.down) this.nextProbe = now + PROBE_INTERVAL_MS;
     const token = `${this.store.nodeId}/${++sequence}`;
     const request: SharedAdmission = { ...query, address, token, holdMs: this.holdMs };
-    const result = await this.call(() => this.store.admit(request));
-    if (!result.ok) return this.failMode(result.reason);
+    let pending: Promise<SharedRefusal | undefined> | undefined;
+    const result = await this.call(() => (pending = this.store.admit(request)));
+    if (!result.ok) {
+      // Too late or failed: no connection holds this token, so a slot the store reserved after all is freed.
+      if (query.maxPerClient > 0 && pending)
+        pending.then(
+          // Not through call(): a late answer must not log a recovery (the next admission decides that).
+          (late) => (late ? undefined : Promise.resolve().then(() => this.store.release({ address, token })).catch(() => undefined)),
+          () => undefined,
+        );
+      return this.failMode(result.reason);
+    }
     const refusal = result.value;
     if (!refusal) {
       if (query.maxPerClient > 0) {
