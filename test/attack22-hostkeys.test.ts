@@ -60,3 +60,38 @@ test('prove requests before authentication: each refused, the log bounded', asyn
     await server.close();
   }
 });
+
+test('a client hostkeys-00@openssh.com is an unknown request to the daemon: its data is not parsed as keys', async () => {
+  // ssh2 decoded every key blob in it (the server's own parser, before any handler): 35 KB of
+  // Ed25519 blobs cost ~7 ms of CPU a packet before authentication, and a truncated blob was a
+  // fatal error. sshd answers the request as unknown: REQUEST_FAILURE, the connection goes on.
+  const server = await startTestServer();
+  try {
+    const replies = await new Promise<string[]>((resolve, reject) => {
+      const c = new Client();
+      const seen: string[] = [];
+      c.on('error', reject);
+      c.on('close', () => resolve(seen));
+      c.connect({
+        host: '127.0.0.1',
+        port: server.port,
+        username: 'nobody',
+        readyTimeout: 60_000,
+        authHandler: (() => {
+          const handlers = (c as unknown as { _protocol: { _handlers: Record<string, unknown> } })._protocol._handlers;
+          handlers.REQUEST_SUCCESS = () => seen.push('success');
+          handlers.REQUEST_FAILURE = () => {
+            seen.push('failure');
+            if (seen.length === 2) c.end();
+          };
+          // A key blob whose length runs past the packet: not a key list at all.
+          globalRequest(c, 'hostkeys-00@openssh.com', true, Buffer.from([0, 0, 0x10, 0, 1, 2, 3]));
+          globalRequest(c, 'hostkeys-00@openssh.com', true, Buffer.alloc(0));
+        }) as never,
+      });
+    });
+    assert.deepEqual(replies, ['failure', 'failure']);
+  } finally {
+    await server.close();
+  }
+});

@@ -13,6 +13,7 @@ import { inflateLimitInstalled } from './inflateLimit';
 import { userAuthTakeoverInstalled } from './userAuthControl';
 import { installRekeyGate, rekeyGateInstalled } from './rekeyGate';
 import { batchWrites } from './writeBatching';
+import { installServerHostKeysBypass } from './globalRequestAnswers';
 import { reusePacketBuffers } from './packetBuffers';
 
 /** The exact ssh2 version this adapter was written and tested against. */
@@ -147,6 +148,8 @@ let tapInstalled = false;
 function installPayloadTap(): void {
   if (tapInstalled) return;
   tapInstalled = true;
+  // A client's hostkeys-00@openssh.com is not parsed as keys on our side (globalRequestAnswers.ts).
+  installServerHostKeysBypass(MESSAGE_HANDLERS, MESSAGE.GLOBAL_REQUEST);
   for (const type of [MESSAGE.CHANNEL_OPEN, MESSAGE.CHANNEL_REQUEST]) {
     const original = MESSAGE_HANDLERS[type];
     if (typeof original !== 'function') {
