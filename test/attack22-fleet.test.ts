@@ -94,3 +94,18 @@ test('a store that answers an admission after PolicyStoreTimeout keeps no slot f
   assert.equal(store.sizes().slots, 0);
   shared.detach();
 });
+
+test('a RedisPolicyStore asked right after construction answers once connected instead of failing as offline', async () => {
+  // The client was still connecting: "The client is offline" read as an outage, so a daemon that
+  // started listening with a new store refused its first connections (fail-closed) or let them
+  // past the fleet's limits (fail-open), with a false outage line.
+  const redis = await startRedis();
+  const store = new RedisPolicyStore({ url: redis.url, nodeId: 'attack22-early' });
+  after(async () => {
+    await store.close();
+    await redis.stop();
+  });
+  const refusal = await store.admit({ address: '192.0.2.10', token: 'attack22-early/1', maxPerClient: 1, blocks: BLOCKS, holdMs: 30_000 });
+  assert.equal(refusal, undefined);
+  assert.equal((await store.sessions()).length, 0);
+});
