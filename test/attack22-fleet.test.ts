@@ -109,3 +109,45 @@ test('a RedisPolicyStore asked right after construction answers once connected i
   assert.equal(refusal, undefined);
   assert.equal((await store.sessions()).length, 0);
 });
+
+test('while the store hangs, closing connections do not pile calls up on its link', async () => {
+  // A link that hangs without a reset (Redis stopped, a partition: TCP retries for minutes): every
+  // call waits in the client's queue until then. Admissions were already limited to one probe a
+  // second; the release, penalty and ban of every closing connection were not (SIGSTOPped
+  // redis-server: 500 connections queued 500 scripts, replayed on SIGCONT).
+  let calls = 0;
+  const never = () => {
+    calls++;
+    return new Promise<never>(() => undefined);
+  };
+  const hanging = Object.assign(new MemoryPolicyStore(), { admit: never, release: never, penalise: never, ban: never });
+  const settings = new ConfigStore(NO_CONNECTIONS);
+  settings.config('PolicyStoreTimeout=50');
+  const shared = new SharedPolicy(hanging, settings, new PenaltyBox(Date.now), () => undefined);
+  assert.equal(await shared.admit('192.0.2.11', 40000, { maxPerClient: 0, blocks: BLOCKS }, BOUNDS), undefined, 'fail-open');
+  const noticed = calls;
+  const policy = { ...BOUNDS, max: 600, min: 30, authfail: 5, noauth: 1, graceExceeded: 10, refuseConnection: 10 } as never;
+  for (let i = 0; i < 100; i++) {
+    shared.penalise('192.0.2.11', 1, policy);
+    shared.ban('192.0.2.12', 60, BOUNDS);
+    shared.release('192.0.2.11', 40000);
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls, noticed, 'no call sent to a store known to be unreachable');
+  shared.detach();
+});
+
+test('disconnectEverywhere({ connectionId }) without node is refused with a clear error', async () => {
+  // Connection ids come from one counter per process: '5' names a different session on every node,
+  // so a filter of connectionId alone disconnected every node's connection 5.
+  const { SSHDaemon } = await import('../src');
+  const { SSHDaemonError } = await import('../src/errors/SSHDaemonError');
+  const daemon = new SSHDaemon();
+  daemon.policyStore = new MemoryPolicyStore({ nodeId: 'a' });
+  await assert.rejects(daemon.disconnectEverywhere({ connectionId: '5' }), (err: unknown) => {
+    assert.ok(err instanceof SSHDaemonError);
+    assert.match(err.message, /node/);
+    return true;
+  });
+  assert.equal(await daemon.disconnectEverywhere({ node: 'a', connectionId: '5' }), 1);
+});

@@ -105,12 +105,12 @@ export class SharedPolicy {
     const slot = list?.shift();
     if (!slot) return;
     if (list!.length === 0) this.held.delete(key);
-    void this.call(() => this.store.release(slot));
+    this.background(() => this.store.release(slot));
   }
 
   /** Adds the penalty fleet-wide; a ban the fleet now enforces is copied here and logged. */
   penalise(address: string, seconds: number, policy: PenaltyPolicy): void {
-    void this.call(() => this.store.penalise(address, seconds, policy)).then((r) => {
+    this.background(() => this.store.penalise(address, seconds, policy))?.then((r) => {
       if (!r.ok || r.value === undefined) return;
       this.local.enforce(address, r.value, policy);
       this.log(`${address} penalised fleet-wide (PerSourcePenalties): new connections refused for ${r.value} s`);
@@ -118,7 +118,18 @@ export class SharedPolicy {
   }
 
   ban(address: string, seconds: number, bounds: SensorBounds): void {
-    void this.call(() => this.store.ban(address, seconds, bounds));
+    this.background(() => this.store.ban(address, seconds, bounds));
+  }
+
+  /**
+   * A store call nobody waits for (a closing connection's release, penalty, directory entry): not
+   * sent during a known outage, where it would fail anyway or, on a link that hangs without a
+   * reset, wait in the client's queue with every other one until TCP gives up (minutes). What it
+   * would have written expires by itself (slots and sessions after holdMs); admission probes and
+   * heartbeats notice the recovery.
+   */
+  background<T>(op: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; reason: string }> | undefined {
+    return this.down ? undefined : this.call(op);
   }
 
   /** Runs a store call bounded by PolicyStoreTimeout; tracks outages from its outcome. Never rejects. */
