@@ -63,3 +63,37 @@ export function answerGlobalRequests(conn: Ssh2Connection, answerers: GlobalRequ
     return answer === undefined || answer === false ? failure.call(this) : success.call(this, answer);
   };
 }
+
+/** The request name whose data ssh2's parser decodes as host keys (handlers.misc.js, for its client side). */
+const HOSTKEYS_NAME = 'hostkeys-00@openssh.com';
+
+type MessageHandler = (proto: object, payload: Buffer) => void;
+
+/**
+ * ssh2 parses the data of every `hostkeys-00@openssh.com` GLOBAL_REQUEST as a list of public keys
+ * (parseKey on each blob) before any handler runs, also on a server, where the request means
+ * nothing (sshd answers it as an unknown request): a client could send it before authentication,
+ * 35 KB of Ed25519 blobs a packet, each packet ~7 ms of CPU (30x what any other request costs),
+ * and a malformed blob was a fatal error. On server protocols the request is handed on unparsed,
+ * as ssh2 does for every name it does not know (data: the raw bytes after want-reply). Client
+ * protocols (in-process ssh2 Clients share the table) keep ssh2's parsing.
+ */
+export function installServerHostKeysBypass(table: Array<MessageHandler | undefined>, type: number): void {
+  const original = table[type];
+  if (typeof original !== 'function')
+    throw new Error(`sshdaemon engine: ssh2 handler table has no entry for message ${type}; ssh2 version changed?`);
+  if ((original as { hostKeysBypass?: true }).hostKeysBypass) return;
+  const bypass: MessageHandler & { hostKeysBypass?: true } = (proto, payload) => {
+    const p = proto as { _server?: boolean; _handlers: Record<string, unknown>; requestFailure(): void };
+    // byte 80, string name, boolean want-reply: the name is compared before anything is decoded.
+    const nameLength = payload.length >= 5 ? payload.readUInt32BE(1) : -1;
+    if (p._server !== true || nameLength !== HOSTKEYS_NAME.length || payload.length < 6 + nameLength) return original(proto, payload);
+    if (payload.toString('latin1', 5, 5 + nameLength) !== HOSTKEYS_NAME) return original(proto, payload);
+    const wantReply = payload[5 + nameLength] !== 0;
+    const handler = p._handlers.GLOBAL_REQUEST as GlobalRequestHandler | undefined;
+    if (handler) handler(p, HOSTKEYS_NAME, wantReply, payload.subarray(6 + nameLength));
+    else if (wantReply) p.requestFailure();
+  };
+  bypass.hostKeysBypass = true;
+  table[type] = bypass;
+}

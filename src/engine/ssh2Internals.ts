@@ -12,6 +12,7 @@ import {
   SSH_MSG_CHANNEL_OPEN,
   SSH_MSG_CHANNEL_REQUEST,
   SSH_MSG_DISCONNECT,
+  SSH_MSG_GLOBAL_REQUEST,
   SSH_MSG_KEXINIT,
   SSH_MSG_USERAUTH_INFO_RESPONSE,
   SSH_MSG_USERAUTH_REQUEST,
@@ -21,6 +22,7 @@ import { MLKEM768X25519_SHA256, postQuantumKexLoadable } from './pqKex';
 import { userAuthTakeoverInstalled } from './userAuthControl';
 import { rekeyGateInstalled } from './rekeyGate';
 import { batchWrites } from './writeBatching';
+import { installServerHostKeysBypass } from './globalRequestAnswers';
 import { reusePacketBuffers } from './packetBuffers';
 
 /** The exact ssh2 version this adapter was written and tested against. */
@@ -164,6 +166,8 @@ let tapInstalled = false;
 export function installPayloadTap(): void {
   if (tapInstalled) return;
   tapInstalled = true;
+  // A client's hostkeys-00@openssh.com is not parsed as keys on our side (globalRequestAnswers.ts).
+  installServerHostKeysBypass(MESSAGE_HANDLERS, SSH_MSG_GLOBAL_REQUEST);
   for (const type of [SSH_MSG_CHANNEL_OPEN, SSH_MSG_CHANNEL_REQUEST]) {
     const original = MESSAGE_HANDLERS[type];
     if (typeof original !== 'function') {

@@ -77,6 +77,9 @@ export class RedisPolicyStore implements PolicyStore {
   private readonly disconnectListeners = new Set<(filter: DisconnectFilter) => void>();
   private up = true;
   private closed = false;
+  /** Settles at the first connection attempt's outcome (ready or error). */
+  private readonly firstAttempt: Promise<void>;
+  private firstAttemptSettled: () => void = () => undefined;
 
   constructor(options: RedisPolicyStoreOptions = {}) {
     this.nodeId = options.nodeId ?? `${hostname()}:${process.pid}`;
@@ -95,6 +98,11 @@ export class RedisPolicyStore implements PolicyStore {
     });
     this.client.on('error', (err: Error) => this.setUp(false, err.message || String(err)));
     this.client.on('ready', () => this.setUp(true));
+    this.firstAttempt = new Promise<void>((resolve) => {
+      this.firstAttemptSettled = resolve;
+      this.client.once('ready', () => resolve());
+      this.client.once('error', () => resolve());
+    });
     this.client.connect().catch((err: Error) => this.setUp(false, err.message));
   }
 
@@ -161,6 +169,7 @@ export class RedisPolicyStore implements PolicyStore {
   }
 
   async publishDisconnect(filter: DisconnectFilter): Promise<number> {
+    if (!this.client.isReady) await this.firstAttempt;
     return Number(await this.client.publish(`${this.prefix}disconnect`, JSON.stringify(cleanFilter(filter))));
   }
 
@@ -191,6 +200,7 @@ export class RedisPolicyStore implements PolicyStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.firstAttemptSettled(); // calls waiting for the first connection fail now (client closed)
     this.disconnectListeners.clear();
     this.statusListeners.clear();
     await Promise.allSettled([this.client, this.subscriber].map((c) => Promise.resolve().then(() => c?.destroy())));
@@ -199,6 +209,10 @@ export class RedisPolicyStore implements PolicyStore {
   /** EVALSHA, loading the script with EVAL when Redis does not have it (first use, after a restart). */
   private async run(s: Script, args: (string | number)[]): Promise<unknown> {
     const options = { arguments: [this.prefix, ...args.map(String)] };
+    // A call made while the first connection is being set up waits for its outcome (the caller's
+    // PolicyStoreTimeout bounds it); "client is offline" then read as an outage at every start.
+    // After that, commands fail at once while Redis is unreachable (no offline queue).
+    if (!this.client.isReady) await this.firstAttempt;
     try {
       return await this.client.evalSha(s.sha, options);
     } catch (err) {

@@ -32,8 +32,10 @@ if perSecond > 0 then
   local n = redis.call('INCR', k)
   if n == 1 then redis.call('PEXPIRE', k, 2000) end
   if n > perSecond then
-    redis.call('SET', p .. 'ratepause', '1', 'PX', ARGV[9])
-    return {'ConnectionRateLimit', tonumber(ARGV[9])}
+    -- N:0 (no pause) only refuses the excess: SET PX 0 is an error, which read as an outage.
+    local pause = tonumber(ARGV[9])
+    if pause > 0 then redis.call('SET', p .. 'ratepause', '1', 'PX', pause) end
+    return {'ConnectionRateLimit', pause}
   end
 end
 local cap = tonumber(ARGV[6])

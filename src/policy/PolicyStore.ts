@@ -65,7 +65,7 @@ export interface FleetSession {
 export interface DisconnectFilter {
   /** Only sessions of this node ({@link FleetSession.node}). */
   readonly node?: string;
-  /** Only this connection id (with `node`: one session). */
+  /** Only this connection id; needs `node` (ids are unique per node only; disconnectEverywhere refuses it alone). */
   readonly connectionId?: string;
   /** Only sessions of this user. */
   readonly user?: string;

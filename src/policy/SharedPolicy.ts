@@ -29,7 +29,12 @@ const PROBE_INTERVAL_MS = 1000;
  * per-client slots this node holds (for release and heartbeats). Never rejects.
  */
 export class SharedPolicy {
-  private readonly held = new Map<string, HeldSlot>();
+  /**
+   * The slots this node holds, by client `address|port`: a list, since two live connections can
+   * share one (a client binding one source port to reach two daemon addresses, two balancers'
+   * PROXY headers); one slot per key lost a token and freed the other connection's early.
+   */
+  private readonly held = new Map<string, HeldSlot[]>();
   private down = false;
   /** Counts the outage/recovery transitions: a call's outcome only moves the state if none happened while it ran. */
   private epoch = 0;
@@ -54,7 +59,7 @@ export class SharedPolicy {
 
   /** The slots this node holds, for heartbeats. */
   slots(): HeldSlot[] {
-    return [...this.held.values()];
+    return [...this.held.values()].flat();
   }
 
   /** Asks the fleet about a connection the local checks let through; resolves a refusal or undefined. */
@@ -66,11 +71,31 @@ export class SharedPolicy {
     if (this.down) this.nextProbe = now + PROBE_INTERVAL_MS;
     const token = `${this.store.nodeId}/${++sequence}`;
     const request: SharedAdmission = { ...query, address, token, holdMs: this.holdMs };
-    const result = await this.call(() => this.store.admit(request));
-    if (!result.ok) return this.failMode(result.reason);
+    let pending: Promise<SharedRefusal | undefined> | undefined;
+    const result = await this.call(() => (pending = this.store.admit(request)));
+    if (!result.ok) {
+      // Too late or failed: no connection holds this token, so a slot the store reserved after all is freed.
+      if (query.maxPerClient > 0 && pending)
+        pending.then(
+          // Not through call(): a late answer must not log a recovery (the next admission decides that).
+          (late) =>
+            late
+              ? undefined
+              : Promise.resolve()
+                  .then(() => this.store.release({ address, token }))
+                  .catch(() => undefined),
+          () => undefined,
+        );
+      return this.failMode(result.reason);
+    }
     const refusal = result.value;
     if (!refusal) {
-      if (query.maxPerClient > 0) this.held.set(`${address}|${port}`, { address, token });
+      if (query.maxPerClient > 0) {
+        const key = `${address}|${port}`;
+        const list = this.held.get(key);
+        if (list) list.push({ address, token });
+        else this.held.set(key, [{ address, token }]);
+      }
       return undefined;
     }
     if (refusal.reason === 'PerSourcePenalties') this.local.enforce(address, refusal.seconds, bounds);
@@ -81,15 +106,16 @@ export class SharedPolicy {
   /** The connection from `address:port` ended (or was refused after admission): its slot is freed. */
   release(address: string, port: number): void {
     const key = `${address}|${port}`;
-    const slot = this.held.get(key);
+    const list = this.held.get(key);
+    const slot = list?.shift();
     if (!slot) return;
-    this.held.delete(key);
-    void this.call(() => this.store.release(slot));
+    if (list!.length === 0) this.held.delete(key);
+    this.background(() => this.store.release(slot));
   }
 
   /** Adds the penalty fleet-wide; a ban the fleet now enforces is copied here and logged. */
   penalise(address: string, seconds: number, policy: PenaltyPolicy): void {
-    void this.call(() => this.store.penalise(address, seconds, policy)).then((r) => {
+    this.background(() => this.store.penalise(address, seconds, policy))?.then((r) => {
       if (!r.ok || r.value === undefined) return;
       this.local.enforce(address, r.value, policy);
       this.log(`${address} penalised fleet-wide (PerSourcePenalties): new connections refused for ${r.value} s`);
@@ -97,7 +123,18 @@ export class SharedPolicy {
   }
 
   ban(address: string, seconds: number, bounds: SensorBounds): void {
-    void this.call(() => this.store.ban(address, seconds, bounds));
+    this.background(() => this.store.ban(address, seconds, bounds));
+  }
+
+  /**
+   * A store call nobody waits for (a closing connection's release, penalty, directory entry): not
+   * sent during a known outage, where it would fail anyway or, on a link that hangs without a
+   * reset, wait in the client's queue with every other one until TCP gives up (minutes). What it
+   * would have written expires by itself (slots and sessions after holdMs); admission probes and
+   * heartbeats notice the recovery.
+   */
+  background<T>(op: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; reason: string }> | undefined {
+    return this.down ? undefined : this.call(op);
   }
 
   /** Runs a store call bounded by PolicyStoreTimeout; tracks outages from its outcome. Never rejects. */

@@ -298,10 +298,11 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
       hub.log(conn.id, 1, `hostkeys-prove-00@openssh.com refused: ${why}`);
       return false;
     };
-    if (!conn.authenticated) return refuse('not authenticated');
+    // Counted before the authentication check: one log line per request let an unauthenticated client write the log at will.
     if (++this.proveRequests > MAX_PROVE_REQUESTS) {
       return this.proveRequests === MAX_PROVE_REQUESTS + 1 ? refuse(`more than ${MAX_PROVE_REQUESTS} requests on this connection`) : false;
     }
+    if (!conn.authenticated) return refuse('not authenticated');
     const sessionId = conn.engine && connectionSessionId(conn.engine);
     if (!sessionId) return refuse('no session identifier');
     const result = proveHostKeys(data, {

@@ -83,17 +83,18 @@ export class FleetSessions {
       since: conn.acceptedAt,
     };
     this.sessions.set(conn.id, session);
-    void shared.call(() => shared.store.register(session, shared.holdMs));
+    shared.background(() => shared.store.register(session, shared.holdMs)); // else the next heartbeat writes it
   }
 
   closed(conn: ConnectionRecord): void {
     if (!this.sessions.delete(conn.id)) return;
     const shared = this.policy();
-    if (shared) void shared.call(() => shared.store.unregister(shared.store.nodeId, conn.id));
+    shared?.background(() => shared.store.unregister(shared.store.nodeId, conn.id)); // else it expires after holdMs
   }
 
   /**
    * Asks every node to disconnect its matching sessions; resolves the number of nodes reached.
+   * A `connectionId` needs its `node` (InvalidArgument otherwise): ids are unique per node only.
    * Without a policyStore, this daemon's own. When the store is unreachable, this daemon's matching
    * sessions are still disconnected and the promise rejects (`SocketError`) saying so.
    */
@@ -102,6 +103,13 @@ export class FleetSessions {
     if (!shared) {
       this.obey(filter);
       return 1;
+    }
+    // Ids come from one counter per process: '5' is a different session on every node.
+    if (filter.connectionId !== undefined && filter.node === undefined) {
+      throw new SSHDaemonError(
+        ErrorCodes.InvalidArgument,
+        `disconnectEverywhere: connectionId '${filter.connectionId}' names a connection on one node; give its node too ({ node, connectionId } from sessions())`,
+      );
     }
     const r = await shared.call(() => shared.store.publishDisconnect(filter));
     if (r.ok) return r.value;
