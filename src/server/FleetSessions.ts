@@ -6,6 +6,9 @@ import { type DisconnectFilter, type FleetSession, type PolicyStore, sessionMatc
 import { SharedPolicy } from '../policy/SharedPolicy';
 import type { ConnectionRecord } from '../registry/ConnectionRecord';
 
+/** Characters of a user name kept in a fleet directory entry (the listing shows longer names cut; disconnectEverywhere filters still match the full name on its node). */
+export const MAX_DIRECTORY_USER = 256;
+
 /** What the fleet part needs of the server: its store, its connections, its log. */
 export interface FleetHost {
   readonly settings: ConfigStore;
@@ -77,7 +80,9 @@ export class FleetSessions {
     const session: FleetSession = {
       node: shared.store.nodeId,
       connectionId: conn.id,
-      user: conn.user,
+      // A hostile client may log in with a name of tens of kilobytes where the application accepts any
+      // name: the directory keeps the first MAX_DIRECTORY_USER characters (an entry is rewritten every heartbeat).
+      user: conn.user.length > MAX_DIRECTORY_USER ? conn.user.slice(0, MAX_DIRECTORY_USER) : conn.user,
       remoteHost: conn.remoteHost,
       remotePort: conn.remotePort,
       since: conn.acceptedAt,
