@@ -1,3 +1,4 @@
+import { normaliseAddress } from '../policy/addressMatch';
 import type { ConfigStore } from '../config/ConfigStore';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { handledCall } from '../errors/unawaited';
@@ -104,6 +105,8 @@ export class FleetSessions {
    * sessions are still disconnected and the promise rejects (`SocketError`) saying so.
    */
   async disconnectEverywhere(filter: DisconnectFilter): Promise<number> {
+    // Addresses are compared as the records hold them (canonical: '::ffff:192.0.2.7' is 192.0.2.7).
+    if (filter.remoteHost !== undefined) filter = { ...filter, remoteHost: normaliseAddress(filter.remoteHost) };
     const shared = this.policy();
     if (!shared) {
       this.obey(filter);

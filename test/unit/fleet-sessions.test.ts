@@ -30,3 +30,22 @@ test('the fleet directory lists an authenticated connection, its user name cut t
   assert.equal(listed.get('c2'), 'x'.repeat(MAX_DIRECTORY_USER));
   fleet.stop();
 });
+
+test('disconnectEverywhere matches a remoteHost filter in another spelling of the address', async () => {
+  const settings = new ConfigStore({ getConnectionSetting: () => undefined, setConnectionSetting: () => undefined });
+  const socket = { remoteAddress: '192.0.2.1' } as unknown as Socket;
+  const record = new ConnectionRecord('c1', socket, '192.0.2.1', 40001, '127.0.0.1', 0);
+  record.authenticated = true;
+  const gone: string[] = [];
+  const fleet = new FleetSessions(
+    {
+      settings,
+      policyStore: () => undefined,
+      liveConnections: () => [{ record, disconnect: async () => void gone.push(record.id) }],
+      log: () => undefined,
+    },
+    new PenaltyBox(Date.now),
+  );
+  await fleet.disconnectEverywhere({ remoteHost: '::ffff:192.0.2.1' });
+  assert.deepEqual(gone, ['c1']);
+});
