@@ -12,6 +12,7 @@
 import { certificateAlgorithm, onKeyExchange, registerHostCertificates, type HostCertificateBlob } from './hostCertificates';
 import { SSH_MSG_KEXINIT, SSH_MSG_USERAUTH_REQUEST } from '../packet/messages';
 import { parseKexInit, type KexLists } from './kexInitLists';
+import { speedUpX25519 } from './x25519Exchange';
 import type { Ssh2Connection } from './ssh2Types';
 
 export type { KexLists } from './kexInitLists';
@@ -80,6 +81,8 @@ export function installKexAccessor(protocolClass: { prototype: object }): void {
     set(this: object, kex: object | undefined) {
       kexObjects.set(this, kex);
       onKeyExchange(this, kex as Parameters<typeof onKeyExchange>[1]);
+      // Our connections' curve25519 exchanges import and export raw keys through JWK (x25519Exchange.ts).
+      if (extInfo.has(this)) speedUpX25519(kex);
     },
   });
 }
