@@ -1,5 +1,5 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
-import { ErrorCodes } from '../errors/SSHDaemonError';
+import { type ErrorCode, ErrorCodes } from '../errors/SSHDaemonError';
 import { publish } from '../observability/diagnostics';
 import { escapeLogText } from '../observability/logText';
 import type { DecisionEventName, EventArgs, SSHDaemonEvents } from './events';
@@ -144,7 +144,7 @@ export class EventHub extends TypedEmitter<SSHDaemonEvents> {
   }
 
   /** @internal Fires `Error`; the description is escaped (it may quote the client). */
-  error(connectionId: string, errorCode: number, text: string): void {
+  error(connectionId: string, errorCode: ErrorCode, text: string): void {
     const description = escapeLogText(text);
     publish('error', () => ({ connectionId, errorCode, description }));
     if (this.listenerCount('Error') === 0) return;

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors/SSHDaemonError';
 import type { ChannelRequestParams } from '../packet/requestParams';
 import type { KeyboardInteractivePrompt } from '../packet/keyboardPrompts';
 import type { PublicKeyInfo } from '../certs/publicKey';
@@ -41,7 +42,7 @@ export interface ErrorEventArgs {
   /** The connection's id; '' for listener-level errors. */
   readonly connectionId: string;
   /** One of {@link ErrorCodes} (1000-1199 for per-connection SSH trouble). */
-  readonly errorCode: number;
+  readonly errorCode: ErrorCode;
   /** What went wrong, in words. */
   readonly description: string;
 }

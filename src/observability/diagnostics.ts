@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors/SSHDaemonError';
 /**
  * `node:diagnostics_channel` channels for APMs, metrics and tracing. Messages are built only when a
  * channel has subscribers, so an unobserved daemon pays one boolean check per event.
@@ -77,7 +78,7 @@ export interface ErrorMessage {
   /** The connection's id, '' for listener-level errors. */
   readonly connectionId: string;
   /** The error code (see docs/errors.md). */
-  readonly errorCode: number;
+  readonly errorCode: ErrorCode;
   /** What went wrong. */
   readonly description: string;
 }

@@ -23,7 +23,7 @@ import {
   type HandshakeControl,
 } from '../engine/ssh2Internals';
 import type { ClientInfo, NegotiatedAlgorithms, Ssh2Connection, Ssh2Server } from '../engine/ssh2Types';
-import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
+import { type ErrorCode, ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { markHandled } from '../errors/unawaited';
 import { publish } from '../observability/diagnostics';
 import { extInfoPayload, SSH_DISCONNECT, userAuthBannerPayload } from '../packet/messages';
@@ -508,7 +508,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
   }
 
   /** The client broke the protocol: report, then drop with PROTOCOL_ERROR. */
-  violation(conn: ConnectionRecord, code: number, description: string): void {
+  violation(conn: ConnectionRecord, code: ErrorCode, description: string): void {
     if (conn.closed) return;
     conn.closeReason ??= { statusCode: code, description };
     this.hub.error(conn.id, code, description);

@@ -1,9 +1,9 @@
 import type { ConfigStore } from '../config/ConfigStore';
 import type { HandshakeControl, KexLists } from '../engine/ssh2Internals';
-import { ErrorCodes } from '../errors/SSHDaemonError';
+import { type ErrorCode, ErrorCodes } from '../errors/SSHDaemonError';
 
 /** The `Error` code of an engine error. */
-export function engineErrorCode(err: Error & { level?: string }): number {
+export function engineErrorCode(err: Error & { level?: string }): ErrorCode {
   if (err.level === 'socket') return ErrorCodes.SocketError;
   if (err.level === 'client-timeout') return ErrorCodes.Timeout;
   if (/no matching|handshake failed/i.test(err.message)) return ErrorCodes.NegotiationFailed;
