@@ -22,10 +22,7 @@ type StoredProps = Omit<SSHDaemonProperties, 'listening' | 'sshConnections' | 's
 
 /** Options of {@link SSHDaemon.disconnect}. */
 export interface DisconnectOptions {
-  /**
-   * True: DISCONNECT at once, dropping output still queued on the connection's channels. Default
-   * false: that output is sent first (for at most `DisconnectFlushTimeout` seconds).
-   */
+  /** True: DISCONNECT at once, dropping output still queued on the connection's channels. Default false: that output is sent first (for at most `DisconnectFlushTimeout` seconds). */
   immediate?: boolean;
 }
 
@@ -49,8 +46,6 @@ export class SSHDaemon extends EventHub {
     this.connectionViews = new LiveView(this.server.registry.connections, (c: ConnectionRecord) => new SSHConnection(c, this));
     this.channelViews = new LiveView(this.server.registry.channels, (c: ChannelState) => new SSHChannel(c, this));
   }
-
-  // ---- listening ----------------------------------------------------------
 
   /** True while the listener is bound. */
   get listening(): boolean {
