@@ -15,8 +15,11 @@ import type { Ssh2Connection } from './ssh2Types';
 /** The answer to one request: REQUEST_SUCCESS with this data, or false for REQUEST_FAILURE. */
 export type GlobalRequestAnswer = Buffer | false;
 
-/** Answers for the request names the daemon handles; called only for requests that want a reply. */
-export type GlobalRequestAnswerers = Readonly<Record<string, (data: Buffer) => GlobalRequestAnswer>>;
+/** Who answers the global requests the daemon handles (the server's Connection); called only for requests that want a reply. */
+export interface GlobalRequestAnswerer {
+  /** The answer to request `name`, or undefined when the daemon does not handle that name (ssh2's own reply goes). */
+  answerGlobalRequest(name: string, data: Buffer): GlobalRequestAnswer | undefined;
+}
 
 interface ProtocolReplies {
   _handlers: Record<string, unknown>;
@@ -25,6 +28,18 @@ interface ProtocolReplies {
 }
 
 type GlobalRequestHandler = (p: unknown, name: string, wantReply: boolean, data: unknown) => unknown;
+
+/** Per connection: who answers, ssh2's own handler and reply methods, and the answers waiting in request order. */
+interface AnswerState {
+  readonly answerer: GlobalRequestAnswerer;
+  readonly original: GlobalRequestHandler;
+  readonly success: (this: ProtocolReplies, data?: Buffer) => void;
+  readonly failure: (this: ProtocolReplies) => void;
+  /** One entry per request that wants a reply, in request order: the daemon's answer, or undefined (ssh2's own). */
+  pending?: (GlobalRequestAnswer | undefined)[];
+}
+
+const states = new WeakMap<object, AnswerState>();
 
 /** The session identifier (the first exchange hash, RFC 4253 7.2), once the first key exchange ended. */
 export function connectionSessionId(conn: Ssh2Connection): Buffer | undefined {
@@ -36,7 +51,7 @@ export function connectionSessionId(conn: Ssh2Connection): Buffer | undefined {
  * Answers the global requests named in `answerers` on one server connection. Throws if ssh2's
  * protocol no longer has the handler and reply methods this relies on.
  */
-export function answerGlobalRequests(conn: Ssh2Connection, answerers: GlobalRequestAnswerers): void {
+export function answerGlobalRequests(conn: Ssh2Connection, answerer: GlobalRequestAnswerer): void {
   const proto = (conn as unknown as { _protocol: ProtocolReplies })._protocol;
   const original = proto._handlers.GLOBAL_REQUEST as GlobalRequestHandler | undefined;
   const success = proto.requestSuccess;
@@ -44,24 +59,29 @@ export function answerGlobalRequests(conn: Ssh2Connection, answerers: GlobalRequ
   if (typeof original !== 'function' || typeof success !== 'function' || typeof failure !== 'function') {
     throw new Error('sshdaemon engine: ssh2 has no GLOBAL_REQUEST handler or requestSuccess/requestFailure; ssh2 version changed?');
   }
-  /** One entry per request that wants a reply, in request order: the daemon's answer, or undefined (ssh2's own). */
-  const pending: (GlobalRequestAnswer | undefined)[] = [];
-  proto._handlers.GLOBAL_REQUEST = (p: unknown, name: string, wantReply: boolean, data: unknown) => {
-    if (wantReply) {
-      const answer = Object.hasOwn(answerers, name) && Buffer.isBuffer(data) ? answerers[name](data) : undefined;
-      pending.push(answer);
-    }
-    return original(p, name, wantReply, data);
-  };
-  const take = (): GlobalRequestAnswer | undefined => pending.shift();
-  proto.requestSuccess = function (this: ProtocolReplies, data?: Buffer) {
-    const answer = take();
-    return answer === undefined || answer === false ? success.call(this, data) : success.call(this, answer);
-  };
-  proto.requestFailure = function (this: ProtocolReplies) {
-    const answer = take();
-    return answer === undefined || answer === false ? failure.call(this) : success.call(this, answer);
-  };
+  states.set(proto, { answerer, original, success, failure });
+  // Shared functions (the protocol is the first argument or `this`): no closures per connection.
+  proto._handlers.GLOBAL_REQUEST = onGlobalRequest;
+  proto.requestSuccess = requestSuccess;
+  proto.requestFailure = requestFailure;
+}
+
+function onGlobalRequest(p: unknown, name: string, wantReply: boolean, data: unknown): unknown {
+  const state = states.get(p as object)!;
+  if (wantReply) (state.pending ??= []).push(Buffer.isBuffer(data) ? state.answerer.answerGlobalRequest(name, data) : undefined);
+  return state.original(p, name, wantReply, data);
+}
+
+function requestSuccess(this: ProtocolReplies, data?: Buffer): void {
+  const state = states.get(this)!;
+  const answer = state.pending?.shift();
+  return answer === undefined || answer === false ? state.success.call(this, data) : state.success.call(this, answer);
+}
+
+function requestFailure(this: ProtocolReplies): void {
+  const state = states.get(this)!;
+  const answer = state.pending?.shift();
+  return answer === undefined || answer === false ? state.failure.call(this) : state.success.call(this, answer);
 }
 
 /** The request name whose data ssh2's parser decodes as host keys (handlers.misc.js, for its client side). */

@@ -61,7 +61,7 @@ export { INFLATE_LIMIT_CODE, MAX_INFLATED_PACKET } from './inflateLimit';
 export { takeOverUserAuth, type UserAuthMessages } from './userAuthControl';
 export { EngineWire, type ChannelWire, type UserAuthReplies, type WirePort } from './EngineWire';
 export { gateClientRekey } from './rekeyGate';
-export { answerGlobalRequests, connectionSessionId, type GlobalRequestAnswer } from './globalRequestAnswers';
+export { answerGlobalRequests, connectionSessionId, type GlobalRequestAnswer, type GlobalRequestAnswerer } from './globalRequestAnswers';
 export type { HostCertificateBlob } from './hostCertificates';
 
 /** ssh2's Server class, used only as a protocol engine (sockets are injected). */

@@ -55,6 +55,9 @@ function intersect(a: readonly string[] | undefined, b: readonly string[] | unde
  */
 export function combineRestrictions(a: SessionRestrictions, b: SessionRestrictions): SessionRestrictions | undefined {
   if (a.forceCommand !== undefined && b.forceCommand !== undefined && a.forceCommand !== b.forceCommand) return undefined;
+  // Nothing granted is narrowed: the shared object stays (an idle connection holds no copy of it).
+  if (b === UNRESTRICTED) return a;
+  if (a === UNRESTRICTED) return b;
   return {
     forceCommand: a.forceCommand ?? b.forceCommand,
     pty: a.pty && b.pty,

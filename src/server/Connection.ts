@@ -14,6 +14,8 @@ import {
   prepareHandshake,
   speedUpOutbound,
   answerGlobalRequests,
+  type GlobalRequestAnswer,
+  type GlobalRequestAnswerer,
   connectionSessionId,
   takeOverChannels,
   takeOverUserAuth,
@@ -84,7 +86,7 @@ export interface ConnectionServer {
  * disconnect, and leaving the registry on exactly one path (the socket's `close`). It is the host
  * both the auth flow and the channel layer call back into (methods, no per-connection closures).
  */
-export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
+export class Connection implements AuthHost, ChannelHost, UserAuthMessages, GlobalRequestAnswerer {
   readonly record: ConnectionRecord;
   private layer?: ChannelLayer;
   private auth?: AuthFlow;
@@ -179,7 +181,7 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     }
     this.handshake = prepareHandshake(engine, settings.list('SSHPublicKeyAlgorithms'), this.hostKeys.certificates);
     // OpenSSH's host-key rotation (hostKeyRotation.ts): proofs in REQUEST_SUCCESS, in ssh2's reply order.
-    if (settings.bool('UpdateHostKeys')) answerGlobalRequests(engine, { [HOSTKEYS_PROVE_NAME]: (data) => this.proveHostKeys(data) });
+    if (settings.bool('UpdateHostKeys')) answerGlobalRequests(engine, this);
     this.layer = new ChannelLayer(conn, wire, this);
     takeOverChannels(engine, this.layer);
     // Authentication is ours from the SERVICE_REQUEST on (see src/engine/userAuthControl.ts).
@@ -289,6 +291,11 @@ export class Connection implements AuthHost, ChannelHost, UserAuthMessages {
     if (conn.closed || !engine || !wire || wire.transportDestroyed() || inboundStopped(engine) || this.hostKeys.keys.length === 0) return;
     wire.send(hostKeysAnnouncement(this.hostKeys.keys));
     this.hub.log(conn.id, 3, `sent hostkeys-00@openssh.com with ${this.hostKeys.keys.length} host key(s)`);
+  }
+
+  /** GlobalRequestAnswerer: the requests the daemon answers itself (hostkeys-prove-00@openssh.com); others go to ssh2. */
+  answerGlobalRequest(name: string, data: Buffer): GlobalRequestAnswer | undefined {
+    return name === HOSTKEYS_PROVE_NAME ? this.proveHostKeys(data) : undefined;
   }
 
   /** The answer to hostkeys-prove-00@openssh.com: only once authenticated, a bounded number of times. */
