@@ -13,7 +13,7 @@ import { parseOpenSSHCertificateText } from '../src/certs/openSSHCertificate';
 import { sshSign } from '../src/certs/sshSign';
 import { encodeString } from '../src/packet/wire';
 import { CLIENT_SETS, DEBIAN12, type ClientSet } from './fixtures/clientSets';
-import { certificateLab, type CertificateLab, type KeyFiles } from './fixtures/hostCertificates';
+import { certificateLab, type CertificateLab, type KeyFiles, sshStrictLogin } from './fixtures/hostCertificates';
 import { runPythonJson } from './fixtures/interop';
 import { startSshd } from './fixtures/sshdReference';
 import { patternBytes, registryDrained, startTestServer, USER, type TestServer } from './fixtures/testServer';
@@ -73,35 +73,7 @@ function caKnownHosts(name: string, port: number, authority: KeyFiles = ca): str
 
 /** OpenSSH `ssh` with only the known_hosts file, StrictHostKeyChecking=yes, key authentication, `echo ok`. */
 function sshLogin(clients: ClientSet, port: number, user: string, knownHosts: string, keyPath: string, extra: string[] = []) {
-  return clients.run(
-    'ssh',
-    [
-      '-p',
-      String(port),
-      '-i',
-      keyPath,
-      '-F',
-      '/dev/null',
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=yes',
-      '-o',
-      `UserKnownHostsFile=${knownHosts}`,
-      '-o',
-      'GlobalKnownHostsFile=/dev/null',
-      '-o',
-      'UpdateHostKeys=no',
-      '-o',
-      'CheckHostIP=no',
-      ...extra,
-      `${user}@127.0.0.1`,
-      'echo ok',
-    ],
-    { timeoutMs: 60_000 },
-  );
+  return sshStrictLogin(clients, port, user, knownHosts, keyPath, { extra });
 }
 
 /** What the client said about the host key, with the port written as PORT (to compare two servers). */

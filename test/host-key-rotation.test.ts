@@ -13,7 +13,7 @@ import { checkSshSignature } from '../src/certs/sshSignature';
 import { clientTakesHostKeys, proofRsaAlgorithm } from '../src/server/hostKeyRotation';
 import { encodeString, encodeUint32, WireReader } from '../src/packet/wire';
 import { testEachSet, type ClientSet } from './fixtures/clientSets';
-import { certificateLab, type CertificateLab, type KeyFiles } from './fixtures/hostCertificates';
+import { certificateLab, type CertificateLab, type KeyFiles, sshStrictLogin } from './fixtures/hostCertificates';
 import { sendClientPayload } from './fixtures/net';
 import { CAPTURED, withRawClient } from './fixtures/rawAuth';
 import { makeUserKey, PASSWORD, registryDrained, startTestServer, USER, type TestServer } from './fixtures/testServer';
@@ -52,36 +52,7 @@ function knownKeys(path: string): string[] {
 const typeAndBlob = (k: KeyFiles) => k.publicLine.split(' ').slice(0, 2).join(' ');
 
 function sshWithUpdateHostKeys(clients: ClientSet, port: number, knownHosts: string, keyPath: string) {
-  return clients.run(
-    'ssh',
-    [
-      '-p',
-      String(port),
-      '-i',
-      keyPath,
-      '-F',
-      '/dev/null',
-      '-o',
-      'IdentitiesOnly=yes',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'StrictHostKeyChecking=yes',
-      '-o',
-      `UserKnownHostsFile=${knownHosts}`,
-      '-o',
-      'GlobalKnownHostsFile=/dev/null',
-      '-o',
-      'UpdateHostKeys=yes',
-      '-o',
-      'HashKnownHosts=no',
-      '-o',
-      'CheckHostIP=no',
-      `${USER}@127.0.0.1`,
-      'echo ok',
-    ],
-    { timeoutMs: 60_000 },
-  );
+  return sshStrictLogin(clients, port, USER, knownHosts, keyPath, { updateHostKeys: true });
 }
 
 testEachSet(
