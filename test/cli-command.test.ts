@@ -15,6 +15,11 @@ after(() => rmSync(DIR, { recursive: true, force: true }));
 const MAIN = join(__dirname, '..', 'src', 'cli', 'main.ts');
 const TIMEOUT = { timeout: 90_000 };
 
+/** The CLI as a server process on a free port with this test's data folder, plus `args`. */
+function startCli(args: string[]) {
+  return startListening(['--import', 'tsx', MAIN, '--port', '0', '--data', join(DIR, 'data'), ...args]);
+}
+
 function cli(args: string[]): Promise<{ code: number | null; out: string }> {
   return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { timeoutMs: 30_000 }).then((r) => ({
     code: r.code,
@@ -49,14 +54,7 @@ test('--user, --authorized-keys, --sftp and --config together; no shell unless a
   const key = makeUserKey('ed25519');
   const keysFile = join(DIR, 'authorized_keys');
   writeFileSync(keysFile, `${key.publicKeyOpenSSH} cli-test\n`);
-  const server = await startListening([
-    '--import',
-    'tsx',
-    MAIN,
-    '--port',
-    '0',
-    '--data',
-    join(DIR, 'data'),
+  const server = await startCli([
     '--user',
     'alice:wonder',
     '--user',
@@ -117,21 +115,7 @@ test(
     echo.listen(0, '127.0.0.1');
     await once(echo, 'listening');
     const echoPort = (echo.address() as { port: number }).port;
-    const server = await startListening([
-      '--import',
-      'tsx',
-      MAIN,
-      '--port',
-      '0',
-      '--data',
-      join(DIR, 'data'),
-      '--shell',
-      '--allow-forwarding',
-      '--user',
-      'carol:pw',
-      '--log-level',
-      '0',
-    ]);
+    const server = await startCli(['--shell', '--allow-forwarding', '--user', 'carol:pw', '--log-level', '0']);
     try {
       const ssh = (extra: string[], input?: string) =>
         run(
@@ -154,20 +138,7 @@ test(
 test('--sftp serves legacy SCP too (scp -O up and down), also beside --shell, whose exec leaves scp alone', TIMEOUT, async () => {
   const root = join(DIR, 'scp-root');
   mkdirSync(root);
-  const server = await startListening([
-    '--import',
-    'tsx',
-    MAIN,
-    '--port',
-    '0',
-    '--data',
-    join(DIR, 'data'),
-    '--user',
-    'dave:pw',
-    '--sftp',
-    root,
-    '--shell',
-  ]);
+  const server = await startCli(['--user', 'dave:pw', '--sftp', root, '--shell']);
   try {
     writeFileSync(join(DIR, 'scp-up.txt'), 'through scp -O');
     const args = opensshArgs(server.port);
@@ -213,20 +184,7 @@ test(
     assert.match(both.out, /--exec and --shell both serve exec and shell requests/);
     const root = join(DIR, 'exec-root');
     mkdirSync(root);
-    const server = await startListening([
-      '--import',
-      'tsx',
-      MAIN,
-      '--port',
-      '0',
-      '--data',
-      join(DIR, 'data'),
-      '--exec',
-      '--sftp',
-      root,
-      '--user',
-      'erin:pw',
-    ]);
+    const server = await startCli(['--exec', '--sftp', root, '--user', 'erin:pw']);
     try {
       const ssh = (extra: string[]) =>
         run(
@@ -272,26 +230,14 @@ test(
 );
 
 test('a server reachable from the network warns loudly on stderr: --exec, and the demo login demo/demo', TIMEOUT, async () => {
-  const open = await startListening(['--import', 'tsx', MAIN, '--host', '0.0.0.0', '--port', '0', '--data', join(DIR, 'data'), '--exec']);
+  const open = await startCli(['--host', '0.0.0.0', '--exec']);
   try {
     assert.match(open.output(), /\*\*\* WARNING: --exec runs real commands and shells, as .* and this server listens on 0\.0\.0\.0/);
     assert.match(open.output(), /\*\*\* WARNING: the demo login demo\/demo \(a published password\) is served on 0\.0\.0\.0/);
   } finally {
     await open.stop();
   }
-  const named = await startListening([
-    '--import',
-    'tsx',
-    MAIN,
-    '--host',
-    '0.0.0.0',
-    '--port',
-    '0',
-    '--data',
-    join(DIR, 'data'),
-    '--user',
-    'frank:long-secret',
-  ]);
+  const named = await startCli(['--host', '0.0.0.0', '--user', 'frank:long-secret']);
   try {
     assert.doesNotMatch(named.output(), /WARNING/, 'named users and the demo shell: nothing to warn about');
   } finally {
