@@ -668,3 +668,49 @@ test('generate(), save() with mode 0600 round-trip through ssh-keygen; unsupport
   );
   assertCode(() => new Certificate(CertStoreTypes.cstPPKFile, Buffer.from('x')), ErrorCodes.InvalidArgument, /takes a file path/);
 });
+
+// ---- libraries loaded only for the stores that need them ---------------------------------------
+
+test(
+  'node-forge and Argon2 load only when a PKCS#12/PKCS#7 store or an encrypted PPK v3 is read, not for a daemon that serves',
+  TIMEOUT,
+  async () => {
+    await tool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', file('lazy.pem')]);
+    await tool('openssl', ['req', '-x509', '-key', file('lazy.pem'), '-subj', '/CN=lazy.example', '-days', '30', '-out', file('lazy.crt')]);
+    await tool('openssl', [
+      'pkcs12',
+      '-export',
+      '-inkey',
+      file('lazy.pem'),
+      '-in',
+      file('lazy.crt'),
+      '-passout',
+      'pass:pw',
+      '-out',
+      file('lazy.pfx'),
+    ]);
+    // A fresh process on the built package, as a user runs it: this one has already loaded both.
+    const script = `
+    const { SSHDaemon, Certificate, CertStoreTypes } = require(${JSON.stringify(join(__dirname, '..'))});
+    const loaded = () => Object.keys(require.cache).filter((k) => /node-forge|argon2/.test(k)).map((k) => k.replace(/.*node_modules./, ''));
+    (async () => {
+      const daemon = new SSHDaemon();
+      daemon.sshCert = Certificate.generate('ed25519');
+      daemon.localHost = '127.0.0.1';
+      daemon.localPort = 0;
+      await daemon.startListening();
+      const serving = loaded();
+      new Certificate(CertStoreTypes.cstPFXFile, ${JSON.stringify(file('lazy.pfx'))}, 'pw');
+      const afterPfx = loaded();
+      await daemon.shutdown();
+      console.log(JSON.stringify({ serving, afterPfx }));
+    })();`;
+    const out = await run(process.execPath, ['-e', script]);
+    const { serving, afterPfx } = JSON.parse(out.stdout.toString().trim()) as { serving: string[]; afterPfx: string[] };
+    assert.deepEqual(serving, [], 'nothing of either while serving');
+    assert.ok(
+      afterPfx.some((m) => m.startsWith('node-forge')),
+      `node-forge once a PFX is read: ${afterPfx.join(', ')}`,
+    );
+  },
+);

@@ -3,7 +3,8 @@
  * served one, against the SDK's SFTP server (LocalFileSystem) and sshd's sftp-server.
  */
 import { spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchKeys } from '../lib/keys';
 import type { ServerHandle } from '../servers/handle';
@@ -52,7 +53,25 @@ export async function sftpTransfer(
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   await server.settle();
   const serverCpuSeconds = server.cpuSeconds() - cpu0;
+  // A fast transfer that lost data measures nothing: the file that arrived must be the one sent.
+  const sent = direction === 'upload' ? work.source : join(work.root, 'served.bin');
+  const got = direction === 'upload' ? join(work.root, `bench-${direction}.bin`) : local;
+  const [want, have] = await Promise.all([sha256(sent), sha256(got)]);
+  if (want !== have) throw new Error(`sftp ${direction} to ${server.id}: the file that arrived differs from the one sent (SHA-256)`);
   rmSync(local, { force: true });
   rmSync(join(work.root, `bench-${direction}.bin`), { force: true });
   return { seconds, mibPerSecond: bytes / 2 ** 20 / seconds, serverCpuSeconds, cpuPerGiB: serverCpuSeconds / (bytes / 2 ** 30) };
+}
+
+const hashes = new Map<string, string>();
+
+/** SHA-256 of a file (the source's is computed once). */
+async function sha256(path: string): Promise<string> {
+  const known = hashes.get(path);
+  if (known) return known;
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const hex = hash.digest('hex');
+  if (!path.includes('bench-') && !path.includes('got-')) hashes.set(path, hex);
+  return hex;
 }

@@ -5,13 +5,14 @@
  * itself only understands RSA and Node reads every key type the engine serves.
  */
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { nodeForge } from './forgeLibrary';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { formatSubject, pickBySubject, selectsFirst, subjectNotFound } from './certSubject';
 import { badPassword, corruptKey, messageOf, type KeyLoader } from './storeLoader';
 
 const FORMAT = 'PKCS#12 (PFX)';
-const KEY_BAGS = new Set([forge.pki.oids.keyBag, forge.pki.oids.pkcs8ShroudedKeyBag]);
+const isKeyBag = (type: string): boolean => type === nodeForge().pki.oids.keyBag || type === nodeForge().pki.oids.pkcs8ShroudedKeyBag;
 
 /** A PFX blob may arrive as base64 text (e.g. through the AltSSHCertStore setting). */
 function derBytes(content: Buffer): Buffer {
@@ -19,13 +20,13 @@ function derBytes(content: Buffer): Buffer {
   return content[0] !== 0x30 && /^[A-Za-z0-9+/=\s]+$/.test(text) ? Buffer.from(text, 'base64') : content;
 }
 
-const toBuffer = (asn1: forge.asn1.Asn1): Buffer => Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+const toBuffer = (asn1: forge.asn1.Asn1): Buffer => Buffer.from(nodeForge().asn1.toDer(asn1).getBytes(), 'binary');
 
 /** Opens the container; OpenSSL derives the MAC of an empty password both as "" and as no password, so try both. */
 function openPfx(der: Buffer, password: string, where: string): forge.pkcs12.Pkcs12Pfx {
   let asn1: forge.asn1.Asn1;
   try {
-    asn1 = forge.asn1.fromDer(der.toString('binary'), false);
+    asn1 = nodeForge().asn1.fromDer(der.toString('binary'), false);
   } catch (err) {
     throw corruptKey(FORMAT, where, err);
   }
@@ -34,7 +35,7 @@ function openPfx(der: Buffer, password: string, where: string): forge.pkcs12.Pkc
   for (const attempt of attempts) {
     try {
       // forge's types say string, but null is its documented "no password".
-      return forge.pkcs12.pkcs12FromAsn1(asn1, false, attempt as string);
+      return nodeForge().pkcs12.pkcs12FromAsn1(asn1, false, attempt as string);
     } catch (err) {
       last = err;
       if (!/password\?|decrypt/i.test(messageOf(err))) break;
@@ -65,11 +66,11 @@ export const loadPkcs12: KeyLoader = (content, { password, subject, where }) => 
   try {
     for (const safe of pfx.safeContents) {
       for (const bag of safe.safeBags) {
-        if (bag.type !== undefined && KEY_BAGS.has(bag.type)) {
-          const asn1 = bag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key)) : bag.asn1;
+        if (bag.type !== undefined && isKeyBag(bag.type)) {
+          const asn1 = bag.key ? nodeForge().pki.wrapRsaPrivateKey(nodeForge().pki.privateKeyToAsn1(bag.key)) : bag.asn1;
           if (asn1) keys.push(createPrivateKey({ key: toBuffer(asn1), format: 'der', type: 'pkcs8' }));
-        } else if (bag.type === forge.pki.oids.certBag) {
-          const asn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : bag.asn1;
+        } else if (bag.type === nodeForge().pki.oids.certBag) {
+          const asn1 = bag.cert ? nodeForge().pki.certificateToAsn1(bag.cert) : bag.asn1;
           if (asn1) certs.push(new X509Certificate(toBuffer(asn1)));
         }
       }

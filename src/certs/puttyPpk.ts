@@ -8,7 +8,7 @@
  * Version 1 (`Private-Hash`, PuTTY before 0.52) is refused: it has no MAC over the public part.
  */
 import { createDecipheriv, createHash, createHmac, createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { argon2d, argon2i, argon2id } from '@noble/hashes/argon2';
+import type * as Argon2 from '@noble/hashes/argon2';
 import { ErrorCodes, SSHDaemonError } from '../errors/SSHDaemonError';
 import { encodeString, encodeUint32 } from '../packet/wire';
 import { publicKeyBlob } from './opensshKey';
@@ -16,7 +16,10 @@ import { blobKeyType, privateKeyFromPuttyBlobs, publicKeyFromBlob } from './sshK
 import { badPassword, corruptKey, messageOf, type KeyLoader, type LoadContext } from './storeLoader';
 
 const FORMAT = 'PuTTY PPK';
-const ARGON2 = { Argon2id: argon2id, Argon2i: argon2i, Argon2d: argon2d } as const;
+const ARGON2_NAMES = { Argon2id: 'argon2id', Argon2i: 'argon2i', Argon2d: 'argon2d' } as const;
+/** @noble/hashes' Argon2, loaded only for an encrypted PPK v3 (half a MiB of code no daemon needs otherwise). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const argon2 = (): typeof Argon2 => require('@noble/hashes/argon2') as typeof Argon2;
 /** Guards against a file that asks Argon2 for absurd work: 1 GiB memory, 255 lanes. */
 const ARGON2_MAX_MEMORY_KIB = 1024 * 1024;
 const ARGON2_MAX_PARALLELISM = 255;
@@ -110,8 +113,9 @@ function v3Keys(ppk: PpkFile, passphrase: string): Keys {
     return v;
   };
   const kdfName = field('Key-Derivation');
-  const kdf = ARGON2[kdfName as keyof typeof ARGON2];
-  if (!kdf) throw new Error(`unknown Key-Derivation ${kdfName} (known: ${Object.keys(ARGON2).join(', ')})`);
+  const kdfExport = Object.hasOwn(ARGON2_NAMES, kdfName) ? ARGON2_NAMES[kdfName as keyof typeof ARGON2_NAMES] : undefined;
+  if (!kdfExport) throw new Error(`unknown Key-Derivation ${kdfName} (known: ${Object.keys(ARGON2_NAMES).join(', ')})`);
+  const kdf = argon2()[kdfExport];
   const int = (name: string, max: number): number => {
     const n = Number(field(name));
     if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name}: ${field(name)} is out of range 1..${max}`);

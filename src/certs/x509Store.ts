@@ -6,7 +6,8 @@
  * parser knows RSA alone.
  */
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import { nodeForge } from './forgeLibrary';
 import { SSHDaemonError } from '../errors/SSHDaemonError';
 import { formatSubject, pickBySubject, subjectNotFound } from './certSubject';
 import { corruptKey, type KeyLoader, type LoadContext, type LoadedKey } from './storeLoader';
@@ -50,14 +51,14 @@ export const loadX509PublicKey: KeyLoader = (content, ctx) => {
 
 /** The certificates of a PKCS#7 SignedData (RFC 2315 9.1: `certificates [0] IMPLICIT`). */
 function pkcs7Certificates(der: Buffer): X509Certificate[] {
-  const contentInfo = forge.asn1.fromDer(der.toString('binary'), false);
+  const contentInfo = nodeForge().asn1.fromDer(der.toString('binary'), false);
   const parts = contentInfo.value as forge.asn1.Asn1[];
-  if (!Array.isArray(parts) || forge.asn1.derToOid(parts[0].value as string) !== forge.pki.oids.signedData)
+  if (!Array.isArray(parts) || nodeForge().asn1.derToOid(parts[0].value as string) !== nodeForge().pki.oids.signedData)
     throw new Error('not a PKCS#7 SignedData');
   const signedData = (parts[1].value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[];
-  const certSet = signedData.find((n) => n.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && n.type === 0);
+  const certSet = signedData.find((n) => n.tagClass === nodeForge().asn1.Class.CONTEXT_SPECIFIC && n.type === 0);
   if (!certSet) throw new Error('the PKCS#7 holds no certificates');
-  return (certSet.value as forge.asn1.Asn1[]).map((c) => new X509Certificate(Buffer.from(forge.asn1.toDer(c).getBytes(), 'binary')));
+  return (certSet.value as forge.asn1.Asn1[]).map((c) => new X509Certificate(Buffer.from(nodeForge().asn1.toDer(c).getBytes(), 'binary')));
 }
 
 export const loadP7bPublicKey: KeyLoader = (content, ctx) => {
@@ -77,14 +78,17 @@ export const loadP7bPublicKey: KeyLoader = (content, ctx) => {
 export function derKind(content: Buffer): 'pfx' | 'p7b' | 'x509' | undefined {
   if (content[0] !== 0x30) return undefined;
   try {
-    const top = forge.asn1.fromDer(content.toString('binary'), false);
+    const top = nodeForge().asn1.fromDer(content.toString('binary'), false);
     const parts = top.value as forge.asn1.Asn1[];
     if (!Array.isArray(parts) || parts.length === 0) return undefined;
     const first = parts[0];
-    if (first.type === forge.asn1.Type.INTEGER && first.value === '\x03') return 'pfx';
-    if (first.type === forge.asn1.Type.OID && forge.asn1.derToOid(first.value as string) === forge.pki.oids.signedData) return 'p7b';
-    if (first.type === forge.asn1.Type.SEQUENCE && parts.length === 3 && parts[2].type === forge.asn1.Type.BITSTRING) return 'x509';
-    if (first.type === forge.asn1.Type.SEQUENCE && parts.length === 2 && parts[1].type === forge.asn1.Type.BITSTRING) return 'x509'; // SubjectPublicKeyInfo
+    if (first.type === nodeForge().asn1.Type.INTEGER && first.value === '\x03') return 'pfx';
+    if (first.type === nodeForge().asn1.Type.OID && nodeForge().asn1.derToOid(first.value as string) === nodeForge().pki.oids.signedData)
+      return 'p7b';
+    if (first.type === nodeForge().asn1.Type.SEQUENCE && parts.length === 3 && parts[2].type === nodeForge().asn1.Type.BITSTRING)
+      return 'x509';
+    if (first.type === nodeForge().asn1.Type.SEQUENCE && parts.length === 2 && parts[1].type === nodeForge().asn1.Type.BITSTRING)
+      return 'x509'; // SubjectPublicKeyInfo
     return undefined;
   } catch {
     return undefined;

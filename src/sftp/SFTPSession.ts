@@ -18,6 +18,9 @@ import { type FileEntry, type Handle, HandleTable } from './handleTable';
 import { resolveClientPath, type TildeUser } from './paths';
 import { EXTENSIONS, frame, FXP, MAX_PACKET, MAX_READ, OPTIONAL_EXTENSIONS, SFTP_VERSION, str, u32 } from './protocol';
 import { denied, nameReply, okReply, statusOf, statusReply } from './replies';
+import { ReplyBatch } from './replyBatch';
+import { SFTPFraming } from './framing';
+import { LocalFileSystem } from './LocalFileSystem';
 import { type FileAccess, RunningAccesses } from './requestOrder';
 import type { SFTPAccess, SFTPSessionEvents } from './sessionTypes';
 
@@ -69,6 +72,8 @@ interface Request {
   body: WireReader;
   /** READ/WRITE: the bytes it touches (null: none known), once looked at. */
   access?: FileAccess | null;
+  /** The framing pool's buffer the packet lives in, given back when the request finishes. */
+  pooled: Buffer | undefined;
 }
 
 /**
@@ -111,8 +116,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal */
   readonly user?: string;
   private readonly running = new RunningAccesses();
-  private chunks: Buffer[] = [];
-  private buffered = 0;
+  private readonly framing: SFTPFraming;
   private initialised = false;
   private readonly queue: Request[] = [];
   private inFlight = 0;
@@ -123,6 +127,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private nextReply = 0;
   private readonly replies = new Map<number, Buffer>();
   private unsentBytes = 0;
+  private readonly batch = new ReplyBatch((packet) => this.transmit(packet));
   /** Free DATA reply buffers, and the buffer each pooled reply was cut from. */
   private readonly replyPool: Buffer[] = [];
   /** @internal */
@@ -143,6 +148,9 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     this.maxHandles = positiveInteger('maxHandles', options.maxHandles ?? 256);
     if (options.maxHandlesPerUser !== undefined) positiveInteger('maxHandlesPerUser', options.maxHandlesPerUser);
     this.user = options.user;
+    // Only the built-in file system is known to let go of WRITE data once the write settles; a
+    // file system of your own may keep it, so its packets are never reused.
+    this.framing = new SFTPFraming(MAX_PACKET + 1024, Object.getPrototypeOf(this.fs) === LocalFileSystem.prototype);
   }
 
   /**
@@ -171,23 +179,14 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** Channel data from the client. */
   data(chunk: Buffer): void {
     if (this.over) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    while (this.buffered >= 4) {
-      const head = this.chunks[0].length >= 4 ? this.chunks[0] : Buffer.concat(this.chunks);
-      const length = head.readUInt32BE(0);
-      if (length < 1 || length > MAX_PACKET + 1024) return this.fatal(`packet of ${length} bytes`);
-      if (this.buffered < 4 + length) return;
-      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
-      const packet = all.subarray(4, 4 + length);
-      const rest = all.subarray(4 + length);
-      this.chunks = rest.length ? [rest] : [];
-      this.buffered = rest.length;
-      this.packet(packet);
+    this.framing.push(chunk);
+    for (let next = this.framing.next(); next && !this.over; next = this.framing.next()) {
+      if ('tooLong' in next) return this.fatal(`packet of ${next.tooLong} bytes`);
+      this.packet(next.packet, next.pooled);
     }
   }
 
-  private packet(p: Buffer): void {
+  private packet(p: Buffer, pooled: Buffer | undefined): void {
     const type = p[0];
     if (!this.initialised) {
       if (type !== FXP.INIT) return this.fatal('the first packet is not INIT');
@@ -200,13 +199,14 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     }
     if (p.length < 5) return this.fatal('packet without request id');
     const id = p.readUInt32BE(1);
-    this.queue.push({ seq: this.nextSeq++, type, id, body: new WireReader(p, 5), access: undefined });
+    this.queue.push({ seq: this.nextSeq++, type, id, body: new WireReader(p, 5), access: undefined, pooled });
     this.pendingBytes += p.length;
     this.pump();
   }
 
   private fatal(why: string): void {
     this.audit('failed', { operation: 'protocol', status: SFTPStatus.BAD_MESSAGE, message: why });
+    this.batch.flush();
     this.shutdown();
     this.transport.close();
   }
@@ -216,7 +216,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private pump(): void {
     // Replies the client has not taken yet stop new work: a client queuing thousands of reads
     // and reading nothing makes us hold at most MAX_UNSENT_REPLY_BYTES of replies.
-    while (this.queue.length > 0 && !this.over && this.unsentBytes <= MAX_UNSENT_REPLY_BYTES) {
+    while (this.queue.length > 0 && !this.over && this.unsentBytes + this.batch.pending <= MAX_UNSENT_REPLY_BYTES) {
       const req = this.queue[0];
       const overlappable = OVERLAPPABLE.has(req.type);
       if (this.inFlight > 0 && (this.barrierRunning || !overlappable || this.inFlight >= MAX_OVERLAP)) break;
@@ -272,6 +272,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (req.access) this.running.delete(req.access);
     this.inFlight--;
     this.pendingBytes -= req.body.buf.length;
+    if (req.pooled) this.framing.release(req.pooled);
     if (!OVERLAPPABLE.has(req.type)) this.barrierRunning = false;
     if (this.over) return;
     this.replies.set(req.seq, reply);
@@ -300,8 +301,12 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     if (this.replyPool.length < REPLY_POOL_SIZE) this.replyPool.push(buffer);
   }
 
-  /** The channel layer packs consecutive replies into full SSH packets, so each goes as it is. */
+  /** Replies go through the batch (replyBatch.ts); what it hands on goes to the channel as it is. */
   private sendNow(packet: Buffer): void {
+    this.batch.send(packet);
+  }
+
+  private transmit(packet: Buffer): void {
     this.unsentBytes += packet.length;
     this.transport.send(packet).then(
       () => {
@@ -324,7 +329,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
     const behind =
       this.queue.length + this.inFlight > MAX_QUEUED_REQUESTS ||
       this.pendingBytes > MAX_PENDING_REQUEST_BYTES ||
-      this.unsentBytes > MAX_UNSENT_REPLY_BYTES;
+      this.unsentBytes + this.batch.pending > MAX_UNSENT_REPLY_BYTES;
     this.transport.holdInput(behind && !this.over);
   }
 
@@ -341,6 +346,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
 
   private finish(): void {
     if (this.over) return;
+    this.batch.flush();
     this.shutdown();
     this.transport.close();
   }
@@ -349,6 +355,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   shutdown(): void {
     if (this.over) return;
     this.over = true;
+    this.batch.drop();
+    this.framing.clear();
     this.dropQueued();
     this.replies.clear();
     this.transport.holdInput(false);

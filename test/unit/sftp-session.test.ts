@@ -429,3 +429,29 @@ test('a client far ahead is held: more than 256 requests queued shuts its window
   await Promise.all(writes);
   assert.equal(transport.holds.at(-1), false);
 });
+
+test('a file system that keeps the WRITE data it was given still has it intact after later WRITEs (split packets are never reused for it)', async () => {
+  const kept: Buffer[] = [];
+  class KeepingFs extends MemoryFs {
+    override async open(path: string, flags: SFTPOpenFlags): Promise<SFTPFileHandle> {
+      const handle = await super.open(path, flags);
+      return { ...handle, write: async (_position: number, data: Buffer) => void kept.push(data) };
+    }
+  }
+  const transport = new FakeTransport();
+  const session = new SFTPSession({ fileSystem: new KeepingFs() }, transport);
+  // 1000-byte chunks: every 20 KiB WRITE arrives split over channel packets, as from OpenSSH.
+  const client = new RawSftp(
+    (b) => {
+      for (let at = 0; at < b.length; at += 1000) session.data(b.subarray(at, at + 1000));
+    },
+    (listener) => (transport.receiver = listener),
+    () => session.end(),
+  );
+  await client.init();
+  const h = await client.openHandle('/kept', FLAGS.write);
+  const sent = Array.from({ length: 8 }, (_, i) => Buffer.alloc(20 * 1024, i + 1));
+  for (const [i, data] of sent.entries()) assert.equal((await client.write(h, i * data.length, data)).status, SFTPStatus.OK);
+  assert.equal(kept.length, sent.length);
+  for (const [i, data] of sent.entries()) assert.ok(kept[i].equals(data), `WRITE ${i} as the file system kept it`);
+});
