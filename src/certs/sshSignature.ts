@@ -117,6 +117,31 @@ function unsignedMpint(raw: Buffer): Buffer | undefined {
  * limits and a 64-bit cap on the public exponent. Never throws: malformed blobs, points off the curve and trailing bytes are a reason.
  */
 export function parseSshPublicKey(blob: Buffer): Checked<SshPublicKey> {
+  // One publickey login parses the same blob three times (query, signed request, signature), and the
+  // same users come back: KeyObjects are immutable, so the last few hundred are kept (a 30% share
+  // of the key checks' CPU in the handshake profile was importing the same key again).
+  const id = blob.length <= MAX_CACHED_BLOB ? blob.toString('latin1') : undefined;
+  const known = id === undefined ? undefined : parsedKeys.get(id);
+  if (known) {
+    parsedKeys.delete(id!);
+    parsedKeys.set(id!, known);
+    return known;
+  }
+  const parsed = parseUncached(blob);
+  if (id !== undefined) {
+    parsedKeys.set(id, parsed);
+    if (parsedKeys.size > PARSED_KEY_CACHE) parsedKeys.delete(parsedKeys.keys().next().value!);
+  }
+  return parsed;
+}
+
+/** Parsed keys kept, least recently used first (bounded: a client trying many keys only turns it over). */
+const PARSED_KEY_CACHE = 512;
+/** Blobs above this (RSA beyond 8192 bits) are parsed every time rather than kept. */
+const MAX_CACHED_BLOB = 1100;
+const parsedKeys = new Map<string, Checked<SshPublicKey>>();
+
+function parseUncached(blob: Buffer): Checked<SshPublicKey> {
   const type = blobKeyType(blob);
   if (type === undefined || !(SSH_KEY_TYPES as readonly string[]).includes(type)) {
     return { ok: false, reason: `unsupported public key type ${JSON.stringify(type ?? '')}` };
