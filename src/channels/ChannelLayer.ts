@@ -244,6 +244,9 @@ export class ChannelLayer implements ChannelMessageHandlers, ChannelSink {
     const state = this.live(recipient);
     if (!state || !state.accept(data.length)) return;
     this.host.activity(this.conn, data.length);
+    // On a connection that reads into a reused buffer, `data` is overwritten by the next read: only a
+    // consumer that copies, and takes it now (nothing queued ahead), gets the view.
+    if (this.conn.transientReads && !(state.consumer?.copiesInput && state.inbound.idle)) data = Buffer.from(data);
     state.inbound.data(data, extended);
   }
 

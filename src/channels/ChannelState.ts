@@ -101,6 +101,11 @@ export interface ChannelConsumer {
    * longer waits for asynchronous SSHChannelRequested handlers.
    */
   readonly ownsInput?: boolean;
+  /**
+   * The consumer copies whatever it keeps during `data()`, so it may be handed views of a read
+   * buffer that the next socket read overwrites (src/engine/transientReads.ts).
+   */
+  readonly copiesInput?: boolean;
 }
 
 /** One SSH channel: windows both ways, the ordered output queue, records, and the close handshake. */

@@ -108,6 +108,14 @@ export const SETTINGS: readonly SettingRow[] = [
     effect:
       "(beyond) OpenSSH's host-key rotation extension, server side, as sshd always does: after authentication every loaded host key (SSHCert and AltSSHCertStore[i], plain keys) is sent in hostkeys-00@openssh.com, and hostkeys-prove-00@openssh.com is answered with the proofs; clients with UpdateHostKeys learn new keys. false: neither (sshd has no such option). See host-keys.md.",
   }),
+  row({
+    name: 'SFTPReuseReadBuffer',
+    type: 'bool',
+    default: 'true',
+    parse: bool,
+    effect:
+      "(beyond) Once a connection serves SFTP, its socket is read into one reused 64 KiB buffer instead of a new one per read (Node's onread user buffer), and the SFTP session copies each packet into pooled buffers: an upload allocates nothing per packet, which keeps V8 out of back-to-back mark-compacts (benchmarks.md). false: every read gets its own buffer, as before. Read when an SFTP session starts.",
+  }),
   // Per connection
   row({
     name: 'ClientSSHVersionString',

@@ -15,6 +15,7 @@ import { installRekeyGate } from './rekeyGate';
 import { constants, installPayloadTap, ProtocolClass, protocolUtils } from './ssh2Internals';
 import { installUserAuthTakeover } from './userAuthControl';
 import { checkWriteBatching } from './writeBatching';
+import { checkTransientReads } from './transientReads';
 
 let installed = false;
 
@@ -29,6 +30,7 @@ export function installEngine(): void {
   if (installed) return;
   // Checks first: a changed ssh2 fails before anything is patched.
   checkWriteBatching();
+  checkTransientReads();
   checkPacketBuffers();
   installGuessedKexPacketFix(ProtocolClass);
   installKexAccessor(ProtocolClass);

@@ -36,7 +36,9 @@ export function installRekeyGate(): void {
   MESSAGE_HANDLERS[KEXINIT] = (proto: object, payload: Buffer) => {
     const gate = gates.get(proto);
     if (gate && !gate.allowed()) return gate.refused();
-    return original(proto, payload);
+    // ssh2 keeps the KEXINIT for the exchange hash, computed when a later packet arrives; a
+    // connection reading into a reused buffer (transientReads.ts) would overwrite it, so ours get a copy.
+    return original(proto, gate ? Buffer.from(payload) : payload);
   };
 }
 

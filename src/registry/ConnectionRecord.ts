@@ -35,6 +35,8 @@ export class ConnectionRecord {
   /** Open and opening channels by local (wire) channel number: the channel layer's table, read-only here. */
   channels: ReadonlyMap<number, ChannelEntry> = NO_CHANNELS;
   closed = false;
+  /** The socket is read into one reused buffer (src/engine/transientReads.ts): channel data is a transient view. */
+  transientReads = false;
   /** Set once the daemon decided to drop the connection (reason for Disconnected). */
   closeReason?: { statusCode: number; description: string };
   /** Timers cleared with the connection; made on first use. */

@@ -11,6 +11,7 @@ import { decodeFileName } from '../sftp/fileNames';
 import { SFTPHandleCounts } from '../sftp/handleBudget';
 import { SFTPSession, type SFTPSessionOptions } from '../sftp/SFTPSession';
 import { ProcessService } from '../processes/ProcessService';
+import { readIntoReusedBuffer } from '../engine/transientReads';
 import type { ProcessProvider, ProcessServiceOptions } from '../processes/ProcessServiceOptions';
 import type { EventHub } from '../events/EventHub';
 import type { BuiltInHooks, ChannelStarter } from '../channels/ChannelHost';
@@ -29,6 +30,8 @@ export interface BuiltInHost {
   sendExitStatus(state: ChannelState, code: number): void;
   /** An integer setting (the forwarding limits). */
   intSetting(name: string): number;
+  /** A boolean setting (SFTPReuseReadBuffer). */
+  boolSetting(name: string): boolean;
 }
 
 function isSftpRequest(requestType: string, params: ChannelRequestParams): boolean {
@@ -54,9 +57,16 @@ function execCommand(params: ChannelRequestParams, body: Buffer | undefined): st
   return (params as { command?: string }).command ?? '';
 }
 
-/** The channel's data (extended data is dropped), EOF and close go to `session` from now on. */
-function consumeChannel(state: ChannelState, session: { data(data: Buffer): void; end(): void; shutdown(): void }): void {
+/**
+ * The channel's data (extended data is dropped), EOF and close go to `session` from now on.
+ * `copiesInput`: the session copies what it keeps (ChannelConsumer.copiesInput).
+ */
+function consumeChannel(
+  state: ChannelState,
+  session: { data(data: Buffer): void; end(): void; shutdown(): void; readonly copiesInput?: boolean },
+): void {
   state.consumer = {
+    copiesInput: session.copiesInput === true,
     data: (data, extended) => {
       if (extended === 0) session.data(data);
     },
@@ -136,6 +146,11 @@ export class BuiltInServices implements BuiltInHooks {
     );
     options.onSession?.(session);
     consumeChannel(state, session);
+    const conn = state.connection;
+    // An upload then allocates nothing per socket read (engine/transientReads.ts); only after
+    // authentication, with the SFTP session copying what it keeps (copiesInput).
+    if (!conn.transientReads && conn.authenticated && conn.engine && this.host.boolSetting('SFTPReuseReadBuffer'))
+      conn.transientReads = readIntoReusedBuffer(conn.engine);
     return session;
   }
 

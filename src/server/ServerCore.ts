@@ -196,6 +196,10 @@ export class ServerCore implements AdmissionSink, EngineConnectionSink, Connecti
     return this.settings.int(name);
   }
 
+  boolSetting(name: string): boolean {
+    return this.settings.bool(name);
+  }
+
   /** TrustedUserCAKeys, read at each use so a rotated CA file applies to the next login. */
   trustedUserCAs(): Buffer[] {
     try {

@@ -113,6 +113,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   readonly access: SFTPAccess;
   /** @internal */
   readonly maxHandles: number;
+  /** @internal ChannelConsumer: every packet is copied (framing.ts); no view of the input is kept. */
+  readonly copiesInput = true;
   /** @internal */
   readonly user?: string;
   private readonly running = new RunningAccesses();

@@ -2,108 +2,168 @@
  * SFTP packet framing (draft-ietf-secsh-filexfer-02 §3: uint32 length, then the packet) over the
  * channel's data, which arrives in SSH packets that do not line up with SFTP packets.
  *
- * A packet inside one chunk is a view of it (no copy). A packet split over chunks, which is every
- * WRITE of an upload (32 KiB of data plus its header never fits OpenSSH's 32 KiB channel packets),
- * is copied once into a buffer of its own. When the file system is known to let go of WRITE data
- * once the write has settled (LocalFileSystem), those buffers come from a small pool and go back
- * when the request finishes: an upload then allocates no memory per packet, where it allocated a
- * 32 KiB ArrayBuffer per WRITE, and V8 counts such memory towards its next mark-compact
- * (bench/notes.md, "The upload regime").
+ * Every packet is copied once into a buffer of its own, and no view of the channel's data is kept
+ * after `push()` returns: the connection may read the socket into one reused buffer
+ * (src/engine/transientReads.ts), and a request that waits for the file system must not see its bytes
+ * overwritten. When the file system is known to let go of WRITE data once the write has settled
+ * (LocalFileSystem), packets go into buffers from process-wide pools that take them back when the
+ * request finishes: OpenSSH's sftp uploads in 255 KiB WRITEs (the limits@openssh.com size), and an
+ * upload then allocates nothing per packet, where it allocated each WRITE twice and V8 counts such
+ * memory towards its next mark-compact (bench/notes.md, "The upload regime").
+ *
+ * Memory a client can make us hold before a packet's bytes arrive: one small pool buffer (33 KiB)
+ * per channel for a length header; a longer packet takes a free pool buffer, or is kept as the copies
+ * of what has arrived, never more.
  */
 
-/** Pool buffers hold one WRITE of the largest size OpenSSH and WinSCP send, with its header. */
-export const POOLED_PACKET_SIZE = 33 * 1024;
-/** At most this many pooled buffers are kept free (64 WRITEs in flight is OpenSSH's default). */
-export const PACKET_POOL_SIZE = 64;
+/** A free list of equal buffers, bounded in bytes (what it keeps is memory no request is using). */
+export class BufferPool {
+  private readonly free: Buffer[] = [];
 
-export type FramingResult = { packet: Buffer; pooled: Buffer | undefined } | { tooLong: number } | undefined;
+  constructor(
+    readonly size: number,
+    private readonly maxFree: number,
+  ) {}
+
+  /** A free buffer, if there is one (no allocation). */
+  take(): Buffer | undefined {
+    return this.free.pop();
+  }
+
+  /** A buffer of the pool's size: a free one or a new one. */
+  get(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  }
+
+  /** Takes back a buffer of this pool once nothing uses it. */
+  give(buffer: Buffer): void {
+    if (buffer.length === this.size && (this.free.length + 1) * this.size <= this.maxFree) this.free.push(buffer);
+  }
+
+  /** Bytes kept free. */
+  get freeBytes(): number {
+    return this.free.length * this.size;
+  }
+}
+
+/** One WRITE of 32 KiB (OpenSSH without limits@openssh.com, WinSCP, rclone) with its header. */
+export const SMALL_PACKET = 33 * 1024;
+/** Free buffers kept per pool, process-wide. */
+export const POOL_BYTES = 4 * 1024 * 1024;
+
+/** A complete packet (without its length field) and the pool buffer it lives in, if any. */
+export interface FramedPacket {
+  packet: Buffer;
+  pooled: Buffer | undefined;
+}
+
+export type FramingResult = FramedPacket | { tooLong: number } | undefined;
+
+/** The packet being assembled: into one buffer, or as copies of its parts. */
+interface Partial {
+  length: number;
+  buffer: Buffer | undefined;
+  pooled: boolean;
+  parts: Buffer[];
+  filled: number;
+}
 
 export class SFTPFraming {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private readonly pool: Buffer[] = [];
+  private readonly header = Buffer.alloc(4);
+  private headerFill = 0;
+  private current: Partial | undefined;
+  private readonly ready: FramedPacket[] = [];
+  private failed: number | undefined;
+  private readonly small: BufferPool;
+  private readonly large: BufferPool;
 
-  /** `maxLength`: the longest packet accepted; `pooling`: whether split packets may use the pool. */
+  /**
+   * `maxLength`: the longest packet accepted; `pooling`: whether packets may use the pools (shared by
+   * every framing with the same `maxLength`).
+   */
   constructor(
     private readonly maxLength: number,
     private readonly pooling: boolean,
-  ) {}
-
-  push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+  ) {
+    this.small = poolOf(SMALL_PACKET);
+    this.large = poolOf(maxLength);
   }
 
-  /**
-   * The next complete packet (without its length field), `{ tooLong }` for a length out of range,
-   * or undefined until more data arrives. `pooled` is the pool buffer the packet lives in, to give
-   * back with {@link release} once nothing uses the packet.
-   */
+  /** Takes a chunk of channel data; nothing of it is referenced once this returns. */
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && this.failed === undefined) {
+      let cur = this.current;
+      if (!cur) {
+        const n = Math.min(4 - this.headerFill, chunk.length - at);
+        chunk.copy(this.header, this.headerFill, at, at + n);
+        this.headerFill += n;
+        at += n;
+        if (this.headerFill < 4) return;
+        this.headerFill = 0;
+        const length = this.header.readUInt32BE(0);
+        if (length < 1 || length > this.maxLength) {
+          this.failed = length;
+          return;
+        }
+        cur = this.current = { length, ...this.bufferFor(length), parts: [], filled: 0 };
+      }
+      const n = Math.min(cur.length - cur.filled, chunk.length - at);
+      if (cur.buffer) chunk.copy(cur.buffer, cur.filled, at, at + n);
+      else cur.parts.push(Buffer.from(chunk.subarray(at, at + n)));
+      cur.filled += n;
+      at += n;
+      if (cur.filled === cur.length) {
+        this.current = undefined;
+        this.ready.push(this.complete(cur));
+      }
+    }
+  }
+
+  /** The next complete packet, `{ tooLong }` for a length out of range, or undefined until more data arrives. */
   next(): FramingResult {
-    if (this.buffered < 4) return undefined;
-    const length = this.peekLength();
-    if (length < 1 || length > this.maxLength) return { tooLong: length };
-    if (this.buffered < 4 + length) return undefined;
-    this.skip(4);
-    const first = this.chunks[0];
-    if (first.length >= length) {
-      const packet = first.subarray(0, length);
-      this.consume(length);
-      return { packet, pooled: undefined };
-    }
-    const pooled =
-      this.pooling && length <= POOLED_PACKET_SIZE ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_PACKET_SIZE)) : undefined;
-    const packet = pooled ? pooled.subarray(0, length) : Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const c = this.chunks[0];
-      const n = Math.min(c.length, length - filled);
-      c.copy(packet, filled, 0, n);
-      filled += n;
-      this.consume(n);
-    }
-    return { packet, pooled };
+    const packet = this.ready.shift();
+    if (packet) return packet;
+    return this.failed === undefined ? undefined : { tooLong: this.failed };
   }
 
   /** A pool buffer whose packet is no longer used (its request has finished). */
   release(pooled: Buffer): void {
-    if (this.pool.length < PACKET_POOL_SIZE) this.pool.push(pooled);
+    (pooled.length === this.small.size ? this.small : this.large).give(pooled);
   }
 
-  /** Forgets buffered input and the pool (the session ended). */
+  /** Forgets buffered input (the session ended). */
   clear(): void {
-    this.chunks = [];
-    this.buffered = 0;
-    this.pool.length = 0;
+    this.current = undefined;
+    this.headerFill = 0;
+    this.ready.length = 0;
   }
 
-  private peekLength(): number {
-    const first = this.chunks[0];
-    if (first.length >= 4) return first.readUInt32BE(0);
-    let value = 0;
-    let got = 0;
-    for (const c of this.chunks) {
-      for (let i = 0; i < c.length && got < 4; i++, got++) value = value * 256 + c[i];
-      if (got === 4) break;
-    }
-    return value;
+  /** Where a packet of `length` bytes is assembled: a whole buffer now, or parts until it is complete. */
+  private bufferFor(length: number): { buffer: Buffer | undefined; pooled: boolean } {
+    if (length <= SMALL_PACKET)
+      return this.pooling ? { buffer: this.small.get(), pooled: true } : { buffer: Buffer.allocUnsafe(length), pooled: false };
+    // A large buffer only if one is free: a length header alone never makes us allocate 256 KiB.
+    const free = this.pooling ? this.large.take() : undefined;
+    return { buffer: free, pooled: free !== undefined };
   }
 
-  private skip(n: number): void {
-    while (n > 0) {
-      const c = this.chunks[0];
-      const k = Math.min(c.length, n);
-      this.consume(k);
-      n -= k;
-    }
+  private complete(cur: Partial): FramedPacket {
+    if (cur.buffer) return { packet: cur.buffer.subarray(0, cur.length), pooled: cur.pooled ? cur.buffer : undefined };
+    if (cur.parts.length === 1 && !this.pooling) return { packet: cur.parts[0], pooled: undefined };
+    // Pooling: assembled in a new pool buffer, which the pool keeps when the request is done.
+    const target = this.pooling ? Buffer.allocUnsafeSlow(this.large.size) : Buffer.allocUnsafe(cur.length);
+    let at = 0;
+    for (const part of cur.parts) at += part.copy(target, at);
+    return { packet: target.subarray(0, cur.length), pooled: this.pooling ? target : undefined };
   }
+}
 
-  /** Drops n bytes (at most the first chunk's) from the front. */
-  private consume(n: number): void {
-    const c = this.chunks[0];
-    if (n === c.length) this.chunks.shift();
-    else this.chunks[0] = c.subarray(n);
-    this.buffered -= n;
-  }
+const pools = new Map<number, BufferPool>();
+
+/** The process-wide pool of `size`-byte buffers. */
+function poolOf(size: number): BufferPool {
+  let pool = pools.get(size);
+  if (!pool) pools.set(size, (pool = new BufferPool(size, POOL_BYTES)));
+  return pool;
 }

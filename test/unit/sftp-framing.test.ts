@@ -1,5 +1,5 @@
 // SFTP framing and reply batching alone (no session, no channel). Framing: packets come out whole
-// and in order from any chunking; a packet inside one chunk is a view, a split one a copy; pool
+// and in order from any chunking; every packet is a copy and no chunk is referenced after push(); pool
 // buffers are reused only after release and never handed out twice at once; without pooling (a file
 // system of your own) no packet lives in a reused buffer; bad lengths are reported. Batching: small
 // replies of one turn of the event loop leave as one send, in order; a large reply sends the batch
@@ -8,7 +8,7 @@
 // sftp-openssh (64 MiB up with checksums through the pool), sftp-ordering.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PACKET_POOL_SIZE, POOLED_PACKET_SIZE, SFTPFraming } from '../../src/sftp/framing';
+import { BufferPool, SFTPFraming, SMALL_PACKET } from '../../src/sftp/framing';
 import { BATCH_LIMIT, ReplyBatch, SMALL_REPLY } from '../../src/sftp/replyBatch';
 
 /** uint32 length + body. */
@@ -52,61 +52,79 @@ test('framing: every chunking gives the same packets, in order, whole', () => {
   }
 });
 
-test('framing: a packet inside one chunk is a view of it; a split one is a copy, pooled only when allowed and small enough', () => {
-  const body = Buffer.alloc(32 * 1024 + 30, 7);
-  const stream = framed(body);
-  const whole = new SFTPFraming(256 * 1024, true);
-  whole.push(stream);
-  const a = whole.next();
-  assert.ok(a && 'packet' in a);
-  assert.equal(a.pooled, undefined);
-  assert.equal(a.packet.buffer, stream.buffer, 'a view of the chunk');
-
-  for (const pooling of [true, false]) {
-    const split = new SFTPFraming(256 * 1024, pooling);
-    split.push(stream.subarray(0, 1000));
-    split.push(stream.subarray(1000));
-    const b = split.next();
-    assert.ok(b && 'packet' in b);
-    assert.ok(b.packet.equals(body));
-    assert.notEqual(b.packet.buffer, stream.buffer, 'a copy');
-    assert.equal(b.pooled !== undefined, pooling);
-    if (b.pooled) assert.equal(b.pooled.length, POOLED_PACKET_SIZE);
+test('framing: every packet is a copy (pooled only when allowed); overwriting a chunk after push() changes nothing', () => {
+  for (const size of [100, 32 * 1024 + 30, 200 * 1024]) {
+    const body = Buffer.alloc(size, 7);
+    for (const pooling of [true, false]) {
+      for (const cut of [0, 1000, 2, 4 + body.length - 1]) {
+        // The connection may read into one reused buffer: each chunk is overwritten once pushed.
+        const stream = framed(body);
+        const framing = new SFTPFraming(256 * 1024, pooling);
+        const pieces = cut === 0 ? [stream] : [stream.subarray(0, cut), stream.subarray(cut)];
+        for (const piece of pieces) {
+          framing.push(piece);
+          piece.fill(0xee);
+        }
+        const got = framing.next();
+        assert.ok(got && 'packet' in got, `size ${size}, cut ${cut}`);
+        assert.ok(got.packet.equals(body), `size ${size}, pooling ${pooling}, cut ${cut}: the packet as sent`);
+        assert.equal(got.pooled !== undefined, pooling, `size ${size}, pooling ${pooling}, cut ${cut}`);
+        if (got.pooled) assert.equal(got.pooled.length, size <= SMALL_PACKET ? SMALL_PACKET : 256 * 1024);
+        if (got.pooled) framing.release(got.pooled);
+      }
+    }
   }
-
-  const big = framed(Buffer.alloc(POOLED_PACKET_SIZE + 1, 1));
-  const large = new SFTPFraming(256 * 1024, true);
-  large.push(big.subarray(0, 10));
-  large.push(big.subarray(10));
-  const c = large.next();
-  assert.ok(c && 'packet' in c);
-  assert.equal(c.pooled, undefined, 'larger than a pool buffer: its own allocation');
-  assert.equal(c.packet.length, POOLED_PACKET_SIZE + 1);
 });
 
-test('framing: pool buffers are reused only after release, never twice at once, and the pool is bounded', () => {
+test('framing: a pool buffer is never handed out twice at once, and the one released is the one reused', () => {
   const framing = new SFTPFraming(256 * 1024, true);
-  const split = (fill: number) => {
-    const s = framed(Buffer.alloc(20 * 1024, fill));
+  const split = (fill: number, size: number) => {
+    const s = framed(Buffer.alloc(size, fill));
     framing.push(s.subarray(0, 10));
     framing.push(s.subarray(10));
     const r = framing.next();
     assert.ok(r && 'packet' in r && r.pooled);
     return r;
   };
-  const held = Array.from({ length: 5 }, (_, i) => split(i + 1));
-  assert.equal(new Set(held.map((r) => r.pooled)).size, 5, 'five outstanding packets, five buffers');
-  for (const [i, r] of held.entries()) assert.ok(r.packet.equals(Buffer.alloc(20 * 1024, i + 1)), 'none overwritten by a later packet');
-  framing.release(held[2].pooled!);
-  const again = split(9);
-  assert.equal(again.pooled, held[2].pooled, 'the released buffer is the one reused');
-  // Releasing more than the pool keeps: the surplus is left to the collector.
-  const many = Array.from({ length: PACKET_POOL_SIZE + 10 }, () => split(3));
-  for (const r of many) framing.release(r.pooled!);
-  const reused = new Set<Buffer>();
-  for (let i = 0; i < PACKET_POOL_SIZE + 10; i++) reused.add(split(4).pooled!);
-  const fromBefore = many.filter((r) => reused.has(r.pooled!)).length;
-  assert.equal(fromBefore, PACKET_POOL_SIZE);
+  for (const size of [20 * 1024, 200 * 1024]) {
+    const held = Array.from({ length: 5 }, (_, i) => split(i + 1, size));
+    assert.equal(new Set(held.map((r) => r.pooled)).size, 5, `five outstanding ${size}-byte packets, five buffers`);
+    for (const [i, r] of held.entries()) assert.ok(r.packet.equals(Buffer.alloc(size, i + 1)), 'none overwritten by a later packet');
+    framing.release(held[2].pooled!);
+    const again = split(9, size);
+    assert.equal(again.pooled, held[2].pooled, 'the released buffer is the one reused');
+    for (const r of [...held.slice(0, 2), ...held.slice(3), again]) framing.release(r.pooled!);
+  }
+});
+
+test('framing: a length header alone never allocates a large buffer; the pools keep a bounded number of free buffers', () => {
+  // A fresh maximum size: its large pool starts empty.
+  const framing = new SFTPFraming(250 * 1024, true);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(200 * 1024);
+  const kept: SFTPFraming[] = [];
+  const before = process.memoryUsage().arrayBuffers;
+  for (let i = 0; i < 200; i++) {
+    const f = new SFTPFraming(250 * 1024, true);
+    f.push(header);
+    kept.push(f);
+  }
+  const grown = process.memoryUsage().arrayBuffers - before;
+  assert.ok(
+    grown < 200 * 100 * 1024,
+    `200 headers of 200 KiB packets held ${grown} bytes (a whole buffer each would be ${200 * 200 * 1024})`,
+  );
+  assert.equal(framing.next(), undefined);
+
+  const pool = new BufferPool(1000, 5000);
+  const buffers = Array.from({ length: 8 }, () => pool.get());
+  for (const b of buffers) pool.give(b);
+  assert.equal(pool.freeBytes, 5000, 'five of eight kept');
+  pool.give(Buffer.alloc(999));
+  assert.equal(pool.freeBytes, 5000, 'a buffer of another size is not taken');
+  const taken = new Set(Array.from({ length: 5 }, () => pool.take()));
+  assert.ok(buffers.slice(0, 5).every((b) => taken.has(b)));
+  assert.equal(pool.take(), undefined);
 });
 
 test('framing: lengths of 0 and above the maximum are reported, also when the length itself is split', () => {
