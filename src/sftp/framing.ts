@@ -13,7 +13,8 @@
  *
  * Memory a client can make us hold before a packet's bytes arrive: one small pool buffer (33 KiB)
  * per channel for a length header; a longer packet takes a free pool buffer, or is kept as the copies
- * of what has arrived, never more.
+ * of what has arrived, never more. Only packets of at least half a pool buffer's size use one, so
+ * a complete packet holds at most twice its bytes (the request limits count packet bytes).
  */
 
 /** A free list of equal buffers, bounded in bytes (what it keeps is memory no request is using). */
@@ -141,21 +142,27 @@ export class SFTPFraming {
 
   /** Where a packet of `length` bytes is assembled: a whole buffer now, or parts until it is complete. */
   private bufferFor(length: number): { buffer: Buffer | undefined; pooled: boolean } {
+    // A pool buffer only for a packet of at least half its size: what a request holds stays within
+    // twice its bytes (a 9-byte request in a 33 KiB buffer let 2 MiB of window hold 7.7 GB).
     if (length <= SMALL_PACKET)
-      return this.pooling ? { buffer: this.small.get(), pooled: true } : { buffer: Buffer.allocUnsafe(length), pooled: false };
+      return this.pooling && length >= SMALL_PACKET / 2
+        ? { buffer: this.small.get(), pooled: true }
+        : { buffer: Buffer.allocUnsafe(length), pooled: false };
     // A large buffer only if one is free: a length header alone never makes us allocate 256 KiB.
-    const free = this.pooling ? this.large.take() : undefined;
+    const free = this.pooling && length >= this.large.size / 2 ? this.large.take() : undefined;
     return { buffer: free, pooled: free !== undefined };
   }
 
   private complete(cur: Partial): FramedPacket {
     if (cur.buffer) return { packet: cur.buffer.subarray(0, cur.length), pooled: cur.pooled ? cur.buffer : undefined };
-    if (cur.parts.length === 1 && !this.pooling) return { packet: cur.parts[0], pooled: undefined };
-    // Pooling: assembled in a new pool buffer, which the pool keeps when the request is done.
-    const target = this.pooling ? Buffer.allocUnsafeSlow(this.large.size) : Buffer.allocUnsafe(cur.length);
+    // Pooling a packet of at least half the large size: assembled in a new pool buffer, which the pool
+    // keeps when the request is done. Shorter ones get a buffer of their own length.
+    const pool = this.pooling && cur.length >= this.large.size / 2;
+    if (cur.parts.length === 1 && !pool) return { packet: cur.parts[0], pooled: undefined };
+    const target = pool ? Buffer.allocUnsafeSlow(this.large.size) : Buffer.allocUnsafe(cur.length);
     let at = 0;
     for (const part of cur.parts) at += part.copy(target, at);
-    return { packet: target.subarray(0, cur.length), pooled: this.pooling ? target : undefined };
+    return { packet: target.subarray(0, cur.length), pooled: pool ? target : undefined };
   }
 }
 
