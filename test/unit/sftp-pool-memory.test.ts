@@ -3,11 +3,16 @@
 // takes one holds the whole buffer until its request finishes. A hostile client that fills its
 // window (2 MiB) with 9-byte requests must not make the server hold a 33 KiB buffer for each
 // (233,000 of them: 7.7 GB), and packets just over the small size must not each hold 257 KiB.
+// Nor may the requests of that window, queued behind one that does not finish, cost many times
+// their bytes as parsed requests.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { SFTPFileSystem } from '../../src/sftp/FileSystem';
 import { LocalFileSystem } from '../../src/sftp/LocalFileSystem';
 import { SFTPFraming, SMALL_PACKET } from '../../src/sftp/framing';
 import { SFTPSession, type SFTPTransport } from '../../src/sftp/SFTPSession';
@@ -69,4 +74,43 @@ test('framing: what packets hold is at most twice their bytes, whatever their si
     assert.ok(held(result) <= 2 * result.packet.length + 64, `a ${size}-byte packet holds ${held(result)} bytes`);
     if (result.pooled) framing.release(result.pooled);
   }
+});
+
+test('a window of tiny requests behind a slow one is held as its bytes, not as 233,000 parsed requests', async (t) => {
+  // Node's collector, so what is measured is what the session holds, not garbage.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let stats = 0;
+  const never = new Promise<never>(() => undefined);
+  const fs = {
+    stat: () => {
+      stats++;
+      return never; // the first STAT never finishes: everything behind it waits
+    },
+  } as unknown as SFTPFileSystem;
+  const transport: SFTPTransport = { send: () => Promise.resolve(), holdInput: () => undefined, close: () => undefined };
+  const session = new SFTPSession({ fileSystem: fs }, transport);
+  t.after(() => session.shutdown());
+  session.data(Buffer.from([0, 0, 0, 5, 1, 0, 0, 0, 3])); // INIT
+  const path = Buffer.from('/x');
+  const statBody = Buffer.alloc(4 + path.length);
+  statBody.writeUInt32BE(path.length, 0);
+  path.copy(statBody, 4);
+  session.data(sftpPacket(17, 0, statBody)); // STAT, held
+  assert.equal(stats, 1);
+  gc();
+  const before = process.memoryUsage();
+  // The client's whole window (2 MiB, ChannelState LOCAL_WINDOW) in 32 KiB channel packets of
+  // 9-byte requests, one socket read at a time (the event loop turns in between).
+  const window = 2 * 1024 * 1024;
+  const perChunk = Math.floor((32 * 1024) / 9);
+  let id = 1;
+  for (let sent = 0; sent < window; sent += perChunk * 9) {
+    session.data(Buffer.concat(Array.from({ length: perChunk }, () => sftpPacket(200, id++))));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  gc();
+  const after = process.memoryUsage();
+  const grown = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
+  assert.ok(grown < 4 * window, `${window} bytes of queued requests made the session hold ${grown} bytes (${(grown / window).toFixed(1)}x)`);
 });
