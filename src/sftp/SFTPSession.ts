@@ -137,6 +137,8 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   /** @internal */
   readonly handles = new HandleTable();
   private ending = false;
+  /** takePackets() is running (it is reached again through packet() and pump()). */
+  private taking = false;
   /** @internal */
   over = false;
 
@@ -182,10 +184,27 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   data(chunk: Buffer): void {
     if (this.over) return;
     this.framing.push(chunk);
-    for (let next = this.framing.next(); next && !this.over; next = this.framing.next()) {
-      if ('tooLong' in next) return this.fatal(`packet of ${next.tooLong} bytes`);
-      this.packet(next.packet, next.pooled);
+    this.takePackets();
+  }
+
+  /**
+   * Moves framed packets to the queue while it is below MAX_QUEUED_REQUESTS; the rest of the input
+   * waits in the framing as bytes (a window of 9-byte requests parsed at once held 25 times its size).
+   */
+  private takePackets(): void {
+    if (this.taking) return; // packet() -> pump() -> here: the loop below goes on
+    this.taking = true;
+    try {
+      while (!this.over && this.queue.length < MAX_QUEUED_REQUESTS) {
+        const next = this.framing.next();
+        if (!next) break;
+        if ('tooLong' in next) return this.fatal(`packet of ${next.tooLong} bytes`);
+        this.packet(next.packet, next.pooled);
+      }
+    } finally {
+      this.taking = false;
     }
+    this.updateHold();
   }
 
   private packet(p: Buffer, pooled: Buffer | undefined): void {
@@ -234,6 +253,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
       this.barrierRunning = !overlappable;
       markHandled(this.run(req).then((reply) => this.finished(req, reply)));
     }
+    if (this.framing.backlogged && this.queue.length < MAX_QUEUED_REQUESTS) this.takePackets();
     this.updateHold();
     if (this.ending && this.queue.length === 0 && this.inFlight === 0) this.finish();
   }
@@ -330,6 +350,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
   private updateHold(): void {
     const behind =
       this.queue.length + this.inFlight > MAX_QUEUED_REQUESTS ||
+      this.framing.backlogged ||
       this.pendingBytes > MAX_PENDING_REQUEST_BYTES ||
       this.unsentBytes + this.batch.pending > MAX_UNSENT_REPLY_BYTES;
     this.transport.holdInput(behind && !this.over);
@@ -342,6 +363,7 @@ export class SFTPSession extends TypedEmitter<SFTPSessionEvents> {
    */
   end(): void {
     this.ending = true;
+    this.framing.clear(); // requests still waiting as bytes are not started either
     this.dropQueued();
     this.pump();
   }
