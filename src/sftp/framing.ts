@@ -114,7 +114,11 @@ export class SFTPFraming {
   next(): FramingResult {
     if (this.ready.length === 0 && this.rawEnd > this.rawStart) {
       this.rawStart = this.frame(this.raw, this.rawStart, this.rawEnd);
-      if (this.rawStart === this.rawEnd) this.rawStart = this.rawEnd = 0;
+      if (this.rawStart === this.rawEnd) {
+        this.rawStart = this.rawEnd = 0;
+        // A burst's buffer (up to twice the window) is not kept for the channel's life.
+        if (this.raw.length > 64 * 1024) this.raw = Buffer.alloc(0);
+      }
     }
     const packet = this.ready.shift();
     if (packet) return packet;
