@@ -114,7 +114,7 @@ export const SETTINGS: readonly SettingRow[] = [
     default: 'true',
     parse: bool,
     effect:
-      "(beyond) Once a connection serves SFTP, its socket is read into one reused 64 KiB buffer instead of a new one per read (Node's onread user buffer), and the SFTP session copies each packet into pooled buffers: an upload allocates nothing per packet, which keeps V8 out of back-to-back mark-compacts (benchmarks.md). false: every read gets its own buffer, as before. Read when an SFTP session starts.",
+      "(beyond) Once a connection serves SFTP, its socket is read into one reused 1 MiB buffer (one for the whole process, shared by every such connection) instead of a new one per read (Node's onread user buffer), and the SFTP session copies each packet into pooled buffers: an upload allocates nothing per packet, which keeps V8 out of back-to-back mark-compacts (benchmarks.md). false: every read gets its own buffer, as before. Read when an SFTP session starts.",
   }),
   // Per connection
   row({
