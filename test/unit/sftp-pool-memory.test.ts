@@ -114,3 +114,28 @@ test('a window of tiny requests behind a slow one is held as its bytes, not as 2
   const grown = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
   assert.ok(grown < 4 * window, `${window} bytes of queued requests made the session hold ${grown} bytes (${(grown / window).toFixed(1)}x)`);
 });
+
+test('a long packet sent a byte per channel packet is held as its bytes, not as one object per byte', () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (const pooling of [false, true]) {
+    const framing = new SFTPFraming(MAX_PACKET + 1024, pooling);
+    const length = 200 * 1024;
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(length, 0);
+    framing.push(header);
+    const byte = Buffer.from([0x41]);
+    gc();
+    const before = process.memoryUsage();
+    // Never completed: a client can leave it there as long as the channel is open.
+    for (let i = 0; i < length - 1; i++) framing.push(byte);
+    gc();
+    const after = process.memoryUsage();
+    const grown = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
+    assert.ok(grown < 4 * length, `pooling ${pooling}: ${length - 1} bytes of a packet held ${grown} bytes (${(grown / length).toFixed(1)}x)`);
+    assert.equal(framing.next(), undefined);
+    framing.push(byte);
+    const done = framing.next();
+    assert.ok(done && 'packet' in done && done.packet.length === length && done.packet.every((b) => b === 0x41));
+  }
+});
