@@ -66,8 +66,13 @@ interface Partial {
   buffer: Buffer | undefined;
   pooled: boolean;
   parts: Buffer[];
+  /** Bytes used of the last part (it may have room for more). */
+  tailUsed: number;
   filled: number;
 }
+
+/** Pieces of a packet without a buffer of its own are collected in parts of up to this size. */
+const PART_SIZE = 16 * 1024;
 
 export class SFTPFraming {
   private readonly header = Buffer.alloc(4);
@@ -144,11 +149,11 @@ export class SFTPFraming {
           this.failed = length;
           return end;
         }
-        cur = this.current = { length, ...this.bufferFor(length), parts: [], filled: 0 };
+        cur = this.current = { length, ...this.bufferFor(length), parts: [], tailUsed: 0, filled: 0 };
       }
       const n = Math.min(cur.length - cur.filled, end - at);
       if (cur.buffer) chunk.copy(cur.buffer, cur.filled, at, at + n);
-      else cur.parts.push(Buffer.from(chunk.subarray(at, at + n)));
+      else this.collect(cur, chunk, at, n);
       cur.filled += n;
       at += n;
       if (cur.filled === cur.length) {
@@ -157,6 +162,24 @@ export class SFTPFraming {
       }
     }
     return this.failed === undefined ? at : end;
+  }
+
+  /**
+   * Copies a piece of a packet that has no buffer of its own yet. Small pieces are merged into the
+   * last part (up to PART_SIZE): a packet sent a byte per channel packet held one Buffer per byte.
+   */
+  private collect(cur: Partial, chunk: Buffer, at: number, n: number): void {
+    const tail = cur.parts[cur.parts.length - 1];
+    if (tail && cur.tailUsed + n <= tail.length) {
+      chunk.copy(tail, cur.tailUsed, at, at + n);
+      cur.tailUsed += n;
+      return;
+    }
+    if (tail) cur.parts[cur.parts.length - 1] = tail.subarray(0, cur.tailUsed);
+    const part = Buffer.allocUnsafe(Math.max(n, Math.min(PART_SIZE, cur.length - cur.filled)));
+    chunk.copy(part, 0, at, at + n);
+    cur.parts.push(part);
+    cur.tailUsed = n;
   }
 
   /** Keeps `chunk[at..]` as raw input, after what waits already (one buffer, grown by doubling). */
@@ -204,6 +227,7 @@ export class SFTPFraming {
 
   private complete(cur: Partial): FramedPacket {
     if (cur.buffer) return { packet: cur.buffer.subarray(0, cur.length), pooled: cur.pooled ? cur.buffer : undefined };
+    cur.parts[cur.parts.length - 1] = cur.parts[cur.parts.length - 1].subarray(0, cur.tailUsed);
     // Pooling a packet of at least half the large size: assembled in a new pool buffer, which the pool
     // keeps when the request is done. Shorter ones get a buffer of their own length.
     const pool = this.pooling && cur.length >= this.large.size / 2;
