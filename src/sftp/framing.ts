@@ -83,15 +83,15 @@ export class SFTPFraming {
   private readonly small: BufferPool;
   private readonly large: BufferPool;
 
-  /**
-   * `maxLength`: the longest packet accepted; `pooling`: whether packets may use the pools (shared by
-   * every framing with the same `maxLength`).
-   */
   /** Raw input not framed yet: raw[rawStart, rawEnd). */
   private raw = Buffer.alloc(0);
   private rawStart = 0;
   private rawEnd = 0;
 
+  /**
+   * `maxLength`: the longest packet accepted; `pooling`: whether packets may use the pools (shared by
+   * every framing with the same `maxLength`).
+   */
   constructor(
     private readonly maxLength: number,
     private readonly pooling: boolean,

@@ -112,7 +112,10 @@ test('a window of tiny requests behind a slow one is held as its bytes, not as 2
   gc();
   const after = process.memoryUsage();
   const grown = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
-  assert.ok(grown < 4 * window, `${window} bytes of queued requests made the session hold ${grown} bytes (${(grown / window).toFixed(1)}x)`);
+  assert.ok(
+    grown < 4 * window,
+    `${window} bytes of queued requests made the session hold ${grown} bytes (${(grown / window).toFixed(1)}x)`,
+  );
 });
 
 test('a long packet sent a byte per channel packet is held as its bytes, not as one object per byte', () => {
@@ -132,7 +135,10 @@ test('a long packet sent a byte per channel packet is held as its bytes, not as 
     gc();
     const after = process.memoryUsage();
     const grown = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
-    assert.ok(grown < 4 * length, `pooling ${pooling}: ${length - 1} bytes of a packet held ${grown} bytes (${(grown / length).toFixed(1)}x)`);
+    assert.ok(
+      grown < 4 * length,
+      `pooling ${pooling}: ${length - 1} bytes of a packet held ${grown} bytes (${(grown / length).toFixed(1)}x)`,
+    );
     assert.equal(framing.next(), undefined);
     framing.push(byte);
     const done = framing.next();
