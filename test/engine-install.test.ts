@@ -32,6 +32,7 @@ const snapshot = () => ({
   'Protocol.prototype._kex (handshakeControl, pqKex)': accessor('_kex'),
   'Protocol.prototype._offer (pqKex)': accessor('_offer'),
   'Protocol.prototype._skipNextInboundPacket (guessedKexPacketFix)': accessor('_skipNextInboundPacket'),
+  'Protocol.prototype._parse (identReassembly)': accessor('_parse'),
   'utils.bufferParser.readList (pqKex)': utils.bufferParser.readList,
   'ZlibPacketReader.prototype.read (inflateLimit)': zlib.ZlibPacketReader.prototype.read,
   'constants.SUPPORTED_KEX (pqKex)': constants.SUPPORTED_KEX.join(','),

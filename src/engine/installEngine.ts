@@ -16,6 +16,7 @@ import { constants, installPayloadTap, ProtocolClass, protocolUtils } from './ss
 import { installUserAuthTakeover } from './userAuthControl';
 import { checkWriteBatching } from './writeBatching';
 import { checkTransientReads } from './transientReads';
+import { checkIdentReassembly, installIdentReassembly } from './identReassembly';
 
 let installed = false;
 
@@ -31,8 +32,10 @@ export function installEngine(): void {
   // Checks first: a changed ssh2 fails before anything is patched.
   checkWriteBatching();
   checkTransientReads();
+  checkIdentReassembly();
   checkPacketBuffers();
   installGuessedKexPacketFix(ProtocolClass);
+  installIdentReassembly(ProtocolClass);
   installKexAccessor(ProtocolClass);
   installPostQuantumKex({ protocolClass: ProtocolClass, constants, utils: protocolUtils }); // after installKexAccessor
   installRekeyGate();
