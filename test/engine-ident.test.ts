@@ -9,67 +9,38 @@
  * limit, the connection closes and nothing is left behind.
  */
 import assert from 'node:assert/strict';
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
+import { connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
 import { Client } from 'ssh2';
 import { requireBinary } from './fixtures/clients';
 import { withSshd } from './fixtures/sshdReference';
 import { registryDrained, startTestServer, type TestUserKey, USER } from './fixtures/testServer';
 import { until } from './fixtures/wait';
+import { type Cut, fragmentingConnection } from './fixtures/fragmentingSocket';
 
 const TIMEOUT = { timeout: 120_000 };
 
-/** A TCP connection whose first write (the identification line) leaves in `pieces` pieces, one per turn. */
-function splitIdentSocket(port: number, pieces: (line: Buffer) => Buffer[]): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const tcp: Socket = tcpConnect(port, '127.0.0.1');
-    tcp.setNoDelay(true);
-    let first = true;
-    const duplex = new Duplex({
-      write(chunk: Buffer, _encoding, done) {
-        if (!first) return tcp.write(chunk, () => done());
-        first = false;
-        const parts = pieces(chunk);
-        const next = () => {
-          const part = parts.shift();
-          if (!part) return done();
-          tcp.write(part);
-          setTimeout(next, 2); // each piece its own read on the server
-        };
-        next();
-      },
-      read() {
-        tcp.resume();
-      },
-      final(done) {
-        tcp.end();
-        done();
-      },
-    });
-    tcp.on('data', (d) => {
-      if (!duplex.push(d)) tcp.pause();
-    });
-    tcp.on('end', () => duplex.push(null));
-    tcp.on('close', () => duplex.destroy());
-    tcp.on('error', (err) => duplex.destroy(err));
-    tcp.once('connect', () => resolve(duplex));
-    tcp.once('error', reject);
-  });
+/** Cuts the first write (the identification line) into `pieces(length)` sizes; later writes go whole. */
+function identCuts(pieces: (length: number) => number[]): Cut {
+  let sizes: number[] | undefined;
+  return (head) => {
+    sizes ??= pieces(head);
+    return { size: sizes.shift() ?? head, tail: false };
+  };
 }
 
-const bytewise = (line: Buffer) => [...line].map((b) => Buffer.from([b]));
-const threeParts = (line: Buffer) => [line.subarray(0, 3), line.subarray(3, 11), line.subarray(11)];
+const bytewise = (length: number) => Array<number>(length).fill(1);
+const threeParts = (length: number) => [3, 8, length - 11];
 
 /** Logs in as `user` with `key` over a socket that splits the identification line, runs `command`, returns its output. */
 async function loginAndRun(
   port: number,
   user: string,
   key: TestUserKey,
-  split: (line: Buffer) => Buffer[],
+  split: (length: number) => number[],
   command: string,
 ): Promise<string> {
-  const sock = await splitIdentSocket(port, split);
+  const sock = await fragmentingConnection(port, identCuts(split));
   const client = new Client();
   try {
     await new Promise<void>((resolve, reject) => {

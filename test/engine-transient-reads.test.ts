@@ -3,8 +3,8 @@
  * socket is read into a process-wide buffer that every later read overwrites.
  *
  * - The switch happens (once per connection, after authentication) and an upload through it
- *   arrives whole while the client's writes are cut into pieces of 1 byte to 70 KiB, so SSH packets,
- *   their MACs and tags end inside reads; the decipher's pending packet was copied at least once,
+ *   arrives whole while the client's writes are cut into pieces (test/fixtures/fragmentingSocket.ts),
+ *   so SSH packets, their MACs and tags end inside reads; the decipher's pending packet was copied at least once,
  *   and the connection's byte count still counts every byte.
  * - Everything else the connection keeps is its own copy: an exec channel on the same connection
  *   whose SSHChannelDataIn handler keeps every `data` Buffer as given (no copy) still holds exactly
@@ -14,59 +14,21 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { Client, type SFTPWrapper } from 'ssh2';
 import { requestParamsOf } from '../src';
 import { transientReadStats } from '../src/engine/transientReads';
 import { SFTP_PASSWORD, SFTP_USER, withSftpServer } from './fixtures/sftpServer';
 import { until } from './fixtures/wait';
+import { fragmentingConnection, prng, randomCuts } from './fixtures/fragmentingSocket';
 
 const MiB = 1024 * 1024;
 const TIMEOUT = { timeout: 300_000 };
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** A TCP connection whose outgoing writes leave in pieces of 1 byte to 70 KiB (seeded), one per turn of the event loop. */
-function fragmentingSocket(port: number, seed: number): Promise<Duplex> {
-  let s = seed >>> 0;
-  const random = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-  return new Promise((resolve, reject) => {
-    const tcp: Socket = tcpConnect(port, '127.0.0.1');
-    tcp.setNoDelay(true);
-    const duplex = new Duplex({
-      write(chunk: Buffer, _encoding, done) {
-        let at = 0;
-        const next = () => {
-          if (at >= chunk.length) return done();
-          const n = Math.min(chunk.length - at, random() < 0.3 ? 1 + Math.floor(random() * 40) : 1 + Math.floor(random() * 70 * 1024));
-          tcp.write(chunk.subarray(at, at + n));
-          at += n;
-          setImmediate(next);
-        };
-        next();
-      },
-      read() {
-        tcp.resume();
-      },
-      final(done) {
-        tcp.end();
-        done();
-      },
-    });
-    tcp.on('data', (d) => {
-      if (!duplex.push(d)) tcp.pause();
-    });
-    tcp.on('end', () => duplex.push(null));
-    tcp.on('error', (err) => duplex.destroy(err));
-    tcp.on('connect', () => resolve(duplex));
-    tcp.on('error', reject);
-  });
-}
-
 async function login(port: number, seed: number): Promise<Client> {
-  const sock = await fragmentingSocket(port, seed);
+  const sock = await fragmentingConnection(port, randomCuts(prng(seed)));
   return new Promise((resolve, reject) => {
     const c = new Client();
     c.on('ready', () => resolve(c)).on('error', reject);

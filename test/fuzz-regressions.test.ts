@@ -27,6 +27,7 @@ import { decodeRequestParams } from '../src/packet/requestParams';
 import { refusedRequest, RESTRICTED } from '../src/policy/SessionRestrictions';
 import { publicKeyFromBlob } from '../src/certs/sshKeyBlob';
 import { connect, startHarness } from './fuzz/targets/sshHarness';
+import { sftpPackets } from './fixtures/rawSftp';
 import { bool, MSG, msg, str as sshString, u32 as sshU32 } from './fuzz/targets/sshWire';
 import { packet as sftpPacket } from './fixtures/rawSftp';
 
@@ -273,7 +274,12 @@ test('sftp: an EXTENDED request named after an Object.prototype member (construc
       const replies: unknown[] = [];
       const session = new SFTPSession(
         { fileSystem: new LocalFileSystem(root) },
-        { send: async (p) => void replies.push(p), holdInput: () => undefined, close: () => undefined },
+        // A send may carry several small replies (replyBatch.ts).
+        {
+          send: async (p) => void replies.push(...(Buffer.isBuffer(p) ? sftpPackets(p) : [p])),
+          holdInput: () => undefined,
+          close: () => undefined,
+        },
       );
       session.data(
         Buffer.concat([sftpPacket(1, sshU32(3)), sftpPacket(200, sshU32(7), sshString(name)), sftpPacket(16, sshU32(8), sshString('/'))]),

@@ -15,9 +15,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import {
   type CipherAlgorithm,
@@ -36,145 +34,12 @@ import { sftpCommandLine } from './fixtures/sftpReference';
 import type { SftpScope } from './fixtures/sftpServer';
 import { PASSWORD, registryDrained, startTestServer, type TestServer, USER } from './fixtures/testServer';
 import { withTempDirs } from './fixtures/trees';
+import { FragmentingSocket, fragmentingConnection, prng, randomCuts } from './fixtures/fragmentingSocket';
 
 const LONG = { timeout: 180_000 };
 const KiB = 1024;
 const SEED = process.env.FRAG_SEED ? Number(process.env.FRAG_SEED) : Math.floor(Math.random() * 2 ** 31);
 const replay = `(replay: FRAG_SEED=${SEED})`;
-
-/** mulberry32: a small seeded PRNG, so a failing cut sequence can be replayed. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-/**
- * A client transport that forwards every outgoing write to a TCP socket in pieces of random sizes,
- * waiting one event-loop turn between pieces so that the server reads each on its own. A piece may
- * span several of the client's writes (ssh2 writes one SSH packet per write); two in five cuts
- * fall 1-72 bytes before the end of a packet (inside its MAC or AEAD tag) or 1-8 bytes into the
- * next one (inside its length field).
- */
-class FragmentingSocket extends Duplex {
-  private readonly queue: Buffer[] = [];
-  private queued = 0;
-  private pumping = false;
-  private blocked: (() => void) | undefined;
-  private finishing: (() => void) | undefined;
-  private identPieces = 0;
-  /** Pieces sent, and how many of them ended inside the last 72 bytes of a packet. */
-  readonly stats = { pieces: 0, inTail: 0 };
-
-  constructor(
-    private readonly tcp: Socket,
-    private readonly rand: (n: number) => number,
-  ) {
-    super();
-    tcp.setNoDelay(true);
-    tcp.on('data', (d: Buffer) => this.push(d));
-    tcp.on('end', () => this.push(null));
-    tcp.on('error', (err) => this.destroy(err));
-    tcp.on('close', () => this.destroy());
-  }
-
-  override _read(): void {}
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.queue.push(chunk);
-    this.queued += chunk.length;
-    // Accepting writes ahead of the pump lets pieces span packets; past 1 MiB queued, the client waits.
-    if (this.queued < MiB) cb();
-    else this.blocked = () => cb();
-    void this.pump();
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (this.queued === 0) {
-      this.tcp.end();
-      cb();
-    } else {
-      this.finishing = () => {
-        this.tcp.end();
-        cb();
-      };
-    }
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.tcp.destroy();
-    cb(err);
-  }
-
-  private pieceSize(): { size: number; tail: boolean } {
-    const head = this.queue[0].length;
-    // The identification line goes in at most two pieces: ssh2 1.17.0's server keeps only the first
-    // read of a line split over three or more (Protocol.js parseHeader), and the handshake fails.
-    if (this.identPieces < 2) {
-      // The client's first write is its identification line: a random cut, then the rest of it in one piece.
-      return { size: this.identPieces++ === 0 ? 1 + this.rand(head) : head, tail: false };
-    }
-    const kind = this.rand(100);
-    if (kind < 40) {
-      const back = 1 + this.rand(72);
-      if (head > back) return { size: head - back, tail: true };
-      if (this.queue.length > 1) return { size: head + 1 + this.rand(8), tail: false };
-    }
-    if (kind < 65) return { size: 1 + this.rand(16), tail: false };
-    if (kind < 85) return { size: 17 + this.rand(4 * KiB), tail: false };
-    return { size: 4 * KiB + this.rand(66 * KiB), tail: false };
-  }
-
-  private takeBytes(n: number): Buffer {
-    const parts: Buffer[] = [];
-    let left = Math.min(n, this.queued);
-    while (left > 0) {
-      const c = this.queue[0];
-      if (c.length <= left) {
-        parts.push(c);
-        this.queue.shift();
-        left -= c.length;
-        this.queued -= c.length;
-      } else {
-        parts.push(c.subarray(0, left));
-        this.queue[0] = c.subarray(left);
-        this.queued -= left;
-        left = 0;
-      }
-    }
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
-  }
-
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    while (this.queued > 0 && !this.tcp.destroyed) {
-      const { size, tail } = this.pieceSize();
-      const piece = this.takeBytes(size);
-      this.stats.pieces++;
-      if (tail) this.stats.inTail++;
-      if (!this.tcp.write(piece)) await new Promise<void>((resolve) => this.tcp.once('drain', resolve).once('close', resolve));
-      // Written in this turn's check phase, the server reads it in the next turn's poll phase, before the next piece.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.blocked && this.queued < MiB) {
-        const go = this.blocked;
-        this.blocked = undefined;
-        go();
-      }
-    }
-    this.pumping = false;
-    if (this.queued === 0 && this.finishing) {
-      const done = this.finishing;
-      this.finishing = undefined;
-      done();
-    }
-  }
-}
 
 interface Fragmented {
   client: Client;
@@ -185,9 +50,7 @@ interface Fragmented {
 
 /** An ssh2 client logged in as the test user over a FragmentingSocket to the daemon. */
 async function fragmentedClient(port: number, seed: number, algorithms?: ConnectConfig['algorithms']): Promise<Fragmented> {
-  const tcp = tcpConnect(port, '127.0.0.1');
-  await once(tcp, 'connect');
-  const sock = new FragmentingSocket(tcp, prng(seed));
+  const sock = await fragmentingConnection(port, randomCuts(prng(seed)));
   const client = new Client();
   let negotiated: Fragmented['negotiated'] | undefined;
   client.once('handshake', (n: Fragmented['negotiated']) => (negotiated = n));

@@ -23,6 +23,7 @@ import { decodeFileName, encodeFileName } from '../../../src/sftp/fileNames';
 import { LocalFileSystem } from '../../../src/sftp/LocalFileSystem';
 import { type SFTPAccess, SFTPSession } from '../../../src/sftp/SFTPSession';
 import { check } from './contract';
+import { sftpPackets } from '../../fixtures/rawSftp';
 
 const BASE = mkdtempSync(join(tmpdir(), 'fuzz-sftp-'));
 const OUTSIDE = join(BASE, 'outside');
@@ -107,7 +108,14 @@ export async function fuzz(data: Buffer): Promise<void> {
       send: async (packet) => {
         check(Buffer.isBuffer(packet), () => `the session sent a ${typeof packet} (${String(packet).slice(0, 60)}), not a Buffer`);
         check(!closed, 'a reply after the channel was closed');
-        replies.push(Buffer.from(packet));
+        // Small replies of one turn come as one send (replyBatch.ts): each send must be whole packets.
+        let packets: Buffer[] = [];
+        try {
+          packets = sftpPackets(Buffer.from(packet));
+        } catch (err) {
+          check(false, (err as Error).message);
+        }
+        replies.push(...packets);
         wake();
       },
       holdInput: () => undefined,
