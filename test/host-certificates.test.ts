@@ -181,30 +181,10 @@ for (const clients of CLIENT_SETS) {
       const server = await certDaemon(hostEd, certs.good);
       try {
         server.daemon.config('KeyRenegotiationThreshold=200000');
-        const r = await clients.run(
-          'ssh',
-          [
-            '-p',
-            String(server.port),
-            '-i',
-            server.userKey.privateKeyPath,
-            '-F',
-            '/dev/null',
-            '-o',
-            'IdentitiesOnly=yes',
-            '-o',
-            'BatchMode=yes',
-            '-o',
-            'StrictHostKeyChecking=yes',
-            '-o',
-            `UserKnownHostsFile=${caKnownHosts('rekey', server.port)}`,
-            '-o',
-            'GlobalKnownHostsFile=/dev/null',
-            `${USER}@127.0.0.1`,
-            'bytes 1000000',
-          ],
-          { timeoutMs: 120_000 },
-        );
+        const r = await sshStrictLogin(clients, server.port, USER, caKnownHosts('rekey', server.port), server.userKey.privateKeyPath, {
+          command: 'bytes 1000000',
+          timeoutMs: 120_000,
+        });
         assert.equal(r.code, 0, r.stderr);
         assert.ok(r.stdout.equals(patternBytes(1_000_000)), 'the bytes arrive intact');
         // The first exchange and at least one re-key: every one served the certificate.
